@@ -1,0 +1,59 @@
+# Onramp: `make run` to try it, `make test` to check everything. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+CARGO ?= cargo
+APP_BIN := target/debug/onramp-app
+
+.PHONY: run test deps deps-test ui ui-test app cli check fmt clippy bindings rust-test e2e screenshot clean
+
+## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
+run: deps ui
+	$(CARGO) build -p onramp-app -p onramp-cli
+	$(APP_BIN)
+
+## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
+test: deps-test ui check ui-test rust-test e2e
+	@echo "make test: all checks passed"
+
+deps:
+	scripts/install-deps.sh run
+
+deps-test:
+	scripts/install-deps.sh test
+
+ui:
+	cd ui && npm run build --silent
+
+ui-test:
+	cd ui && npm test --silent
+
+app: ui
+	$(CARGO) build -p onramp-app
+
+cli:
+	$(CARGO) build -p onramp-cli
+
+check: fmt clippy
+
+fmt:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## Regenerate ui/src/lib/bindings.ts from the Rust types.
+bindings:
+	UPDATE_BINDINGS=1 $(CARGO) test -p onramp-core --lib bindings
+
+## Rust unit and flow tests, against the sandbox, with the real Secret Service.
+rust-test: ui
+	$(CARGO) build -p onramp-cli -p onramp-app --locked
+	scripts/with-keyring.sh $(CARGO) test --workspace --locked
+
+## The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver).
+e2e: app cli
+	scripts/with-keyring.sh python3 tests/e2e/run_e2e.py
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist ui/node_modules

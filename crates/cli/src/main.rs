@@ -1,0 +1,449 @@
+//! `onramp`: Onramp's service from a terminal, sharing the app's store and keyring.
+//!
+//! Secrets are read from a prompt (on a terminal) or from standard input (one per line),
+//! never from the command line, where other users could read them in the process list.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use onramp_core::config::{default_config_file, default_data_dir, Config};
+use onramp_core::model::*;
+use onramp_core::{Error, OpenOptions, Onramp};
+use onramp_sandbox::{Sandbox, SandboxConfig};
+
+#[derive(Parser)]
+#[command(name = "onramp", version, about = "Connect customers' solar and battery systems to your company")]
+struct Cli {
+    /// Folder of Onramp's store (shared with the app).
+    #[arg(long, global = true, env = "ONRAMP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (environment and vendor endpoints).
+    #[arg(long, global = true, env = "ONRAMP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list and show customers.
+    #[command(subcommand)]
+    Customer(CustomerCmd),
+    /// Connect a customer's system.
+    Connect(ConnectArgs),
+    /// Installer accounts: the company-wide keys that list every site you installed.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Every customer with their connections and sites.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Activity log.
+    Events {
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a connection and its stored key.
+    Disconnect { connection: String },
+    /// Run the simulated vendors standalone and print their endpoints and demo keys.
+    Sandbox {
+        #[arg(long, default_value_t = 47801)]
+        solaredge_port: u16,
+        #[arg(long, default_value_t = 47802)]
+        solis_port: u16,
+    },
+    /// Where Onramp keeps its data and whether secure storage works.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomerCmd {
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        /// Match name, address, job number or email.
+        #[arg(long, short)]
+        query: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Provider {
+    Solaredge,
+    Solis,
+}
+
+impl From<Provider> for ProviderId {
+    fn from(p: Provider) -> Self {
+        match p {
+            Provider::Solaredge => ProviderId::Solaredge,
+            Provider::Solis => ProviderId::Solis,
+        }
+    }
+}
+
+#[derive(Args)]
+struct ConnectArgs {
+    provider: Provider,
+    #[arg(long)]
+    customer: String,
+    /// Pick these sites from the installer account instead of entering the customer's own key.
+    #[arg(long = "site")]
+    sites: Vec<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Save (and check) the installer account key; the key is read from a prompt or stdin.
+    Set { provider: Provider },
+    List,
+    Remove { provider: Provider },
+    /// Search the installer account's sites.
+    Sites {
+        provider: Provider,
+        #[arg(long, short, default_value = "")]
+        query: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(onramp) = e.downcast_ref::<Error>() {
+                if let Some(hint) = &onramp.hint {
+                    eprintln!("hint: {hint}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the service; in the Sandbox environment starts the simulated vendors in-process.
+async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<Sandbox>)> {
+    let config_file = cli.config.clone().unwrap_or_else(default_config_file);
+    let mut config = Config::load(&config_file)?;
+    let mut sandbox = None;
+    let mut sandbox_keys = Vec::new();
+    if config.environment == Environment::Sandbox {
+        let sb = Sandbox::start(SandboxConfig {
+            solaredge_port: config.sandbox.solaredge_port,
+            solis_port: config.sandbox.solis_port,
+            ..SandboxConfig::default()
+        })
+        .await?;
+        config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
+        config.set_base_url(ProviderId::Solis, sb.solis_url());
+        sandbox_keys = onramp_sandbox_keys(&sb);
+        sandbox = Some(sb);
+    }
+    let onramp = Onramp::open(OpenOptions {
+        data_dir: cli.data_dir.clone().unwrap_or_else(default_data_dir),
+        config_file,
+        config,
+        actor: "cli",
+        sandbox_keys,
+    })
+    .await?;
+    Ok((onramp, sandbox))
+}
+
+fn onramp_sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
+    let d = sb.demo();
+    let mut keys = vec![SandboxDemoKey::api_key(
+        ProviderId::Solaredge,
+        "Installer account key",
+        &d.solaredge_account_key,
+    )];
+    keys.extend(d.solaredge_site_keys.iter().map(|k| {
+        SandboxDemoKey::api_key(ProviderId::Solaredge, format!("Customer key: {}", k.site_name), &k.api_key)
+    }));
+    keys.push(SandboxDemoKey::key_pair(
+        ProviderId::Solis,
+        "Installer account key",
+        &d.solis_account.key_id,
+        &d.solis_account.key_secret,
+    ));
+    keys.extend(d.solis_customer_keys.iter().enumerate().map(|(i, k)| {
+        SandboxDemoKey::key_pair(ProviderId::Solis, format!("Customer key {}", i + 1), &k.key_id, &k.key_secret)
+    }));
+    keys
+}
+
+/// Reads one secret: a hidden prompt on a terminal, otherwise the next line of stdin.
+fn read_secret(prompt: &str, lines: &mut impl Iterator<Item = std::io::Result<String>>) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(format!("{prompt}: "))?)
+    } else {
+        match lines.next() {
+            Some(line) => Ok(line?.trim().to_string()),
+            None => anyhow::bail!("expected the {prompt} on standard input"),
+        }
+    }
+}
+
+fn read_key(provider: ProviderId) -> anyhow::Result<KeyInput> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut input = KeyInput {
+        provider,
+        api_key: None,
+        key_id: None,
+        key_secret: None,
+    };
+    match provider {
+        ProviderId::Solaredge => input.api_key = Some(read_secret("SolarEdge API key", &mut lines)?),
+        ProviderId::Solis => {
+            input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
+            input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
+        }
+    }
+    Ok(input)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+fn print_connection(c: &Connection) {
+    let spec = onramp_core::providers::spec(c.provider);
+    println!(
+        "  {} [{}] {} via {} {} ({})",
+        spec.name,
+        c.state.as_str(),
+        c.id,
+        c.kind.as_str().replace('_', " "),
+        opt(&c.credential_hint),
+        c.created_at
+    );
+    for s in &c.sites {
+        let kw = s.peak_power_kw.map(|k| format!("{k} kW")).unwrap_or_default();
+        println!("    {} {:<12} {}  {}  {}", spec.site_noun, s.external_id, s.name, opt(&s.address), kw);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Sandbox { solaredge_port, solis_port } = cli.command {
+        let sb = Sandbox::start(SandboxConfig {
+            solaredge_port,
+            solis_port,
+            ..SandboxConfig::default()
+        })
+        .await?;
+        println!("{}", sb.describe());
+        println!("Point onramp.toml at it:\n\nenvironment = \"production\"\n[solaredge]\nbase_url = \"{}\"\n[solis]\nbase_url = \"{}\"\n", sb.solaredge_url(), sb.solis_url());
+        println!("Press Ctrl-C to stop.");
+        std::io::stdout().flush()?;
+        tokio::signal::ctrl_c().await?;
+        sb.shutdown().await;
+        return Ok(());
+    }
+    let (onramp, sandbox) = open(&cli).await?;
+    let result = dispatch(&cli, &onramp).await;
+    onramp.close().await;
+    if let Some(sb) = sandbox {
+        sb.shutdown().await;
+    }
+    result
+}
+
+async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Sandbox { .. } => unreachable!("handled before opening the store"),
+        Command::Status { json } => {
+            let s = onramp.status();
+            if *json {
+                return print_json(&s);
+            }
+            println!("Onramp {} ({:?} environment)", s.version, s.environment);
+            println!("data:   {}", s.data_dir);
+            println!("config: {}", s.config_file);
+            if s.vault.available {
+                println!("secure storage: {} (working)", s.vault.backend);
+            } else {
+                println!("secure storage: UNAVAILABLE: {}", opt(&s.vault.message));
+                println!("hint: {}", opt(&s.vault.hint));
+            }
+        }
+        Command::Customer(CustomerCmd::Add { name, address, email, phone, job, json }) => {
+            let c = onramp
+                .add_customer(NewCustomer {
+                    name: name.clone(),
+                    address: address.clone(),
+                    email: email.clone(),
+                    phone: phone.clone(),
+                    job_number: job.clone(),
+                })
+                .await?;
+            if *json {
+                return print_json(&c);
+            }
+            println!("{}", c.id);
+        }
+        Command::Customer(CustomerCmd::List { query, json }) => {
+            let list = onramp.list_customers(query.as_deref()).await?;
+            if *json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("No customers yet. Add one: onramp customer add --name \"Ada Garcia\"");
+            }
+            for c in list {
+                println!(
+                    "{}  {:<28} {:<36} {:<10} connected {} sites {}",
+                    c.id, c.name, opt(&c.address), opt(&c.job_number), c.connected, c.sites
+                );
+            }
+        }
+        Command::Customer(CustomerCmd::Show { id, json }) => {
+            let d = onramp.customer(id).await?;
+            if *json {
+                return print_json(&d);
+            }
+            let c = &d.customer;
+            println!("{}  {}", c.name, c.id);
+            for line in [&c.address, &c.job_number, &c.email, &c.phone].into_iter().flatten() {
+                println!("  {line}");
+            }
+            for p in &d.providers {
+                let conns: Vec<&Connection> = d.connections.iter().filter(|k| k.provider == p.id).collect();
+                if conns.is_empty() {
+                    println!("{}: not connected", p.name);
+                }
+                for k in conns {
+                    print_connection(k);
+                }
+            }
+        }
+        Command::List { json } => {
+            let mut all = Vec::new();
+            for c in onramp.list_customers(None).await? {
+                all.push(onramp.customer(&c.id).await?);
+            }
+            if *json {
+                let out: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|d| serde_json::json!({"customer": d.customer, "connections": d.connections}))
+                    .collect();
+                return print_json(&out);
+            }
+            for d in all {
+                println!("{}  {}", d.customer.name, d.customer.id);
+                for k in &d.connections {
+                    print_connection(k);
+                }
+            }
+        }
+        Command::Connect(args) => {
+            let provider: ProviderId = args.provider.into();
+            let conn = if args.sites.is_empty() {
+                let input = read_key(provider)?;
+                eprintln!("Checking the key with {}…", onramp_core::providers::spec(provider).name);
+                onramp.connect_customer_key(&args.customer, input).await?
+            } else {
+                onramp
+                    .connect_account_sites(ConnectAccountSites {
+                        customer_id: args.customer.clone(),
+                        provider,
+                        site_ids: args.sites.clone(),
+                    })
+                    .await?
+            };
+            if args.json {
+                return print_json(&conn);
+            }
+            print_connection(&conn);
+        }
+        Command::Account(AccountCmd::Set { provider }) => {
+            let input = read_key((*provider).into())?;
+            let a = onramp.save_installer_account(input).await?;
+            println!("{} installer account saved ({})", a.provider_name, opt(&a.credential_hint));
+        }
+        Command::Account(AccountCmd::List) => {
+            for a in onramp.installer_accounts().await? {
+                let state = if a.configured { "configured" } else { "not set" };
+                println!("{:<10} {:<10} {}", a.provider_name, state, opt(&a.credential_hint));
+            }
+        }
+        Command::Account(AccountCmd::Remove { provider }) => {
+            onramp.remove_installer_account((*provider).into()).await?;
+        }
+        Command::Account(AccountCmd::Sites { provider, query, json }) => {
+            let found = onramp.search_account_sites((*provider).into(), query).await?;
+            if *json {
+                return print_json(&found);
+            }
+            for s in &found.sites {
+                let owner = s.connected_to.as_deref().map(|n| format!("  (connected to {n})")).unwrap_or_default();
+                println!("{:<20} {:<32} {}{owner}", s.external_id, s.name, opt(&s.address));
+            }
+            println!("{} of {} matching", found.sites.len(), found.total);
+        }
+        Command::Events { customer, json } => {
+            let events = onramp.events(customer.as_deref()).await?;
+            if *json {
+                return print_json(&events);
+            }
+            for e in events {
+                println!("{}  {:<5} {}", e.at, e.actor, e.summary);
+            }
+        }
+        Command::Disconnect { connection } => {
+            onramp.remove_connection(connection).await?;
+            println!("removed {connection}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `onramp.toml`: which environment Onramp runs in and where each vendor lives.
+//!
+//! ```toml
+//! environment = "sandbox"          # or "production"
+//!
+//! [solaredge]
+//! base_url = "https://monitoringapi.solaredge.com"
+//!
+//! [solis]
+//! base_url = "https://www.soliscloud.com:13333"
+//!
+//! [sandbox]                         # the built-in simulated vendors
+//! solaredge_port = 0                # 0 = any free port
+//! solis_port = 0
+//! ```
+//! With no file, Onramp starts in the Sandbox environment, so everything can be tried with no
+//! vendor account.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Code, Error, Result};
+use crate::model::{Environment, ProviderId};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub environment: Environment,
+    pub solaredge: VendorEndpoint,
+    pub solis: VendorEndpoint,
+    pub sandbox: SandboxPorts,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VendorEndpoint {
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxPorts {
+    pub solaredge_port: u16,
+    pub solis_port: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            environment: Environment::Sandbox,
+            solaredge: VendorEndpoint {
+                base_url: crate::providers::spec(ProviderId::Solaredge)
+                    .production_base_url
+                    .to_string(),
+            },
+            solis: VendorEndpoint {
+                base_url: crate::providers::spec(ProviderId::Solis)
+                    .production_base_url
+                    .to_string(),
+            },
+            sandbox: SandboxPorts::default(),
+        }
+    }
+}
+
+impl Default for VendorEndpoint {
+    fn default() -> Self {
+        VendorEndpoint {
+            base_url: String::new(),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/onramp/onramp.toml` (or the platform's config folder).
+pub fn default_config_file() -> PathBuf {
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("onramp")
+        .join("onramp.toml")
+}
+
+/// `$XDG_DATA_HOME/onramp` (or the platform's data folder): the store the app and the CLI share.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("onramp")
+}
+
+impl Config {
+    /// Reads the file; a missing file gives the defaults, a malformed one a clear error.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => {
+                return Err(Error::new(
+                    Code::NotConfigured,
+                    format!("Cannot read {}: {e}", path.display()),
+                ))
+            }
+        };
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            Error::new(
+                Code::NotConfigured,
+                format!("{} is not valid: {}", path.display(), e.message()),
+            )
+            .hint("Fix the file or remove it to start with the defaults (Sandbox).")
+        })?;
+        let defaults = Config::default();
+        if config.solaredge.base_url.is_empty() {
+            config.solaredge = defaults.solaredge;
+        }
+        if config.solis.base_url.is_empty() {
+            config.solis = defaults.solis;
+        }
+        for (name, ep) in [("solaredge", &config.solaredge), ("solis", &config.solis)] {
+            url::Url::parse(&ep.base_url).map_err(|e| {
+                Error::new(
+                    Code::NotConfigured,
+                    format!("{}: [{name}] base_url {:?} is not a URL ({e})", path.display(), ep.base_url),
+                )
+            })?;
+        }
+        Ok(config)
+    }
+
+    pub fn base_url(&self, provider: ProviderId) -> &str {
+        match provider {
+            ProviderId::Solaredge => &self.solaredge.base_url,
+            ProviderId::Solis => &self.solis.base_url,
+        }
+    }
+
+    pub fn set_base_url(&mut self, provider: ProviderId, url: String) {
+        match provider {
+            ProviderId::Solaredge => self.solaredge.base_url = url,
+            ProviderId::Solis => self.solis.base_url = url,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_means_sandbox_with_vendor_defaults() {
+        let c = Config::load(Path::new("/nonexistent/onramp.toml")).unwrap();
+        assert_eq!(c.environment, Environment::Sandbox);
+        assert_eq!(c.base_url(ProviderId::Solaredge), "https://monitoringapi.solaredge.com");
+    }
+
+    #[test]
+    fn reads_environment_and_endpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("onramp.toml");
+        std::fs::write(
+            &p,
+            "environment = \"production\"\n[solis]\nbase_url = \"http://127.0.0.1:9999\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.environment, Environment::Production);
+        assert_eq!(c.base_url(ProviderId::Solis), "http://127.0.0.1:9999");
+        assert_eq!(c.base_url(ProviderId::Solaredge), "https://monitoringapi.solaredge.com");
+    }
+
+    #[test]
+    fn malformed_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("onramp.toml");
+        std::fs::write(&p, "environment = \"staging\"\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert_eq!(e.code, Code::NotConfigured);
+        assert!(e.message.contains("onramp.toml"), "{}", e.message);
+    }
+}

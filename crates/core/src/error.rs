@@ -1,0 +1,140 @@
+//! One error type for everything Onramp does. It crosses to the UI as `{code, message, hint}`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::model::ErrorInfo;
+
+/// The small set of codes the UI acts on. Add one only when the UI does something different for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub enum Code {
+    /// The input is wrong (missing field, malformed key); nothing was sent to a vendor.
+    Validation,
+    NotFound,
+    /// The vendor could not be reached (DNS, refused, reset, timeout).
+    Network,
+    /// The vendor asked us to slow down; the message says when to retry.
+    RateLimited,
+    /// The vendor refused the credential (wrong key, no access to the site).
+    VendorRejected,
+    /// The vendor failed or answered something Onramp cannot read.
+    VendorError,
+    /// The OS keyring is missing, locked or refused the secret.
+    KeychainUnavailable,
+    /// A setting Onramp needs is missing (installer account, endpoint).
+    NotConfigured,
+    /// The local database failed.
+    Storage,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Seconds after which a retry may succeed (RateLimited).
+    pub retry_after: Option<u64>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            hint: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Error::new(Code::Validation, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::new(Code::NotFound, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(Code::Internal, message)
+    }
+
+    pub fn storage(err: impl std::fmt::Display) -> Self {
+        Error::new(Code::Storage, format!("The local database failed: {err}")).hint(
+            "Check that the data folder is writable and the disk is not full, then try again.",
+        )
+    }
+
+    pub fn rate_limited(vendor: &str, retry_after: Option<u64>) -> Self {
+        let when = match retry_after {
+            Some(s) if s > 0 => format!("in {s} s"),
+            _ => "in a minute".to_string(),
+        };
+        Error {
+            code: Code::RateLimited,
+            message: format!("{vendor} is limiting requests right now; try again {when}."),
+            hint: Some(format!(
+                "{vendor} allows only a few calls per minute for each key. Nothing was saved; retry {when}."
+            )),
+            retry_after,
+        }
+    }
+
+    pub fn info(&self) -> ErrorInfo {
+        ErrorInfo {
+            code: self.code,
+            message: self.message.clone(),
+            hint: self.hint.clone(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::storage(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::storage(e)
+    }
+}
+
+/// The UI's view of an error: exactly `{code, message, hint}`.
+impl Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.info().serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crosses_to_the_ui_as_code_message_hint() {
+        let e = Error::new(Code::VendorRejected, "SolarEdge rejected this key").hint("Check it");
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"code": "VendorRejected", "message": "SolarEdge rejected this key", "hint": "Check it"})
+        );
+    }
+
+    #[test]
+    fn rate_limited_says_when() {
+        let e = Error::rate_limited("Solis", Some(4));
+        assert_eq!(e.code, Code::RateLimited);
+        assert!(e.message.contains("in 4 s"), "{}", e.message);
+        assert_eq!(e.retry_after, Some(4));
+    }
+}

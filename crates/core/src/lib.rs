@@ -1,0 +1,14 @@
+//! Onramp's core: everything it knows, with no Tauri in it. The shell and the CLI call
+//! [`service::Onramp`] only.
+
+pub mod bindings;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod providers;
+pub mod service;
+pub mod store;
+pub mod vault;
+
+pub use error::{Code, Error, Result};
+pub use service::{OpenOptions, Onramp};

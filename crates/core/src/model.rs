@@ -1,0 +1,337 @@
+//! The things Onramp talks about: customers, connections, sites, providers.
+//!
+//! Every type here crosses to the UI; its TypeScript twin is generated into
+//! `ui/src/lib/bindings.ts` (see `bindings.rs`). Field names stay snake_case on both sides.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A vendor Onramp can connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderId {
+    Solaredge,
+    Solis,
+}
+
+impl ProviderId {
+    pub const ALL: [ProviderId; 2] = [ProviderId::Solaredge, ProviderId::Solis];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderId::Solaredge => "solaredge",
+            ProviderId::Solis => "solis",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProviderId> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Health of a connection. Key-based connections are `active` or `error`;
+/// the OAuth states (`expiring`, `needs_reauth`, `revoked`, `pending`) are used by token lifecycles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Active,
+    Expiring,
+    NeedsReauth,
+    Error,
+    Revoked,
+    Pending,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Active => "active",
+            ConnectionState::Expiring => "expiring",
+            ConnectionState::NeedsReauth => "needs_reauth",
+            ConnectionState::Error => "error",
+            ConnectionState::Revoked => "revoked",
+            ConnectionState::Pending => "pending",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConnectionState> {
+        use ConnectionState::*;
+        [Active, Expiring, NeedsReauth, Error, Revoked, Pending]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// Whose credential a connection uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// The installer's own account key (saved once in Settings); the customer's sites were picked from it.
+    InstallerAccount,
+    /// A key the customer created for their own site(s).
+    CustomerKey,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::InstallerAccount => "installer_account",
+            CredentialKind::CustomerKey => "customer_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CredentialKind> {
+        [CredentialKind::InstallerAccount, CredentialKind::CustomerKey]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub job_number: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct NewCustomer {
+    pub name: String,
+    pub address: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub job_number: Option<String>,
+}
+
+/// One row of the customers list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct CustomerSummary {
+    pub id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub job_number: Option<String>,
+    pub connected: u32,
+    pub needs_attention: u32,
+    pub sites: u32,
+    /// RFC 3339: the newest event for this customer, or its creation.
+    pub last_activity_at: String,
+}
+
+/// A site, station or system found through a connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Site {
+    pub id: String,
+    pub connection_id: String,
+    pub provider: ProviderId,
+    /// The vendor's id for it (SolarEdge siteId, Solis station id).
+    pub external_id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub peak_power_kw: Option<f64>,
+    pub status: Option<String>,
+}
+
+/// What the UI shows of an error. `code` is what the UI acts on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ErrorInfo {
+    pub code: crate::error::Code,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Connection {
+    pub id: String,
+    pub customer_id: String,
+    pub provider: ProviderId,
+    pub kind: CredentialKind,
+    pub state: ConnectionState,
+    /// A masked form of the credential ("…B1O6" ), never the secret.
+    pub credential_hint: Option<String>,
+    pub last_error: Option<ErrorInfo>,
+    pub created_at: String,
+    pub last_checked_at: Option<String>,
+    pub sites: Vec<Site>,
+}
+
+/// An entry of the activity log. Never carries a secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Event {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub at: String,
+    pub customer_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub provider: Option<ProviderId>,
+    /// `customer_created`, `connected`, `connect_failed`, `connection_removed`,
+    /// `installer_account_saved`, `installer_account_removed`.
+    pub kind: String,
+    pub summary: String,
+    /// `app` or `cli`.
+    pub actor: String,
+}
+
+/// One field of a provider's key form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FieldSpec {
+    /// `api_key`, `key_id` or `key_secret`.
+    pub name: String,
+    pub label: String,
+    pub secret: bool,
+    pub placeholder: String,
+}
+
+/// What the UI needs to draw a provider's checklist row and its forms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProviderInfo {
+    pub id: ProviderId,
+    pub name: String,
+    /// "Site", "Station", ...
+    pub site_noun: String,
+    pub fields: Vec<FieldSpec>,
+    /// Where the customer finds their own key.
+    pub customer_key_help: String,
+    /// Where the installer finds the account-wide key.
+    pub account_key_help: String,
+    pub installer_account_configured: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct CustomerDetail {
+    pub customer: Customer,
+    pub providers: Vec<ProviderInfo>,
+    pub connections: Vec<Connection>,
+    pub events: Vec<Event>,
+}
+
+/// A site seen through the installer's account, offered in the picker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct RemoteSite {
+    pub external_id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub peak_power_kw: Option<f64>,
+    pub status: Option<String>,
+    /// Set when this site is already connected to a customer (their name).
+    pub connected_to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SiteSearch {
+    pub total: u32,
+    pub sites: Vec<RemoteSite>,
+}
+
+/// Credentials as the installer typed them. Secret fields are never logged nor stored in SQLite.
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct KeyInput {
+    pub provider: ProviderId,
+    /// SolarEdge: the API key.
+    pub api_key: Option<String>,
+    /// Solis: KeyId and KeySecret.
+    pub key_id: Option<String>,
+    pub key_secret: Option<String>,
+}
+
+impl std::fmt::Debug for KeyInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyInput")
+            .field("provider", &self.provider)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("key_id", &self.key_id)
+            .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ConnectAccountSites {
+    pub customer_id: String,
+    pub provider: ProviderId,
+    pub site_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct InstallerAccount {
+    pub provider: ProviderId,
+    pub provider_name: String,
+    pub configured: bool,
+    pub credential_hint: Option<String>,
+    pub updated_at: Option<String>,
+    pub help: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Sandbox,
+    Production,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct VaultStatus {
+    pub available: bool,
+    /// Which store holds the secrets ("Secret Service", "macOS Keychain", ...).
+    pub backend: String,
+    pub message: Option<String>,
+    pub hint: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SandboxDemoKey {
+    pub provider: ProviderId,
+    pub label: String,
+    pub api_key: Option<String>,
+    pub key_id: Option<String>,
+    pub key_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct AppStatus {
+    pub version: String,
+    pub environment: Environment,
+    pub data_dir: String,
+    pub config_file: String,
+    pub vault: VaultStatus,
+    /// Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
+    pub sandbox_keys: Vec<SandboxDemoKey>,
+}
+
+impl SandboxDemoKey {
+    pub fn api_key(provider: ProviderId, label: impl Into<String>, key: impl Into<String>) -> Self {
+        SandboxDemoKey {
+            provider,
+            label: label.into(),
+            api_key: Some(key.into()),
+            key_id: None,
+            key_secret: None,
+        }
+    }
+
+    pub fn key_pair(
+        provider: ProviderId,
+        label: impl Into<String>,
+        key_id: impl Into<String>,
+        key_secret: impl Into<String>,
+    ) -> Self {
+        SandboxDemoKey {
+            provider,
+            label: label.into(),
+            api_key: None,
+            key_id: Some(key_id.into()),
+            key_secret: Some(key_secret.into()),
+        }
+    }
+}

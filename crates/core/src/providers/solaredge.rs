@@ -1,0 +1,221 @@
+//! SolarEdge Monitoring API V2 with `X-API-Key` (V1's `api_key` calls answer 410 since November 2026).
+
+use serde::Deserialize;
+
+use super::http::{self, Client};
+use super::{FieldDef, ProviderSpec, VendorSite};
+use crate::error::{Code, Error, Result};
+use crate::model::ProviderId;
+use crate::vault::Sensitive;
+
+pub static SPEC: ProviderSpec = ProviderSpec {
+    id: ProviderId::Solaredge,
+    name: "SolarEdge",
+    site_noun: "site",
+    production_base_url: "https://monitoringapi.solaredge.com",
+    fields: &[FieldDef {
+        name: "api_key",
+        label: "API key",
+        secret: true,
+        placeholder: "32 letters and digits",
+    }],
+    customer_key_help: "The customer signs in to the SolarEdge monitoring portal (monitoring.solaredge.com), opens Admin → Site Access → API Access, accepts the terms and copies the site's API key (Monitoring API V2).",
+    account_key_help: "Sign in to the SolarEdge monitoring portal with the installer account, open My Account → Company Details → API Access, and copy the account API key. It lists every site your company installed.",
+};
+
+const PAGE: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SitesPage {
+    #[serde(default)]
+    sites: Vec<Site>,
+    #[serde(default)]
+    total_count: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Site {
+    site_id: u64,
+    name: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    peak_power: Option<f64>,
+    #[serde(default)]
+    location: Option<Location>,
+}
+
+#[derive(Deserialize, Default)]
+struct Location {
+    address: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    zip: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Problem {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+fn address(l: &Location) -> Option<String> {
+    let street = l.address.as_deref().unwrap_or_default().trim();
+    let city = l.city.as_deref().unwrap_or_default().trim();
+    let state_zip = [l.state.as_deref(), l.zip.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let parts: Vec<&str> = [street, city, state_zip.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+impl From<Site> for VendorSite {
+    fn from(s: Site) -> Self {
+        VendorSite {
+            external_id: s.site_id.to_string(),
+            name: s.name,
+            address: s.location.as_ref().and_then(address),
+            peak_power_kw: s.peak_power,
+            status: s.status,
+        }
+    }
+}
+
+/// Turns a non-success answer into Onramp's error, in SolarEdge's words.
+fn error_for(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Error {
+    let problem: Option<Problem> = serde_json::from_slice(body).ok();
+    let reason = problem
+        .as_ref()
+        .and_then(|p| p.detail.clone().or_else(|| p.title.clone()))
+        .unwrap_or_else(|| status.to_string());
+    match status.as_u16() {
+        401 => Error::new(
+            Code::VendorRejected,
+            format!("SolarEdge rejected this key: {reason}. Nothing was saved."),
+        )
+        .hint("Check that it is a Monitoring API V2 key (V1 keys no longer work) and was copied whole, or create a new one in the monitoring portal under Admin → Site Access → API Access."),
+        403 => Error::new(
+            Code::VendorRejected,
+            format!("SolarEdge refused access: {reason}. Nothing was saved."),
+        )
+        .hint("The key is valid but cannot see this site. Use the key of the account that owns the site."),
+        410 => Error::new(
+            Code::VendorError,
+            format!("SolarEdge retired this API: {reason}"),
+        )
+        .hint("Onramp uses Monitoring API V2; check the SolarEdge base URL in onramp.toml."),
+        429 => {
+            let retry = http::retry_after(headers);
+            let per_minute = headers
+                .get("x-ratelimit-remaining-minute")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim() == "0");
+            let mut e = Error::rate_limited("SolarEdge", retry);
+            if !per_minute && retry.is_none() {
+                e.message = "SolarEdge says this key has used up its monthly API credits.".into();
+                e.hint = Some("The key's plan allows a fixed number of calls per month. Use another key or wait for the next month.".into());
+            }
+            e
+        }
+        s if s >= 500 => http::vendor_failed("SolarEdge", reason),
+        _ => http::vendor_failed("SolarEdge", format!("{status}: {reason}")),
+    }
+}
+
+async fn get_page(
+    client: &Client,
+    base_url: &str,
+    key: &Sensitive<String>,
+    page: usize,
+) -> Result<SitesPage> {
+    let url = format!("{}/v2/sites", base_url.trim_end_matches('/'));
+    let resp = client
+        .http
+        .get(&url)
+        .query(&[("page", page.to_string()), ("sites-in-page", PAGE.to_string())])
+        .header("X-API-Key", key.expose())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| http::network("SolarEdge", &e))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = http::read_body("SolarEdge", resp).await?;
+    if !status.is_success() {
+        return Err(error_for(status, &headers, &body));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| http::vendor_failed("SolarEdge", format!("an unreadable site list ({e})")))
+}
+
+/// Every site the key can see, across pages.
+pub async fn list_sites(
+    client: &Client,
+    base_url: &str,
+    key: &Sensitive<String>,
+) -> Result<Vec<VendorSite>> {
+    let mut sites = Vec::new();
+    for page in 1.. {
+        let p = get_page(client, base_url, key, page).await?;
+        let got = p.sites.len();
+        sites.extend(p.sites.into_iter().map(VendorSite::from));
+        let done = match p.total_count {
+            Some(total) => sites.len() >= total,
+            None => got < PAGE,
+        };
+        if done || got == 0 || page >= 200 {
+            break;
+        }
+    }
+    Ok(sites)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_v2_site() {
+        let body = br#"{"sites":[{"siteId":4012345,"name":"Garcia Residence","status":"Active","peakPower":7.6,
+            "location":{"address":"1234 Oak St","city":"Fresno","state":"CA","zip":"93701","country":"United States"}}],
+            "page":1,"sitesInPage":500,"totalCount":1}"#;
+        let p: SitesPage = serde_json::from_slice(body).unwrap();
+        let s = VendorSite::from(p.sites.into_iter().next().unwrap());
+        assert_eq!(s.external_id, "4012345");
+        assert_eq!(s.address.as_deref(), Some("1234 Oak St, Fresno, CA 93701"));
+        assert_eq!(s.peak_power_kw, Some(7.6));
+    }
+
+    #[test]
+    fn a_401_says_solaredge_rejected_the_key_with_its_reason() {
+        let e = error_for(
+            reqwest::StatusCode::UNAUTHORIZED,
+            &Default::default(),
+            br#"{"title":"Unauthorized","status":401,"detail":"Unauthorized - Authentication Failed"}"#,
+        );
+        assert_eq!(e.code, Code::VendorRejected);
+        assert!(e.message.starts_with("SolarEdge rejected this key: Unauthorized - Authentication Failed"));
+    }
+
+    #[test]
+    fn a_429_with_remaining_credits_is_the_monthly_quota() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-ratelimit-remaining-minute", "0".parse().unwrap());
+        h.insert("retry-after", "30".parse().unwrap());
+        let e = error_for(reqwest::StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
+        assert_eq!((e.code, e.retry_after), (Code::RateLimited, Some(30)));
+        let e = error_for(reqwest::StatusCode::TOO_MANY_REQUESTS, &Default::default(), b"{}");
+        assert!(e.message.contains("monthly"), "{}", e.message);
+    }
+}

@@ -1,0 +1,283 @@
+//! Solis Cloud: every call is a POST signed with the KeyId and KeySecret (HMAC-SHA1).
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::http::{self, Client};
+use super::{FieldDef, ProviderSpec, VendorSite};
+use crate::error::{Code, Error, Result};
+use crate::model::ProviderId;
+use crate::vault::Sensitive;
+
+pub static SPEC: ProviderSpec = ProviderSpec {
+    id: ProviderId::Solis,
+    name: "Solis",
+    site_noun: "station",
+    production_base_url: "https://www.soliscloud.com:13333",
+    fields: &[
+        FieldDef {
+            name: "key_id",
+            label: "KeyId",
+            secret: false,
+            placeholder: "19 digits",
+        },
+        FieldDef {
+            name: "key_secret",
+            label: "KeySecret",
+            secret: true,
+            placeholder: "32 characters",
+        },
+    ],
+    customer_key_help: "The customer signs in at soliscloud.com, opens Account → Basic Settings → API Management and copies the KeyId and KeySecret. If API Management is missing, they open a service ticket with Solis to enable API access first.",
+    account_key_help: "Sign in at soliscloud.com with the installer's portal account, open Account → Basic Settings → API Management, and copy the KeyId and KeySecret. The account lists every station your company manages.",
+};
+
+/// The vendor's rule: 3 calls per 5 seconds.
+const CALLS_PER_WINDOW: usize = 3;
+const WINDOW: Duration = Duration::from_secs(5);
+const CONTENT_TYPE: &str = "application/json";
+const PAGE_SIZE: u32 = 100;
+
+/// base64 of the raw MD5 digest of the exact bytes sent.
+pub fn content_md5(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+/// base64(HMAC-SHA1(secret, "POST\n{md5}\n{type}\n{date}\n{path}")).
+pub fn sign(key_secret: &str, content_md5: &str, content_type: &str, date: &str, path: &str) -> String {
+    let to_sign = format!("POST\n{content_md5}\n{content_type}\n{date}\n{path}");
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key_secret.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    #[serde(default)]
+    success: bool,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    msg: Option<String>,
+    data: Option<T>,
+}
+
+#[derive(Deserialize)]
+struct StationData {
+    page: Page,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    pages: Option<u32>,
+    #[serde(default)]
+    total: Option<u32>,
+    #[serde(default)]
+    records: Vec<Station>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Station {
+    id: String,
+    #[serde(default)]
+    station_name: Option<String>,
+    #[serde(default)]
+    sno: Option<String>,
+    #[serde(default)]
+    capacity: Option<f64>,
+    #[serde(default)]
+    addr: Option<String>,
+    #[serde(default)]
+    state: Option<i64>,
+}
+
+impl From<Station> for VendorSite {
+    fn from(s: Station) -> Self {
+        let name = s
+            .station_name
+            .filter(|n| !n.trim().is_empty())
+            .or(s.sno)
+            .unwrap_or_else(|| format!("Station {}", s.id));
+        VendorSite {
+            status: s.state.map(|st| {
+                match st {
+                    1 => "Online",
+                    2 => "Offline",
+                    3 => "Alarm",
+                    _ => "Unknown",
+                }
+                .to_string()
+            }),
+            external_id: s.id,
+            name,
+            address: s.addr.filter(|a| !a.trim().is_empty()),
+            peak_power_kw: s.capacity,
+        }
+    }
+}
+
+fn error_for(status: u16, code: Option<&str>, msg: Option<&str>, retry_after: Option<u64>) -> Error {
+    let reason = match (code, msg) {
+        (Some(c), Some(m)) => format!("{m} ({c})"),
+        (None, Some(m)) => m.to_string(),
+        (Some(c), None) => format!("code {c}"),
+        (None, None) => format!("HTTP {status}"),
+    };
+    match (status, code) {
+        (429, _) | (_, Some("429")) => Error::rate_limited("Solis", retry_after.or(Some(5))),
+        (408, _) | (_, Some("408")) => Error::new(
+            Code::VendorRejected,
+            format!("Solis refused the request because this laptop's clock is off: {reason}."),
+        )
+        .hint("Solis accepts requests only within 15 minutes of its own time. Set the laptop's clock to update automatically, then try again."),
+        (401 | 403, _) | (_, Some("R0000" | "B0011" | "I0012")) => Error::new(
+            Code::VendorRejected,
+            format!("Solis rejected this KeyId and KeySecret: {reason}. Nothing was saved."),
+        )
+        .hint("Copy both again from SolisCloud → Account → Basic Settings → API Management. The KeySecret is case-sensitive."),
+        (s, _) if s >= 500 => http::vendor_failed("Solis", reason),
+        _ => http::vendor_failed("Solis", reason),
+    }
+}
+
+/// One signed call: serialize once, hash and send the same bytes.
+async fn call<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    base_url: &str,
+    path: &str,
+    body: &serde_json::Value,
+    key_id: &Sensitive<String>,
+    key_secret: &Sensitive<String>,
+) -> Result<T> {
+    let base = base_url.trim_end_matches('/');
+    client
+        .pacer(&format!("solis {base}"), CALLS_PER_WINDOW, WINDOW)
+        .acquire()
+        .await;
+    let bytes = serde_json::to_vec(body).map_err(|e| Error::internal(e.to_string()))?;
+    let md5 = content_md5(&bytes);
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let signature = sign(key_secret.expose(), &md5, CONTENT_TYPE, &date, path);
+    let resp = client
+        .http
+        .post(format!("{base}{path}"))
+        .header("Content-MD5", &md5)
+        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+        .header(reqwest::header::DATE, &date)
+        .header(
+            reqwest::header::AUTHORIZATION,
+            format!("API {}:{}", key_id.expose(), signature),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| http::network("Solis", &e))?;
+    let status = resp.status().as_u16();
+    let retry = http::retry_after(resp.headers());
+    let body = http::read_body("Solis", resp).await?;
+    let envelope: Option<Envelope<T>> = serde_json::from_slice(&body).ok();
+    match envelope {
+        Some(Envelope {
+            success: true,
+            data: Some(data),
+            ..
+        }) if status == 200 => Ok(data),
+        Some(env) => Err(error_for(status, env.code.as_deref(), env.msg.as_deref(), retry)),
+        None if status == 200 => Err(http::vendor_failed("Solis", "an unreadable answer")),
+        None => Err(error_for(status, None, None, retry)),
+    }
+}
+
+/// Every station the key can see, across pages.
+pub async fn list_stations(
+    client: &Client,
+    base_url: &str,
+    key_id: &Sensitive<String>,
+    key_secret: &Sensitive<String>,
+) -> Result<Vec<VendorSite>> {
+    let mut sites = Vec::new();
+    let mut page_no = 1u32;
+    loop {
+        let data: StationData = call(
+            client,
+            base_url,
+            "/v1/api/userStationList",
+            &json!({"pageNo": page_no, "pageSize": PAGE_SIZE}),
+            key_id,
+            key_secret,
+        )
+        .await?;
+        let got = data.page.records.len();
+        sites.extend(data.page.records.into_iter().map(VendorSite::from));
+        let pages = data.page.pages.unwrap_or_else(|| {
+            data.page
+                .total
+                .map(|t| t.div_ceil(PAGE_SIZE))
+                .unwrap_or(page_no)
+        });
+        if got == 0 || page_no >= pages || page_no >= 100 {
+            break;
+        }
+        page_no += 1;
+    }
+    Ok(sites)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worked example of the SolisCloud API document, reproduced exactly.
+    #[test]
+    fn signs_the_vendors_worked_example() {
+        let body = br#"{"pageNo":1,"pageSize":10}"#;
+        let md5 = content_md5(body);
+        assert_eq!(md5, "kxdxk7rbAsrzSIWgEwhH4w==");
+        let sig = sign(
+            "6680182547",
+            &md5,
+            "application/json",
+            "Fri, 26 Jul 2019 06:00:46 GMT",
+            "/v1/api/userStationList",
+        );
+        assert_eq!(sig, "nBYQWeuzy3Y+gp67BN8zXTmvSDk=");
+        assert_eq!(format!("API 2424:{sig}"), "API 2424:nBYQWeuzy3Y+gp67BN8zXTmvSDk=");
+    }
+
+    #[test]
+    fn signs_the_second_vector() {
+        let md5 = content_md5(br#"{"pageNo":1,"pageSize":100}"#);
+        assert_eq!(md5, "U0Xj//qmRi3zoyapfAAuXw==");
+        let date = "Sun, 01 Jan 2023 00:00:00 GMT";
+        let secret = "DEADBEEFDEADBEEFDEADBEEFDEADBEEF";
+        assert_eq!(sign(secret, &md5, "application/json", date, "TEST"), "8+oYgqSEFjxPaHIOgUKSpIdYCGU=");
+        assert_eq!(
+            sign(secret, &md5, "application/json", date, "/v1/api/userStationList"),
+            "xgJ/F76bAXb697WSc58DpGpLmcc="
+        );
+    }
+
+    #[test]
+    fn the_request_date_is_rfc_1123_gmt() {
+        let d = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(1564120846));
+        assert_eq!(d, "Fri, 26 Jul 2019 06:00:46 GMT");
+    }
+
+    #[test]
+    fn errors_read_in_solis_terms() {
+        let e = error_for(403, Some("R0000"), Some("No authority"), None);
+        assert_eq!(e.code, Code::VendorRejected);
+        assert!(e.message.contains("No authority (R0000)"), "{}", e.message);
+        assert_eq!(error_for(429, None, None, Some(3)).retry_after, Some(3));
+        assert_eq!(error_for(408, Some("408"), None, None).code, Code::VendorRejected);
+        assert_eq!(error_for(502, None, None, None).code, Code::VendorError);
+    }
+}

@@ -1,0 +1,457 @@
+//! The facade: the only API the desktop shell and the CLI call.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+
+use crate::config::Config;
+use crate::error::{Code, Error, Result};
+use crate::model::*;
+use crate::providers::{self, http, Credential, VendorSite};
+use crate::store::{NewConnection, Store};
+use crate::vault::Vault;
+
+/// How long an installer account's site list is reused for searches before it is fetched again.
+const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(600);
+const SEARCH_LIMIT: usize = 200;
+
+pub struct OpenOptions {
+    pub data_dir: PathBuf,
+    pub config_file: PathBuf,
+    pub config: Config,
+    /// Who acts, for the activity log: `app` or `cli`.
+    pub actor: &'static str,
+    /// Demo keys of the running sandbox (Sandbox environment only).
+    pub sandbox_keys: Vec<SandboxDemoKey>,
+}
+
+struct CachedSites {
+    fetched: Instant,
+    sites: Vec<VendorSite>,
+}
+
+pub struct Onramp {
+    store: Store,
+    vault: Vault,
+    http: http::Client,
+    config: Config,
+    status: AppStatus,
+    actor: &'static str,
+    account_sites: Mutex<HashMap<ProviderId, CachedSites>>,
+}
+
+fn installer_ref(provider: ProviderId) -> String {
+    format!("installer/{}", provider.as_str())
+}
+
+impl Onramp {
+    /// Opens the store (creating it on first use) and checks the keyring. A keyring that is
+    /// missing or locked does not stop Onramp from opening: the status says so, and anything
+    /// that needs a secret fails with `KeychainUnavailable` until it is back.
+    pub async fn open(opts: OpenOptions) -> Result<Onramp> {
+        let file = match opts.config.environment {
+            Environment::Sandbox => "sandbox.sqlite",
+            Environment::Production => "onramp.sqlite",
+        };
+        let store = Store::open(&opts.data_dir.join(file)).await?;
+        let vault = Vault::new(store.store_id());
+        let vault_status = vault.self_test().await;
+        if !vault_status.available {
+            tracing::warn!(message = ?vault_status.message, "secure storage unavailable");
+        }
+        let status = AppStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            environment: opts.config.environment,
+            data_dir: opts.data_dir.display().to_string(),
+            config_file: opts.config_file.display().to_string(),
+            vault: vault_status,
+            sandbox_keys: opts.sandbox_keys,
+        };
+        Ok(Onramp {
+            store,
+            vault,
+            http: http::Client::new()?,
+            config: opts.config,
+            status,
+            actor: opts.actor,
+            account_sites: Mutex::default(),
+        })
+    }
+
+    pub fn status(&self) -> AppStatus {
+        self.status.clone()
+    }
+
+    /// Runs the keyring self-test again (after the installer unlocked it).
+    pub async fn recheck_vault(&mut self) -> VaultStatus {
+        self.status.vault = self.vault.self_test().await;
+        self.status.vault.clone()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    fn base_url(&self, provider: ProviderId) -> &str {
+        self.config.base_url(provider)
+    }
+
+    // ---- customers -------------------------------------------------------------------------
+
+    pub async fn add_customer(&self, input: NewCustomer) -> Result<Customer> {
+        self.store.insert_customer(&input, self.actor).await
+    }
+
+    pub async fn list_customers(&self, query: Option<&str>) -> Result<Vec<CustomerSummary>> {
+        self.store.list_customers(query).await
+    }
+
+    pub async fn customer(&self, id: &str) -> Result<CustomerDetail> {
+        let customer = self.store.customer(id).await?;
+        Ok(CustomerDetail {
+            providers: self.providers().await?,
+            connections: self.store.connections_for(id).await?,
+            events: self.store.events(Some(id), 200).await?,
+            customer,
+        })
+    }
+
+    pub async fn events(&self, customer_id: Option<&str>) -> Result<Vec<Event>> {
+        self.store.events(customer_id, 500).await
+    }
+
+    pub async fn providers(&self) -> Result<Vec<ProviderInfo>> {
+        let mut out = Vec::new();
+        for id in ProviderId::ALL {
+            let configured = self.store.installer_account(id).await?.is_some();
+            out.push(providers::spec(id).info(configured));
+        }
+        Ok(out)
+    }
+
+    // ---- secrets ---------------------------------------------------------------------------
+
+    /// Writes every entry of a credential under `secret_ref`; on failure removes what was written.
+    async fn put_credential(&self, secret_ref: &str, credential: &Credential) -> Result<()> {
+        let mut written: Vec<String> = Vec::new();
+        for (name, secret) in credential.entries() {
+            let key = format!("{secret_ref}/{name}");
+            if let Err(e) = self.vault.put(&key, secret).await {
+                for k in &written {
+                    let _ = self.vault.delete(k).await;
+                }
+                return Err(e);
+            }
+            written.push(key);
+        }
+        Ok(())
+    }
+
+    async fn delete_credential(&self, secret_ref: &str) -> Result<()> {
+        for name in [providers::API_KEY, providers::KEY_ID, providers::KEY_SECRET] {
+            self.vault.delete(&format!("{secret_ref}/{name}")).await?;
+        }
+        Ok(())
+    }
+
+    async fn load_credential(&self, provider: ProviderId, secret_ref: &str) -> Result<Credential> {
+        Ok(match provider {
+            ProviderId::Solaredge => Credential::ApiKey(
+                self.vault.require(&format!("{secret_ref}/{}", providers::API_KEY)).await?,
+            ),
+            ProviderId::Solis => Credential::Solis {
+                key_id: self.vault.require(&format!("{secret_ref}/{}", providers::KEY_ID)).await?,
+                key_secret: self
+                    .vault
+                    .require(&format!("{secret_ref}/{}", providers::KEY_SECRET))
+                    .await?,
+            },
+        })
+    }
+
+    // ---- installer accounts ----------------------------------------------------------------
+
+    pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
+        let mut out = Vec::new();
+        for id in ProviderId::ALL {
+            let spec = providers::spec(id);
+            let row = self.store.installer_account(id).await?;
+            out.push(InstallerAccount {
+                provider: id,
+                provider_name: spec.name.to_string(),
+                configured: row.is_some(),
+                credential_hint: row.as_ref().and_then(|r| r.credential_hint.clone()),
+                updated_at: row.map(|r| r.updated_at),
+                help: spec.account_key_help.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Checks the account key with the vendor, then keeps it: secret in the vault, hint in the store.
+    pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
+        let provider = input.provider;
+        let credential = Credential::from_input(&input)?;
+        let sites = providers::list_sites(&self.http, provider, self.base_url(provider), &credential).await?;
+        let secret_ref = installer_ref(provider);
+        self.put_credential(&secret_ref, &credential).await?;
+        self.store
+            .put_installer_account(provider, &credential.hint(), &secret_ref, self.actor)
+            .await?;
+        self.account_sites.lock().await.insert(
+            provider,
+            CachedSites {
+                fetched: Instant::now(),
+                sites,
+            },
+        );
+        self.installer_accounts()
+            .await?
+            .into_iter()
+            .find(|a| a.provider == provider)
+            .ok_or_else(|| Error::internal("installer account vanished"))
+    }
+
+    pub async fn remove_installer_account(&self, provider: ProviderId) -> Result<()> {
+        if let Some(row) = self.store.installer_account(provider).await? {
+            self.store.delete_installer_account(provider, self.actor).await?;
+            if let Some(r) = row.secret_ref {
+                self.delete_credential(&r).await?;
+            }
+        }
+        self.account_sites.lock().await.remove(&provider);
+        Ok(())
+    }
+
+    /// The installer account's sites, fetched at most every few minutes.
+    async fn account_sites(&self, provider: ProviderId, fresh: bool) -> Result<Vec<VendorSite>> {
+        let mut cache = self.account_sites.lock().await;
+        if let Some(c) = cache.get(&provider) {
+            if !fresh && c.fetched.elapsed() < ACCOUNT_CACHE_TTL {
+                return Ok(c.sites.clone());
+            }
+        }
+        let spec = providers::spec(provider);
+        let row = self.store.installer_account(provider).await?.ok_or_else(|| {
+            Error::new(
+                Code::NotConfigured,
+                format!("No {} installer account is set up.", spec.name),
+            )
+            .hint(format!(
+                "Add the account key in Settings → Installer accounts, or use the customer's own {} key.",
+                spec.name
+            ))
+        })?;
+        let secret_ref = row
+            .secret_ref
+            .ok_or_else(|| Error::internal("installer account without a secret reference"))?;
+        let credential = self.load_credential(provider, &secret_ref).await?;
+        let sites = providers::list_sites(&self.http, provider, self.base_url(provider), &credential).await?;
+        cache.insert(
+            provider,
+            CachedSites {
+                fetched: Instant::now(),
+                sites: sites.clone(),
+            },
+        );
+        Ok(sites)
+    }
+
+    /// Sites of the installer's account whose name, address or id contain every word of `query`.
+    pub async fn search_account_sites(&self, provider: ProviderId, query: &str) -> Result<SiteSearch> {
+        let sites = self.account_sites(provider, false).await?;
+        let connected = self.store.connected_sites(provider).await?;
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        let matches: Vec<&VendorSite> = sites
+            .iter()
+            .filter(|s| {
+                let hay = format!(
+                    "{} {} {}",
+                    s.name,
+                    s.address.as_deref().unwrap_or_default(),
+                    s.external_id
+                )
+                .to_lowercase();
+                words.iter().all(|w| hay.contains(w))
+            })
+            .collect();
+        Ok(SiteSearch {
+            total: matches.len() as u32,
+            sites: matches
+                .into_iter()
+                .take(SEARCH_LIMIT)
+                .map(|s| RemoteSite {
+                    external_id: s.external_id.clone(),
+                    name: s.name.clone(),
+                    address: s.address.clone(),
+                    peak_power_kw: s.peak_power_kw,
+                    status: s.status.clone(),
+                    connected_to: connected.get(&s.external_id).map(|(_, name)| name.clone()),
+                })
+                .collect(),
+        })
+    }
+
+    /// Connects sites picked from the installer's account to a customer.
+    pub async fn connect_account_sites(&self, input: ConnectAccountSites) -> Result<Connection> {
+        let provider = input.provider;
+        let spec = providers::spec(provider);
+        let customer = self.store.customer(&input.customer_id).await?;
+        if input.site_ids.is_empty() {
+            return Err(Error::validation(format!("Pick at least one {}.", spec.site_noun)));
+        }
+        let mut sites = self.account_sites(provider, false).await?;
+        if input.site_ids.iter().any(|id| !sites.iter().any(|s| &s.external_id == id)) {
+            // The cached list may be old: ask the vendor once more before refusing.
+            sites = self.account_sites(provider, true).await?;
+        }
+        let mut picked = Vec::new();
+        for id in &input.site_ids {
+            let site = sites.iter().find(|s| &s.external_id == id).ok_or_else(|| {
+                Error::validation(format!(
+                    "{} {id} is not in your {} installer account.",
+                    spec.site_noun, spec.name
+                ))
+                .hint("Search again; the site may have been moved to another account.")
+            })?;
+            picked.push(site.clone());
+        }
+        let connected = self.store.connected_sites(provider).await?;
+        for s in &picked {
+            if let Some((owner_id, owner)) = connected.get(&s.external_id) {
+                if owner_id != &customer.id {
+                    return Err(Error::validation(format!(
+                        "{} is already connected to {owner}.",
+                        s.name
+                    ))
+                    .hint("Remove it from that customer first if it was connected to the wrong one."));
+                }
+            }
+        }
+        let account = self
+            .store
+            .installer_account(provider)
+            .await?
+            .ok_or_else(|| Error::new(Code::NotConfigured, "The installer account was removed."))?;
+        let id = match self
+            .store
+            .find_connection(&customer.id, provider, CredentialKind::InstallerAccount)
+            .await?
+        {
+            Some(id) => {
+                self.store
+                    .add_sites(&id, &customer.id, provider, &picked, self.actor)
+                    .await?;
+                id
+            }
+            None => {
+                self.store
+                    .insert_connection(
+                        &NewConnection {
+                            customer_id: &customer.id,
+                            provider,
+                            kind: CredentialKind::InstallerAccount,
+                            credential_hint: account.credential_hint,
+                            secret_ref: None,
+                            sites: &picked,
+                        },
+                        self.actor,
+                    )
+                    .await?
+            }
+        };
+        self.store.connection(&id).await
+    }
+
+    /// Connects a customer with the key they gave for their own site(s): checked with the
+    /// vendor, kept in the vault, and only then written to the store.
+    pub async fn connect_customer_key(&self, customer_id: &str, input: KeyInput) -> Result<Connection> {
+        let provider = input.provider;
+        let spec = providers::spec(provider);
+        let customer = self.store.customer(customer_id).await?;
+        let credential = Credential::from_input(&input)?;
+        let sites = providers::list_sites(&self.http, provider, self.base_url(provider), &credential).await?;
+        if sites.is_empty() {
+            return Err(Error::new(
+                Code::VendorRejected,
+                format!("{} accepted this key, but it sees no {}s. Nothing was saved.", spec.name, spec.site_noun),
+            )
+            .hint("Ask the customer for the key of the account that owns the system."));
+        }
+        let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
+        self.put_credential(&secret_ref, &credential).await?;
+        let inserted = self
+            .store
+            .insert_connection(
+                &NewConnection {
+                    customer_id: &customer.id,
+                    provider,
+                    kind: CredentialKind::CustomerKey,
+                    credential_hint: Some(credential.hint()),
+                    secret_ref: Some(secret_ref.clone()),
+                    sites: &sites,
+                },
+                self.actor,
+            )
+            .await;
+        match inserted {
+            Ok(id) => self.store.connection(&id).await,
+            Err(e) => {
+                let _ = self.delete_credential(&secret_ref).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks the vendor again with the stored credential: refreshes the sites and the health state.
+    /// A vendor refusal marks the connection `error` with the reason; a transient failure
+    /// (network, rate limit) is returned and changes nothing.
+    pub async fn check_connection(&self, id: &str) -> Result<Connection> {
+        let conn = self.store.connection(id).await?;
+        let secret_ref = match conn.kind {
+            CredentialKind::CustomerKey => self.store.secret_ref(id).await?,
+            CredentialKind::InstallerAccount => self
+                .store
+                .installer_account(conn.provider)
+                .await?
+                .and_then(|a| a.secret_ref),
+        }
+        .ok_or_else(|| {
+            Error::new(Code::NotConfigured, "The key of this connection is no longer configured.")
+                .hint("Connect the customer again with a current key.")
+        })?;
+        let credential = self.load_credential(conn.provider, &secret_ref).await?;
+        let found = providers::list_sites(&self.http, conn.provider, self.base_url(conn.provider), &credential).await;
+        match found {
+            Ok(all) => {
+                let sites: Vec<VendorSite> = match conn.kind {
+                    CredentialKind::CustomerKey => all,
+                    CredentialKind::InstallerAccount => all
+                        .into_iter()
+                        .filter(|s| conn.sites.iter().any(|k| k.external_id == s.external_id))
+                        .collect(),
+                };
+                self.store.record_check(id, None, &sites, self.actor).await?;
+            }
+            Err(e) if matches!(e.code, Code::VendorRejected) => {
+                self.store.record_check(id, Some(&e.info()), &[], self.actor).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.store.connection(id).await
+    }
+
+    /// Removes a connection, its sites and its secrets.
+    pub async fn remove_connection(&self, id: &str) -> Result<()> {
+        if let Some(secret_ref) = self.store.delete_connection(id, self.actor).await? {
+            self.delete_credential(&secret_ref).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,722 @@
+//! SQLite through sqlx: the only place that writes SQL. Secrets never come here.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::{Code, Error, Result};
+use crate::model::*;
+use crate::providers::VendorSite;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
+
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    store_id: String,
+}
+
+/// What a new connection is made of; written with its sites and event in one transaction.
+pub struct NewConnection<'a> {
+    pub customer_id: &'a str,
+    pub provider: ProviderId,
+    pub kind: CredentialKind,
+    pub credential_hint: Option<String>,
+    pub secret_ref: Option<String>,
+    pub sites: &'a [VendorSite],
+}
+
+pub struct NewEvent<'a> {
+    pub customer_id: Option<&'a str>,
+    pub connection_id: Option<&'a str>,
+    pub provider: Option<ProviderId>,
+    pub kind: &'a str,
+    pub summary: String,
+    pub actor: &'a str,
+}
+
+/// An installer account row (no secret).
+pub struct AccountRow {
+    pub credential_hint: Option<String>,
+    pub secret_ref: Option<String>,
+    pub updated_at: String,
+}
+
+fn opt_trim(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn customer_from(row: &SqliteRow) -> Customer {
+    Customer {
+        id: row.get("id"),
+        name: row.get("name"),
+        address: row.get("address"),
+        email: row.get("email"),
+        phone: row.get("phone"),
+        job_number: row.get("job_number"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn provider_of(s: &str) -> Result<ProviderId> {
+    ProviderId::parse(s).ok_or_else(|| Error::storage(format!("unknown provider {s:?} in the store")))
+}
+
+impl Store {
+    pub async fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::new(Code::Storage, format!("Cannot create the data folder {}: {e}", dir.display()))
+                    .hint("Choose a data folder you can write to (--data-dir, or ONRAMP_DATA_DIR).")
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let candidate = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
+            .bind(&candidate)
+            .execute(&pool)
+            .await?;
+        let store_id: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'store_id'")
+            .fetch_one(&pool)
+            .await?;
+        Ok(Store { pool, store_id })
+    }
+
+    /// A random id made when the store was created; names this store's keyring entries.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn insert_customer(&self, input: &NewCustomer, actor: &str) -> Result<Customer> {
+        let name = input.name.trim();
+        if name.is_empty() {
+            return Err(Error::validation("Enter the customer's name."));
+        }
+        if name.chars().count() > 200 {
+            return Err(Error::validation("The name is too long (200 characters at most)."));
+        }
+        let now = now();
+        let c = Customer {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            address: opt_trim(&input.address),
+            email: opt_trim(&input.email),
+            phone: opt_trim(&input.phone),
+            job_number: opt_trim(&input.job_number),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO customers (id, name, address, email, phone, job_number, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.address)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .bind(&c.job_number)
+        .bind(&c.created_at)
+        .bind(&c.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: Some(&c.id),
+                connection_id: None,
+                provider: None,
+                kind: "customer_created",
+                summary: format!("Customer {} added", c.name),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn customer(&self, id: &str) -> Result<Customer> {
+        let row = sqlx::query("SELECT * FROM customers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such customer."))?;
+        Ok(customer_from(&row))
+    }
+
+    /// Customers matching `query` (name, address, job number, email), newest activity first.
+    pub async fn list_customers(&self, query: Option<&str>) -> Result<Vec<CustomerSummary>> {
+        let q = query.map(str::trim).unwrap_or_default();
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        let rows = sqlx::query(
+            "SELECT c.id, c.name, c.address, c.job_number,
+                (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id AND k.state = 'active') AS connected,
+                (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id
+                    AND k.state IN ('error', 'needs_reauth', 'expiring', 'revoked')) AS attention,
+                (SELECT COUNT(*) FROM sites s JOIN connections k ON s.connection_id = k.id
+                    WHERE k.customer_id = c.id) AS sites,
+                COALESCE((SELECT MAX(e.at) FROM events e WHERE e.customer_id = c.id), c.created_at) AS last_activity
+             FROM customers c
+             WHERE ?1 = '' OR c.name LIKE ?2 ESCAPE '\\' OR c.address LIKE ?2 ESCAPE '\\'
+                OR c.job_number LIKE ?2 ESCAPE '\\' OR c.email LIKE ?2 ESCAPE '\\'
+             ORDER BY last_activity DESC, c.name
+             LIMIT 1000",
+        )
+        .bind(q)
+        .bind(&pattern)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CustomerSummary {
+                id: r.get("id"),
+                name: r.get("name"),
+                address: r.get("address"),
+                job_number: r.get("job_number"),
+                connected: r.get::<i64, _>("connected") as u32,
+                needs_attention: r.get::<i64, _>("attention") as u32,
+                sites: r.get::<i64, _>("sites") as u32,
+                last_activity_at: r.get("last_activity"),
+            })
+            .collect())
+    }
+
+    pub async fn connections_for(&self, customer_id: &str) -> Result<Vec<Connection>> {
+        let rows = sqlx::query("SELECT * FROM connections WHERE customer_id = ? ORDER BY created_at, id")
+            .bind(customer_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let site_rows = sqlx::query(
+            "SELECT s.* FROM sites s JOIN connections k ON s.connection_id = k.id
+             WHERE k.customer_id = ? ORDER BY s.name",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut sites: HashMap<String, Vec<Site>> = HashMap::new();
+        for r in &site_rows {
+            let site = Site {
+                id: r.get("id"),
+                connection_id: r.get("connection_id"),
+                provider: provider_of(r.get("provider"))?,
+                external_id: r.get("external_id"),
+                name: r.get("name"),
+                address: r.get("address"),
+                peak_power_kw: r.get("peak_power_kw"),
+                status: r.get("status"),
+            };
+            sites.entry(site.connection_id.clone()).or_default().push(site);
+        }
+        rows.iter()
+            .map(|r| {
+                let id: String = r.get("id");
+                let last_error = r
+                    .get::<Option<String>, _>("last_error_code")
+                    .map(|code| ErrorInfo {
+                        code: serde_json::from_value(serde_json::Value::String(code))
+                            .unwrap_or(Code::Internal),
+                        message: r.get::<Option<String>, _>("last_error_message").unwrap_or_default(),
+                        hint: r.get("last_error_hint"),
+                    });
+                Ok(Connection {
+                    customer_id: r.get("customer_id"),
+                    provider: provider_of(r.get("provider"))?,
+                    kind: CredentialKind::parse(r.get("kind"))
+                        .ok_or_else(|| Error::storage("unknown connection kind"))?,
+                    state: ConnectionState::parse(r.get("state"))
+                        .ok_or_else(|| Error::storage("unknown connection state"))?,
+                    credential_hint: r.get("credential_hint"),
+                    last_error,
+                    created_at: r.get("created_at"),
+                    last_checked_at: r.get("last_checked_at"),
+                    sites: sites.remove(&id).unwrap_or_default(),
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn connection(&self, id: &str) -> Result<Connection> {
+        let customer_id: String = sqlx::query_scalar("SELECT customer_id FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        self.connections_for(&customer_id)
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| Error::not_found("No such connection."))
+    }
+
+    /// The existing connection of this kind for a customer and provider, if any.
+    pub async fn find_connection(
+        &self,
+        customer_id: &str,
+        provider: ProviderId,
+        kind: CredentialKind,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM connections WHERE customer_id = ? AND provider = ? AND kind = ? ORDER BY created_at LIMIT 1",
+        )
+        .bind(customer_id)
+        .bind(provider.as_str())
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Writes the connection, its sites and an event in one transaction.
+    pub async fn insert_connection(&self, new: &NewConnection<'_>, actor: &str) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, secret_ref,
+                 created_at, updated_at, last_checked_at)
+             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(new.customer_id)
+        .bind(new.provider.as_str())
+        .bind(new.kind.as_str())
+        .bind(&new.credential_hint)
+        .bind(&new.secret_ref)
+        .bind(&now)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        insert_sites(&mut tx, &id, new.provider, new.sites).await?;
+        insert_event(&mut tx, &connected_event(new.customer_id, &id, new.provider, new.sites, actor)).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Adds sites to an existing connection (installer-account picks made later).
+    pub async fn add_sites(
+        &self,
+        connection_id: &str,
+        customer_id: &str,
+        provider: ProviderId,
+        sites: &[VendorSite],
+        actor: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_sites(&mut tx, connection_id, provider, sites).await?;
+        sqlx::query("UPDATE connections SET updated_at = ?, last_checked_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(now())
+            .bind(connection_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, &connected_event(customer_id, connection_id, provider, sites, actor)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn secret_ref(&self, connection_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT secret_ref FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
+    }
+
+    /// The outcome of asking the vendor again: `error` with its reason, or `active` with the
+    /// sites as the vendor now lists them (sites are updated, never dropped).
+    pub async fn record_check(
+        &self,
+        connection_id: &str,
+        error: Option<&ErrorInfo>,
+        sites: &[VendorSite],
+        actor: &str,
+    ) -> Result<()> {
+        let now = now();
+        let mut tx = self.pool.begin().await?;
+        let state = if error.is_some() { "error" } else { "active" };
+        sqlx::query(
+            "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?, last_error_hint = ?,
+                last_checked_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(error.map(|e| format!("{:?}", e.code)))
+        .bind(error.map(|e| e.message.clone()))
+        .bind(error.and_then(|e| e.hint.clone()))
+        .bind(&now)
+        .bind(&now)
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT customer_id, provider FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let provider = provider_of(row.get("provider"))?;
+        insert_sites(&mut tx, connection_id, provider, sites).await?;
+        if let Some(e) = error {
+            let customer_id: String = row.get("customer_id");
+            insert_event(
+                &mut tx,
+                &NewEvent {
+                    customer_id: Some(&customer_id),
+                    connection_id: Some(connection_id),
+                    provider: Some(provider),
+                    kind: "check_failed",
+                    summary: e.message.clone(),
+                    actor,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a connection and its sites; returns its secret_ref so the caller can clear the vault.
+    pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<Option<String>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT customer_id, provider, secret_ref FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let provider = provider_of(row.get("provider"))?;
+        let customer_id: String = row.get("customer_id");
+        sqlx::query("DELETE FROM connections WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: Some(&customer_id),
+                connection_id: Some(id),
+                provider: Some(provider),
+                kind: "connection_removed",
+                summary: format!("{} connection removed", crate::providers::spec(provider).name),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row.get("secret_ref"))
+    }
+
+    /// For each site of a provider already connected: its external id -> the customer's name.
+    pub async fn connected_sites(&self, provider: ProviderId) -> Result<HashMap<String, (String, String)>> {
+        let rows = sqlx::query(
+            "SELECT s.external_id, c.id AS customer_id, c.name FROM sites s
+             JOIN connections k ON s.connection_id = k.id JOIN customers c ON k.customer_id = c.id
+             WHERE s.provider = ?",
+        )
+        .bind(provider.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("external_id"), (r.get("customer_id"), r.get("name"))))
+            .collect())
+    }
+
+    pub async fn events(&self, customer_id: Option<&str>, limit: u32) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT * FROM events WHERE ?1 IS NULL OR customer_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(customer_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Event {
+                    id: r.get("id"),
+                    at: r.get("at"),
+                    customer_id: r.get("customer_id"),
+                    connection_id: r.get("connection_id"),
+                    provider: r
+                        .get::<Option<String>, _>("provider")
+                        .map(|p| provider_of(&p))
+                        .transpose()?,
+                    kind: r.get("kind"),
+                    summary: r.get("summary"),
+                    actor: r.get("actor"),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_event(&self, event: &NewEvent<'_>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn installer_account(&self, provider: ProviderId) -> Result<Option<AccountRow>> {
+        let row = sqlx::query(
+            "SELECT credential_hint, secret_ref, updated_at FROM provider_apps WHERE provider = ? AND kind = 'installer_account'",
+        )
+        .bind(provider.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| AccountRow {
+            credential_hint: r.get("credential_hint"),
+            secret_ref: r.get("secret_ref"),
+            updated_at: r.get("updated_at"),
+        }))
+    }
+
+    pub async fn put_installer_account(
+        &self,
+        provider: ProviderId,
+        credential_hint: &str,
+        secret_ref: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO provider_apps (provider, kind, credential_hint, secret_ref, updated_at)
+             VALUES (?, 'installer_account', ?, ?, ?)
+             ON CONFLICT (provider, kind) DO UPDATE SET
+                credential_hint = excluded.credential_hint, secret_ref = excluded.secret_ref,
+                updated_at = excluded.updated_at",
+        )
+        .bind(provider.as_str())
+        .bind(credential_hint)
+        .bind(secret_ref)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: None,
+                connection_id: None,
+                provider: Some(provider),
+                kind: "installer_account_saved",
+                summary: format!(
+                    "{} installer account saved ({credential_hint})",
+                    crate::providers::spec(provider).name
+                ),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_installer_account(&self, provider: ProviderId, actor: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM provider_apps WHERE provider = ? AND kind = 'installer_account'")
+            .bind(provider.as_str())
+            .execute(&mut *tx)
+            .await?;
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: None,
+                connection_id: None,
+                provider: Some(provider),
+                kind: "installer_account_removed",
+                summary: format!("{} installer account removed", crate::providers::spec(provider).name),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn connected_event<'a>(
+    customer_id: &'a str,
+    connection_id: &'a str,
+    provider: ProviderId,
+    sites: &[VendorSite],
+    actor: &'a str,
+) -> NewEvent<'a> {
+    let spec = crate::providers::spec(provider);
+    let names: Vec<&str> = sites.iter().take(3).map(|s| s.name.as_str()).collect();
+    let more = sites.len().saturating_sub(names.len());
+    let noun = if sites.len() == 1 {
+        spec.site_noun.to_string()
+    } else {
+        format!("{}s", spec.site_noun)
+    };
+    let mut summary = format!("{} connected: {} {noun} ({}", spec.name, sites.len(), names.join(", "));
+    if more > 0 {
+        summary.push_str(&format!(" and {more} more"));
+    }
+    summary.push(')');
+    NewEvent {
+        customer_id: Some(customer_id),
+        connection_id: Some(connection_id),
+        provider: Some(provider),
+        kind: "connected",
+        summary,
+        actor,
+    }
+}
+
+async fn insert_sites(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    connection_id: &str,
+    provider: ProviderId,
+    sites: &[VendorSite],
+) -> Result<()> {
+    let now = now();
+    for s in sites {
+        sqlx::query(
+            "INSERT INTO sites (id, connection_id, provider, external_id, name, address, peak_power_kw, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (connection_id, external_id) DO UPDATE SET
+                name = excluded.name, address = excluded.address,
+                peak_power_kw = excluded.peak_power_kw, status = excluded.status",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(connection_id)
+        .bind(provider.as_str())
+        .bind(&s.external_id)
+        .bind(&s.name)
+        .bind(&s.address)
+        .bind(s.peak_power_kw)
+        .bind(&s.status)
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, e: &NewEvent<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(now())
+    .bind(e.customer_id)
+    .bind(e.connection_id)
+    .bind(e.provider.map(|p| p.as_str()))
+    .bind(e.kind)
+    .bind(&e.summary)
+    .bind(e.actor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("onramp.sqlite")).await.unwrap();
+        (dir, s)
+    }
+
+    fn site(id: &str, name: &str) -> VendorSite {
+        VendorSite {
+            external_id: id.into(),
+            name: name.into(),
+            address: Some("1 Main St".into()),
+            peak_power_kw: Some(6.5),
+            status: Some("Active".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn customers_are_searchable_and_counted() {
+        let (_d, s) = store().await;
+        let a = s
+            .insert_customer(&NewCustomer { name: " Ada Garcia ".into(), job_number: Some("J-100".into()), ..Default::default() }, "app")
+            .await
+            .unwrap();
+        s.insert_customer(&NewCustomer { name: "Ben Okafor".into(), address: Some("12 Elm St, Fresno".into()), ..Default::default() }, "app")
+            .await
+            .unwrap();
+        assert_eq!(a.name, "Ada Garcia");
+        assert_eq!(s.list_customers(None).await.unwrap().len(), 2);
+        let hits = s.list_customers(Some("fresno")).await.unwrap();
+        assert_eq!(hits.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Ben Okafor"]);
+        assert_eq!(s.list_customers(Some("J-100")).await.unwrap()[0].id, a.id);
+        assert!(s.list_customers(Some("%")).await.unwrap().is_empty(), "LIKE wildcards are escaped");
+
+        s.insert_connection(
+            &NewConnection {
+                customer_id: &a.id,
+                provider: ProviderId::Solaredge,
+                kind: CredentialKind::CustomerKey,
+                credential_hint: Some("…ABCD".into()),
+                secret_ref: Some("connection/x".into()),
+                sites: &[site("1", "Garcia Residence"), site("2", "Garcia Barn")],
+            },
+            "app",
+        )
+        .await
+        .unwrap();
+        let list = s.list_customers(Some("ada")).await.unwrap();
+        assert_eq!((list[0].connected, list[0].sites), (1, 2));
+        let conns = s.connections_for(&a.id).await.unwrap();
+        assert_eq!(conns[0].sites.len(), 2);
+        let events = s.events(Some(&a.id), 10).await.unwrap();
+        assert_eq!(events[0].kind, "connected");
+        assert!(events[0].summary.contains("2 sites"), "{}", events[0].summary);
+    }
+
+    #[tokio::test]
+    async fn a_customer_needs_a_name() {
+        let (_d, s) = store().await;
+        let e = s.insert_customer(&NewCustomer::default(), "app").await.unwrap_err();
+        assert_eq!(e.code, Code::Validation);
+        assert!(s.list_customers(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_store_id_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.sqlite");
+        let id = Store::open(&p).await.unwrap().store_id().to_string();
+        assert_eq!(Store::open(&p).await.unwrap().store_id(), id);
+    }
+}

@@ -1,0 +1,202 @@
+//! Secrets in the OS keyring (Secret Service, macOS Keychain, Windows Credential Manager).
+//!
+//! One secret per entry (Windows caps an entry at 2,560 bytes). Entries are named
+//! `{store_id}/{key}` under the service `onramp`, so two data folders never share a secret.
+//! keyring 3 without a platform feature silently falls back to an in-memory mock; `self_test`
+//! writes, reads back through a second entry and deletes, so a mock or a locked store is caught
+//! at start-up and reported instead of losing secrets later.
+
+use serde::Serialize;
+
+use crate::error::{Code, Error, Result};
+use crate::model::VaultStatus;
+
+/// A secret in memory. Prints as `***` and refuses to be serialized, so it cannot slip into
+/// logs, events, JSON sent to the UI, or the database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive<T>(T);
+
+impl<T> Sensitive<T> {
+    pub fn new(value: T) -> Self {
+        Sensitive(value)
+    }
+
+    /// The secret itself: only the vault and request builders should call this.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Sensitive<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl<T> Serialize for Sensitive<T> {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> std::result::Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("refusing to serialize a secret"))
+    }
+}
+
+impl Sensitive<String> {
+    /// The last characters of the secret, for recognising it ("…B1O6"). Short secrets show nothing.
+    pub fn hint(&self) -> String {
+        mask(&self.0)
+    }
+}
+
+/// A masked form of a credential: the last 4 characters when it is long enough to keep most of it hidden.
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() >= 12 {
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("…{tail}")
+    } else {
+        "…".to_string()
+    }
+}
+
+const SERVICE: &str = "onramp";
+
+#[derive(Clone, Debug)]
+pub struct Vault {
+    store_id: String,
+}
+
+fn backend_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "macOS Keychain"
+    } else if cfg!(target_os = "windows") {
+        "Windows Credential Manager"
+    } else {
+        "Secret Service"
+    }
+}
+
+fn unavailable(err: &keyring::Error) -> Error {
+    let detail = match err {
+        keyring::Error::NoStorageAccess(e) => format!("the keyring refused access ({e})"),
+        keyring::Error::PlatformFailure(e) => format!("the keyring could not be reached ({e})"),
+        other => other.to_string(),
+    };
+    let hint = if cfg!(target_os = "linux") {
+        "Onramp keeps keys and tokens in the Secret Service. Unlock your keyring (GNOME Keyring or KWallet), or install and start gnome-keyring, then try again."
+    } else {
+        "Unlock the system keychain, then try again."
+    };
+    Error::new(
+        Code::KeychainUnavailable,
+        format!("Secure storage is unavailable: {detail}. Nothing was saved."),
+    )
+    .hint(hint)
+}
+
+impl Vault {
+    pub fn new(store_id: impl Into<String>) -> Self {
+        Vault {
+            store_id: store_id.into(),
+        }
+    }
+
+    fn entry(&self, key: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(SERVICE, &format!("{}/{}", self.store_id, key)).map_err(|e| unavailable(&e))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::internal(format!("keyring task failed: {e}")))?
+    }
+
+    pub async fn put(&self, key: &str, secret: &Sensitive<String>) -> Result<()> {
+        let entry = self.entry(key)?;
+        let value = secret.expose().clone();
+        Self::blocking(move || entry.set_password(&value).map_err(|e| unavailable(&e))).await
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Sensitive<String>>> {
+        let entry = self.entry(key)?;
+        Self::blocking(move || match entry.get_password() {
+            Ok(v) => Ok(Some(Sensitive::new(v))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(unavailable(&e)),
+        })
+        .await
+    }
+
+    /// The secret, or an error saying it is missing from the keyring.
+    pub async fn require(&self, key: &str) -> Result<Sensitive<String>> {
+        self.get(key).await?.ok_or_else(|| {
+            Error::new(
+                Code::KeychainUnavailable,
+                "A saved key is missing from secure storage.",
+            )
+            .hint("The keyring may have been reset. Enter the key again to reconnect.")
+        })
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let entry = self.entry(key)?;
+        Self::blocking(move || match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(unavailable(&e)),
+        })
+        .await
+    }
+
+    /// Write, read back through a fresh entry, delete. Catches a missing, locked or mock store.
+    pub async fn self_test(&self) -> VaultStatus {
+        let probe = format!("self-test/{}", uuid::Uuid::new_v4());
+        let value = Sensitive::new(uuid::Uuid::new_v4().to_string());
+        let result = async {
+            self.put(&probe, &value).await?;
+            let read = self.get(&probe).await?;
+            self.delete(&probe).await?;
+            if read.as_ref() != Some(&value) {
+                return Err(Error::new(
+                    Code::KeychainUnavailable,
+                    "Secure storage is unavailable: a secret written to the keyring could not be read back.",
+                )
+                .hint("The keyring is not persistent on this system. Install and unlock gnome-keyring or KWallet."));
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => VaultStatus {
+                available: true,
+                backend: backend_name().to_string(),
+                message: None,
+                hint: None,
+            },
+            Err(e) => VaultStatus {
+                available: false,
+                backend: backend_name().to_string(),
+                message: Some(e.message),
+                hint: e.hint,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_never_prints_or_serializes() {
+        let s = Sensitive::new("L4QLVQ1LOKCQX2193VSEICXW61NP6B1O".to_string());
+        assert_eq!(format!("{s:?}"), "***");
+        assert!(serde_json::to_string(&s).is_err());
+        assert_eq!(s.hint(), "…6B1O");
+    }
+
+    #[test]
+    fn short_secrets_are_fully_masked() {
+        assert_eq!(mask("abc"), "…");
+        assert_eq!(mask("123456789012"), "…9012");
+    }
+}

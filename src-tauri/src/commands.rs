@@ -1,0 +1,82 @@
+//! Tauri commands: each is a door to one `Onramp` method. Errors cross as `{code, message, hint}`.
+
+use onramp_core::model::*;
+use onramp_core::Error;
+use tauri::State;
+
+use crate::AppState;
+
+type Result<T> = std::result::Result<T, Error>;
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
+    Ok(state.onramp.status())
+}
+
+#[tauri::command]
+pub async fn list_customers(state: State<'_, AppState>, query: Option<String>) -> Result<Vec<CustomerSummary>> {
+    state.onramp.list_customers(query.as_deref()).await
+}
+
+#[tauri::command]
+pub async fn add_customer(state: State<'_, AppState>, input: NewCustomer) -> Result<Customer> {
+    state.onramp.add_customer(input).await
+}
+
+#[tauri::command]
+pub async fn get_customer(state: State<'_, AppState>, id: String) -> Result<CustomerDetail> {
+    state.onramp.customer(&id).await
+}
+
+#[tauri::command]
+pub async fn list_providers(state: State<'_, AppState>) -> Result<Vec<ProviderInfo>> {
+    state.onramp.providers().await
+}
+
+#[tauri::command]
+pub async fn installer_accounts(state: State<'_, AppState>) -> Result<Vec<InstallerAccount>> {
+    state.onramp.installer_accounts().await
+}
+
+#[tauri::command]
+pub async fn save_installer_account(state: State<'_, AppState>, input: KeyInput) -> Result<InstallerAccount> {
+    state.onramp.save_installer_account(input).await
+}
+
+#[tauri::command]
+pub async fn remove_installer_account(state: State<'_, AppState>, provider: ProviderId) -> Result<()> {
+    state.onramp.remove_installer_account(provider).await
+}
+
+#[tauri::command]
+pub async fn search_account_sites(
+    state: State<'_, AppState>,
+    provider: ProviderId,
+    query: String,
+) -> Result<SiteSearch> {
+    state.onramp.search_account_sites(provider, &query).await
+}
+
+#[tauri::command]
+pub async fn connect_account_sites(state: State<'_, AppState>, input: ConnectAccountSites) -> Result<Connection> {
+    state.onramp.connect_account_sites(input).await
+}
+
+#[tauri::command]
+pub async fn connect_customer_key(
+    state: State<'_, AppState>,
+    customer_id: String,
+    input: KeyInput,
+) -> Result<Connection> {
+    state.onramp.connect_customer_key(&customer_id, input).await
+}
+
+#[tauri::command]
+pub async fn remove_connection(state: State<'_, AppState>, id: String) -> Result<()> {
+    state.onramp.remove_connection(&id).await
+}
+
+#[tauri::command]
+pub async fn list_events(state: State<'_, AppState>, customer_id: Option<String>) -> Result<Vec<Event>> {
+    state.onramp.events(customer_id.as_deref()).await
+}

@@ -1,0 +1,101 @@
+//! The `onramp` binary, as an installer or a script would run it: Sandbox environment, real
+//! store and keyring, secrets on standard input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use onramp_sandbox::{Sandbox, SandboxConfig};
+
+fn bin() -> PathBuf {
+    // target/debug/deps/cli-xxxx -> target/debug/onramp
+    let mut p = std::env::current_exe().unwrap();
+    p.pop();
+    p.pop();
+    p.push("onramp");
+    assert!(p.exists(), "build the CLI first: cargo build -p onramp-cli ({})", p.display());
+    p
+}
+
+fn onramp(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--config")
+        .arg(dir.join("absent.toml"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "onramp failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn enrolls_solaredge_and_solis_from_the_terminal() {
+    // The CLI starts its own sandbox with the default seed: the same demo keys as this one.
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let demo = sb.demo().clone();
+    let dir = tempfile::tempdir().unwrap();
+
+    let id = ok(onramp(dir.path(), &["customer", "add", "--name", "Ada Garcia", "--job", "J-77"], ""))
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 36, "prints the new customer's id: {id}");
+
+    let se = &demo.solaredge_site_keys[0];
+    let out = ok(onramp(dir.path(), &["connect", "solaredge", "--customer", &id], &format!("{}\n", se.api_key)));
+    assert!(out.contains(&se.site_name), "{out}");
+
+    let solis = &demo.solis_customer_keys[0];
+    ok(onramp(
+        dir.path(),
+        &["connect", "solis", "--customer", &id],
+        &format!("{}\n{}\n", solis.key_id, solis.key_secret),
+    ));
+
+    let bad = onramp(dir.path(), &["connect", "solaredge", "--customer", &id], "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ\n");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("SolarEdge rejected this key"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+
+    let list: serde_json::Value = serde_json::from_str(&ok(onramp(dir.path(), &["list", "--json"], ""))).unwrap();
+    let conns = list[0]["connections"].as_array().unwrap();
+    assert_eq!(list[0]["customer"]["job_number"], "J-77");
+    assert_eq!(conns.len(), 2);
+    let se_sites = conns.iter().find(|c| c["provider"] == "solaredge").unwrap()["sites"].as_array().unwrap().clone();
+    assert_eq!(se_sites[0]["external_id"], se.site_id.to_string());
+    let solis_sites = conns.iter().find(|c| c["provider"] == "solis").unwrap()["sites"].as_array().unwrap().len();
+    assert_eq!(solis_sites, solis.station_ids.len());
+
+    let json = serde_json::to_string(&list).unwrap();
+    assert!(!json.contains(&se.api_key) && !json.contains(&solis.key_secret), "no secret in the export");
+}
+
+#[tokio::test]
+async fn installer_account_from_the_terminal() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let demo = sb.demo().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(onramp(dir.path(), &["account", "set", "solaredge"], &format!("{}\n", demo.solaredge_account_key)));
+    assert!(out.contains("installer account saved"), "{out}");
+    let found: serde_json::Value =
+        serde_json::from_str(&ok(onramp(dir.path(), &["account", "sites", "solaredge", "--json"], ""))).unwrap();
+    let first = found["sites"][0]["external_id"].as_str().unwrap().to_string();
+    let id = ok(onramp(dir.path(), &["customer", "add", "--name", "Ben"], "")).trim().to_string();
+    let out = ok(onramp(dir.path(), &["connect", "solaredge", "--customer", &id, "--site", &first], ""));
+    assert!(out.contains(&first), "{out}");
+}

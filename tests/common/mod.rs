@@ -1,0 +1,120 @@
+//! Shared set-up: a sandbox on loopback, a real SQLite file in a temp folder, the real keyring.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use onramp_core::config::Config;
+use onramp_core::model::{Environment, KeyInput, NewCustomer, ProviderId};
+use onramp_core::{OpenOptions, Onramp};
+use onramp_sandbox::{Sandbox, SandboxConfig};
+
+pub struct World {
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn new() -> World {
+        World::with(SandboxConfig::default()).await
+    }
+
+    pub async fn with(cfg: SandboxConfig) -> World {
+        let sandbox = Sandbox::start(cfg).await.expect("sandbox starts");
+        World {
+            sandbox,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A production-shaped config whose vendor endpoints point at the sandbox.
+    pub fn config(&self) -> Config {
+        let mut c = Config {
+            environment: Environment::Production,
+            ..Config::default()
+        };
+        c.set_base_url(ProviderId::Solaredge, self.sandbox.solaredge_url());
+        c.set_base_url(ProviderId::Solis, self.sandbox.solis_url());
+        c
+    }
+
+    pub async fn open(&self) -> Onramp {
+        self.open_with(self.config()).await
+    }
+
+    pub async fn open_with(&self, config: Config) -> Onramp {
+        Onramp::open(OpenOptions {
+            data_dir: self.dir.path().to_path_buf(),
+            config_file: self.dir.path().join("onramp.toml"),
+            config,
+            actor: "app",
+            sandbox_keys: vec![],
+        })
+        .await
+        .expect("onramp opens")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("onramp.sqlite")
+    }
+}
+
+pub async fn customer(onramp: &Onramp, name: &str) -> String {
+    onramp
+        .add_customer(NewCustomer {
+            name: name.into(),
+            address: Some("1 Main St".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+pub fn solaredge_key(key: &str) -> KeyInput {
+    KeyInput {
+        provider: ProviderId::Solaredge,
+        api_key: Some(key.into()),
+        key_id: None,
+        key_secret: None,
+    }
+}
+
+pub fn solis_key(id: &str, secret: &str) -> KeyInput {
+    KeyInput {
+        provider: ProviderId::Solis,
+        api_key: None,
+        key_id: Some(id.into()),
+        key_secret: Some(secret.into()),
+    }
+}
+
+/// Every byte of the store (database and its write-ahead log), for secret scans.
+pub fn store_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().contains("sqlite") {
+            all.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    all
+}
+
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub async fn row_count(onramp: &Onramp, table: &str) -> i64 {
+    let sql = match table {
+        "customers" => "SELECT COUNT(*) FROM customers",
+        "connections" => "SELECT COUNT(*) FROM connections",
+        "sites" => "SELECT COUNT(*) FROM sites",
+        "events" => "SELECT COUNT(*) FROM events",
+        "provider_apps" => "SELECT COUNT(*) FROM provider_apps",
+        other => panic!("no table {other}"),
+    };
+    sqlx::query_scalar(sql)
+        .fetch_one(onramp.store().pool())
+        .await
+        .unwrap()
+}

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Onramp in a real window: Xvfb + tauri-driver + WebKitWebDriver, driven with Selenium.
+
+Adds a customer, connects SolarEdge with a sandbox customer key and Solis with a sandbox
+KeyId/KeySecret, sees the sites listed, quits, reopens and finds them again. Screenshots go to
+target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+APP = os.path.join(ROOT, "target", "debug", "onramp-app")
+CLI = os.path.join(ROOT, "target", "debug", "onramp")
+SHOTS = os.path.join(ROOT, "target", "e2e")
+WAIT = 30
+procs = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start(cmd, **kw):
+    p = subprocess.Popen(cmd, start_new_session=True, **kw)
+    procs.append(p)
+    return p
+
+
+def stop_all():
+    for p in reversed(procs):
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(5)
+        except Exception:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except Exception:
+                pass
+
+
+def tauri_driver_bin():
+    found = shutil.which("tauri-driver")
+    if found:
+        return found
+    cand = os.path.join(os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo")), "bin", "tauri-driver")
+    if os.path.exists(cand):
+        return cand
+    sys.exit("tauri-driver is missing: run scripts/install-deps.sh test")
+
+
+def session(port):
+    opts = ArgOptions()
+    opts.set_capability("browserName", "wry")
+    opts.set_capability("tauri:options", {"application": APP})
+    end = time.time() + 60
+    while True:
+        try:
+            return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+        except WebDriverException:
+            if time.time() > end:
+                raise
+            time.sleep(1)
+
+
+def tid(name):
+    return (By.CSS_SELECTOR, f'[data-testid="{name}"]')
+
+
+def wait_for(driver, name, timeout=WAIT):
+    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located(tid(name)))
+
+
+def click(driver, name):
+    WebDriverWait(driver, WAIT).until(EC.element_to_be_clickable(tid(name))).click()
+
+
+def type_into(driver, name, text):
+    el = wait_for(driver, name)
+    el.clear()
+    el.send_keys(text)
+
+
+def wait_text(driver, name, text, timeout=WAIT):
+    def ok(d):
+        return any(text in e.text for e in d.find_elements(*tid(name)))
+
+    try:
+        WebDriverWait(driver, timeout).until(ok)
+    except Exception:
+        errors = [e.text for e in driver.find_elements(*tid("error-box"))]
+        raise AssertionError(f"no {name} with {text!r}; errors shown: {errors}")
+
+
+def shot(driver, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+    subprocess.run(["import", "-window", "root", os.path.join(SHOTS, f"{name}-screen.png")], check=False)
+
+
+def main():
+    for b in (APP, CLI):
+        if not os.path.exists(b):
+            sys.exit(f"missing {b}: build it first (make app cli)")
+    scratch = tempfile.mkdtemp(prefix="onramp-e2e-")
+    os.environ["ONRAMP_DATA_DIR"] = os.path.join(scratch, "data")
+    os.environ["ONRAMP_CONFIG"] = os.path.join(scratch, "absent.toml")  # no file: Sandbox
+    os.environ.setdefault("ONRAMP_LOG", "warn")
+
+    # The demo keys the app's in-process sandbox accepts (deterministic, not secrets).
+    status = json.loads(subprocess.run(
+        [CLI, "--data-dir", os.path.join(scratch, "cli"), "status", "--json"],
+        check=True, capture_output=True, text=True).stdout)
+    assert status["environment"] == "sandbox", status
+    assert status["vault"]["available"], status["vault"]
+    keys = status["sandbox_keys"]
+    se = next(k for k in keys if k["provider"] == "solaredge" and k["label"].startswith("Customer key"))
+    solis = next(k for k in keys if k["provider"] == "solis" and k["label"].startswith("Customer key"))
+    se_site = se["label"].split(": ", 1)[1]
+
+    display = 90 + os.getpid() % 9
+    start(["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ["DISPLAY"] = f":{display}"
+    time.sleep(1)
+    port, native = free_port(), free_port()
+    start([tauri_driver_bin(), "--port", str(port), "--native-port", str(native)],
+          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+
+    d = session(port)
+    try:
+        wait_for(d, "sandbox-badge")
+        click(d, "new-customer")
+        type_into(d, "customer-name", "Ada Garcia")
+        type_into(d, "customer-address", "1234 Oak St, Fresno, CA")
+        type_into(d, "customer-job", "J-2041")
+        click(d, "customer-save")
+
+        # SolarEdge with the customer's own key.
+        click(d, "connect-solaredge")
+        click(d, "mode-customer-key")
+        type_into(d, "field-api_key", se["api_key"])
+        click(d, "connect-submit")
+        wait_text(d, "site-row", se_site)
+
+        # Close the panel (Esc) if it is still open, then Solis.
+        from selenium.webdriver.common.keys import Keys
+        d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        click(d, "connect-solis")
+        click(d, "mode-customer-key")
+        type_into(d, "field-key_id", solis["key_id"])
+        type_into(d, "field-key_secret", solis["key_secret"])
+        click(d, "connect-submit")
+        WebDriverWait(d, WAIT).until(
+            lambda x: "Connected" in x.find_element(*tid("status-solis")).text)
+        d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        time.sleep(0.5)
+        page = d.find_element(By.TAG_NAME, "body").text
+        assert se["api_key"] not in page and solis["key_secret"] not in page, "a secret is on screen"
+        shot(d, "customer-connected")
+    finally:
+        d.quit()
+
+    # Quit and reopen: everything is still there.
+    d = session(port)
+    try:
+        wait_text(d, "customer-row", "Ada Garcia")
+        shot(d, "customers-after-restart")
+        click(d, "customer-row")
+        wait_text(d, "site-row", se_site)
+        assert "Connected" in d.find_element(*tid("status-solaredge")).text
+    finally:
+        d.quit()
+    print("e2e: 1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        stop_all()

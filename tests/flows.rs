@@ -1,0 +1,287 @@
+//! Whole enrollment flows through `service`, against the sandbox, with a real SQLite file and
+//! the real Secret Service (run inside scripts/with-keyring.sh).
+
+mod common;
+
+use common::*;
+use onramp_core::model::{ConnectAccountSites, ConnectionState, CredentialKind, ProviderId};
+use onramp_core::Code;
+use onramp_sandbox::{Faults, SandboxConfig, Vendor};
+
+#[tokio::test]
+async fn solaredge_customer_key_connects_persists_and_never_stores_the_key() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    assert!(onramp.status().vault.available, "{:?}", onramp.status().vault);
+    let id = customer(&onramp, "Ada Garcia").await;
+    let demo = w.sandbox.demo().solaredge_site_keys[0].clone();
+
+    let conn = onramp
+        .connect_customer_key(&id, solaredge_key(&demo.api_key))
+        .await
+        .unwrap();
+    assert_eq!(conn.state, ConnectionState::Active);
+    assert_eq!(conn.kind, CredentialKind::CustomerKey);
+    assert_eq!(conn.sites.len(), 1);
+    assert_eq!(conn.sites[0].external_id, demo.site_id.to_string());
+    assert_eq!(conn.sites[0].name, demo.site_name);
+    let tail = &demo.api_key[demo.api_key.len() - 4..];
+    assert_eq!(conn.credential_hint.as_deref(), Some(format!("…{tail}").as_str()));
+    onramp.close().await;
+
+    // Reopen: the connection is still there and its key still works from the keyring.
+    let again = w.open().await;
+    let detail = again.customer(&id).await.unwrap();
+    assert_eq!(detail.connections.len(), 1);
+    assert!(detail.events.iter().any(|e| e.kind == "connected"));
+    let checked = again.check_connection(&conn.id).await.unwrap();
+    assert_eq!(checked.state, ConnectionState::Active);
+    assert!(checked.last_checked_at.is_some());
+    again.close().await;
+
+    let bytes = store_bytes(w.dir.path());
+    assert!(!contains(&bytes, &demo.api_key), "the API key leaked into SQLite");
+    assert!(contains(&bytes, &demo.site_name), "scan sanity: the site name is stored");
+}
+
+#[tokio::test]
+async fn a_wrong_solaredge_key_is_refused_in_solaredges_words_and_stores_nothing() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ben Okafor").await;
+    let before = row_count(&onramp, "events").await;
+
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key("ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::VendorRejected);
+    assert!(e.message.starts_with("SolarEdge rejected this key"), "{}", e.message);
+    assert!(e.message.contains("Authentication Failed"), "the vendor's reason is shown: {}", e.message);
+    assert!(e.hint.is_some());
+    assert_eq!(row_count(&onramp, "connections").await, 0);
+    assert_eq!(row_count(&onramp, "sites").await, 0);
+    assert_eq!(row_count(&onramp, "events").await, before);
+
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key("has spaces in it"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+}
+
+#[tokio::test]
+async fn solis_customer_key_signs_requests_and_finds_the_stations() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Chen Wei").await;
+    let demo = w.sandbox.demo().solis_customer_keys[0].clone();
+
+    let conn = onramp
+        .connect_customer_key(&id, solis_key(&demo.key_id, &demo.key_secret))
+        .await
+        .unwrap();
+    let mut got: Vec<String> = conn.sites.iter().map(|s| s.external_id.clone()).collect();
+    let mut want = demo.station_ids.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(conn.provider, ProviderId::Solis);
+
+    let bad = onramp
+        .connect_customer_key(&id, solis_key(&demo.key_id, "0123456789abcdef0123456789abcdef"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, Code::VendorRejected);
+    assert!(bad.message.starts_with("Solis rejected"), "{}", bad.message);
+    onramp.close().await;
+    assert!(!contains(&store_bytes(w.dir.path()), &demo.key_secret));
+}
+
+#[tokio::test]
+async fn installer_account_lists_searches_and_assigns_sites_once() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let demo = w.sandbox.demo().clone();
+
+    let none = onramp.search_account_sites(ProviderId::Solaredge, "").await.unwrap_err();
+    assert_eq!(none.code, Code::NotConfigured);
+
+    let account = onramp
+        .save_installer_account(solaredge_key(&demo.solaredge_account_key))
+        .await
+        .unwrap();
+    assert!(account.configured);
+    let all = onramp.search_account_sites(ProviderId::Solaredge, "").await.unwrap();
+    assert_eq!(all.total as usize, onramp_sandbox::SandboxConfig::default().solaredge_sites);
+
+    // Search by words of the name and address of a real site of the fleet.
+    let target = all.sites[7].clone();
+    let word = target.name.split_whitespace().next().unwrap().to_string();
+    let hits = onramp.search_account_sites(ProviderId::Solaredge, &word).await.unwrap();
+    assert!(hits.sites.iter().any(|s| s.external_id == target.external_id));
+    assert!(hits.sites.len() < all.sites.len());
+
+    let ada = customer(&onramp, "Ada").await;
+    let conn = onramp
+        .connect_account_sites(ConnectAccountSites {
+            customer_id: ada.clone(),
+            provider: ProviderId::Solaredge,
+            site_ids: vec![target.external_id.clone()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(conn.kind, CredentialKind::InstallerAccount);
+    assert_eq!(conn.sites.len(), 1);
+
+    let again = onramp.search_account_sites(ProviderId::Solaredge, &target.external_id).await.unwrap();
+    assert_eq!(again.sites[0].connected_to.as_deref(), Some("Ada"));
+
+    let ben = customer(&onramp, "Ben").await;
+    let taken = onramp
+        .connect_account_sites(ConnectAccountSites {
+            customer_id: ben,
+            provider: ProviderId::Solaredge,
+            site_ids: vec![target.external_id.clone()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code, Code::Validation);
+    assert!(taken.message.contains("already connected to Ada"), "{}", taken.message);
+
+    let unknown = onramp
+        .connect_account_sites(ConnectAccountSites {
+            customer_id: ada,
+            provider: ProviderId::Solaredge,
+            site_ids: vec!["999".into()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, Code::Validation);
+    onramp.close().await;
+    assert!(!contains(&store_bytes(w.dir.path()), &demo.solaredge_account_key));
+}
+
+#[tokio::test]
+async fn solis_installer_account_pages_through_every_station() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let demo = w.sandbox.demo().solis_account.clone();
+    onramp
+        .save_installer_account(solis_key(&demo.key_id, &demo.key_secret))
+        .await
+        .unwrap();
+    let all = onramp.search_account_sites(ProviderId::Solis, "").await.unwrap();
+    assert_eq!(all.total as usize, SandboxConfig::default().solis_stations);
+    let id = customer(&onramp, "Dana").await;
+    let picked: Vec<String> = all.sites[..2].iter().map(|s| s.external_id.clone()).collect();
+    let conn = onramp
+        .connect_account_sites(ConnectAccountSites {
+            customer_id: id,
+            provider: ProviderId::Solis,
+            site_ids: picked,
+        })
+        .await
+        .unwrap();
+    assert_eq!(conn.sites.len(), 2);
+}
+
+#[tokio::test]
+async fn rate_limits_report_when_to_retry_and_store_nothing() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Eve").await;
+    let key = w.sandbox.demo().solaredge_site_keys[1].api_key.clone();
+    w.sandbox.set_faults(
+        Vendor::SolarEdge,
+        Faults {
+            rate_limit_next: 1,
+            ..Faults::default()
+        },
+    );
+    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    assert_eq!(e.code, Code::RateLimited);
+    assert!(e.retry_after.is_some());
+    assert!(e.message.contains("try again in"), "{}", e.message);
+    assert_eq!(row_count(&onramp, "connections").await, 0);
+    // The fault was one request: the next attempt goes through.
+    onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_vendors_own_rate_limit_is_respected() {
+    // SolarEdge allows 2 calls a minute for this key: the third is refused with Retry-After.
+    let w = World::with(SandboxConfig {
+        solaredge_per_minute: 2,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Fay").await;
+    let key = w.sandbox.demo().solaredge_site_keys[2].api_key.clone();
+    onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
+    onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
+    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    assert_eq!(e.code, Code::RateLimited);
+    assert!(e.retry_after.unwrap() <= 60);
+}
+
+#[tokio::test]
+async fn solis_calls_are_paced_under_three_per_five_seconds() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Gus").await;
+    let keys = w.sandbox.demo().solis_customer_keys.clone();
+    // Four enrollments back to back: the fourth call would be refused without pacing.
+    for k in keys.iter().take(4) {
+        onramp
+            .connect_customer_key(&id, solis_key(&k.key_id, &k.key_secret))
+            .await
+            .unwrap();
+    }
+    assert_eq!(row_count(&onramp, "connections").await, 4);
+}
+
+#[tokio::test]
+async fn vendor_failures_and_network_failures_read_plainly() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Hal").await;
+    let key = w.sandbox.demo().solaredge_site_keys[3].api_key.clone();
+
+    w.sandbox.set_faults(Vendor::SolarEdge, Faults { fail_next_5xx: 1, ..Faults::default() });
+    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    assert_eq!(e.code, Code::VendorError);
+    assert!(e.message.starts_with("SolarEdge answered with an error"), "{}", e.message);
+
+    w.sandbox.set_faults(Vendor::SolarEdge, Faults { malformed_next: 1, ..Faults::default() });
+    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    assert_eq!(e.code, Code::VendorError);
+
+    // Nothing listens on this port: a network failure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut cfg = w.config();
+    cfg.set_base_url(ProviderId::Solaredge, format!("http://127.0.0.1:{port}"));
+    onramp.close().await;
+    let offline = w.open_with(cfg).await;
+    let e = offline.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    assert_eq!(e.code, Code::Network);
+    assert!(e.message.contains("could not be reached"), "{}", e.message);
+    assert_eq!(row_count(&offline, "connections").await, 0);
+}
+
+#[tokio::test]
+async fn removing_a_connection_removes_its_key() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ida").await;
+    let key = w.sandbox.demo().solaredge_site_keys[4].api_key.clone();
+    let conn = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
+    onramp.remove_connection(&conn.id).await.unwrap();
+    assert_eq!(row_count(&onramp, "connections").await, 0);
+    assert_eq!(row_count(&onramp, "sites").await, 0);
+    let e = onramp.check_connection(&conn.id).await.unwrap_err();
+    assert_eq!(e.code, Code::NotFound);
+}
