@@ -25,7 +25,7 @@ ui:
 	cd ui && npm run build --silent
 
 ui-test:
-	cd ui && npm test --silent
+	cd ui && npm run check --silent && npm test --silent
 
 app: ui
 	$(CARGO) build -p onramp-app

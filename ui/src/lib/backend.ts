@@ -1,0 +1,84 @@
+// The UI's one door to Onramp's backend. Every `invoke` lives here, so the components run the
+// same against the real app and against a fake in tests and in a plain browser preview.
+import { invoke } from "@tauri-apps/api/core";
+import type {
+  AppStatus,
+  Connection,
+  ConnectAccountSites,
+  Customer,
+  CustomerDetail,
+  CustomerSummary,
+  ErrorInfo,
+  Event,
+  InstallerAccount,
+  KeyInput,
+  NewCustomer,
+  ProviderId,
+  ProviderInfo,
+  SiteSearch,
+} from "./bindings";
+
+export interface Backend {
+  appStatus(): Promise<AppStatus>;
+  listCustomers(query: string | null): Promise<CustomerSummary[]>;
+  addCustomer(input: NewCustomer): Promise<Customer>;
+  getCustomer(id: string): Promise<CustomerDetail>;
+  listProviders(): Promise<ProviderInfo[]>;
+  installerAccounts(): Promise<InstallerAccount[]>;
+  saveInstallerAccount(input: KeyInput): Promise<InstallerAccount>;
+  removeInstallerAccount(provider: ProviderId): Promise<void>;
+  searchAccountSites(provider: ProviderId, query: string): Promise<SiteSearch>;
+  connectAccountSites(input: ConnectAccountSites): Promise<Connection>;
+  connectCustomerKey(customerId: string, input: KeyInput): Promise<Connection>;
+  removeConnection(id: string): Promise<void>;
+  listEvents(customerId: string | null): Promise<Event[]>;
+}
+
+/** Anything a command rejects with, as `{code, message, hint}`. */
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as { code: ErrorInfo["code"]; message: unknown; hint?: unknown };
+    return { code: o.code, message: String(o.message), hint: o.hint == null ? null : String(o.hint) };
+  }
+  return { code: "Internal", message: e instanceof Error ? e.message : String(e), hint: null };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toErrorInfo(e);
+  }
+}
+
+export const tauriBackend: Backend = {
+  appStatus: () => call("app_status"),
+  listCustomers: (query) => call("list_customers", { query }),
+  addCustomer: (input) => call("add_customer", { input }),
+  getCustomer: (id) => call("get_customer", { id }),
+  listProviders: () => call("list_providers"),
+  installerAccounts: () => call("installer_accounts"),
+  saveInstallerAccount: (input) => call("save_installer_account", { input }),
+  removeInstallerAccount: (provider) => call("remove_installer_account", { provider }),
+  searchAccountSites: (provider, query) => call("search_account_sites", { provider, query }),
+  connectAccountSites: (input) => call("connect_account_sites", { input }),
+  connectCustomerKey: (customerId, input) => call("connect_customer_key", { customerId, input }),
+  removeConnection: (id) => call("remove_connection", { id }),
+  listEvents: (customerId) => call("list_events", { customerId }),
+};
+
+let current: Backend = tauriBackend;
+
+/** The backend in use. */
+export function backend(): Backend {
+  return current;
+}
+
+/** Replaces the backend (tests, browser preview). */
+export function setBackend(b: Backend): void {
+  current = b;
+}
+
+export function insideTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
