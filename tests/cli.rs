@@ -13,7 +13,11 @@ fn bin() -> PathBuf {
     p.pop();
     p.pop();
     p.push("onramp");
-    assert!(p.exists(), "build the CLI first: cargo build -p onramp-cli ({})", p.display());
+    assert!(
+        p.exists(),
+        "build the CLI first: cargo build -p onramp-cli ({})",
+        p.display()
+    );
     p
 }
 
@@ -29,7 +33,12 @@ fn onramp(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -50,13 +59,21 @@ async fn enrolls_solaredge_and_solis_from_the_terminal() {
     let demo = sb.demo().clone();
     let dir = tempfile::tempdir().unwrap();
 
-    let id = ok(onramp(dir.path(), &["customer", "add", "--name", "Ada Garcia", "--job", "J-77"], ""))
-        .trim()
-        .to_string();
+    let id = ok(onramp(
+        dir.path(),
+        &["customer", "add", "--name", "Ada Garcia", "--job", "J-77"],
+        "",
+    ))
+    .trim()
+    .to_string();
     assert_eq!(id.len(), 36, "prints the new customer's id: {id}");
 
     let se = &demo.solaredge_site_keys[0];
-    let out = ok(onramp(dir.path(), &["connect", "solaredge", "--customer", &id], &format!("{}\n", se.api_key)));
+    let out = ok(onramp(
+        dir.path(),
+        &["connect", "solaredge", "--customer", &id],
+        &format!("{}\n", se.api_key),
+    ));
     assert!(out.contains(&se.site_name), "{out}");
 
     let solis = &demo.solis_customer_keys[0];
@@ -66,23 +83,37 @@ async fn enrolls_solaredge_and_solis_from_the_terminal() {
         &format!("{}\n{}\n", solis.key_id, solis.key_secret),
     ));
 
-    let bad = onramp(dir.path(), &["connect", "solaredge", "--customer", &id], "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ\n");
+    let bad = onramp(
+        dir.path(),
+        &["connect", "solaredge", "--customer", &id],
+        "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ\n",
+    );
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("SolarEdge rejected this key"), "{err}");
     assert!(err.contains("hint:"), "{err}");
 
-    let list: serde_json::Value = serde_json::from_str(&ok(onramp(dir.path(), &["list", "--json"], ""))).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(onramp(dir.path(), &["list", "--json"], ""))).unwrap();
     let conns = list[0]["connections"].as_array().unwrap();
     assert_eq!(list[0]["customer"]["job_number"], "J-77");
     assert_eq!(conns.len(), 2);
-    let se_sites = conns.iter().find(|c| c["provider"] == "solaredge").unwrap()["sites"].as_array().unwrap().clone();
+    let se_sites = conns.iter().find(|c| c["provider"] == "solaredge").unwrap()["sites"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(se_sites[0]["external_id"], se.site_id.to_string());
-    let solis_sites = conns.iter().find(|c| c["provider"] == "solis").unwrap()["sites"].as_array().unwrap().len();
+    let solis_sites = conns.iter().find(|c| c["provider"] == "solis").unwrap()["sites"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(solis_sites, solis.station_ids.len());
 
     let json = serde_json::to_string(&list).unwrap();
-    assert!(!json.contains(&se.api_key) && !json.contains(&solis.key_secret), "no secret in the export");
+    assert!(
+        !json.contains(&se.api_key) && !json.contains(&solis.key_secret),
+        "no secret in the export"
+    );
 }
 
 #[tokio::test]
@@ -90,12 +121,33 @@ async fn installer_account_from_the_terminal() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let demo = sb.demo().clone();
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(onramp(dir.path(), &["account", "set", "solaredge"], &format!("{}\n", demo.solaredge_account_key)));
+    let out = ok(onramp(
+        dir.path(),
+        &["account", "set", "solaredge"],
+        &format!("{}\n", demo.solaredge_account_key),
+    ));
     assert!(out.contains("installer account saved"), "{out}");
-    let found: serde_json::Value =
-        serde_json::from_str(&ok(onramp(dir.path(), &["account", "sites", "solaredge", "--json"], ""))).unwrap();
-    let first = found["sites"][0]["external_id"].as_str().unwrap().to_string();
-    let id = ok(onramp(dir.path(), &["customer", "add", "--name", "Ben"], "")).trim().to_string();
-    let out = ok(onramp(dir.path(), &["connect", "solaredge", "--customer", &id, "--site", &first], ""));
+    let found: serde_json::Value = serde_json::from_str(&ok(onramp(
+        dir.path(),
+        &["account", "sites", "solaredge", "--json"],
+        "",
+    )))
+    .unwrap();
+    let first = found["sites"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = ok(onramp(
+        dir.path(),
+        &["customer", "add", "--name", "Ben"],
+        "",
+    ))
+    .trim()
+    .to_string();
+    let out = ok(onramp(
+        dir.path(),
+        &["connect", "solaredge", "--customer", &id, "--site", &first],
+        "",
+    ));
     assert!(out.contains(&first), "{out}");
 }

@@ -12,7 +12,11 @@ use onramp_sandbox::{Faults, SandboxConfig, Vendor};
 async fn solaredge_customer_key_connects_persists_and_never_stores_the_key() {
     let w = World::new().await;
     let onramp = w.open().await;
-    assert!(onramp.status().vault.available, "{:?}", onramp.status().vault);
+    assert!(
+        onramp.status().vault.available,
+        "{:?}",
+        onramp.status().vault
+    );
     let id = customer(&onramp, "Ada Garcia").await;
     let demo = w.sandbox.demo().solaredge_site_keys[0].clone();
 
@@ -26,7 +30,10 @@ async fn solaredge_customer_key_connects_persists_and_never_stores_the_key() {
     assert_eq!(conn.sites[0].external_id, demo.site_id.to_string());
     assert_eq!(conn.sites[0].name, demo.site_name);
     let tail = &demo.api_key[demo.api_key.len() - 4..];
-    assert_eq!(conn.credential_hint.as_deref(), Some(format!("…{tail}").as_str()));
+    assert_eq!(
+        conn.credential_hint.as_deref(),
+        Some(format!("…{tail}").as_str())
+    );
     onramp.close().await;
 
     // Reopen: the connection is still there and its key still works from the keyring.
@@ -40,8 +47,14 @@ async fn solaredge_customer_key_connects_persists_and_never_stores_the_key() {
     again.close().await;
 
     let bytes = store_bytes(w.dir.path());
-    assert!(!contains(&bytes, &demo.api_key), "the API key leaked into SQLite");
-    assert!(contains(&bytes, &demo.site_name), "scan sanity: the site name is stored");
+    assert!(
+        !contains(&bytes, &demo.api_key),
+        "the API key leaked into SQLite"
+    );
+    assert!(
+        contains(&bytes, &demo.site_name),
+        "scan sanity: the site name is stored"
+    );
 }
 
 #[tokio::test]
@@ -56,8 +69,16 @@ async fn a_wrong_solaredge_key_is_refused_in_solaredges_words_and_stores_nothing
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::VendorRejected);
-    assert!(e.message.starts_with("SolarEdge rejected this key"), "{}", e.message);
-    assert!(e.message.contains("Authentication Failed"), "the vendor's reason is shown: {}", e.message);
+    assert!(
+        e.message.starts_with("SolarEdge rejected this key"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("Authentication Failed"),
+        "the vendor's reason is shown: {}",
+        e.message
+    );
     assert!(e.hint.is_some());
     assert_eq!(row_count(&onramp, "connections").await, 0);
     assert_eq!(row_count(&onramp, "sites").await, 0);
@@ -89,7 +110,10 @@ async fn solis_customer_key_signs_requests_and_finds_the_stations() {
     assert_eq!(conn.provider, ProviderId::Solis);
 
     let bad = onramp
-        .connect_customer_key(&id, solis_key(&demo.key_id, "0123456789abcdef0123456789abcdef"))
+        .connect_customer_key(
+            &id,
+            solis_key(&demo.key_id, "0123456789abcdef0123456789abcdef"),
+        )
         .await
         .unwrap_err();
     assert_eq!(bad.code, Code::VendorRejected);
@@ -104,7 +128,10 @@ async fn installer_account_lists_searches_and_assigns_sites_once() {
     let onramp = w.open().await;
     let demo = w.sandbox.demo().clone();
 
-    let none = onramp.search_account_sites(ProviderId::Solaredge, "").await.unwrap_err();
+    let none = onramp
+        .search_account_sites(ProviderId::Solaredge, "")
+        .await
+        .unwrap_err();
     assert_eq!(none.code, Code::NotConfigured);
 
     let account = onramp
@@ -112,14 +139,26 @@ async fn installer_account_lists_searches_and_assigns_sites_once() {
         .await
         .unwrap();
     assert!(account.configured);
-    let all = onramp.search_account_sites(ProviderId::Solaredge, "").await.unwrap();
-    assert_eq!(all.total as usize, onramp_sandbox::SandboxConfig::default().solaredge_sites);
+    let all = onramp
+        .search_account_sites(ProviderId::Solaredge, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        all.total as usize,
+        onramp_sandbox::SandboxConfig::default().solaredge_sites
+    );
 
     // Search by words of the name and address of a real site of the fleet.
     let target = all.sites[7].clone();
     let word = target.name.split_whitespace().next().unwrap().to_string();
-    let hits = onramp.search_account_sites(ProviderId::Solaredge, &word).await.unwrap();
-    assert!(hits.sites.iter().any(|s| s.external_id == target.external_id));
+    let hits = onramp
+        .search_account_sites(ProviderId::Solaredge, &word)
+        .await
+        .unwrap();
+    assert!(hits
+        .sites
+        .iter()
+        .any(|s| s.external_id == target.external_id));
     assert!(hits.sites.len() < all.sites.len());
 
     let ada = customer(&onramp, "Ada").await;
@@ -134,7 +173,10 @@ async fn installer_account_lists_searches_and_assigns_sites_once() {
     assert_eq!(conn.kind, CredentialKind::InstallerAccount);
     assert_eq!(conn.sites.len(), 1);
 
-    let again = onramp.search_account_sites(ProviderId::Solaredge, &target.external_id).await.unwrap();
+    let again = onramp
+        .search_account_sites(ProviderId::Solaredge, &target.external_id)
+        .await
+        .unwrap();
     assert_eq!(again.sites[0].connected_to.as_deref(), Some("Ada"));
 
     let ben = customer(&onramp, "Ben").await;
@@ -147,7 +189,11 @@ async fn installer_account_lists_searches_and_assigns_sites_once() {
         .await
         .unwrap_err();
     assert_eq!(taken.code, Code::Validation);
-    assert!(taken.message.contains("already connected to Ada"), "{}", taken.message);
+    assert!(
+        taken.message.contains("already connected to Ada"),
+        "{}",
+        taken.message
+    );
 
     let unknown = onramp
         .connect_account_sites(ConnectAccountSites {
@@ -159,7 +205,10 @@ async fn installer_account_lists_searches_and_assigns_sites_once() {
         .unwrap_err();
     assert_eq!(unknown.code, Code::Validation);
     onramp.close().await;
-    assert!(!contains(&store_bytes(w.dir.path()), &demo.solaredge_account_key));
+    assert!(!contains(
+        &store_bytes(w.dir.path()),
+        &demo.solaredge_account_key
+    ));
 }
 
 #[tokio::test]
@@ -171,10 +220,16 @@ async fn solis_installer_account_pages_through_every_station() {
         .save_installer_account(solis_key(&demo.key_id, &demo.key_secret))
         .await
         .unwrap();
-    let all = onramp.search_account_sites(ProviderId::Solis, "").await.unwrap();
+    let all = onramp
+        .search_account_sites(ProviderId::Solis, "")
+        .await
+        .unwrap();
     assert_eq!(all.total as usize, SandboxConfig::default().solis_stations);
     let id = customer(&onramp, "Dana").await;
-    let picked: Vec<String> = all.sites[..2].iter().map(|s| s.external_id.clone()).collect();
+    let picked: Vec<String> = all.sites[..2]
+        .iter()
+        .map(|s| s.external_id.clone())
+        .collect();
     let conn = onramp
         .connect_account_sites(ConnectAccountSites {
             customer_id: id,
@@ -199,13 +254,19 @@ async fn rate_limits_report_when_to_retry_and_store_nothing() {
             ..Faults::default()
         },
     );
-    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::RateLimited);
     assert!(e.retry_after.is_some());
     assert!(e.message.contains("try again in"), "{}", e.message);
     assert_eq!(row_count(&onramp, "connections").await, 0);
     // The fault was one request: the next attempt goes through.
-    onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
+    onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -219,9 +280,18 @@ async fn the_vendors_own_rate_limit_is_respected() {
     let onramp = w.open().await;
     let id = customer(&onramp, "Fay").await;
     let key = w.sandbox.demo().solaredge_site_keys[2].api_key.clone();
-    onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
-    onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
-    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap();
+    onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap();
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::RateLimited);
     assert!(e.retry_after.unwrap() <= 60);
 }
@@ -249,13 +319,35 @@ async fn vendor_failures_and_network_failures_read_plainly() {
     let id = customer(&onramp, "Hal").await;
     let key = w.sandbox.demo().solaredge_site_keys[3].api_key.clone();
 
-    w.sandbox.set_faults(Vendor::SolarEdge, Faults { fail_next_5xx: 1, ..Faults::default() });
-    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    w.sandbox.set_faults(
+        Vendor::SolarEdge,
+        Faults {
+            fail_next_5xx: 1,
+            ..Faults::default()
+        },
+    );
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::VendorError);
-    assert!(e.message.starts_with("SolarEdge answered with an error"), "{}", e.message);
+    assert!(
+        e.message.starts_with("SolarEdge answered with an error"),
+        "{}",
+        e.message
+    );
 
-    w.sandbox.set_faults(Vendor::SolarEdge, Faults { malformed_next: 1, ..Faults::default() });
-    let e = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    w.sandbox.set_faults(
+        Vendor::SolarEdge,
+        Faults {
+            malformed_next: 1,
+            ..Faults::default()
+        },
+    );
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::VendorError);
 
     // Nothing listens on this port: a network failure.
@@ -266,7 +358,10 @@ async fn vendor_failures_and_network_failures_read_plainly() {
     cfg.set_base_url(ProviderId::Solaredge, format!("http://127.0.0.1:{port}"));
     onramp.close().await;
     let offline = w.open_with(cfg).await;
-    let e = offline.connect_customer_key(&id, solaredge_key(&key)).await.unwrap_err();
+    let e = offline
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::Network);
     assert!(e.message.contains("could not be reached"), "{}", e.message);
     assert_eq!(row_count(&offline, "connections").await, 0);
@@ -278,7 +373,10 @@ async fn removing_a_connection_removes_its_key() {
     let onramp = w.open().await;
     let id = customer(&onramp, "Ida").await;
     let key = w.sandbox.demo().solaredge_site_keys[4].api_key.clone();
-    let conn = onramp.connect_customer_key(&id, solaredge_key(&key)).await.unwrap();
+    let conn = onramp
+        .connect_customer_key(&id, solaredge_key(&key))
+        .await
+        .unwrap();
     onramp.remove_connection(&conn.id).await.unwrap();
     assert_eq!(row_count(&onramp, "connections").await, 0);
     assert_eq!(row_count(&onramp, "sites").await, 0);

@@ -14,7 +14,10 @@ pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
 }
 
 #[tauri::command]
-pub async fn list_customers(state: State<'_, AppState>, query: Option<String>) -> Result<Vec<CustomerSummary>> {
+pub async fn list_customers(
+    state: State<'_, AppState>,
+    query: Option<String>,
+) -> Result<Vec<CustomerSummary>> {
     state.onramp.list_customers(query.as_deref()).await
 }
 
@@ -39,12 +42,18 @@ pub async fn installer_accounts(state: State<'_, AppState>) -> Result<Vec<Instal
 }
 
 #[tauri::command]
-pub async fn save_installer_account(state: State<'_, AppState>, input: KeyInput) -> Result<InstallerAccount> {
+pub async fn save_installer_account(
+    state: State<'_, AppState>,
+    input: KeyInput,
+) -> Result<InstallerAccount> {
     state.onramp.save_installer_account(input).await
 }
 
 #[tauri::command]
-pub async fn remove_installer_account(state: State<'_, AppState>, provider: ProviderId) -> Result<()> {
+pub async fn remove_installer_account(
+    state: State<'_, AppState>,
+    provider: ProviderId,
+) -> Result<()> {
     state.onramp.remove_installer_account(provider).await
 }
 
@@ -58,7 +67,10 @@ pub async fn search_account_sites(
 }
 
 #[tauri::command]
-pub async fn connect_account_sites(state: State<'_, AppState>, input: ConnectAccountSites) -> Result<Connection> {
+pub async fn connect_account_sites(
+    state: State<'_, AppState>,
+    input: ConnectAccountSites,
+) -> Result<Connection> {
     state.onramp.connect_account_sites(input).await
 }
 
@@ -77,6 +89,9 @@ pub async fn remove_connection(state: State<'_, AppState>, id: String) -> Result
 }
 
 #[tauri::command]
-pub async fn list_events(state: State<'_, AppState>, customer_id: Option<String>) -> Result<Vec<Event>> {
+pub async fn list_events(
+    state: State<'_, AppState>,
+    customer_id: Option<String>,
+) -> Result<Vec<Event>> {
     state.onramp.events(customer_id.as_deref()).await
 }

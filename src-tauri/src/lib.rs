@@ -6,7 +6,7 @@ mod commands;
 
 use onramp_core::config::{default_config_file, default_data_dir, Config};
 use onramp_core::model::{Environment, ProviderId, SandboxDemoKey};
-use onramp_core::{OpenOptions, Onramp};
+use onramp_core::{Onramp, OpenOptions};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 use tauri::Manager;
 
@@ -24,7 +24,11 @@ fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
         &d.solaredge_account_key,
     )];
     keys.extend(d.solaredge_site_keys.iter().map(|k| {
-        SandboxDemoKey::api_key(ProviderId::Solaredge, format!("Customer key: {}", k.site_name), &k.api_key)
+        SandboxDemoKey::api_key(
+            ProviderId::Solaredge,
+            format!("Customer key: {}", k.site_name),
+            &k.api_key,
+        )
     }));
     keys.push(SandboxDemoKey::key_pair(
         ProviderId::Solis,
@@ -33,7 +37,12 @@ fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
         &d.solis_account.key_secret,
     ));
     keys.extend(d.solis_customer_keys.iter().enumerate().map(|(i, k)| {
-        SandboxDemoKey::key_pair(ProviderId::Solis, format!("Customer key {}", i + 1), &k.key_id, &k.key_secret)
+        SandboxDemoKey::key_pair(
+            ProviderId::Solis,
+            format!("Customer key {}", i + 1),
+            &k.key_id,
+            &k.key_secret,
+        )
     }));
     keys
 }
@@ -79,7 +88,8 @@ async fn open_state() -> Result<AppState, Box<dyn std::error::Error>> {
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     tauri::Builder::default()

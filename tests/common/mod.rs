@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use onramp_core::config::Config;
 use onramp_core::model::{Environment, KeyInput, NewCustomer, ProviderId};
-use onramp_core::{OpenOptions, Onramp};
+use onramp_core::{Onramp, OpenOptions};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
 pub struct World {

@@ -193,7 +193,9 @@ def main():
     try:
         wait_text(d, "customer-row", "Ada Garcia")
         shot(d, "customers-after-restart")
-        click(d, "customer-row")
+        # A table row is not a click target for WebDriver: click its first cell.
+        WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
+            (By.CSS_SELECTOR, '[data-testid="customer-row"] td'))).click()
         wait_text(d, "site-row", se_site)
         assert "Connected" in d.find_element(*tid("status-solaredge")).text
     finally:

@@ -10,11 +10,15 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use onramp_core::config::{default_config_file, default_data_dir, Config};
 use onramp_core::model::*;
-use onramp_core::{Error, OpenOptions, Onramp};
+use onramp_core::{Error, Onramp, OpenOptions};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
 #[derive(Parser)]
-#[command(name = "onramp", version, about = "Connect customers' solar and battery systems to your company")]
+#[command(
+    name = "onramp",
+    version,
+    about = "Connect customers' solar and battery systems to your company"
+)]
 struct Cli {
     /// Folder of Onramp's store (shared with the app).
     #[arg(long, global = true, env = "ONRAMP_DATA_DIR")]
@@ -124,9 +128,13 @@ struct ConnectArgs {
 #[derive(Subcommand)]
 enum AccountCmd {
     /// Save (and check) the installer account key; the key is read from a prompt or stdin.
-    Set { provider: Provider },
+    Set {
+        provider: Provider,
+    },
     List,
-    Remove { provider: Provider },
+    Remove {
+        provider: Provider,
+    },
     /// Search the installer account's sites.
     Sites {
         provider: Provider,
@@ -140,7 +148,8 @@ enum AccountCmd {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -203,7 +212,11 @@ fn onramp_sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
         &d.solaredge_account_key,
     )];
     keys.extend(d.solaredge_site_keys.iter().map(|k| {
-        SandboxDemoKey::api_key(ProviderId::Solaredge, format!("Customer key: {}", k.site_name), &k.api_key)
+        SandboxDemoKey::api_key(
+            ProviderId::Solaredge,
+            format!("Customer key: {}", k.site_name),
+            &k.api_key,
+        )
     }));
     keys.push(SandboxDemoKey::key_pair(
         ProviderId::Solis,
@@ -212,13 +225,21 @@ fn onramp_sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
         &d.solis_account.key_secret,
     ));
     keys.extend(d.solis_customer_keys.iter().enumerate().map(|(i, k)| {
-        SandboxDemoKey::key_pair(ProviderId::Solis, format!("Customer key {}", i + 1), &k.key_id, &k.key_secret)
+        SandboxDemoKey::key_pair(
+            ProviderId::Solis,
+            format!("Customer key {}", i + 1),
+            &k.key_id,
+            &k.key_secret,
+        )
     }));
     keys
 }
 
 /// Reads one secret: a hidden prompt on a terminal, otherwise the next line of stdin.
-fn read_secret(prompt: &str, lines: &mut impl Iterator<Item = std::io::Result<String>>) -> anyhow::Result<String> {
+fn read_secret(
+    prompt: &str,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
         Ok(rpassword::prompt_password(format!("{prompt}: "))?)
     } else {
@@ -239,7 +260,9 @@ fn read_key(provider: ProviderId) -> anyhow::Result<KeyInput> {
         key_secret: None,
     };
     match provider {
-        ProviderId::Solaredge => input.api_key = Some(read_secret("SolarEdge API key", &mut lines)?),
+        ProviderId::Solaredge => {
+            input.api_key = Some(read_secret("SolarEdge API key", &mut lines)?)
+        }
         ProviderId::Solis => {
             input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
@@ -269,13 +292,27 @@ fn print_connection(c: &Connection) {
         c.created_at
     );
     for s in &c.sites {
-        let kw = s.peak_power_kw.map(|k| format!("{k} kW")).unwrap_or_default();
-        println!("    {} {:<12} {}  {}  {}", spec.site_noun, s.external_id, s.name, opt(&s.address), kw);
+        let kw = s
+            .peak_power_kw
+            .map(|k| format!("{k} kW"))
+            .unwrap_or_default();
+        println!(
+            "    {} {:<12} {}  {}  {}",
+            spec.site_noun,
+            s.external_id,
+            s.name,
+            opt(&s.address),
+            kw
+        );
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Sandbox { solaredge_port, solis_port } = cli.command {
+    if let Command::Sandbox {
+        solaredge_port,
+        solis_port,
+    } = cli.command
+    {
         let sb = Sandbox::start(SandboxConfig {
             solaredge_port,
             solis_port,
@@ -317,7 +354,14 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 println!("hint: {}", opt(&s.vault.hint));
             }
         }
-        Command::Customer(CustomerCmd::Add { name, address, email, phone, job, json }) => {
+        Command::Customer(CustomerCmd::Add {
+            name,
+            address,
+            email,
+            phone,
+            job,
+            json,
+        }) => {
             let c = onramp
                 .add_customer(NewCustomer {
                     name: name.clone(),
@@ -343,7 +387,12 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             for c in list {
                 println!(
                     "{}  {:<28} {:<36} {:<10} connected {} sites {}",
-                    c.id, c.name, opt(&c.address), opt(&c.job_number), c.connected, c.sites
+                    c.id,
+                    c.name,
+                    opt(&c.address),
+                    opt(&c.job_number),
+                    c.connected,
+                    c.sites
                 );
             }
         }
@@ -354,11 +403,18 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             }
             let c = &d.customer;
             println!("{}  {}", c.name, c.id);
-            for line in [&c.address, &c.job_number, &c.email, &c.phone].into_iter().flatten() {
+            for line in [&c.address, &c.job_number, &c.email, &c.phone]
+                .into_iter()
+                .flatten()
+            {
                 println!("  {line}");
             }
             for p in &d.providers {
-                let conns: Vec<&Connection> = d.connections.iter().filter(|k| k.provider == p.id).collect();
+                let conns: Vec<&Connection> = d
+                    .connections
+                    .iter()
+                    .filter(|k| k.provider == p.id)
+                    .collect();
                 if conns.is_empty() {
                     println!("{}: not connected", p.name);
                 }
@@ -390,7 +446,10 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             let provider: ProviderId = args.provider.into();
             let conn = if args.sites.is_empty() {
                 let input = read_key(provider)?;
-                eprintln!("Checking the key with {}…", onramp_core::providers::spec(provider).name);
+                eprintln!(
+                    "Checking the key with {}…",
+                    onramp_core::providers::spec(provider).name
+                );
                 onramp.connect_customer_key(&args.customer, input).await?
             } else {
                 onramp
@@ -409,25 +468,53 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         Command::Account(AccountCmd::Set { provider }) => {
             let input = read_key((*provider).into())?;
             let a = onramp.save_installer_account(input).await?;
-            println!("{} installer account saved ({})", a.provider_name, opt(&a.credential_hint));
+            println!(
+                "{} installer account saved ({})",
+                a.provider_name,
+                opt(&a.credential_hint)
+            );
         }
         Command::Account(AccountCmd::List) => {
             for a in onramp.installer_accounts().await? {
-                let state = if a.configured { "configured" } else { "not set" };
-                println!("{:<10} {:<10} {}", a.provider_name, state, opt(&a.credential_hint));
+                let state = if a.configured {
+                    "configured"
+                } else {
+                    "not set"
+                };
+                println!(
+                    "{:<10} {:<10} {}",
+                    a.provider_name,
+                    state,
+                    opt(&a.credential_hint)
+                );
             }
         }
         Command::Account(AccountCmd::Remove { provider }) => {
             onramp.remove_installer_account((*provider).into()).await?;
         }
-        Command::Account(AccountCmd::Sites { provider, query, json }) => {
-            let found = onramp.search_account_sites((*provider).into(), query).await?;
+        Command::Account(AccountCmd::Sites {
+            provider,
+            query,
+            json,
+        }) => {
+            let found = onramp
+                .search_account_sites((*provider).into(), query)
+                .await?;
             if *json {
                 return print_json(&found);
             }
             for s in &found.sites {
-                let owner = s.connected_to.as_deref().map(|n| format!("  (connected to {n})")).unwrap_or_default();
-                println!("{:<20} {:<32} {}{owner}", s.external_id, s.name, opt(&s.address));
+                let owner = s
+                    .connected_to
+                    .as_deref()
+                    .map(|n| format!("  (connected to {n})"))
+                    .unwrap_or_default();
+                println!(
+                    "{:<20} {:<32} {}{owner}",
+                    s.external_id,
+                    s.name,
+                    opt(&s.address)
+                );
             }
             println!("{} of {} matching", found.sites.len(), found.total);
         }

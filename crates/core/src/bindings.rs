@@ -8,7 +8,8 @@ use ts_rs::{Config, TS};
 use crate::error::Code;
 use crate::model::*;
 
-const HEADER: &str = "// This file was generated from Onramp's Rust types. Do not edit it by hand.\n";
+const HEADER: &str =
+    "// This file was generated from Onramp's Rust types. Do not edit it by hand.\n";
 
 /// The whole bindings file.
 pub fn typescript() -> String {

@@ -32,7 +32,7 @@ pub struct Config {
     pub sandbox: SandboxPorts,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VendorEndpoint {
     pub base_url: String,
@@ -60,14 +60,6 @@ impl Default for Config {
                     .to_string(),
             },
             sandbox: SandboxPorts::default(),
-        }
-    }
-}
-
-impl Default for VendorEndpoint {
-    fn default() -> Self {
-        VendorEndpoint {
-            base_url: String::new(),
         }
     }
 }
@@ -118,7 +110,11 @@ impl Config {
             url::Url::parse(&ep.base_url).map_err(|e| {
                 Error::new(
                     Code::NotConfigured,
-                    format!("{}: [{name}] base_url {:?} is not a URL ({e})", path.display(), ep.base_url),
+                    format!(
+                        "{}: [{name}] base_url {:?} is not a URL ({e})",
+                        path.display(),
+                        ep.base_url
+                    ),
                 )
             })?;
         }
@@ -148,7 +144,10 @@ mod tests {
     fn missing_file_means_sandbox_with_vendor_defaults() {
         let c = Config::load(Path::new("/nonexistent/onramp.toml")).unwrap();
         assert_eq!(c.environment, Environment::Sandbox);
-        assert_eq!(c.base_url(ProviderId::Solaredge), "https://monitoringapi.solaredge.com");
+        assert_eq!(
+            c.base_url(ProviderId::Solaredge),
+            "https://monitoringapi.solaredge.com"
+        );
     }
 
     #[test]
@@ -163,7 +162,10 @@ mod tests {
         let c = Config::load(&p).unwrap();
         assert_eq!(c.environment, Environment::Production);
         assert_eq!(c.base_url(ProviderId::Solis), "http://127.0.0.1:9999");
-        assert_eq!(c.base_url(ProviderId::Solaredge), "https://monitoringapi.solaredge.com");
+        assert_eq!(
+            c.base_url(ProviderId::Solaredge),
+            "https://monitoringapi.solaredge.com"
+        );
     }
 
     #[test]

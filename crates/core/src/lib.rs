@@ -11,4 +11,4 @@ pub mod store;
 pub mod vault;
 
 pub use error::{Code, Error, Result};
-pub use service::{OpenOptions, Onramp};
+pub use service::{Onramp, OpenOptions};

@@ -87,9 +87,12 @@ impl CredentialKind {
     }
 
     pub fn parse(s: &str) -> Option<CredentialKind> {
-        [CredentialKind::InstallerAccount, CredentialKind::CustomerKey]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            CredentialKind::InstallerAccount,
+            CredentialKind::CustomerKey,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 

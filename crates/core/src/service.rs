@@ -163,10 +163,15 @@ impl Onramp {
     async fn load_credential(&self, provider: ProviderId, secret_ref: &str) -> Result<Credential> {
         Ok(match provider {
             ProviderId::Solaredge => Credential::ApiKey(
-                self.vault.require(&format!("{secret_ref}/{}", providers::API_KEY)).await?,
+                self.vault
+                    .require(&format!("{secret_ref}/{}", providers::API_KEY))
+                    .await?,
             ),
             ProviderId::Solis => Credential::Solis {
-                key_id: self.vault.require(&format!("{secret_ref}/{}", providers::KEY_ID)).await?,
+                key_id: self
+                    .vault
+                    .require(&format!("{secret_ref}/{}", providers::KEY_ID))
+                    .await?,
                 key_secret: self
                     .vault
                     .require(&format!("{secret_ref}/{}", providers::KEY_SECRET))
@@ -198,7 +203,9 @@ impl Onramp {
     pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
         let provider = input.provider;
         let credential = Credential::from_input(&input)?;
-        let sites = providers::list_sites(&self.http, provider, self.base_url(provider), &credential).await?;
+        let sites =
+            providers::list_sites(&self.http, provider, self.base_url(provider), &credential)
+                .await?;
         let secret_ref = installer_ref(provider);
         self.put_credential(&secret_ref, &credential).await?;
         self.store
@@ -220,7 +227,9 @@ impl Onramp {
 
     pub async fn remove_installer_account(&self, provider: ProviderId) -> Result<()> {
         if let Some(row) = self.store.installer_account(provider).await? {
-            self.store.delete_installer_account(provider, self.actor).await?;
+            self.store
+                .delete_installer_account(provider, self.actor)
+                .await?;
             if let Some(r) = row.secret_ref {
                 self.delete_credential(&r).await?;
             }
@@ -252,7 +261,9 @@ impl Onramp {
             .secret_ref
             .ok_or_else(|| Error::internal("installer account without a secret reference"))?;
         let credential = self.load_credential(provider, &secret_ref).await?;
-        let sites = providers::list_sites(&self.http, provider, self.base_url(provider), &credential).await?;
+        let sites =
+            providers::list_sites(&self.http, provider, self.base_url(provider), &credential)
+                .await?;
         cache.insert(
             provider,
             CachedSites {
@@ -264,7 +275,11 @@ impl Onramp {
     }
 
     /// Sites of the installer's account whose name, address or id contain every word of `query`.
-    pub async fn search_account_sites(&self, provider: ProviderId, query: &str) -> Result<SiteSearch> {
+    pub async fn search_account_sites(
+        &self,
+        provider: ProviderId,
+        query: &str,
+    ) -> Result<SiteSearch> {
         let sites = self.account_sites(provider, false).await?;
         let connected = self.store.connected_sites(provider).await?;
         let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
@@ -304,10 +319,17 @@ impl Onramp {
         let spec = providers::spec(provider);
         let customer = self.store.customer(&input.customer_id).await?;
         if input.site_ids.is_empty() {
-            return Err(Error::validation(format!("Pick at least one {}.", spec.site_noun)));
+            return Err(Error::validation(format!(
+                "Pick at least one {}.",
+                spec.site_noun
+            )));
         }
         let mut sites = self.account_sites(provider, false).await?;
-        if input.site_ids.iter().any(|id| !sites.iter().any(|s| &s.external_id == id)) {
+        if input
+            .site_ids
+            .iter()
+            .any(|id| !sites.iter().any(|s| &s.external_id == id))
+        {
             // The cached list may be old: ask the vendor once more before refusing.
             sites = self.account_sites(provider, true).await?;
         }
@@ -330,7 +352,9 @@ impl Onramp {
                         "{} is already connected to {owner}.",
                         s.name
                     ))
-                    .hint("Remove it from that customer first if it was connected to the wrong one."));
+                    .hint(
+                        "Remove it from that customer first if it was connected to the wrong one.",
+                    ));
                 }
             }
         }
@@ -371,16 +395,25 @@ impl Onramp {
 
     /// Connects a customer with the key they gave for their own site(s): checked with the
     /// vendor, kept in the vault, and only then written to the store.
-    pub async fn connect_customer_key(&self, customer_id: &str, input: KeyInput) -> Result<Connection> {
+    pub async fn connect_customer_key(
+        &self,
+        customer_id: &str,
+        input: KeyInput,
+    ) -> Result<Connection> {
         let provider = input.provider;
         let spec = providers::spec(provider);
         let customer = self.store.customer(customer_id).await?;
         let credential = Credential::from_input(&input)?;
-        let sites = providers::list_sites(&self.http, provider, self.base_url(provider), &credential).await?;
+        let sites =
+            providers::list_sites(&self.http, provider, self.base_url(provider), &credential)
+                .await?;
         if sites.is_empty() {
             return Err(Error::new(
                 Code::VendorRejected,
-                format!("{} accepted this key, but it sees no {}s. Nothing was saved.", spec.name, spec.site_noun),
+                format!(
+                    "{} accepted this key, but it sees no {}s. Nothing was saved.",
+                    spec.name, spec.site_noun
+                ),
             )
             .hint("Ask the customer for the key of the account that owns the system."));
         }
@@ -423,11 +456,20 @@ impl Onramp {
                 .and_then(|a| a.secret_ref),
         }
         .ok_or_else(|| {
-            Error::new(Code::NotConfigured, "The key of this connection is no longer configured.")
-                .hint("Connect the customer again with a current key.")
+            Error::new(
+                Code::NotConfigured,
+                "The key of this connection is no longer configured.",
+            )
+            .hint("Connect the customer again with a current key.")
         })?;
         let credential = self.load_credential(conn.provider, &secret_ref).await?;
-        let found = providers::list_sites(&self.http, conn.provider, self.base_url(conn.provider), &credential).await;
+        let found = providers::list_sites(
+            &self.http,
+            conn.provider,
+            self.base_url(conn.provider),
+            &credential,
+        )
+        .await;
         match found {
             Ok(all) => {
                 let sites: Vec<VendorSite> = match conn.kind {
@@ -437,10 +479,14 @@ impl Onramp {
                         .filter(|s| conn.sites.iter().any(|k| k.external_id == s.external_id))
                         .collect(),
                 };
-                self.store.record_check(id, None, &sites, self.actor).await?;
+                self.store
+                    .record_check(id, None, &sites, self.actor)
+                    .await?;
             }
             Err(e) if matches!(e.code, Code::VendorRejected) => {
-                self.store.record_check(id, Some(&e.info()), &[], self.actor).await?;
+                self.store
+                    .record_check(id, Some(&e.info()), &[], self.actor)
+                    .await?;
             }
             Err(e) => return Err(e),
         }

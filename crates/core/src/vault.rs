@@ -100,7 +100,8 @@ impl Vault {
     }
 
     fn entry(&self, key: &str) -> Result<keyring::Entry> {
-        keyring::Entry::new(SERVICE, &format!("{}/{}", self.store_id, key)).map_err(|e| unavailable(&e))
+        keyring::Entry::new(SERVICE, &format!("{}/{}", self.store_id, key))
+            .map_err(|e| unavailable(&e))
     }
 
     async fn blocking<T: Send + 'static>(

@@ -5,23 +5,102 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const SURNAMES: &[&str] = &[
-    "Garcia", "Nguyen", "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-    "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez",
-    "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Hill",
-    "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter",
-    "Okafor", "Chen", "Patel", "Kowalski", "Schmidt", "Rossi", "Murphy", "O'Brien", "Yamamoto", "Kim",
+    "Garcia",
+    "Nguyen",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Okafor",
+    "Chen",
+    "Patel",
+    "Kowalski",
+    "Schmidt",
+    "Rossi",
+    "Murphy",
+    "O'Brien",
+    "Yamamoto",
+    "Kim",
 ];
 const HOME_KINDS: &[&str] = &["Residence", "Home", "House", "Family Home", "Residence"];
 const BUSINESSES: &[&str] = &[
-    "Sunrise Bakery", "Valley Auto Repair", "Oak Street Dental", "Harbor Veterinary Clinic",
-    "Golden Grain Brewery", "Hillside Community Church", "Riverside Storage", "Blue Door Cafe",
-    "Cedar Ridge Winery", "Northgate Fitness", "Pacific Print Shop", "Maple Leaf Daycare",
+    "Sunrise Bakery",
+    "Valley Auto Repair",
+    "Oak Street Dental",
+    "Harbor Veterinary Clinic",
+    "Golden Grain Brewery",
+    "Hillside Community Church",
+    "Riverside Storage",
+    "Blue Door Cafe",
+    "Cedar Ridge Winery",
+    "Northgate Fitness",
+    "Pacific Print Shop",
+    "Maple Leaf Daycare",
 ];
 const STREETS: &[&str] = &[
-    "Oak St", "Maple Ave", "Cedar Ln", "Pine St", "Elm St", "Washington Blvd", "Lakeview Dr",
-    "Sunset Ave", "Hillcrest Rd", "Park Ave", "Mission St", "Orchard Way", "Vista Del Sol",
-    "Meadow Ln", "Ridge Rd", "Canyon View Dr", "Harbor Blvd", "El Camino Real", "Juniper Ct", "Willow St",
+    "Oak St",
+    "Maple Ave",
+    "Cedar Ln",
+    "Pine St",
+    "Elm St",
+    "Washington Blvd",
+    "Lakeview Dr",
+    "Sunset Ave",
+    "Hillcrest Rd",
+    "Park Ave",
+    "Mission St",
+    "Orchard Way",
+    "Vista Del Sol",
+    "Meadow Ln",
+    "Ridge Rd",
+    "Canyon View Dr",
+    "Harbor Blvd",
+    "El Camino Real",
+    "Juniper Ct",
+    "Willow St",
 ];
 /// (city, state, zip prefix, time zone, utc offset hours)
 const CITIES: &[(&str, &str, &str, &str, i32)] = &[
@@ -62,7 +141,10 @@ pub struct FleetSite {
 
 impl FleetSite {
     pub fn address_line(&self) -> String {
-        format!("{}, {}, {} {}", self.street, self.city, self.state, self.zip)
+        format!(
+            "{}, {}, {} {}",
+            self.street, self.city, self.state, self.zip
+        )
     }
 }
 
@@ -79,7 +161,11 @@ fn site(rng: &mut StdRng, id: u64) -> FleetSite {
         id,
         station_id: format!("1298{:015}", rng.gen_range(0..1_000_000_000_000_000u64)),
         name,
-        street: format!("{} {}", rng.gen_range(10..9999), STREETS[rng.gen_range(0..STREETS.len())]),
+        street: format!(
+            "{} {}",
+            rng.gen_range(10..9999),
+            STREETS[rng.gen_range(0..STREETS.len())]
+        ),
         city,
         state,
         zip: format!("{zip}{:02}", rng.gen_range(1..99)),
@@ -117,7 +203,9 @@ pub fn solis_secret(rng: &mut StdRng) -> String {
 /// A fleet of `n` sites with ids starting at `first_id`.
 pub fn sites(seed: u64, salt: u64, n: usize, first_id: u64) -> Vec<FleetSite> {
     let mut rng = StdRng::seed_from_u64(seed ^ salt);
-    (0..n).map(|i| site(&mut rng, first_id + i as u64 * 7)).collect()
+    (0..n)
+        .map(|i| site(&mut rng, first_id + i as u64 * 7))
+        .collect()
 }
 
 pub fn rng(seed: u64, salt: u64) -> StdRng {

@@ -5,6 +5,9 @@
 //! seeded and deterministic. Fault knobs (latency, 5xx, 429, malformed bodies) let tests show
 //! Onramp reports clearly and loses nothing.
 
+// Handlers short-circuit with a ready vendor response as the error value; boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
 mod fleet;
 mod solaredge;
 mod solis;
@@ -177,7 +180,11 @@ impl Sandbox {
         };
         let solaredge_knobs = se.knobs.clone();
         let solis_knobs = so.knobs.clone();
-        let solaredge = serve(SocketAddr::new(cfg.host, cfg.solaredge_port), solaredge::router(se)).await?;
+        let solaredge = serve(
+            SocketAddr::new(cfg.host, cfg.solaredge_port),
+            solaredge::router(se),
+        )
+        .await?;
         let solis = serve(SocketAddr::new(cfg.host, cfg.solis_port), solis::router(so)).await?;
         Ok(Sandbox {
             demo,
@@ -210,7 +217,11 @@ impl Sandbox {
     }
 
     pub fn set_faults(&self, vendor: Vendor, faults: Faults) {
-        *self.knobs(vendor).faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+        *self
+            .knobs(vendor)
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = faults;
     }
 
     /// Requests received so far, rejected ones included.
@@ -223,12 +234,24 @@ impl Sandbox {
         let d = &self.demo;
         let mut s = String::new();
         s.push_str("Onramp sandbox: simulated vendors on loopback\n\n");
-        s.push_str(&format!("SolarEdge Monitoring API V2  {}\n", self.solaredge_url()));
-        s.push_str(&format!("  installer account key  {}\n", d.solaredge_account_key));
+        s.push_str(&format!(
+            "SolarEdge Monitoring API V2  {}\n",
+            self.solaredge_url()
+        ));
+        s.push_str(&format!(
+            "  installer account key  {}\n",
+            d.solaredge_account_key
+        ));
         for k in &d.solaredge_site_keys {
-            s.push_str(&format!("  customer key           {}  (site {} {})\n", k.api_key, k.site_id, k.site_name));
+            s.push_str(&format!(
+                "  customer key           {}  (site {} {})\n",
+                k.api_key, k.site_id, k.site_name
+            ));
         }
-        s.push_str(&format!("\nSolis Cloud                  {}\n", self.solis_url()));
+        s.push_str(&format!(
+            "\nSolis Cloud                  {}\n",
+            self.solis_url()
+        ));
         s.push_str(&format!(
             "  installer account      KeyId {}  KeySecret {}\n",
             d.solis_account.key_id, d.solis_account.key_secret

@@ -105,7 +105,8 @@ impl State {
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
+    let body =
+        json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         "content-type",
@@ -127,7 +128,12 @@ fn too_many(retry_after: u64) -> Response {
 }
 
 fn json_ok(body: Value, remaining: u32) -> Response {
-    let mut r = (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response();
+    let mut r = (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response();
     r.headers_mut()
         .insert("x-ratelimit-remaining-minute", HeaderValue::from(remaining));
     r
@@ -160,7 +166,11 @@ async fn gate(st: &State, headers: &HeaderMap) -> Result<(Scope, u32), Response>
         }
         Injected::RateLimited => return Err(too_many(2)),
         Injected::Malformed => {
-            return Err((StatusCode::OK, [("content-type", "application/json")], "{\"sites\":[{\"siteId\":")
+            return Err((
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"sites\":[{\"siteId\":",
+            )
                 .into_response())
         }
     }
@@ -193,7 +203,11 @@ async fn list_sites(
         match q.get(name) {
             None => Ok(default),
             Some(v) => v.parse::<usize>().map_err(|_| {
-                problem(StatusCode::BAD_REQUEST, "Bad Request", &format!("Invalid value for {name}: {v}"))
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                    &format!("Invalid value for {name}: {v}"),
+                )
             }),
         }
     };
@@ -221,13 +235,21 @@ async fn list_sites(
     )
 }
 
-async fn get_site(AxState(st): AxState<Arc<State>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_site(
+    AxState(st): AxState<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let (scope, remaining) = match gate(&st, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<u64>() else {
-        return problem(StatusCode::BAD_REQUEST, "Bad Request", "siteId must be a number");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "siteId must be a number",
+        );
     };
     match st.visible(&scope).into_iter().find(|s| s.id == id) {
         Some(s) => json_ok(site_json(s), remaining),

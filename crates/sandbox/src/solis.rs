@@ -29,8 +29,15 @@ pub fn content_md5(body: &[u8]) -> String {
 }
 
 /// base64(HMAC-SHA1(secret, "POST\n{md5}\n{content type}\n{date}\n{path}")), as Solis verifies it.
-pub fn sign(key_secret: &str, content_md5: &str, content_type: &str, date: &str, path: &str) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key_secret.as_bytes()).expect("any key length");
+pub fn sign(
+    key_secret: &str,
+    content_md5: &str,
+    content_type: &str,
+    date: &str,
+    path: &str,
+) -> String {
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(key_secret.as_bytes()).expect("any key length");
     mac.update(format!("POST\n{content_md5}\n{content_type}\n{date}\n{path}").as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -100,7 +107,10 @@ impl State {
     }
 
     pub(crate) fn customer_demos(&self) -> Vec<DemoSolisKey> {
-        self.keys[1..].iter().map(|k| State::demo(k, &self.fleet)).collect()
+        self.keys[1..]
+            .iter()
+            .map(|k| State::demo(k, &self.fleet))
+            .collect()
     }
 
     /// Err(seconds to wait) when this IP already made its calls in the window.
@@ -108,7 +118,10 @@ impl State {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let q = calls.entry(ip).or_default();
         let now = Instant::now();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             q.pop_front();
         }
         if q.len() >= self.per_window {
@@ -122,18 +135,33 @@ impl State {
 
 fn fail(status: StatusCode, code: &str, msg: &str) -> Response {
     let body = json!({"success": false, "code": code, "msg": msg, "data": null});
-    (status, [("content-type", "application/json;charset=UTF-8")], body.to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json;charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn too_many(retry_after: u64) -> Response {
-    let mut r = fail(StatusCode::TOO_MANY_REQUESTS, "429", "Too many requests, please try again later");
-    r.headers_mut().insert("retry-after", HeaderValue::from(retry_after.max(1)));
+    let mut r = fail(
+        StatusCode::TOO_MANY_REQUESTS,
+        "429",
+        "Too many requests, please try again later",
+    );
+    r.headers_mut()
+        .insert("retry-after", HeaderValue::from(retry_after.max(1)));
     r
 }
 
 fn ok(data: Value) -> Response {
     let body = json!({"success": true, "code": "0", "msg": "success", "data": data});
-    (StatusCode::OK, [("content-type", "application/json;charset=UTF-8")], body.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json;charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn station_json(s: &FleetSite) -> Value {
@@ -156,7 +184,12 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Verifies a request exactly as Solis does; returns the caller's key.
-fn verify<'a>(st: &'a State, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<&'a Key, Response> {
+fn verify<'a>(
+    st: &'a State,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<&'a Key, Response> {
     let (Some(md5), Some(ctype), Some(date), Some(auth)) = (
         header(headers, "content-md5"),
         header(headers, "content-type"),
@@ -170,24 +203,52 @@ fn verify<'a>(st: &'a State, path: &str, headers: &HeaderMap, body: &[u8]) -> Re
         ));
     };
     if md5 != content_md5(body) {
-        return Err(fail(StatusCode::BAD_REQUEST, "I0000", "Content-MD5 does not match the body"));
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "I0000",
+            "Content-MD5 does not match the body",
+        ));
     }
     let Ok(at) = httpdate::parse_http_date(date) else {
-        return Err(fail(StatusCode::BAD_REQUEST, "I0000", "Date is not an RFC 1123 date"));
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "I0000",
+            "Date is not an RFC 1123 date",
+        ));
     };
     let now = SystemTime::now();
-    let skew = now.duration_since(at).or_else(|_| at.duration_since(now)).unwrap_or_default();
+    let skew = now
+        .duration_since(at)
+        .or_else(|_| at.duration_since(now))
+        .unwrap_or_default();
     if skew > MAX_SKEW {
-        return Err(fail(StatusCode::REQUEST_TIMEOUT, "408", "Request time is out of range"));
+        return Err(fail(
+            StatusCode::REQUEST_TIMEOUT,
+            "408",
+            "Request time is out of range",
+        ));
     }
-    let Some((key_id, signature)) = auth.strip_prefix("API ").and_then(|r| r.split_once(':')) else {
-        return Err(fail(StatusCode::FORBIDDEN, "R0000", "No authority: malformed Authorization header"));
+    let Some((key_id, signature)) = auth.strip_prefix("API ").and_then(|r| r.split_once(':'))
+    else {
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            "R0000",
+            "No authority: malformed Authorization header",
+        ));
     };
     let Some(key) = st.keys.iter().find(|k| k.id == key_id) else {
-        return Err(fail(StatusCode::FORBIDDEN, "B0011", "User does not exist: unknown KeyId"));
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            "B0011",
+            "User does not exist: unknown KeyId",
+        ));
     };
     if sign(&key.secret, md5, ctype, date, path) != signature {
-        return Err(fail(StatusCode::FORBIDDEN, "R0000", "No authority: the signature does not match"));
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            "R0000",
+            "No authority: the signature does not match",
+        ));
     }
     Ok(key)
 }
@@ -202,11 +263,19 @@ async fn api(
     match st.knobs.before().await {
         Injected::None => {}
         Injected::Unavailable => {
-            return fail(StatusCode::SERVICE_UNAVAILABLE, "503", "Service temporarily unavailable")
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503",
+                "Service temporarily unavailable",
+            )
         }
         Injected::RateLimited => return too_many(2),
         Injected::Malformed => {
-            return (StatusCode::OK, [("content-type", "application/json")], "{\"success\":true,\"code\":\"0\",\"data\":{\"page\":")
+            return (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"success\":true,\"code\":\"0\",\"data\":{\"page\":",
+            )
                 .into_response()
         }
     }
@@ -224,7 +293,8 @@ async fn api(
     let stations: &[FleetSite] = key.stations.as_deref().unwrap_or(&st.fleet);
     match path {
         "/v1/api/userStationList" => {
-            let num = |name: &str, default: u64| req.get(name).and_then(Value::as_u64).unwrap_or(default);
+            let num =
+                |name: &str, default: u64| req.get(name).and_then(Value::as_u64).unwrap_or(default);
             let page_no = num("pageNo", 1).max(1) as usize;
             let size = num("pageSize", 20).clamp(1, 100) as usize;
             let total = stations.len();

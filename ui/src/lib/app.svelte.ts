@@ -1,5 +1,5 @@
 // App-wide state: where the installer is, the backend's status, and toasts.
-import type { AppStatus } from "./bindings";
+import type { AppStatus, ProviderId, ProviderInfo } from "./bindings";
 
 export type Route =
   | { name: "customers" }
@@ -16,6 +16,8 @@ export interface Toast {
 export const app = $state({
   route: { name: "customers" } as Route,
   status: null as AppStatus | null,
+  /** The providers this build connects (names for the activity log and filters). */
+  providers: [] as ProviderInfo[],
   toasts: [] as Toast[],
   /** Bumped to ask the customers page to open the new-customer panel. */
   newCustomerRequests: 0,
@@ -28,12 +30,21 @@ export function go(route: Route): void {
 }
 
 let toastId = 0;
+/** A short note at the bottom right for an outcome that arrives in the background. */
 export function toast(text: string, kind: Toast["kind"] = "ok"): void {
   const id = ++toastId;
   app.toasts.push({ id, text, kind });
-  setTimeout(() => {
-    app.toasts = app.toasts.filter((t) => t.id !== id);
-  }, 5000);
+  // Errors stay longer: the installer may be talking to the customer.
+  setTimeout(() => dismissToast(id), kind === "error" ? 12000 : 5000);
+}
+
+export function dismissToast(id: number): void {
+  app.toasts = app.toasts.filter((t) => t.id !== id);
+}
+
+/** "1 site", "3 stations". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 export function formatTime(iso: string | null): string {
@@ -41,4 +52,21 @@ export function formatTime(iso: string | null): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** "just now", "5 min ago", "3 h ago", else the date. */
+export function ago(iso: string | null, now: number = Date.now()): string {
+  if (!iso) return "never";
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return formatTime(iso);
+}
+
+export function providerName(id: ProviderId | null): string {
+  if (!id) return "";
+  return app.providers.find((p) => p.id === id)?.name ?? id;
 }

@@ -59,7 +59,10 @@ impl Pacer {
         let mut sent = self.sent.lock().await;
         loop {
             let now = Instant::now();
-            while sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= self.window)
+            {
                 sent.pop_front();
             }
             if sent.len() < self.max {
@@ -82,13 +85,20 @@ pub fn network(vendor: &str, err: &reqwest::Error) -> Error {
     } else {
         "dropped the connection"
     };
-    Error::new(Code::Network, format!("{vendor} {what}. Nothing was saved."))
-        .hint("Check the laptop's internet connection (hotspot, Wi-Fi), then try again.")
+    Error::new(
+        Code::Network,
+        format!("{vendor} {what}. Nothing was saved."),
+    )
+    .hint("Check the laptop's internet connection (hotspot, Wi-Fi), then try again.")
 }
 
 /// `Retry-After` in seconds (the delta-seconds form; an HTTP date counts from now).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs);
     }

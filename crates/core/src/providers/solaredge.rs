@@ -93,7 +93,11 @@ impl From<Site> for VendorSite {
 }
 
 /// Turns a non-success answer into Onramp's error, in SolarEdge's words.
-fn error_for(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Error {
+fn error_for(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> Error {
     let problem: Option<Problem> = serde_json::from_slice(body).ok();
     let reason = problem
         .as_ref()
@@ -143,7 +147,10 @@ async fn get_page(
     let resp = client
         .http
         .get(&url)
-        .query(&[("page", page.to_string()), ("sites-in-page", PAGE.to_string())])
+        .query(&[
+            ("page", page.to_string()),
+            ("sites-in-page", PAGE.to_string()),
+        ])
         .header("X-API-Key", key.expose())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
@@ -205,7 +212,9 @@ mod tests {
             br#"{"title":"Unauthorized","status":401,"detail":"Unauthorized - Authentication Failed"}"#,
         );
         assert_eq!(e.code, Code::VendorRejected);
-        assert!(e.message.starts_with("SolarEdge rejected this key: Unauthorized - Authentication Failed"));
+        assert!(e
+            .message
+            .starts_with("SolarEdge rejected this key: Unauthorized - Authentication Failed"));
     }
 
     #[test]
@@ -215,7 +224,11 @@ mod tests {
         h.insert("retry-after", "30".parse().unwrap());
         let e = error_for(reqwest::StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
         assert_eq!((e.code, e.retry_after), (Code::RateLimited, Some(30)));
-        let e = error_for(reqwest::StatusCode::TOO_MANY_REQUESTS, &Default::default(), b"{}");
+        let e = error_for(
+            reqwest::StatusCode::TOO_MANY_REQUESTS,
+            &Default::default(),
+            b"{}",
+        );
         assert!(e.message.contains("monthly"), "{}", e.message);
     }
 }

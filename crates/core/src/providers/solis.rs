@@ -49,7 +49,13 @@ pub fn content_md5(body: &[u8]) -> String {
 }
 
 /// base64(HMAC-SHA1(secret, "POST\n{md5}\n{type}\n{date}\n{path}")).
-pub fn sign(key_secret: &str, content_md5: &str, content_type: &str, date: &str, path: &str) -> String {
+pub fn sign(
+    key_secret: &str,
+    content_md5: &str,
+    content_type: &str,
+    date: &str,
+    path: &str,
+) -> String {
     let to_sign = format!("POST\n{content_md5}\n{content_type}\n{date}\n{path}");
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key_secret.as_bytes())
         .expect("HMAC accepts keys of any length");
@@ -124,7 +130,12 @@ impl From<Station> for VendorSite {
     }
 }
 
-fn error_for(status: u16, code: Option<&str>, msg: Option<&str>, retry_after: Option<u64>) -> Error {
+fn error_for(
+    status: u16,
+    code: Option<&str>,
+    msg: Option<&str>,
+    retry_after: Option<u64>,
+) -> Error {
     let reason = match (code, msg) {
         (Some(c), Some(m)) => format!("{m} ({c})"),
         (None, Some(m)) => m.to_string(),
@@ -190,7 +201,12 @@ async fn call<T: serde::de::DeserializeOwned>(
             data: Some(data),
             ..
         }) if status == 200 => Ok(data),
-        Some(env) => Err(error_for(status, env.code.as_deref(), env.msg.as_deref(), retry)),
+        Some(env) => Err(error_for(
+            status,
+            env.code.as_deref(),
+            env.msg.as_deref(),
+            retry,
+        )),
         None if status == 200 => Err(http::vendor_failed("Solis", "an unreadable answer")),
         None => Err(error_for(status, None, None, retry)),
     }
@@ -249,7 +265,10 @@ mod tests {
             "/v1/api/userStationList",
         );
         assert_eq!(sig, "nBYQWeuzy3Y+gp67BN8zXTmvSDk=");
-        assert_eq!(format!("API 2424:{sig}"), "API 2424:nBYQWeuzy3Y+gp67BN8zXTmvSDk=");
+        assert_eq!(
+            format!("API 2424:{sig}"),
+            "API 2424:nBYQWeuzy3Y+gp67BN8zXTmvSDk="
+        );
     }
 
     #[test]
@@ -258,9 +277,18 @@ mod tests {
         assert_eq!(md5, "U0Xj//qmRi3zoyapfAAuXw==");
         let date = "Sun, 01 Jan 2023 00:00:00 GMT";
         let secret = "DEADBEEFDEADBEEFDEADBEEFDEADBEEF";
-        assert_eq!(sign(secret, &md5, "application/json", date, "TEST"), "8+oYgqSEFjxPaHIOgUKSpIdYCGU=");
         assert_eq!(
-            sign(secret, &md5, "application/json", date, "/v1/api/userStationList"),
+            sign(secret, &md5, "application/json", date, "TEST"),
+            "8+oYgqSEFjxPaHIOgUKSpIdYCGU="
+        );
+        assert_eq!(
+            sign(
+                secret,
+                &md5,
+                "application/json",
+                date,
+                "/v1/api/userStationList"
+            ),
             "xgJ/F76bAXb697WSc58DpGpLmcc="
         );
     }
@@ -277,7 +305,10 @@ mod tests {
         assert_eq!(e.code, Code::VendorRejected);
         assert!(e.message.contains("No authority (R0000)"), "{}", e.message);
         assert_eq!(error_for(429, None, None, Some(3)).retry_after, Some(3));
-        assert_eq!(error_for(408, Some("408"), None, None).code, Code::VendorRejected);
+        assert_eq!(
+            error_for(408, Some("408"), None, None).code,
+            Code::VendorRejected
+        );
         assert_eq!(error_for(502, None, None, None).code, Code::VendorError);
     }
 }

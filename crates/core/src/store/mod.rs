@@ -74,15 +74,19 @@ fn customer_from(row: &SqliteRow) -> Customer {
 }
 
 fn provider_of(s: &str) -> Result<ProviderId> {
-    ProviderId::parse(s).ok_or_else(|| Error::storage(format!("unknown provider {s:?} in the store")))
+    ProviderId::parse(s)
+        .ok_or_else(|| Error::storage(format!("unknown provider {s:?} in the store")))
 }
 
 impl Store {
     pub async fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
-                Error::new(Code::Storage, format!("Cannot create the data folder {}: {e}", dir.display()))
-                    .hint("Choose a data folder you can write to (--data-dir, or ONRAMP_DATA_DIR).")
+                Error::new(
+                    Code::Storage,
+                    format!("Cannot create the data folder {}: {e}", dir.display()),
+                )
+                .hint("Choose a data folder you can write to (--data-dir, or ONRAMP_DATA_DIR).")
             })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")?
@@ -126,7 +130,9 @@ impl Store {
             return Err(Error::validation("Enter the customer's name."));
         }
         if name.chars().count() > 200 {
-            return Err(Error::validation("The name is too long (200 characters at most)."));
+            return Err(Error::validation(
+                "The name is too long (200 characters at most).",
+            ));
         }
         let now = now();
         let c = Customer {
@@ -184,7 +190,9 @@ impl Store {
         let q = query.map(str::trim).unwrap_or_default();
         let pattern = format!(
             "%{}%",
-            q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         );
         let rows = sqlx::query(
             "SELECT c.id, c.name, c.address, c.job_number,
@@ -220,10 +228,11 @@ impl Store {
     }
 
     pub async fn connections_for(&self, customer_id: &str) -> Result<Vec<Connection>> {
-        let rows = sqlx::query("SELECT * FROM connections WHERE customer_id = ? ORDER BY created_at, id")
-            .bind(customer_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM connections WHERE customer_id = ? ORDER BY created_at, id")
+                .bind(customer_id)
+                .fetch_all(&self.pool)
+                .await?;
         let site_rows = sqlx::query(
             "SELECT s.* FROM sites s JOIN connections k ON s.connection_id = k.id
              WHERE k.customer_id = ? ORDER BY s.name",
@@ -243,19 +252,24 @@ impl Store {
                 peak_power_kw: r.get("peak_power_kw"),
                 status: r.get("status"),
             };
-            sites.entry(site.connection_id.clone()).or_default().push(site);
+            sites
+                .entry(site.connection_id.clone())
+                .or_default()
+                .push(site);
         }
         rows.iter()
             .map(|r| {
                 let id: String = r.get("id");
-                let last_error = r
-                    .get::<Option<String>, _>("last_error_code")
-                    .map(|code| ErrorInfo {
-                        code: serde_json::from_value(serde_json::Value::String(code))
-                            .unwrap_or(Code::Internal),
-                        message: r.get::<Option<String>, _>("last_error_message").unwrap_or_default(),
-                        hint: r.get("last_error_hint"),
-                    });
+                let last_error =
+                    r.get::<Option<String>, _>("last_error_code")
+                        .map(|code| ErrorInfo {
+                            code: serde_json::from_value(serde_json::Value::String(code))
+                                .unwrap_or(Code::Internal),
+                            message: r
+                                .get::<Option<String>, _>("last_error_message")
+                                .unwrap_or_default(),
+                            hint: r.get("last_error_hint"),
+                        });
                 Ok(Connection {
                     customer_id: r.get("customer_id"),
                     provider: provider_of(r.get("provider"))?,
@@ -275,11 +289,12 @@ impl Store {
     }
 
     pub async fn connection(&self, id: &str) -> Result<Connection> {
-        let customer_id: String = sqlx::query_scalar("SELECT customer_id FROM connections WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let customer_id: String =
+            sqlx::query_scalar("SELECT customer_id FROM connections WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| Error::not_found("No such connection."))?;
         self.connections_for(&customer_id)
             .await?
             .into_iter()
@@ -326,7 +341,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_sites(&mut tx, &id, new.provider, new.sites).await?;
-        insert_event(&mut tx, &connected_event(new.customer_id, &id, new.provider, new.sites, actor)).await?;
+        insert_event(
+            &mut tx,
+            &connected_event(new.customer_id, &id, new.provider, new.sites, actor),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -348,17 +367,23 @@ impl Store {
             .bind(connection_id)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, &connected_event(customer_id, connection_id, provider, sites, actor)).await?;
+        insert_event(
+            &mut tx,
+            &connected_event(customer_id, connection_id, provider, sites, actor),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn secret_ref(&self, connection_id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT secret_ref FROM connections WHERE id = ?")
-            .bind(connection_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .flatten())
+        Ok(
+            sqlx::query_scalar("SELECT secret_ref FROM connections WHERE id = ?")
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
     }
 
     /// The outcome of asking the vendor again: `error` with its reason, or `active` with the
@@ -414,11 +439,12 @@ impl Store {
     /// Deletes a connection and its sites; returns its secret_ref so the caller can clear the vault.
     pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<Option<String>> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT customer_id, provider, secret_ref FROM connections WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let row =
+            sqlx::query("SELECT customer_id, provider, secret_ref FROM connections WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::not_found("No such connection."))?;
         let provider = provider_of(row.get("provider"))?;
         let customer_id: String = row.get("customer_id");
         sqlx::query("DELETE FROM connections WHERE id = ?")
@@ -432,7 +458,10 @@ impl Store {
                 connection_id: Some(id),
                 provider: Some(provider),
                 kind: "connection_removed",
-                summary: format!("{} connection removed", crate::providers::spec(provider).name),
+                summary: format!(
+                    "{} connection removed",
+                    crate::providers::spec(provider).name
+                ),
                 actor,
             },
         )
@@ -442,7 +471,10 @@ impl Store {
     }
 
     /// For each site of a provider already connected: its external id -> the customer's name.
-    pub async fn connected_sites(&self, provider: ProviderId) -> Result<HashMap<String, (String, String)>> {
+    pub async fn connected_sites(
+        &self,
+        provider: ProviderId,
+    ) -> Result<HashMap<String, (String, String)>> {
         let rows = sqlx::query(
             "SELECT s.external_id, c.id AS customer_id, c.name FROM sites s
              JOIN connections k ON s.connection_id = k.id JOIN customers c ON k.customer_id = c.id
@@ -558,7 +590,10 @@ impl Store {
                 connection_id: None,
                 provider: Some(provider),
                 kind: "installer_account_removed",
-                summary: format!("{} installer account removed", crate::providers::spec(provider).name),
+                summary: format!(
+                    "{} installer account removed",
+                    crate::providers::spec(provider).name
+                ),
                 actor,
             },
         )
@@ -583,7 +618,12 @@ fn connected_event<'a>(
     } else {
         format!("{}s", spec.site_noun)
     };
-    let mut summary = format!("{} connected: {} {noun} ({}", spec.name, sites.len(), names.join(", "));
+    let mut summary = format!(
+        "{} connected: {} {noun} ({}",
+        spec.name,
+        sites.len(),
+        names.join(", ")
+    );
     if more > 0 {
         summary.push_str(&format!(" and {more} more"));
     }
@@ -628,7 +668,10 @@ async fn insert_sites(
     Ok(())
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, e: &NewEvent<'_>) -> Result<()> {
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    e: &NewEvent<'_>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -651,7 +694,9 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("onramp.sqlite")).await.unwrap();
+        let s = Store::open(&dir.path().join("onramp.sqlite"))
+            .await
+            .unwrap();
         (dir, s)
     }
 
@@ -669,18 +714,38 @@ mod tests {
     async fn customers_are_searchable_and_counted() {
         let (_d, s) = store().await;
         let a = s
-            .insert_customer(&NewCustomer { name: " Ada Garcia ".into(), job_number: Some("J-100".into()), ..Default::default() }, "app")
+            .insert_customer(
+                &NewCustomer {
+                    name: " Ada Garcia ".into(),
+                    job_number: Some("J-100".into()),
+                    ..Default::default()
+                },
+                "app",
+            )
             .await
             .unwrap();
-        s.insert_customer(&NewCustomer { name: "Ben Okafor".into(), address: Some("12 Elm St, Fresno".into()), ..Default::default() }, "app")
-            .await
-            .unwrap();
+        s.insert_customer(
+            &NewCustomer {
+                name: "Ben Okafor".into(),
+                address: Some("12 Elm St, Fresno".into()),
+                ..Default::default()
+            },
+            "app",
+        )
+        .await
+        .unwrap();
         assert_eq!(a.name, "Ada Garcia");
         assert_eq!(s.list_customers(None).await.unwrap().len(), 2);
         let hits = s.list_customers(Some("fresno")).await.unwrap();
-        assert_eq!(hits.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Ben Okafor"]);
+        assert_eq!(
+            hits.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["Ben Okafor"]
+        );
         assert_eq!(s.list_customers(Some("J-100")).await.unwrap()[0].id, a.id);
-        assert!(s.list_customers(Some("%")).await.unwrap().is_empty(), "LIKE wildcards are escaped");
+        assert!(
+            s.list_customers(Some("%")).await.unwrap().is_empty(),
+            "LIKE wildcards are escaped"
+        );
 
         s.insert_connection(
             &NewConnection {
@@ -701,13 +766,20 @@ mod tests {
         assert_eq!(conns[0].sites.len(), 2);
         let events = s.events(Some(&a.id), 10).await.unwrap();
         assert_eq!(events[0].kind, "connected");
-        assert!(events[0].summary.contains("2 sites"), "{}", events[0].summary);
+        assert!(
+            events[0].summary.contains("2 sites"),
+            "{}",
+            events[0].summary
+        );
     }
 
     #[tokio::test]
     async fn a_customer_needs_a_name() {
         let (_d, s) = store().await;
-        let e = s.insert_customer(&NewCustomer::default(), "app").await.unwrap_err();
+        let e = s
+            .insert_customer(&NewCustomer::default(), "app")
+            .await
+            .unwrap_err();
         assert_eq!(e.code, Code::Validation);
         assert!(s.list_customers(None).await.unwrap().is_empty());
     }

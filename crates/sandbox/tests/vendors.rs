@@ -1,0 +1,309 @@
+//! The sandbox checks what the vendors check, and answers in their shapes.
+
+use std::time::{Duration, SystemTime};
+
+use onramp_sandbox::{content_md5, sign, Faults, Sandbox, SandboxConfig, Vendor};
+use serde_json::{json, Value};
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::default()).await.unwrap()
+}
+
+async fn se_get(sb: &Sandbox, path: &str, key: Option<&str>) -> reqwest::Response {
+    let mut r = reqwest::Client::new().get(format!("{}{path}", sb.solaredge_url()));
+    if let Some(k) = key {
+        r = r.header("X-API-Key", k);
+    }
+    r.send().await.unwrap()
+}
+
+struct SolisCall<'a> {
+    key_id: &'a str,
+    secret: &'a str,
+    path: &'a str,
+    body: Value,
+    date: SystemTime,
+    tamper_body: bool,
+}
+
+async fn solis(sb: &Sandbox, c: SolisCall<'_>) -> (u16, Value, Option<String>) {
+    let bytes = serde_json::to_vec(&c.body).unwrap();
+    let md5 = content_md5(&bytes);
+    let date = httpdate::fmt_http_date(c.date);
+    let sig = sign(c.secret, &md5, "application/json", &date, c.path);
+    let sent = if c.tamper_body {
+        br#"{"pageNo":2}"#.to_vec()
+    } else {
+        bytes
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{}{}", sb.solis_url(), c.path))
+        .header("Content-MD5", md5)
+        .header("Content-Type", "application/json")
+        .header("Date", date)
+        .header("Authorization", format!("API {}:{sig}", c.key_id))
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, resp.json().await.unwrap_or(Value::Null), retry)
+}
+
+fn call<'a>(key_id: &'a str, secret: &'a str) -> SolisCall<'a> {
+    SolisCall {
+        key_id,
+        secret,
+        path: "/v1/api/userStationList",
+        body: json!({"pageNo": 1, "pageSize": 100}),
+        date: SystemTime::now(),
+        tamper_body: false,
+    }
+}
+
+#[tokio::test]
+async fn solaredge_account_key_pages_through_every_site_and_site_keys_see_one() {
+    let sb = sandbox().await;
+    let d = sb.demo().clone();
+    let mut ids = Vec::new();
+    for page in 1..=4 {
+        let v: Value = se_get(
+            &sb,
+            &format!("/v2/sites?page={page}&sites-in-page=100"),
+            Some(&d.solaredge_account_key),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(v["totalCount"], 320);
+        ids.extend(
+            v["sites"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["siteId"].as_u64().unwrap()),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 320);
+
+    let k = &d.solaredge_site_keys[0];
+    let v: Value = se_get(&sb, "/v2/sites", Some(&k.api_key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["sites"].as_array().unwrap().len(), 1);
+    assert_eq!(v["sites"][0]["siteId"], k.site_id);
+    assert_eq!(v["sites"][0]["name"], k.site_name.as_str());
+
+    let r = se_get(&sb, &format!("/v2/sites/{}", k.site_id), Some(&k.api_key)).await;
+    assert_eq!(r.status(), 200);
+    let other = d.solaredge_site_keys[1].site_id;
+    let r = se_get(&sb, &format!("/v2/sites/{other}"), Some(&k.api_key)).await;
+    assert_eq!(r.status(), 403);
+    let r = se_get(&sb, "/v2/sites/1", Some(&k.api_key)).await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn solaredge_refuses_wrong_keys_in_problem_json_and_retired_v1() {
+    let sb = sandbox().await;
+    for key in [None, Some("WRONGKEY")] {
+        let r = se_get(&sb, "/v2/sites", key).await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["detail"], "Unauthorized - Authentication Failed");
+    }
+    let r = se_get(&sb, "/sites/list?api_key=X", None).await;
+    assert_eq!(r.status(), 410);
+    let r = se_get(
+        &sb,
+        "/v2/sites?sites-in-page=5000",
+        Some(&sb.demo().solaredge_account_key.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn solaredge_budget_per_key_per_minute() {
+    let sb = Sandbox::start(SandboxConfig {
+        solaredge_per_minute: 3,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let key = sb.demo().solaredge_site_keys[0].api_key.clone();
+    for left in [2, 1, 0] {
+        let r = se_get(&sb, "/v2/sites", Some(&key)).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["x-ratelimit-remaining-minute"],
+            left.to_string().as_str()
+        );
+    }
+    let r = se_get(&sb, "/v2/sites", Some(&key)).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["x-ratelimit-remaining-minute"], "0");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    // Another key has its own budget.
+    let other = sb.demo().solaredge_site_keys[1].api_key.clone();
+    assert_eq!(se_get(&sb, "/v2/sites", Some(&other)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn solis_checks_signature_md5_and_clock() {
+    let sb = Sandbox::start(SandboxConfig {
+        solis_per_window: 100,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let d = sb.demo().clone();
+    let k = &d.solis_customer_keys[0];
+
+    let (status, v, _) = solis(&sb, call(&k.key_id, &k.key_secret)).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["success"], true);
+    let records = v["data"]["page"]["records"].as_array().unwrap();
+    assert_eq!(records.len(), k.station_ids.len());
+    assert_eq!(records[0]["id"], k.station_ids[0].as_str());
+
+    let (status, v, _) = solis(&sb, call(&k.key_id, "0000000000000000000000000000000f")).await;
+    assert_eq!((status, v["code"].as_str()), (403, Some("R0000")));
+
+    let (status, v, _) = solis(
+        &sb,
+        SolisCall {
+            tamper_body: true,
+            ..call(&k.key_id, &k.key_secret)
+        },
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (400, Some("I0000")));
+
+    let old = SystemTime::now() - Duration::from_secs(20 * 60);
+    let (status, v, _) = solis(
+        &sb,
+        SolisCall {
+            date: old,
+            ..call(&k.key_id, &k.key_secret)
+        },
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (408, Some("408")));
+
+    let (status, v, _) = solis(&sb, call("1111111111111111111", &k.key_secret)).await;
+    assert_eq!((status, v["code"].as_str()), (403, Some("B0011")));
+
+    let (status, v, _) = solis(
+        &sb,
+        SolisCall {
+            path: "/v1/api/stationDetail",
+            body: json!({"id": d.solis_account.station_ids[0]}),
+            ..call(&k.key_id, &k.key_secret)
+        },
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (200, Some("R0000")),
+        "another installer's station"
+    );
+}
+
+#[tokio::test]
+async fn solis_allows_three_calls_per_five_seconds() {
+    let sb = sandbox().await;
+    let a = sb.demo().solis_account.clone();
+    for _ in 0..3 {
+        assert_eq!(solis(&sb, call(&a.key_id, &a.key_secret)).await.0, 200);
+    }
+    let (status, v, retry) = solis(&sb, call(&a.key_id, &a.key_secret)).await;
+    assert_eq!((status, v["code"].as_str()), (429, Some("429")));
+    let retry: u64 = retry.unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry));
+}
+
+#[tokio::test]
+async fn faults_answer_5xx_429_malformed_and_slowly() {
+    let sb = sandbox().await;
+    let key = sb.demo().solaredge_site_keys[0].api_key.clone();
+    sb.set_faults(
+        Vendor::SolarEdge,
+        Faults {
+            fail_next_5xx: 1,
+            rate_limit_next: 1,
+            malformed_next: 1,
+            ..Faults::default()
+        },
+    );
+    assert_eq!(se_get(&sb, "/v2/sites", Some(&key)).await.status(), 503);
+    let r = se_get(&sb, "/v2/sites", Some(&key)).await;
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["retry-after"].to_str().unwrap()
+        ),
+        (429, "2")
+    );
+    let r = se_get(&sb, "/v2/sites", Some(&key)).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.is_err(), "a truncated body");
+    assert_eq!(se_get(&sb, "/v2/sites", Some(&key)).await.status(), 200);
+
+    sb.set_faults(
+        Vendor::SolarEdge,
+        Faults {
+            latency: Duration::from_millis(300),
+            ..Faults::default()
+        },
+    );
+    let t = std::time::Instant::now();
+    se_get(&sb, "/v2/sites", Some(&key)).await;
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert_eq!(sb.requests(Vendor::SolarEdge), 5);
+    assert_eq!(sb.requests(Vendor::Solis), 0);
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_keys_and_fleets() {
+    let a = sandbox().await;
+    let b = sandbox().await;
+    assert_eq!(
+        a.demo().solaredge_account_key,
+        b.demo().solaredge_account_key
+    );
+    assert_eq!(
+        a.demo().solis_customer_keys[2].key_secret,
+        b.demo().solis_customer_keys[2].key_secret
+    );
+    assert_eq!(
+        a.demo().solis_account.station_ids,
+        b.demo().solis_account.station_ids
+    );
+    let c = Sandbox::start(SandboxConfig {
+        seed: 8,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_ne!(
+        a.demo().solaredge_account_key,
+        c.demo().solaredge_account_key
+    );
+    assert!(a.describe().contains(&a.demo().solaredge_account_key));
+}
