@@ -107,6 +107,11 @@ def type_into(driver, name, text):
     el.send_keys(text)
 
 
+def nav(driver, label):
+    WebDriverWait(driver, WAIT).until(EC.element_to_be_clickable(
+        (By.XPATH, f'//nav//button[contains(., "{label}")]'))).click()
+
+
 def wait_text(driver, name, text, timeout=WAIT):
     def ok(d):
         return any(text in e.text for e in d.find_elements(*tid(name)))
@@ -143,6 +148,15 @@ def main():
     se = next(k for k in keys if k["provider"] == "solaredge" and k["label"].startswith("Customer key"))
     solis = next(k for k in keys if k["provider"] == "solis" and k["label"].startswith("Customer key"))
     se_site = se["label"].split(": ", 1)[1]
+    account = next(k for k in keys if k["provider"] == "solaredge" and "account" in k["label"])
+    # A word that names sites of the installer account's fleet.
+    cli_env = dict(os.environ, ONRAMP_CONFIG=os.path.join(scratch, "absent.toml"))
+    subprocess.run([CLI, "--data-dir", os.path.join(scratch, "cli"), "account", "set", "solaredge"],
+                   input=account["api_key"] + "\n", check=True, capture_output=True, text=True, env=cli_env)
+    fleet = json.loads(subprocess.run(
+        [CLI, "--data-dir", os.path.join(scratch, "cli"), "account", "sites", "solaredge", "--json"],
+        check=True, capture_output=True, text=True, env=cli_env).stdout)
+    fleet_word = fleet["sites"][0]["name"]
 
     display = 90 + os.getpid() % 9
     start(["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
@@ -185,6 +199,31 @@ def main():
         page = d.find_element(By.TAG_NAME, "body").text
         assert se["api_key"] not in page and solis["key_secret"] not in page, "a secret is on screen"
         shot(d, "customer-connected")
+    finally:
+        d.quit()
+
+    # The installer account: saved once in Settings, then a second customer's site is picked
+    # from its list by searching.
+    d = session(port)
+    try:
+        wait_for(d, "sandbox-badge")
+        nav(d, "Settings")
+        type_into(d, "account-field-api_key", account["api_key"])
+        click(d, "account-save-solaredge")
+        WebDriverWait(d, WAIT).until(lambda x: "installer account saved" in x.find_element(By.TAG_NAME, "body").text)
+        nav(d, "Customers")
+        click(d, "new-customer")
+        type_into(d, "customer-name", "Ben Okafor")
+        click(d, "customer-save")
+        click(d, "connect-solaredge")
+        click(d, "mode-account")
+        type_into(d, "site-search", fleet_word)
+        wait_text(d, "remote-site", fleet_word)
+        shot(d, "connect-from-installer-account")
+        WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
+            (By.CSS_SELECTOR, '[data-testid="remote-site"] input[type="checkbox"]'))).click()
+        click(d, "connect-submit")
+        wait_text(d, "site-row", fleet_word)
     finally:
         d.quit()
 
