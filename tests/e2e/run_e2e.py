@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+import urllib3
+
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
@@ -83,7 +85,8 @@ def session(port):
     while True:
         try:
             return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
-        except WebDriverException:
+        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
+            # tauri-driver answers before WebKitWebDriver is up: try again.
             if time.time() > end:
                 raise
             time.sleep(1)
@@ -164,8 +167,11 @@ def main():
     os.environ["DISPLAY"] = f":{display}"
     time.sleep(1)
     port, native = free_port(), free_port()
+    # The app's own output (through tauri-driver) goes to target/e2e/app.log.
+    os.makedirs(SHOTS, exist_ok=True)
+    app_log = open(os.path.join(SHOTS, "app.log"), "w")
     start([tauri_driver_bin(), "--port", str(port), "--native-port", str(native)],
-          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+          stdout=app_log, stderr=subprocess.STDOUT)
     wait_port(port)
 
     d = session(port)
@@ -184,9 +190,7 @@ def main():
         click(d, "connect-submit")
         wait_text(d, "site-row", se_site)
 
-        # Close the panel (Esc) if it is still open, then Solis.
-        from selenium.webdriver.common.keys import Keys
-        d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        click(d, "connect-done")
         click(d, "connect-solis")
         click(d, "mode-customer-key")
         type_into(d, "field-key_id", solis["key_id"])
@@ -194,7 +198,7 @@ def main():
         click(d, "connect-submit")
         WebDriverWait(d, WAIT).until(
             lambda x: "Connected" in x.find_element(*tid("status-solis")).text)
-        d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        click(d, "connect-done")
         time.sleep(0.5)
         page = d.find_element(By.TAG_NAME, "body").text
         assert se["api_key"] not in page and solis["key_secret"] not in page, "a secret is on screen"
@@ -224,6 +228,7 @@ def main():
             (By.CSS_SELECTOR, '[data-testid="remote-site"] input[type="checkbox"]'))).click()
         click(d, "connect-submit")
         wait_text(d, "site-row", fleet_word)
+        click(d, "connect-done")
     finally:
         d.quit()
 
@@ -234,7 +239,7 @@ def main():
         shot(d, "customers-after-restart")
         # A table row is not a click target for WebDriver: click its first cell.
         WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
-            (By.CSS_SELECTOR, '[data-testid="customer-row"] td'))).click()
+            (By.XPATH, '//*[@data-testid="customer-row"][contains(., "Ada Garcia")]/td'))).click()
         wait_text(d, "site-row", se_site)
         assert "Connected" in d.find_element(*tid("status-solaredge")).text
     finally:

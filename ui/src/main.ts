@@ -2,9 +2,12 @@ import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
 import { insideTauri, setBackend } from "./lib/backend";
-import { fakeBackend } from "./lib/fake";
 
-// Outside the app window (a plain browser preview), use the in-memory backend.
-if (!insideTauri()) setBackend(fakeBackend({ seed: true }));
+// Outside the app window (`npm run dev` in a plain browser), run on the in-memory backend with a
+// few demo customers; it is loaded only then, so the app itself never carries it.
+if (!insideTauri()) {
+  const { fakeBackend } = await import("./lib/fake");
+  setBackend(fakeBackend({ seed: true, latency: 1200 }));
+}
 
 mount(App, { target: document.getElementById("app")! });

@@ -1,4 +1,5 @@
-// An in-memory backend for component tests and for previewing the UI in a plain browser.
+// An in-memory backend for component tests and for previewing the UI in a plain browser
+// (`npm run dev` outside the app window). It follows the commands' contract, not the vendors.
 import type { Backend } from "./backend";
 import type {
   AppStatus,
@@ -8,13 +9,16 @@ import type {
   ErrorInfo,
   Event,
   InstallerAccount,
+  KeyInput,
   ProviderId,
   ProviderInfo,
   RemoteSite,
+  SandboxDemoKey,
   Site,
 } from "./bindings";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
 
 export const providers: ProviderInfo[] = [
   {
@@ -22,8 +26,9 @@ export const providers: ProviderInfo[] = [
     name: "SolarEdge",
     site_noun: "site",
     fields: [{ name: "api_key", label: "API key", secret: true, placeholder: "32 letters and digits" }],
-    customer_key_help: "Monitoring portal → Admin → Site Access → API Access.",
-    account_key_help: "My Account → Company Details → API Access.",
+    customer_key_help:
+      "In the SolarEdge monitoring portal: Admin → Site Access → API Access. Tick the terms, press Generate API key, then Save.",
+    account_key_help: "In the SolarEdge monitoring portal: My Account → Company Details → API Access.",
     installer_account_configured: false,
   },
   {
@@ -34,37 +39,71 @@ export const providers: ProviderInfo[] = [
       { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
       { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
     ],
-    customer_key_help: "soliscloud.com → Account → Basic Settings → API Management.",
-    account_key_help: "soliscloud.com → Account → Basic Settings → API Management.",
+    customer_key_help: "On soliscloud.com: Account → Basic Settings → API Management. Activate it, then View Key.",
+    account_key_help: "On soliscloud.com, signed in as the installer: Account → Basic Settings → API Management.",
     installer_account_configured: false,
   },
+];
+
+const demoKeys: SandboxDemoKey[] = [
+  { provider: "solaredge", label: "Installer account key", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null },
+  { provider: "solaredge", label: "Customer key: Garcia Residence", api_key: "SANDBOXCUSTOMERKEY0000000000001", key_id: null, key_secret: null },
+  { provider: "solaredge", label: "Customer key: Nguyen Home", api_key: "SANDBOXCUSTOMERKEY0000000000002", key_id: null, key_secret: null },
+  { provider: "solis", label: "Installer account key", api_key: null, key_id: "1300000000000000001", key_secret: "a0000000000000000000000000000001" },
+  { provider: "solis", label: "Customer key 1", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef" },
 ];
 
 export interface FakeOptions {
   environment?: "sandbox" | "production";
   /** Makes connectCustomerKey reject with this error. */
   connectError?: ErrorInfo;
+  /** Secure storage reported unavailable. */
+  vaultUnavailable?: boolean;
+  /** Delay of the slow calls (vendor checks, account search), in milliseconds. */
+  latency?: number;
+  /** Starts with demo customers, connections and events. */
   seed?: boolean;
 }
 
-export function fakeBackend(opts: FakeOptions = {}): Backend & { calls: string[] } {
+export type FakeBackend = Backend & { calls: string[] };
+
+export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
+  const environment = opts.environment ?? "sandbox";
   const calls: string[] = [];
+  const slow = () => new Promise((r) => setTimeout(r, opts.latency ?? 0));
   let n = 0;
   const id = () => `id-${++n}`;
+  let eventId = 0;
   const customers = new Map<string, CustomerDetail>();
   const events: Event[] = [];
   const accounts = new Map<ProviderId, InstallerAccount>();
-  const fleet: RemoteSite[] = Array.from({ length: 40 }, (_, i) => ({
-    external_id: String(4012345 + i * 7),
-    name: ["Garcia Residence", "Nguyen Home", "Sunrise Bakery", "Patel House"][i % 4] + (i > 3 ? ` ${i}` : ""),
-    address: `${100 + i} Oak St, Fresno, CA 937${10 + (i % 80)}`,
-    peak_power_kw: 4 + (i % 12),
-    status: "Active",
-    connected_to: null,
-  }));
+  const fleet: Record<ProviderId, RemoteSite[]> = {
+    solaredge: Array.from({ length: 60 }, (_, i) => ({
+      external_id: String(4012345 + i * 7),
+      name: ["Garcia Residence", "Nguyen Home", "Sunrise Bakery", "Patel House", "Okafor Ranch"][i % 5] + (i > 4 ? ` ${Math.floor(i / 5) + 1}` : ""),
+      address: `${100 + i} ${["Oak", "Elm", "Pine", "Cedar"][i % 4]} St, Fresno, CA 937${10 + (i % 80)}`,
+      peak_power_kw: 4 + (i % 12) + 0.4,
+      status: i % 9 === 8 ? "Pending communication" : "Active",
+      connected_to: null,
+    })),
+    solis: Array.from({ length: 25 }, (_, i) => ({
+      external_id: String(1298491919448000000 + i * 13),
+      name: ["Garcia Station", "Lopez Station", "Valley Winery", "Kim Residence"][i % 4] + (i > 3 ? ` ${Math.floor(i / 4) + 1}` : ""),
+      address: `${20 + i} Vine Ave, Tucson, AZ 857${10 + (i % 80)}`,
+      peak_power_kw: 5 + (i % 8),
+      status: "Online",
+      connected_to: null,
+    })),
+  };
 
-  const log = (customer_id: string | null, kind: string, summary: string, provider: ProviderId | null = null) => {
-    events.unshift({ id: events.length + 1, at: now(), customer_id, connection_id: null, provider, kind, summary, actor: "app" });
+  const reject = (e: ErrorInfo): never => {
+    throw e;
+  };
+  const info = (p: ProviderId) => providers.find((x) => x.id === p)!;
+  const log = (customer_id: string | null, kind: string, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
+    events.unshift({ id: ++eventId, at: now(), customer_id, connection_id, provider, kind, summary, actor: "app" });
+    const d = customer_id ? customers.get(customer_id) : undefined;
+    if (d) d.customer.updated_at = now();
   };
   const summary = (d: CustomerDetail): CustomerSummary => ({
     id: d.customer.id,
@@ -72,35 +111,76 @@ export function fakeBackend(opts: FakeOptions = {}): Backend & { calls: string[]
     address: d.customer.address,
     job_number: d.customer.job_number,
     connected: d.connections.filter((c) => c.state === "active").length,
-    needs_attention: d.connections.filter((c) => c.state === "error").length,
+    needs_attention: d.connections.filter((c) => c.state === "error" || c.state === "needs_reauth").length,
     sites: d.connections.reduce((a, c) => a + c.sites.length, 0),
     last_activity_at: d.customer.updated_at,
   });
-  const detail = (cid: string) => {
-    const d = customers.get(cid);
-    if (!d) throw { code: "NotFound", message: "No such customer.", hint: null } satisfies ErrorInfo;
-    return d;
-  };
+  const detail = (cid: string) =>
+    customers.get(cid) ?? reject({ code: "NotFound", message: "This customer no longer exists.", hint: "Go back to the customer list." });
   const provInfo = () => providers.map((p) => ({ ...p, installer_account_configured: accounts.has(p.id) }));
+  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : k.key_secret) ?? "";
+  const hint = (s: string) => "…" + s.slice(-4);
 
-  const b: Backend & { calls: string[] } = {
+  function checkKey(input: KeyInput) {
+    const p = info(input.provider);
+    for (const f of p.fields) {
+      const v = input[f.name as keyof KeyInput];
+      if (!v) reject({ code: "Validation", message: `Enter the ${p.name} ${f.label}.`, hint: null });
+    }
+    // Anything that says it is wrong, is.
+    if (/wrong|bad/i.test(`${input.api_key ?? ""}${input.key_secret ?? ""}`)) {
+      reject({
+        code: "VendorRejected",
+        message: `${p.name} rejected this key: 403 Forbidden.`,
+        hint: `Check that the customer copied the whole key, or ask them to generate a new one in the ${p.name} portal, then Connect again.`,
+      });
+    }
+  }
+
+  function addConnection(d: CustomerDetail, provider: ProviderId, kind: Connection["kind"], credential: string, remote: RemoteSite[]) {
+    const connId = id();
+    const sites: Site[] = remote.map((s) => ({
+      id: id(),
+      connection_id: connId,
+      provider,
+      external_id: s.external_id,
+      name: s.name,
+      address: s.address,
+      peak_power_kw: s.peak_power_kw,
+      status: s.status,
+    }));
+    for (const s of remote) s.connected_to = d.customer.name;
+    const conn: Connection = {
+      id: connId,
+      customer_id: d.customer.id,
+      provider,
+      kind,
+      state: "active",
+      credential_hint: hint(credential),
+      last_error: null,
+      created_at: now(),
+      last_checked_at: now(),
+      sites,
+    };
+    d.connections.push(conn);
+    const p = info(provider);
+    log(d.customer.id, "connected", `${p.name} connected: ${sites.length} ${p.site_noun}${sites.length === 1 ? "" : "s"}`, provider, connId);
+    return conn;
+  }
+
+  const b: FakeBackend = {
     calls,
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");
       return {
         version: "0.1.0",
-        environment: opts.environment ?? "sandbox",
+        environment,
         data_dir: "/home/installer/.local/share/onramp",
         config_file: "/home/installer/.config/onramp/onramp.toml",
-        vault: { available: true, backend: "Secret Service", message: null, hint: null },
-        sandbox_keys:
-          (opts.environment ?? "sandbox") === "sandbox"
-            ? [
-                { provider: "solaredge", label: "Installer account key", api_key: "SANDBOXACCOUNTKEY000000000000001", key_id: null, key_secret: null },
-                { provider: "solaredge", label: "Customer key: Garcia Residence", api_key: "SANDBOXCUSTOMERKEY0000000000001", key_id: null, key_secret: null },
-                { provider: "solis", label: "Customer key 1", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef" },
-              ]
-            : [],
+        vault: opts.vaultUnavailable
+          ? { available: false, backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then restart Onramp." }
+          : { available: true, backend: "Secret Service", message: null, hint: null },
+        sandbox_keys: environment === "sandbox" ? demoKeys : [],
       };
     },
     async listCustomers(query) {
@@ -108,20 +188,21 @@ export function fakeBackend(opts: FakeOptions = {}): Backend & { calls: string[]
       const q = (query ?? "").toLowerCase();
       return [...customers.values()]
         .filter((d) => !q || [d.customer.name, d.customer.address, d.customer.job_number].some((v) => v?.toLowerCase().includes(q)))
-        .map(summary);
+        .map(summary)
+        .sort((x, y) => y.last_activity_at.localeCompare(x.last_activity_at));
     },
     async addCustomer(input) {
       calls.push(`addCustomer:${input.name}`);
-      if (!input.name.trim()) throw { code: "Validation", message: "Enter the customer's name.", hint: null } satisfies ErrorInfo;
+      if (!input.name.trim()) reject({ code: "Validation", message: "Enter the customer's name.", hint: null });
       const c = { id: id(), ...input, name: input.name.trim(), created_at: now(), updated_at: now() };
-      customers.set(c.id, { customer: c, providers: provInfo(), connections: [], events: [] });
+      customers.set(c.id, { customer: c, providers: [], connections: [], events: [] });
       log(c.id, "customer_created", `Customer ${c.name} added`);
-      return c;
+      return structuredClone(c);
     },
     async getCustomer(cid) {
       calls.push(`getCustomer:${cid}`);
       const d = detail(cid);
-      return { ...d, providers: provInfo(), events: events.filter((e) => e.customer_id === cid) };
+      return structuredClone({ ...d, providers: provInfo(), events: events.filter((e) => e.customer_id === cid) });
     },
     async listProviders() {
       return provInfo();
@@ -141,71 +222,109 @@ export function fakeBackend(opts: FakeOptions = {}): Backend & { calls: string[]
     },
     async saveInstallerAccount(input) {
       calls.push(`saveInstallerAccount:${input.provider}`);
-      const p = providers.find((x) => x.id === input.provider)!;
-      const key = input.api_key ?? input.key_secret ?? "";
+      await slow();
+      checkKey(input);
+      const p = info(input.provider);
       const a: InstallerAccount = {
         provider: p.id,
         provider_name: p.name,
         configured: true,
-        credential_hint: "…" + key.slice(-4),
+        credential_hint: hint(secretOf(input)),
         updated_at: now(),
         help: p.account_key_help,
       };
       accounts.set(p.id, a);
+      log(null, "installer_account_saved", `${p.name} installer account saved`, p.id);
       return a;
     },
     async removeInstallerAccount(provider) {
+      calls.push(`removeInstallerAccount:${provider}`);
       accounts.delete(provider);
+      log(null, "installer_account_removed", `${info(provider).name} installer account removed`, provider);
     },
     async searchAccountSites(provider, query) {
       calls.push(`searchAccountSites:${provider}:${query}`);
+      if (!accounts.has(provider)) {
+        reject({ code: "NotConfigured", message: `No ${info(provider).name} installer account is saved.`, hint: "Add it in Settings → Installer accounts." });
+      }
+      await slow();
       const words = query.toLowerCase().split(/\s+/).filter(Boolean);
-      const hits = fleet.filter((s) => words.every((w) => `${s.name} ${s.address} ${s.external_id}`.toLowerCase().includes(w)));
-      return { total: hits.length, sites: hits };
+      const hits = fleet[provider].filter((s) => words.every((w) => `${s.name} ${s.address} ${s.external_id}`.toLowerCase().includes(w)));
+      return structuredClone({ total: hits.length, sites: hits.slice(0, 50) });
     },
     async connectAccountSites(input) {
       calls.push(`connectAccountSites:${input.site_ids.join(",")}`);
+      await slow();
       const d = detail(input.customer_id);
-      const connId = id();
-      const sites: Site[] = fleet
-        .filter((s) => input.site_ids.includes(s.external_id))
-        .map((s) => ({ id: id(), connection_id: connId, provider: input.provider, external_id: s.external_id, name: s.name, address: s.address, peak_power_kw: s.peak_power_kw, status: s.status }));
-      const conn: Connection = { id: connId, customer_id: d.customer.id, provider: input.provider, kind: "installer_account", state: "active", credential_hint: "…0001", last_error: null, created_at: now(), last_checked_at: now(), sites };
-      d.connections.push(conn);
-      log(d.customer.id, "connected", `connected: ${sites.length}`, input.provider);
-      return conn;
+      if (input.site_ids.length === 0) reject({ code: "Validation", message: "Pick at least one site.", hint: null });
+      const remote = fleet[input.provider].filter((s) => input.site_ids.includes(s.external_id));
+      return structuredClone(addConnection(d, input.provider, "installer_account", accounts.get(input.provider)?.credential_hint ?? "", remote));
     },
     async connectCustomerKey(customerId, input) {
       calls.push(`connectCustomerKey:${customerId}:${input.provider}`);
-      if (opts.connectError) throw opts.connectError;
+      await slow();
+      if (opts.connectError) {
+        log(customerId, "connect_failed", `${info(input.provider).name}: ${opts.connectError.message}`, input.provider);
+        throw opts.connectError;
+      }
       const d = detail(customerId);
-      const connId = id();
-      const conn: Connection = {
-        id: connId,
-        customer_id: customerId,
-        provider: input.provider,
-        kind: "customer_key",
-        state: "active",
-        credential_hint: "…" + (input.api_key ?? input.key_secret ?? "").slice(-4),
-        last_error: null,
-        created_at: now(),
-        last_checked_at: now(),
-        sites: [{ id: id(), connection_id: connId, provider: input.provider, external_id: "5100001", name: "Garcia Residence", address: "1234 Oak St, Fresno, CA 93701", peak_power_kw: 7.6, status: "Active" }],
-      };
-      d.connections.push(conn);
-      log(customerId, "connected", "connected: 1 site", input.provider);
-      return conn;
+      checkKey(input);
+      const remote = [fleet[input.provider][(d.connections.length * 3 + d.customer.name.length) % 5]];
+      return structuredClone(addConnection(d, input.provider, "customer_key", secretOf(input), remote));
     },
     async removeConnection(cid) {
-      for (const d of customers.values()) d.connections = d.connections.filter((c) => c.id !== cid);
+      calls.push(`removeConnection:${cid}`);
+      for (const d of customers.values()) {
+        const c = d.connections.find((k) => k.id === cid);
+        if (!c) continue;
+        d.connections = d.connections.filter((k) => k.id !== cid);
+        for (const s of fleet[c.provider]) if (c.sites.some((x) => x.external_id === s.external_id)) s.connected_to = null;
+        log(d.customer.id, "connection_removed", `${info(c.provider).name} connection removed`, c.provider, cid);
+        return;
+      }
+      reject({ code: "NotFound", message: "This connection no longer exists.", hint: null });
     },
     async listEvents(customerId) {
-      return events.filter((e) => !customerId || e.customer_id === customerId);
+      calls.push(`listEvents:${customerId ?? ""}`);
+      return structuredClone(events.filter((e) => !customerId || e.customer_id === customerId));
     },
   };
-  if (opts.seed) {
-    void b.addCustomer({ name: "Ada Garcia", address: "1234 Oak St, Fresno, CA", email: "ada@example.com", phone: null, job_number: "J-2041" });
-    void b.addCustomer({ name: "Ben Okafor", address: "88 Elm St, Tucson, AZ", email: null, phone: "555-0102", job_number: "J-2042" });
-  }
+
+  if (opts.seed) seed(customers, events, fleet, addConnection);
   return b;
+}
+
+function seed(
+  customers: Map<string, CustomerDetail>,
+  events: Event[],
+  fleet: Record<ProviderId, RemoteSite[]>,
+  addConnection: (d: CustomerDetail, p: ProviderId, k: Connection["kind"], cred: string, remote: RemoteSite[]) => Connection,
+) {
+  const add = (name: string, address: string | null, email: string | null, phone: string | null, job: string | null) => {
+    const c = { id: `seed-${customers.size + 1}`, name, address, email, phone, job_number: job, created_at: minutesAgo(600), updated_at: minutesAgo(600) };
+    const d: CustomerDetail = { customer: c, providers: [], connections: [], events: [] };
+    customers.set(c.id, d);
+    return d;
+  };
+  add("Ben Okafor", "88 Elm St, Tucson, AZ 85701", null, "(520) 555-0102", "J-2042");
+  const nguyen = add("Carla Nguyen", "17 Pine St, Fresno, CA 93711", "carla.nguyen@example.com", null, "J-2039");
+  const conn = addConnection(nguyen, "solis", "customer_key", "0000a1f3", [fleet.solis[1]]);
+  conn.state = "error";
+  conn.last_error = {
+    code: "VendorRejected",
+    message: "Solis rejected this key: the KeySecret no longer matches.",
+    hint: "The customer may have regenerated it. Ask for the new KeySecret, then connect again.",
+  };
+  const garcia = add("Ada Garcia", "1234 Oak St, Fresno, CA 93701", "ada.garcia@example.com", "(559) 555-0147", "J-2041");
+  addConnection(garcia, "solaredge", "customer_key", "SANDBOXCUSTOMERKEY0000000000001", [fleet.solaredge[0]]);
+  // Spread the seeded history over the last hours so the preview reads like a real day.
+  const ds = [...customers.values()];
+  ds.forEach((d, i) => {
+    d.customer.updated_at = minutesAgo(200 - i * 90);
+    for (const c of d.connections) c.created_at = c.last_checked_at = d.customer.updated_at;
+  });
+  events.forEach((e) => {
+    const d = e.customer_id ? customers.get(e.customer_id) : undefined;
+    if (d) e.at = d.customer.updated_at;
+  });
 }

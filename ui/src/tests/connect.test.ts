@@ -1,0 +1,242 @@
+// The connect panel: the customer's own key, the installer account pick-list, errors, removal.
+import { describe, expect, it } from "vitest";
+import { app, go } from "../lib/app.svelte";
+import { $, $$, button, click, key, openCustomer, settle, start, text, type } from "./harness";
+
+describe("connect with the customer's key", () => {
+  it("submits the key form and shows the sites found", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    // No installer account yet: that way in is disabled, with the way to Settings.
+    expect(($("mode-account") as HTMLButtonElement).disabled).toBe(true);
+    expect(text()).toContain("Add it in Settings");
+    click("mode-customer-key");
+    await settle();
+    expect(text()).toContain("Site Access");
+    const field = $("field-api_key") as HTMLInputElement;
+    expect(field.type).toBe("password");
+    expect(($("connect-submit") as HTMLButtonElement).disabled).toBe(true);
+    type("field-api_key", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345");
+    await settle();
+    button("Show").click();
+    await settle();
+    expect(field.type).toBe("text");
+    click("connect-submit");
+    await settle(10);
+    expect(fake.calls.some((c) => c.startsWith("connectCustomerKey"))).toBe(true);
+    expect($("connect-outcome")!.textContent).toContain("SolarEdge connected");
+    expect($$("found-site").length).toBe(1);
+    // Behind the panel, the checklist row now shows the site; the key is nowhere on screen.
+    expect($$("site-row").length).toBe(1);
+    expect($("status-solaredge")!.textContent).toContain("Connected");
+    expect($("connect-solaredge")!.textContent).toContain("Add another");
+    expect(text()).not.toContain("ABCDEFGHIJKLMNOPQRSTUVWXYZ012345");
+    expect(app.toasts.map((t) => t.text)).toContain("SolarEdge connected: 1 site");
+    key("Escape");
+    await settle();
+    expect($("connect-panel")).toBeNull();
+  });
+
+  it("asks Solis for KeyId and KeySecret, masks only the secret", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-solis");
+    await settle();
+    expect(($("field-key_id") as HTMLInputElement).type).toBe("text");
+    expect(($("field-key_secret") as HTMLInputElement).type).toBe("password");
+    type("field-key_id", "1234567890123456789");
+    type("field-key_secret", "0123456789abcdef0123456789abcdef");
+    await settle();
+    click("connect-submit");
+    await settle(10);
+    expect($("status-solis")!.textContent).toContain("Connected");
+    expect($("connect-outcome")!.textContent).toContain("1 station");
+  });
+
+  it("shows the vendor's refusal with the hint, and keeps the form", async () => {
+    const fake = await start({
+      connectError: { code: "VendorRejected", message: "SolarEdge rejected this key: Unauthorized", hint: "Ask the customer for a new key." },
+    });
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    type("field-api_key", "SOMEKEY000000000000000000000000");
+    await settle();
+    click("connect-submit");
+    await settle(10);
+    const box = $("error-box")!;
+    expect(box.textContent).toContain("SolarEdge rejected this key: Unauthorized");
+    expect(box.textContent).toContain("Ask the customer for a new key.");
+    expect(box.querySelector("button")).toBeNull(); // a rejected key is not retried as is
+    expect($("connect-submit")).not.toBeNull();
+    expect(($("field-api_key") as HTMLInputElement).value).toBe("SOMEKEY000000000000000000000000");
+    expect($("status-solaredge")!.textContent).toContain("Not connected");
+  });
+
+  it("offers Retry when the vendor is rate limiting", async () => {
+    const fake = await start({
+      connectError: { code: "RateLimited", message: "SolarEdge is limiting requests right now.", hint: "Wait a minute, then Retry." },
+    });
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    type("field-api_key", "SOMEKEY000000000000000000000000");
+    await settle();
+    click("connect-submit");
+    await settle(10);
+    expect($("error-box")!.textContent).toContain("Wait a minute");
+    click("retry");
+    await settle(10);
+    expect(fake.calls.filter((c) => c.startsWith("connectCustomerKey"))).toHaveLength(2);
+  });
+
+  it("normalises anything else a command throws into an Internal error", async () => {
+    const fake = await start();
+    fake.connectCustomerKey = async () => {
+      throw "the backend panicked";
+    };
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    type("field-api_key", "SOMEKEY000000000000000000000000");
+    await settle();
+    click("connect-submit");
+    await settle(10);
+    expect($("error-box")!.getAttribute("data-code")).toBe("Internal");
+    expect($("error-box")!.textContent).toContain("the backend panicked");
+  });
+
+  it("fills a sandbox demo key", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    expect($("sandbox-keys")!.textContent).not.toContain("Installer account key");
+    button("Use").click();
+    await settle();
+    expect(($("field-api_key") as HTMLInputElement).value).toBe("SANDBOXCUSTOMERKEY0000000000001");
+  });
+
+  it("shows no demo keys in production", async () => {
+    const fake = await start({ environment: "production" });
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    expect($("sandbox-keys")).toBeNull();
+  });
+});
+
+describe("the panel", () => {
+  it("keeps Tab inside the panel", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    const panel = $("connect-panel")!;
+    expect(panel.contains(document.activeElement)).toBe(true);
+    const items = [...panel.querySelectorAll<HTMLElement>("button:not([disabled]), input:not([disabled])")];
+    items.at(-1)!.focus();
+    key("Tab", items.at(-1)!);
+    expect(document.activeElement).toBe(items[0]);
+    key("Tab", items[0]);
+    items[0].dispatchEvent(new KeyboardEvent("keydown", { key: "Tab", shiftKey: true, bubbles: true }));
+    expect(document.activeElement).toBe(items.at(-1));
+  });
+
+  it("lets the check run on when closed, and tells the outcome in a toast", async () => {
+    const fake = await start({
+      latency: 200,
+      connectError: { code: "Network", message: "SolarEdge could not be reached.", hint: "Check the internet connection, then Retry." },
+    });
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    type("field-api_key", "SOMEKEY000000000000000000000000");
+    await settle();
+    click("connect-submit");
+    await settle(1);
+    expect($("connect-progress")!.textContent).toContain("Checking the key with SolarEdge");
+    key("Escape");
+    await settle();
+    expect($("connect-panel")).toBeNull();
+    await new Promise((r) => setTimeout(r, 300));
+    await settle();
+    expect(app.toasts).toEqual([expect.objectContaining({ kind: "error", text: expect.stringContaining("SolarEdge could not be reached.") })]);
+  });
+
+  it("reports a success that arrives after the panel closed", async () => {
+    const fake = await start({ latency: 200 });
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    type("field-api_key", "SOMEKEY000000000000000000000000");
+    await settle();
+    click("connect-submit");
+    await settle(1);
+    key("Escape");
+    await settle();
+    await new Promise((r) => setTimeout(r, 300));
+    await settle();
+    expect(app.toasts.map((t) => t.text)).toEqual(["SolarEdge connected: 1 site"]);
+    expect($("status-solaredge")!.textContent).toContain("Connected");
+  });
+});
+
+describe("connect from the installer account", () => {
+  it("searches the account's sites, skips those taken, and connects the picked one", async () => {
+    const fake = await start({ seed: true });
+    await fake.saveInstallerAccount({ provider: "solaredge", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null });
+    go({ name: "customer", id: "seed-1" }); // Ben Okafor
+    await settle();
+    click("connect-solaredge");
+    await settle(10);
+    expect(($("mode-account") as HTMLButtonElement).disabled).toBe(false);
+    expect($$("remote-site").length).toBeGreaterThan(10);
+    type("site-search", "garcia residence");
+    await new Promise((r) => setTimeout(r, 300));
+    await settle(10);
+    const rows = $$("remote-site");
+    const taken = rows.find((r) => r.textContent!.includes("Ada Garcia"))!;
+    expect(taken.querySelector("input")!.disabled).toBe(true);
+    const free = rows.find((r) => !r.querySelector("input")!.disabled)!;
+    free.querySelector("input")!.click();
+    await settle();
+    expect($("connect-submit")!.textContent).toContain("Connect 1 site");
+    click("connect-submit");
+    await settle(10);
+    expect(fake.calls.some((c) => c.startsWith("connectAccountSites:"))).toBe(true);
+    expect($("status-solaredge")!.textContent).toContain("Connected");
+    expect($$("site-row")[0].textContent).toContain("Garcia Residence");
+  });
+});
+
+describe("removing a connection", () => {
+  it("asks first, then removes", async () => {
+    const fake = await start({ seed: true });
+    go({ name: "customer", id: "seed-3" }); // Ada Garcia, SolarEdge connected
+    await settle();
+    click("remove-connection");
+    await settle();
+    expect(fake.calls.some((c) => c.startsWith("removeConnection"))).toBe(false);
+    button("Keep").click();
+    await settle();
+    expect($$("site-row")).toHaveLength(1);
+    click("remove-connection");
+    await settle();
+    click("confirm-remove");
+    await settle(10);
+    expect(fake.calls.some((c) => c.startsWith("removeConnection"))).toBe(true);
+    expect($$("site-row")).toHaveLength(0);
+    expect($("status-solaredge")!.textContent).toContain("Not connected");
+  });
+
+  it("shows a connection's last error in the checklist", async () => {
+    await start({ seed: true });
+    go({ name: "customer", id: "seed-2" }); // Carla Nguyen, Solis failing
+    await settle();
+    expect($("status-solis")!.textContent).toContain("Error");
+    expect($("error-box")!.textContent).toContain("Solis rejected this key");
+  });
+});

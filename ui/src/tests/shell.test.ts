@@ -1,0 +1,81 @@
+// The frame around the pages: the sandbox badge, secure storage, activity and settings.
+import { describe, expect, it } from "vitest";
+import { go } from "../lib/app.svelte";
+import { $, $$, button, click, settle, start, stop, text, type } from "./harness";
+
+describe("environment", () => {
+  it("shows the sandbox badge only in the sandbox", async () => {
+    await start({ environment: "sandbox" });
+    expect($("sandbox-badge")!.textContent).toContain("Sandbox");
+    stop();
+    await start({ environment: "production" });
+    expect($("sandbox-badge")).toBeNull();
+  });
+
+  it("warns when secure storage is unavailable, with what to do", async () => {
+    await start({ vaultUnavailable: true });
+    const w = $("vault-warning")!;
+    expect(w.textContent).toContain("Secure storage unavailable");
+    expect(w.textContent).toContain("No Secret Service is running.");
+    expect(w.textContent).toContain("GNOME Keyring");
+    stop();
+    await start();
+    expect($("vault-warning")).toBeNull();
+  });
+});
+
+describe("activity", () => {
+  it("lists every event with customer, provider and actor, and filters them", async () => {
+    await start({ seed: true });
+    go({ name: "activity" });
+    await settle();
+    const rows = $$("event-row");
+    expect(rows.length).toBe(2);
+    expect(rows[0].textContent).toContain("Ada Garcia");
+    expect(rows[0].textContent).toContain("SolarEdge");
+    expect(rows[0].textContent).toContain("app");
+    type("activity-filter", "carla");
+    await settle();
+    expect($$("event-row").map((r) => r.textContent)).toEqual([expect.stringContaining("Solis")]);
+  });
+});
+
+describe("settings", () => {
+  it("saves the installer account from the sandbox key, shows it masked, and removes it", async () => {
+    const fake = await start();
+    go({ name: "settings" });
+    await settle();
+    expect($("about")!.textContent).toContain("/home/installer/.local/share/onramp");
+    expect(($("account-save-solaredge") as HTMLButtonElement).disabled).toBe(true);
+    click("account-sandbox-solaredge");
+    await settle();
+    const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-api_key"]')!;
+    expect(field.type).toBe("password");
+    expect(field.value).toBe("SANDBOXACCOUNTKEY00000000000001");
+    click("account-save-solaredge");
+    await settle(10);
+    expect(fake.calls).toContain("saveInstallerAccount:solaredge");
+    expect($("account-solaredge")!.textContent).toContain("Saved");
+    expect($("account-solaredge")!.textContent).toContain("…0001");
+    expect(text()).not.toContain("SANDBOXACCOUNTKEY00000000000001");
+    click("account-remove-solaredge");
+    await settle();
+    click("account-remove-confirm-solaredge");
+    await settle(10);
+    expect($("account-solaredge")!.textContent).toContain("Not set");
+  });
+
+  it("shows the vendor's refusal of an account key", async () => {
+    await start();
+    go({ name: "settings" });
+    await settle();
+    const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-api_key"]')!;
+    field.value = "WRONGKEY";
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    await settle();
+    click("account-save-solaredge");
+    await settle(10);
+    expect($("account-solaredge")!.querySelector('[data-testid="error-box"]')!.textContent).toContain("SolarEdge rejected this key");
+    expect(button("Save")).toBeTruthy();
+  });
+});
