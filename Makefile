@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := run
 CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
+BINS := -p onramp-app -p onramp-cli --locked
 
-.PHONY: run test deps deps-test ui ui-test app cli check fmt clippy bindings rust-test e2e screenshot clean
+.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test e2e clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
-run: deps ui
-	$(CARGO) build -p onramp-app -p onramp-cli
+run: deps bins
 	$(APP_BIN)
 
 ## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
@@ -27,11 +27,10 @@ ui:
 ui-test:
 	cd ui && npm run check --silent && npm test --silent
 
-app: ui
-	$(CARGO) build -p onramp-app
-
-cli:
-	$(CARGO) build -p onramp-cli
+# The app and the CLI are always built together: building one alone unifies other features
+# and rebuilds most dependencies.
+bins: ui
+	$(CARGO) build $(BINS)
 
 check: fmt clippy
 
@@ -46,12 +45,11 @@ bindings:
 	UPDATE_BINDINGS=1 $(CARGO) test -p onramp-core --lib bindings
 
 ## Rust unit and flow tests, against the sandbox, with the real Secret Service.
-rust-test: ui
-	$(CARGO) build -p onramp-cli -p onramp-app --locked
+rust-test: bins
 	scripts/with-keyring.sh $(CARGO) test --workspace --locked
 
 ## The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver).
-e2e: app cli
+e2e: bins
 	scripts/with-keyring.sh python3 tests/e2e/run_e2e.py
 
 clean:

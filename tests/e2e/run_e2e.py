@@ -135,7 +135,7 @@ def shot(driver, name):
 def main():
     for b in (APP, CLI):
         if not os.path.exists(b):
-            sys.exit(f"missing {b}: build it first (make app cli)")
+            sys.exit(f"missing {b}: build it first (make bins)")
     scratch = tempfile.mkdtemp(prefix="onramp-e2e-")
     os.environ["ONRAMP_DATA_DIR"] = os.path.join(scratch, "data")
     os.environ["ONRAMP_CONFIG"] = os.path.join(scratch, "absent.toml")  # no file: Sandbox

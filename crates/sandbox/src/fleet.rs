@@ -172,14 +172,24 @@ fn site(rng: &mut StdRng, id: u64) -> FleetSite {
         time_zone: tz,
         utc_offset: off,
         peak_power: peak,
-        installed: format!(
-            "{}-{:02}-{:02}",
+        installed: install_date(
             rng.gen_range(2016..=2026),
             rng.gen_range(1..=12),
-            rng.gen_range(1..=28)
+            rng.gen_range(1..=28),
         ),
         active: !rng.gen_ratio(1, 15),
     }
+}
+
+/// An installation date no later than September 2026 (drawn the same way for every seed, so the
+/// rest of the fleet does not shift).
+fn install_date(year: u32, month: u32, day: u32) -> String {
+    let year = if year == 2026 && month > 9 {
+        2025
+    } else {
+        year
+    };
+    format!("{year}-{month:02}-{day:02}")
 }
 
 fn key(rng: &mut StdRng, alphabet: &[u8], len: usize) -> String {

@@ -8,33 +8,42 @@
 // Handlers short-circuit with a ready vendor response as the error value; boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
+mod faults;
 mod fleet;
+mod signing;
 mod solaredge;
 mod solis;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use solis::{content_md5, sign};
+pub use crate::faults::Faults;
+use crate::faults::Knobs;
+pub use crate::signing::{content_md5, sign};
 
+/// What to serve where. Everything served is generated from `seed`.
+#[derive(Clone, Debug)]
 pub struct SandboxConfig {
+    /// Address to bind; loopback by default.
     pub host: IpAddr,
     /// 0 = any free port.
     pub solaredge_port: u16,
+    /// 0 = any free port.
     pub solis_port: u16,
+    /// Fleet and key generation seed: the same seed gives the same keys and fleets.
     pub seed: u64,
     /// Sites on the SolarEdge installer account.
     pub solaredge_sites: usize,
     /// Stations on the Solis installer portal account.
     pub solis_stations: usize,
-    /// SolarEdge's budget per API key per minute.
+    /// SolarEdge's budget per API key per minute (fixed minute from the key's first call).
     pub solaredge_per_minute: u32,
     /// Solis: this many calls per window per client IP (the vendor's rule: 3 per 5 s).
     pub solis_per_window: u32,
+    /// Solis's rate-limit window.
     pub solis_window: Duration,
 }
 
@@ -54,24 +63,14 @@ impl Default for SandboxConfig {
     }
 }
 
+/// A simulated vendor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Vendor {
     SolarEdge,
     Solis,
 }
 
-/// Faults injected into the following requests of one vendor.
-#[derive(Clone, Debug, Default)]
-pub struct Faults {
-    pub latency: Duration,
-    /// The next N requests answer 503.
-    pub fail_next_5xx: u32,
-    /// The next N requests answer 429 with `Retry-After: 2`.
-    pub rate_limit_next: u32,
-    /// The next N requests answer 200 with a truncated JSON body.
-    pub malformed_next: u32,
-}
-
+/// A SolarEdge customer's own API key, which sees exactly one site.
 #[derive(Clone, Debug, Serialize)]
 pub struct DemoSiteKey {
     pub api_key: String,
@@ -79,6 +78,7 @@ pub struct DemoSiteKey {
     pub site_name: String,
 }
 
+/// A Solis KeyId/KeySecret pair and the stations it sees.
 #[derive(Clone, Debug, Serialize)]
 pub struct DemoSolisKey {
     pub key_id: String,
@@ -95,48 +95,7 @@ pub struct Demo {
     pub solis_customer_keys: Vec<DemoSolisKey>,
 }
 
-/// What a fault check decided for one request.
-pub(crate) enum Injected {
-    None,
-    Unavailable,
-    RateLimited,
-    Malformed,
-}
-
-/// Per-vendor counters and fault knobs, shared with the handlers.
-#[derive(Default)]
-pub(crate) struct Knobs {
-    faults: Mutex<Faults>,
-    requests: AtomicU64,
-}
-
-impl Knobs {
-    /// Counts the request, waits the configured latency, and takes one injected fault if armed.
-    pub(crate) async fn before(&self) -> Injected {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        let (latency, injected) = {
-            let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-            let injected = if f.fail_next_5xx > 0 {
-                f.fail_next_5xx -= 1;
-                Injected::Unavailable
-            } else if f.rate_limit_next > 0 {
-                f.rate_limit_next -= 1;
-                Injected::RateLimited
-            } else if f.malformed_next > 0 {
-                f.malformed_next -= 1;
-                Injected::Malformed
-            } else {
-                Injected::None
-            };
-            (f.latency, injected)
-        };
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        injected
-    }
-}
-
+/// One vendor's server, running until `stop` fires or is dropped.
 struct Server {
     addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -160,6 +119,20 @@ async fn serve(addr: SocketAddr, router: axum::Router) -> std::io::Result<Server
     Ok(Server { addr, stop, task })
 }
 
+impl Server {
+    /// Stops accepting, lets requests in flight finish (for a few seconds at most).
+    async fn stop(mut self) {
+        let _ = self.stop.send(());
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
+/// Both simulated vendors, serving until [`Sandbox::shutdown`] or drop.
 pub struct Sandbox {
     demo: Demo,
     solaredge: Server,
@@ -169,6 +142,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Seeds both fleets from `cfg.seed` and starts both servers.
     pub async fn start(cfg: SandboxConfig) -> std::io::Result<Sandbox> {
         let se = solaredge::State::seeded(&cfg);
         let so = solis::State::seeded(&cfg);
@@ -178,14 +152,18 @@ impl Sandbox {
             solis_account: so.account_demo(),
             solis_customer_keys: so.customer_demos(),
         };
-        let solaredge_knobs = se.knobs.clone();
-        let solis_knobs = so.knobs.clone();
+        let solaredge_knobs = Arc::new(Knobs::default());
+        let solis_knobs = Arc::new(Knobs::default());
         let solaredge = serve(
             SocketAddr::new(cfg.host, cfg.solaredge_port),
-            solaredge::router(se),
+            solaredge::router(se, solaredge_knobs.clone()),
         )
         .await?;
-        let solis = serve(SocketAddr::new(cfg.host, cfg.solis_port), solis::router(so)).await?;
+        let solis = serve(
+            SocketAddr::new(cfg.host, cfg.solis_port),
+            solis::router(so, solis_knobs.clone()),
+        )
+        .await?;
         Ok(Sandbox {
             demo,
             solaredge,
@@ -205,6 +183,7 @@ impl Sandbox {
         format!("http://{}", self.solis.addr)
     }
 
+    /// The keys both servers accept.
     pub fn demo(&self) -> &Demo {
         &self.demo
     }
@@ -216,17 +195,14 @@ impl Sandbox {
         }
     }
 
+    /// Arms faults for the following requests of `vendor`, replacing any still armed.
     pub fn set_faults(&self, vendor: Vendor, faults: Faults) {
-        *self
-            .knobs(vendor)
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = faults;
+        self.knobs(vendor).set(faults);
     }
 
     /// Requests received so far, rejected ones included.
     pub fn requests(&self, vendor: Vendor) -> u64 {
-        self.knobs(vendor).requests.load(Ordering::SeqCst)
+        self.knobs(vendor).requests()
     }
 
     /// Endpoints and demo keys, for people.
@@ -267,10 +243,8 @@ impl Sandbox {
         s
     }
 
+    /// Stops both servers.
     pub async fn shutdown(self) {
-        for server in [self.solaredge, self.solis] {
-            let _ = server.stop.send(());
-            let _ = server.task.await;
-        }
+        tokio::join!(self.solaredge.stop(), self.solis.stop());
     }
 }

@@ -11,8 +11,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::faults::{self, Knobs, Shapes};
 use crate::fleet::{self, FleetSite};
-use crate::{DemoSiteKey, Injected, Knobs, SandboxConfig};
+use crate::{DemoSiteKey, SandboxConfig};
 
 const CUSTOMER_KEYS: usize = 8;
 const WINDOW: Duration = Duration::from_secs(60);
@@ -23,7 +24,6 @@ enum Scope {
 }
 
 pub(crate) struct State {
-    pub(crate) knobs: Arc<Knobs>,
     pub(crate) account_key: String,
     fleet: Vec<FleetSite>,
     customer_sites: Vec<(String, FleetSite)>,
@@ -41,7 +41,6 @@ impl State {
             .map(|s| (fleet::solaredge_key(&mut rng), s))
             .collect();
         Arc::new(State {
-            knobs: Arc::default(),
             account_key,
             fleet,
             customer_sites,
@@ -153,27 +152,8 @@ fn site_json(s: &FleetSite) -> Value {
     })
 }
 
-/// Faults, then the API key, then the budget: what every V2 call goes through.
-async fn gate(st: &State, headers: &HeaderMap) -> Result<(Scope, u32), Response> {
-    match st.knobs.before().await {
-        Injected::None => {}
-        Injected::Unavailable => {
-            return Err(problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service Unavailable",
-                "The monitoring service is temporarily unavailable",
-            ))
-        }
-        Injected::RateLimited => return Err(too_many(2)),
-        Injected::Malformed => {
-            return Err((
-                StatusCode::OK,
-                [("content-type", "application/json")],
-                "{\"sites\":[{\"siteId\":",
-            )
-                .into_response())
-        }
-    }
+/// The API key, then the budget: what every V2 call goes through.
+fn gate(st: &State, headers: &HeaderMap) -> Result<(Scope, u32), Response> {
     let key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -190,37 +170,48 @@ async fn gate(st: &State, headers: &HeaderMap) -> Result<(Scope, u32), Response>
     Ok((scope, remaining))
 }
 
+/// Marks a response with the key's remaining budget for this minute.
+fn with_remaining(mut r: Response, remaining: u32) -> Response {
+    r.headers_mut()
+        .insert("x-ratelimit-remaining-minute", HeaderValue::from(remaining));
+    r
+}
+
+fn bad_request(detail: &str) -> Response {
+    problem(StatusCode::BAD_REQUEST, "Bad Request", detail)
+}
+
+/// A 1-based query number, its default when absent; None when not a number within `range`.
+fn query_number(
+    q: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Option<usize> {
+    match q.get(name) {
+        None => Some(default),
+        Some(v) => v.parse::<usize>().ok().filter(|n| range.contains(n)),
+    }
+}
+
+/// `GET /v2/sites?page=1&sites-in-page=100`: the sites the key can see, one page of them.
 async fn list_sites(
     AxState(st): AxState<Arc<State>>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (scope, remaining) = match gate(&st, &headers).await {
+    let (scope, remaining) = match gate(&st, &headers) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let parse = |name: &str, default: usize| -> Result<usize, Response> {
-        match q.get(name) {
-            None => Ok(default),
-            Some(v) => v.parse::<usize>().map_err(|_| {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "Bad Request",
-                    &format!("Invalid value for {name}: {v}"),
-                )
-            }),
-        }
+    let Some(page) = query_number(&q, "page", 1, 1..=usize::MAX / 1000) else {
+        return with_remaining(bad_request("page must be a number, 1 or more"), remaining);
     };
-    let (page, size) = match (parse("page", 1), parse("sites-in-page", 100)) {
-        (Ok(p), Ok(s)) if p >= 1 && (1..=1000).contains(&s) => (p, s),
-        (Err(r), _) | (_, Err(r)) => return r,
-        _ => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Bad Request",
-                "page must be 1 or more and sites-in-page between 1 and 1000",
-            )
-        }
+    let Some(size) = query_number(&q, "sites-in-page", 100, 1..=1000) else {
+        return with_remaining(
+            bad_request("sites-in-page must be a number between 1 and 1000"),
+            remaining,
+        );
     };
     let visible = st.visible(&scope);
     let items: Vec<Value> = visible
@@ -235,33 +226,37 @@ async fn list_sites(
     )
 }
 
+/// `GET /v2/sites/{siteId}`: one site, if the key can see it.
 async fn get_site(
     AxState(st): AxState<Arc<State>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (scope, remaining) = match gate(&st, &headers).await {
+    let (scope, remaining) = match gate(&st, &headers) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<u64>() else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "siteId must be a number",
-        );
+        return with_remaining(bad_request("siteId must be a number"), remaining);
     };
     match st.visible(&scope).into_iter().find(|s| s.id == id) {
         Some(s) => json_ok(site_json(s), remaining),
-        None if st.exists(id) => problem(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "You do not have access to this site",
+        None if st.exists(id) => with_remaining(
+            problem(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "You do not have access to this site",
+            ),
+            remaining,
         ),
-        None => problem(StatusCode::NOT_FOUND, "Not Found", "Site not found"),
+        None => with_remaining(
+            problem(StatusCode::NOT_FOUND, "Not Found", "Site not found"),
+            remaining,
+        ),
     }
 }
 
+/// Monitoring API V1 paths: retired.
 async fn v1_gone() -> Response {
     problem(
         StatusCode::GONE,
@@ -270,11 +265,42 @@ async fn v1_gone() -> Response {
     )
 }
 
-pub(crate) fn router(state: Arc<State>) -> Router {
+async fn not_found() -> Response {
+    problem(StatusCode::NOT_FOUND, "Not Found", "No such resource")
+}
+
+fn unavailable() -> Response {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service Unavailable",
+        "The monitoring service is temporarily unavailable",
+    )
+}
+
+fn malformed() -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        "{\"sites\":[{\"siteId\":",
+    )
+        .into_response()
+}
+
+pub(crate) fn router(state: Arc<State>, knobs: Arc<Knobs>) -> Router {
+    let shapes = Arc::new(Shapes {
+        unavailable,
+        rate_limited: too_many,
+        malformed,
+    });
     Router::new()
         .route("/v2/sites", get(list_sites))
         .route("/v2/sites/{id}", get(get_site))
         .route("/sites/list", get(v1_gone))
         .route("/site/{id}/details", get(v1_gone))
+        .fallback(not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            (knobs, shapes),
+            faults::inject,
+        ))
 }

@@ -1,5 +1,5 @@
-//! Solis Cloud: signed POSTs (Content-MD5, Date within 15 minutes, HMAC-SHA1 over the
-//! canonical string), `{success, code, msg, data}` envelopes, 3 calls per 5 s per client IP.
+//! Solis Cloud: signed POSTs (see [`crate::signing`]), `{success, code, msg, data}` envelopes,
+//! 3 calls per 5 s per client IP.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -12,35 +12,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
+use crate::faults::{self, Knobs, Shapes};
 use crate::fleet::{self, FleetSite};
-use crate::{DemoSolisKey, Injected, Knobs, SandboxConfig};
+use crate::signing::{self, Rejection};
+use crate::{DemoSolisKey, SandboxConfig};
 
-const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 const CUSTOMER_KEYS: usize = 8;
-
-/// base64 of the raw MD5 digest of `body`.
-pub fn content_md5(body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
-}
-
-/// base64(HMAC-SHA1(secret, "POST\n{md5}\n{content type}\n{date}\n{path}")), as Solis verifies it.
-pub fn sign(
-    key_secret: &str,
-    content_md5: &str,
-    content_type: &str,
-    date: &str,
-    path: &str,
-) -> String {
-    let mut mac =
-        Hmac::<sha1::Sha1>::new_from_slice(key_secret.as_bytes()).expect("any key length");
-    mac.update(format!("POST\n{content_md5}\n{content_type}\n{date}\n{path}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
 
 struct Key {
     id: String,
@@ -50,7 +29,6 @@ struct Key {
 }
 
 pub(crate) struct State {
-    pub(crate) knobs: Arc<Knobs>,
     keys: Vec<Key>,
     fleet: Vec<FleetSite>,
     per_window: usize,
@@ -79,7 +57,6 @@ impl State {
             });
         }
         Arc::new(State {
-            knobs: Arc::default(),
             keys,
             fleet,
             per_window: cfg.solis_per_window.max(1) as usize,
@@ -179,80 +156,58 @@ fn station_json(s: &FleetSite) -> Value {
     })
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Verifies a request exactly as Solis does; returns the caller's key.
-fn verify<'a>(
-    st: &'a State,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<&'a Key, Response> {
-    let (Some(md5), Some(ctype), Some(date), Some(auth)) = (
-        header(headers, "content-md5"),
-        header(headers, "content-type"),
-        header(headers, "date"),
-        header(headers, "authorization"),
-    ) else {
-        return Err(fail(
+/// The vendor's answer to a request refused by the signature check.
+fn refused(r: Rejection) -> Response {
+    let (status, code, msg) = match r {
+        Rejection::MissingHeaders => (
             StatusCode::BAD_REQUEST,
             "I0000",
             "Required headers are missing: Content-MD5, Content-Type, Date, Authorization",
-        ));
-    };
-    if md5 != content_md5(body) {
-        return Err(fail(
+        ),
+        Rejection::Md5Mismatch => (
             StatusCode::BAD_REQUEST,
             "I0000",
             "Content-MD5 does not match the body",
-        ));
-    }
-    let Ok(at) = httpdate::parse_http_date(date) else {
-        return Err(fail(
+        ),
+        Rejection::BadDate => (
             StatusCode::BAD_REQUEST,
             "I0000",
-            "Date is not an RFC 1123 date",
-        ));
-    };
-    let now = SystemTime::now();
-    let skew = now
-        .duration_since(at)
-        .or_else(|_| at.duration_since(now))
-        .unwrap_or_default();
-    if skew > MAX_SKEW {
-        return Err(fail(
+            "Date is not an RFC 1123 GMT date",
+        ),
+        Rejection::ClockSkew => (
             StatusCode::REQUEST_TIMEOUT,
             "408",
-            "Request time is out of range",
-        ));
-    }
-    let Some((key_id, signature)) = auth.strip_prefix("API ").and_then(|r| r.split_once(':'))
-    else {
-        return Err(fail(
+            "Request time is more than 15 minutes from server time",
+        ),
+        Rejection::MalformedAuthorization => (
             StatusCode::FORBIDDEN,
             "R0000",
-            "No authority: malformed Authorization header",
-        ));
-    };
-    let Some(key) = st.keys.iter().find(|k| k.id == key_id) else {
-        return Err(fail(
+            "No authority: Authorization must be API {KeyId}:{Sign}",
+        ),
+        Rejection::UnknownKey => (
             StatusCode::FORBIDDEN,
             "B0011",
             "User does not exist: unknown KeyId",
-        ));
-    };
-    if sign(&key.secret, md5, ctype, date, path) != signature {
-        return Err(fail(
+        ),
+        Rejection::BadSignature => (
             StatusCode::FORBIDDEN,
             "R0000",
             "No authority: the signature does not match",
-        ));
-    }
-    Ok(key)
+        ),
+    };
+    fail(status, code, msg)
 }
 
+/// A non-negative integer field, given as a number or a numeric string.
+fn number(req: &Value, name: &str) -> Option<u64> {
+    match req.get(name)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Every Solis endpoint: rate limit, signature, then the endpoint itself.
 async fn api(
     AxState(st): AxState<Arc<State>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -260,32 +215,22 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match st.knobs.before().await {
-        Injected::None => {}
-        Injected::Unavailable => {
-            return fail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "503",
-                "Service temporarily unavailable",
-            )
-        }
-        Injected::RateLimited => return too_many(2),
-        Injected::Malformed => {
-            return (
-                StatusCode::OK,
-                [("content-type", "application/json")],
-                "{\"success\":true,\"code\":\"0\",\"data\":{\"page\":",
-            )
-                .into_response()
-        }
-    }
     if let Err(wait) = st.admit(peer.ip()) {
         return too_many(wait);
     }
     let path = uri.path();
-    let key = match verify(&st, path, &headers, &body) {
-        Ok(k) => k,
-        Err(r) => return r,
+    let secret_of = |id: &str| {
+        st.keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.secret.as_str())
+    };
+    let key = match signing::verify(path, &headers, &body, SystemTime::now(), secret_of) {
+        Ok(id) => st.keys.iter().find(|k| k.id == id),
+        Err(r) => return refused(r),
+    };
+    let Some(key) = key else {
+        return refused(Rejection::UnknownKey);
     };
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return fail(StatusCode::BAD_REQUEST, "I0000", "The body is not JSON");
@@ -293,14 +238,12 @@ async fn api(
     let stations: &[FleetSite] = key.stations.as_deref().unwrap_or(&st.fleet);
     match path {
         "/v1/api/userStationList" => {
-            let num =
-                |name: &str, default: u64| req.get(name).and_then(Value::as_u64).unwrap_or(default);
-            let page_no = num("pageNo", 1).max(1) as usize;
-            let size = num("pageSize", 20).clamp(1, 100) as usize;
+            let page_no = number(&req, "pageNo").unwrap_or(1).max(1) as usize;
+            let size = number(&req, "pageSize").unwrap_or(20).clamp(1, 100) as usize;
             let total = stations.len();
             let records: Vec<Value> = stations
                 .iter()
-                .skip((page_no - 1) * size)
+                .skip(page_no.saturating_sub(1).saturating_mul(size))
                 .take(size)
                 .map(station_json)
                 .collect();
@@ -311,7 +254,11 @@ async fn api(
             }))
         }
         "/v1/api/stationDetail" => {
-            let id = req.get("id").and_then(Value::as_str).unwrap_or_default();
+            let id = match req.get("id") {
+                Some(Value::String(s)) => s.trim().to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
             if id.is_empty() {
                 return fail(StatusCode::OK, "I0000", "Required parameter id is empty");
             }
@@ -320,35 +267,44 @@ async fn api(
                 None => fail(StatusCode::OK, "R0000", "No authority for this station"),
             }
         }
-        _ => fail(StatusCode::NOT_FOUND, "404", "No such interface"),
+        _ => not_found().await,
     }
 }
 
-pub(crate) fn router(state: Arc<State>) -> Router {
+async fn not_found() -> Response {
+    fail(StatusCode::NOT_FOUND, "404", "No such interface")
+}
+
+fn unavailable() -> Response {
+    fail(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503",
+        "Service temporarily unavailable",
+    )
+}
+
+fn malformed() -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json;charset=UTF-8")],
+        "{\"success\":true,\"code\":\"0\",\"msg\":\"success\",\"data\":{\"page\":",
+    )
+        .into_response()
+}
+
+pub(crate) fn router(state: Arc<State>, knobs: Arc<Knobs>) -> Router {
+    let shapes = Arc::new(Shapes {
+        unavailable,
+        rate_limited: too_many,
+        malformed,
+    });
     Router::new()
         .route("/v1/api/userStationList", post(api))
         .route("/v1/api/stationDetail", post(api))
+        .fallback(not_found)
         .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The worked example of the SolisCloud API document, checked by the sandbox's verifier.
-    #[test]
-    fn verifies_the_vendors_worked_example() {
-        let body = br#"{"pageNo":1,"pageSize":10}"#;
-        assert_eq!(content_md5(body), "kxdxk7rbAsrzSIWgEwhH4w==");
-        assert_eq!(
-            sign(
-                "6680182547",
-                "kxdxk7rbAsrzSIWgEwhH4w==",
-                "application/json",
-                "Fri, 26 Jul 2019 06:00:46 GMT",
-                "/v1/api/userStationList"
-            ),
-            "nBYQWeuzy3Y+gp67BN8zXTmvSDk="
-        );
-    }
+        .layer(axum::middleware::from_fn_with_state(
+            (knobs, shapes),
+            faults::inject,
+        ))
 }
