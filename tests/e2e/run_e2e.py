@@ -223,6 +223,8 @@ def main():
         click(d, "mode-account")
         type_into(d, "site-search", fleet_word)
         wait_text(d, "remote-site", fleet_word)
+        # The search is debounced: let the narrowed list settle before the picture.
+        WebDriverWait(d, WAIT).until(lambda x: len(x.find_elements(*tid("remote-site"))) < 50)
         shot(d, "connect-from-installer-account")
         WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
             (By.CSS_SELECTOR, '[data-testid="remote-site"] input[type="checkbox"]'))).click()

@@ -58,6 +58,7 @@ pub fn mask(value: &str) -> String {
 }
 
 const SERVICE: &str = "onramp";
+const SELF_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[derive(Clone, Debug)]
 pub struct Vault {
@@ -152,7 +153,7 @@ impl Vault {
     pub async fn self_test(&self) -> VaultStatus {
         let probe = format!("self-test/{}", uuid::Uuid::new_v4());
         let value = Sensitive::new(uuid::Uuid::new_v4().to_string());
-        let result = async {
+        let check = async {
             self.put(&probe, &value).await?;
             let read = self.get(&probe).await?;
             self.delete(&probe).await?;
@@ -164,8 +165,16 @@ impl Vault {
                 .hint("The keyring is not persistent on this system. Install and unlock gnome-keyring or KWallet."));
             }
             Ok(())
-        }
-        .await;
+        };
+        // A keyring waiting on an unlock prompt nobody answers must not keep Onramp from opening.
+        let result = match tokio::time::timeout(SELF_TEST_TIMEOUT, check).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                Code::KeychainUnavailable,
+                "Secure storage is unavailable: the keyring did not answer (it may be waiting to be unlocked).",
+            )
+            .hint("Unlock the keyring when the system asks, then restart Onramp.")),
+        };
         match result {
             Ok(()) => VaultStatus {
                 available: true,

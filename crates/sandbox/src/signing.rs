@@ -63,13 +63,13 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Verifies a signed Solis request at `now`; returns the caller's KeyId.
 /// `secret_of` looks up the KeySecret of a KeyId.
-pub(crate) fn verify<'k>(
+pub(crate) fn verify<'h, 's>(
     path: &str,
-    headers: &'k HeaderMap,
+    headers: &'h HeaderMap,
     body: &[u8],
     now: SystemTime,
-    secret_of: impl Fn(&str) -> Option<&'k str>,
-) -> Result<&'k str, Rejection> {
+    secret_of: impl Fn(&str) -> Option<&'s str>,
+) -> Result<&'h str, Rejection> {
     let (Some(md5), Some(ctype), Some(date), Some(auth)) = (
         header(headers, "content-md5"),
         header(headers, "content-type"),
@@ -175,7 +175,9 @@ mod tests {
             "API 2424:nBYQWeuzy3Y+gp67BN8zXTmvSDk=",
         );
         let now = at(DATE);
-        let check = |h: &HeaderMap, body: &[u8], now| verify(PATH, h, body, now, secret_2424);
+        fn check<'h>(h: &'h HeaderMap, body: &[u8], now: SystemTime) -> Result<&'h str, Rejection> {
+            verify(PATH, h, body, now, secret_2424)
+        }
 
         let tampered = br#"{"pageNo":2,"pageSize":10}"#;
         assert_eq!(check(&good, tampered, now), Err(Rejection::Md5Mismatch));

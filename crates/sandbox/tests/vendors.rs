@@ -307,3 +307,158 @@ async fn the_same_seed_gives_the_same_keys_and_fleets() {
     );
     assert!(a.describe().contains(&a.demo().solaredge_account_key));
 }
+
+#[tokio::test]
+async fn solis_installer_account_pages_through_every_station_and_details_one() {
+    let sb = Sandbox::start(SandboxConfig {
+        solis_per_window: 100,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let a = sb.demo().solis_account.clone();
+    let mut ids = Vec::new();
+    for page in 1..=2 {
+        let (status, v, _) = solis(
+            &sb,
+            SolisCall {
+                body: json!({"pageNo": page, "pageSize": 100}),
+                ..call(&a.key_id, &a.key_secret)
+            },
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["data"]["page"]["total"], 180);
+        assert_eq!(v["data"]["page"]["pages"], 2);
+        assert_eq!(v["data"]["stationStatusVo"]["all"], 180);
+        for r in v["data"]["page"]["records"].as_array().unwrap() {
+            let id = r["id"].as_str().unwrap().to_string();
+            assert_eq!(id.len(), 19);
+            assert!(id.bytes().all(|b| b.is_ascii_digit()));
+            ids.push(id);
+        }
+    }
+    assert_eq!(ids, a.station_ids);
+
+    let (status, v, _) = solis(
+        &sb,
+        SolisCall {
+            path: "/v1/api/stationDetail",
+            body: json!({"id": a.station_ids[42]}),
+            ..call(&a.key_id, &a.key_secret)
+        },
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (200, Some("0")), "{v}");
+    assert_eq!(v["data"]["id"], a.station_ids[42].as_str());
+    let cap = v["data"]["capacity"].as_f64().unwrap();
+    assert!((3.0..=25.0).contains(&cap));
+
+    // Default page size is 20.
+    let (_, v, _) = solis(
+        &sb,
+        SolisCall {
+            body: json!({}),
+            ..call(&a.key_id, &a.key_secret)
+        },
+    )
+    .await;
+    assert_eq!(v["data"]["page"]["size"], 20);
+    assert_eq!(v["data"]["page"]["records"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn solis_faults_use_the_vendor_envelope() {
+    let sb = sandbox().await;
+    let a = sb.demo().solis_account.clone();
+    sb.set_faults(
+        Vendor::Solis,
+        Faults {
+            fail_next_5xx: 1,
+            malformed_next: 1,
+            latency: Duration::from_millis(200),
+            ..Faults::default()
+        },
+    );
+    let t = std::time::Instant::now();
+    let (status, v, _) = solis(&sb, call(&a.key_id, &a.key_secret)).await;
+    assert_eq!((status, v["success"].as_bool()), (503, Some(false)));
+    let (status, v, _) = solis(&sb, call(&a.key_id, &a.key_secret)).await;
+    assert_eq!((status, v), (200, Value::Null), "a truncated body");
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    assert_eq!(sb.requests(Vendor::Solis), 2);
+    assert_eq!(sb.requests(Vendor::SolarEdge), 0);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_request_is_counted_even_refused_ones() {
+    let sb = sandbox().await;
+    let r = se_get(&sb, "/site/4012345/details?api_key=X", None).await;
+    assert_eq!(r.status(), 410);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], 410);
+    assert_eq!(se_get(&sb, "/v2/nowhere", None).await.status(), 404);
+    assert_eq!(se_get(&sb, "/v2/sites", Some("NOPE")).await.status(), 401);
+    assert_eq!(sb.requests(Vendor::SolarEdge), 3);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn fleets_look_like_real_installer_fleets() {
+    let a = sandbox().await;
+    let b = sandbox().await;
+    let key = a.demo().solaredge_account_key.clone();
+    let page = |sb: &Sandbox| {
+        let url = format!("{}/v2/sites?sites-in-page=1000", sb.solaredge_url());
+        let key = key.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("X-API-Key", key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (va, vb) = (page(&a).await, page(&b).await);
+    assert_eq!(va, vb, "the same seed gives the same fleet");
+    let sites = va["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 320);
+    let active = sites.iter().filter(|s| s["status"] == "Active").count();
+    assert!(active > 280, "mostly active: {active}");
+    for s in sites {
+        let kw = s["peakPower"].as_f64().unwrap();
+        assert!((3.0..=25.0).contains(&kw));
+        assert!(s["location"]["zip"].as_str().unwrap().len() == 5);
+        assert!(s["installationDate"].as_str().unwrap() <= "2026-09-30");
+    }
+    let demo = a.demo();
+    assert!(demo.solaredge_account_key.len() == 32);
+    assert!(demo
+        .solaredge_site_keys
+        .iter()
+        .all(|k| k.api_key.len() == 32
+            && k.api_key
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
+    for k in std::iter::once(&demo.solis_account).chain(&demo.solis_customer_keys) {
+        assert_eq!(k.key_id.len(), 19);
+        assert!(k.key_id.bytes().all(|c| c.is_ascii_digit()));
+        assert_eq!(k.key_secret.len(), 32);
+        assert!(k
+            .key_secret
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+    }
+    assert!(demo
+        .solis_customer_keys
+        .iter()
+        .all(|k| (1..=2).contains(&k.station_ids.len())));
+    a.shutdown().await;
+    b.shutdown().await;
+}
