@@ -7,7 +7,7 @@ mod commands;
 use onramp_core::config::{default_config_file, default_data_dir, Config};
 use onramp_core::model::{Environment, ProviderId, SandboxDemoKey};
 use onramp_core::{Onramp, OpenOptions};
-use onramp_sandbox::{Sandbox, SandboxConfig};
+use onramp_sandbox::{Sandbox, SandboxConfig, Vendor};
 use tauri::Manager;
 
 /// What the commands share: the service, and the in-process sandbox kept alive beside it.
@@ -17,34 +17,20 @@ pub struct AppState {
 }
 
 fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
-    let d = sb.demo();
-    let mut keys = vec![SandboxDemoKey::api_key(
-        ProviderId::Solaredge,
-        "Installer account key",
-        &d.solaredge_account_key,
-    )];
-    keys.extend(d.solaredge_site_keys.iter().map(|k| {
-        SandboxDemoKey::api_key(
-            ProviderId::Solaredge,
-            format!("Customer key: {}", k.site_name),
-            &k.api_key,
-        )
-    }));
-    keys.push(SandboxDemoKey::key_pair(
-        ProviderId::Solis,
-        "Installer account key",
-        &d.solis_account.key_id,
-        &d.solis_account.key_secret,
-    ));
-    keys.extend(d.solis_customer_keys.iter().enumerate().map(|(i, k)| {
-        SandboxDemoKey::key_pair(
-            ProviderId::Solis,
-            format!("Customer key {}", i + 1),
-            &k.key_id,
-            &k.key_secret,
-        )
-    }));
-    keys
+    sb.demo()
+        .keys()
+        .into_iter()
+        .map(|k| SandboxDemoKey {
+            provider: match k.vendor {
+                Vendor::SolarEdge => ProviderId::Solaredge,
+                Vendor::Solis => ProviderId::Solis,
+            },
+            label: k.label,
+            api_key: k.api_key,
+            key_id: k.key_id,
+            key_secret: k.key_secret,
+        })
+        .collect()
 }
 
 async fn open_state() -> Result<AppState, Box<dyn std::error::Error>> {

@@ -150,7 +150,7 @@ def main():
     keys = status["sandbox_keys"]
     se = next(k for k in keys if k["provider"] == "solaredge" and k["label"].startswith("Customer key"))
     solis = next(k for k in keys if k["provider"] == "solis" and k["label"].startswith("Customer key"))
-    se_site = se["label"].split(": ", 1)[1]
+    se_site = se["label"].split(": ", 1)[1].rsplit(" (#", 1)[0]
     account = next(k for k in keys if k["provider"] == "solaredge" and "account" in k["label"])
     # A word that names sites of the installer account's fleet.
     cli_env = dict(os.environ, ONRAMP_CONFIG=os.path.join(scratch, "absent.toml"))
@@ -186,6 +186,11 @@ def main():
         # SolarEdge with the customer's own key.
         click(d, "connect-solaredge")
         click(d, "mode-customer-key")
+        # A wrong key first: SolarEdge's refusal is shown with what to do.
+        type_into(d, "field-api_key", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ")
+        click(d, "connect-submit")
+        wait_text(d, "error-box", "SolarEdge rejected this key")
+        shot(d, "connect-wrong-key")
         type_into(d, "field-api_key", se["api_key"])
         click(d, "connect-submit")
         wait_text(d, "site-row", se_site)

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use onramp_core::config::{default_config_file, default_data_dir, Config};
 use onramp_core::model::*;
 use onramp_core::{Error, Onramp, OpenOptions};
-use onramp_sandbox::{Sandbox, SandboxConfig};
+use onramp_sandbox::{Sandbox, SandboxConfig, Vendor};
 
 #[derive(Parser)]
 #[command(
@@ -180,7 +180,7 @@ async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<Sandbox>)> {
     let config_file = cli.config.clone().unwrap_or_else(default_config_file);
     let mut config = Config::load(&config_file)?;
     let mut sandbox = None;
-    let mut sandbox_keys = Vec::new();
+    let mut demo_keys = Vec::new();
     if config.environment == Environment::Sandbox {
         let sb = Sandbox::start(SandboxConfig {
             solaredge_port: config.sandbox.solaredge_port,
@@ -190,7 +190,7 @@ async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<Sandbox>)> {
         .await?;
         config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
         config.set_base_url(ProviderId::Solis, sb.solis_url());
-        sandbox_keys = onramp_sandbox_keys(&sb);
+        demo_keys = sandbox_keys(&sb);
         sandbox = Some(sb);
     }
     let onramp = Onramp::open(OpenOptions {
@@ -198,41 +198,27 @@ async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<Sandbox>)> {
         config_file,
         config,
         actor: "cli",
-        sandbox_keys,
+        sandbox_keys: demo_keys,
     })
     .await?;
     Ok((onramp, sandbox))
 }
 
-fn onramp_sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
-    let d = sb.demo();
-    let mut keys = vec![SandboxDemoKey::api_key(
-        ProviderId::Solaredge,
-        "Installer account key",
-        &d.solaredge_account_key,
-    )];
-    keys.extend(d.solaredge_site_keys.iter().map(|k| {
-        SandboxDemoKey::api_key(
-            ProviderId::Solaredge,
-            format!("Customer key: {}", k.site_name),
-            &k.api_key,
-        )
-    }));
-    keys.push(SandboxDemoKey::key_pair(
-        ProviderId::Solis,
-        "Installer account key",
-        &d.solis_account.key_id,
-        &d.solis_account.key_secret,
-    ));
-    keys.extend(d.solis_customer_keys.iter().enumerate().map(|(i, k)| {
-        SandboxDemoKey::key_pair(
-            ProviderId::Solis,
-            format!("Customer key {}", i + 1),
-            &k.key_id,
-            &k.key_secret,
-        )
-    }));
-    keys
+fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
+    sb.demo()
+        .keys()
+        .into_iter()
+        .map(|k| SandboxDemoKey {
+            provider: match k.vendor {
+                Vendor::SolarEdge => ProviderId::Solaredge,
+                Vendor::Solis => ProviderId::Solis,
+            },
+            label: k.label,
+            api_key: k.api_key,
+            key_id: k.key_id,
+            key_secret: k.key_secret,
+        })
+        .collect()
 }
 
 /// Reads one secret: a hidden prompt on a terminal, otherwise the next line of stdin.

@@ -311,30 +311,3 @@ pub struct AppStatus {
     /// Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
     pub sandbox_keys: Vec<SandboxDemoKey>,
 }
-
-impl SandboxDemoKey {
-    pub fn api_key(provider: ProviderId, label: impl Into<String>, key: impl Into<String>) -> Self {
-        SandboxDemoKey {
-            provider,
-            label: label.into(),
-            api_key: Some(key.into()),
-            key_id: None,
-            key_secret: None,
-        }
-    }
-
-    pub fn key_pair(
-        provider: ProviderId,
-        label: impl Into<String>,
-        key_id: impl Into<String>,
-        key_secret: impl Into<String>,
-    ) -> Self {
-        SandboxDemoKey {
-            provider,
-            label: label.into(),
-            api_key: None,
-            key_id: Some(key_id.into()),
-            key_secret: Some(key_secret.into()),
-        }
-    }
-}

@@ -64,7 +64,7 @@ impl Default for SandboxConfig {
 }
 
 /// A simulated vendor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Vendor {
     SolarEdge,
     Solis,
@@ -93,6 +93,59 @@ pub struct Demo {
     pub solaredge_site_keys: Vec<DemoSiteKey>,
     pub solis_account: DemoSolisKey,
     pub solis_customer_keys: Vec<DemoSolisKey>,
+}
+
+/// A demo credential with a label for people, as the app and the CLI list them.
+#[derive(Clone, Debug, Serialize)]
+pub struct LabelledKey {
+    pub vendor: Vendor,
+    pub label: String,
+    pub api_key: Option<String>,
+    pub key_id: Option<String>,
+    pub key_secret: Option<String>,
+}
+
+impl Demo {
+    /// Every demo credential, the installer accounts first; labels are unique.
+    pub fn keys(&self) -> Vec<LabelledKey> {
+        let api_key = |label: String, key: &str| LabelledKey {
+            vendor: Vendor::SolarEdge,
+            label,
+            api_key: Some(key.to_string()),
+            key_id: None,
+            key_secret: None,
+        };
+        let pair = |label: String, k: &DemoSolisKey| LabelledKey {
+            vendor: Vendor::Solis,
+            label,
+            api_key: None,
+            key_id: Some(k.key_id.clone()),
+            key_secret: Some(k.key_secret.clone()),
+        };
+        let mut keys = vec![api_key(
+            "Installer account key".into(),
+            &self.solaredge_account_key,
+        )];
+        keys.extend(self.solaredge_site_keys.iter().map(|k| {
+            api_key(
+                format!("Customer key: {} (#{})", k.site_name, k.site_id),
+                &k.api_key,
+            )
+        }));
+        keys.push(pair("Installer account key".into(), &self.solis_account));
+        keys.extend(self.solis_customer_keys.iter().enumerate().map(|(i, k)| {
+            let n = k.station_ids.len();
+            pair(
+                format!(
+                    "Customer key {} ({n} station{})",
+                    i + 1,
+                    if n == 1 { "" } else { "s" }
+                ),
+                k,
+            )
+        }));
+        keys
+    }
 }
 
 /// One vendor's server, running until `stop` fires or is dropped.
