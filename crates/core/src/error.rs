@@ -17,6 +17,8 @@ pub enum Code {
     RateLimited,
     /// The vendor refused the credential (wrong key, no access to the site).
     VendorRejected,
+    /// The customer said no at the vendor's consent page: nothing is wrong with Onramp.
+    Declined,
     /// The vendor failed or answered something Onramp cannot read.
     VendorError,
     /// The OS keyring is missing, locked or refused the secret.

@@ -4,7 +4,7 @@ export type AppStatus = { version: string, environment: Environment, data_dir: s
  * Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
  */
 sandbox_keys: Array<SandboxDemoKey>, };
-export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Internal";
+export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
 /**

@@ -46,6 +46,29 @@ pub struct NewEvent<'a> {
     pub actor: &'a str,
 }
 
+/// A pending authorization as stored (its state only as a hash, its verifier in the vault).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingRow {
+    pub provider: ProviderId,
+    pub customer_id: String,
+    pub connection_id: Option<String>,
+    pub redirect_uri: String,
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// What consuming a state found.
+#[derive(Debug)]
+pub enum Consumed {
+    Fresh(PendingRow),
+    AlreadyUsed,
+    Unknown,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// An installer account row (no secret).
 pub struct AccountRow {
     pub credential_hint: Option<String>,
@@ -521,6 +544,71 @@ impl Store {
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub async fn insert_pending(
+        &self,
+        state_hash: &str,
+        row: &PendingRow,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pending_authorizations
+                (state_hash, provider, customer_id, connection_id, redirect_uri, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(state_hash)
+        .bind(row.provider.as_str())
+        .bind(&row.customer_id)
+        .bind(&row.connection_id)
+        .bind(&row.redirect_uri)
+        .bind(rfc3339(now))
+        .bind(rfc3339(row.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the pending authorization used, atomically: of two processes racing with the same
+    /// state, exactly one gets `Fresh`.
+    pub async fn consume_pending(
+        &self,
+        state_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Consumed> {
+        let row = sqlx::query(
+            "UPDATE pending_authorizations SET consumed_at = ?
+             WHERE state_hash = ? AND consumed_at IS NULL
+             RETURNING provider, customer_id, connection_id, redirect_uri, expires_at",
+        )
+        .bind(rfc3339(now))
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = row {
+            let expires: String = r.get("expires_at");
+            return Ok(Consumed::Fresh(PendingRow {
+                provider: provider_of(r.get("provider"))?,
+                customer_id: r.get("customer_id"),
+                connection_id: r.get("connection_id"),
+                redirect_uri: r.get("redirect_uri"),
+                expires_at: time::OffsetDateTime::parse(
+                    &expires,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(Error::storage)?,
+            }));
+        }
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM pending_authorizations WHERE state_hash = ?")
+                .bind(state_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(if known.is_some() {
+            Consumed::AlreadyUsed
+        } else {
+            Consumed::Unknown
+        })
     }
 
     pub async fn installer_account(&self, provider: ProviderId) -> Result<Option<AccountRow>> {

@@ -1,0 +1,205 @@
+//! The authorization-code grant with PKCE (S256) and a fresh 256-bit `state` per attempt.
+//!
+//! A pending authorization is bound to the provider, the customer (and the connection being
+//! re-authorized), the exact `redirect_uri` and the PKCE verifier. It lives in SQLite (so a
+//! callback handed from a second process by single-instance finds it), its verifier in the
+//! keyring, and it is consumed once: the first valid callback wins, any later one is refused.
+
+pub mod callback;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::error::{Code, Error, Result};
+use crate::model::ProviderId;
+use crate::store::{Consumed, PendingRow, Store};
+use crate::vault::{Sensitive, Vault};
+use callback::{Callback, Outcome};
+
+/// How long a sign-in may take unless the vendor says otherwise.
+pub const DEFAULT_TTL: time::Duration = time::Duration::minutes(10);
+
+/// What the browser needs to start a sign-in.
+#[derive(Debug)]
+pub struct Begun {
+    pub state: String,
+    /// `code_challenge` for `code_challenge_method=S256`.
+    pub challenge: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A consumed pending authorization with what came back: ready for the code exchange.
+#[derive(Debug)]
+pub struct Completed {
+    pub provider: ProviderId,
+    pub customer_id: String,
+    pub connection_id: Option<String>,
+    pub redirect_uri: String,
+    pub verifier: Sensitive<String>,
+    pub code: String,
+    pub extra: std::collections::BTreeMap<String, String>,
+}
+
+pub struct Authorizations<'a> {
+    store: &'a Store,
+    vault: &'a Vault,
+}
+
+/// The key a state is stored under: its SHA-256, so the database never holds a live state.
+pub fn state_hash(state: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(state.as_bytes()))
+}
+
+fn verifier_key(hash: &str) -> String {
+    format!("pending/{hash}/verifier")
+}
+
+fn refused(message: impl Into<String>) -> Error {
+    Error::validation(message)
+        .hint("Start the connection again from Onramp; nothing was sent to the vendor.")
+}
+
+pub struct BeginRequest<'r> {
+    pub provider: ProviderId,
+    pub customer_id: &'r str,
+    pub connection_id: Option<&'r str>,
+    pub redirect_uri: &'r str,
+    pub ttl: time::Duration,
+}
+
+impl<'a> Authorizations<'a> {
+    pub fn new(store: &'a Store, vault: &'a Vault) -> Self {
+        Authorizations { store, vault }
+    }
+
+    /// Creates the state and PKCE pair and records the pending authorization.
+    pub async fn begin(&self, req: &BeginRequest<'_>, now: OffsetDateTime) -> Result<Begun> {
+        let state = oauth2::CsrfToken::new_random_len(32).secret().clone();
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let hash = state_hash(&state);
+        let expires_at = now + req.ttl;
+        self.vault
+            .put(
+                &verifier_key(&hash),
+                &Sensitive::new(verifier.secret().clone()),
+            )
+            .await?;
+        let row = PendingRow {
+            provider: req.provider,
+            customer_id: req.customer_id.to_string(),
+            connection_id: req.connection_id.map(str::to_string),
+            redirect_uri: req.redirect_uri.to_string(),
+            expires_at,
+        };
+        if let Err(e) = self.store.insert_pending(&hash, &row, now).await {
+            let _ = self.vault.delete(&verifier_key(&hash)).await;
+            return Err(e);
+        }
+        Ok(Begun {
+            state,
+            challenge: challenge.as_str().to_string(),
+            expires_at,
+        })
+    }
+
+    /// Matches a callback to its pending authorization and consumes it. Refuses a missing or
+    /// unknown state, a replay, a late arrival and a callback meant for another provider; a
+    /// decline consumes the authorization and reads as `Declined`.
+    pub async fn complete(
+        &self,
+        cb: &Callback,
+        expected: Option<ProviderId>,
+        now: OffsetDateTime,
+    ) -> Result<Completed> {
+        let state = cb
+            .state
+            .as_deref()
+            .ok_or_else(|| refused("This sign-in answer has no state, so Onramp cannot tell which sign-in it belongs to."))?;
+        let hash = state_hash(state);
+        let row = match self.store.consume_pending(&hash, now).await? {
+            Consumed::Fresh(row) => row,
+            Consumed::AlreadyUsed => return Err(refused("This sign-in answer was already used.")),
+            Consumed::Unknown => {
+                return Err(refused(
+                    "This sign-in answer does not match any sign-in Onramp started.",
+                ))
+            }
+        };
+        let verifier = self.vault.get(&verifier_key(&hash)).await?;
+        let _ = self.vault.delete(&verifier_key(&hash)).await;
+        if row.expires_at < now {
+            return Err(refused("This sign-in took too long and expired."));
+        }
+        if let Some(p) = expected {
+            if p != row.provider {
+                return Err(refused(format!(
+                    "This sign-in answer is for {}, not {}.",
+                    crate::providers::spec(row.provider).name,
+                    crate::providers::spec(p).name
+                )));
+            }
+        }
+        match &cb.outcome {
+            Outcome::Denied { error, description } if error == "access_denied" => Err(Error::new(
+                Code::Declined,
+                format!(
+                    "The customer declined access at {}.",
+                    crate::providers::spec(row.provider).name
+                ),
+            )
+            .hint(description.clone().unwrap_or_else(|| {
+                "Ask the customer whether they want to connect, then start again.".into()
+            }))),
+            Outcome::Denied { error, description } => Err(Error::new(
+                Code::VendorError,
+                format!(
+                    "{} refused the sign-in: {error}{}",
+                    crate::providers::spec(row.provider).name,
+                    description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+                ),
+            )
+            .hint("Check the vendor app's settings (client id, redirect URI, scopes), then start again.")),
+            Outcome::Code { code, extra } => Ok(Completed {
+                provider: row.provider,
+                customer_id: row.customer_id,
+                connection_id: row.connection_id,
+                redirect_uri: row.redirect_uri,
+                verifier: verifier.ok_or_else(|| {
+                    Error::new(Code::KeychainUnavailable, "The sign-in's secret is missing from secure storage.")
+                        .hint("Start the connection again.")
+                })?,
+                code: code.clone(),
+                extra: extra.clone(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_is_s256_of_the_verifier() {
+        // RFC 7636 appendix B.
+        let v = oauth2::PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+        let c = oauth2::PkceCodeChallenge::from_code_verifier_sha256(&v);
+        assert_eq!(c.as_str(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(c.method().as_str(), "S256");
+    }
+
+    #[test]
+    fn states_are_256_bits_and_hashed() {
+        let s = oauth2::CsrfToken::new_random_len(32).secret().clone();
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&s)
+                .unwrap()
+                .len(),
+            32
+        );
+        assert_ne!(state_hash(&s), s);
+        assert_eq!(state_hash(&s), state_hash(&s));
+    }
+}
