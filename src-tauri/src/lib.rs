@@ -4,10 +4,10 @@
 
 mod commands;
 
-use onramp_core::config::{default_config_file, default_data_dir, Config};
-use onramp_core::model::{Environment, ProviderId, SandboxDemoKey};
-use onramp_core::{Onramp, OpenOptions};
-use onramp_sandbox::{Sandbox, SandboxConfig, Vendor};
+use onramp_core::config::{default_config_file, default_data_dir};
+use onramp_core::Onramp;
+use onramp_launch::{Launch, Launched};
+use onramp_sandbox::Sandbox;
 use tauri::Manager;
 
 /// What the commands share: the service, and the in-process sandbox kept alive beside it.
@@ -16,52 +16,15 @@ pub struct AppState {
     _sandbox: Option<Sandbox>,
 }
 
-fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
-    sb.demo()
-        .keys()
-        .into_iter()
-        .map(|k| SandboxDemoKey {
-            provider: match k.vendor {
-                Vendor::SolarEdge => ProviderId::Solaredge,
-                Vendor::Solis => ProviderId::Solis,
-            },
-            label: k.label,
-            api_key: k.api_key,
-            key_id: k.key_id,
-            key_secret: k.key_secret,
-        })
-        .collect()
-}
-
-async fn open_state() -> Result<AppState, Box<dyn std::error::Error>> {
-    let config_file = std::env::var_os("ONRAMP_CONFIG")
-        .map(Into::into)
-        .unwrap_or_else(default_config_file);
-    let data_dir = std::env::var_os("ONRAMP_DATA_DIR")
-        .map(Into::into)
-        .unwrap_or_else(default_data_dir);
-    let mut config = Config::load(&config_file)?;
-    let mut sandbox = None;
-    let mut keys = Vec::new();
-    if config.environment == Environment::Sandbox {
-        let sb = Sandbox::start(SandboxConfig {
-            solaredge_port: config.sandbox.solaredge_port,
-            solis_port: config.sandbox.solis_port,
-            ..SandboxConfig::default()
-        })
-        .await?;
-        config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
-        config.set_base_url(ProviderId::Solis, sb.solis_url());
-        keys = sandbox_keys(&sb);
-        tracing::info!(solaredge = %sb.solaredge_url(), solis = %sb.solis_url(), "sandbox started");
-        sandbox = Some(sb);
-    }
-    let onramp = Onramp::open(OpenOptions {
-        data_dir,
-        config_file,
-        config,
+async fn open_state() -> onramp_core::Result<AppState> {
+    let Launched { onramp, sandbox } = onramp_launch::open(Launch {
+        config_file: std::env::var_os("ONRAMP_CONFIG")
+            .map(Into::into)
+            .unwrap_or_else(default_config_file),
+        data_dir: std::env::var_os("ONRAMP_DATA_DIR")
+            .map(Into::into)
+            .unwrap_or_else(default_data_dir),
         actor: "app",
-        sandbox_keys: keys,
     })
     .await?;
     Ok(AppState {

@@ -32,8 +32,7 @@ impl World {
             environment: Environment::Production,
             ..Config::default()
         };
-        c.set_base_url(ProviderId::Solaredge, self.sandbox.solaredge_url());
-        c.set_base_url(ProviderId::Solis, self.sandbox.solis_url());
+        onramp_launch::wire(&self.sandbox, &mut c);
         c
     }
 
@@ -48,6 +47,8 @@ impl World {
             config,
             actor: "app",
             sandbox_keys: vec![],
+            // The sandbox's demo apps, as if saved in Settings.
+            oauth_apps: onramp_launch::wire(&self.sandbox, &mut Config::default()),
         })
         .await
         .expect("onramp opens")

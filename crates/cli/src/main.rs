@@ -8,10 +8,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use onramp_core::config::{default_config_file, default_data_dir, Config};
+use onramp_core::auth::loopback::Loopback;
+use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
-use onramp_core::{Error, Onramp, OpenOptions};
-use onramp_sandbox::{Sandbox, SandboxConfig, Vendor};
+use onramp_core::service::Redirect;
+use onramp_core::{Error, Onramp};
+use onramp_sandbox::{Sandbox, SandboxConfig};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -102,15 +105,40 @@ enum CustomerCmd {
 enum Provider {
     Solaredge,
     Solis,
+    Tesla,
+    Enphase,
+    Sma,
+    /// SolarEdge Site Access: the homeowner signs in (OAuth) instead of giving a key.
+    SolaredgeSite,
 }
 
 impl From<Provider> for ProviderId {
     fn from(p: Provider) -> Self {
         match p {
-            Provider::Solaredge => ProviderId::Solaredge,
+            Provider::Solaredge | Provider::SolaredgeSite => ProviderId::Solaredge,
             Provider::Solis => ProviderId::Solis,
+            Provider::Tesla => ProviderId::Tesla,
+            Provider::Enphase => ProviderId::Enphase,
+            Provider::Sma => ProviderId::Sma,
         }
     }
+}
+
+impl Provider {
+    fn signs_in(self) -> bool {
+        matches!(
+            self,
+            Provider::Tesla | Provider::Enphase | Provider::Sma | Provider::SolaredgeSite
+        )
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RedirectArg {
+    /// A one-shot listener on 127.0.0.1 receives the browser's return.
+    Loopback,
+    /// Paste the final address or the code the vendor's page shows.
+    Paste,
 }
 
 #[derive(Args)]
@@ -121,6 +149,15 @@ struct ConnectArgs {
     /// Pick these sites from the installer account instead of entering the customer's own key.
     #[arg(long = "site")]
     sites: Vec<String>,
+    /// How the sign-in comes back (providers that sign in): loopback, or paste (Enphase's default).
+    #[arg(long, value_enum)]
+    redirect: Option<RedirectArg>,
+    /// A fixed loopback port, when the vendor app registration names one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Give up waiting for the browser after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
     #[arg(long)]
     json: bool,
 }
@@ -177,48 +214,13 @@ fn main() -> ExitCode {
 
 /// Opens the service; in the Sandbox environment starts the simulated vendors in-process.
 async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<Sandbox>)> {
-    let config_file = cli.config.clone().unwrap_or_else(default_config_file);
-    let mut config = Config::load(&config_file)?;
-    let mut sandbox = None;
-    let mut demo_keys = Vec::new();
-    if config.environment == Environment::Sandbox {
-        let sb = Sandbox::start(SandboxConfig {
-            solaredge_port: config.sandbox.solaredge_port,
-            solis_port: config.sandbox.solis_port,
-            ..SandboxConfig::default()
-        })
-        .await?;
-        config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
-        config.set_base_url(ProviderId::Solis, sb.solis_url());
-        demo_keys = sandbox_keys(&sb);
-        sandbox = Some(sb);
-    }
-    let onramp = Onramp::open(OpenOptions {
+    let l = onramp_launch::open(onramp_launch::Launch {
         data_dir: cli.data_dir.clone().unwrap_or_else(default_data_dir),
-        config_file,
-        config,
+        config_file: cli.config.clone().unwrap_or_else(default_config_file),
         actor: "cli",
-        sandbox_keys: demo_keys,
     })
     .await?;
-    Ok((onramp, sandbox))
-}
-
-fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
-    sb.demo()
-        .keys()
-        .into_iter()
-        .map(|k| SandboxDemoKey {
-            provider: match k.vendor {
-                Vendor::SolarEdge => ProviderId::Solaredge,
-                Vendor::Solis => ProviderId::Solis,
-            },
-            label: k.label,
-            api_key: k.api_key,
-            key_id: k.key_id,
-            key_secret: k.key_secret,
-        })
-        .collect()
+    Ok((l.onramp, l.sandbox))
 }
 
 /// Reads one secret: a hidden prompt on a terminal, otherwise the next line of stdin.
@@ -253,8 +255,80 @@ fn read_key(provider: ProviderId) -> anyhow::Result<KeyInput> {
             input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
         }
+        other => anyhow::bail!(
+            "{} connects by the customer signing in: onramp connect {} --customer ID",
+            onramp_core::providers::spec(other).name,
+            other.as_str()
+        ),
     }
     Ok(input)
+}
+
+/// Opens `url` in the system browser ($BROWSER when set), without waiting for it.
+fn open_browser(url: String) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = webbrowser::open(&url) {
+            eprintln!("Could not open a browser ({e}); open the address above by hand.");
+        }
+    });
+}
+
+/// The authorization-code flow from a terminal: loopback by default, paste for Enphase.
+async fn connect_by_sign_in(
+    onramp: &Onramp,
+    args: &ConnectArgs,
+    provider: ProviderId,
+) -> anyhow::Result<Connection> {
+    let spec = onramp_core::providers::spec(provider);
+    let oauth = spec.oauth.expect("sign-in providers have an OAuth spec");
+    let mode = args.redirect.unwrap_or(match oauth.default_redirect {
+        RedirectMode::Paste => RedirectArg::Paste,
+        _ => RedirectArg::Loopback,
+    });
+    match mode {
+        RedirectArg::Loopback => {
+            let lb = Loopback::bind(args.port).await?;
+            let start = onramp
+                .begin_oauth(
+                    &args.customer,
+                    provider,
+                    Redirect::Loopback(lb.redirect_uri()),
+                )
+                .await?;
+            eprintln!(
+                "Sign-in address for the customer:\n\n  {}\n",
+                start.authorize_url
+            );
+            open_browser(start.authorize_url.clone());
+            eprintln!(
+                "Waiting for the customer to sign in at {}… (Ctrl-C cancels)",
+                spec.name
+            );
+            let url = lb
+                .wait(&start.state, Duration::from_secs(args.timeout))
+                .await?;
+            eprintln!("Signed in; checking with {}…", spec.name);
+            Ok(onramp.complete_oauth(&url, Some(provider)).await?)
+        }
+        RedirectArg::Paste => {
+            let start = onramp
+                .begin_oauth(&args.customer, provider, Redirect::Paste)
+                .await?;
+            eprintln!(
+                "Sign-in address for the customer:\n\n  {}\n",
+                start.authorize_url
+            );
+            open_browser(start.authorize_url.clone());
+            let stdin = std::io::stdin();
+            let mut lines = stdin.lock().lines();
+            let pasted = read_secret(
+                &format!("The code {} shows (or the final address)", spec.name),
+                &mut lines,
+            )?;
+            eprintln!("Checking with {}…", spec.name);
+            Ok(onramp.complete_pasted(&start.state, &pasted).await?)
+        }
+    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
@@ -430,7 +504,9 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }
         Command::Connect(args) => {
             let provider: ProviderId = args.provider.into();
-            let conn = if args.sites.is_empty() {
+            let conn = if args.provider.signs_in() {
+                connect_by_sign_in(onramp, args, provider).await?
+            } else if args.sites.is_empty() {
                 let input = read_key(provider)?;
                 eprintln!(
                     "Checking the key with {}…",

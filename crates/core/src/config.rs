@@ -20,8 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::error::{Code, Error, Result};
-use crate::model::{Environment, ProviderId};
+use crate::model::{Environment, ProviderId, RedirectMode};
+use crate::providers::oauth::Endpoints;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -30,6 +33,22 @@ pub struct Config {
     pub solaredge: VendorEndpoint,
     pub solis: VendorEndpoint,
     pub sandbox: SandboxPorts,
+    /// `[oauth.tesla]`, `[oauth.enphase]`, `[oauth.sma]`, `[oauth.solaredge]`.
+    pub oauth: BTreeMap<String, OAuthConfig>,
+}
+
+/// A provider's OAuth endpoints and how its redirect returns; anything left out takes the default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub api_url: Option<String>,
+    pub redirect: Option<RedirectMode>,
+    /// A fixed loopback port, when the vendor registration names one.
+    pub loopback_port: Option<u16>,
+    /// The company's https relay page (forwards to the deep link).
+    pub relay_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -60,6 +79,7 @@ impl Default for Config {
                     .to_string(),
             },
             sandbox: SandboxPorts::default(),
+            oauth: BTreeMap::new(),
         }
     }
 }
@@ -118,21 +138,71 @@ impl Config {
                 )
             })?;
         }
+        for key in config.oauth.keys() {
+            let known =
+                ProviderId::parse(key).is_some_and(|p| crate::providers::spec(p).oauth.is_some());
+            if !known {
+                return Err(Error::new(
+                    Code::NotConfigured,
+                    format!(
+                        "{}: [oauth.{key}] is not a provider that signs in with OAuth",
+                        path.display()
+                    ),
+                )
+                .hint(
+                    "Use one of [oauth.tesla], [oauth.enphase], [oauth.sma], [oauth.solaredge].",
+                ));
+            }
+        }
         Ok(config)
     }
 
+    /// The API base of a key-based provider.
     pub fn base_url(&self, provider: ProviderId) -> &str {
         match provider {
             ProviderId::Solaredge => &self.solaredge.base_url,
             ProviderId::Solis => &self.solis.base_url,
+            other => crate::providers::spec(other).production_base_url,
         }
     }
 
+    /// Points a key-based provider elsewhere (the sandbox); OAuth providers use `set_oauth`.
     pub fn set_base_url(&mut self, provider: ProviderId, url: String) {
         match provider {
             ProviderId::Solaredge => self.solaredge.base_url = url,
             ProviderId::Solis => self.solis.base_url = url,
+            _ => {}
         }
+    }
+
+    /// The OAuth endpoints of a provider: onramp.toml over the vendor's defaults.
+    pub fn oauth_endpoints(&self, provider: ProviderId) -> Option<Endpoints> {
+        let spec = crate::providers::spec(provider).oauth?;
+        let d = Endpoints::defaults(spec);
+        let c = self
+            .oauth
+            .get(provider.as_str())
+            .cloned()
+            .unwrap_or_default();
+        Some(Endpoints {
+            authorize_url: c.authorize_url.unwrap_or(d.authorize_url),
+            token_url: c.token_url.unwrap_or(d.token_url),
+            api_url: c.api_url.unwrap_or(d.api_url),
+        })
+    }
+
+    pub fn set_oauth_endpoints(&mut self, provider: ProviderId, ep: Endpoints) {
+        let c = self.oauth.entry(provider.as_str().to_string()).or_default();
+        c.authorize_url = Some(ep.authorize_url);
+        c.token_url = Some(ep.token_url);
+        c.api_url = Some(ep.api_url);
+    }
+
+    pub fn oauth_config(&self, provider: ProviderId) -> OAuthConfig {
+        self.oauth
+            .get(provider.as_str())
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

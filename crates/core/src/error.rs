@@ -19,6 +19,8 @@ pub enum Code {
     VendorRejected,
     /// The customer said no at the vendor's consent page: nothing is wrong with Onramp.
     Declined,
+    /// The vendor no longer accepts the grant: the customer must sign in again.
+    ReauthRequired,
     /// The vendor failed or answered something Onramp cannot read.
     VendorError,
     /// The OS keyring is missing, locked or refused the secret.

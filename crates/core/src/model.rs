@@ -12,15 +12,27 @@ use ts_rs::TS;
 pub enum ProviderId {
     Solaredge,
     Solis,
+    Tesla,
+    Enphase,
+    Sma,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 2] = [ProviderId::Solaredge, ProviderId::Solis];
+    pub const ALL: [ProviderId; 5] = [
+        ProviderId::Solaredge,
+        ProviderId::Solis,
+        ProviderId::Tesla,
+        ProviderId::Enphase,
+        ProviderId::Sma,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderId::Solaredge => "solaredge",
             ProviderId::Solis => "solis",
+            ProviderId::Tesla => "tesla",
+            ProviderId::Enphase => "enphase",
+            ProviderId::Sma => "sma",
         }
     }
 
@@ -76,6 +88,8 @@ pub enum CredentialKind {
     InstallerAccount,
     /// A key the customer created for their own site(s).
     CustomerKey,
+    /// The customer signed in at the vendor and granted access (OAuth tokens in the vault).
+    Oauth,
 }
 
 impl CredentialKind {
@@ -83,6 +97,7 @@ impl CredentialKind {
         match self {
             CredentialKind::InstallerAccount => "installer_account",
             CredentialKind::CustomerKey => "customer_key",
+            CredentialKind::Oauth => "oauth",
         }
     }
 
@@ -90,6 +105,7 @@ impl CredentialKind {
         [
             CredentialKind::InstallerAccount,
             CredentialKind::CustomerKey,
+            CredentialKind::Oauth,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -310,4 +326,53 @@ pub struct AppStatus {
     pub vault: VaultStatus,
     /// Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
     pub sandbox_keys: Vec<SandboxDemoKey>,
+}
+
+/// How the vendor's redirect comes back to Onramp after the customer signs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectMode {
+    /// A one-shot listener on 127.0.0.1 (RFC 8252 §7.3).
+    Loopback,
+    /// `onramp://oauth/callback`, directly or through the company's https relay page.
+    DeepLink,
+    /// The installer pastes the final address or the code the vendor's page shows.
+    Paste,
+}
+
+/// A sign-in started: what to open in the browser, and how long it may take.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct OAuthStart {
+    pub provider: ProviderId,
+    pub authorize_url: String,
+    pub redirect_uri: String,
+    pub mode: RedirectMode,
+    /// Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
+    pub state: String,
+    pub expires_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_read_back() {
+        for p in ProviderId::ALL {
+            assert_eq!(ProviderId::parse(p.as_str()), Some(p));
+        }
+        for k in [
+            CredentialKind::InstallerAccount,
+            CredentialKind::CustomerKey,
+            CredentialKind::Oauth,
+        ] {
+            assert_eq!(CredentialKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        use ConnectionState::*;
+        for s in [Active, Expiring, NeedsReauth, Error, Revoked, Pending] {
+            assert_eq!(ConnectionState::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
 }

@@ -10,6 +10,7 @@
 
 mod faults;
 mod fleet;
+mod oauth;
 mod signing;
 mod solaredge;
 mod solis;
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 pub use crate::faults::Faults;
 use crate::faults::Knobs;
+pub use crate::oauth::{OAuthClient, OAuthVendor, TokenRequest};
 pub use crate::signing::{content_md5, sign};
 
 /// What to serve where. Everything served is generated from `seed`.
@@ -45,6 +47,10 @@ pub struct SandboxConfig {
     pub solis_per_window: u32,
     /// Solis's rate-limit window.
     pub solis_window: Duration,
+    /// Redirect URIs registered for every OAuth app, besides any port on 127.0.0.1 (RFC 8252).
+    pub oauth_redirect_uris: Vec<String>,
+    /// How long an authorization code may wait for its exchange.
+    pub oauth_code_ttl: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +63,8 @@ impl Default for SandboxConfig {
             solaredge_sites: 320,
             solis_stations: 180,
             solaredge_per_minute: 100,
+            oauth_redirect_uris: vec!["onramp://oauth/callback".to_string()],
+            oauth_code_ttl: Duration::from_secs(60),
             solis_per_window: 3,
             solis_window: Duration::from_secs(5),
         }
@@ -190,6 +198,7 @@ pub struct Sandbox {
     demo: Demo,
     solaredge: Server,
     solis: Server,
+    oauth: Vec<(OAuthVendor, Arc<oauth::Server>, Server)>,
     solaredge_knobs: Arc<Knobs>,
     solis_knobs: Arc<Knobs>,
 }
@@ -217,8 +226,23 @@ impl Sandbox {
             solis::router(so, solis_knobs.clone()),
         )
         .await?;
+        let mut oauth = Vec::new();
+        for vendor in OAuthVendor::ALL {
+            let mut registered = cfg.oauth_redirect_uris.clone();
+            let state = oauth::Server::new(vendor, cfg.seed, Vec::new(), cfg.oauth_code_ttl);
+            let server = serve(SocketAddr::new(cfg.host, 0), oauth::router(state.clone())).await?;
+            let base = format!("http://{}", server.addr);
+            if vendor == OAuthVendor::Enphase {
+                // Enphase's default redirect page, which shows the code to paste.
+                registered.push(format!("{base}/oauth/redirect_uri"));
+            }
+            state.set_registered(registered);
+            *state.base_url.lock().unwrap_or_else(|p| p.into_inner()) = base;
+            oauth.push((vendor, state, server));
+        }
         Ok(Sandbox {
             demo,
+            oauth,
             solaredge,
             solis,
             solaredge_knobs,
@@ -298,6 +322,47 @@ impl Sandbox {
 
     /// Stops both servers.
     pub async fn shutdown(self) {
+        for (_, _, server) in self.oauth {
+            server.stop().await;
+        }
         tokio::join!(self.solaredge.stop(), self.solis.stop());
+    }
+
+    fn oauth(&self, vendor: OAuthVendor) -> (&Arc<oauth::Server>, &Server) {
+        let (_, state, server) = self
+            .oauth
+            .iter()
+            .find(|(v, _, _)| *v == vendor)
+            .expect("every OAuth vendor is served");
+        (state, server)
+    }
+
+    /// An OAuth vendor's base URL: its authorize, token and data paths hang off it.
+    pub fn oauth_url(&self, vendor: OAuthVendor) -> String {
+        format!("http://{}", self.oauth(vendor).1.addr)
+    }
+
+    /// The app registration (client id and secret) the vendor's sandbox accepts.
+    pub fn oauth_client(&self, vendor: OAuthVendor) -> OAuthClient {
+        self.oauth(vendor).0.client.clone()
+    }
+
+    /// The test account declines (`access_denied`) from now on, or consents again.
+    pub fn set_decline(&self, vendor: OAuthVendor, decline: bool) {
+        self.oauth(vendor).0.set_decline(decline);
+    }
+
+    /// Requests the vendor's token endpoint received, rejected ones included.
+    pub fn token_requests(&self, vendor: OAuthVendor) -> u64 {
+        self.oauth(vendor).0.token_requests()
+    }
+
+    pub fn token_log(&self, vendor: OAuthVendor) -> Vec<TokenRequest> {
+        self.oauth(vendor).0.token_log()
+    }
+
+    /// The ids of the systems the vendor's test account owns.
+    pub fn oauth_sites(&self, vendor: OAuthVendor) -> Vec<String> {
+        self.oauth(vendor).0.site_ids()
     }
 }

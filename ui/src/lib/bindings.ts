@@ -4,7 +4,7 @@ export type AppStatus = { version: string, environment: Environment, data_dir: s
  * Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
  */
 sandbox_keys: Array<SandboxDemoKey>, };
-export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Internal";
+export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
 /**
@@ -12,7 +12,7 @@ export type Connection = { id: string, customer_id: string, provider: ProviderId
  */
 credential_hint: string | null, last_error: ErrorInfo | null, created_at: string, last_checked_at: string | null, sites: Array<Site>, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
-export type CredentialKind = "installer_account" | "customer_key";
+export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 
 /**
  * RFC 3339, UTC.
@@ -52,7 +52,12 @@ api_key: string | null,
  */
 key_id: string | null, key_secret: string | null, };
 export type NewCustomer = { name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, };
-export type ProviderId = "solaredge" | "solis";
+export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect_uri: string, mode: RedirectMode, 
+/**
+ * Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
+ */
+state: string, expires_at: string, };
+export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma";
 export type ProviderInfo = { id: ProviderId, name: string, 
 /**
  * "Site", "Station", ...
@@ -66,6 +71,7 @@ customer_key_help: string,
  * Where the installer finds the account-wide key.
  */
 account_key_help: string, installer_account_configured: boolean, };
+export type RedirectMode = "loopback" | "deep_link" | "paste";
 export type RemoteSite = { external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, 
 /**
  * Set when this site is already connected to a customer (their name).

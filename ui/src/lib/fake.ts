@@ -94,6 +94,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       status: "Online",
       connected_to: null,
     })),
+    // Providers that sign in (OAuth) have no installer-account list.
+    tesla: [],
+    enphase: [],
+    sma: [],
   };
 
   const reject = (e: ErrorInfo): never => {

@@ -6,6 +6,7 @@
 //! keyring, and it is consumed once: the first valid callback wins, any later one is refused.
 
 pub mod callback;
+pub mod loopback;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};

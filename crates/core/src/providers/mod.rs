@@ -1,9 +1,13 @@
 //! Providers are data first: a [`ProviderSpec`] says what each vendor is; each file adds only what
 //! a table cannot say (how to list sites, how to sign a request).
 
+pub mod enphase;
 pub mod http;
+pub mod oauth;
+pub mod sma;
 pub mod solaredge;
 pub mod solis;
+pub mod tesla;
 
 use crate::error::{Error, Result};
 use crate::model::{FieldSpec, KeyInput, ProviderId, ProviderInfo};
@@ -25,12 +29,24 @@ pub struct ProviderSpec {
     pub fields: &'static [FieldDef],
     pub customer_key_help: &'static str,
     pub account_key_help: &'static str,
+    /// How the customer signs in, for vendors that enroll through OAuth.
+    pub oauth: Option<&'static oauth::OAuthSpec>,
 }
 
 pub fn spec(id: ProviderId) -> &'static ProviderSpec {
     match id {
         ProviderId::Solaredge => &solaredge::SPEC,
         ProviderId::Solis => &solis::SPEC,
+        ProviderId::Tesla => &tesla::SPEC,
+        ProviderId::Enphase => &enphase::SPEC,
+        ProviderId::Sma => &sma::SPEC,
+    }
+}
+
+impl ProviderSpec {
+    /// Connected with an API key or key pair (installer account or the customer's own).
+    pub fn keyed(&self) -> bool {
+        !self.fields.is_empty()
     }
 }
 
@@ -91,6 +107,12 @@ impl Credential {
     pub fn from_input(input: &KeyInput) -> Result<Credential> {
         let spec = spec(input.provider);
         match input.provider {
+            ProviderId::Tesla | ProviderId::Enphase | ProviderId::Sma => {
+                Err(Error::validation(format!(
+                    "{} connects by the customer signing in, not with a key.",
+                    spec.name
+                )))
+            }
             ProviderId::Solaredge => Ok(Credential::ApiKey(required(
                 &input.api_key,
                 "API key",

@@ -3,13 +3,35 @@
 use serde::Deserialize;
 
 use super::http::{self, Client};
+use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use super::{FieldDef, ProviderSpec, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderId;
+use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
+
+/// Site Access: the homeowner signs in and shares one site (V2 OAuth).
+pub static OAUTH: OAuthSpec = OAuthSpec {
+    authorize_path: "/authorize",
+    token_path: "/v2/oauth2/token",
+    scopes: "SITE_DATA DEVICE_DATA",
+    style: TokenStyle::JsonBody,
+    authorize_extra: &[("access_duration", "24")],
+    audience: false,
+    refresh_without_secret: false,
+    needs_api_key: false,
+    hosts: OAuthHosts {
+        authorize: "https://connect.solaredge.com",
+        token: "https://monitoringapi.solaredge.com",
+        api: "https://monitoringapi.solaredge.com",
+    },
+    default_redirect: RedirectMode::Loopback,
+    paste_redirect_path: None,
+    help: "The homeowner signs in with their mySolarEdge account and shares their site (one site per sign-in).",
+};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     id: ProviderId::Solaredge,
+    oauth: Some(&OAUTH),
     name: "SolarEdge",
     site_noun: "site",
     production_base_url: "https://monitoringapi.solaredge.com",

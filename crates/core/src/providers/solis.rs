@@ -16,6 +16,7 @@ use crate::vault::Sensitive;
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     id: ProviderId::Solis,
+    oauth: None,
     name: "Solis",
     site_noun: "station",
     production_base_url: "https://www.soliscloud.com:13333",

@@ -35,6 +35,10 @@ pub struct NewConnection<'a> {
     pub credential_hint: Option<String>,
     pub secret_ref: Option<String>,
     pub sites: &'a [VendorSite],
+    /// OAuth: the scope the vendor granted and when the tokens expire (RFC 3339).
+    pub scopes: Option<String>,
+    pub access_expires_at: Option<String>,
+    pub refresh_expires_at: Option<String>,
 }
 
 pub struct NewEvent<'a> {
@@ -64,7 +68,7 @@ pub enum Consumed {
     Unknown,
 }
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
@@ -349,8 +353,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, secret_ref,
-                 created_at, updated_at, last_checked_at)
-             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                 created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at)
+             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(new.customer_id)
@@ -361,6 +365,9 @@ impl Store {
         .bind(&now)
         .bind(&now)
         .bind(&now)
+        .bind(&new.scopes)
+        .bind(&new.access_expires_at)
+        .bind(&new.refresh_expires_at)
         .execute(&mut *tx)
         .await?;
         insert_sites(&mut tx, &id, new.provider, new.sites).await?;
@@ -611,6 +618,55 @@ impl Store {
         })
     }
 
+    /// A vendor app registration's client id (its secrets are in the vault).
+    pub async fn oauth_app(&self, provider: ProviderId) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT client_id FROM provider_apps WHERE provider = ? AND kind = 'oauth_app'",
+        )
+        .bind(provider.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten())
+    }
+
+    pub async fn put_oauth_app(
+        &self,
+        provider: ProviderId,
+        client_id: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO provider_apps (provider, kind, client_id, secret_ref, updated_at)
+             VALUES (?, 'oauth_app', ?, ?, ?)
+             ON CONFLICT (provider, kind) DO UPDATE SET client_id = excluded.client_id,
+                secret_ref = excluded.secret_ref, updated_at = excluded.updated_at",
+        )
+        .bind(provider.as_str())
+        .bind(client_id)
+        .bind(format!("app/{}", provider.as_str()))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: None,
+                connection_id: None,
+                provider: Some(provider),
+                kind: "app_saved",
+                summary: format!(
+                    "{} app saved (client id {client_id})",
+                    crate::providers::spec(provider).name
+                ),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn installer_account(&self, provider: ProviderId) -> Result<Option<AccountRow>> {
         let row = sqlx::query(
             "SELECT credential_hint, secret_ref, updated_at FROM provider_apps WHERE provider = ? AND kind = 'installer_account'",
@@ -843,6 +899,9 @@ mod tests {
                 credential_hint: Some("…ABCD".into()),
                 secret_ref: Some("connection/x".into()),
                 sites: &[site("1", "Garcia Residence"), site("2", "Garcia Barn")],
+                scopes: None,
+                access_expires_at: None,
+                refresh_expires_at: None,
             },
             "app",
         )

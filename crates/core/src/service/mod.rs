@@ -6,9 +6,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+mod oauth;
+
+pub use oauth::Redirect;
+
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
 use crate::model::*;
+use crate::providers::oauth::AppCredentials;
 use crate::providers::{self, http, Credential, VendorSite};
 use crate::store::{NewConnection, Store};
 use crate::vault::Vault;
@@ -25,6 +30,8 @@ pub struct OpenOptions {
     pub actor: &'static str,
     /// Demo keys of the running sandbox (Sandbox environment only).
     pub sandbox_keys: Vec<SandboxDemoKey>,
+    /// Vendor app credentials given at start (the sandbox's demo apps); others come from Settings.
+    pub oauth_apps: Vec<(ProviderId, AppCredentials)>,
 }
 
 struct CachedSites {
@@ -40,7 +47,12 @@ pub struct Onramp {
     status: AppStatus,
     actor: &'static str,
     account_sites: Mutex<HashMap<ProviderId, CachedSites>>,
+    oauth_apps: HashMap<ProviderId, AppCredentials>,
 }
+
+/// Vault entry names of an OAuth connection's tokens.
+pub(crate) const ACCESS_TOKEN: &str = "access_token";
+pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
 
 fn installer_ref(provider: ProviderId) -> String {
     format!("installer/{}", provider.as_str())
@@ -77,6 +89,7 @@ impl Onramp {
             status,
             actor: opts.actor,
             account_sites: Mutex::default(),
+            oauth_apps: opts.oauth_apps.into_iter().collect(),
         })
     }
 
@@ -98,7 +111,7 @@ impl Onramp {
         self.store.close().await;
     }
 
-    fn base_url(&self, provider: ProviderId) -> &str {
+    pub(crate) fn base_url(&self, provider: ProviderId) -> &str {
         self.config.base_url(provider)
     }
 
@@ -128,7 +141,11 @@ impl Onramp {
 
     pub async fn providers(&self) -> Result<Vec<ProviderInfo>> {
         let mut out = Vec::new();
-        for id in ProviderId::ALL {
+        // The key-based providers (OAuth providers get their own checklist rows with the sign-in UI).
+        for id in ProviderId::ALL
+            .into_iter()
+            .filter(|p| providers::spec(*p).keyed())
+        {
             let configured = self.store.installer_account(id).await?.is_some();
             out.push(providers::spec(id).info(configured));
         }
@@ -154,7 +171,13 @@ impl Onramp {
     }
 
     async fn delete_credential(&self, secret_ref: &str) -> Result<()> {
-        for name in [providers::API_KEY, providers::KEY_ID, providers::KEY_SECRET] {
+        for name in [
+            providers::API_KEY,
+            providers::KEY_ID,
+            providers::KEY_SECRET,
+            ACCESS_TOKEN,
+            REFRESH_TOKEN,
+        ] {
             self.vault.delete(&format!("{secret_ref}/{name}")).await?;
         }
         Ok(())
@@ -167,6 +190,9 @@ impl Onramp {
                     .require(&format!("{secret_ref}/{}", providers::API_KEY))
                     .await?,
             ),
+            ProviderId::Tesla | ProviderId::Enphase | ProviderId::Sma => {
+                return Err(Error::internal("an OAuth provider has no key credential"))
+            }
             ProviderId::Solis => Credential::Solis {
                 key_id: self
                     .vault
@@ -184,7 +210,11 @@ impl Onramp {
 
     pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
         let mut out = Vec::new();
-        for id in ProviderId::ALL {
+        // The key-based providers (OAuth providers get their own checklist rows with the sign-in UI).
+        for id in ProviderId::ALL
+            .into_iter()
+            .filter(|p| providers::spec(*p).keyed())
+        {
             let spec = providers::spec(id);
             let row = self.store.installer_account(id).await?;
             out.push(InstallerAccount {
@@ -384,6 +414,9 @@ impl Onramp {
                             credential_hint: account.credential_hint,
                             secret_ref: None,
                             sites: &picked,
+                            scopes: None,
+                            access_expires_at: None,
+                            refresh_expires_at: None,
                         },
                         self.actor,
                     )
@@ -429,6 +462,9 @@ impl Onramp {
                     credential_hint: Some(credential.hint()),
                     secret_ref: Some(secret_ref.clone()),
                     sites: &sites,
+                    scopes: None,
+                    access_expires_at: None,
+                    refresh_expires_at: None,
                 },
                 self.actor,
             )
@@ -447,8 +483,13 @@ impl Onramp {
     /// (network, rate limit) is returned and changes nothing.
     pub async fn check_connection(&self, id: &str) -> Result<Connection> {
         let conn = self.store.connection(id).await?;
+        if conn.kind == CredentialKind::Oauth {
+            return self.check_oauth_connection(conn).await;
+        }
         let secret_ref = match conn.kind {
-            CredentialKind::CustomerKey => self.store.secret_ref(id).await?,
+            CredentialKind::CustomerKey | CredentialKind::Oauth => {
+                self.store.secret_ref(id).await?
+            }
             CredentialKind::InstallerAccount => self
                 .store
                 .installer_account(conn.provider)
@@ -473,7 +514,7 @@ impl Onramp {
         match found {
             Ok(all) => {
                 let sites: Vec<VendorSite> = match conn.kind {
-                    CredentialKind::CustomerKey => all,
+                    CredentialKind::CustomerKey | CredentialKind::Oauth => all,
                     CredentialKind::InstallerAccount => all
                         .into_iter()
                         .filter(|s| conn.sites.iter().any(|k| k.external_id == s.external_id))

@@ -1,0 +1,464 @@
+//! The authorization-code grant at each vendor: what differs is data ([`OAuthSpec`]: paths,
+//! scopes, token style, extra parameters); the exchange, the refresh and the token response
+//! are shared. Site discovery after sign-in is the one hook each vendor adds.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::http::{self, Client};
+use super::VendorSite;
+use crate::error::{Code, Error, Result};
+use crate::model::ProviderId;
+use crate::vault::Sensitive;
+
+/// How a vendor's token endpoint wants the client authenticated and the parameters sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// Form body with `client_id` and `client_secret` (Tesla, SMA).
+    FormBody,
+    /// Parameters in the query string of a POST, client in HTTP Basic (Enphase).
+    QueryBasic,
+    /// A JSON body with `client_id` and `client_secret` (SolarEdge V2).
+    JsonBody,
+}
+
+/// Default base URLs of a vendor's authorization host, token host and API host.
+#[derive(Clone, Copy, Debug)]
+pub struct OAuthHosts {
+    pub authorize: &'static str,
+    pub token: &'static str,
+    pub api: &'static str,
+}
+
+/// Static facts about a vendor's authorization-code grant.
+#[derive(Debug)]
+pub struct OAuthSpec {
+    pub authorize_path: &'static str,
+    pub token_path: &'static str,
+    pub scopes: &'static str,
+    pub style: TokenStyle,
+    /// Extra authorize parameters (Tesla's prompts, SolarEdge's access duration).
+    pub authorize_extra: &'static [(&'static str, &'static str)],
+    /// Tesla: the token request names the regional API as `audience`.
+    pub audience: bool,
+    /// Tesla's refresh sends the client id only.
+    pub refresh_without_secret: bool,
+    /// Enphase: the application API key goes on every data call.
+    pub needs_api_key: bool,
+    pub hosts: OAuthHosts,
+    /// How the customer gets back to Onramp unless Settings say otherwise.
+    pub default_redirect: crate::model::RedirectMode,
+    /// A page of the vendor's that shows the code for pasting (Enphase's default redirect).
+    pub paste_redirect_path: Option<&'static str>,
+    /// What the customer needs at hand.
+    pub help: &'static str,
+}
+
+/// A vendor app's credentials: the client id (not secret), the secret and Enphase's API key.
+#[derive(Clone, Debug)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: Sensitive<String>,
+    pub api_key: Option<Sensitive<String>>,
+}
+
+/// Where a provider's OAuth endpoints live (from onramp.toml or the sandbox).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub api_url: String,
+}
+
+impl Endpoints {
+    pub fn defaults(spec: &OAuthSpec) -> Endpoints {
+        Endpoints {
+            authorize_url: spec.hosts.authorize.to_string(),
+            token_url: spec.hosts.token.to_string(),
+            api_url: spec.hosts.api.to_string(),
+        }
+    }
+
+    pub fn same(base: &str) -> Endpoints {
+        Endpoints {
+            authorize_url: base.to_string(),
+            token_url: base.to_string(),
+            api_url: base.to_string(),
+        }
+    }
+}
+
+fn join(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The URL to open in the browser.
+pub fn authorize_url(
+    spec: &OAuthSpec,
+    ep: &Endpoints,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+) -> Result<String> {
+    let mut url = url::Url::parse(&join(&ep.authorize_url, spec.authorize_path)).map_err(|e| {
+        Error::new(
+            Code::NotConfigured,
+            format!("The authorize URL is not valid: {e}"),
+        )
+    })?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state)
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256");
+        if !spec.scopes.is_empty() {
+            q.append_pair("scope", spec.scopes);
+        }
+        for (k, v) in spec.authorize_extra {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(url.into())
+}
+
+/// Tokens as a vendor answered them.
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<Value>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    refresh_expires_in: Option<Value>,
+}
+
+/// A token set, secrets wrapped.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub access_token: Sensitive<String>,
+    pub refresh_token: Option<Sensitive<String>>,
+    /// Seconds from issue.
+    pub expires_in: Option<i64>,
+    pub refresh_expires_in: Option<i64>,
+    /// The scope the vendor granted (the customer may have changed it).
+    pub scope: Option<String>,
+}
+
+fn seconds(v: &Option<Value>) -> Option<i64> {
+    match v {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+fn token_error(
+    vendor: &str,
+    status: reqwest::StatusCode,
+    body: &[u8],
+    retry: Option<u64>,
+) -> Error {
+    if status.as_u16() == 429 {
+        return Error::rate_limited(vendor, retry);
+    }
+    let parsed: Option<OAuthError> = serde_json::from_slice(body).ok();
+    let Some(e) = parsed else {
+        return http::vendor_failed(vendor, format!("the token endpoint answered {status}"));
+    };
+    let why = e
+        .error_description
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    match e.error.as_str() {
+        "invalid_client" | "unauthorized_client" => Error::new(
+            Code::NotConfigured,
+            format!("{vendor} does not accept Onramp's app credentials: {}{why}.", e.error),
+        )
+        .hint(format!("Check the {vendor} client id and secret in Settings → Vendor apps.")),
+        "invalid_grant" | "invalid_auth_code" => Error::new(
+            Code::ReauthRequired,
+            format!("{vendor} refused the authorization: {}{why}.", e.error),
+        )
+        .hint("The sign-in expired or was already used. Start the connection again with the customer."),
+        other => http::vendor_failed(vendor, format!("{other}{why}")),
+    }
+}
+
+/// A vendor's token endpoint, with the app credentials Onramp presents there.
+pub struct TokenEndpoint<'a> {
+    pub client: &'a Client,
+    /// The vendor's name, for messages.
+    pub vendor: &'a str,
+    pub spec: &'a OAuthSpec,
+    pub endpoints: &'a Endpoints,
+    pub app: &'a AppCredentials,
+}
+
+impl TokenEndpoint<'_> {
+    /// One token request in the vendor's style.
+    async fn request(&self, mut params: BTreeMap<&'static str, String>) -> Result<Tokens> {
+        let (vendor, spec, app) = (self.vendor, self.spec, self.app);
+        let url = join(&self.endpoints.token_url, spec.token_path);
+        let refresh = params.get("grant_type").map(String::as_str) == Some("refresh_token");
+        let secret = app.client_secret.expose().clone();
+        let http = &self.client.http;
+        let req = match spec.style {
+            TokenStyle::FormBody => {
+                params.insert("client_id", app.client_id.clone());
+                if !(refresh && spec.refresh_without_secret) {
+                    params.insert("client_secret", secret);
+                }
+                http.post(&url).form(&params)
+            }
+            TokenStyle::QueryBasic => {
+                let basic = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{secret}", app.client_id));
+                http.post(&url)
+                    .query(&params)
+                    .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
+            }
+            TokenStyle::JsonBody => {
+                params.insert("client_id", app.client_id.clone());
+                params.insert("client_secret", secret);
+                http.post(&url).json(&params)
+            }
+        };
+        let resp = req
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| http::network(vendor, &e))?;
+        let status = resp.status();
+        let retry = http::retry_after(resp.headers());
+        let body = http::read_body(vendor, resp).await?;
+        if !status.is_success() {
+            return Err(token_error(vendor, status, &body, retry));
+        }
+        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            http::vendor_failed(vendor, format!("an unreadable token answer ({e})"))
+        })?;
+        Ok(Tokens {
+            access_token: Sensitive::new(t.access_token),
+            refresh_token: t
+                .refresh_token
+                .filter(|r| !r.is_empty())
+                .map(Sensitive::new),
+            expires_in: seconds(&t.expires_in),
+            refresh_expires_in: seconds(&t.refresh_expires_in).filter(|s| *s > 0),
+            scope: t.scope,
+        })
+    }
+
+    /// Exchanges an authorization code, at once (some vendors' codes live seconds).
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &Sensitive<String>,
+    ) -> Result<Tokens> {
+        let mut p = BTreeMap::new();
+        p.insert("grant_type", "authorization_code".to_string());
+        p.insert("code", code.to_string());
+        p.insert("redirect_uri", redirect_uri.to_string());
+        p.insert("code_verifier", verifier.expose().clone());
+        if self.spec.audience {
+            p.insert("audience", self.endpoints.api_url.clone());
+        }
+        self.request(p).await
+    }
+}
+
+/// A GET on the vendor's API with the access token; errors in the vendor's words.
+pub async fn api_get(
+    client: &Client,
+    vendor: &str,
+    url: &str,
+    access: &Sensitive<String>,
+    query: &[(&str, &str)],
+) -> Result<Value> {
+    let resp = client
+        .http
+        .get(url)
+        .query(query)
+        .bearer_auth(access.expose())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| http::network(vendor, &e))?;
+    let status = resp.status();
+    let retry = http::retry_after(resp.headers());
+    let body = http::read_body(vendor, resp).await?;
+    match status.as_u16() {
+        200..=299 => serde_json::from_slice(&body)
+            .map_err(|e| http::vendor_failed(vendor, format!("an unreadable answer ({e})"))),
+        401 | 403 => {
+            let detail = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    ["details", "detail", "error", "message"]
+                        .iter()
+                        .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_string))
+                })
+                .unwrap_or_else(|| status.to_string());
+            Err(Error::new(Code::VendorRejected, format!("{vendor} refused access: {detail}."))
+                .hint("Check the vendor app's API key and the scopes the customer granted, then connect again."))
+        }
+        429 => Err(Error::rate_limited(vendor, retry)),
+        _ => Err(http::vendor_failed(vendor, status)),
+    }
+}
+
+fn str_of(v: &Value, k: &str) -> Option<String> {
+    match v.get(k)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The sites a fresh token gives access to.
+pub async fn discover(
+    client: &Client,
+    provider: ProviderId,
+    ep: &Endpoints,
+    app: &AppCredentials,
+    access: &Sensitive<String>,
+    extra: &BTreeMap<String, String>,
+) -> Result<Vec<VendorSite>> {
+    let name = super::spec(provider).name;
+    let api = |p: &str| join(&ep.api_url, p);
+    match provider {
+        ProviderId::Tesla => {
+            let v = api_get(client, name, &api("/api/1/products"), access, &[]).await?;
+            let items = v
+                .get("response")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Ok(items
+                .iter()
+                .filter(|p| p.get("energy_site_id").is_some())
+                .filter(|p| {
+                    // Sites without a battery, solar or wall connector have nothing to monitor.
+                    let c = p.get("components");
+                    ["battery", "solar"]
+                        .iter()
+                        .any(|k| c.and_then(|c| c.get(k)).and_then(Value::as_bool) == Some(true))
+                        || c.and_then(|c| c.get("wall_connectors"))
+                            .and_then(Value::as_array)
+                            .is_some_and(|w| !w.is_empty())
+                })
+                .map(|p| VendorSite {
+                    external_id: str_of(p, "energy_site_id").unwrap_or_default(),
+                    name: str_of(p, "site_name").unwrap_or_else(|| "Tesla energy site".into()),
+                    address: None,
+                    peak_power_kw: None,
+                    status: str_of(p, "resource_type"),
+                })
+                .collect())
+        }
+        ProviderId::Enphase => {
+            let key = app.api_key.as_ref().ok_or_else(|| {
+                Error::new(Code::NotConfigured, "The Enphase app's API key is missing.")
+                    .hint("Add it in Settings → Vendor apps → Enphase.")
+            })?;
+            let v = api_get(
+                client,
+                name,
+                &api("/api/v4/systems"),
+                access,
+                &[("key", key.expose()), ("size", "100")],
+            )
+            .await?;
+            let systems = v
+                .get("systems")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Ok(systems
+                .iter()
+                .map(|s| {
+                    let addr = s.get("address");
+                    let part = |k: &str| addr.and_then(|a| str_of(a, k));
+                    let address = [part("city"), part("state"), part("postal_code")]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    VendorSite {
+                        external_id: str_of(s, "system_id").unwrap_or_default(),
+                        name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
+                        address: (!address.is_empty()).then_some(address),
+                        peak_power_kw: None,
+                        status: str_of(s, "status"),
+                    }
+                })
+                .collect())
+        }
+        ProviderId::Sma => {
+            let v = api_get(client, name, &api("/v1/plants"), access, &[]).await?;
+            let plants = v
+                .get("plants")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Ok(plants
+                .iter()
+                .map(|p| VendorSite {
+                    external_id: str_of(p, "plantId").unwrap_or_default(),
+                    name: str_of(p, "name").unwrap_or_else(|| "SMA plant".into()),
+                    address: str_of(p, "address"),
+                    peak_power_kw: p.get("peakPower").and_then(Value::as_f64),
+                    status: None,
+                })
+                .collect())
+        }
+        ProviderId::Solaredge => {
+            let site_id = extra.get("site_id").filter(|s| s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty()).ok_or_else(|| {
+                Error::new(Code::VendorError, "SolarEdge did not say which site the customer shared.")
+                    .hint("Start again; if the customer owns several sites, connect with their site API key instead.")
+            })?;
+            let v = api_get(
+                client,
+                name,
+                &api(&format!("/v2/sites/{site_id}")),
+                access,
+                &[],
+            )
+            .await?;
+            let loc = v.get("location");
+            let part = |k: &str| loc.and_then(|l| str_of(l, k));
+            let address = [part("address"), part("city"), part("state"), part("zip")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(vec![VendorSite {
+                external_id: site_id.clone(),
+                name: str_of(&v, "name").unwrap_or_else(|| format!("Site {site_id}")),
+                address: (!address.is_empty()).then_some(address),
+                peak_power_kw: v.get("peakPower").and_then(Value::as_f64),
+                status: str_of(&v, "status"),
+            }])
+        }
+        ProviderId::Solis => Err(Error::internal("Solis does not use OAuth")),
+    }
+}

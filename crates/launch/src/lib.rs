@@ -1,0 +1,107 @@
+//! Opening Onramp the same way from the app and the CLI: read `onramp.toml`; in the Sandbox
+//! environment start the simulated vendors in-process and point every provider, key-based and
+//! OAuth, at them with the sandbox's demo keys and demo apps; then open the service.
+
+use std::path::PathBuf;
+
+use onramp_core::config::Config;
+use onramp_core::model::{Environment, ProviderId, SandboxDemoKey};
+use onramp_core::providers::oauth::{AppCredentials, Endpoints};
+use onramp_core::vault::Sensitive;
+use onramp_core::{Error, Onramp, OpenOptions, Result};
+use onramp_sandbox::{OAuthVendor, Sandbox, SandboxConfig, Vendor};
+
+/// The service, and the sandbox kept alive beside it (Sandbox environment only).
+pub struct Launched {
+    pub onramp: Onramp,
+    pub sandbox: Option<Sandbox>,
+}
+
+pub struct Launch {
+    pub data_dir: PathBuf,
+    pub config_file: PathBuf,
+    /// `app` or `cli`, for the activity log.
+    pub actor: &'static str,
+}
+
+fn provider_of(v: OAuthVendor) -> ProviderId {
+    match v {
+        OAuthVendor::Tesla => ProviderId::Tesla,
+        OAuthVendor::Enphase => ProviderId::Enphase,
+        OAuthVendor::Sma => ProviderId::Sma,
+        OAuthVendor::SolarEdgeSite => ProviderId::Solaredge,
+    }
+}
+
+/// Demo keys as the UI lists them.
+pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
+    sb.demo()
+        .keys()
+        .into_iter()
+        .map(|k| SandboxDemoKey {
+            provider: match k.vendor {
+                Vendor::SolarEdge => ProviderId::Solaredge,
+                Vendor::Solis => ProviderId::Solis,
+            },
+            label: k.label,
+            api_key: k.api_key,
+            key_id: k.key_id,
+            key_secret: k.key_secret,
+        })
+        .collect()
+}
+
+/// Points `config` at the sandbox and returns its demo apps.
+pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredentials)> {
+    config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
+    config.set_base_url(ProviderId::Solis, sb.solis_url());
+    OAuthVendor::ALL
+        .into_iter()
+        .map(|v| {
+            let p = provider_of(v);
+            config.set_oauth_endpoints(p, Endpoints::same(&sb.oauth_url(v)));
+            let c = sb.oauth_client(v);
+            (
+                p,
+                AppCredentials {
+                    client_id: c.client_id,
+                    client_secret: Sensitive::new(c.client_secret),
+                    api_key: c.api_key.map(Sensitive::new),
+                },
+            )
+        })
+        .collect()
+}
+
+pub async fn open(launch: Launch) -> Result<Launched> {
+    let mut config = Config::load(&launch.config_file)?;
+    let mut sandbox = None;
+    let mut keys = Vec::new();
+    let mut apps = Vec::new();
+    if config.environment == Environment::Sandbox {
+        let sb = Sandbox::start(SandboxConfig {
+            solaredge_port: config.sandbox.solaredge_port,
+            solis_port: config.sandbox.solis_port,
+            ..SandboxConfig::default()
+        })
+        .await
+        .map_err(|e| {
+            Error::internal(format!("The sandbox could not start: {e}"))
+                .hint("Check the [sandbox] ports in onramp.toml (0 picks free ones).")
+        })?;
+        apps = wire(&sb, &mut config);
+        keys = sandbox_keys(&sb);
+        tracing::info!(solaredge = %sb.solaredge_url(), solis = %sb.solis_url(), "sandbox started");
+        sandbox = Some(sb);
+    }
+    let onramp = Onramp::open(OpenOptions {
+        data_dir: launch.data_dir,
+        config_file: launch.config_file,
+        config,
+        actor: launch.actor,
+        sandbox_keys: keys,
+        oauth_apps: apps,
+    })
+    .await?;
+    Ok(Launched { onramp, sandbox })
+}

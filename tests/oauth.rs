@@ -1,0 +1,311 @@
+//! Sign-in enrollment through `service` against the sandbox's strict authorization servers,
+//! with a real SQLite file and the real keyring. The test plays the customer's browser.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use onramp_core::auth::loopback::Loopback;
+use onramp_core::model::{ConnectionState, CredentialKind, ProviderId, RedirectMode};
+use onramp_core::service::Redirect;
+use onramp_core::Code;
+use onramp_sandbox::OAuthVendor;
+
+const VENDORS: [(OAuthVendor, ProviderId); 4] = [
+    (OAuthVendor::Tesla, ProviderId::Tesla),
+    (OAuthVendor::Enphase, ProviderId::Enphase),
+    (OAuthVendor::Sma, ProviderId::Sma),
+    (OAuthVendor::SolarEdgeSite, ProviderId::Solaredge),
+];
+
+/// The browser: opens the authorize URL and returns where the vendor sends it back.
+async fn consent(authorize_url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        303,
+        "the vendor redirects back: {}",
+        resp.text().await.unwrap_or_default()
+    );
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+fn with_param(url: &str, key: &str, value: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == key {
+                value.to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    u.into()
+}
+
+#[tokio::test]
+async fn every_provider_connects_through_the_loopback_listener() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ada Garcia").await;
+    for (vendor, provider) in VENDORS {
+        let lb = Loopback::bind(0).await.unwrap();
+        let start = onramp
+            .begin_oauth(&id, provider, Redirect::Loopback(lb.redirect_uri()))
+            .await
+            .unwrap();
+        assert_eq!(start.mode, RedirectMode::Loopback);
+        assert!(start.authorize_url.contains("code_challenge_method=S256"));
+        let state = start.state.clone();
+        let waiter = tokio::spawn(async move { lb.wait(&state, Duration::from_secs(30)).await });
+        // A real browser follows the redirect to the listener and shows its page.
+        let page = reqwest::get(&start.authorize_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("return to Onramp"), "{page}");
+        let callback = waiter.await.unwrap().unwrap();
+
+        let conn = onramp
+            .complete_oauth(&callback, Some(provider))
+            .await
+            .unwrap();
+        assert_eq!(
+            (conn.kind, conn.state),
+            (CredentialKind::Oauth, ConnectionState::Active)
+        );
+        let mut got: Vec<String> = conn.sites.iter().map(|s| s.external_id.clone()).collect();
+        let mut want = w.sandbox.oauth_sites(vendor);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{provider:?}");
+        assert_eq!(w.sandbox.token_requests(vendor), 1);
+        // The access token works from the keyring.
+        let checked = onramp.check_connection(&conn.id).await.unwrap();
+        assert_eq!(checked.state, ConnectionState::Active);
+    }
+    onramp.close().await;
+    let bytes = store_bytes(w.dir.path());
+    for prefix in ["rt_", "at_", "eyJ", "code_"] {
+        assert!(
+            !contains(&bytes, prefix),
+            "a token ({prefix}…) is in SQLite"
+        );
+    }
+}
+
+#[tokio::test]
+async fn enphase_connects_by_pasting_the_code_its_page_shows() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ben").await;
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Enphase, Redirect::Paste)
+        .await
+        .unwrap();
+    assert_eq!(start.mode, RedirectMode::Paste);
+    assert!(start.redirect_uri.ends_with("/oauth/redirect_uri"));
+    let page = reqwest::get(&start.authorize_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = page
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap();
+    let conn = onramp
+        .complete_pasted(&start.state, &format!("  {code}\n"))
+        .await
+        .unwrap();
+    assert_eq!(conn.provider, ProviderId::Enphase);
+    assert_eq!(
+        conn.sites.len(),
+        w.sandbox.oauth_sites(OAuthVendor::Enphase).len()
+    );
+}
+
+#[tokio::test]
+async fn the_deep_link_carries_the_callback() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Cy").await;
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap();
+    assert_eq!(start.redirect_uri, "onramp://oauth/callback");
+    let link = consent(&start.authorize_url).await;
+    assert!(link.starts_with("onramp://oauth/callback?code="), "{link}");
+    let conn = onramp.complete_oauth(&link, None).await.unwrap();
+    assert_eq!(conn.provider, ProviderId::Tesla);
+    assert!(conn.sites.iter().all(|s| !s.name.is_empty()));
+}
+
+#[tokio::test]
+async fn bad_callbacks_are_refused_without_any_token_request() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Dee").await;
+    let tokens = || {
+        w.sandbox.token_requests(OAuthVendor::Tesla) + w.sandbox.token_requests(OAuthVendor::Sma)
+    };
+
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let link = consent(&start.authorize_url).await;
+
+    let forged = onramp
+        .complete_oauth(&with_param(&link, "state", "forged-state"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code, Code::Validation);
+    let mut no_state = url::Url::parse(&link).unwrap();
+    let code: String = no_state
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    no_state.set_query(Some(&format!("code={code}")));
+    assert!(onramp
+        .complete_oauth(no_state.as_str(), None)
+        .await
+        .unwrap_err()
+        .message
+        .contains("no state"));
+    let huge = format!("{link}&pad={}", "x".repeat(5000));
+    assert!(onramp.complete_oauth(&huge, None).await.is_err());
+    assert!(onramp
+        .complete_oauth("onramp://oauth/callback?code=a&code=b", None)
+        .await
+        .is_err());
+    assert!(onramp
+        .complete_oauth("https://evil.example/%%%", None)
+        .await
+        .is_err());
+    let misdirected = onramp
+        .complete_oauth(&link, Some(ProviderId::Sma))
+        .await
+        .unwrap_err();
+    assert!(
+        misdirected.message.contains("is for Tesla"),
+        "{}",
+        misdirected.message
+    );
+    assert_eq!(tokens(), 0, "no bad callback reached a token endpoint");
+
+    // The misdirected arrival consumed the sign-in: the genuine one now is a replay.
+    let replay = onramp.complete_oauth(&link, None).await.unwrap_err();
+    assert!(
+        replay.message.contains("already used"),
+        "{}",
+        replay.message
+    );
+    assert_eq!(tokens(), 0);
+
+    // A fresh sign-in completes once; its replay is refused and costs no token request.
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let link = consent(&start.authorize_url).await;
+    onramp.complete_oauth(&link, None).await.unwrap();
+    assert_eq!(tokens(), 1);
+    assert!(onramp.complete_oauth(&link, None).await.is_err());
+    assert_eq!(tokens(), 1);
+}
+
+#[tokio::test]
+async fn a_customer_who_declines_reads_as_declined() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Eve").await;
+    w.sandbox.set_decline(OAuthVendor::Sma, true);
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Sma, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let link = consent(&start.authorize_url).await;
+    assert!(link.contains("error=access_denied"), "{link}");
+    let e = onramp.complete_oauth(&link, None).await.unwrap_err();
+    assert_eq!(e.code, Code::Declined);
+    assert!(
+        e.message.starts_with("The customer declined access at SMA"),
+        "{}",
+        e.message
+    );
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Sma), 0);
+    assert_eq!(row_count(&onramp, "connections").await, 0);
+}
+
+#[tokio::test]
+async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Fay").await;
+    let e = onramp
+        .begin_oauth(&id, ProviderId::Solis, Redirect::DeepLink)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+    let e = onramp
+        .begin_oauth(&id, ProviderId::Tesla, Redirect::Paste)
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("no page that shows the code"),
+        "{}",
+        e.message
+    );
+
+    // Without the sandbox's demo apps, a provider needs its app saved first.
+    let bare = onramp_core::Onramp::open(onramp_core::OpenOptions {
+        data_dir: w.dir.path().join("other"),
+        config_file: w.dir.path().join("onramp.toml"),
+        config: w.config(),
+        actor: "app",
+        sandbox_keys: vec![],
+        oauth_apps: vec![],
+    })
+    .await
+    .unwrap();
+    let c = customer(&bare, "Gus").await;
+    let e = bare
+        .begin_oauth(&c, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::NotConfigured);
+    let app = w.sandbox.oauth_client(OAuthVendor::Tesla);
+    bare.save_oauth_app(
+        ProviderId::Tesla,
+        &app.client_id,
+        onramp_core::vault::Sensitive::new(app.client_secret),
+        None,
+    )
+    .await
+    .unwrap();
+    let start = bare
+        .begin_oauth(&c, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let link = consent(&start.authorize_url).await;
+    bare.complete_oauth(&link, None).await.unwrap();
+}
