@@ -151,3 +151,49 @@ async fn installer_account_from_the_terminal() {
     ));
     assert!(out.contains(&first), "{out}");
 }
+
+/// `onramp connect sma` opens the sign-in in $BROWSER (here a script playing the customer, who
+/// signs in and is sent back to the loopback listener) and ends with the plants listed.
+#[tokio::test]
+async fn connects_sma_through_the_loopback_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let browser = dir.path().join("customer-browser");
+    std::fs::write(
+        &browser,
+        "#!/usr/bin/env python3\nimport sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let id = ok(onramp(
+        dir.path(),
+        &["customer", "add", "--name", "Ada"],
+        "",
+    ))
+    .trim()
+    .to_string();
+    let out = Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--config")
+        .arg(dir.path().join("absent.toml"))
+        .args([
+            "connect",
+            "sma",
+            "--customer",
+            &id,
+            "--timeout",
+            "60",
+            "--json",
+        ])
+        .env("BROWSER", &browser)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let conn: serde_json::Value = serde_json::from_str(&ok(out)).unwrap();
+    assert_eq!(conn["provider"], "sma");
+    assert_eq!(conn["kind"], "oauth");
+    assert_eq!(conn["state"], "active");
+    assert_eq!(conn["sites"].as_array().unwrap().len(), 2);
+}
