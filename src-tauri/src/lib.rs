@@ -3,6 +3,7 @@
 //! `Onramp` method.
 
 mod commands;
+mod sign_in;
 
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::Onramp;
@@ -10,10 +11,12 @@ use onramp_launch::{Launch, Launched};
 use onramp_sandbox::Sandbox;
 use tauri::Manager;
 
-/// What the commands share: the service, and the in-process sandbox kept alive beside it.
+/// What the commands share: the service, the in-process sandbox kept alive beside it, and the
+/// sign-ins in flight (the UI polls them; a deep link may finish one before the UI asks).
 pub struct AppState {
     pub onramp: Onramp,
     _sandbox: Option<Sandbox>,
+    pub sign_ins: sign_in::SignIns,
 }
 
 async fn open_state() -> onramp_core::Result<AppState> {
@@ -30,6 +33,7 @@ async fn open_state() -> onramp_core::Result<AppState> {
     Ok(AppState {
         onramp,
         _sandbox: sandbox,
+        sign_ins: Default::default(),
     })
 }
 
@@ -42,9 +46,18 @@ pub fn run() {
         )
         .init();
     tauri::Builder::default()
+        // Registered first: a second launch (a deep link opened by the browser) hands its URL
+        // to this process and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .setup(|app| {
             let state = tauri::async_runtime::block_on(open_state())?;
             app.manage(state);
+            sign_in::listen_for_deep_links(app)?;
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -61,6 +74,10 @@ pub fn run() {
             commands::connect_customer_key,
             commands::remove_connection,
             commands::list_events,
+            sign_in::begin_sign_in,
+            sign_in::sign_in_status,
+            sign_in::paste_sign_in,
+            sign_in::cancel_sign_in,
         ])
         .run(tauri::generate_context!())
         .expect("Onramp failed to start");

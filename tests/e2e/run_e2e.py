@@ -140,6 +140,11 @@ def main():
     os.environ["ONRAMP_DATA_DIR"] = os.path.join(scratch, "data")
     os.environ["ONRAMP_CONFIG"] = os.path.join(scratch, "absent.toml")  # no file: Sandbox
     os.environ.setdefault("ONRAMP_LOG", "warn")
+    # The customer's browser: follows the sandbox's consent back to Onramp like a desktop would.
+    os.environ["BROWSER"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "customer_browser.py")
+    os.environ["ONRAMP_APP"] = APP
+    code_file = os.path.join(scratch, "enphase-code")
+    os.environ["ONRAMP_E2E_CODE_FILE"] = code_file
 
     # The demo keys the app's in-process sandbox accepts (deterministic, not secrets).
     status = json.loads(subprocess.run(
@@ -236,6 +241,33 @@ def main():
         click(d, "connect-submit")
         wait_text(d, "site-row", fleet_word)
         click(d, "connect-done")
+    finally:
+        d.quit()
+
+    # Tesla through the deep link (single-instance hands the URL to the running app), and
+    # Enphase through the code its page shows, pasted.
+    d = session(port)
+    try:
+        wait_text(d, "customer-row", "Ada Garcia")
+        WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
+            (By.XPATH, '//*[@data-testid="customer-row"][contains(., "Ada Garcia")]/td'))).click()
+        click(d, "connect-tesla")
+        click(d, "sign-in-mode-deep_link")
+        click(d, "open-sign-in")
+        WebDriverWait(d, WAIT).until(lambda x: "Tesla connected" in x.find_element(*tid("connect-outcome")).text)
+        shot(d, "tesla-deep-link")
+        click(d, "connect-done")
+        assert "Connected" in d.find_element(*tid("status-tesla")).text
+
+        click(d, "connect-enphase")
+        click(d, "open-sign-in")
+        WebDriverWait(d, WAIT).until(lambda x: os.path.exists(code_file) and open(code_file).read())
+        type_into(d, "paste-input", open(code_file).read())
+        click(d, "paste-submit")
+        WebDriverWait(d, WAIT).until(lambda x: "Enphase connected" in x.find_element(*tid("connect-outcome")).text)
+        click(d, "connect-done")
+        assert "Connected" in d.find_element(*tid("status-enphase")).text
+        shot(d, "customer-signed-in")
     finally:
         d.quit()
 

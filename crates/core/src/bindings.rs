@@ -37,6 +37,8 @@ pub fn typescript() -> String {
         RedirectMode::decl(&cfg),
         RemoteSite::decl(&cfg),
         SandboxDemoKey::decl(&cfg),
+        SignInInfo::decl(&cfg),
+        SignInStatus::decl(&cfg),
         Site::decl(&cfg),
         SiteSearch::decl(&cfg),
         VaultStatus::decl(&cfg),

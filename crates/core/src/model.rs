@@ -225,6 +225,26 @@ pub struct ProviderInfo {
     /// Where the installer finds the account-wide key.
     pub account_key_help: String,
     pub installer_account_configured: bool,
+    /// Set when the customer can connect by signing in at the vendor (OAuth).
+    pub sign_in: Option<SignInInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SignInInfo {
+    /// What the customer needs at hand.
+    pub help: String,
+    pub default_mode: RedirectMode,
+    /// The ways back this provider supports (paste only where the vendor's page shows the code).
+    pub modes: Vec<RedirectMode>,
+}
+
+/// Where a sign-in stands, as the UI polls it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SignInStatus {
+    Waiting,
+    Connected { connection: Connection },
+    Failed { error: ErrorInfo },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]

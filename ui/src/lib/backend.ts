@@ -13,6 +13,9 @@ import type {
   InstallerAccount,
   KeyInput,
   NewCustomer,
+  OAuthStart,
+  RedirectMode,
+  SignInStatus,
   ProviderId,
   ProviderInfo,
   SiteSearch,
@@ -32,6 +35,11 @@ export interface Backend {
   connectCustomerKey(customerId: string, input: KeyInput): Promise<Connection>;
   removeConnection(id: string): Promise<void>;
   listEvents(customerId: string | null): Promise<Event[]>;
+  /** Starts the customer's sign-in at the vendor and opens it in the browser. */
+  beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode): Promise<OAuthStart>;
+  signInStatus(signIn: string): Promise<SignInStatus>;
+  pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
+  cancelSignIn(signIn: string): Promise<void>;
 }
 
 /** Anything a command rejects with, as `{code, message, hint}`. */
@@ -65,6 +73,10 @@ export const tauriBackend: Backend = {
   connectCustomerKey: (customerId, input) => call("connect_customer_key", { customerId, input }),
   removeConnection: (id) => call("remove_connection", { id }),
   listEvents: (customerId) => call("list_events", { customerId }),
+  beginSignIn: (customerId, provider, mode) => call("begin_sign_in", { customerId, provider, mode }),
+  signInStatus: (signIn) => call("sign_in_status", { signIn }),
+  pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
+  cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),
 };
 
 let current: Backend = tauriBackend;

@@ -70,7 +70,11 @@ customer_key_help: string,
 /**
  * Where the installer finds the account-wide key.
  */
-account_key_help: string, installer_account_configured: boolean, };
+account_key_help: string, installer_account_configured: boolean, 
+/**
+ * Set when the customer can connect by signing in at the vendor (OAuth).
+ */
+sign_in: SignInInfo | null, };
 export type RedirectMode = "loopback" | "deep_link" | "paste";
 export type RemoteSite = { external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, 
 /**
@@ -78,6 +82,16 @@ export type RemoteSite = { external_id: string, name: string, address: string | 
  */
 connected_to: string | null, };
 export type SandboxDemoKey = { provider: ProviderId, label: string, api_key: string | null, key_id: string | null, key_secret: string | null, };
+export type SignInInfo = { 
+/**
+ * What the customer needs at hand.
+ */
+help: string, default_mode: RedirectMode, 
+/**
+ * The ways back this provider supports (paste only where the vendor's page shows the code).
+ */
+modes: Array<RedirectMode>, };
+export type SignInStatus = { "status": "waiting" } | { "status": "connected", connection: Connection, } | { "status": "failed", error: ErrorInfo, };
 export type Site = { id: string, connection_id: string, provider: ProviderId, 
 /**
  * The vendor's id for it (SolarEdge siteId, Solis station id).

@@ -30,6 +30,11 @@ export const providers: ProviderInfo[] = [
       "In the SolarEdge monitoring portal: Admin → Site Access → API Access. Tick the terms, press Generate API key, then Save.",
     account_key_help: "In the SolarEdge monitoring portal: My Account → Company Details → API Access.",
     installer_account_configured: false,
+    sign_in: {
+      help: "The homeowner signs in with their mySolarEdge account and shares their site.",
+      default_mode: "loopback",
+      modes: ["loopback", "deep_link"],
+    },
   },
   {
     id: "solis",
@@ -42,7 +47,24 @@ export const providers: ProviderInfo[] = [
     customer_key_help: "On soliscloud.com: Account → Basic Settings → API Management. Activate it, then View Key.",
     account_key_help: "On soliscloud.com, signed in as the installer: Account → Basic Settings → API Management.",
     installer_account_configured: false,
+    sign_in: null,
   },
+  ...(
+    [
+      ["tesla", "Tesla", "energy site", "deep_link", ["loopback", "deep_link"]],
+      ["enphase", "Enphase", "system", "paste", ["loopback", "deep_link", "paste"]],
+      ["sma", "SMA", "plant", "loopback", ["loopback", "deep_link"]],
+    ] as const
+  ).map(([id, name, site_noun, default_mode, modes]) => ({
+    id,
+    name,
+    site_noun,
+    fields: [],
+    customer_key_help: "",
+    account_key_help: "",
+    installer_account_configured: false,
+    sign_in: { help: `The customer signs in with their ${name} account.`, default_mode, modes: [...modes] },
+  })),
 ];
 
 const demoKeys: SandboxDemoKey[] = [
@@ -63,6 +85,8 @@ export interface FakeOptions {
   latency?: number;
   /** Starts with demo customers, connections and events. */
   seed?: boolean;
+  /** The customer declines every sign-in. */
+  declineSignIn?: boolean;
 }
 
 export type FakeBackend = Backend & { calls: string[] };
@@ -77,6 +101,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const customers = new Map<string, CustomerDetail>();
   const events: Event[] = [];
   const accounts = new Map<ProviderId, InstallerAccount>();
+  const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number }>();
   const fleet: Record<ProviderId, RemoteSite[]> = {
     solaredge: Array.from({ length: 60 }, (_, i) => ({
       external_id: String(4012345 + i * 7),
@@ -291,6 +316,42 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async listEvents(customerId) {
       calls.push(`listEvents:${customerId ?? ""}`);
       return structuredClone(events.filter((e) => !customerId || e.customer_id === customerId));
+    },
+    async beginSignIn(customerId, provider, mode) {
+      calls.push(`beginSignIn:${provider}:${mode}`);
+      const state = `state-${id()}`;
+      signIns.set(state, { customerId, provider, polls: 0 });
+      return {
+        provider,
+        authorize_url: `https://sign-in.example/${provider}?state=${state}`,
+        redirect_uri: mode === "loopback" ? "http://127.0.0.1:49152/callback" : "onramp://oauth/callback",
+        mode,
+        state,
+        expires_at: now(),
+      };
+    },
+    async signInStatus(signIn) {
+      const s = signIns.get(signIn);
+      if (!s) reject({ code: "NotFound", message: "Onramp is not waiting for this sign-in any more.", hint: null });
+      // The customer finishes on the second poll, or declines when told to.
+      if (++s!.polls < 2) return { status: "waiting" };
+      if (opts.declineSignIn) {
+        return { status: "failed", error: { code: "Declined", message: `The customer declined access at ${info(s!.provider).name}.`, hint: "Ask the customer whether they want to connect, then start again." } };
+      }
+      const d = detail(s!.customerId);
+      const remote = [{ external_id: "2252718", name: "Powerwall Home", address: null, peak_power_kw: null, status: "battery", connected_to: null }];
+      return structuredClone({ status: "connected" as const, connection: addConnection(d, s!.provider, "oauth", "", remote) });
+    },
+    async pasteSignIn(signIn, pasted) {
+      calls.push(`pasteSignIn:${pasted}`);
+      const s = signIns.get(signIn);
+      if (!s) reject({ code: "NotFound", message: "Onramp is not waiting for this sign-in any more.", hint: null });
+      const d = detail(s!.customerId);
+      const remote = [{ external_id: "4412", name: "Enphase system", address: null, peak_power_kw: null, status: "normal", connected_to: null }];
+      return structuredClone(addConnection(d, s!.provider, "oauth", "", remote));
+    },
+    async cancelSignIn(signIn) {
+      signIns.delete(signIn);
     },
   };
 

@@ -10,7 +10,7 @@ pub mod solis;
 pub mod tesla;
 
 use crate::error::{Error, Result};
-use crate::model::{FieldSpec, KeyInput, ProviderId, ProviderInfo};
+use crate::model::{FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInInfo};
 use crate::vault::Sensitive;
 
 pub struct FieldDef {
@@ -69,6 +69,18 @@ impl ProviderSpec {
             customer_key_help: self.customer_key_help.to_string(),
             account_key_help: self.account_key_help.to_string(),
             installer_account_configured,
+            sign_in: self.oauth.map(|o| SignInInfo {
+                help: o.help.to_string(),
+                default_mode: o.default_redirect,
+                modes: [
+                    RedirectMode::Loopback,
+                    RedirectMode::DeepLink,
+                    RedirectMode::Paste,
+                ]
+                .into_iter()
+                .filter(|m| *m != RedirectMode::Paste || o.paste_redirect_path.is_some())
+                .collect(),
+            }),
         }
     }
 }

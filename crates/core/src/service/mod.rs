@@ -103,6 +103,10 @@ impl Onramp {
         self.status.vault.clone()
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -141,11 +145,7 @@ impl Onramp {
 
     pub async fn providers(&self) -> Result<Vec<ProviderInfo>> {
         let mut out = Vec::new();
-        // The key-based providers (OAuth providers get their own checklist rows with the sign-in UI).
-        for id in ProviderId::ALL
-            .into_iter()
-            .filter(|p| providers::spec(*p).keyed())
-        {
+        for id in ProviderId::ALL {
             let configured = self.store.installer_account(id).await?.is_some();
             out.push(providers::spec(id).info(configured));
         }
@@ -210,7 +210,7 @@ impl Onramp {
 
     pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
         let mut out = Vec::new();
-        // The key-based providers (OAuth providers get their own checklist rows with the sign-in UI).
+        // Installer accounts exist for the key-based providers only.
         for id in ProviderId::ALL
             .into_iter()
             .filter(|p| providers::spec(*p).keyed())

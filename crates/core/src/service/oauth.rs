@@ -269,7 +269,7 @@ impl Onramp {
                     customer_id: &done.customer_id,
                     provider,
                     kind: CredentialKind::Oauth,
-                    credential_hint: Some(format!("signed in {}", &rfc3339(now)[..10])),
+                    credential_hint: None,
                     secret_ref: Some(secret_ref.clone()),
                     sites: &sites,
                     scopes: tokens

@@ -1,0 +1,67 @@
+// Connecting by the customer signing in at the vendor: the wait, the outcome, paste, decline.
+import { describe, expect, it } from "vitest";
+import { $, $$, click, openCustomer, settle, start, text, type } from "./harness";
+
+const polls = () => new Promise((r) => setTimeout(r, 1800));
+
+describe("sign-in providers", () => {
+  it("opens the sign-in, waits for the customer, then lists what was found", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    expect($("status-tesla")!.textContent).toContain("Not connected");
+    click("connect-tesla");
+    await settle();
+    expect(($("sign-in-mode-deep_link") as HTMLInputElement).checked).toBe(true);
+    click("open-sign-in");
+    await settle();
+    expect(fake.calls).toContain("beginSignIn:tesla:deep_link");
+    expect($("sign-in-waiting")!.textContent).toContain("Waiting for the customer to sign in at Tesla");
+    await polls();
+    await settle();
+    expect($("connect-outcome")!.textContent).toContain("Tesla connected");
+    expect($$("found-site").map((e) => e.textContent)).toEqual([expect.stringContaining("Powerwall Home")]);
+    expect($("status-tesla")!.textContent).toContain("Connected");
+  });
+
+  it("takes the code Enphase shows, pasted", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-enphase");
+    await settle();
+    expect(($("sign-in-mode-paste") as HTMLInputElement).checked).toBe(true);
+    click("open-sign-in");
+    await settle();
+    type("paste-input", "Q1w2E3");
+    await settle();
+    click("paste-submit");
+    await settle(10);
+    expect(fake.calls).toContain("pasteSignIn:Q1w2E3");
+    expect($("connect-outcome")!.textContent).toContain("Enphase connected");
+  });
+
+  it("reads a decline as the customer's choice, with a way to start again", async () => {
+    const fake = await start({ declineSignIn: true });
+    await openCustomer(fake);
+    click("connect-sma");
+    await settle();
+    click("open-sign-in");
+    await polls();
+    await settle();
+    expect($("sign-in-declined")!.textContent).toContain("The customer declined access at SMA");
+    expect($("error-box")).toBeNull();
+    click("sign-in-again");
+    await settle();
+    expect($("open-sign-in")).not.toBeNull();
+  });
+
+  it("offers SolarEdge's sign-in beside the key", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-solaredge");
+    await settle();
+    click("switch-to-sign-in");
+    await settle();
+    expect($("sign-in-panel")).not.toBeNull();
+    expect(text()).toContain("mySolarEdge");
+  });
+});
