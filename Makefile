@@ -5,14 +5,14 @@ CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
 BINS := -p onramp-app -p onramp-cli --locked
 
-.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test e2e clean
+.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test e2e package package-test clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
 run: deps bins
 	$(APP_BIN)
 
 ## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
-test: deps-test ui check ui-test rust-test e2e
+test: deps-test ui check ui-test rust-test e2e package-test
 	@echo "make test: all checks passed"
 
 deps:
@@ -51,6 +51,15 @@ rust-test: bins
 ## The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver).
 e2e: bins
 	scripts/with-keyring.sh python3 tests/e2e/run_e2e.py
+
+## The Debian package (Tauri bundler); its desktop entry registers the onramp:// scheme.
+## `make package` builds a debug package for testing; `make package PROFILE=release` the real one.
+PROFILE ?= debug
+package: bins
+	ui/node_modules/.bin/tauri build $(if $(filter debug,$(PROFILE)),--debug,) --bundles deb --ci
+
+package-test: package
+	python3 tests/package/check_deb.py
 
 clean:
 	$(CARGO) clean

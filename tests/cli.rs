@@ -197,3 +197,41 @@ async fn connects_sma_through_the_loopback_listener() {
     assert_eq!(conn["state"], "active");
     assert_eq!(conn["sites"].as_array().unwrap().len(), 2);
 }
+
+/// In production-shaped set-ups the vendor app is saved first; the secret comes on stdin.
+#[tokio::test]
+async fn saves_a_vendor_app_with_its_secret_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("onramp.toml");
+    std::fs::write(&config, "environment = \"production\"\n").unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(bin())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = ok(run(
+        &["app", "set", "enphase", "--client-id", "abc123"],
+        "s3cret-value\nkey-value\n",
+    ));
+    assert!(out.contains("Enphase app saved"), "{out}");
+    let missing = run(&["app", "set", "tesla", "--client-id", "x"], "");
+    assert!(!missing.status.success());
+    let events = ok(run(&["events", "--json"], ""));
+    assert!(events.contains("Enphase app saved"), "{events}");
+    assert!(!events.contains("s3cret-value") && !events.contains("key-value"));
+}

@@ -309,3 +309,27 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
     let link = consent(&start.authorize_url).await;
     bare.complete_oauth(&link, None).await.unwrap();
 }
+
+#[tokio::test]
+async fn onramp_toml_chooses_the_way_back() {
+    let w = World::new().await;
+    let mut config = w.config();
+    config.oauth.entry("tesla".into()).or_default().redirect = Some(RedirectMode::Loopback);
+    // Paste is not a way back Tesla has: the vendor's default stays.
+    config.oauth.entry("sma".into()).or_default().redirect = Some(RedirectMode::Paste);
+    let onramp = w.open_with(config).await;
+    let providers = onramp.providers().await.unwrap();
+    let mode = |p: ProviderId| {
+        providers
+            .iter()
+            .find(|i| i.id == p)
+            .unwrap()
+            .sign_in
+            .as_ref()
+            .map(|s| s.default_mode)
+    };
+    assert_eq!(mode(ProviderId::Tesla), Some(RedirectMode::Loopback));
+    assert_eq!(mode(ProviderId::Sma), Some(RedirectMode::Loopback));
+    assert_eq!(mode(ProviderId::Enphase), Some(RedirectMode::Paste));
+    assert_eq!(mode(ProviderId::Solis), None);
+}

@@ -12,6 +12,7 @@ use onramp_core::auth::loopback::Loopback;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
 use onramp_core::service::Redirect;
+use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 use std::time::Duration;
@@ -43,6 +44,9 @@ enum Command {
     /// Installer accounts: the company-wide keys that list every site you installed.
     #[command(subcommand)]
     Account(AccountCmd),
+    /// Vendor apps: the client id and secret your company registered with a vendor (OAuth).
+    #[command(subcommand)]
+    App(AppCmd),
     /// Every customer with their connections and sites.
     List {
         #[arg(long)]
@@ -152,14 +156,24 @@ struct ConnectArgs {
     /// How the sign-in comes back (providers that sign in): loopback, or paste (Enphase's default).
     #[arg(long, value_enum)]
     redirect: Option<RedirectArg>,
-    /// A fixed loopback port, when the vendor app registration names one.
-    #[arg(long, default_value_t = 0)]
-    port: u16,
+    /// A fixed loopback port, when the vendor app registration names one (default: onramp.toml, else any).
+    #[arg(long)]
+    port: Option<u16>,
     /// Give up waiting for the browser after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum AppCmd {
+    /// Save the app's client id; the client secret (and Enphase's API key) come from a prompt or stdin.
+    Set {
+        provider: Provider,
+        #[arg(long)]
+        client_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -281,13 +295,17 @@ async fn connect_by_sign_in(
 ) -> anyhow::Result<Connection> {
     let spec = onramp_core::providers::spec(provider);
     let oauth = spec.oauth.expect("sign-in providers have an OAuth spec");
-    let mode = args.redirect.unwrap_or(match oauth.default_redirect {
-        RedirectMode::Paste => RedirectArg::Paste,
-        _ => RedirectArg::Loopback,
-    });
+    let configured = onramp.config().oauth_config(provider);
+    // A terminal has no deep link: anything but paste comes back through the loopback.
+    let mode = args.redirect.unwrap_or(
+        match configured.redirect.unwrap_or(oauth.default_redirect) {
+            RedirectMode::Paste => RedirectArg::Paste,
+            _ => RedirectArg::Loopback,
+        },
+    );
     match mode {
         RedirectArg::Loopback => {
-            let lb = Loopback::bind(args.port).await?;
+            let lb = Loopback::bind(args.port.or(configured.loopback_port).unwrap_or(0)).await?;
             let start = onramp
                 .begin_oauth(
                     &args.customer,
@@ -535,6 +553,31 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 a.provider_name,
                 opt(&a.credential_hint)
             );
+        }
+        Command::App(AppCmd::Set {
+            provider,
+            client_id,
+        }) => {
+            let p: ProviderId = (*provider).into();
+            let spec = onramp_core::providers::spec(p);
+            let stdin = std::io::stdin();
+            let mut lines = stdin.lock().lines();
+            let secret = read_secret(&format!("{} client secret", spec.name), &mut lines)?;
+            let api_key = match spec.oauth {
+                Some(o) if o.needs_api_key => {
+                    Some(read_secret(&format!("{} API key", spec.name), &mut lines)?)
+                }
+                _ => None,
+            };
+            onramp
+                .save_oauth_app(
+                    p,
+                    client_id,
+                    Sensitive::new(secret),
+                    api_key.map(Sensitive::new),
+                )
+                .await?;
+            println!("{} app saved (client id {client_id})", spec.name);
         }
         Command::Account(AccountCmd::List) => {
             for a in onramp.installer_accounts().await? {

@@ -147,7 +147,16 @@ impl Onramp {
         let mut out = Vec::new();
         for id in ProviderId::ALL {
             let configured = self.store.installer_account(id).await?.is_some();
-            out.push(providers::spec(id).info(configured));
+            let mut info = providers::spec(id).info(configured);
+            if let (Some(sign_in), Some(mode)) =
+                (info.sign_in.as_mut(), self.config.oauth_config(id).redirect)
+            {
+                // onramp.toml chooses the way back, where the provider supports it.
+                if sign_in.modes.contains(&mode) {
+                    sign_in.default_mode = mode;
+                }
+            }
+            out.push(info);
         }
         Ok(out)
     }

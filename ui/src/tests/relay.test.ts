@@ -1,0 +1,20 @@
+// The https relay page's forwarding rule (relay/relay.js).
+import { describe, expect, it } from "vitest";
+// @ts-expect-error: a plain script shipped as-is for companies to host.
+import { deepLinkFor } from "../../../relay/relay.js";
+
+describe("relay", () => {
+  it("forwards the OAuth answer to the deep link and nothing else", () => {
+    expect(deepLinkFor("?code=abc&state=xyz&site_id=42&utm_source=mail")).toBe(
+      "onramp://oauth/callback?code=abc&state=xyz&site_id=42",
+    );
+    expect(deepLinkFor("?error=access_denied&error_description=User+denied&state=s")).toBe(
+      "onramp://oauth/callback?state=s&error=access_denied&error_description=User+denied",
+    );
+  });
+
+  it("forwards nothing without an answer", () => {
+    expect(deepLinkFor("")).toBeNull();
+    expect(deepLinkFor("?state=only")).toBeNull();
+  });
+});
