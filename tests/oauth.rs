@@ -293,6 +293,17 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::NotConfigured);
+    let apps = bare.vendor_apps().await.unwrap();
+    assert_eq!(apps.len(), 4, "Tesla, Enphase, SMA and SolarEdge sign in");
+    assert!(apps
+        .iter()
+        .all(|a| a.source == "none" && a.client_id.is_none()));
+    assert!(onramp
+        .vendor_apps()
+        .await
+        .unwrap()
+        .iter()
+        .all(|a| a.source == "sandbox"));
     let app = w.sandbox.oauth_client(OAuthVendor::Tesla);
     bare.save_oauth_app(
         ProviderId::Tesla,
@@ -302,6 +313,13 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
     )
     .await
     .unwrap();
+    let tesla = bare.vendor_apps().await.unwrap();
+    let tesla = tesla
+        .iter()
+        .find(|a| a.provider == ProviderId::Tesla)
+        .unwrap();
+    assert_eq!(tesla.source, "settings");
+    assert_eq!(tesla.client_id.as_deref(), Some(app.client_id.as_str()));
     let start = bare
         .begin_oauth(&c, ProviderId::Tesla, Redirect::DeepLink)
         .await

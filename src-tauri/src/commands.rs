@@ -95,3 +95,16 @@ pub async fn list_events(
 ) -> Result<Vec<Event>> {
     state.onramp.events(customer_id.as_deref()).await
 }
+
+#[tauri::command]
+pub async fn vendor_apps(state: State<'_, AppState>) -> Result<Vec<VendorApp>> {
+    state.onramp.vendor_apps().await
+}
+
+#[tauri::command]
+pub async fn save_vendor_app(
+    state: State<'_, AppState>,
+    input: VendorAppInput,
+) -> Result<VendorApp> {
+    state.onramp.save_vendor_app(input).await
+}

@@ -74,6 +74,8 @@ pub fn run() {
             commands::connect_customer_key,
             commands::remove_connection,
             commands::list_events,
+            commands::vendor_apps,
+            commands::save_vendor_app,
             sign_in::begin_sign_in,
             sign_in::sign_in_status,
             sign_in::paste_sign_in,

@@ -225,6 +225,7 @@ def main():
         type_into(d, "account-field-api_key", account["api_key"])
         click(d, "account-save-solaredge")
         WebDriverWait(d, WAIT).until(lambda x: "installer account saved" in x.find_element(By.TAG_NAME, "body").text)
+        shot(d, "settings")
         nav(d, "Customers")
         click(d, "new-customer")
         type_into(d, "customer-name", "Ben Okafor")

@@ -42,6 +42,8 @@ pub fn typescript() -> String {
         Site::decl(&cfg),
         SiteSearch::decl(&cfg),
         VaultStatus::decl(&cfg),
+        VendorApp::decl(&cfg),
+        VendorAppInput::decl(&cfg),
     ];
     decls.sort();
     let mut out = String::from(HEADER);

@@ -372,6 +372,36 @@ pub struct OAuthStart {
     pub expires_at: String,
 }
 
+/// A vendor app registration (OAuth client) as Settings shows it: never its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct VendorApp {
+    pub provider: ProviderId,
+    pub provider_name: String,
+    pub client_id: Option<String>,
+    /// `sandbox` (the Sandbox's demo app), `settings` (saved here) or `none`.
+    pub source: String,
+    /// Enphase apps also carry an API key.
+    pub needs_api_key: bool,
+}
+
+/// A vendor app as typed in Settings; the secret fields go to the vault only.
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct VendorAppInput {
+    pub provider: ProviderId,
+    pub client_id: String,
+    pub client_secret: String,
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for VendorAppInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorAppInput")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ import type {
   OAuthStart,
   RedirectMode,
   SignInStatus,
+  VendorApp,
+  VendorAppInput,
   ProviderId,
   ProviderInfo,
   SiteSearch,
@@ -40,6 +42,8 @@ export interface Backend {
   signInStatus(signIn: string): Promise<SignInStatus>;
   pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
   cancelSignIn(signIn: string): Promise<void>;
+  vendorApps(): Promise<VendorApp[]>;
+  saveVendorApp(input: VendorAppInput): Promise<VendorApp>;
 }
 
 /** Anything a command rejects with, as `{code, message, hint}`. */
@@ -77,6 +81,8 @@ export const tauriBackend: Backend = {
   signInStatus: (signIn) => call("sign_in_status", { signIn }),
   pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),
+  vendorApps: () => call("vendor_apps"),
+  saveVendorApp: (input) => call("save_vendor_app", { input }),
 };
 
 let current: Backend = tauriBackend;

@@ -103,3 +103,13 @@ export type VaultStatus = { available: boolean,
  * Which store holds the secrets ("Secret Service", "macOS Keychain", ...).
  */
 backend: string, message: string | null, hint: string | null, };
+export type VendorApp = { provider: ProviderId, provider_name: string, client_id: string | null, 
+/**
+ * `sandbox` (the Sandbox's demo app), `settings` (saved here) or `none`.
+ */
+source: string, 
+/**
+ * Enphase apps also carry an API key.
+ */
+needs_api_key: boolean, };
+export type VendorAppInput = { provider: ProviderId, client_id: string, client_secret: string, api_key: string | null, };

@@ -102,6 +102,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const events: Event[] = [];
   const accounts = new Map<ProviderId, InstallerAccount>();
   const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number }>();
+  const apps = new Map<ProviderId, string>();
   const fleet: Record<ProviderId, RemoteSite[]> = {
     solaredge: Array.from({ length: 60 }, (_, i) => ({
       external_id: String(4012345 + i * 7),
@@ -352,6 +353,23 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     },
     async cancelSignIn(signIn) {
       signIns.delete(signIn);
+    },
+    async vendorApps() {
+      return providers
+        .filter((p) => p.sign_in)
+        .map((p) => ({
+          provider: p.id,
+          provider_name: p.name,
+          client_id: apps.get(p.id) ?? ((opts.environment ?? "sandbox") === "sandbox" ? `sandbox-${p.id}` : null),
+          source: apps.has(p.id) ? "settings" : (opts.environment ?? "sandbox") === "sandbox" ? "sandbox" : "none",
+          needs_api_key: p.id === "enphase",
+        }));
+    },
+    async saveVendorApp(input) {
+      calls.push(`saveVendorApp:${input.provider}:${input.client_id}`);
+      if (!input.client_id.trim() || !input.client_secret.trim()) reject({ code: "Validation", message: "Enter both the client id and the client secret.", hint: null });
+      apps.set(input.provider, input.client_id.trim());
+      return (await b.vendorApps()).find((a) => a.provider === input.provider)!;
     },
   };
 

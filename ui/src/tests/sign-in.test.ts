@@ -1,5 +1,6 @@
 // Connecting by the customer signing in at the vendor: the wait, the outcome, paste, decline.
 import { describe, expect, it } from "vitest";
+import { go } from "../lib/app.svelte";
 import { $, $$, click, openCustomer, settle, start, text, type } from "./harness";
 
 const polls = () => new Promise((r) => setTimeout(r, 1800));
@@ -63,5 +64,27 @@ describe("sign-in providers", () => {
     await settle();
     expect($("sign-in-panel")).not.toBeNull();
     expect(text()).toContain("mySolarEdge");
+  });
+});
+
+describe("vendor apps", () => {
+  it("saves a company's app in Settings and never shows the secret again", async () => {
+    const fake = await start({ environment: "production" });
+    go({ name: "settings" });
+    await settle(10);
+    const card = $("vendor-app-tesla")!;
+    expect(card.textContent).toContain("Not set");
+    const [id, secret] = [...card.querySelectorAll("input")] as HTMLInputElement[];
+    id.value = "client-123";
+    id.dispatchEvent(new Event("input", { bubbles: true }));
+    secret.value = "very-secret";
+    secret.dispatchEvent(new Event("input", { bubbles: true }));
+    await settle();
+    card.querySelector<HTMLButtonElement>("button[type=submit]")!.click();
+    await settle(10);
+    expect(fake.calls).toContain("saveVendorApp:tesla:client-123");
+    expect($("vendor-app-tesla")!.textContent).toContain("Saved");
+    expect(text()).not.toContain("very-secret");
+    expect(($("vendor-app-enphase")!.querySelectorAll("input")).length).toBe(3);
   });
 });

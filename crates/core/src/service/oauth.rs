@@ -109,6 +109,50 @@ impl Onramp {
             .await
     }
 
+    /// Every vendor app Onramp can use, and where its credentials come from.
+    pub async fn vendor_apps(&self) -> Result<Vec<VendorApp>> {
+        let mut out = Vec::new();
+        for id in ProviderId::ALL {
+            let spec = providers::spec(id);
+            let Some(oauth) = spec.oauth else { continue };
+            let (client_id, source) = match self.oauth_apps.get(&id) {
+                Some(app) => (Some(app.client_id.clone()), "sandbox"),
+                None => match self.store.oauth_app(id).await? {
+                    Some(c) => (Some(c), "settings"),
+                    None => (None, "none"),
+                },
+            };
+            out.push(VendorApp {
+                provider: id,
+                provider_name: spec.name.to_string(),
+                client_id,
+                source: source.to_string(),
+                needs_api_key: oauth.needs_api_key,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Saves a vendor app typed in Settings.
+    pub async fn save_vendor_app(&self, input: VendorAppInput) -> Result<VendorApp> {
+        let provider = input.provider;
+        self.save_oauth_app(
+            provider,
+            &input.client_id,
+            Sensitive::new(input.client_secret),
+            input
+                .api_key
+                .filter(|k| !k.trim().is_empty())
+                .map(Sensitive::new),
+        )
+        .await?;
+        self.vendor_apps()
+            .await?
+            .into_iter()
+            .find(|a| a.provider == provider)
+            .ok_or_else(|| Error::internal("vendor app vanished"))
+    }
+
     /// Starts a sign-in: records the pending authorization and returns the URL to open.
     pub async fn begin_oauth(
         &self,
