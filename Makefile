@@ -55,8 +55,10 @@ e2e: bins
 ## The Debian package (Tauri bundler); its desktop entry registers the onramp:// scheme.
 ## `make package` builds a debug package for testing; `make package PROFILE=release` the real one.
 PROFILE ?= debug
+# The Tauri CLI (a prebuilt binary from the npm registry), run on demand rather than kept in ui/.
+TAURI_CLI := 2.12.5
 package: bins
-	ui/node_modules/.bin/tauri build $(if $(filter debug,$(PROFILE)),--debug,) --bundles deb --ci
+	npx --yes @tauri-apps/cli@$(TAURI_CLI) build $(if $(filter debug,$(PROFILE)),--debug,) --bundles deb --ci
 
 package-test: package
 	python3 tests/package/check_deb.py

@@ -351,3 +351,21 @@ async fn onramp_toml_chooses_the_way_back() {
     assert_eq!(mode(ProviderId::Enphase), Some(RedirectMode::Paste));
     assert_eq!(mode(ProviderId::Solis), None);
 }
+
+#[tokio::test]
+async fn a_tesla_account_in_another_region_is_found_there() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Hal").await;
+    w.sandbox.set_tesla_other_region(true);
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let link = consent(&start.authorize_url).await;
+    let conn = onramp.complete_oauth(&link, None).await.unwrap();
+    assert_eq!(
+        conn.sites.len(),
+        w.sandbox.oauth_sites(OAuthVendor::Tesla).len()
+    );
+}

@@ -352,6 +352,12 @@ impl Sandbox {
         self.oauth(vendor).0.set_decline(decline);
     }
 
+    /// Tesla: the test account lives in another region, so the default API answers 421 and
+    /// `/api/1/users/region` names the right one.
+    pub fn set_tesla_other_region(&self, other: bool) {
+        self.oauth(OAuthVendor::Tesla).0.set_other_region(other);
+    }
+
     /// Requests the vendor's token endpoint received, rejected ones included.
     pub fn token_requests(&self, vendor: OAuthVendor) -> u64 {
         self.oauth(vendor).0.token_requests()

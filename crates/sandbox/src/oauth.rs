@@ -129,6 +129,8 @@ pub(crate) struct Server {
     registered: Mutex<Vec<String>>,
     code_ttl: Duration,
     decline: AtomicBool,
+    /// Tesla: the account lives in another region; the default API answers 421.
+    other_region: AtomicBool,
     token_requests: AtomicU64,
     log: Mutex<Vec<TokenRequest>>,
     books: Mutex<Books>,
@@ -171,6 +173,7 @@ impl Server {
             registered: Mutex::new(registered),
             code_ttl,
             decline: AtomicBool::new(false),
+            other_region: AtomicBool::new(false),
             token_requests: AtomicU64::new(0),
             log: Mutex::default(),
             books: Mutex::default(),
@@ -181,6 +184,10 @@ impl Server {
 
     pub(crate) fn set_registered(&self, uris: Vec<String>) {
         *self.registered.lock().unwrap_or_else(|p| p.into_inner()) = uris;
+    }
+
+    pub(crate) fn set_other_region(&self, other: bool) {
+        self.other_region.store(other, Ordering::SeqCst);
     }
 
     pub(crate) fn set_decline(&self, decline: bool) {
@@ -632,9 +639,18 @@ fn unauthorized(s: &Server) -> Response {
     }
 }
 
-async fn tesla_products(State(s): State<Arc<Server>>, headers: HeaderMap) -> Response {
+async fn tesla_products(State(s): State<Arc<Server>>, uri: Uri, headers: HeaderMap) -> Response {
     if bearer(&s, &headers).is_none() {
         return unauthorized(&s);
+    }
+    if s.other_region.load(Ordering::SeqCst) && !uri.path().starts_with("/eu/") {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            axum::Json(
+                json!({"response": null, "error": "user out of region", "error_description": ""}),
+            ),
+        )
+            .into_response();
     }
     let mut items: Vec<Value> = s
         .sites
@@ -653,7 +669,12 @@ async fn tesla_region(State(s): State<Arc<Server>>, headers: HeaderMap) -> Respo
         return unauthorized(&s);
     }
     let base = s.base_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    axum::Json(json!({"response": {"region": "na", "fleet_api_base_url": base}})).into_response()
+    let (region, base) = if s.other_region.load(Ordering::SeqCst) {
+        ("eu", format!("{base}/eu"))
+    } else {
+        ("na", base)
+    };
+    axum::Json(json!({"response": {"region": region, "fleet_api_base_url": base}})).into_response()
 }
 
 async fn enphase_systems(
@@ -732,6 +753,7 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
     let r = match s.vendor {
         OAuthVendor::Tesla => r
             .route("/api/1/products", get(tesla_products))
+            .route("/eu/api/1/products", get(tesla_products))
             .route("/api/1/users/region", get(tesla_region)),
         OAuthVendor::Enphase => r
             .route("/api/v4/systems", get(enphase_systems))

@@ -286,14 +286,14 @@ impl TokenEndpoint<'_> {
     }
 }
 
-/// A GET on the vendor's API with the access token; errors in the vendor's words.
-pub async fn api_get(
+/// A GET on the vendor's API with the access token: the status and body as they came.
+async fn raw_get(
     client: &Client,
     vendor: &str,
     url: &str,
     access: &Sensitive<String>,
     query: &[(&str, &str)],
-) -> Result<Value> {
+) -> Result<(reqwest::StatusCode, Vec<u8>, Option<u64>)> {
     let resp = client
         .http
         .get(url)
@@ -305,7 +305,18 @@ pub async fn api_get(
         .map_err(|e| http::network(vendor, &e))?;
     let status = resp.status();
     let retry = http::retry_after(resp.headers());
-    let body = http::read_body(vendor, resp).await?;
+    Ok((status, http::read_body(vendor, resp).await?, retry))
+}
+
+/// A GET on the vendor's API with the access token; errors in the vendor's words.
+pub async fn api_get(
+    client: &Client,
+    vendor: &str,
+    url: &str,
+    access: &Sensitive<String>,
+    query: &[(&str, &str)],
+) -> Result<Value> {
+    let (status, body, retry) = raw_get(client, vendor, url, access, query).await?;
     match status.as_u16() {
         200..=299 => serde_json::from_slice(&body)
             .map_err(|e| http::vendor_failed(vendor, format!("an unreadable answer ({e})"))),
@@ -324,6 +335,75 @@ pub async fn api_get(
         429 => Err(Error::rate_limited(vendor, retry)),
         _ => Err(http::vendor_failed(vendor, status)),
     }
+}
+
+/// Tesla's regional Fleet API hosts, by the `ou_code` of the access token.
+const TESLA_REGIONS: [(&str, &str); 3] = [
+    ("NA", "https://fleet-api.prd.na.vn.cloud.tesla.com"),
+    ("EU", "https://fleet-api.prd.eu.vn.cloud.tesla.com"),
+    ("CN", "https://fleet-api.prd.cn.vn.cloud.tesla.cn"),
+];
+
+/// The `ou_code` claim of Tesla's access token (a JWT), if it has one.
+pub fn tesla_region(access_token: &str) -> Option<String> {
+    let payload = access_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("ou_code")?.as_str().map(str::to_uppercase)
+}
+
+/// Tesla's products at the account's region: the token's `ou_code` picks the host when the
+/// configured one is a Tesla regional host; a 421 (wrong region) asks `/api/1/users/region`.
+async fn tesla_products(
+    client: &Client,
+    api_url: &str,
+    access: &Sensitive<String>,
+) -> Result<Value> {
+    let configured_is_tesla = TESLA_REGIONS
+        .iter()
+        .any(|(_, u)| api_url.trim_end_matches('/') == *u);
+    let mut base = api_url.to_string();
+    if configured_is_tesla {
+        if let Some(code) = tesla_region(access.expose()) {
+            if let Some((_, u)) = TESLA_REGIONS.iter().find(|(c, _)| *c == code) {
+                base = u.to_string();
+            }
+        }
+    }
+    let (status, _, _) = raw_get(
+        client,
+        "Tesla",
+        &join(&base, "/api/1/products"),
+        access,
+        &[],
+    )
+    .await?;
+    if status.as_u16() == 421 {
+        let region = api_get(
+            client,
+            "Tesla",
+            &join(&base, "/api/1/users/region"),
+            access,
+            &[],
+        )
+        .await?;
+        let right = region
+            .pointer("/response/fleet_api_base_url")
+            .and_then(Value::as_str)
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://127.0.0.1"))
+            .ok_or_else(|| http::vendor_failed("Tesla", "no region for this account"))?;
+        base = right.to_string();
+    }
+    api_get(
+        client,
+        "Tesla",
+        &join(&base, "/api/1/products"),
+        access,
+        &[],
+    )
+    .await
 }
 
 fn str_of(v: &Value, k: &str) -> Option<String> {
@@ -347,7 +427,7 @@ pub async fn discover(
     let api = |p: &str| join(&ep.api_url, p);
     match provider {
         ProviderId::Tesla => {
-            let v = api_get(client, name, &api("/api/1/products"), access, &[]).await?;
+            let v = tesla_products(client, &ep.api_url, access).await?;
             let items = v
                 .get("response")
                 .and_then(Value::as_array)
@@ -460,5 +540,56 @@ pub async fn discover(
             }])
         }
         ProviderId::Solis => Err(Error::internal("Solis does not use OAuth")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_region_from_teslas_token() {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"sub":"u1","ou_code":"eu"}"#);
+        assert_eq!(
+            tesla_region(&format!("eyJhbGciOiJub25lIn0.{claims}.sig")).as_deref(),
+            Some("EU")
+        );
+        assert_eq!(tesla_region("not-a-jwt"), None);
+    }
+
+    #[test]
+    fn the_authorize_url_carries_pkce_state_and_vendor_extras() {
+        let ep = Endpoints::defaults(&crate::providers::tesla::OAUTH);
+        let u = authorize_url(
+            &crate::providers::tesla::OAUTH,
+            &ep,
+            "cid",
+            "onramp://oauth/callback",
+            "st",
+            "ch",
+        )
+        .unwrap();
+        let u = url::Url::parse(&u).unwrap();
+        let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+        assert_eq!(
+            u.as_str().split('?').next(),
+            Some("https://auth.tesla.com/oauth2/v3/authorize")
+        );
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["scope"], "openid offline_access energy_device_data");
+        assert_eq!(q["prompt_missing_scopes"], "true");
+        assert_eq!(q["redirect_uri"], "onramp://oauth/callback");
+        let enphase = Endpoints::defaults(&crate::providers::enphase::OAUTH);
+        let u = authorize_url(
+            &crate::providers::enphase::OAUTH,
+            &enphase,
+            "c",
+            "r",
+            "s",
+            "c",
+        )
+        .unwrap();
+        assert!(!u.contains("scope="), "Enphase takes no scope: {u}");
     }
 }
