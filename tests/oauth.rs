@@ -369,3 +369,59 @@ async fn a_tesla_account_in_another_region_is_found_there() {
         w.sandbox.oauth_sites(OAuthVendor::Tesla).len()
     );
 }
+
+#[tokio::test]
+async fn settings_choose_the_way_back_and_the_relay_page() {
+    use onramp_core::model::SignInReturn;
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ivy").await;
+    let relay = "https://example.com/onramp/";
+    let app = onramp
+        .set_sign_in_return(SignInReturn {
+            provider: ProviderId::Sma,
+            mode: RedirectMode::DeepLink,
+            relay_url: Some(relay.into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (app.redirect_mode, app.relay_url.as_deref()),
+        (RedirectMode::DeepLink, Some(relay))
+    );
+    let sma = onramp
+        .providers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == ProviderId::Sma)
+        .unwrap();
+    assert_eq!(sma.sign_in.unwrap().default_mode, RedirectMode::DeepLink);
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Sma, Redirect::DeepLink)
+        .await
+        .unwrap();
+    assert_eq!(
+        start.redirect_uri, relay,
+        "the vendor sends the customer to the relay page"
+    );
+
+    let bad = SignInReturn {
+        provider: ProviderId::Sma,
+        mode: RedirectMode::DeepLink,
+        relay_url: Some("http://example.com/".into()),
+    };
+    assert_eq!(
+        onramp.set_sign_in_return(bad).await.unwrap_err().code,
+        Code::Validation
+    );
+    let paste = SignInReturn {
+        provider: ProviderId::Tesla,
+        mode: RedirectMode::Paste,
+        relay_url: None,
+    };
+    assert_eq!(
+        onramp.set_sign_in_return(paste).await.unwrap_err().code,
+        Code::Validation
+    );
+}

@@ -108,3 +108,11 @@ pub async fn save_vendor_app(
 ) -> Result<VendorApp> {
     state.onramp.save_vendor_app(input).await
 }
+
+#[tauri::command]
+pub async fn set_sign_in_return(
+    state: State<'_, AppState>,
+    input: SignInReturn,
+) -> Result<VendorApp> {
+    state.onramp.set_sign_in_return(input).await
+}

@@ -76,6 +76,7 @@ pub fn run() {
             commands::list_events,
             commands::vendor_apps,
             commands::save_vendor_app,
+            commands::set_sign_in_return,
             sign_in::begin_sign_in,
             sign_in::sign_in_status,
             sign_in::paste_sign_in,

@@ -38,6 +38,7 @@ pub fn typescript() -> String {
         RemoteSite::decl(&cfg),
         SandboxDemoKey::decl(&cfg),
         SignInInfo::decl(&cfg),
+        SignInReturn::decl(&cfg),
         SignInStatus::decl(&cfg),
         Site::decl(&cfg),
         SiteSearch::decl(&cfg),

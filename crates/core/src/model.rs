@@ -382,6 +382,19 @@ pub struct VendorApp {
     pub source: String,
     /// Enphase apps also carry an API key.
     pub needs_api_key: bool,
+    /// How the sign-in comes back (Settings over onramp.toml over the vendor's default).
+    pub redirect_mode: RedirectMode,
+    pub modes: Vec<RedirectMode>,
+    /// The company's https relay page, used with the deep link.
+    pub relay_url: Option<String>,
+}
+
+/// The way back for a provider's sign-ins, as chosen in Settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SignInReturn {
+    pub provider: ProviderId,
+    pub mode: RedirectMode,
+    pub relay_url: Option<String>,
 }
 
 /// A vendor app as typed in Settings; the secret fields go to the vault only.

@@ -15,6 +15,7 @@ import type {
   NewCustomer,
   OAuthStart,
   RedirectMode,
+  SignInReturn,
   SignInStatus,
   VendorApp,
   VendorAppInput,
@@ -44,6 +45,7 @@ export interface Backend {
   cancelSignIn(signIn: string): Promise<void>;
   vendorApps(): Promise<VendorApp[]>;
   saveVendorApp(input: VendorAppInput): Promise<VendorApp>;
+  setSignInReturn(input: SignInReturn): Promise<VendorApp>;
 }
 
 /** Anything a command rejects with, as `{code, message, hint}`. */
@@ -83,6 +85,7 @@ export const tauriBackend: Backend = {
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),
   vendorApps: () => call("vendor_apps"),
   saveVendorApp: (input) => call("save_vendor_app", { input }),
+  setSignInReturn: (input) => call("set_sign_in_return", { input }),
 };
 
 let current: Backend = tauriBackend;

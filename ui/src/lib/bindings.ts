@@ -91,6 +91,7 @@ help: string, default_mode: RedirectMode,
  * The ways back this provider supports (paste only where the vendor's page shows the code).
  */
 modes: Array<RedirectMode>, };
+export type SignInReturn = { provider: ProviderId, mode: RedirectMode, relay_url: string | null, };
 export type SignInStatus = { "status": "waiting" } | { "status": "connected", connection: Connection, } | { "status": "failed", error: ErrorInfo, };
 export type Site = { id: string, connection_id: string, provider: ProviderId, 
 /**
@@ -111,5 +112,13 @@ source: string,
 /**
  * Enphase apps also carry an API key.
  */
-needs_api_key: boolean, };
+needs_api_key: boolean, 
+/**
+ * How the sign-in comes back (Settings over onramp.toml over the vendor's default).
+ */
+redirect_mode: RedirectMode, modes: Array<RedirectMode>, 
+/**
+ * The company's https relay page, used with the deep link.
+ */
+relay_url: string | null, };
 export type VendorAppInput = { provider: ProviderId, client_id: string, client_secret: string, api_key: string | null, };

@@ -12,6 +12,7 @@ import type {
   KeyInput,
   ProviderId,
   ProviderInfo,
+  RedirectMode,
   RemoteSite,
   SandboxDemoKey,
   Site,
@@ -103,6 +104,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const accounts = new Map<ProviderId, InstallerAccount>();
   const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number }>();
   const apps = new Map<ProviderId, string>();
+  const returns = new Map<ProviderId, { mode: RedirectMode; relay_url: string | null }>();
   const fleet: Record<ProviderId, RemoteSite[]> = {
     solaredge: Array.from({ length: 60 }, (_, i) => ({
       external_id: String(4012345 + i * 7),
@@ -363,7 +365,15 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           client_id: apps.get(p.id) ?? ((opts.environment ?? "sandbox") === "sandbox" ? `sandbox-${p.id}` : null),
           source: apps.has(p.id) ? "settings" : (opts.environment ?? "sandbox") === "sandbox" ? "sandbox" : "none",
           needs_api_key: p.id === "enphase",
+          redirect_mode: returns.get(p.id)?.mode ?? p.sign_in!.default_mode,
+          modes: p.sign_in!.modes,
+          relay_url: returns.get(p.id)?.relay_url ?? null,
         }));
+    },
+    async setSignInReturn(input) {
+      calls.push(`setSignInReturn:${input.provider}:${input.mode}`);
+      returns.set(input.provider, input);
+      return (await b.vendorApps()).find((a) => a.provider === input.provider)!;
     },
     async saveVendorApp(input) {
       calls.push(`saveVendorApp:${input.provider}:${input.client_id}`);

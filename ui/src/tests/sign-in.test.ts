@@ -88,3 +88,24 @@ describe("vendor apps", () => {
     expect(($("vendor-app-enphase")!.querySelectorAll("input")).length).toBe(3);
   });
 });
+
+describe("the way back", () => {
+  it("is chosen per provider in Settings, with the relay page for the deep link", async () => {
+    const fake = await start();
+    go({ name: "settings" });
+    await settle(10);
+    const select = $("return-mode-sma") as HTMLSelectElement;
+    expect(select.value).toBe("loopback");
+    expect([...select.options].map((o) => o.value)).toEqual(["loopback", "deep_link"]);
+    select.value = "deep_link";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    const relay = $("vendor-app-sma")!.querySelector<HTMLInputElement>('input[placeholder^="https"]')!;
+    relay.value = "https://example.com/onramp/";
+    relay.dispatchEvent(new Event("input", { bubbles: true }));
+    click("return-save-sma");
+    await settle(10);
+    expect(fake.calls).toContain("setSignInReturn:sma:deep_link");
+    expect(($("return-mode-sma") as HTMLSelectElement).value).toBe("deep_link");
+  });
+});

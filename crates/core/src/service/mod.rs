@@ -148,13 +148,9 @@ impl Onramp {
         for id in ProviderId::ALL {
             let configured = self.store.installer_account(id).await?.is_some();
             let mut info = providers::spec(id).info(configured);
-            if let (Some(sign_in), Some(mode)) =
-                (info.sign_in.as_mut(), self.config.oauth_config(id).redirect)
-            {
-                // onramp.toml chooses the way back, where the provider supports it.
-                if sign_in.modes.contains(&mode) {
-                    sign_in.default_mode = mode;
-                }
+            if let Some(sign_in) = info.sign_in.as_mut() {
+                // Settings or onramp.toml choose the way back, where the provider supports it.
+                sign_in.default_mode = self.sign_in_return(id).await?.0;
             }
             out.push(info);
         }

@@ -122,15 +122,72 @@ impl Onramp {
                     None => (None, "none"),
                 },
             };
+            let (redirect_mode, relay_url) = self.sign_in_return(id).await?;
             out.push(VendorApp {
                 provider: id,
                 provider_name: spec.name.to_string(),
                 client_id,
                 source: source.to_string(),
                 needs_api_key: oauth.needs_api_key,
+                redirect_mode,
+                modes: spec
+                    .info(false)
+                    .sign_in
+                    .map(|s| s.modes)
+                    .unwrap_or_default(),
+                relay_url,
             });
         }
         Ok(out)
+    }
+
+    /// How a provider's sign-ins come back: Settings, then onramp.toml, then the vendor's default;
+    /// and the relay page's address the same way.
+    pub(crate) async fn sign_in_return(
+        &self,
+        provider: ProviderId,
+    ) -> Result<(RedirectMode, Option<String>)> {
+        let (spec, _) = self.oauth_spec(provider)?;
+        let (saved_mode, saved_relay) = self.store.sign_in_return(provider).await?;
+        let file = self.config.oauth_config(provider);
+        let supported =
+            |m: &RedirectMode| *m != RedirectMode::Paste || spec.paste_redirect_path.is_some();
+        let mode = saved_mode
+            .filter(supported)
+            .or(file.redirect.filter(supported))
+            .unwrap_or(spec.default_redirect);
+        Ok((mode, saved_relay.or(file.relay_url)))
+    }
+
+    /// Chooses in Settings how a provider's sign-ins come back.
+    pub async fn set_sign_in_return(&self, input: SignInReturn) -> Result<VendorApp> {
+        let (spec, _) = self.oauth_spec(input.provider)?;
+        if input.mode == RedirectMode::Paste && spec.paste_redirect_path.is_none() {
+            return Err(Error::validation(format!(
+                "{} has no page that shows the code to paste.",
+                providers::spec(input.provider).name
+            )));
+        }
+        let relay = input
+            .relay_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if let Some(r) = relay {
+            let ok = url::Url::parse(r).is_ok_and(|u| u.scheme() == "https");
+            if !ok {
+                return Err(Error::validation("The relay page must be an https address.")
+                    .hint("The address you registered with the vendor, where relay/index.html is hosted."));
+            }
+        }
+        self.store
+            .put_sign_in_return(input.provider, input.mode, relay)
+            .await?;
+        self.vendor_apps()
+            .await?
+            .into_iter()
+            .find(|a| a.provider == input.provider)
+            .ok_or_else(|| Error::internal("vendor app vanished"))
     }
 
     /// Saves a vendor app typed in Settings.
@@ -166,7 +223,7 @@ impl Onramp {
         let (redirect_uri, mode) = match redirect {
             Redirect::Loopback(uri) => (uri, RedirectMode::Loopback),
             Redirect::DeepLink => {
-                let relay = self.config.oauth_config(provider).relay_url;
+                let (_, relay) = self.sign_in_return(provider).await?;
                 (
                     relay.unwrap_or_else(|| DEEP_LINK.to_string()),
                     RedirectMode::DeepLink,

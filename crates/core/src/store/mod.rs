@@ -618,6 +618,52 @@ impl Store {
         })
     }
 
+    /// The way back chosen in Settings for a provider's sign-in: (mode, relay URL).
+    pub async fn sign_in_return(
+        &self,
+        provider: ProviderId,
+    ) -> Result<(Option<RedirectMode>, Option<String>)> {
+        let row = sqlx::query(
+            "SELECT redirect_mode, relay_url FROM provider_apps WHERE provider = ? AND kind = 'oauth_app'",
+        )
+        .bind(provider.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => (
+                r.get::<Option<String>, _>("redirect_mode")
+                    .and_then(|m| serde_json::from_value(serde_json::Value::String(m)).ok()),
+                r.get("relay_url"),
+            ),
+            None => (None, None),
+        })
+    }
+
+    pub async fn put_sign_in_return(
+        &self,
+        provider: ProviderId,
+        mode: RedirectMode,
+        relay_url: Option<&str>,
+    ) -> Result<()> {
+        let mode = serde_json::to_value(mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO provider_apps (provider, kind, redirect_mode, relay_url, updated_at)
+             VALUES (?, 'oauth_app', ?, ?, ?)
+             ON CONFLICT (provider, kind) DO UPDATE SET redirect_mode = excluded.redirect_mode,
+                relay_url = excluded.relay_url, updated_at = excluded.updated_at",
+        )
+        .bind(provider.as_str())
+        .bind(mode)
+        .bind(relay_url)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// A vendor app registration's client id (its secrets are in the vault).
     pub async fn oauth_app(&self, provider: ProviderId) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
