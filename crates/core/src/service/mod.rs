@@ -474,10 +474,20 @@ impl Onramp {
                 self.actor,
             )
             .await;
+        self.connection_or_rollback(inserted, &secret_ref).await
+    }
+
+    /// The stored connection; if storing it failed, its secrets leave the vault again, so no
+    /// secret outlives a connection that does not exist.
+    async fn connection_or_rollback(
+        &self,
+        inserted: Result<String>,
+        secret_ref: &str,
+    ) -> Result<Connection> {
         match inserted {
             Ok(id) => self.store.connection(&id).await,
             Err(e) => {
-                let _ = self.delete_credential(&secret_ref).await;
+                let _ = self.delete_credential(secret_ref).await;
                 Err(e)
             }
         }
@@ -516,23 +526,30 @@ impl Onramp {
             &credential,
         )
         .await;
+        let found = found.map(|all| match conn.kind {
+            CredentialKind::CustomerKey | CredentialKind::Oauth => all,
+            // Only the sites picked for this customer, not the whole installer account.
+            CredentialKind::InstallerAccount => all
+                .into_iter()
+                .filter(|s| conn.sites.iter().any(|k| k.external_id == s.external_id))
+                .collect(),
+        });
+        self.record_check(id, found).await
+    }
+
+    /// Records what asking the vendor again found: the sites, or the vendor's refusal as the
+    /// connection's error. A transient failure (network, rate limit) is returned and changes nothing.
+    async fn record_check(&self, id: &str, found: Result<Vec<VendorSite>>) -> Result<Connection> {
         match found {
-            Ok(all) => {
-                let sites: Vec<VendorSite> = match conn.kind {
-                    CredentialKind::CustomerKey | CredentialKind::Oauth => all,
-                    CredentialKind::InstallerAccount => all
-                        .into_iter()
-                        .filter(|s| conn.sites.iter().any(|k| k.external_id == s.external_id))
-                        .collect(),
-                };
+            Ok(sites) => {
                 self.store
                     .record_check(id, None, &sites, self.actor)
-                    .await?;
+                    .await?
             }
-            Err(e) if matches!(e.code, Code::VendorRejected) => {
+            Err(e) if e.code == Code::VendorRejected => {
                 self.store
                     .record_check(id, Some(&e.info()), &[], self.actor)
-                    .await?;
+                    .await?
             }
             Err(e) => return Err(e),
         }

@@ -383,13 +383,7 @@ impl Onramp {
                 self.actor,
             )
             .await;
-        match inserted {
-            Ok(id) => self.store.connection(&id).await,
-            Err(e) => {
-                let _ = self.delete_credential(&secret_ref).await;
-                Err(e)
-            }
-        }
+        self.connection_or_rollback(inserted, &secret_ref).await
     }
 
     /// Asks the vendor again with the stored access token.
@@ -409,19 +403,8 @@ impl Onramp {
         if let Some(first) = conn.sites.first() {
             extra.insert("site_id".to_string(), first.external_id.clone());
         }
-        match vendor_oauth::discover(&self.http, conn.provider, &ep, &app, &access, &extra).await {
-            Ok(sites) => {
-                self.store
-                    .record_check(&conn.id, None, &sites, self.actor)
-                    .await?
-            }
-            Err(e) if e.code == Code::VendorRejected => {
-                self.store
-                    .record_check(&conn.id, Some(&e.info()), &[], self.actor)
-                    .await?
-            }
-            Err(e) => return Err(e),
-        }
-        self.store.connection(&conn.id).await
+        let found =
+            vendor_oauth::discover(&self.http, conn.provider, &ep, &app, &access, &extra).await;
+        self.record_check(&conn.id, found).await
     }
 }

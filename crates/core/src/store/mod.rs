@@ -696,17 +696,12 @@ impl Store {
         .await?;
         insert_event(
             &mut tx,
-            &NewEvent {
-                customer_id: None,
-                connection_id: None,
-                provider: Some(provider),
-                kind: "app_saved",
-                summary: format!(
-                    "{} app saved (client id {client_id})",
-                    crate::providers::spec(provider).name
-                ),
+            &provider_event(
+                provider,
+                "app_saved",
+                &format!("app saved (client id {client_id})"),
                 actor,
-            },
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -750,17 +745,12 @@ impl Store {
         .await?;
         insert_event(
             &mut tx,
-            &NewEvent {
-                customer_id: None,
-                connection_id: None,
-                provider: Some(provider),
-                kind: "installer_account_saved",
-                summary: format!(
-                    "{} installer account saved ({credential_hint})",
-                    crate::providers::spec(provider).name
-                ),
+            &provider_event(
+                provider,
+                "installer_account_saved",
+                &format!("installer account saved ({credential_hint})"),
                 actor,
-            },
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -775,21 +765,33 @@ impl Store {
             .await?;
         insert_event(
             &mut tx,
-            &NewEvent {
-                customer_id: None,
-                connection_id: None,
-                provider: Some(provider),
-                kind: "installer_account_removed",
-                summary: format!(
-                    "{} installer account removed",
-                    crate::providers::spec(provider).name
-                ),
+            &provider_event(
+                provider,
+                "installer_account_removed",
+                "installer account removed",
                 actor,
-            },
+            ),
         )
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// An event about a provider's account or app rather than a customer.
+fn provider_event<'a>(
+    provider: ProviderId,
+    kind: &'a str,
+    what: &str,
+    actor: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        customer_id: None,
+        connection_id: None,
+        provider: Some(provider),
+        kind,
+        summary: format!("{} {what}", crate::providers::spec(provider).name),
+        actor,
     }
 }
 
