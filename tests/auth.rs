@@ -36,6 +36,7 @@ fn request(provider: ProviderId) -> BeginRequest<'static> {
         connection_id: None,
         redirect_uri: DEEP_LINK,
         ttl: DEFAULT_TTL,
+        details: None,
     }
 }
 

@@ -235,3 +235,54 @@ async fn saves_a_vendor_app_with_its_secret_from_stdin() {
     assert!(events.contains("Enphase app saved"), "{events}");
     assert!(!events.contains("s3cret-value") && !events.contains("key-value"));
 }
+
+/// Green Button Download My Data from a terminal: the summary printed, a bad file refused
+/// with the reason and a non-zero exit, nothing stored.
+#[tokio::test]
+async fn imports_a_green_button_file_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = ok(onramp(
+        dir.path(),
+        &["customer", "add", "--name", "Ada"],
+        "",
+    ))
+    .trim()
+    .to_string();
+    let data =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/core/tests/data/greenbutton");
+    let gas =
+        data.join("ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml");
+    let out = ok(onramp(
+        dir.path(),
+        &["usage", "import", gas.to_str().unwrap(), "--customer", &id],
+        "",
+    ));
+    assert!(out.contains("1 meter reading series"), "{out}");
+    assert!(out.contains("therm"), "{out}");
+    assert!(out.contains("USD"), "{out}");
+
+    let cut = dir.path().join("cut.xml");
+    let full = std::fs::read(data.join("TestGBDataHourlyNineDaysBinnedDaily.xml")).unwrap();
+    std::fs::write(&cut, &full[..full.len() / 3]).unwrap();
+    let bad = onramp(
+        dir.path(),
+        &["usage", "import", cut.to_str().unwrap(), "--customer", &id],
+        "",
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("cut off") && err.contains("Nothing was saved"),
+        "{err}"
+    );
+
+    let shown: serde_json::Value = serde_json::from_str(&ok(onramp(
+        dir.path(),
+        &["usage", "show", "--customer", &id, "--json"],
+        "",
+    )))
+    .unwrap();
+    let series = shown.as_array().unwrap();
+    assert_eq!(series.len(), 1, "only the good file was stored: {shown}");
+    assert_eq!(series[0]["commodity"], "gas");
+}

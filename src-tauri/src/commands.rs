@@ -116,3 +116,65 @@ pub async fn set_sign_in_return(
 ) -> Result<VendorApp> {
     state.onramp.set_sign_in_return(input).await
 }
+
+#[tauri::command]
+pub async fn check_connection(state: State<'_, AppState>, id: String) -> Result<Connection> {
+    state.onramp.check_connection(&id).await
+}
+
+#[tauri::command]
+pub async fn refresh_connection(state: State<'_, AppState>, id: String) -> Result<Connection> {
+    state.onramp.refresh_connection(&id).await
+}
+
+#[tauri::command]
+pub async fn fetch_usage(state: State<'_, AppState>, id: String) -> Result<Vec<UsageSeries>> {
+    state.onramp.fetch_usage(&id).await
+}
+
+/// A Green Button file dropped on the window (Tauri hands over its path).
+#[tauri::command]
+pub async fn import_usage_file(
+    state: State<'_, AppState>,
+    customer_id: String,
+    path: String,
+) -> Result<UsageImport> {
+    state
+        .onramp
+        .import_usage_file(&customer_id, std::path::Path::new(&path))
+        .await
+}
+
+/// A Green Button file picked in the UI: its bytes as the raw request body, the customer and
+/// the file name in headers (no JSON array of numbers for a multi-megabyte file).
+#[tauri::command]
+pub async fn import_usage_bytes(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<UsageImport> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let customer = header("onramp-customer")
+        .ok_or_else(|| Error::validation("The import does not say which customer it is for."))?;
+    let name = header("onramp-file-name")
+        .map(|n| {
+            url::form_urlencoded::parse(format!("n={n}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or(n)
+        })
+        .unwrap_or_else(|| "usage.xml".into());
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(Error::validation("The file did not arrive as bytes.")
+            .hint("Drop the file on the window instead."));
+    };
+    state
+        .onramp
+        .import_usage_bytes(&customer, &name, bytes.clone())
+        .await
+}

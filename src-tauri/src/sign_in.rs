@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use onramp_core::auth::callback::parse_url;
 use onramp_core::auth::loopback::Loopback;
-use onramp_core::model::{Connection, OAuthStart, ProviderId, RedirectMode, SignInStatus};
+use onramp_core::model::{
+    Connection, OAuthStart, ProviderId, RedirectMode, SignInOptions, SignInStatus,
+};
 use onramp_core::service::Redirect;
 use onramp_core::{Code, Error};
 use tauri::{AppHandle, Manager, State};
@@ -107,7 +109,14 @@ pub async fn begin_sign_in(
     customer_id: String,
     provider: ProviderId,
     mode: RedirectMode,
+    options: Option<SignInOptions>,
 ) -> Result<OAuthStart> {
+    let options = options.unwrap_or_default();
+    let join_session = provider == ProviderId::Derapi
+        && state.onramp.config().oauth_config(provider).join.as_deref() == Some("session");
+    if join_session {
+        return begin_derapi_session(app, state, customer_id, options).await;
+    }
     let start = match mode {
         RedirectMode::Loopback => {
             let port = state
@@ -119,10 +128,11 @@ pub async fn begin_sign_in(
             let lb = Loopback::bind(port).await?;
             let start = state
                 .onramp
-                .begin_oauth(
+                .begin_sign_in(
                     &customer_id,
                     provider,
                     Redirect::Loopback(lb.redirect_uri()),
+                    &options,
                 )
                 .await?;
             let key = start.state.clone();
@@ -145,17 +155,70 @@ pub async fn begin_sign_in(
         RedirectMode::DeepLink => {
             state
                 .onramp
-                .begin_oauth(&customer_id, provider, Redirect::DeepLink)
+                .begin_sign_in(&customer_id, provider, Redirect::DeepLink, &options)
                 .await?
         }
         RedirectMode::Paste => {
             state
                 .onramp
-                .begin_oauth(&customer_id, provider, Redirect::Paste)
+                .begin_sign_in(&customer_id, provider, Redirect::Paste, &options)
                 .await?
         }
     };
     state.sign_ins.set(&start.state, SignInStatus::Waiting);
+    open_browser(start.authorize_url.clone());
+    Ok(start)
+}
+
+/// Derapi Join session (onramp.toml `[oauth.derapi] join = "session"`): the Join page opens in
+/// the browser and Onramp asks Derapi until the customer is done; the UI polls as for a sign-in.
+async fn begin_derapi_session(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    customer_id: String,
+    options: SignInOptions,
+) -> Result<OAuthStart> {
+    let session = state
+        .onramp
+        .begin_derapi_session(&customer_id, options.vendor.as_deref().unwrap_or_default())
+        .await?;
+    let key = session.session_id.clone();
+    let start = OAuthStart {
+        provider: ProviderId::Derapi,
+        authorize_url: session.page_url.clone(),
+        redirect_uri: String::new(),
+        mode: RedirectMode::Loopback,
+        state: key.clone(),
+        expires_at: String::new(),
+    };
+    state.sign_ins.set(&key, SignInStatus::Waiting);
+    let waiter = tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let deadline = tokio::time::Instant::now() + LOOPBACK_WAIT;
+        let result = loop {
+            match state.onramp.poll_derapi_session(&session).await {
+                Ok(Some(c)) => break Ok(c),
+                Ok(None) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(1500)).await
+                }
+                Ok(None) => {
+                    break Err(Error::new(
+                        Code::Declined,
+                        "The customer did not finish Derapi Join in time.",
+                    )
+                    .hint("Start again when the customer is ready."))
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        state.sign_ins.finish(&key, &result);
+    });
+    state
+        .sign_ins
+        .waiters
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(start.state.clone(), waiter);
     open_browser(start.authorize_url.clone());
     Ok(start)
 }

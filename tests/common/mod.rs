@@ -77,6 +77,7 @@ pub fn solaredge_key(key: &str) -> KeyInput {
         api_key: Some(key.into()),
         key_id: None,
         key_secret: None,
+        access_token: None,
     }
 }
 
@@ -86,6 +87,7 @@ pub fn solis_key(id: &str, secret: &str) -> KeyInput {
         api_key: None,
         key_id: Some(id.into()),
         key_secret: Some(secret.into()),
+        access_token: None,
     }
 }
 
@@ -112,6 +114,8 @@ pub async fn row_count(onramp: &Onramp, table: &str) -> i64 {
         "sites" => "SELECT COUNT(*) FROM sites",
         "events" => "SELECT COUNT(*) FROM events",
         "provider_apps" => "SELECT COUNT(*) FROM provider_apps",
+        "usage_series" => "SELECT COUNT(*) FROM usage_series",
+        "usage_months" => "SELECT COUNT(*) FROM usage_months",
         other => panic!("no table {other}"),
     };
     sqlx::query_scalar(sql)

@@ -61,6 +61,21 @@ enum Command {
     },
     /// Remove a connection and its stored key.
     Disconnect { connection: String },
+    /// Utility usage: import a Green Button file, show a customer's usage, fetch it again.
+    #[command(subcommand)]
+    Usage(UsageCmd),
+    /// Refresh an OAuth connection's tokens now.
+    Refresh {
+        connection: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the vendor again whether a connection works (and list its sites).
+    Check {
+        connection: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the simulated vendors standalone and print their endpoints and demo keys.
     Sandbox {
         #[arg(long, default_value_t = 47801)]
@@ -105,6 +120,31 @@ enum CustomerCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum UsageCmd {
+    /// Import a Green Button (ESPI XML) file the customer downloaded from their utility.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        customer: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A customer's usage per meter and month.
+    Show {
+        #[arg(long)]
+        customer: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch a utility connection's usage again (UtilityAPI, Metry).
+    Fetch {
+        connection: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Provider {
     Solaredge,
@@ -114,6 +154,12 @@ enum Provider {
     Sma,
     /// SolarEdge Site Access: the homeowner signs in (OAuth) instead of giving a key.
     SolaredgeSite,
+    /// UtilityAPI Green Button Connect My Data (pick the utility with --utility).
+    Utilityapi,
+    Pelm,
+    Metry,
+    /// Derapi Join (pick the device vendor with --vendor).
+    Derapi,
 }
 
 impl From<Provider> for ProviderId {
@@ -124,6 +170,10 @@ impl From<Provider> for ProviderId {
             Provider::Tesla => ProviderId::Tesla,
             Provider::Enphase => ProviderId::Enphase,
             Provider::Sma => ProviderId::Sma,
+            Provider::Utilityapi => ProviderId::Utilityapi,
+            Provider::Pelm => ProviderId::Pelm,
+            Provider::Metry => ProviderId::Metry,
+            Provider::Derapi => ProviderId::Derapi,
         }
     }
 }
@@ -132,7 +182,14 @@ impl Provider {
     fn signs_in(self) -> bool {
         matches!(
             self,
-            Provider::Tesla | Provider::Enphase | Provider::Sma | Provider::SolaredgeSite
+            Provider::Tesla
+                | Provider::Enphase
+                | Provider::Sma
+                | Provider::SolaredgeSite
+                | Provider::Utilityapi
+                | Provider::Pelm
+                | Provider::Metry
+                | Provider::Derapi
         )
     }
 }
@@ -162,8 +219,26 @@ struct ConnectArgs {
     /// Give up waiting for the browser after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// UtilityAPI: the utility (an id from the [[utility]] list in onramp.toml).
+    #[arg(long)]
+    utility: Option<String>,
+    /// UtilityAPI: the Green Button scope to ask for (the customer may still narrow it).
+    #[arg(long)]
+    scope: Option<String>,
+    /// Derapi Join: the device vendor (enphase_grid_services, enphase, tesla, solaredge, sma, solis).
+    #[arg(long)]
+    vendor: Option<String>,
+    /// Derapi Join: a Join flow (browser returns to Onramp) or a Join session (Onramp asks until done).
+    #[arg(long, value_enum)]
+    join: Option<JoinArg>,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JoinArg {
+    Flows,
+    Session,
 }
 
 #[derive(Subcommand)]
@@ -252,7 +327,7 @@ fn read_secret(
     }
 }
 
-fn read_key(provider: ProviderId) -> anyhow::Result<KeyInput> {
+fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut input = KeyInput {
@@ -260,6 +335,7 @@ fn read_key(provider: ProviderId) -> anyhow::Result<KeyInput> {
         api_key: None,
         key_id: None,
         key_secret: None,
+        access_token: None,
     };
     match provider {
         ProviderId::Solaredge => {
@@ -268,6 +344,10 @@ fn read_key(provider: ProviderId) -> anyhow::Result<KeyInput> {
         ProviderId::Solis => {
             input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
+        }
+        ProviderId::Enphase if account => {
+            input.access_token = Some(read_secret("Enphase partner access token", &mut lines)?);
+            input.api_key = Some(read_secret("Enphase partner API key", &mut lines)?);
         }
         other => anyhow::bail!(
             "{} connects by the customer signing in: onramp connect {} --customer ID",
@@ -296,6 +376,18 @@ async fn connect_by_sign_in(
     let spec = onramp_core::providers::spec(provider);
     let oauth = spec.oauth.expect("sign-in providers have an OAuth spec");
     let configured = onramp.config().oauth_config(provider);
+    let options = SignInOptions {
+        utility: args.utility.clone(),
+        scope: args.scope.clone(),
+        vendor: args.vendor.clone(),
+    };
+    let session = args
+        .join
+        .map(|j| j == JoinArg::Session)
+        .unwrap_or(configured.join.as_deref() == Some("session"));
+    if provider == ProviderId::Derapi && session {
+        return derapi_session(onramp, args).await;
+    }
     // A terminal has no deep link: anything but paste comes back through the loopback.
     let mode = args.redirect.unwrap_or(
         match configured.redirect.unwrap_or(oauth.default_redirect) {
@@ -307,10 +399,11 @@ async fn connect_by_sign_in(
         RedirectArg::Loopback => {
             let lb = Loopback::bind(args.port.or(configured.loopback_port).unwrap_or(0)).await?;
             let start = onramp
-                .begin_oauth(
+                .begin_sign_in(
                     &args.customer,
                     provider,
                     Redirect::Loopback(lb.redirect_uri()),
+                    &options,
                 )
                 .await?;
             eprintln!(
@@ -330,7 +423,7 @@ async fn connect_by_sign_in(
         }
         RedirectArg::Paste => {
             let start = onramp
-                .begin_oauth(&args.customer, provider, Redirect::Paste)
+                .begin_sign_in(&args.customer, provider, Redirect::Paste, &options)
                 .await?;
             eprintln!(
                 "Sign-in address for the customer:\n\n  {}\n",
@@ -345,6 +438,59 @@ async fn connect_by_sign_in(
             )?;
             eprintln!("Checking with {}…", spec.name);
             Ok(onramp.complete_pasted(&start.state, &pasted).await?)
+        }
+    }
+}
+
+/// Derapi Join session: open the Join page, then ask Derapi until the customer is done.
+async fn derapi_session(onramp: &Onramp, args: &ConnectArgs) -> anyhow::Result<Connection> {
+    let vendor = args
+        .vendor
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphase_grid_services (or enphase, tesla, solaredge, sma, solis)"))?;
+    let session = onramp.begin_derapi_session(&args.customer, &vendor).await?;
+    eprintln!("Derapi Join for the customer:\n\n  {}\n", session.page_url);
+    open_browser(session.page_url.clone());
+    eprintln!("Waiting for the customer to finish Derapi Join… (Ctrl-C cancels)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+    loop {
+        if let Some(c) = onramp.poll_derapi_session(&session).await? {
+            return Ok(c);
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("The customer did not finish Derapi Join in time; nothing was saved. Start again when they are ready.");
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+}
+
+fn print_usage(series: &[UsageSeries]) {
+    if series.is_empty() {
+        println!(
+            "No usage yet. Import a Green Button file: onramp usage import FILE --customer ID"
+        );
+    }
+    for s in series {
+        let total: f64 = s.months.iter().map(|m| m.energy).sum();
+        println!(
+            "{} — {} {} ({}), {} readings, {:.1} {} in {} months  [{}]",
+            s.title,
+            s.commodity,
+            s.flow,
+            s.source,
+            s.readings,
+            total,
+            s.unit,
+            s.months.len(),
+            s.id
+        );
+        for m in &s.months {
+            let cost = match (m.cost, &s.currency) {
+                (Some(c), Some(cur)) => format!("  {c:>10.2} {cur}"),
+                (Some(c), None) => format!("  {c:>10.2}"),
+                _ => String::new(),
+            };
+            println!("    {}  {:>12.2} {}{cost}", m.month, m.energy, s.unit);
         }
     }
 }
@@ -369,6 +515,15 @@ fn print_connection(c: &Connection) {
         opt(&c.credential_hint),
         c.created_at
     );
+    if let Some(scope) = &c.scopes {
+        println!("    scope {scope}");
+    }
+    for (k, v) in &c.details {
+        println!("    {k} {v}");
+    }
+    if let Some(e) = &c.last_error {
+        println!("    error: {}  {}", e.message, opt(&e.hint));
+    }
     for s in &c.sites {
         let kw = s
             .peak_power_kw
@@ -522,10 +677,10 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }
         Command::Connect(args) => {
             let provider: ProviderId = args.provider.into();
-            let conn = if args.provider.signs_in() {
+            let conn = if args.provider.signs_in() && args.sites.is_empty() {
                 connect_by_sign_in(onramp, args, provider).await?
             } else if args.sites.is_empty() {
-                let input = read_key(provider)?;
+                let input = read_key(provider, false)?;
                 eprintln!(
                     "Checking the key with {}…",
                     onramp_core::providers::spec(provider).name
@@ -546,7 +701,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             print_connection(&conn);
         }
         Command::Account(AccountCmd::Set { provider }) => {
-            let input = read_key((*provider).into())?;
+            let input = read_key((*provider).into(), true)?;
             let a = onramp.save_installer_account(input).await?;
             println!(
                 "{} installer account saved ({})",
@@ -635,6 +790,53 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         Command::Disconnect { connection } => {
             onramp.remove_connection(connection).await?;
             println!("removed {connection}");
+        }
+        Command::Usage(UsageCmd::Import {
+            file,
+            customer,
+            json,
+        }) => {
+            eprintln!("Reading {}…", file.display());
+            let done = onramp.import_usage_file(customer, file).await?;
+            if *json {
+                return print_json(&done);
+            }
+            println!(
+                "Imported {} ({} bytes): {} meter reading series",
+                done.file_name,
+                done.bytes,
+                done.series.len()
+            );
+            print_usage(&done.series);
+        }
+        Command::Usage(UsageCmd::Show { customer, json }) => {
+            let usage = onramp.usage(customer).await?;
+            if *json {
+                return print_json(&usage);
+            }
+            print_usage(&usage);
+        }
+        Command::Usage(UsageCmd::Fetch { connection, json }) => {
+            eprintln!("Fetching usage…");
+            let usage = onramp.fetch_usage(connection).await?;
+            if *json {
+                return print_json(&usage);
+            }
+            print_usage(&usage);
+        }
+        Command::Refresh { connection, json } => {
+            let c = onramp.refresh_connection(connection).await?;
+            if *json {
+                return print_json(&c);
+            }
+            print_connection(&c);
+        }
+        Command::Check { connection, json } => {
+            let c = onramp.check_connection(connection).await?;
+            if *json {
+                return print_json(&c);
+            }
+            print_connection(&c);
         }
     }
     Ok(())

@@ -9,6 +9,16 @@
 //! [solis]
 //! base_url = "https://www.soliscloud.com:13333"
 //!
+//! [[utility]]                       # UtilityAPI Green Button: one entry per utility
+//! id = "demo"
+//! name = "Demo Utility"
+//! authorize_url = "https://utilityapi.com/DataCustodian/demo/oauth/authorize"
+//! token_url = "https://utilityapi.com/DataCustodian/demo/oauth/token"
+//!
+//! [oauth.derapi]
+//! join = "flows"                    # or "session" (Join session + fetch-token)
+//! program_id = "prog-..."           # optional
+//!
 //! [sandbox]                         # the built-in simulated vendors
 //! solaredge_port = 0                # 0 = any free port
 //! solis_port = 0
@@ -33,8 +43,34 @@ pub struct Config {
     pub solaredge: VendorEndpoint,
     pub solis: VendorEndpoint,
     pub sandbox: SandboxPorts,
-    /// `[oauth.tesla]`, `[oauth.enphase]`, `[oauth.sma]`, `[oauth.solaredge]`.
+    /// `[oauth.tesla]`, `[oauth.enphase]`, `[oauth.sma]`, `[oauth.solaredge]`, `[oauth.metry]`,
+    /// `[oauth.pelm]` (authorize_url = the hosted Connect page), `[oauth.derapi]`,
+    /// `[oauth.utilityapi]` (client and redirect; the URLs are per utility).
     pub oauth: BTreeMap<String, OAuthConfig>,
+    /// UtilityAPI Green Button: the utilities the installer can pick, each with its own URLs.
+    #[serde(rename = "utility")]
+    pub utilities: Vec<Utility>,
+}
+
+/// A utility reached through UtilityAPI Green Button Connect My Data.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Utility {
+    pub id: String,
+    pub name: String,
+    pub authorize_url: String,
+    pub token_url: String,
+}
+
+impl Utility {
+    /// The utility's URLs as [`Endpoints`]; its data lives wherever the token answer says.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            authorize_url: self.authorize_url.clone(),
+            token_url: self.token_url.clone(),
+            api_url: self.token_url.clone(),
+        }
+    }
 }
 
 /// A provider's OAuth endpoints and how its redirect returns; anything left out takes the default.
@@ -49,6 +85,10 @@ pub struct OAuthConfig {
     pub loopback_port: Option<u16>,
     /// The company's https relay page (forwards to the deep link).
     pub relay_url: Option<String>,
+    /// Derapi: `flows` (default) or `session`.
+    pub join: Option<String>,
+    /// Derapi: the program enrollments belong to.
+    pub program_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -80,6 +120,12 @@ impl Default for Config {
             },
             sandbox: SandboxPorts::default(),
             oauth: BTreeMap::new(),
+            utilities: vec![Utility {
+                id: "demo".into(),
+                name: "UtilityAPI demo utility".into(),
+                authorize_url: "https://utilityapi.com/DataCustodian/demo/oauth/authorize".into(),
+                token_url: "https://utilityapi.com/DataCustodian/demo/oauth/token".into(),
+            }],
         }
     }
 }
@@ -138,6 +184,34 @@ impl Config {
                 )
             })?;
         }
+        for u in &config.utilities {
+            for (what, v) in [
+                ("authorize_url", &u.authorize_url),
+                ("token_url", &u.token_url),
+            ] {
+                url::Url::parse(v).map_err(|e| {
+                    Error::new(
+                        Code::NotConfigured,
+                        format!(
+                            "{}: [[utility]] {:?} {what} is not a URL ({e})",
+                            path.display(),
+                            u.id
+                        ),
+                    )
+                })?;
+            }
+        }
+        if let Some(j) = config.oauth.get("derapi").and_then(|d| d.join.as_deref()) {
+            if j != "flows" && j != "session" {
+                return Err(Error::new(
+                    Code::NotConfigured,
+                    format!(
+                        "{}: [oauth.derapi] join must be \"flows\" or \"session\"",
+                        path.display()
+                    ),
+                ));
+            }
+        }
         for key in config.oauth.keys() {
             let known =
                 ProviderId::parse(key).is_some_and(|p| crate::providers::spec(p).oauth.is_some());
@@ -150,7 +224,7 @@ impl Config {
                     ),
                 )
                 .hint(
-                    "Use one of [oauth.tesla], [oauth.enphase], [oauth.sma], [oauth.solaredge].",
+                    "Use one of [oauth.tesla], [oauth.enphase], [oauth.sma], [oauth.solaredge], [oauth.utilityapi], [oauth.pelm], [oauth.metry], [oauth.derapi].",
                 ));
             }
         }
@@ -196,6 +270,11 @@ impl Config {
         c.authorize_url = Some(ep.authorize_url);
         c.token_url = Some(ep.token_url);
         c.api_url = Some(ep.api_url);
+    }
+
+    /// A configured utility by id.
+    pub fn utility(&self, id: &str) -> Option<&Utility> {
+        self.utilities.iter().find(|u| u.id == id)
     }
 
     pub fn oauth_config(&self, provider: ProviderId) -> OAuthConfig {

@@ -9,6 +9,7 @@ pub mod model;
 pub mod providers;
 pub mod service;
 pub mod store;
+pub mod usage;
 pub mod vault;
 
 pub use error::{Code, Error, Result};

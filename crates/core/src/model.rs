@@ -15,6 +15,12 @@ pub enum ProviderId {
     Tesla,
     Enphase,
     Sma,
+    /// UtilityAPI Green Button Connect My Data.
+    Utilityapi,
+    Pelm,
+    Metry,
+    /// Derapi Join: any device vendor through Derapi.
+    Derapi,
 }
 
 impl ProviderId {
@@ -33,6 +39,10 @@ impl ProviderId {
             ProviderId::Tesla => "tesla",
             ProviderId::Enphase => "enphase",
             ProviderId::Sma => "sma",
+            ProviderId::Utilityapi => "utilityapi",
+            ProviderId::Pelm => "pelm",
+            ProviderId::Metry => "metry",
+            ProviderId::Derapi => "derapi",
         }
     }
 
@@ -183,6 +193,11 @@ pub struct Connection {
     pub created_at: String,
     pub last_checked_at: Option<String>,
     pub sites: Vec<Site>,
+    /// OAuth: the scope the vendor granted (the customer may have edited it).
+    pub scopes: Option<String>,
+    /// Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
+    /// `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
+    pub details: std::collections::BTreeMap<String, String>,
 }
 
 /// An entry of the activity log. Never carries a secret.
@@ -225,8 +240,32 @@ pub struct ProviderInfo {
     /// Where the installer finds the account-wide key.
     pub account_key_help: String,
     pub installer_account_configured: bool,
+    /// The installer account's fields, where the vendor has one (may differ from `fields`).
+    pub account_fields: Vec<FieldSpec>,
     /// Set when the customer can connect by signing in at the vendor (OAuth).
     pub sign_in: Option<SignInInfo>,
+    /// `devices` (inverters and batteries), `aggregator` or `utility` (usage data).
+    pub category: String,
+    /// A sentence the UI shows with the provider (e.g. what only this provider can do).
+    pub note: Option<String>,
+}
+
+/// A choice offered before a sign-in starts (a utility, a device vendor).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SignInChoice {
+    pub id: String,
+    pub label: String,
+}
+
+/// What the installer picked before the customer signs in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct SignInOptions {
+    /// UtilityAPI: the utility (from the configured list).
+    pub utility: Option<String>,
+    /// UtilityAPI: the scope to ask for (the customer may still edit it).
+    pub scope: Option<String>,
+    /// Derapi Join: the device vendor the customer enrolls.
+    pub vendor: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
@@ -236,6 +275,12 @@ pub struct SignInInfo {
     pub default_mode: RedirectMode,
     /// The ways back this provider supports (paste only where the vendor's page shows the code).
     pub modes: Vec<RedirectMode>,
+    /// UtilityAPI: the utilities to pick from; Derapi: the device vendors.
+    pub choices: Vec<SignInChoice>,
+    /// What the choice is called ("Utility", "Device vendor").
+    pub choice_label: Option<String>,
+    /// UtilityAPI: the scope asked for unless the installer edits it.
+    pub default_scope: Option<String>,
 }
 
 /// Where a sign-in stands, as the UI polls it.
@@ -253,6 +298,54 @@ pub struct CustomerDetail {
     pub providers: Vec<ProviderInfo>,
     pub connections: Vec<Connection>,
     pub events: Vec<Event>,
+    pub usage: Vec<UsageSeries>,
+}
+
+/// One month of a meter's usage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageMonth {
+    /// `2025-01`, in the utility's local time.
+    pub month: String,
+    /// In the series' unit.
+    pub energy: f64,
+    /// In the series' currency, where the utility gave costs.
+    pub cost: Option<f64>,
+}
+
+/// A meter's usage summary: from a Green Button feed (Connect My Data or a downloaded file) or
+/// a utility data provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageSeries {
+    pub id: String,
+    pub customer_id: String,
+    /// Set when the usage came through a connection (it stays if the connection is removed).
+    pub connection_id: Option<String>,
+    /// Where it came from: "Green Button file usage.xml", "UtilityAPI (Demo Utility)", "Metry".
+    pub source: String,
+    /// The meter: its address or name.
+    pub title: String,
+    /// `electricity`, `gas`, `water`, `heat` or `other`.
+    pub commodity: String,
+    /// `delivered`, `received`, `net` or `unknown`.
+    pub flow: String,
+    /// `kWh`, `therm`, `m³`, ...
+    pub unit: String,
+    pub currency: Option<String>,
+    #[ts(type = "number")]
+    pub readings: i64,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub months: Vec<UsageMonth>,
+    pub updated_at: String,
+}
+
+/// What importing a Green Button file stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageImport {
+    pub file_name: String,
+    #[ts(type = "number")]
+    pub bytes: i64,
+    pub series: Vec<UsageSeries>,
 }
 
 /// A site seen through the installer's account, offered in the picker.
@@ -282,6 +375,10 @@ pub struct KeyInput {
     /// Solis: KeyId and KeySecret.
     pub key_id: Option<String>,
     pub key_secret: Option<String>,
+    /// Enphase partner account: the partner access token (with `api_key`).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub access_token: Option<String>,
 }
 
 impl std::fmt::Debug for KeyInput {
@@ -291,6 +388,7 @@ impl std::fmt::Debug for KeyInput {
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
             .field("key_id", &self.key_id)
             .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -335,6 +433,8 @@ pub struct SandboxDemoKey {
     pub api_key: Option<String>,
     pub key_id: Option<String>,
     pub key_secret: Option<String>,
+    /// Enphase partner account: the partner access token.
+    pub access_token: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]

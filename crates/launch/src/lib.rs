@@ -47,6 +47,7 @@ pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
             api_key: k.api_key,
             key_id: k.key_id,
             key_secret: k.key_secret,
+            access_token: None,
         })
         .collect()
 }
@@ -55,22 +56,21 @@ pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
 pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredentials)> {
     config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
     config.set_base_url(ProviderId::Solis, sb.solis_url());
-    OAuthVendor::ALL
-        .into_iter()
-        .map(|v| {
-            let p = provider_of(v);
-            config.set_oauth_endpoints(p, Endpoints::same(&sb.oauth_url(v)));
-            let c = sb.oauth_client(v);
-            (
-                p,
-                AppCredentials {
-                    client_id: c.client_id,
-                    client_secret: Sensitive::new(c.client_secret),
-                    api_key: c.api_key.map(Sensitive::new),
-                },
-            )
-        })
-        .collect()
+    let mut apps = Vec::new();
+    apps.extend(OAuthVendor::ALL.into_iter().map(|v| {
+        let p = provider_of(v);
+        config.set_oauth_endpoints(p, Endpoints::same(&sb.oauth_url(v)));
+        let c = sb.oauth_client(v);
+        (
+            p,
+            AppCredentials {
+                client_id: c.client_id,
+                client_secret: Sensitive::new(c.client_secret),
+                api_key: c.api_key.map(Sensitive::new),
+            },
+        )
+    }));
+    apps
 }
 
 pub async fn open(launch: Launch) -> Result<Launched> {

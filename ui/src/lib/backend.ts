@@ -15,8 +15,11 @@ import type {
   NewCustomer,
   OAuthStart,
   RedirectMode,
+  SignInOptions,
   SignInReturn,
   SignInStatus,
+  UsageImport,
+  UsageSeries,
   VendorApp,
   VendorAppInput,
   ProviderId,
@@ -39,13 +42,21 @@ export interface Backend {
   removeConnection(id: string): Promise<void>;
   listEvents(customerId: string | null): Promise<Event[]>;
   /** Starts the customer's sign-in at the vendor and opens it in the browser. */
-  beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode): Promise<OAuthStart>;
+  beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode, options?: SignInOptions): Promise<OAuthStart>;
   signInStatus(signIn: string): Promise<SignInStatus>;
   pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
   cancelSignIn(signIn: string): Promise<void>;
   vendorApps(): Promise<VendorApp[]>;
   saveVendorApp(input: VendorAppInput): Promise<VendorApp>;
   setSignInReturn(input: SignInReturn): Promise<VendorApp>;
+  /** Asks the vendor again whether a connection works. */
+  checkConnection(id: string): Promise<Connection>;
+  /** Fetches a utility connection's usage again (UtilityAPI, Metry). */
+  fetchUsage(connectionId: string): Promise<UsageSeries[]>;
+  /** Imports a Green Button file dropped on the window (by path). */
+  importUsageFile(customerId: string, path: string): Promise<UsageImport>;
+  /** Imports a Green Button file picked in the UI (its bytes). */
+  importUsageBytes(customerId: string, fileName: string, bytes: Uint8Array): Promise<UsageImport>;
 }
 
 /** Anything a command rejects with, as `{code, message, hint}`. */
@@ -79,13 +90,27 @@ export const tauriBackend: Backend = {
   connectCustomerKey: (customerId, input) => call("connect_customer_key", { customerId, input }),
   removeConnection: (id) => call("remove_connection", { id }),
   listEvents: (customerId) => call("list_events", { customerId }),
-  beginSignIn: (customerId, provider, mode) => call("begin_sign_in", { customerId, provider, mode }),
+  beginSignIn: (customerId, provider, mode, options) =>
+    call("begin_sign_in", { customerId, provider, mode, options: options ?? null }),
   signInStatus: (signIn) => call("sign_in_status", { signIn }),
   pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),
   vendorApps: () => call("vendor_apps"),
   saveVendorApp: (input) => call("save_vendor_app", { input }),
   setSignInReturn: (input) => call("set_sign_in_return", { input }),
+  checkConnection: (id) => call("check_connection", { id }),
+  fetchUsage: (id) => call("fetch_usage", { id }),
+  importUsageFile: (customerId, path) => call("import_usage_file", { customerId, path }),
+  importUsageBytes: async (customerId, fileName, bytes) => {
+    try {
+      // The file travels as the raw request body; the customer and the name as headers.
+      return await invoke<UsageImport>("import_usage_bytes", bytes, {
+        headers: { "onramp-customer": customerId, "onramp-file-name": encodeURIComponent(fileName) },
+      });
+    } catch (e) {
+      throw toErrorInfo(e);
+    }
+  },
 };
 
 let current: Backend = tauriBackend;

@@ -10,7 +10,16 @@ export type Connection = { id: string, customer_id: string, provider: ProviderId
 /**
  * A masked form of the credential ("…B1O6" ), never the secret.
  */
-credential_hint: string | null, last_error: ErrorInfo | null, created_at: string, last_checked_at: string | null, sites: Array<Site>, };
+credential_hint: string | null, last_error: ErrorInfo | null, created_at: string, last_checked_at: string | null, sites: Array<Site>, 
+/**
+ * OAuth: the scope the vendor granted (the customer may have edited it).
+ */
+scopes: string | null, 
+/**
+ * Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
+ * `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
+ */
+details: { [key in string]: string }, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
 export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 
@@ -18,7 +27,7 @@ export type Customer = { id: string, name: string, address: string | null, email
  * RFC 3339, UTC.
  */
 created_at: string, updated_at: string, };
-export type CustomerDetail = { customer: Customer, providers: Array<ProviderInfo>, connections: Array<Connection>, events: Array<Event>, };
+export type CustomerDetail = { customer: Customer, providers: Array<ProviderInfo>, connections: Array<Connection>, events: Array<Event>, usage: Array<UsageSeries>, };
 export type CustomerSummary = { id: string, name: string, address: string | null, job_number: string | null, connected: number, needs_attention: number, sites: number, 
 /**
  * RFC 3339: the newest event for this customer, or its creation.
@@ -50,14 +59,18 @@ api_key: string | null,
 /**
  * Solis: KeyId and KeySecret.
  */
-key_id: string | null, key_secret: string | null, };
+key_id: string | null, key_secret: string | null, 
+/**
+ * Enphase partner account: the partner access token (with `api_key`).
+ */
+access_token?: string | null, };
 export type NewCustomer = { name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, };
 export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect_uri: string, mode: RedirectMode, 
 /**
  * Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
  */
 state: string, expires_at: string, };
-export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma";
+export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "utilityapi" | "pelm" | "metry" | "derapi";
 export type ProviderInfo = { id: ProviderId, name: string, 
 /**
  * "Site", "Station", ...
@@ -72,16 +85,33 @@ customer_key_help: string,
  */
 account_key_help: string, installer_account_configured: boolean, 
 /**
+ * The installer account's fields, where the vendor has one (may differ from `fields`).
+ */
+account_fields: Array<FieldSpec>, 
+/**
  * Set when the customer can connect by signing in at the vendor (OAuth).
  */
-sign_in: SignInInfo | null, };
+sign_in: SignInInfo | null, 
+/**
+ * `devices` (inverters and batteries), `aggregator` or `utility` (usage data).
+ */
+category: string, 
+/**
+ * A sentence the UI shows with the provider (e.g. what only this provider can do).
+ */
+note: string | null, };
 export type RedirectMode = "loopback" | "deep_link" | "paste";
 export type RemoteSite = { external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, 
 /**
  * Set when this site is already connected to a customer (their name).
  */
 connected_to: string | null, };
-export type SandboxDemoKey = { provider: ProviderId, label: string, api_key: string | null, key_id: string | null, key_secret: string | null, };
+export type SandboxDemoKey = { provider: ProviderId, label: string, api_key: string | null, key_id: string | null, key_secret: string | null, 
+/**
+ * Enphase partner account: the partner access token.
+ */
+access_token: string | null, };
+export type SignInChoice = { id: string, label: string, };
 export type SignInInfo = { 
 /**
  * What the customer needs at hand.
@@ -90,7 +120,32 @@ help: string, default_mode: RedirectMode,
 /**
  * The ways back this provider supports (paste only where the vendor's page shows the code).
  */
-modes: Array<RedirectMode>, };
+modes: Array<RedirectMode>, 
+/**
+ * UtilityAPI: the utilities to pick from; Derapi: the device vendors.
+ */
+choices: Array<SignInChoice>, 
+/**
+ * What the choice is called ("Utility", "Device vendor").
+ */
+choice_label: string | null, 
+/**
+ * UtilityAPI: the scope asked for unless the installer edits it.
+ */
+default_scope: string | null, };
+export type SignInOptions = { 
+/**
+ * UtilityAPI: the utility (from the configured list).
+ */
+utility: string | null, 
+/**
+ * UtilityAPI: the scope to ask for (the customer may still edit it).
+ */
+scope: string | null, 
+/**
+ * Derapi Join: the device vendor the customer enrolls.
+ */
+vendor: string | null, };
 export type SignInReturn = { provider: ProviderId, mode: RedirectMode, relay_url: string | null, };
 export type SignInStatus = { "status": "waiting" } | { "status": "connected", connection: Connection, } | { "status": "failed", error: ErrorInfo, };
 export type Site = { id: string, connection_id: string, provider: ProviderId, 
@@ -99,6 +154,45 @@ export type Site = { id: string, connection_id: string, provider: ProviderId,
  */
 external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, };
 export type SiteSearch = { total: number, sites: Array<RemoteSite>, };
+export type UsageImport = { file_name: string, bytes: number, series: Array<UsageSeries>, };
+export type UsageMonth = { 
+/**
+ * `2025-01`, in the utility's local time.
+ */
+month: string, 
+/**
+ * In the series' unit.
+ */
+energy: number, 
+/**
+ * In the series' currency, where the utility gave costs.
+ */
+cost: number | null, };
+export type UsageSeries = { id: string, customer_id: string, 
+/**
+ * Set when the usage came through a connection (it stays if the connection is removed).
+ */
+connection_id: string | null, 
+/**
+ * Where it came from: "Green Button file usage.xml", "UtilityAPI (Demo Utility)", "Metry".
+ */
+source: string, 
+/**
+ * The meter: its address or name.
+ */
+title: string, 
+/**
+ * `electricity`, `gas`, `water`, `heat` or `other`.
+ */
+commodity: string, 
+/**
+ * `delivered`, `received`, `net` or `unknown`.
+ */
+flow: string, 
+/**
+ * `kWh`, `therm`, `m³`, ...
+ */
+unit: string, currency: string | null, readings: number, first_at: string | null, last_at: string | null, months: Array<UsageMonth>, updated_at: string, };
 export type VaultStatus = { available: boolean, 
 /**
  * Which store holds the secrets ("Secret Service", "macOS Keychain", ...).

@@ -15,7 +15,9 @@ import type {
   RedirectMode,
   RemoteSite,
   SandboxDemoKey,
+  SignInInfo,
   Site,
+  UsageSeries,
 } from "./bindings";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -31,11 +33,10 @@ export const providers: ProviderInfo[] = [
       "In the SolarEdge monitoring portal: Admin → Site Access → API Access. Tick the terms, press Generate API key, then Save.",
     account_key_help: "In the SolarEdge monitoring portal: My Account → Company Details → API Access.",
     installer_account_configured: false,
-    sign_in: {
-      help: "The homeowner signs in with their mySolarEdge account and shares their site.",
-      default_mode: "loopback",
-      modes: ["loopback", "deep_link"],
-    },
+    account_fields: [{ name: "api_key", label: "API key", secret: true, placeholder: "32 letters and digits" }],
+    category: "devices",
+    note: null,
+    sign_in: signIn("The homeowner signs in with their mySolarEdge account and shares their site.", "loopback", ["loopback", "deep_link"]),
   },
   {
     id: "solis",
@@ -48,6 +49,12 @@ export const providers: ProviderInfo[] = [
     customer_key_help: "On soliscloud.com: Account → Basic Settings → API Management. Activate it, then View Key.",
     account_key_help: "On soliscloud.com, signed in as the installer: Account → Basic Settings → API Management.",
     installer_account_configured: false,
+    account_fields: [
+      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
+      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
+    ],
+    category: "devices",
+    note: null,
     sign_in: null,
   },
   ...(
@@ -62,19 +69,115 @@ export const providers: ProviderInfo[] = [
     site_noun,
     fields: [],
     customer_key_help: "",
+    account_key_help: id === "enphase" ? "Enphase partner plan: the partner access token and API key." : "",
+    installer_account_configured: false,
+    account_fields:
+      id === "enphase"
+        ? [
+            { name: "access_token", label: "Partner access token", secret: true, placeholder: "from the Enphase partner plan" },
+            { name: "api_key", label: "Partner API key", secret: true, placeholder: "32 letters and digits" },
+          ]
+        : [],
+    category: "devices",
+    note: null,
+    sign_in: signIn(`The customer signs in with their ${name} account.`, default_mode, [...modes]),
+  })),
+  {
+    id: "derapi",
+    name: "Derapi Join",
+    site_noun: "site",
+    fields: [],
+    customer_key_help: "",
     account_key_help: "",
     installer_account_configured: false,
-    sign_in: { help: `The customer signs in with their ${name} account.`, default_mode, modes: [...modes] },
+    account_fields: [],
+    category: "aggregator",
+    note: "Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way.",
+    sign_in: {
+      ...signIn("The customer picks their device vendor in Derapi Join and approves.", "loopback", ["loopback", "deep_link"]),
+      choices: [
+        { id: "enphase_grid_services", label: "Enphase Grid Services" },
+        { id: "tesla", label: "Tesla" },
+      ],
+      choice_label: "Device vendor",
+    },
+  },
+  {
+    id: "utilityapi",
+    name: "UtilityAPI",
+    site_noun: "meter",
+    fields: [],
+    customer_key_help: "",
+    account_key_help: "",
+    installer_account_configured: false,
+    account_fields: [],
+    category: "utility",
+    note: "Green Button Connect My Data: the customer's utility shares their electricity and gas usage.",
+    sign_in: {
+      ...signIn("The customer signs in at their utility and approves sharing their usage.", "loopback", ["loopback", "deep_link"]),
+      choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }],
+      choice_label: "Utility",
+      default_scope: "FB=4_5_15_16_46;IntervalDuration=900_3600;HistoryLength=31536000",
+    },
+  },
+  ...(
+    [
+      ["pelm", "Pelm", "account"],
+      ["metry", "Metry", "meter"],
+    ] as const
+  ).map(([id, name, site_noun]) => ({
+    id,
+    name,
+    site_noun,
+    fields: [],
+    customer_key_help: "",
+    account_key_help: "",
+    installer_account_configured: false,
+    account_fields: [],
+    category: "utility",
+    note: null,
+    sign_in: signIn(`The customer signs in with their ${name} account.`, "loopback", ["loopback", "deep_link"]),
   })),
 ];
 
-const demoKeys: SandboxDemoKey[] = [
+function signIn(help: string, default_mode: RedirectMode, modes: RedirectMode[]): SignInInfo {
+  return { help, default_mode, modes, choices: [], choice_label: null, default_scope: null };
+}
+
+/** A year of monthly usage, as an import or a utility connection would give it. */
+export function fakeUsage(customerId: string, source: string, title: string): UsageSeries {
+  const months = Array.from({ length: 12 }, (_, i) => ({
+    month: `2025-${String(i + 1).padStart(2, "0")}`,
+    energy: Math.round(600 + 400 * Math.cos(((i - 7) / 12) * 2 * Math.PI)),
+    cost: Math.round((600 + 400 * Math.cos(((i - 7) / 12) * 2 * Math.PI)) * 28) / 100,
+  }));
+  return {
+    id: `usage-${title}`,
+    customer_id: customerId,
+    connection_id: null,
+    source,
+    title,
+    commodity: "electricity",
+    flow: "delivered",
+    unit: "kWh",
+    currency: "USD",
+    readings: 8760,
+    first_at: "2025-01-01T08:00:00Z",
+    last_at: "2026-01-01T08:00:00Z",
+    months,
+    updated_at: now(),
+  };
+}
+
+const demoKeys: SandboxDemoKey[] = (
+  [
   { provider: "solaredge", label: "Installer account key", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null },
   { provider: "solaredge", label: "Customer key: Garcia Residence", api_key: "SANDBOXCUSTOMERKEY0000000000001", key_id: null, key_secret: null },
   { provider: "solaredge", label: "Customer key: Nguyen Home", api_key: "SANDBOXCUSTOMERKEY0000000000002", key_id: null, key_secret: null },
   { provider: "solis", label: "Installer account key", api_key: null, key_id: "1300000000000000001", key_secret: "a0000000000000000000000000000001" },
   { provider: "solis", label: "Customer key 1", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef" },
-];
+  ] as Omit<SandboxDemoKey, "access_token">[]
+).map((k) => ({ ...k, access_token: null }));
 
 export interface FakeOptions {
   environment?: "sandbox" | "production";
@@ -126,6 +229,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     tesla: [],
     enphase: [],
     sma: [],
+    derapi: [],
+    utilityapi: [],
+    pelm: [],
+    metry: [],
   };
 
   const reject = (e: ErrorInfo): never => {
@@ -150,7 +257,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const detail = (cid: string) =>
     customers.get(cid) ?? reject({ code: "NotFound", message: "This customer no longer exists.", hint: "Go back to the customer list." });
   const provInfo = () => providers.map((p) => ({ ...p, installer_account_configured: accounts.has(p.id) }));
-  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : k.key_secret) ?? "";
+  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : (k.access_token ?? k.key_secret)) ?? "";
   const hint = (s: string) => "…" + s.slice(-4);
 
   function checkKey(input: KeyInput) {
@@ -193,6 +300,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       created_at: now(),
       last_checked_at: now(),
       sites,
+      scopes: null,
+      details: {},
     };
     d.connections.push(conn);
     const p = info(provider);
@@ -227,7 +336,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`addCustomer:${input.name}`);
       if (!input.name.trim()) reject({ code: "Validation", message: "Enter the customer's name.", hint: null });
       const c = { id: id(), ...input, name: input.name.trim(), created_at: now(), updated_at: now() };
-      customers.set(c.id, { customer: c, providers: [], connections: [], events: [] });
+      customers.set(c.id, { customer: c, providers: [], connections: [], events: [], usage: [] });
       log(c.id, "customer_created", `Customer ${c.name} added`);
       return structuredClone(c);
     },
@@ -320,8 +429,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`listEvents:${customerId ?? ""}`);
       return structuredClone(events.filter((e) => !customerId || e.customer_id === customerId));
     },
-    async beginSignIn(customerId, provider, mode) {
-      calls.push(`beginSignIn:${provider}:${mode}`);
+    async beginSignIn(customerId, provider, mode, options) {
+      calls.push(`beginSignIn:${provider}:${mode}${options?.utility ? `:${options.utility}` : ""}${options?.vendor ? `:${options.vendor}` : ""}`);
       const state = `state-${id()}`;
       signIns.set(state, { customerId, provider, polls: 0 });
       return {
@@ -343,7 +452,12 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       const d = detail(s!.customerId);
       const remote = [{ external_id: "2252718", name: "Powerwall Home", address: null, peak_power_kw: null, status: "battery", connected_to: null }];
-      return structuredClone({ status: "connected" as const, connection: addConnection(d, s!.provider, "oauth", "", remote) });
+      const conn = addConnection(d, s!.provider, "oauth", "", remote);
+      if (s!.provider === "utilityapi") {
+        conn.scopes = "FB=4_5_15_16_46;IntervalDuration=3600;HistoryLength=31536000";
+        d.usage.unshift({ ...fakeUsage(d.customer.id, "UtilityAPI (Sandbox Utility)", "1 Main St electric"), connection_id: conn.id });
+      }
+      return structuredClone({ status: "connected" as const, connection: conn });
     },
     async pasteSignIn(signIn, pasted) {
       calls.push(`pasteSignIn:${pasted}`);
@@ -375,6 +489,48 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       returns.set(input.provider, input);
       return (await b.vendorApps()).find((a) => a.provider === input.provider)!;
     },
+    async checkConnection(cid) {
+      calls.push(`checkConnection:${cid}`);
+      await slow();
+      for (const d of customers.values()) {
+        const c = d.connections.find((k) => k.id === cid);
+        if (c) {
+          c.last_checked_at = now();
+          return structuredClone(c);
+        }
+      }
+      return reject({ code: "NotFound", message: "This connection no longer exists.", hint: null });
+    },
+    async fetchUsage(cid) {
+      calls.push(`fetchUsage:${cid}`);
+      await slow();
+      for (const d of customers.values()) {
+        if (d.connections.some((k) => k.id === cid)) return structuredClone(d.usage.filter((u) => u.connection_id === cid));
+      }
+      return reject({ code: "NotFound", message: "This connection no longer exists.", hint: null });
+    },
+    async importUsageFile(customerId, path) {
+      calls.push(`importUsageFile:${path}`);
+      const name = path.split("/").pop() ?? path;
+      return b.importUsageBytes(customerId, name, new TextEncoder().encode("<feed><entry/></feed>"));
+    },
+    async importUsageBytes(customerId, fileName, bytes) {
+      calls.push(`importUsageBytes:${fileName}:${bytes.length}`);
+      await slow();
+      const d = detail(customerId);
+      const text = new TextDecoder().decode(bytes.slice(0, 4096));
+      if (!/<feed|<entry/.test(text)) {
+        reject({
+          code: "Validation",
+          message: `${fileName} could not be imported: this file is not a Green Button usage file. Nothing was saved.`,
+          hint: "Download the Green Button file (XML, not CSV or PDF) from the utility's website: Green Button → Download My Data.",
+        });
+      }
+      const s = fakeUsage(customerId, `Green Button file ${fileName}`, "1234 Oak St, Fresno");
+      d.usage = [s, ...d.usage.filter((u) => u.id !== s.id)];
+      log(customerId, "usage_imported", `Usage from Green Button file ${fileName}: 1 meter reading series, 12 months`);
+      return structuredClone({ file_name: fileName, bytes: bytes.length, series: [s] });
+    },
     async saveVendorApp(input) {
       calls.push(`saveVendorApp:${input.provider}:${input.client_id}`);
       if (!input.client_id.trim() || !input.client_secret.trim()) reject({ code: "Validation", message: "Enter both the client id and the client secret.", hint: null });
@@ -395,7 +551,7 @@ function seed(
 ) {
   const add = (name: string, address: string | null, email: string | null, phone: string | null, job: string | null) => {
     const c = { id: `seed-${customers.size + 1}`, name, address, email, phone, job_number: job, created_at: minutesAgo(600), updated_at: minutesAgo(600) };
-    const d: CustomerDetail = { customer: c, providers: [], connections: [], events: [] };
+    const d: CustomerDetail = { customer: c, providers: [], connections: [], events: [], usage: [] };
     customers.set(c.id, d);
     return d;
   };

@@ -113,10 +113,13 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
             },
         });
     }
-    let code = params
-        .remove("code")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| invalid("it carries neither a code nor an error"))?;
+    // Derapi Join comes back with the state (and an enrollmentID) only; whether a codeless
+    // answer is acceptable is decided with the pending sign-in, which knows the provider.
+    let code = match params.remove("code").filter(|c| !c.is_empty()) {
+        Some(c) => c,
+        None if state.is_some() => String::new(),
+        None => return Err(invalid("it carries neither a code nor an error")),
+    };
     params.remove("error_description");
     params.remove("error_uri");
     Ok(Callback {
@@ -193,7 +196,8 @@ mod tests {
             "http://example.com/callback?code=a&state=b",
             "javascript:alert(1)",
             "file:///etc/passwd?code=a",
-            "onramp://oauth/callback?state=b",
+            "onramp://oauth/callback",
+            "onramp://oauth/callback?enrollmentID=enr-1",
             "onramp://oauth/callback?code=a&code=b&state=c",
             "onramp://oauth/callback?code=a%00b&state=c",
             "not a url",
@@ -210,6 +214,20 @@ mod tests {
             "a".repeat(MAX_VALUE + 1)
         );
         assert!(parse_url(&long_value).is_err());
+    }
+
+    #[test]
+    fn a_codeless_answer_keeps_its_state_for_the_pending_sign_in_to_judge() {
+        // Derapi Join returns `state` (and `enrollmentID`) only; other providers refuse it later.
+        let c = parse_url("onramp://oauth/callback?state=b&enrollmentID=enr-7").unwrap();
+        assert_eq!(c.state.as_deref(), Some("b"));
+        match c.outcome {
+            Outcome::Code { code, extra } => {
+                assert_eq!(code, "");
+                assert_eq!(extra["enrollmentID"], "enr-7");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

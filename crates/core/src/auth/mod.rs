@@ -38,8 +38,11 @@ pub struct Completed {
     pub connection_id: Option<String>,
     pub redirect_uri: String,
     pub verifier: Sensitive<String>,
+    /// Empty for flows that come back without a code (Derapi Join).
     pub code: String,
     pub extra: std::collections::BTreeMap<String, String>,
+    /// What the installer picked before the sign-in.
+    pub details: Option<String>,
 }
 
 pub struct Authorizations<'a> {
@@ -67,6 +70,8 @@ pub struct BeginRequest<'r> {
     pub connection_id: Option<&'r str>,
     pub redirect_uri: &'r str,
     pub ttl: time::Duration,
+    /// What the installer picked before the sign-in, kept with it (JSON; never a secret).
+    pub details: Option<String>,
 }
 
 impl<'a> Authorizations<'a> {
@@ -92,6 +97,7 @@ impl<'a> Authorizations<'a> {
             connection_id: req.connection_id.map(str::to_string),
             redirect_uri: req.redirect_uri.to_string(),
             expires_at,
+            details: req.details.clone(),
         };
         if let Err(e) = self.store.insert_pending(&hash, &row, now).await {
             let _ = self.vault.delete(&verifier_key(&hash)).await;
@@ -161,6 +167,10 @@ impl<'a> Authorizations<'a> {
                 ),
             )
             .hint("Check the vendor app's settings (client id, redirect URI, scopes), then start again.")),
+            Outcome::Code { code, extra } if code.is_empty() && row.provider != ProviderId::Derapi => {
+                let _ = extra;
+                Err(refused("This sign-in answer carries neither a code nor an error."))
+            }
             Outcome::Code { code, extra } => Ok(Completed {
                 provider: row.provider,
                 customer_id: row.customer_id,
@@ -172,6 +182,7 @@ impl<'a> Authorizations<'a> {
                 })?,
                 code: code.clone(),
                 extra: extra.clone(),
+                details: row.details,
             }),
         }
     }

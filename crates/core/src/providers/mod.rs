@@ -1,16 +1,22 @@
 //! Providers are data first: a [`ProviderSpec`] says what each vendor is; each file adds only what
 //! a table cannot say (how to list sites, how to sign a request).
 
+pub mod derapi;
 pub mod enphase;
 pub mod http;
+pub mod metry;
 pub mod oauth;
+pub mod pelm;
 pub mod sma;
 pub mod solaredge;
 pub mod solis;
 pub mod tesla;
+pub mod utilityapi;
 
 use crate::error::{Error, Result};
-use crate::model::{FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInInfo};
+use crate::model::{
+    FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice, SignInInfo,
+};
 use crate::vault::Sensitive;
 
 pub struct FieldDef {
@@ -31,6 +37,12 @@ pub struct ProviderSpec {
     pub account_key_help: &'static str,
     /// How the customer signs in, for vendors that enroll through OAuth.
     pub oauth: Option<&'static oauth::OAuthSpec>,
+    /// The installer account's fields when they differ from the customer key's (`None`: the same).
+    pub account_fields: Option<&'static [FieldDef]>,
+    /// `devices`, `aggregator` or `utility`.
+    pub category: &'static str,
+    /// What the UI says with the provider.
+    pub note: Option<&'static str>,
 }
 
 pub fn spec(id: ProviderId) -> &'static ProviderSpec {
@@ -40,13 +52,34 @@ pub fn spec(id: ProviderId) -> &'static ProviderSpec {
         ProviderId::Tesla => &tesla::SPEC,
         ProviderId::Enphase => &enphase::SPEC,
         ProviderId::Sma => &sma::SPEC,
+        ProviderId::Utilityapi => &utilityapi::SPEC,
+        ProviderId::Pelm => &pelm::SPEC,
+        ProviderId::Metry => &metry::SPEC,
+        ProviderId::Derapi => &derapi::SPEC,
     }
 }
 
+fn field_specs(fields: &[FieldDef]) -> Vec<FieldSpec> {
+    fields
+        .iter()
+        .map(|f| FieldSpec {
+            name: f.name.to_string(),
+            label: f.label.to_string(),
+            secret: f.secret,
+            placeholder: f.placeholder.to_string(),
+        })
+        .collect()
+}
+
 impl ProviderSpec {
-    /// Connected with an API key or key pair (installer account or the customer's own).
+    /// Connected with the customer's own API key or key pair.
     pub fn keyed(&self) -> bool {
         !self.fields.is_empty()
+    }
+
+    /// The installer account's fields (empty: the vendor has no installer account in Onramp).
+    pub fn installer_fields(&self) -> &'static [FieldDef] {
+        self.account_fields.unwrap_or(self.fields)
     }
 }
 
@@ -56,16 +89,10 @@ impl ProviderSpec {
             id: self.id,
             name: self.name.to_string(),
             site_noun: self.site_noun.to_string(),
-            fields: self
-                .fields
-                .iter()
-                .map(|f| FieldSpec {
-                    name: f.name.to_string(),
-                    label: f.label.to_string(),
-                    secret: f.secret,
-                    placeholder: f.placeholder.to_string(),
-                })
-                .collect(),
+            fields: field_specs(self.fields),
+            account_fields: field_specs(self.installer_fields()),
+            category: self.category.to_string(),
+            note: self.note.map(str::to_string),
             customer_key_help: self.customer_key_help.to_string(),
             account_key_help: self.account_key_help.to_string(),
             installer_account_configured,
@@ -80,6 +107,23 @@ impl ProviderSpec {
                 .into_iter()
                 .filter(|m| *m != RedirectMode::Paste || o.paste_redirect_path.is_some())
                 .collect(),
+                choices: match self.id {
+                    ProviderId::Derapi => derapi::VENDORS
+                        .iter()
+                        .map(|(id, label)| SignInChoice {
+                            id: id.to_string(),
+                            label: label.to_string(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                choice_label: match self.id {
+                    ProviderId::Derapi => Some("Device vendor".into()),
+                    ProviderId::Utilityapi => Some("Utility".into()),
+                    _ => None,
+                },
+                default_scope: (self.id == ProviderId::Utilityapi)
+                    .then(|| utilityapi::DEFAULT_SCOPE.to_string()),
             }),
         }
     }
@@ -93,12 +137,18 @@ pub enum Credential {
         key_id: Sensitive<String>,
         key_secret: Sensitive<String>,
     },
+    /// Enphase partner (installer) account: the partner's access token and API key.
+    EnphasePartner {
+        access_token: Sensitive<String>,
+        api_key: Sensitive<String>,
+    },
 }
 
 /// The vault entries of a credential: one secret per entry.
 pub const API_KEY: &str = "api_key";
 pub const KEY_ID: &str = "key_id";
 pub const KEY_SECRET: &str = "key_secret";
+pub const PARTNER_TOKEN: &str = "partner_token";
 
 fn required(value: &Option<String>, label: &str, provider: &str) -> Result<Sensitive<String>> {
     let v = value.as_deref().map(str::trim).unwrap_or_default();
@@ -119,12 +169,20 @@ impl Credential {
     pub fn from_input(input: &KeyInput) -> Result<Credential> {
         let spec = spec(input.provider);
         match input.provider {
-            ProviderId::Tesla | ProviderId::Enphase | ProviderId::Sma => {
-                Err(Error::validation(format!(
-                    "{} connects by the customer signing in, not with a key.",
-                    spec.name
-                )))
-            }
+            ProviderId::Enphase if input.access_token.is_some() => Ok(Credential::EnphasePartner {
+                access_token: required(&input.access_token, "partner access token", spec.name)?,
+                api_key: required(&input.api_key, "partner API key", spec.name)?,
+            }),
+            ProviderId::Tesla
+            | ProviderId::Enphase
+            | ProviderId::Sma
+            | ProviderId::Utilityapi
+            | ProviderId::Pelm
+            | ProviderId::Metry
+            | ProviderId::Derapi => Err(Error::validation(format!(
+                "{} connects by the customer signing in, not with a key.",
+                spec.name
+            ))),
             ProviderId::Solaredge => Ok(Credential::ApiKey(required(
                 &input.api_key,
                 "API key",
@@ -151,6 +209,10 @@ impl Credential {
             Credential::Solis { key_id, key_secret } => {
                 vec![(KEY_ID, key_id), (KEY_SECRET, key_secret)]
             }
+            Credential::EnphasePartner {
+                access_token,
+                api_key,
+            } => vec![(PARTNER_TOKEN, access_token), (API_KEY, api_key)],
         }
     }
 
@@ -158,6 +220,9 @@ impl Credential {
         match self {
             Credential::ApiKey(k) => k.hint(),
             Credential::Solis { key_id, .. } => format!("KeyId {}", key_id.hint()),
+            Credential::EnphasePartner { access_token, .. } => {
+                format!("partner token {}", access_token.hint())
+            }
         }
     }
 }
@@ -186,6 +251,13 @@ pub async fn list_sites(
         (ProviderId::Solis, Credential::Solis { key_id, key_secret }) => {
             solis::list_stations(client, base_url, key_id, key_secret).await
         }
+        (
+            ProviderId::Enphase,
+            Credential::EnphasePartner {
+                access_token,
+                api_key,
+            },
+        ) => enphase::partner_systems(client, base_url, access_token, api_key).await,
         _ => Err(Error::internal("credential does not match the provider")),
     }
 }

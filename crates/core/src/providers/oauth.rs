@@ -21,8 +21,10 @@ pub enum TokenStyle {
     FormBody,
     /// Parameters in the query string of a POST, client in HTTP Basic (Enphase).
     QueryBasic,
-    /// A JSON body with `client_id` and `client_secret` (SolarEdge V2).
+    /// A JSON body with `client_id` and `client_secret` (SolarEdge V2, Metry).
     JsonBody,
+    /// A form body, the client in HTTP Basic (UtilityAPI, as ESPI data custodians do).
+    FormBasic,
 }
 
 /// Default base URLs of a vendor's authorization host, token host and API host.
@@ -104,6 +106,7 @@ pub fn authorize_url(
     redirect_uri: &str,
     state: &str,
     challenge: &str,
+    scope: &str,
 ) -> Result<String> {
     let mut url = url::Url::parse(&join(&ep.authorize_url, spec.authorize_path)).map_err(|e| {
         Error::new(
@@ -119,8 +122,8 @@ pub fn authorize_url(
             .append_pair("state", state)
             .append_pair("code_challenge", challenge)
             .append_pair("code_challenge_method", "S256");
-        if !spec.scopes.is_empty() {
-            q.append_pair("scope", spec.scopes);
+        if !scope.is_empty() {
+            q.append_pair("scope", scope);
         }
         for (k, v) in spec.authorize_extra {
             q.append_pair(k, v);
@@ -141,6 +144,11 @@ struct TokenResponse {
     scope: Option<String>,
     #[serde(default)]
     refresh_expires_in: Option<Value>,
+    /// ESPI (Green Button): where the customer's data and the authorization record live.
+    #[serde(default, rename = "resourceURI")]
+    resource_uri: Option<String>,
+    #[serde(default, rename = "authorizationURI")]
+    authorization_uri: Option<String>,
 }
 
 /// A token set, secrets wrapped.
@@ -153,6 +161,9 @@ pub struct Tokens {
     pub refresh_expires_in: Option<i64>,
     /// The scope the vendor granted (the customer may have changed it).
     pub scope: Option<String>,
+    /// ESPI's `resourceURI` and `authorizationURI` (UtilityAPI).
+    pub resource_uri: Option<String>,
+    pub authorization_uri: Option<String>,
 }
 
 fn seconds(v: &Option<Value>) -> Option<i64> {
@@ -240,6 +251,10 @@ impl TokenEndpoint<'_> {
                 params.insert("client_secret", secret);
                 http.post(&url).json(&params)
             }
+            TokenStyle::FormBasic => http
+                .post(&url)
+                .basic_auth(&app.client_id, Some(secret))
+                .form(&params),
         };
         let resp = req
             .header(reqwest::header::ACCEPT, "application/json")
@@ -264,7 +279,25 @@ impl TokenEndpoint<'_> {
             expires_in: seconds(&t.expires_in),
             refresh_expires_in: seconds(&t.refresh_expires_in).filter(|s| *s > 0),
             scope: t.scope,
+            resource_uri: t.resource_uri,
+            authorization_uri: t.authorization_uri,
         })
+    }
+
+    /// A new access token from the refresh token. The caller keeps the old refresh token when
+    /// the answer carries none.
+    pub async fn refresh(&self, refresh_token: &Sensitive<String>) -> Result<Tokens> {
+        let mut p = BTreeMap::new();
+        p.insert("grant_type", "refresh_token".to_string());
+        p.insert("refresh_token", refresh_token.expose().clone());
+        self.request(p).await
+    }
+
+    /// The client's own token (`client_credentials`): UtilityAPI's client access token.
+    pub async fn client_credentials(&self) -> Result<Tokens> {
+        let mut p = BTreeMap::new();
+        p.insert("grant_type", "client_credentials".to_string());
+        self.request(p).await
     }
 
     /// Exchanges an authorization code, at once (some vendors' codes live seconds).
@@ -414,6 +447,34 @@ fn str_of(v: &Value, k: &str) -> Option<String> {
     }
 }
 
+/// Enphase's `systems` list as sites.
+pub fn enphase_systems(v: &Value) -> Vec<VendorSite> {
+    let systems = v
+        .get("systems")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    systems
+        .iter()
+        .map(|s| {
+            let addr = s.get("address");
+            let part = |k: &str| addr.and_then(|a| str_of(a, k));
+            let address = [part("city"), part("state"), part("postal_code")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            VendorSite {
+                external_id: str_of(s, "system_id").unwrap_or_default(),
+                name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
+                address: (!address.is_empty()).then_some(address),
+                peak_power_kw: None,
+                status: str_of(s, "status"),
+            }
+        })
+        .collect()
+}
+
 /// The sites a fresh token gives access to.
 pub async fn discover(
     client: &Client,
@@ -468,30 +529,7 @@ pub async fn discover(
                 &[("key", key.expose()), ("size", "100")],
             )
             .await?;
-            let systems = v
-                .get("systems")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            Ok(systems
-                .iter()
-                .map(|s| {
-                    let addr = s.get("address");
-                    let part = |k: &str| addr.and_then(|a| str_of(a, k));
-                    let address = [part("city"), part("state"), part("postal_code")]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    VendorSite {
-                        external_id: str_of(s, "system_id").unwrap_or_default(),
-                        name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
-                        address: (!address.is_empty()).then_some(address),
-                        peak_power_kw: None,
-                        status: str_of(s, "status"),
-                    }
-                })
-                .collect())
+            Ok(enphase_systems(&v))
         }
         ProviderId::Sma => {
             let v = api_get(client, name, &api("/v1/plants"), access, &[]).await?;
@@ -539,7 +577,16 @@ pub async fn discover(
                 status: str_of(&v, "status"),
             }])
         }
-        ProviderId::Solis => Err(Error::internal("Solis does not use OAuth")),
+        ProviderId::Metry => Ok(super::metry::meters(client, &ep.api_url, access)
+            .await?
+            .into_iter()
+            .map(|m| m.site)
+            .collect()),
+        ProviderId::Solis | ProviderId::Utilityapi | ProviderId::Pelm | ProviderId::Derapi => {
+            Err(Error::internal(format!(
+                "{name} sites are not discovered with the access token alone"
+            )))
+        }
     }
 }
 
@@ -568,6 +615,7 @@ mod tests {
             "onramp://oauth/callback",
             "st",
             "ch",
+            crate::providers::tesla::OAUTH.scopes,
         )
         .unwrap();
         let u = url::Url::parse(&u).unwrap();
@@ -588,6 +636,7 @@ mod tests {
             "r",
             "s",
             "c",
+            "",
         )
         .unwrap();
         assert!(!u.contains("scope="), "Enphase takes no scope: {u}");

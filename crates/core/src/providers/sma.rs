@@ -25,6 +25,9 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    category: "devices",
+    note: None,
+    account_fields: None,
     id: ProviderId::Sma,
     name: "SMA",
     site_noun: "plant",

@@ -30,6 +30,9 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    category: "devices",
+    note: None,
+    account_fields: None,
     id: ProviderId::Solaredge,
     oauth: Some(&OAUTH),
     name: "SolarEdge",

@@ -15,6 +15,9 @@ use crate::model::ProviderId;
 use crate::vault::Sensitive;
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    category: "devices",
+    note: None,
+    account_fields: None,
     id: ProviderId::Solis,
     oauth: None,
     name: "Solis",

@@ -24,6 +24,9 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    category: "devices",
+    note: None,
+    account_fields: None,
     id: ProviderId::Tesla,
     name: "Tesla",
     site_noun: "energy site",

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 mod oauth;
+mod usage;
 
 pub use oauth::Redirect;
+pub use usage::DerapiSession;
 
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
@@ -115,8 +117,16 @@ impl Onramp {
         self.store.close().await;
     }
 
-    pub(crate) fn base_url(&self, provider: ProviderId) -> &str {
-        self.config.base_url(provider)
+    /// Where a provider's key-based API lives (Enphase's partner API is its OAuth API host).
+    pub(crate) fn base_url(&self, provider: ProviderId) -> String {
+        match provider {
+            ProviderId::Solaredge | ProviderId::Solis => self.config.base_url(provider).to_string(),
+            other => self
+                .config
+                .oauth_endpoints(other)
+                .map(|e| e.api_url)
+                .unwrap_or_else(|| self.config.base_url(other).to_string()),
+        }
     }
 
     // ---- customers -------------------------------------------------------------------------
@@ -135,6 +145,7 @@ impl Onramp {
             providers: self.providers().await?,
             connections: self.store.connections_for(id).await?,
             events: self.store.events(Some(id), 200).await?,
+            usage: self.store.usage(id).await?,
             customer,
         })
     }
@@ -151,6 +162,17 @@ impl Onramp {
             if let Some(sign_in) = info.sign_in.as_mut() {
                 // Settings or onramp.toml choose the way back, where the provider supports it.
                 sign_in.default_mode = self.sign_in_return(id).await?.0;
+                if id == ProviderId::Utilityapi {
+                    sign_in.choices = self
+                        .config
+                        .utilities
+                        .iter()
+                        .map(|u| SignInChoice {
+                            id: u.id.clone(),
+                            label: u.name.clone(),
+                        })
+                        .collect();
+                }
             }
             out.push(info);
         }
@@ -180,6 +202,7 @@ impl Onramp {
             providers::API_KEY,
             providers::KEY_ID,
             providers::KEY_SECRET,
+            providers::PARTNER_TOKEN,
             ACCESS_TOKEN,
             REFRESH_TOKEN,
         ] {
@@ -195,7 +218,22 @@ impl Onramp {
                     .require(&format!("{secret_ref}/{}", providers::API_KEY))
                     .await?,
             ),
-            ProviderId::Tesla | ProviderId::Enphase | ProviderId::Sma => {
+            ProviderId::Enphase => Credential::EnphasePartner {
+                access_token: self
+                    .vault
+                    .require(&format!("{secret_ref}/{}", providers::PARTNER_TOKEN))
+                    .await?,
+                api_key: self
+                    .vault
+                    .require(&format!("{secret_ref}/{}", providers::API_KEY))
+                    .await?,
+            },
+            ProviderId::Tesla
+            | ProviderId::Sma
+            | ProviderId::Utilityapi
+            | ProviderId::Pelm
+            | ProviderId::Metry
+            | ProviderId::Derapi => {
                 return Err(Error::internal("an OAuth provider has no key credential"))
             }
             ProviderId::Solis => Credential::Solis {
@@ -215,10 +253,10 @@ impl Onramp {
 
     pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
         let mut out = Vec::new();
-        // Installer accounts exist for the key-based providers only.
+        // Installer accounts exist where the vendor has account-wide keys.
         for id in ProviderId::ALL
             .into_iter()
-            .filter(|p| providers::spec(*p).keyed())
+            .filter(|p| !providers::spec(*p).installer_fields().is_empty())
         {
             let spec = providers::spec(id);
             let row = self.store.installer_account(id).await?;
@@ -239,7 +277,7 @@ impl Onramp {
         let provider = input.provider;
         let credential = Credential::from_input(&input)?;
         let sites =
-            providers::list_sites(&self.http, provider, self.base_url(provider), &credential)
+            providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;
         let secret_ref = installer_ref(provider);
         self.put_credential(&secret_ref, &credential).await?;
@@ -297,7 +335,7 @@ impl Onramp {
             .ok_or_else(|| Error::internal("installer account without a secret reference"))?;
         let credential = self.load_credential(provider, &secret_ref).await?;
         let sites =
-            providers::list_sites(&self.http, provider, self.base_url(provider), &credential)
+            providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;
         cache.insert(
             provider,
@@ -422,6 +460,7 @@ impl Onramp {
                             scopes: None,
                             access_expires_at: None,
                             refresh_expires_at: None,
+                            details: Default::default(),
                         },
                         self.actor,
                     )
@@ -441,9 +480,15 @@ impl Onramp {
         let provider = input.provider;
         let spec = providers::spec(provider);
         let customer = self.store.customer(customer_id).await?;
+        if !spec.keyed() {
+            return Err(Error::validation(format!(
+                "{} has no customer key; the customer signs in, or pick the system from your installer account.",
+                spec.name
+            )));
+        }
         let credential = Credential::from_input(&input)?;
         let sites =
-            providers::list_sites(&self.http, provider, self.base_url(provider), &credential)
+            providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;
         if sites.is_empty() {
             return Err(Error::new(
@@ -470,6 +515,7 @@ impl Onramp {
                     scopes: None,
                     access_expires_at: None,
                     refresh_expires_at: None,
+                    details: Default::default(),
                 },
                 self.actor,
             )
@@ -522,7 +568,7 @@ impl Onramp {
         let found = providers::list_sites(
             &self.http,
             conn.provider,
-            self.base_url(conn.provider),
+            &self.base_url(conn.provider),
             &credential,
         )
         .await;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
+use super::usage::usage_points;
 use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
 use crate::auth::callback::{parse_pasted, parse_url, Callback, Outcome, Pasted, DEEP_LINK};
 use crate::auth::{Authorizations, BeginRequest, DEFAULT_TTL};
@@ -32,6 +33,20 @@ pub enum Redirect {
 }
 
 impl Onramp {
+    pub(crate) fn oauth_spec_pub(
+        &self,
+        provider: ProviderId,
+    ) -> Result<(&'static OAuthSpec, Endpoints)> {
+        self.oauth_spec(provider)
+    }
+
+    pub(crate) fn derapi_vendor_pub(vendor: &str) -> Result<String> {
+        Self::derapi_vendor(&SignInOptions {
+            vendor: Some(vendor.to_string()),
+            ..Default::default()
+        })
+    }
+
     fn oauth_spec(&self, provider: ProviderId) -> Result<(&'static OAuthSpec, Endpoints)> {
         let spec = providers::spec(provider);
         let oauth = spec.oauth.ok_or_else(|| {
@@ -210,15 +225,108 @@ impl Onramp {
             .ok_or_else(|| Error::internal("vendor app vanished"))
     }
 
-    /// Starts a sign-in: records the pending authorization and returns the URL to open.
+    /// Starts a sign-in with the vendor's defaults (no utility, scope or vendor picked).
     pub async fn begin_oauth(
         &self,
         customer_id: &str,
         provider: ProviderId,
         redirect: Redirect,
     ) -> Result<OAuthStart> {
+        self.begin_sign_in(customer_id, provider, redirect, &SignInOptions::default())
+            .await
+    }
+
+    /// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
+    pub(crate) async fn derapi_bearer(&self) -> Result<(Endpoints, Sensitive<String>)> {
+        let (spec, ep) = self.oauth_spec(ProviderId::Derapi)?;
+        let app = self.app_credentials(ProviderId::Derapi).await?;
+        let t = vendor_oauth::TokenEndpoint {
+            client: &self.http,
+            vendor: "Derapi",
+            spec,
+            endpoints: &ep,
+            app: &app,
+        }
+        .client_credentials()
+        .await?;
+        Ok((ep, t.access_token))
+    }
+
+    /// The Derapi vendor picked for a Join, checked against the list.
+    fn derapi_vendor(options: &SignInOptions) -> Result<String> {
+        let v = options.vendor.as_deref().map(str::trim).unwrap_or_default();
+        if v.is_empty() {
+            return Err(Error::validation(
+                "Pick the customer's device vendor for Derapi Join.",
+            ));
+        }
+        if providers::derapi::vendor_label(v).is_none() {
+            return Err(Error::validation(format!("Derapi Join does not offer {v:?}."))
+                .hint("Pick one of the vendors listed (tesla, enphase, enphase_grid_services, solaredge, sma, solis)."));
+        }
+        Ok(v.to_string())
+    }
+
+    /// The UtilityAPI utility picked (or the only one configured) and the scope to ask for.
+    fn utility_choice(&self, options: &SignInOptions) -> Result<(crate::config::Utility, String)> {
+        let utilities = &self.config.utilities;
+        let utility = match options
+            .utility
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(id) => self.config.utility(id).cloned().ok_or_else(|| {
+                Error::validation(format!("Onramp has no utility {id:?} configured.")).hint(
+                    format!(
+                        "Pick one of: {} (the [[utility]] list in onramp.toml).",
+                        utilities
+                            .iter()
+                            .map(|u| u.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?,
+            None => match utilities.as_slice() {
+                [only] => only.clone(),
+                [] => return Err(Error::new(
+                    Code::NotConfigured,
+                    "No UtilityAPI utility is configured.",
+                )
+                .hint(
+                    "Add the utility's authorize and token URLs as a [[utility]] in onramp.toml.",
+                )),
+                _ => return Err(Error::validation("Pick the customer's utility.")),
+            },
+        };
+        let scope = options
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(providers::utilityapi::DEFAULT_SCOPE)
+            .to_string();
+        if !scope.starts_with("FB=")
+            || scope.len() > 1024
+            || scope.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::validation("That is not a Green Button scope.")
+                .hint("A scope looks like FB=4_5_15_46;IntervalDuration=3600;HistoryLength=31536000 (no spaces)."));
+        }
+        Ok((utility, scope))
+    }
+
+    /// Starts a sign-in: records the pending authorization and returns the URL to open.
+    pub async fn begin_sign_in(
+        &self,
+        customer_id: &str,
+        provider: ProviderId,
+        redirect: Redirect,
+        options: &SignInOptions,
+    ) -> Result<OAuthStart> {
         let customer = self.store.customer(customer_id).await?;
-        let (spec, ep) = self.oauth_spec(provider)?;
+        let (spec, mut ep) = self.oauth_spec(provider)?;
         let app = self.app_credentials(provider).await?;
         let (redirect_uri, mode) = match redirect {
             Redirect::Loopback(uri) => (uri, RedirectMode::Loopback),
@@ -242,6 +350,70 @@ impl Onramp {
                 )
             }
         };
+        // What must exist before the browser opens, and what the completion needs to know.
+        let mut details: BTreeMap<String, String> = BTreeMap::new();
+        let mut scope = spec.scopes.to_string();
+        let mut pelm_token = None;
+        let mut derapi_flow = None;
+        match provider {
+            ProviderId::Utilityapi => {
+                let (utility, asked) = self.utility_choice(options)?;
+                ep = utility.endpoints();
+                details.insert("utility".into(), utility.id.clone());
+                details.insert("utility_name".into(), utility.name.clone());
+                details.insert("scope_requested".into(), asked.clone());
+                scope = asked;
+            }
+            ProviderId::Pelm => {
+                let existing = self
+                    .store
+                    .find_connection(&customer.id, ProviderId::Pelm, CredentialKind::Oauth)
+                    .await?;
+                let utility = options
+                    .utility
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty());
+                pelm_token = Some(
+                    providers::pelm::connect_token(
+                        &self.http,
+                        &ep.api_url,
+                        &app,
+                        &customer.id,
+                        utility,
+                    )
+                    .await?,
+                );
+                details.insert("user_id".into(), customer.id.clone());
+                details.insert(
+                    "mode".into(),
+                    if existing.is_some() {
+                        "update"
+                    } else {
+                        "create"
+                    }
+                    .into(),
+                );
+            }
+            ProviderId::Derapi => {
+                let vendor = Self::derapi_vendor(options)?;
+                let (_, bearer) = self.derapi_bearer().await?;
+                let program = self.config.oauth_config(provider).program_id;
+                let flow = providers::derapi::create_flow(
+                    &self.http,
+                    &ep.api_url,
+                    &bearer,
+                    &redirect_uri,
+                    &vendor,
+                    program.as_deref(),
+                )
+                .await?;
+                details.insert("vendor".into(), vendor);
+                details.insert("flow_id".into(), flow.clone());
+                derapi_flow = Some(flow);
+            }
+            _ => {}
+        }
         let now = OffsetDateTime::now_utc();
         let begun = Authorizations::new(&self.store, &self.vault)
             .begin(
@@ -251,18 +423,41 @@ impl Onramp {
                     connection_id: None,
                     redirect_uri: &redirect_uri,
                     ttl: DEFAULT_TTL,
+                    details: (!details.is_empty())
+                        .then(|| serde_json::to_string(&details).unwrap_or_default()),
                 },
                 now,
             )
             .await?;
-        let authorize_url = vendor_oauth::authorize_url(
-            spec,
-            &ep,
-            &app.client_id,
-            &redirect_uri,
-            &begun.state,
-            &begun.challenge,
-        )?;
+        let authorize_url = match provider {
+            ProviderId::Pelm => providers::pelm::connect_url(
+                &ep.authorize_url,
+                &redirect_uri,
+                pelm_token
+                    .as_ref()
+                    .map(|t| t.expose().as_str())
+                    .unwrap_or_default(),
+                &begun.state,
+            )?,
+            ProviderId::Derapi => providers::derapi::flow_authorize_url(
+                &ep.api_url,
+                derapi_flow.as_deref().unwrap_or_default(),
+                details
+                    .get("vendor")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+                &begun.state,
+            )?,
+            _ => vendor_oauth::authorize_url(
+                spec,
+                &ep,
+                &app.client_id,
+                &redirect_uri,
+                &begun.state,
+                &begun.challenge,
+                &scope,
+            )?,
+        };
         Ok(OAuthStart {
             provider,
             authorize_url,
@@ -313,9 +508,34 @@ impl Onramp {
         let done = Authorizations::new(&self.store, &self.vault)
             .complete(&cb, expected, now)
             .await?;
+        let details: BTreeMap<String, String> = done
+            .details
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        match done.provider {
+            ProviderId::Pelm => return self.finish_pelm(&done, details).await,
+            ProviderId::Derapi => return self.finish_derapi(&done, details).await,
+            _ => {}
+        }
         let provider = done.provider;
         let name = providers::spec(provider).name;
-        let (spec, ep) = self.oauth_spec(provider)?;
+        let (spec, mut ep) = self.oauth_spec(provider)?;
+        let mut details = details;
+        if provider == ProviderId::Utilityapi {
+            let id = details.get("utility").cloned().unwrap_or_default();
+            ep = self
+                .config
+                .utility(&id)
+                .ok_or_else(|| {
+                    Error::new(
+                        Code::NotConfigured,
+                        format!("The utility {id:?} is no longer configured."),
+                    )
+                    .hint("Add it back to onramp.toml, then start again.")
+                })?
+                .endpoints();
+        }
         let app = self.app_credentials(provider).await?;
         let tokens = vendor_oauth::TokenEndpoint {
             client: &self.http,
@@ -326,16 +546,70 @@ impl Onramp {
         }
         .exchange_code(&done.code, &done.redirect_uri, &done.verifier)
         .await?;
-        let sites = vendor_oauth::discover(
-            &self.http,
-            provider,
-            &ep,
-            &app,
-            &tokens.access_token,
-            &done.extra,
-        )
-        .await?;
-        if sites.is_empty() {
+        // Usage that comes with the grant (Green Button, Metry), stored with the connection.
+        let mut usage: Option<(String, Vec<crate::store::NewSeries>)> = None;
+        let mut usage_error: Option<Error> = None;
+        let sites = match provider {
+            ProviderId::Utilityapi => {
+                for (k, v) in [
+                    ("resource_uri", &tokens.resource_uri),
+                    ("authorization_uri", &tokens.authorization_uri),
+                ] {
+                    if let Some(v) = v {
+                        providers::utilityapi::same_origin(v, &ep.token_url)?;
+                        details.insert(k.into(), v.clone());
+                    }
+                }
+                let resource = tokens.resource_uri.clone().ok_or_else(|| {
+                    Error::new(
+                        Code::VendorError,
+                        "UtilityAPI did not say where the customer's data is (no resourceURI).",
+                    )
+                    .hint("Start again; if it persists, contact UtilityAPI support.")
+                })?;
+                match self
+                    .green_button_feed(&resource, &ep.token_url, &tokens.access_token)
+                    .await
+                {
+                    Ok(feed) => {
+                        let sites = usage_points(&feed);
+                        usage = Some((
+                            format!(
+                                "UtilityAPI ({})",
+                                details.get("utility_name").cloned().unwrap_or_default()
+                            ),
+                            crate::usage::to_series(&feed, "utilityapi"),
+                        ));
+                        sites
+                    }
+                    Err(e) => {
+                        usage_error = Some(e);
+                        Vec::new()
+                    }
+                }
+            }
+            ProviderId::Metry => {
+                let (sites, series, account) =
+                    self.metry_usage(&ep.api_url, &tokens.access_token).await?;
+                if let Some(a) = account {
+                    details.insert("account".into(), a);
+                }
+                usage = Some(("Metry".into(), series));
+                sites
+            }
+            _ => {
+                vendor_oauth::discover(
+                    &self.http,
+                    provider,
+                    &ep,
+                    &app,
+                    &tokens.access_token,
+                    &done.extra,
+                )
+                .await?
+            }
+        };
+        if sites.is_empty() && usage_error.is_none() {
             return Err(Error::new(
                 Code::VendorRejected,
                 format!("{name} says this account has no {}s.", providers::spec(provider).site_noun),
@@ -343,13 +617,61 @@ impl Onramp {
             .hint(format!("Ask the customer to sign in to the {name} app once and check the system is registered, then connect again.")));
         }
         let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
+        self.put_tokens(
+            &secret_ref,
+            &tokens.access_token,
+            tokens.refresh_token.as_ref(),
+        )
+        .await?;
+        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
+        let inserted =
+            self.store
+                .insert_connection(
+                    &NewConnection {
+                        customer_id: &done.customer_id,
+                        provider,
+                        kind: CredentialKind::Oauth,
+                        credential_hint: None,
+                        secret_ref: Some(secret_ref.clone()),
+                        sites: &sites,
+                        scopes: tokens.scope.clone().or_else(|| {
+                            details.get("scope_requested").cloned().or_else(|| {
+                                (!spec.scopes.is_empty()).then(|| spec.scopes.to_string())
+                            })
+                        }),
+                        access_expires_at: at(tokens.expires_in),
+                        refresh_expires_at: at(tokens.refresh_expires_in),
+                        details,
+                    },
+                    self.actor,
+                )
+                .await;
+        let conn = self.connection_or_rollback(inserted, &secret_ref).await?;
+        if let Some((source, series)) = usage {
+            self.store_usage(&conn.customer_id, Some(&conn.id), &source, &series)
+                .await?;
+        }
+        if let Some(e) = usage_error {
+            // The grant is kept (the customer need not sign in again); the usage can be fetched again.
+            self.store
+                .record_check(&conn.id, Some(&e.info()), &[], self.actor)
+                .await?;
+            return self.store.connection(&conn.id).await;
+        }
+        Ok(conn)
+    }
+
+    /// Writes an access token, then the refresh token; on failure removes what was written.
+    pub(crate) async fn put_tokens(
+        &self,
+        secret_ref: &str,
+        access: &Sensitive<String>,
+        refresh: Option<&Sensitive<String>>,
+    ) -> Result<()> {
         self.vault
-            .put(
-                &format!("{secret_ref}/{ACCESS_TOKEN}"),
-                &tokens.access_token,
-            )
+            .put(&format!("{secret_ref}/{ACCESS_TOKEN}"), access)
             .await?;
-        if let Some(rt) = &tokens.refresh_token {
+        if let Some(rt) = refresh {
             if let Err(e) = self
                 .vault
                 .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
@@ -362,23 +684,78 @@ impl Onramp {
                 return Err(e);
             }
         }
-        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
+        Ok(())
+    }
+
+    /// Pelm: the Connect code for the customer's access token; their accounts as the sites.
+    /// A second Connect for the same customer (Pelm's update mode) renews the same connection.
+    async fn finish_pelm(
+        &self,
+        done: &crate::auth::Completed,
+        details: BTreeMap<String, String>,
+    ) -> Result<Connection> {
+        let (_, ep) = self.oauth_spec(ProviderId::Pelm)?;
+        let app = self.app_credentials(ProviderId::Pelm).await?;
+        let access = providers::pelm::exchange(&self.http, &ep.api_url, &app, &done.code).await?;
+        let sites = providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await?;
+        if sites.is_empty() {
+            return Err(Error::new(
+                Code::VendorRejected,
+                "Pelm found no utility accounts for this customer.",
+            )
+            .hint("Ask the customer to check their utility sign-in, then connect again."));
+        }
+        let existing = self
+            .store
+            .find_connection(&done.customer_id, ProviderId::Pelm, CredentialKind::Oauth)
+            .await?;
+        if let Some(id) = existing {
+            if let Some(secret_ref) = self.store.secret_ref(&id).await? {
+                self.vault
+                    .put(&format!("{secret_ref}/{ACCESS_TOKEN}"), &access)
+                    .await?;
+                self.store
+                    .update_grant(
+                        &id,
+                        None,
+                        None,
+                        None,
+                        Some(&details),
+                        Some(&sites),
+                        Some(crate::store::NewEvent {
+                            customer_id: Some(&done.customer_id),
+                            connection_id: Some(&id),
+                            provider: Some(ProviderId::Pelm),
+                            kind: "reauthorized",
+                            summary: format!(
+                                "Pelm connection updated: {} account{}",
+                                sites.len(),
+                                if sites.len() == 1 { "" } else { "s" }
+                            ),
+                            actor: self.actor,
+                        }),
+                    )
+                    .await?;
+                return self.store.connection(&id).await;
+            }
+        }
+        let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
+        self.put_tokens(&secret_ref, &access, None).await?;
         let inserted = self
             .store
             .insert_connection(
                 &NewConnection {
                     customer_id: &done.customer_id,
-                    provider,
+                    provider: ProviderId::Pelm,
                     kind: CredentialKind::Oauth,
                     credential_hint: None,
                     secret_ref: Some(secret_ref.clone()),
                     sites: &sites,
-                    scopes: tokens
-                        .scope
-                        .clone()
-                        .or_else(|| (!spec.scopes.is_empty()).then(|| spec.scopes.to_string())),
-                    access_expires_at: at(tokens.expires_in),
-                    refresh_expires_at: at(tokens.refresh_expires_in),
+                    scopes: None,
+                    // Pelm's access token does not expire.
+                    access_expires_at: None,
+                    refresh_expires_at: None,
+                    details,
                 },
                 self.actor,
             )
@@ -386,8 +763,121 @@ impl Onramp {
         self.connection_or_rollback(inserted, &secret_ref).await
     }
 
+    /// The sites Derapi sees for one vendor (and one enrollment, when Derapi names it).
+    pub(crate) async fn derapi_sites(
+        &self,
+        vendor: &str,
+        enrollment: Option<&str>,
+    ) -> Result<Vec<providers::VendorSite>> {
+        let (ep, bearer) = self.derapi_bearer().await?;
+        let all = providers::derapi::sites(&self.http, &ep.api_url, &bearer).await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| s.vendor.as_deref().is_none_or(|v| v == vendor))
+            .filter(|s| match (enrollment, s.enrollment_id.as_deref()) {
+                (Some(want), Some(have)) => want == have,
+                _ => true,
+            })
+            .map(|s| s.site)
+            .collect())
+    }
+
+    /// Derapi Join came back: Derapi holds the vendor's credentials; Onramp lists the sites.
+    async fn finish_derapi(
+        &self,
+        done: &crate::auth::Completed,
+        mut details: BTreeMap<String, String>,
+    ) -> Result<Connection> {
+        let vendor = details.get("vendor").cloned().unwrap_or_default();
+        let enrollment = done.extra.get("enrollmentID").cloned();
+        if let Some(e) = &enrollment {
+            details.insert("enrollment_id".into(), e.clone());
+        }
+        let sites = self.derapi_sites(&vendor, enrollment.as_deref()).await?;
+        self.store_derapi(&done.customer_id, &vendor, sites, details, None)
+            .await
+    }
+
+    /// Stores a Derapi enrollment (a Join session's token, if any, goes to the vault).
+    pub(crate) async fn store_derapi(
+        &self,
+        customer_id: &str,
+        vendor: &str,
+        sites: Vec<providers::VendorSite>,
+        details: BTreeMap<String, String>,
+        token: Option<&Sensitive<String>>,
+    ) -> Result<Connection> {
+        let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
+        if sites.is_empty() {
+            return Err(Error::new(
+                Code::VendorRejected,
+                format!("Derapi does not see any {label} site for this enrollment yet."),
+            )
+            .hint("Ask the customer whether the Join finished at the vendor, then start again."));
+        }
+        let secret_ref = match token {
+            Some(t) => {
+                let r = format!("connection/{}", uuid::Uuid::new_v4());
+                self.put_tokens(&r, t, None).await?;
+                Some(r)
+            }
+            None => None,
+        };
+        let inserted = self
+            .store
+            .insert_connection(
+                &NewConnection {
+                    customer_id,
+                    provider: ProviderId::Derapi,
+                    kind: CredentialKind::Oauth,
+                    credential_hint: Some(format!("via Derapi: {label}")),
+                    secret_ref: secret_ref.clone(),
+                    sites: &sites,
+                    scopes: None,
+                    access_expires_at: None,
+                    refresh_expires_at: None,
+                    details,
+                },
+                self.actor,
+            )
+            .await;
+        match secret_ref {
+            Some(r) => self.connection_or_rollback(inserted, &r).await,
+            None => self.store.connection(&inserted?).await,
+        }
+    }
+
     /// Asks the vendor again with the stored access token.
     pub(super) async fn check_oauth_connection(&self, conn: Connection) -> Result<Connection> {
+        let known = || {
+            conn.sites
+                .iter()
+                .map(|s| providers::VendorSite {
+                    external_id: s.external_id.clone(),
+                    name: s.name.clone(),
+                    address: s.address.clone(),
+                    peak_power_kw: s.peak_power_kw,
+                    status: s.status.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        match conn.provider {
+            ProviderId::Derapi => {
+                let vendor = conn.details.get("vendor").cloned().unwrap_or_default();
+                let found = self
+                    .derapi_sites(
+                        &vendor,
+                        conn.details.get("enrollment_id").map(String::as_str),
+                    )
+                    .await;
+                return self.record_check(&conn.id, found).await;
+            }
+            ProviderId::Utilityapi => {
+                let found = self.utilityapi_authorization(&conn).await.map(|_| known());
+                return self.record_check(&conn.id, found).await;
+            }
+            _ => {}
+        }
         let secret_ref = self
             .store
             .secret_ref(&conn.id)
@@ -403,8 +893,17 @@ impl Onramp {
         if let Some(first) = conn.sites.first() {
             extra.insert("site_id".to_string(), first.external_id.clone());
         }
-        let found =
-            vendor_oauth::discover(&self.http, conn.provider, &ep, &app, &access, &extra).await;
+        let found = match conn.provider {
+            ProviderId::Pelm => {
+                providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await
+            }
+            ProviderId::Metry => providers::metry::meters(&self.http, &ep.api_url, &access)
+                .await
+                .map(|m| m.into_iter().map(|m| m.site).collect()),
+            _ => {
+                vendor_oauth::discover(&self.http, conn.provider, &ep, &app, &access, &extra).await
+            }
+        };
         self.record_check(&conn.id, found).await
     }
 }

@@ -39,6 +39,22 @@ pub struct NewConnection<'a> {
     pub scopes: Option<String>,
     pub access_expires_at: Option<String>,
     pub refresh_expires_at: Option<String>,
+    /// Non-secret facts of the grant (see [`Connection::details`]).
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
+/// A meter's usage summary as it is written.
+pub struct NewSeries {
+    pub source_key: String,
+    pub title: String,
+    pub commodity: String,
+    pub flow: String,
+    pub unit: String,
+    pub currency: Option<String>,
+    pub readings: i64,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub months: Vec<UsageMonth>,
 }
 
 pub struct NewEvent<'a> {
@@ -58,6 +74,8 @@ pub struct PendingRow {
     pub connection_id: Option<String>,
     pub redirect_uri: String,
     pub expires_at: time::OffsetDateTime,
+    /// What the installer picked before the sign-in (JSON of [`SignInOptions`] and flow facts).
+    pub details: Option<String>,
 }
 
 /// What consuming a state found.
@@ -309,6 +327,11 @@ impl Store {
                     created_at: r.get("created_at"),
                     last_checked_at: r.get("last_checked_at"),
                     sites: sites.remove(&id).unwrap_or_default(),
+                    scopes: r.get("scopes"),
+                    details: r
+                        .get::<Option<String>, _>("details")
+                        .and_then(|d| serde_json::from_str(&d).ok())
+                        .unwrap_or_default(),
                     id,
                 })
             })
@@ -353,8 +376,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, secret_ref,
-                 created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at)
-             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
+                 created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at, details)
+             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(new.customer_id)
@@ -368,6 +391,7 @@ impl Store {
         .bind(&new.scopes)
         .bind(&new.access_expires_at)
         .bind(&new.refresh_expires_at)
+        .bind(details_json(&new.details))
         .execute(&mut *tx)
         .await?;
         insert_sites(&mut tx, &id, new.provider, new.sites).await?;
@@ -462,6 +486,42 @@ impl Store {
             )
             .await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The vendor refused the refresh: the customer must sign in again.
+    pub async fn set_needs_reauth(
+        &self,
+        connection_id: &str,
+        why: &ErrorInfo,
+        actor: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE connections SET state = 'needs_reauth', last_error_code = ?, last_error_message = ?,
+                last_error_hint = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
+        )
+        .bind(format!("{:?}", why.code))
+        .bind(&why.message)
+        .bind(&why.hint)
+        .bind(now())
+        .bind(connection_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let customer_id: String = row.get("customer_id");
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: Some(&customer_id),
+                connection_id: Some(connection_id),
+                provider: Some(provider_of(row.get("provider"))?),
+                kind: "needs_reauth",
+                summary: why.message.clone(),
+                actor,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -561,8 +621,8 @@ impl Store {
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO pending_authorizations
-                (state_hash, provider, customer_id, connection_id, redirect_uri, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (state_hash, provider, customer_id, connection_id, redirect_uri, created_at, expires_at, details)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(state_hash)
         .bind(row.provider.as_str())
@@ -571,6 +631,7 @@ impl Store {
         .bind(&row.redirect_uri)
         .bind(rfc3339(now))
         .bind(rfc3339(row.expires_at))
+        .bind(&row.details)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -586,7 +647,7 @@ impl Store {
         let row = sqlx::query(
             "UPDATE pending_authorizations SET consumed_at = ?
              WHERE state_hash = ? AND consumed_at IS NULL
-             RETURNING provider, customer_id, connection_id, redirect_uri, expires_at",
+             RETURNING provider, customer_id, connection_id, redirect_uri, expires_at, details",
         )
         .bind(rfc3339(now))
         .bind(state_hash)
@@ -599,6 +660,7 @@ impl Store {
                 customer_id: r.get("customer_id"),
                 connection_id: r.get("connection_id"),
                 redirect_uri: r.get("redirect_uri"),
+                details: r.get("details"),
                 expires_at: time::OffsetDateTime::parse(
                     &expires,
                     &time::format_description::well_known::Rfc3339,
@@ -778,8 +840,187 @@ impl Store {
     }
 }
 
+fn details_json(d: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    (!d.is_empty()).then(|| serde_json::to_string(d).unwrap_or_default())
+}
+
+impl Store {
+    /// Replaces a connection's tokens' facts after a new grant for it (re-authorization,
+    /// Pelm's update mode, a refresh): scope, expiries, details and sites, with an event.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_grant(
+        &self,
+        connection_id: &str,
+        scopes: Option<&str>,
+        access_expires_at: Option<&str>,
+        refresh_expires_at: Option<&str>,
+        details: Option<&std::collections::BTreeMap<String, String>>,
+        sites: Option<&[VendorSite]>,
+        event: Option<NewEvent<'_>>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE connections SET
+                scopes = COALESCE(?, scopes),
+                access_expires_at = ?,
+                refresh_expires_at = COALESCE(?, refresh_expires_at),
+                details = COALESCE(?, details),
+                state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                updated_at = ?, last_checked_at = ?
+             WHERE id = ?",
+        )
+        .bind(scopes)
+        .bind(access_expires_at)
+        .bind(refresh_expires_at)
+        .bind(details.and_then(details_json))
+        .bind(now())
+        .bind(now())
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(sites) = sites {
+            let provider: String =
+                sqlx::query_scalar("SELECT provider FROM connections WHERE id = ?")
+                    .bind(connection_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            insert_sites(&mut tx, connection_id, provider_of(&provider)?, sites).await?;
+        }
+        if let Some(e) = event {
+            insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the connection's access token expires, if Onramp knows.
+    pub async fn access_expires_at(&self, connection_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT access_expires_at FROM connections WHERE id = ?")
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
+    /// Writes meters' usage summaries and an event in one transaction. A series already stored
+    /// under the same `source_key` for this customer is replaced, months and all.
+    pub async fn put_usage(
+        &self,
+        customer_id: &str,
+        connection_id: Option<&str>,
+        source: &str,
+        series: &[NewSeries],
+        event: &NewEvent<'_>,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        let mut ids = Vec::new();
+        for s in series {
+            let id: String = sqlx::query_scalar(
+                "INSERT INTO usage_series (id, customer_id, connection_id, source_key, source, title,
+                     commodity, flow, unit, currency, readings, first_at, last_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (customer_id, source_key) DO UPDATE SET
+                     connection_id = excluded.connection_id, source = excluded.source,
+                     title = excluded.title, commodity = excluded.commodity, flow = excluded.flow,
+                     unit = excluded.unit, currency = excluded.currency, readings = excluded.readings,
+                     first_at = excluded.first_at, last_at = excluded.last_at,
+                     updated_at = excluded.updated_at
+                 RETURNING id",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(customer_id)
+            .bind(connection_id)
+            .bind(&s.source_key)
+            .bind(source)
+            .bind(&s.title)
+            .bind(&s.commodity)
+            .bind(&s.flow)
+            .bind(&s.unit)
+            .bind(&s.currency)
+            .bind(s.readings)
+            .bind(&s.first_at)
+            .bind(&s.last_at)
+            .bind(&now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM usage_months WHERE series_id = ?")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            for m in &s.months {
+                sqlx::query(
+                    "INSERT INTO usage_months (series_id, month, energy, cost) VALUES (?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(&m.month)
+                .bind(m.energy)
+                .bind(m.cost)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ids.push(id);
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// A customer's usage summaries, newest first, months ascending.
+    pub async fn usage(&self, customer_id: &str) -> Result<Vec<UsageSeries>> {
+        let rows = sqlx::query(
+            "SELECT * FROM usage_series WHERE customer_id = ? ORDER BY updated_at DESC, source, title, id",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let month_rows = sqlx::query(
+            "SELECT m.* FROM usage_months m JOIN usage_series s ON m.series_id = s.id
+             WHERE s.customer_id = ? ORDER BY m.month",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut months: HashMap<String, Vec<UsageMonth>> = HashMap::new();
+        for r in &month_rows {
+            months
+                .entry(r.get("series_id"))
+                .or_default()
+                .push(UsageMonth {
+                    month: r.get("month"),
+                    energy: r.get("energy"),
+                    cost: r.get("cost"),
+                });
+        }
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let id: String = r.get("id");
+                UsageSeries {
+                    months: months.remove(&id).unwrap_or_default(),
+                    customer_id: r.get("customer_id"),
+                    connection_id: r.get("connection_id"),
+                    source: r.get("source"),
+                    title: r.get("title"),
+                    commodity: r.get("commodity"),
+                    flow: r.get("flow"),
+                    unit: r.get("unit"),
+                    currency: r.get("currency"),
+                    readings: r.get("readings"),
+                    first_at: r.get("first_at"),
+                    last_at: r.get("last_at"),
+                    updated_at: r.get("updated_at"),
+                    id,
+                }
+            })
+            .collect())
+    }
+}
+
 /// An event about a provider's account or app rather than a customer.
-fn provider_event<'a>(
+pub(crate) fn provider_event<'a>(
     provider: ProviderId,
     kind: &'a str,
     what: &str,
@@ -950,6 +1191,7 @@ mod tests {
                 scopes: None,
                 access_expires_at: None,
                 refresh_expires_at: None,
+                details: Default::default(),
             },
             "app",
         )

@@ -1,0 +1,563 @@
+//! Utility usage: Green Button feeds (Connect My Data through UtilityAPI, or a file the
+//! customer downloaded), Metry's monthly consumption; token refresh for the connections that
+//! fetch it; Derapi Join sessions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use time::OffsetDateTime;
+
+use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
+use crate::error::{Code, Error, Result};
+use crate::model::*;
+use crate::providers::{self, oauth as vendor_oauth, VendorSite};
+use crate::store::{rfc3339, NewEvent, NewSeries};
+use crate::usage::{self, espi};
+use crate::vault::Sensitive;
+
+/// Largest Green Button file Onramp imports.
+const MAX_FILE: u64 = 512 * 1024 * 1024;
+
+/// The meters (usage points) of a feed, as the connection's sites.
+pub(super) fn usage_points(feed: &espi::Feed) -> Vec<VendorSite> {
+    let mut out: Vec<VendorSite> = Vec::new();
+    for s in &feed.series {
+        if out.iter().any(|o| o.external_id == s.usage_point) {
+            continue;
+        }
+        out.push(VendorSite {
+            external_id: s.usage_point.clone(),
+            name: s.title.clone(),
+            address: None,
+            peak_power_kw: None,
+            status: Some(format!("{:?}", s.commodity).to_lowercase()),
+        });
+    }
+    out
+}
+
+/// A parser error in words an installer can act on; nothing was stored.
+fn unreadable(file: &str, e: espi::EspiError) -> Error {
+    let hint = match e {
+        espi::EspiError::Truncated => "Download the file again from the utility's website; it was cut off.",
+        espi::EspiError::Io(_) => "Check that the file is still there and readable.",
+        _ => "Download the Green Button file (XML, not CSV or PDF) from the utility's website: Green Button → Download My Data.",
+    };
+    Error::validation(format!(
+        "{file} could not be imported: {e}. Nothing was saved."
+    ))
+    .hint(hint)
+}
+
+fn metry_commodity(kind: &str) -> &'static str {
+    match kind {
+        "electricity" => "electricity",
+        "heat" | "heating" | "district_heating" => "heat",
+        "gas" => "gas",
+        "water" | "hot_water" => "water",
+        _ => "other",
+    }
+}
+
+impl Onramp {
+    /// A customer's usage summaries.
+    pub async fn usage(&self, customer_id: &str) -> Result<Vec<UsageSeries>> {
+        self.store.customer(customer_id).await?;
+        self.store.usage(customer_id).await
+    }
+
+    pub(crate) async fn store_usage(
+        &self,
+        customer_id: &str,
+        connection_id: Option<&str>,
+        source: &str,
+        series: &[NewSeries],
+    ) -> Result<Vec<UsageSeries>> {
+        let months: usize = series.iter().map(|s| s.months.len()).sum();
+        let ids = self
+            .store
+            .put_usage(
+                customer_id,
+                connection_id,
+                source,
+                series,
+                &NewEvent {
+                    customer_id: Some(customer_id),
+                    connection_id,
+                    provider: None,
+                    kind: "usage_imported",
+                    summary: format!(
+                        "Usage from {source}: {} meter reading series, {months} months",
+                        series.len()
+                    ),
+                    actor: self.actor,
+                },
+            )
+            .await?;
+        Ok(self
+            .store
+            .usage(customer_id)
+            .await?
+            .into_iter()
+            .filter(|s| ids.contains(&s.id))
+            .collect())
+    }
+
+    /// Imports a Green Button (ESPI XML) file the customer downloaded from their utility.
+    /// The whole file is read before anything is stored: a malformed or truncated file stores nothing.
+    pub async fn import_usage_file(&self, customer_id: &str, path: &Path) -> Result<UsageImport> {
+        let customer = self.store.customer(customer_id).await?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "the file".into());
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::validation(format!("Cannot open {}: {e}.", path.display()))
+                .hint("Check the file name and that the file is on this laptop.")
+        })?;
+        if !meta.is_file() || meta.len() == 0 {
+            return Err(Error::validation(format!(
+                "{name} is empty or not a file. Nothing was saved."
+            ))
+            .hint("Download the Green Button file again from the utility's website."));
+        }
+        if meta.len() > MAX_FILE {
+            return Err(Error::validation(format!(
+                "{name} is larger than 512 MB; Onramp did not import it."
+            )));
+        }
+        let p = path.to_path_buf();
+        let feed = tokio::task::spawn_blocking(move || espi::parse_file(&p))
+            .await
+            .map_err(|e| Error::internal(format!("the import stopped: {e}")))?
+            .map_err(|e| unreadable(&name, e))?;
+        self.save_import(&customer.id, &name, meta.len(), &feed)
+            .await
+    }
+
+    /// Imports a Green Button file's bytes (dropped on the window or picked in the UI).
+    pub async fn import_usage_bytes(
+        &self,
+        customer_id: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<UsageImport> {
+        let customer = self.store.customer(customer_id).await?;
+        let name: String = file_name
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect::<String>()
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let name = if name.is_empty() {
+            "usage.xml".to_string()
+        } else {
+            name
+        };
+        if bytes.is_empty() {
+            return Err(
+                Error::validation(format!("{name} is empty. Nothing was saved."))
+                    .hint("Download the Green Button file again from the utility's website."),
+            );
+        }
+        let len = bytes.len() as u64;
+        let n = name.clone();
+        let feed = tokio::task::spawn_blocking(move || espi::parse(std::io::Cursor::new(bytes)))
+            .await
+            .map_err(|e| Error::internal(format!("the import stopped: {e}")))?
+            .map_err(|e| unreadable(&n, e))?;
+        self.save_import(&customer.id, &name, len, &feed).await
+    }
+
+    async fn save_import(
+        &self,
+        customer_id: &str,
+        name: &str,
+        bytes: u64,
+        feed: &espi::Feed,
+    ) -> Result<UsageImport> {
+        let series = usage::to_series(feed, &format!("file:{name}"));
+        let stored = self
+            .store_usage(
+                customer_id,
+                None,
+                &format!("Green Button file {name}"),
+                &series,
+            )
+            .await?;
+        Ok(UsageImport {
+            file_name: name.to_string(),
+            bytes: bytes as i64,
+            series: stored,
+        })
+    }
+
+    /// Downloads and parses the ESPI feed at `resource_uri` (on the utility's own host only).
+    pub(crate) async fn green_button_feed(
+        &self,
+        resource_uri: &str,
+        token_url: &str,
+        access: &Sensitive<String>,
+    ) -> Result<espi::Feed> {
+        let url = providers::utilityapi::same_origin(resource_uri, token_url)?;
+        let file = providers::utilityapi::download_feed(&self.http, &url, access).await?;
+        tokio::task::spawn_blocking(move || espi::parse_file(file.path()))
+            .await
+            .map_err(|e| Error::internal(format!("reading the usage feed stopped: {e}")))?
+            .map_err(|e| {
+                Error::new(
+                    Code::VendorError,
+                    format!("UtilityAPI's usage feed could not be read: {e}."),
+                )
+                .hint("Try Fetch usage again later; if it persists, contact UtilityAPI support.")
+            })
+    }
+
+    /// Metry: the account, its meters and two years of monthly consumption.
+    pub(crate) async fn metry_usage(
+        &self,
+        api: &str,
+        access: &Sensitive<String>,
+    ) -> Result<(Vec<VendorSite>, Vec<NewSeries>, Option<String>)> {
+        let account = providers::metry::account_name(&self.http, api, access).await?;
+        let meters = providers::metry::meters(&self.http, api, access).await?;
+        let year = OffsetDateTime::now_utc().year();
+        let mut series = Vec::new();
+        for m in &meters {
+            let mut months = Vec::new();
+            for y in [year - 1, year] {
+                months.extend(
+                    providers::metry::monthly(&self.http, api, access, &m.site.external_id, y)
+                        .await?,
+                );
+            }
+            series.push(NewSeries {
+                source_key: format!("metry:{}", m.site.external_id),
+                title: m.site.name.clone(),
+                commodity: metry_commodity(&m.kind).to_string(),
+                flow: "delivered".into(),
+                unit: "kWh".into(),
+                currency: None,
+                readings: months.len() as i64,
+                first_at: None,
+                last_at: None,
+                months,
+            });
+        }
+        Ok((
+            meters.into_iter().map(|m| m.site).collect(),
+            series,
+            account,
+        ))
+    }
+
+    /// Fetches a utility connection's usage again (UtilityAPI, Metry), refreshing the access
+    /// token first when it has expired or the vendor says so.
+    pub async fn fetch_usage(&self, connection_id: &str) -> Result<Vec<UsageSeries>> {
+        let conn = self.store.connection(connection_id).await?;
+        if !matches!(conn.provider, ProviderId::Utilityapi | ProviderId::Metry) {
+            return Err(Error::validation(format!(
+                "{} does not provide usage data.",
+                providers::spec(conn.provider).name
+            )));
+        }
+        let secret_ref = self
+            .store
+            .secret_ref(&conn.id)
+            .await?
+            .ok_or_else(|| Error::internal("a utility connection without tokens"))?;
+        let expires = self.store.access_expires_at(&conn.id).await?;
+        let expired = expires
+            .and_then(|e| {
+                OffsetDateTime::parse(&e, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .is_some_and(|e| e < OffsetDateTime::now_utc() + time::Duration::seconds(60));
+        if expired {
+            self.refresh_connection(&conn.id).await?;
+        }
+        let mut retried = false;
+        loop {
+            let access = self
+                .vault
+                .require(&format!("{secret_ref}/{ACCESS_TOKEN}"))
+                .await?;
+            let attempt = self.fetch_usage_once(&conn, &access).await;
+            match attempt {
+                Err(e) if e.code == Code::ReauthRequired && !retried => {
+                    retried = true;
+                    self.refresh_connection(&conn.id).await?;
+                }
+                Err(e) if e.code == Code::VendorRejected => {
+                    self.store
+                        .record_check(&conn.id, Some(&e.info()), &[], self.actor)
+                        .await?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+                Ok((sites, source, series)) => {
+                    self.store
+                        .record_check(&conn.id, None, &sites, self.actor)
+                        .await?;
+                    return self
+                        .store_usage(&conn.customer_id, Some(&conn.id), &source, &series)
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn fetch_usage_once(
+        &self,
+        conn: &Connection,
+        access: &Sensitive<String>,
+    ) -> Result<(Vec<VendorSite>, String, Vec<NewSeries>)> {
+        match conn.provider {
+            ProviderId::Utilityapi => {
+                let ep = self.utility_endpoints(conn)?;
+                let resource = conn.details.get("resource_uri").ok_or_else(|| {
+                    Error::new(
+                        Code::ReauthRequired,
+                        "Onramp does not know where this customer's usage is.",
+                    )
+                    .hint("Connect UtilityAPI again with the customer.")
+                })?;
+                let feed = self
+                    .green_button_feed(resource, &ep.token_url, access)
+                    .await?;
+                Ok((
+                    usage_points(&feed),
+                    format!(
+                        "UtilityAPI ({})",
+                        conn.details
+                            .get("utility_name")
+                            .cloned()
+                            .unwrap_or_default()
+                    ),
+                    usage::to_series(&feed, "utilityapi"),
+                ))
+            }
+            _ => {
+                let (_, ep) = self.oauth_spec_pub(ProviderId::Metry)?;
+                let (sites, series, _) = self.metry_usage(&ep.api_url, access).await?;
+                Ok((sites, "Metry".into(), series))
+            }
+        }
+    }
+
+    fn utility_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
+        let id = conn.details.get("utility").cloned().unwrap_or_default();
+        Ok(self
+            .config
+            .utility(&id)
+            .ok_or_else(|| {
+                Error::new(
+                    Code::NotConfigured,
+                    format!("The utility {id:?} is no longer configured."),
+                )
+                .hint("Add it back to the [[utility]] list in onramp.toml.")
+            })?
+            .endpoints())
+    }
+
+    /// The provider's token endpoint for a connection (UtilityAPI's is per utility).
+    fn token_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
+        if conn.provider == ProviderId::Utilityapi {
+            return self.utility_endpoints(conn);
+        }
+        Ok(self.oauth_spec_pub(conn.provider)?.1)
+    }
+
+    /// Refreshes an OAuth connection's tokens. The new refresh token is in the vault before the
+    /// new access token is; an answer without a refresh token keeps the old one; a refused
+    /// refresh (`invalid_grant`) marks the connection as needing the customer again.
+    pub async fn refresh_connection(&self, connection_id: &str) -> Result<Connection> {
+        let conn = self.store.connection(connection_id).await?;
+        let name = providers::spec(conn.provider).name;
+        let (spec, _) = self.oauth_spec_pub(conn.provider)?;
+        let ep = self.token_endpoints(&conn)?;
+        let secret_ref = self.store.secret_ref(&conn.id).await?.ok_or_else(|| {
+            Error::validation(format!("This {name} connection has no tokens to refresh."))
+        })?;
+        let refresh = self
+            .vault
+            .get(&format!("{secret_ref}/{REFRESH_TOKEN}"))
+            .await?
+            .ok_or_else(|| {
+                Error::validation(format!("This {name} connection has no refresh token."))
+                    .hint("Its access token does not expire, or the customer must sign in again.")
+            })?;
+        let app = self.app_credentials(conn.provider).await?;
+        let now = OffsetDateTime::now_utc();
+        let result = vendor_oauth::TokenEndpoint {
+            client: &self.http,
+            vendor: name,
+            spec,
+            endpoints: &ep,
+            app: &app,
+        }
+        .refresh(&refresh)
+        .await;
+        let tokens = match result {
+            Ok(t) => t,
+            Err(e) if e.code == Code::ReauthRequired => {
+                self.store
+                    .set_needs_reauth(&conn.id, &e.info(), self.actor)
+                    .await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(rt) = &tokens.refresh_token {
+            self.vault
+                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
+                .await?;
+        }
+        self.vault
+            .put(
+                &format!("{secret_ref}/{ACCESS_TOKEN}"),
+                &tokens.access_token,
+            )
+            .await?;
+        let mut details = conn.details.clone();
+        for (k, v) in [
+            ("resource_uri", &tokens.resource_uri),
+            ("authorization_uri", &tokens.authorization_uri),
+        ] {
+            if let Some(v) = v {
+                providers::utilityapi::same_origin(v, &ep.token_url)?;
+                details.insert(k.into(), v.clone());
+            }
+        }
+        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
+        self.store
+            .update_grant(
+                &conn.id,
+                tokens.scope.as_deref(),
+                at(tokens.expires_in).as_deref(),
+                at(tokens.refresh_expires_in).as_deref(),
+                Some(&details),
+                None,
+                Some(NewEvent {
+                    customer_id: Some(&conn.customer_id),
+                    connection_id: Some(&conn.id),
+                    provider: Some(conn.provider),
+                    kind: "refreshed",
+                    summary: format!("{name} tokens refreshed"),
+                    actor: self.actor,
+                }),
+            )
+            .await?;
+        self.store.connection(&conn.id).await
+    }
+
+    /// UtilityAPI: whether the customer's authorization is still active, asked with Onramp's
+    /// client access token (`client_credentials`) at the connection's `authorizationURI`.
+    pub(crate) async fn utilityapi_authorization(&self, conn: &Connection) -> Result<()> {
+        let ep = self.utility_endpoints(conn)?;
+        let uri = conn.details.get("authorization_uri").ok_or_else(|| {
+            Error::new(
+                Code::VendorRejected,
+                "Onramp does not know this authorization's record.",
+            )
+            .hint("Connect UtilityAPI again with the customer.")
+        })?;
+        let url = providers::utilityapi::same_origin(uri, &ep.token_url)?;
+        let (spec, _) = self.oauth_spec_pub(ProviderId::Utilityapi)?;
+        let app = self.app_credentials(ProviderId::Utilityapi).await?;
+        let client_token = vendor_oauth::TokenEndpoint {
+            client: &self.http,
+            vendor: "UtilityAPI",
+            spec,
+            endpoints: &ep,
+            app: &app,
+        }
+        .client_credentials()
+        .await?;
+        match providers::utilityapi::authorization_status(
+            &self.http,
+            &url,
+            &client_token.access_token,
+        )
+        .await?
+        {
+            Some(1) => Ok(()),
+            Some(0) => Err(Error::new(
+                Code::VendorRejected,
+                "The customer revoked this Green Button authorization.",
+            )
+            .hint("Ask the customer to authorize again if they still want to share their usage.")),
+            Some(2) => Err(Error::new(
+                Code::VendorRejected,
+                "The utility denied this Green Button authorization.",
+            )
+            .hint("Ask the customer to authorize again.")),
+            _ => Err(Error::new(
+                Code::VendorError,
+                "UtilityAPI's authorization record has no status.",
+            )
+            .hint("Try again later.")),
+        }
+    }
+
+    // ---- Derapi Join sessions (the older model: no redirect, Onramp asks until done) ----------
+
+    /// Starts a Derapi Join session for a vendor: the page to open for the customer.
+    pub async fn begin_derapi_session(
+        &self,
+        customer_id: &str,
+        vendor: &str,
+    ) -> Result<DerapiSession> {
+        let customer = self.store.customer(customer_id).await?;
+        let vendor = Self::derapi_vendor_pub(vendor)?;
+        let (ep, bearer) = self.derapi_bearer().await?;
+        let id =
+            providers::derapi::start_session(&self.http, &ep.api_url, &bearer, &vendor).await?;
+        Ok(DerapiSession {
+            customer_id: customer.id,
+            page_url: providers::derapi::session_page_url(&ep.api_url, &id),
+            session_id: id,
+            vendor,
+        })
+    }
+
+    /// Asks Derapi whether the customer finished Join: `None` while they have not.
+    pub async fn poll_derapi_session(&self, session: &DerapiSession) -> Result<Option<Connection>> {
+        let (ep, bearer) = self.derapi_bearer().await?;
+        match providers::derapi::fetch_token(&self.http, &ep.api_url, &bearer, &session.session_id)
+            .await?
+        {
+            providers::derapi::SessionPoll::Pending => Ok(None),
+            providers::derapi::SessionPoll::Declined(why) => Err(Error::new(
+                Code::Declined,
+                "The customer closed Derapi Join without authorizing.",
+            )
+            .hint(if why.is_empty() {
+                "Ask the customer whether they want to connect, then start again.".to_string()
+            } else {
+                why
+            })),
+            providers::derapi::SessionPoll::Done { token, vendor } => {
+                let vendor = vendor.unwrap_or_else(|| session.vendor.clone());
+                let sites = self.derapi_sites(&vendor, None).await?;
+                let mut details = BTreeMap::new();
+                details.insert("vendor".to_string(), vendor.clone());
+                details.insert("session_id".to_string(), session.session_id.clone());
+                self.store_derapi(&session.customer_id, &vendor, sites, details, Some(&token))
+                    .await
+                    .map(Some)
+            }
+        }
+    }
+}
+
+/// A Derapi Join session in progress.
+#[derive(Clone, Debug)]
+pub struct DerapiSession {
+    pub customer_id: String,
+    pub session_id: String,
+    pub vendor: String,
+    pub page_url: String,
+}

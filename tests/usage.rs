@@ -1,0 +1,160 @@
+//! Green Button Download My Data: a customer's usage file imported through the service and the
+//! CLI, with a real SQLite file; a bad file says why and stores nothing.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use onramp_core::Code;
+
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/core/tests/data/greenbutton")
+        .join(name)
+}
+
+const HOURLY_YEAR: &str = "Coastal_Multi_Family_12hr_Jan_1_2011_to_Jan_1_2012_RetailCustomer_3.xml";
+const NINE_DAYS: &str = "TestGBDataHourlyNineDaysBinnedDaily.xml";
+const GAS: &str = "ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml";
+
+/// The sum of every IntervalReading `<value>` in a file, found by plain text search: a second
+/// way to the total the parser computes.
+fn naive_sum(path: &PathBuf) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut sum = 0.0;
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("<IntervalReading") {
+        rest = &rest[i..];
+        let end = rest.find("</IntervalReading>").unwrap();
+        let reading = &rest[..end];
+        let v = reading
+            .rfind("<value>")
+            .map(|j| &reading[j + 7..])
+            .and_then(|t| t.split('<').next())
+            .unwrap_or("0");
+        sum += v.trim().parse::<f64>().unwrap();
+        rest = &rest[end..];
+    }
+    sum
+}
+
+#[tokio::test]
+async fn a_downloaded_year_of_hourly_electricity_becomes_twelve_months() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ada Garcia").await;
+    let path = sample(HOURLY_YEAR);
+    let done = onramp.import_usage_file(&id, &path).await.unwrap();
+    assert_eq!(done.file_name, HOURLY_YEAR);
+    assert_eq!(done.series.len(), 1, "{:?}", done.series);
+    let s = &done.series[0];
+    assert_eq!(
+        (s.commodity.as_str(), s.unit.as_str()),
+        ("electricity", "kWh")
+    );
+    assert_eq!(s.readings, 8760);
+    assert!(
+        s.months.len() >= 12 && s.months.len() <= 13,
+        "{:?}",
+        s.months
+    );
+    let total: f64 = s.months.iter().map(|m| m.energy).sum();
+    // Wh with powerOfTenMultiplier 0: kWh = Wh / 1000.
+    let want = naive_sum(&path) / 1000.0;
+    assert!(
+        (total - want).abs() < 1e-6 * want.max(1.0),
+        "{total} vs {want}"
+    );
+    // Stored: the customer's page shows it, and importing again replaces rather than doubles.
+    assert_eq!(onramp.customer(&id).await.unwrap().usage.len(), 1);
+    onramp.import_usage_file(&id, &path).await.unwrap();
+    let usage = onramp.usage(&id).await.unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].months, s.months);
+    let events = onramp.events(Some(&id)).await.unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.kind == "usage_imported" && e.summary.contains(HOURLY_YEAR)));
+}
+
+#[tokio::test]
+async fn gas_billing_and_costs_come_through() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ben Okafor").await;
+    let done = onramp.import_usage_file(&id, &sample(GAS)).await.unwrap();
+    let s = &done.series[0];
+    assert_eq!((s.commodity.as_str(), s.unit.as_str()), ("gas", "therm"));
+    assert_eq!(s.currency.as_deref(), Some("USD"));
+    let therms: f64 = s.months.iter().map(|m| m.energy).sum();
+    // Values are millitherms (powerOfTenMultiplier -3).
+    let want = naive_sum(&sample(GAS)) / 1000.0;
+    assert!((therms - want).abs() < 1e-6, "{therms} vs {want}");
+    assert!(
+        s.months.iter().all(|m| m.cost.is_some_and(|c| c > 0.0)),
+        "{:?}",
+        s.months
+    );
+
+    let nine = onramp
+        .import_usage_file(&id, &sample(NINE_DAYS))
+        .await
+        .unwrap();
+    assert!(nine.series[0].months.iter().any(|m| m.cost.is_some()));
+    assert_eq!(onramp.usage(&id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_bad_file_says_why_and_stores_nothing() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Carla Nguyen").await;
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read(sample(NINE_DAYS)).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("cut-off.xml", full[..full.len() / 2].to_vec()),
+        ("usage.csv", b"Date,Usage (kWh)\n2025-01-01,12.5\n".to_vec()),
+        ("empty.xml", Vec::new()),
+        (
+            "page.html",
+            b"<html><body><p>Sign in</p></body></html>".to_vec(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let e = onramp.import_usage_file(&id, &p).await.unwrap_err();
+        assert_eq!(e.code, Code::Validation, "{name}: {e:?}");
+        assert!(
+            e.message.contains(name) && e.message.contains("Nothing was saved"),
+            "{name}: {}",
+            e.message
+        );
+        assert!(e.hint.is_some(), "{name}");
+        let e2 = onramp
+            .import_usage_bytes(&id, name, bytes)
+            .await
+            .unwrap_err();
+        assert_eq!(e2.code, Code::Validation, "{name}");
+    }
+    let e = onramp
+        .import_usage_file(&id, &dir.path().join("missing.xml"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+    assert_eq!(row_count(&onramp, "usage_series").await, 0);
+    assert_eq!(row_count(&onramp, "usage_months").await, 0);
+    assert!(onramp
+        .events(Some(&id))
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.kind != "usage_imported"));
+    // An unknown customer is refused before the file is read.
+    let e = onramp
+        .import_usage_file("no-such-customer", &sample(GAS))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::NotFound);
+}
