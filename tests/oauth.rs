@@ -294,7 +294,21 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
         .unwrap_err();
     assert_eq!(e.code, Code::NotConfigured);
     let apps = bare.vendor_apps().await.unwrap();
-    assert_eq!(apps.len(), 4, "Tesla, Enphase, SMA and SolarEdge sign in");
+    let signing_in: Vec<ProviderId> = apps.iter().map(|a| a.provider).collect();
+    assert_eq!(
+        signing_in,
+        [
+            ProviderId::Solaredge,
+            ProviderId::Tesla,
+            ProviderId::Enphase,
+            ProviderId::Sma,
+            ProviderId::Derapi,
+            ProviderId::Utilityapi,
+            ProviderId::Pelm,
+            ProviderId::Metry,
+        ],
+        "every provider with a sign-in has an app to set; Solis (keys only) has none"
+    );
     assert!(apps
         .iter()
         .all(|a| a.source == "none" && a.client_id.is_none()));

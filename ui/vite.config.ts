@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
+    // CI shares two cores with a Rust build; waits are bounded by `until`, not by the clock.
+    testTimeout: 30_000,
   },
   resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
 });

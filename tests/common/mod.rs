@@ -107,6 +107,18 @@ pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// Whether `hay` holds a sandbox token: `prefix` followed by at least 16 lowercase hex digits
+/// (so a column name such as `redirect_uri` does not count as a `ct_` token).
+pub fn contains_token(hay: &[u8], prefix: &str) -> bool {
+    let p = prefix.as_bytes();
+    hay.windows(p.len() + 16).any(|w| {
+        w.starts_with(p)
+            && w[p.len()..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    })
+}
+
 pub async fn row_count(onramp: &Onramp, table: &str) -> i64 {
     let sql = match table {
         "customers" => "SELECT COUNT(*) FROM customers",

@@ -24,12 +24,16 @@ pub enum ProviderId {
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 5] = [
+    pub const ALL: [ProviderId; 9] = [
         ProviderId::Solaredge,
         ProviderId::Solis,
         ProviderId::Tesla,
         ProviderId::Enphase,
         ProviderId::Sma,
+        ProviderId::Derapi,
+        ProviderId::Utilityapi,
+        ProviderId::Pelm,
+        ProviderId::Metry,
     ];
 
     pub fn as_str(self) -> &'static str {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use onramp_core::config::Config;
+use onramp_core::config::{Config, Utility};
 use onramp_core::model::{Environment, ProviderId, SandboxDemoKey};
 use onramp_core::providers::oauth::{AppCredentials, Endpoints};
 use onramp_core::vault::Sensitive;
@@ -30,11 +30,22 @@ fn provider_of(v: OAuthVendor) -> ProviderId {
         OAuthVendor::Enphase => ProviderId::Enphase,
         OAuthVendor::Sma => ProviderId::Sma,
         OAuthVendor::SolarEdgeSite => ProviderId::Solaredge,
+        OAuthVendor::UtilityApi => ProviderId::Utilityapi,
+        OAuthVendor::Metry => ProviderId::Metry,
     }
 }
 
 /// Demo keys as the UI lists them.
 pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
+    let (partner_token, partner_key) = sb.enphase_partner();
+    let partner = SandboxDemoKey {
+        provider: ProviderId::Enphase,
+        label: "Installer account (partner plan)".into(),
+        api_key: Some(partner_key),
+        key_id: None,
+        key_secret: None,
+        access_token: Some(partner_token),
+    };
     sb.demo()
         .keys()
         .into_iter()
@@ -49,14 +60,59 @@ pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
             key_secret: k.key_secret,
             access_token: None,
         })
+        .chain(std::iter::once(partner))
         .collect()
+}
+
+fn app(client_id: String, secret: String) -> AppCredentials {
+    AppCredentials {
+        client_id,
+        client_secret: Sensitive::new(secret),
+        api_key: None,
+    }
 }
 
 /// Points `config` at the sandbox and returns its demo apps.
 pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredentials)> {
     config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
     config.set_base_url(ProviderId::Solis, sb.solis_url());
-    let mut apps = Vec::new();
+    let ua = sb.utilityapi_url();
+    config.utilities = [
+        ("demo", "Sandbox Utility (electric and gas)"),
+        ("demo_gas", "Sandbox Gas Company"),
+    ]
+    .into_iter()
+    .map(|(id, name)| Utility {
+        id: id.into(),
+        name: name.into(),
+        authorize_url: format!("{ua}/DataCustodian/{id}/oauth/authorize"),
+        token_url: format!("{ua}/DataCustodian/{id}/oauth/token"),
+    })
+    .collect();
+    config.set_oauth_endpoints(ProviderId::Utilityapi, Endpoints::same(&ua));
+    config.set_oauth_endpoints(ProviderId::Metry, Endpoints::same(&sb.metry_url()));
+    config.set_oauth_endpoints(
+        ProviderId::Pelm,
+        Endpoints {
+            authorize_url: sb.pelm_connect_url(),
+            token_url: sb.pelm_url(),
+            api_url: sb.pelm_url(),
+        },
+    );
+    config.set_oauth_endpoints(ProviderId::Derapi, Endpoints::same(&sb.derapi_url()));
+    let ua_client = sb.utilityapi_client();
+    let metry = sb.metry_client();
+    let (pelm_id, pelm_secret) = sb.pelm_client();
+    let (derapi_id, derapi_secret) = sb.derapi_client();
+    let mut apps = vec![
+        (
+            ProviderId::Utilityapi,
+            app(ua_client.client_id, ua_client.client_secret),
+        ),
+        (ProviderId::Metry, app(metry.client_id, metry.client_secret)),
+        (ProviderId::Pelm, app(pelm_id, pelm_secret)),
+        (ProviderId::Derapi, app(derapi_id, derapi_secret)),
+    ];
     apps.extend(OAuthVendor::ALL.into_iter().map(|v| {
         let p = provider_of(v);
         config.set_oauth_endpoints(p, Endpoints::same(&sb.oauth_url(v)));

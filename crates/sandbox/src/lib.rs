@@ -8,9 +8,13 @@
 // Handlers short-circuit with a ready vendor response as the error value; boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
+pub mod browser;
+mod derapi;
+pub mod espi;
 mod faults;
 mod fleet;
 mod oauth;
+mod pelm;
 mod signing;
 mod solaredge;
 mod solis;
@@ -199,6 +203,8 @@ pub struct Sandbox {
     solaredge: Server,
     solis: Server,
     oauth: Vec<(OAuthVendor, Arc<oauth::Server>, Server)>,
+    pelm: (Arc<pelm::Server>, Server),
+    derapi: (Arc<derapi::Server>, Server),
     solaredge_knobs: Arc<Knobs>,
     solis_knobs: Arc<Knobs>,
 }
@@ -227,7 +233,8 @@ impl Sandbox {
         )
         .await?;
         let mut oauth = Vec::new();
-        for vendor in OAuthVendor::ALL {
+        let utility_vendors = [OAuthVendor::UtilityApi, OAuthVendor::Metry];
+        for vendor in OAuthVendor::ALL.into_iter().chain(utility_vendors) {
             let mut registered = cfg.oauth_redirect_uris.clone();
             let state = oauth::Server::new(vendor, cfg.seed, Vec::new(), cfg.oauth_code_ttl);
             let server = serve(SocketAddr::new(cfg.host, 0), oauth::router(state.clone())).await?;
@@ -240,9 +247,23 @@ impl Sandbox {
             *state.base_url.lock().unwrap_or_else(|p| p.into_inner()) = base;
             oauth.push((vendor, state, server));
         }
+        let pelm_state = pelm::Server::new(cfg.seed, cfg.oauth_redirect_uris.clone());
+        let pelm_server = serve(
+            SocketAddr::new(cfg.host, 0),
+            pelm::router(pelm_state.clone()),
+        )
+        .await?;
+        let derapi_state = derapi::Server::new(cfg.seed);
+        let derapi_server = serve(
+            SocketAddr::new(cfg.host, 0),
+            derapi::router(derapi_state.clone()),
+        )
+        .await?;
         Ok(Sandbox {
             demo,
             oauth,
+            pelm: (pelm_state, pelm_server),
+            derapi: (derapi_state, derapi_server),
             solaredge,
             solis,
             solaredge_knobs,
@@ -317,14 +338,28 @@ impl Sandbox {
                 k.station_ids.len()
             ));
         }
+        s.push_str(&format!(
+            "\nUtilityAPI Green Button      {} (utilities demo, demo_gas)\nMetry                        {}\nPelm                         {} (Connect {})\nDerapi                       {}\n",
+            self.utilityapi_url(),
+            self.metry_url(),
+            self.pelm_url(),
+            self.pelm_connect_url(),
+            self.derapi_url()
+        ));
+        let (t, k) = self.enphase_partner();
+        s.push_str(&format!(
+            "  Enphase partner account  token {t}  API key {k}\n"
+        ));
         s
     }
 
-    /// Stops both servers.
+    /// Stops every server.
     pub async fn shutdown(self) {
         for (_, _, server) in self.oauth {
             server.stop().await;
         }
+        self.pelm.1.stop().await;
+        self.derapi.1.stop().await;
         tokio::join!(self.solaredge.stop(), self.solis.stop());
     }
 
@@ -365,6 +400,107 @@ impl Sandbox {
 
     pub fn token_log(&self, vendor: OAuthVendor) -> Vec<TokenRequest> {
         self.oauth(vendor).0.token_log()
+    }
+
+    /// UtilityAPI Green Button: utilities `demo` (electric and gas) and `demo_gas` hang off it.
+    pub fn utilityapi_url(&self) -> String {
+        self.oauth_url(OAuthVendor::UtilityApi)
+    }
+
+    pub fn utilityapi_client(&self) -> OAuthClient {
+        self.oauth_client(OAuthVendor::UtilityApi)
+    }
+
+    pub fn set_utilityapi_decline(&self, decline: bool) {
+        self.set_decline(OAuthVendor::UtilityApi, decline);
+    }
+
+    pub fn utilityapi_token_log(&self) -> Vec<TokenRequest> {
+        self.token_log(OAuthVendor::UtilityApi)
+    }
+
+    /// What the `demo` utility's feed holds, per meter and local month, as generated.
+    pub fn utilityapi_expected(&self) -> Vec<espi::ExpectedSeries> {
+        self.oauth(OAuthVendor::UtilityApi).0.feed("demo").1
+    }
+
+    pub fn metry_url(&self) -> String {
+        self.oauth_url(OAuthVendor::Metry)
+    }
+
+    pub fn metry_client(&self) -> OAuthClient {
+        self.oauth_client(OAuthVendor::Metry)
+    }
+
+    pub fn set_metry_decline(&self, decline: bool) {
+        self.set_decline(OAuthVendor::Metry, decline);
+    }
+
+    /// Each Metry meter's 2025 monthly kWh.
+    pub fn metry_expected_2025(&self) -> Vec<(String, [f64; 12])> {
+        let s = self.oauth(OAuthVendor::Metry).0;
+        s.metry_meter_ids()
+            .into_iter()
+            .map(|m| {
+                let v = oauth::metry_months(s, &m);
+                (m, v)
+            })
+            .collect()
+    }
+
+    /// Pelm's API (`/auth/...`, `/accounts`).
+    pub fn pelm_url(&self) -> String {
+        format!("http://{}", self.pelm.1.addr)
+    }
+
+    /// Pelm's hosted Connect page.
+    pub fn pelm_connect_url(&self) -> String {
+        format!("{}/connect/", self.pelm_url())
+    }
+
+    /// (client id, secret) for the `Pelm-Client-Id` and `Pelm-Secret` headers.
+    pub fn pelm_client(&self) -> (String, String) {
+        (self.pelm.0.client_id.clone(), self.pelm.0.secret.clone())
+    }
+
+    /// The `user_id`s with a completed Pelm connection.
+    pub fn pelm_users(&self) -> Vec<String> {
+        self.pelm.0.users()
+    }
+
+    pub fn pelm_token_requests(&self) -> u64 {
+        self.pelm
+            .0
+            .token_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Derapi's auth and API host.
+    pub fn derapi_url(&self) -> String {
+        format!("http://{}", self.derapi.1.addr)
+    }
+
+    pub fn derapi_client(&self) -> (String, String) {
+        (
+            self.derapi.0.client_id.clone(),
+            self.derapi.0.secret.clone(),
+        )
+    }
+
+    /// The next Derapi API call answers this status (502, 504) once.
+    pub fn set_derapi_fault(&self, status: Option<u16>) {
+        self.derapi.0.set_fault(status);
+    }
+
+    /// The Enphase partner (installer) account: (access token, API key).
+    pub fn enphase_partner(&self) -> (String, String) {
+        let p = self
+            .oauth(OAuthVendor::Enphase)
+            .0
+            .partner
+            .as_ref()
+            .expect("Enphase has a partner account");
+        (p.0.clone(), p.1.clone())
     }
 
     /// The ids of the systems the vendor's test account owns.

@@ -17,6 +17,18 @@ export async function settle(times = 5): Promise<void> {
   flushSync();
 }
 
+/** Waits, as a person would, until `testid` is on screen; fails plainly after `ms`. */
+export async function until(testid: string, ms = 15000): Promise<HTMLElement> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    await settle(1);
+    const el = $(testid);
+    if (el) return el;
+    if (Date.now() > deadline) throw new Error(`[data-testid="${testid}"] did not appear within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function start(opts: FakeOptions = {}): Promise<FakeBackend> {
   const fake = fakeBackend(opts);
   setBackend(fake);

@@ -1,9 +1,8 @@
 // Connecting by the customer signing in at the vendor: the wait, the outcome, paste, decline.
 import { describe, expect, it } from "vitest";
 import { go } from "../lib/app.svelte";
-import { $, $$, click, openCustomer, settle, start, text, type } from "./harness";
+import { $, $$, click, openCustomer, settle, start, until, text, type } from "./harness";
 
-const polls = () => new Promise((r) => setTimeout(r, 1800));
 
 describe("sign-in providers", () => {
   it("opens the sign-in, waits for the customer, then lists what was found", async () => {
@@ -17,9 +16,7 @@ describe("sign-in providers", () => {
     await settle();
     expect(fake.calls).toContain("beginSignIn:tesla:deep_link");
     expect($("sign-in-waiting")!.textContent).toContain("Waiting for the customer to sign in at Tesla");
-    await polls();
-    await settle();
-    expect($("connect-outcome")!.textContent).toContain("Tesla connected");
+    expect((await until("connect-outcome")).textContent).toContain("Tesla connected");
     expect($$("found-site").map((e) => e.textContent)).toEqual([expect.stringContaining("Powerwall Home")]);
     expect($("status-tesla")!.textContent).toContain("Connected");
   });
@@ -46,9 +43,7 @@ describe("sign-in providers", () => {
     click("connect-sma");
     await settle();
     click("open-sign-in");
-    await polls();
-    await settle();
-    expect($("sign-in-declined")!.textContent).toContain("The customer declined access at SMA");
+    expect((await until("sign-in-declined")).textContent).toContain("The customer declined access at SMA");
     expect($("error-box")).toBeNull();
     click("sign-in-again");
     await settle();

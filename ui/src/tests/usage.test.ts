@@ -1,9 +1,8 @@
 // Utility data: importing a Green Button file (Download My Data), the summary and chart, the
 // utility providers' sign-in choices (utility, scope, device vendor).
 import { describe, expect, it } from "vitest";
-import { $, $$, click, openCustomer, settle, start, text } from "./harness";
+import { $, $$, click, openCustomer, settle, start, until, text } from "./harness";
 
-const polls = () => new Promise((r) => setTimeout(r, 1800));
 
 function pick(file: File) {
   const input = $("usage-file") as HTMLInputElement;
@@ -48,16 +47,15 @@ describe("utility usage", () => {
     expect([...choice.options].map((o) => o.value)).toEqual(["demo"]);
     expect(($("sign-in-scope") as HTMLInputElement).value).toContain("IntervalDuration=900_3600");
     click("open-sign-in");
-    await polls();
-    await settle(10);
+    const scope = await until("outcome-scope");
     expect(fake.calls).toContain("beginSignIn:utilityapi:loopback:demo");
-    expect($("outcome-scope")!.textContent).toBe("FB=4_5_15_16_46;IntervalDuration=3600;HistoryLength=31536000");
+    expect(scope.textContent).toBe("FB=4_5_15_16_46;IntervalDuration=3600;HistoryLength=31536000");
     click("connect-done");
     await settle(10);
     expect($("granted-scope")!.textContent).toContain("IntervalDuration=3600");
     expect($$("usage-series")).toHaveLength(1);
     expect($$("fetch-usage")).toHaveLength(1);
-  }, 15_000);
+  });
 
   it("says Enphase Grid Services goes through Derapi Join and asks for the vendor", async () => {
     const fake = await start();
