@@ -2,7 +2,8 @@
 """Onramp in a real window: Xvfb + tauri-driver + WebKitWebDriver, driven with Selenium.
 
 Adds a customer, connects SolarEdge with a sandbox customer key and Solis with a sandbox
-KeyId/KeySecret, sees the sites listed, quits, reopens and finds them again. Screenshots go to
+KeyId/KeySecret, sees the sites listed, quits, reopens and finds them again; imports a Green
+Button file, connects UtilityAPI (loopback) and Pelm (its hosted Connect page) and sees the usage. Screenshots go to
 target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
 """
 import json
@@ -21,6 +22,7 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -29,6 +31,8 @@ APP = os.path.join(ROOT, "target", "debug", "onramp-app")
 CLI = os.path.join(ROOT, "target", "debug", "onramp")
 SHOTS = os.path.join(ROOT, "target", "e2e")
 WAIT = 30
+GAS_FILE = os.path.join(ROOT, "crates", "core", "tests", "data", "greenbutton",
+                        "ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml")
 procs = []
 
 
@@ -101,7 +105,14 @@ def wait_for(driver, name, timeout=WAIT):
 
 
 def click(driver, name):
-    WebDriverWait(driver, WAIT).until(EC.element_to_be_clickable(tid(name))).click()
+    el = WebDriverWait(driver, WAIT).until(EC.element_to_be_clickable(tid(name)))
+    # Long pages: bring it to the middle, clear of the sticky header and the toasts.
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    try:
+        el.click()
+    except WebDriverException:
+        shot(driver, f"click-{name}-failed")
+        raise
 
 
 def type_into(driver, name, text):
@@ -140,6 +151,8 @@ def main():
     os.environ["ONRAMP_DATA_DIR"] = os.path.join(scratch, "data")
     os.environ["ONRAMP_CONFIG"] = os.path.join(scratch, "absent.toml")  # no file: Sandbox
     os.environ.setdefault("ONRAMP_LOG", "warn")
+    # An installer's laptop has a language set; numbers and money are shown in it.
+    os.environ["LANG"] = "en_US.UTF-8"
     # The customer's browser: follows the sandbox's consent back to Onramp like a desktop would.
     os.environ["BROWSER"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "customer_browser.py")
     os.environ["ONRAMP_APP"] = APP
@@ -282,6 +295,39 @@ def main():
             (By.XPATH, '//*[@data-testid="customer-row"][contains(., "Ada Garcia")]/td'))).click()
         wait_text(d, "site-row", se_site)
         assert "Connected" in d.find_element(*tid("status-solaredge")).text
+
+        # Utility data. A file the customer downloaded from the utility (Download My Data),
+        # picked with the file chooser; a broken file first: a plain error, nothing stored.
+        # The app runs on this machine: file inputs take a local path, not an upload.
+        d.file_detector = UselessFileDetector()
+        broken = os.path.join(scratch, "truncated.xml")
+        with open(GAS_FILE, "rb") as f, open(broken, "wb") as out:
+            out.write(f.read()[:4000])
+        d.find_element(*tid("usage-file")).send_keys(broken)
+        wait_text(d, "error-box", "truncated.xml")
+        assert not d.find_elements(*tid("usage-series")), "a broken file stored usage"
+        d.find_element(*tid("usage-file")).send_keys(GAS_FILE)
+        wait_text(d, "usage-series", "therm")
+
+        # Connect My Data at the utility (UtilityAPI, loopback): the feed is fetched at once.
+        click(d, "connect-utilityapi")
+        click(d, "open-sign-in")
+        WebDriverWait(d, WAIT).until(lambda x: "connected" in x.find_element(*tid("connect-outcome")).text)
+        assert "IntervalDuration" in d.find_element(*tid("outcome-scope")).text
+        click(d, "connect-done")
+        WebDriverWait(d, WAIT).until(lambda x: len(x.find_elements(*tid("usage-series"))) == 3)
+        wait_text(d, "usage-series", "kWh")
+        # Pelm's hosted Connect: the customer picks their utility and presses Connect.
+        click(d, "connect-pelm")
+        click(d, "open-sign-in")
+        WebDriverWait(d, WAIT).until(lambda x: "connected" in x.find_element(*tid("connect-outcome")).text)
+        click(d, "connect-done")
+        assert "Connected" in d.find_element(*tid("status-pelm")).text
+        d.execute_script(
+            "document.getElementById('usage-h').scrollIntoView({block: 'start'})")
+        # The picture without the confirmations on top (they leave by themselves).
+        WebDriverWait(d, WAIT).until(lambda x: not x.find_elements(*tid("toast")))
+        shot(d, "customer-usage")
     finally:
         d.quit()
     print("e2e: 1 passed, 0 failed")
