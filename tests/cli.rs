@@ -150,6 +150,33 @@ async fn installer_account_from_the_terminal() {
         "",
     ));
     assert!(out.contains(&first), "{out}");
+
+    // The Enphase partner account: token and API key once, then the customer's system picked
+    // from the partner's list.
+    let (token, key) = sb.enphase_partner();
+    let out = ok(onramp(
+        dir.path(),
+        &["account", "set", "enphase"],
+        &format!("{token}\n{key}\n"),
+    ));
+    assert!(out.contains("installer account saved"), "{out}");
+    let found: serde_json::Value = serde_json::from_str(&ok(onramp(
+        dir.path(),
+        &["account", "sites", "enphase", "--json"],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(found["total"], 30, "every system of the partner: {found}");
+    let system = found["sites"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ok(onramp(
+        dir.path(),
+        &["connect", "enphase", "--customer", &id, "--site", &system],
+        "",
+    ));
+    assert!(out.contains(&system), "{out}");
 }
 
 /// `onramp connect sma` opens the sign-in in $BROWSER (here a script playing the customer, who
@@ -285,4 +312,75 @@ async fn imports_a_green_button_file_from_the_terminal() {
     let series = shown.as_array().unwrap();
     assert_eq!(series.len(), 1, "only the good file was stored: {shown}");
     assert_eq!(series[0]["commodity"], "gas");
+}
+
+/// The utility and aggregator providers from the terminal: the customer's browser (the same
+/// script the window test uses: it follows redirects and completes the vendor's own consent
+/// form) signs in at UtilityAPI, Metry, Pelm Connect and Derapi Join; the loopback listener takes
+/// each answer back; the usage fetched at connect time is then shown by `onramp usage show`.
+#[tokio::test]
+async fn connects_the_utility_and_aggregator_providers_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let browser = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/customer_browser.py");
+    let id = ok(onramp(
+        dir.path(),
+        &["customer", "add", "--name", "Ada"],
+        "",
+    ))
+    .trim()
+    .to_string();
+    let connect = |extra: &[&str]| {
+        let out = Command::new(bin())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(dir.path().join("absent.toml"))
+            .args(["connect", "--customer", &id, "--timeout", "60", "--json"])
+            .args(extra)
+            .env("BROWSER", &browser)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&ok(out)).unwrap()
+    };
+
+    let ua = connect(&["utilityapi", "--utility", "demo"]);
+    assert_eq!(ua["provider"], "utilityapi");
+    assert_eq!(ua["state"], "active");
+    assert!(
+        ua["scopes"]
+            .as_str()
+            .unwrap()
+            .contains("IntervalDuration=3600"),
+        "the scope the customer granted is kept: {ua}"
+    );
+    let metry = connect(&["metry"]);
+    assert_eq!(metry["state"], "active", "{metry}");
+    let pelm = connect(&["pelm"]);
+    assert_eq!(pelm["state"], "active", "{pelm}");
+    assert!(!pelm["sites"].as_array().unwrap().is_empty(), "{pelm}");
+    let derapi = connect(&["derapi", "--vendor", "enphase_grid_services"]);
+    assert_eq!(derapi["state"], "active", "{derapi}");
+    assert!(!derapi["sites"].as_array().unwrap().is_empty(), "{derapi}");
+    // The older Join session: the page does not redirect; the CLI asks Derapi until it is done.
+    let session = connect(&["derapi", "--vendor", "tesla", "--join", "session"]);
+    assert_eq!(session["state"], "active", "{session}");
+
+    let shown: serde_json::Value = serde_json::from_str(&ok(onramp(
+        dir.path(),
+        &["usage", "show", "--customer", &id, "--json"],
+        "",
+    )))
+    .unwrap();
+    let commodities: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["commodity"].as_str().unwrap())
+        .collect();
+    assert!(
+        commodities.contains(&"electricity") && commodities.contains(&"gas"),
+        "UtilityAPI's electric and gas meters and Metry's meters: {commodities:?}"
+    );
+    assert!(shown.as_array().unwrap().len() >= 3, "{shown}");
 }

@@ -156,7 +156,9 @@ enum Provider {
     SolaredgeSite,
     /// UtilityAPI Green Button Connect My Data (pick the utility with --utility).
     Utilityapi,
+    /// Pelm Connect: US utility accounts through Pelm's hosted page.
     Pelm,
+    /// Metry: utility meters and monthly consumption (Nordic utilities).
     Metry,
     /// Derapi Join (pick the device vendor with --vendor).
     Derapi,
