@@ -384,3 +384,89 @@ async fn connects_the_utility_and_aggregator_providers_from_the_terminal() {
     );
     assert!(shown.as_array().unwrap().len() >= 3, "{shown}");
 }
+
+/// `onramp refresh` against a vendor that outlives each command: a production-shaped set-up
+/// whose SMA endpoints are a sandbox run by the test, the company's app saved first. (The
+/// commands block this thread, so the sandbox serves from other worker threads.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_due_all_and_one_connection_from_the_terminal() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = onramp_core::config::Config {
+        environment: onramp_core::model::Environment::Production,
+        ..Default::default()
+    };
+    onramp_launch::wire(&sb, &mut config);
+    let config_file = dir.path().join("onramp.toml");
+    std::fs::write(&config_file, toml::to_string(&config).unwrap()).unwrap();
+    let browser = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/customer_browser.py");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(bin())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config_file)
+            .args(args)
+            .env("BROWSER", &browser)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let app = sb.oauth_client(onramp_sandbox::OAuthVendor::Sma);
+    ok(run(
+        &["app", "set", "sma", "--client-id", &app.client_id],
+        &format!("{}\n", app.client_secret),
+    ));
+    let id = ok(run(&["customer", "add", "--name", "Ada"], ""))
+        .trim()
+        .to_string();
+    let conn: serde_json::Value = serde_json::from_str(&ok(run(
+        &[
+            "connect",
+            "sma",
+            "--customer",
+            &id,
+            "--timeout",
+            "60",
+            "--json",
+        ],
+        "",
+    )))
+    .unwrap();
+    let before = sb.token_requests(onramp_sandbox::OAuthVendor::Sma);
+
+    // Fresh tokens are not due; `--all` refreshes them anyway; one connection by its id.
+    let due: serde_json::Value =
+        serde_json::from_str(&ok(run(&["refresh", "--due", "--json"], ""))).unwrap();
+    assert_eq!(due["checked"], 1, "{due}");
+    assert_eq!(due["refreshed"].as_array().unwrap().len(), 0, "{due}");
+    assert!(due["next_due"].is_string(), "{due}");
+    assert_eq!(sb.token_requests(onramp_sandbox::OAuthVendor::Sma), before);
+    let all: serde_json::Value =
+        serde_json::from_str(&ok(run(&["refresh", "--all", "--json"], ""))).unwrap();
+    assert_eq!(all["refreshed"], serde_json::json!([conn["id"]]), "{all}");
+    let one = ok(run(&["refresh", conn["id"].as_str().unwrap()], ""));
+    assert!(one.contains("SMA"), "{one}");
+    assert_eq!(
+        sb.token_requests(onramp_sandbox::OAuthVendor::Sma),
+        before + 2
+    );
+    let events = ok(run(&["events"], ""));
+    assert_eq!(events.matches("tokens refreshed").count(), 2, "{events}");
+
+    // The customer withdrew Onramp at SMA: the sweep says who must act, and exits non-zero.
+    sb.set_token_fault(onramp_sandbox::OAuthVendor::Sma, 400, 1);
+    let out = run(&["refresh", "--all"], "");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("must sign in again"), "{text}");
+}

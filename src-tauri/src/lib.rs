@@ -6,10 +6,11 @@ mod commands;
 mod sign_in;
 
 use onramp_core::config::{default_config_file, default_data_dir};
+use onramp_core::service::Sweep;
 use onramp_core::Onramp;
 use onramp_launch::{Launch, Launched};
 use onramp_sandbox::Sandbox;
-use tauri::Manager;
+use tauri::{Emitter, Manager};
 
 /// What the commands share: the service, the in-process sandbox kept alive beside it, and the
 /// sign-ins in flight (the UI polls them; a deep link may finish one before the UI asks).
@@ -37,6 +38,47 @@ async fn open_state() -> onramp_core::Result<AppState> {
     })
 }
 
+/// Keeps signed-in connections alive while the app is open: a sweep at start-up catches up on
+/// tokens that came due while Onramp was closed, then one whenever the next is due (at least
+/// every minute, so new connections and backoffs are picked up). The UI hears
+/// `connections-changed` when a sweep changed anything.
+async fn keep_alive(app: tauri::AppHandle) {
+    const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+    loop {
+        let state = app.state::<AppState>();
+        let wait = match state.onramp.refresh_sweep(Sweep::Due).await {
+            Ok(report) => {
+                if !report.refreshed.is_empty()
+                    || !report.needs_reauth.is_empty()
+                    || !report.failed.is_empty()
+                {
+                    let _ = app.emit("connections-changed", report.summary());
+                }
+                report
+                    .next_due
+                    .as_deref()
+                    .and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    })
+                    .map(|t| {
+                        let secs = (t - state.onramp.lifecycle().now()).whole_seconds().max(1);
+                        std::time::Duration::from_secs(secs as u64).min(MAX_SLEEP)
+                    })
+                    .unwrap_or(MAX_SLEEP)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "refresh sweep stopped");
+                MAX_SLEEP
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     tracing_subscriber::fmt()
@@ -58,6 +100,7 @@ pub fn run() {
             let state = tauri::async_runtime::block_on(open_state())?;
             app.manage(state);
             sign_in::listen_for_deep_links(app)?;
+            tauri::async_runtime::spawn(keep_alive(app.handle().clone()));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

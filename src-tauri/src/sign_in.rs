@@ -42,7 +42,7 @@ impl SignIns {
             state,
             match result {
                 Ok(c) => SignInStatus::Connected {
-                    connection: c.clone(),
+                    connection: Box::new(c.clone()),
                 },
                 Err(e) => SignInStatus::Failed { error: e.info() },
             },

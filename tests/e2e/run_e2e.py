@@ -235,7 +235,7 @@ def main():
     try:
         wait_for(d, "sandbox-badge")
         nav(d, "Settings")
-        type_into(d, "account-field-api_key", account["api_key"])
+        type_into(d, "account-field-solaredge-api_key", account["api_key"])
         click(d, "account-save-solaredge")
         WebDriverWait(d, WAIT).until(lambda x: "installer account saved" in x.find_element(By.TAG_NAME, "body").text)
         shot(d, "settings")
@@ -281,6 +281,9 @@ def main():
         WebDriverWait(d, WAIT).until(lambda x: "Enphase connected" in x.find_element(*tid("connect-outcome")).text)
         click(d, "connect-done")
         assert "Connected" in d.find_element(*tid("status-enphase")).text
+        WebDriverWait(d, WAIT).until(lambda x: not x.find_elements(*tid("connect-done")))
+        d.execute_script("document.querySelector('[data-testid=\"customer-header\"]').scrollIntoView()")
+        time.sleep(1)  # WebKit under Xvfb paints a moment after the DOM settles
         shot(d, "customer-signed-in")
     finally:
         d.quit()

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use onramp_core::auth::loopback::Loopback;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
-use onramp_core::service::Redirect;
+use onramp_core::service::{Redirect, Sweep};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -64,9 +64,17 @@ enum Command {
     /// Utility usage: import a Green Button file, show a customer's usage, fetch it again.
     #[command(subcommand)]
     Usage(UsageCmd),
-    /// Refresh an OAuth connection's tokens now.
+    /// Refresh signed-in connections' tokens: one now, those due (`--due`), or all (`--all`).
     Refresh {
-        connection: String,
+        /// The connection to refresh now.
+        #[arg(required_unless_present_any = ["all", "due"], conflicts_with_all = ["all", "due"])]
+        connection: Option<String>,
+        /// Every signed-in connection, now.
+        #[arg(long, conflicts_with = "due")]
+        all: bool,
+        /// Only those whose tokens expire soon (what the app does in the background).
+        #[arg(long)]
+        due: bool,
         #[arg(long)]
         json: bool,
     },
@@ -826,12 +834,45 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             }
             print_usage(&usage);
         }
-        Command::Refresh { connection, json } => {
+        Command::Refresh {
+            connection: Some(connection),
+            json,
+            ..
+        } => {
             let c = onramp.refresh_connection(connection).await?;
             if *json {
                 return print_json(&c);
             }
             print_connection(&c);
+        }
+        Command::Refresh { all, json, .. } => {
+            let which = if *all { Sweep::All } else { Sweep::Due };
+            let report = onramp.refresh_sweep(which).await?;
+            if *json {
+                print_json(&report)?;
+            } else {
+                println!("{}", report.summary());
+                for (id, e) in &report.failed {
+                    println!("  {id}: {}", e.message);
+                }
+                for id in &report.needs_reauth {
+                    println!("  {id}: the customer must sign in again (onramp connect …)");
+                }
+                if let Some(next) = &report.next_due {
+                    println!("next refresh due: {next}");
+                }
+            }
+            if !report.failed.is_empty() || !report.needs_reauth.is_empty() {
+                return Err(onramp_core::Error::new(
+                    onramp_core::Code::VendorError,
+                    format!(
+                        "{} connection(s) could not be refreshed.",
+                        report.failed.len() + report.needs_reauth.len()
+                    ),
+                )
+                .hint("They are listed above; nothing was lost, and the others were refreshed.")
+                .into());
+            }
         }
         Command::Check { connection, json } => {
             let c = onramp.check_connection(connection).await?;

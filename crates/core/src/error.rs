@@ -32,7 +32,7 @@ pub enum Code {
     Internal,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
     pub code: Code,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bindings;
 pub mod config;
 pub mod error;
+pub mod lifecycle;
 pub mod model;
 pub mod providers;
 pub mod service;

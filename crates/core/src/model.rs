@@ -202,6 +202,12 @@ pub struct Connection {
     /// Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
     /// `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
     pub details: std::collections::BTreeMap<String, String>,
+    /// OAuth: when the access token expires (RFC 3339), if the vendor said.
+    pub access_expires_at: Option<String>,
+    /// OAuth: when the refresh token expires unless it is used (RFC 3339), if known.
+    pub refresh_expires_at: Option<String>,
+    /// OAuth: when the current tokens were issued (RFC 3339).
+    pub tokens_issued_at: Option<String>,
 }
 
 /// An entry of the activity log. Never carries a secret.
@@ -292,7 +298,7 @@ pub struct SignInInfo {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignInStatus {
     Waiting,
-    Connected { connection: Connection },
+    Connected { connection: Box<Connection> },
     Failed { error: ErrorInfo },
 }
 

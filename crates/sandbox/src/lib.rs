@@ -393,6 +393,12 @@ impl Sandbox {
         self.oauth(OAuthVendor::Tesla).0.set_other_region(other);
     }
 
+    /// The vendor's next `times` token requests fail: 429 (with `Retry-After: 30`), a 5xx, or
+    /// 400 `invalid_grant` (the grant was revoked).
+    pub fn set_token_fault(&self, vendor: OAuthVendor, status: u16, times: u32) {
+        self.oauth(vendor).0.set_token_fault(status, times);
+    }
+
     /// Requests the vendor's token endpoint received, rejected ones included.
     pub fn token_requests(&self, vendor: OAuthVendor) -> u64 {
         self.oauth(vendor).0.token_requests()

@@ -151,6 +151,8 @@ pub(crate) struct Server {
     /// Tesla: the account lives in another region; the default API answers 421.
     other_region: AtomicBool,
     token_requests: AtomicU64,
+    /// The next N token requests fail with this status (429, 5xx, or 400 `invalid_grant`).
+    token_fault: Mutex<Option<(u16, u32)>>,
     log: Mutex<Vec<TokenRequest>>,
     books: Mutex<Books>,
     rng: Mutex<rand::rngs::StdRng>,
@@ -204,6 +206,7 @@ impl Server {
             decline: AtomicBool::new(false),
             other_region: AtomicBool::new(false),
             token_requests: AtomicU64::new(0),
+            token_fault: Mutex::default(),
             log: Mutex::default(),
             books: Mutex::default(),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(rand::random())),
@@ -231,6 +234,19 @@ impl Server {
 
     pub(crate) fn set_decline(&self, decline: bool) {
         self.decline.store(decline, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_token_fault(&self, status: u16, times: u32) {
+        *self.token_fault.lock().unwrap_or_else(|p| p.into_inner()) =
+            (times > 0).then_some((status, times));
+    }
+
+    /// The armed fault for this token request, if any (counting it down).
+    fn take_token_fault(&self) -> Option<u16> {
+        let mut f = self.token_fault.lock().unwrap_or_else(|p| p.into_inner());
+        let (status, left) = (*f)?;
+        *f = (left > 1).then_some((status, left - 1));
+        Some(status)
     }
 
     pub(crate) fn token_requests(&self) -> u64 {
@@ -599,6 +615,28 @@ async fn token(
     body: Bytes,
 ) -> Response {
     s.token_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(status) = s.take_token_fault() {
+        return match status {
+            429 => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "30")],
+                axum::Json(
+                    json!({"error": "rate_limited", "error_description": "Too many requests"}),
+                ),
+            )
+                .into_response(),
+            400 => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "The refresh token was revoked",
+            ),
+            other => (
+                StatusCode::from_u16(other).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "upstream unavailable",
+            )
+                .into_response(),
+        };
+    }
     let (grant_type, result) = match params(s.vendor, &uri, &headers, &body) {
         Err(r) => (String::new(), Err(("invalid_request", r))),
         Ok(p) => {

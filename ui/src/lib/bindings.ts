@@ -19,7 +19,19 @@ scopes: string | null,
  * Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
  * `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
  */
-details: { [key in string]: string }, };
+details: { [key in string]: string }, 
+/**
+ * OAuth: when the access token expires (RFC 3339), if the vendor said.
+ */
+access_expires_at: string | null, 
+/**
+ * OAuth: when the refresh token expires unless it is used (RFC 3339), if known.
+ */
+refresh_expires_at: string | null, 
+/**
+ * OAuth: when the current tokens were issued (RFC 3339).
+ */
+tokens_issued_at: string | null, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
 export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 

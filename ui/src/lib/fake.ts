@@ -225,9 +225,17 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       status: "Online",
       connected_to: null,
     })),
+    // The Enphase partner account's systems (the only sign-in provider with a list).
+    enphase: Array.from({ length: 12 }, (_, i) => ({
+      external_id: String(4100012 + i * 11),
+      name: ["Garcia Home", "Lopez Residence", "Hill Farm"][i % 3] + (i > 2 ? ` ${Math.floor(i / 3) + 1}` : ""),
+      address: `${300 + i} Olive Ave, Fresno, CA 937${20 + i}`,
+      peak_power_kw: 6 + (i % 5),
+      status: "normal",
+      connected_to: null,
+    })),
     // Providers that sign in (OAuth) have no installer-account list.
     tesla: [],
-    enphase: [],
     sma: [],
     derapi: [],
     utilityapi: [],
@@ -302,6 +310,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       sites,
       scopes: null,
       details: {},
+      // Signed-in connections: an eight-hour access token, a three-month refresh token.
+      access_expires_at: kind === "oauth" ? new Date(Date.now() + 8 * 3600e3).toISOString() : null,
+      refresh_expires_at: kind === "oauth" ? new Date(Date.now() + 90 * 86400e3).toISOString() : null,
+      tokens_issued_at: kind === "oauth" ? now() : null,
     };
     d.connections.push(conn);
     const p = info(provider);

@@ -212,6 +212,40 @@ describe("connect from the installer account", () => {
   });
 });
 
+describe("the Enphase partner account", () => {
+  it("is saved once in Settings; then a customer's system is picked from the partner's list", async () => {
+    const fake = await start();
+    go({ name: "settings" });
+    await settle();
+    type("account-field-enphase-access_token", "partner-token-0001");
+    type("account-field-enphase-api_key", "partnerkey0002");
+    await settle();
+    click("account-save-enphase");
+    await settle(10);
+    expect(fake.calls).toContain("saveInstallerAccount:enphase");
+    expect($("account-enphase")!.textContent).toContain("Saved");
+    expect(text()).not.toContain("partner-token-0001");
+
+    await openCustomer(fake);
+    click("connect-enphase");
+    await settle(10);
+    // With the partner account saved, the list comes first; the customer's sign-in stays offered.
+    expect($("switch-to-sign-in")).not.toBeNull();
+    expect($$("remote-site").length).toBe(12);
+    type("site-search", "hill farm");
+    await new Promise((r) => setTimeout(r, 300));
+    await settle(10);
+    const rows = $$("remote-site");
+    expect(rows).toHaveLength(4);
+    rows.find((r) => r.textContent!.includes("Hill Farm 2"))!.querySelector("input")!.click();
+    await settle();
+    click("connect-submit");
+    await settle(10);
+    expect(fake.calls).toContain("connectAccountSites:4100067");
+    expect($("status-enphase")!.textContent).toContain("Connected");
+  });
+});
+
 describe("removing a connection", () => {
   it("asks first, then removes", async () => {
     const fake = await start({ seed: true });

@@ -49,7 +49,7 @@ describe("settings", () => {
     expect(($("account-save-solaredge") as HTMLButtonElement).disabled).toBe(true);
     click("account-sandbox-solaredge");
     await settle();
-    const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-api_key"]')!;
+    const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-solaredge-api_key"]')!;
     expect(field.type).toBe("password");
     expect(field.value).toBe("SANDBOXACCOUNTKEY00000000000001");
     click("account-save-solaredge");
@@ -69,7 +69,7 @@ describe("settings", () => {
     await start();
     go({ name: "settings" });
     await settle();
-    const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-api_key"]')!;
+    const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-solaredge-api_key"]')!;
     field.value = "WRONGKEY";
     field.dispatchEvent(new Event("input", { bubbles: true }));
     await settle();

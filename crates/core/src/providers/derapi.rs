@@ -39,6 +39,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
+    refresh_lifetime: None,
     help: "The customer picks their device vendor in Derapi Join and approves; Derapi then lists the systems it can reach.",
 };
 

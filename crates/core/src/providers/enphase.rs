@@ -24,6 +24,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     // Enphase's default redirect page shows the code for the installer to paste.
     default_redirect: RedirectMode::Paste,
     paste_redirect_path: Some("/oauth/redirect_uri"),
+    // 1 week (older docs) or 1 month (newer): Onramp assumes the shorter. Replaced on each refresh.
+    refresh_lifetime: Some(7 * 86_400),
     help: "The system owner signs in with their Enlighten account and approves Onramp; Enphase then shows a code to paste here.",
 };
 

@@ -26,6 +26,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
+    refresh_lifetime: None,
     help: "The customer signs in with their Metry account and approves Onramp; their meters and monthly consumption are then listed.",
 };
 

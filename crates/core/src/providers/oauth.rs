@@ -55,6 +55,9 @@ pub struct OAuthSpec {
     pub default_redirect: crate::model::RedirectMode,
     /// A page of the vendor's that shows the code for pasting (Enphase's default redirect).
     pub paste_redirect_path: Option<&'static str>,
+    /// How long a refresh token lives unused, when the vendor documents it but its token answer
+    /// does not say (`refresh_expires_in`). Onramp refreshes well before.
+    pub refresh_lifetime: Option<i64>,
     /// What the customer needs at hand.
     pub help: &'static str,
 }

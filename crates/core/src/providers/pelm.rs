@@ -30,6 +30,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
+    refresh_lifetime: None,
     help: "The customer picks their utility on Pelm Connect and signs in with their utility account; their electric and gas accounts are then listed.",
 };
 

@@ -21,6 +21,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
+    refresh_lifetime: None,
     help: "The plant owner signs in with their SMA ID (Sunny Portal) and allows Onramp to read their plants.",
 };
 

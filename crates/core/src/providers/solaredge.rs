@@ -26,6 +26,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
+    refresh_lifetime: Some(30 * 86_400), // "valid 30 days (unused => reauth)"; rotated on each refresh
     help: "The homeowner signs in with their mySolarEdge account and shares their site (one site per sign-in).",
 };
 

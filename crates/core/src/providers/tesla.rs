@@ -20,6 +20,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::DeepLink,
     paste_redirect_path: None,
+    refresh_lifetime: Some(90 * 86_400), // "single use only and expires after 3 months"
     help: "The customer signs in with their Tesla account (the one in the Tesla app) and allows Onramp to read their energy sites.",
 };
 

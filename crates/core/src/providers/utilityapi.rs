@@ -34,6 +34,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     },
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
+    refresh_lifetime: None,
     help: "The customer signs in at their utility (through UtilityAPI) and approves sharing their usage. They may narrow what is shared; Onramp shows what was granted.",
 };
 

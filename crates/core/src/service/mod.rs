@@ -2,18 +2,22 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
 mod oauth;
+mod refresh;
 mod usage;
 
 pub use oauth::Redirect;
+pub use refresh::Sweep;
 pub use usage::DerapiSession;
 
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
+use crate::lifecycle::{Clock, Lifecycle, Policy, SystemClock};
 use crate::model::*;
 use crate::providers::oauth::AppCredentials;
 use crate::providers::{self, http, Credential, VendorSite};
@@ -50,6 +54,7 @@ pub struct Onramp {
     actor: &'static str,
     account_sites: Mutex<HashMap<ProviderId, CachedSites>>,
     oauth_apps: HashMap<ProviderId, AppCredentials>,
+    lifecycle: Lifecycle,
 }
 
 /// Vault entry names of an OAuth connection's tokens.
@@ -92,7 +97,22 @@ impl Onramp {
             actor: opts.actor,
             account_sites: Mutex::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
+            lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
         })
+    }
+
+    /// Replaces the clock and the refresh policy (tests and simulations move time by hand).
+    pub fn set_lifecycle(&mut self, clock: Arc<dyn Clock>, policy: Policy) {
+        self.lifecycle = Lifecycle::new(clock, policy);
+    }
+
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// "Now", from the lifecycle's clock: token expiries are computed and compared with it.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.lifecycle.now()
     }
 
     pub fn status(&self) -> AppStatus {
@@ -460,6 +480,7 @@ impl Onramp {
                             scopes: None,
                             access_expires_at: None,
                             refresh_expires_at: None,
+                            tokens_issued_at: None,
                             details: Default::default(),
                         },
                         self.actor,
@@ -515,6 +536,7 @@ impl Onramp {
                     scopes: None,
                     access_expires_at: None,
                     refresh_expires_at: None,
+                    tokens_issued_at: None,
                     details: Default::default(),
                 },
                 self.actor,

@@ -504,7 +504,7 @@ impl Onramp {
     }
 
     async fn finish(&self, cb: Callback, expected: Option<ProviderId>) -> Result<Connection> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let done = Authorizations::new(&self.store, &self.vault)
             .complete(&cb, expected, now)
             .await?;
@@ -640,7 +640,10 @@ impl Onramp {
                             })
                         }),
                         access_expires_at: at(tokens.expires_in),
-                        refresh_expires_at: at(tokens.refresh_expires_in),
+                        refresh_expires_at: at(tokens
+                            .refresh_expires_in
+                            .or(tokens.refresh_token.as_ref().and(spec.refresh_lifetime))),
+                        tokens_issued_at: Some(rfc3339(now)),
                         details,
                     },
                     self.actor,
@@ -720,6 +723,7 @@ impl Onramp {
                         None,
                         None,
                         None,
+                        Some(&rfc3339(self.now())),
                         Some(&details),
                         Some(&sites),
                         Some(crate::store::NewEvent {
@@ -755,6 +759,7 @@ impl Onramp {
                     // Pelm's access token does not expire.
                     access_expires_at: None,
                     refresh_expires_at: None,
+                    tokens_issued_at: None,
                     details,
                 },
                 self.actor,
@@ -836,6 +841,7 @@ impl Onramp {
                     scopes: None,
                     access_expires_at: None,
                     refresh_expires_at: None,
+                    tokens_issued_at: None,
                     details,
                 },
                 self.actor,

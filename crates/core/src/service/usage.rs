@@ -7,11 +7,11 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
+use super::{Onramp, ACCESS_TOKEN};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth, VendorSite};
-use crate::store::{rfc3339, NewEvent, NewSeries};
+use crate::store::{NewEvent, NewSeries};
 use crate::usage::{self, espi};
 use crate::vault::Sensitive;
 
@@ -224,7 +224,7 @@ impl Onramp {
     ) -> Result<(Vec<VendorSite>, Vec<NewSeries>, Option<String>)> {
         let account = providers::metry::account_name(&self.http, api, access).await?;
         let meters = providers::metry::meters(&self.http, api, access).await?;
-        let year = OffsetDateTime::now_utc().year();
+        let year = self.now().year();
         let mut series = Vec::new();
         for m in &meters {
             let mut months = Vec::new();
@@ -274,7 +274,7 @@ impl Onramp {
             .and_then(|e| {
                 OffsetDateTime::parse(&e, &time::format_description::well_known::Rfc3339).ok()
             })
-            .is_some_and(|e| e < OffsetDateTime::now_utc() + time::Duration::seconds(60));
+            .is_some_and(|e| e < self.now() + time::Duration::seconds(60));
         if expired {
             self.refresh_connection(&conn.id).await?;
         }
@@ -363,94 +363,11 @@ impl Onramp {
     }
 
     /// The provider's token endpoint for a connection (UtilityAPI's is per utility).
-    fn token_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
+    pub(crate) fn token_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
         if conn.provider == ProviderId::Utilityapi {
             return self.utility_endpoints(conn);
         }
         Ok(self.oauth_spec_pub(conn.provider)?.1)
-    }
-
-    /// Refreshes an OAuth connection's tokens. The new refresh token is in the vault before the
-    /// new access token is; an answer without a refresh token keeps the old one; a refused
-    /// refresh (`invalid_grant`) marks the connection as needing the customer again.
-    pub async fn refresh_connection(&self, connection_id: &str) -> Result<Connection> {
-        let conn = self.store.connection(connection_id).await?;
-        let name = providers::spec(conn.provider).name;
-        let (spec, _) = self.oauth_spec_pub(conn.provider)?;
-        let ep = self.token_endpoints(&conn)?;
-        let secret_ref = self.store.secret_ref(&conn.id).await?.ok_or_else(|| {
-            Error::validation(format!("This {name} connection has no tokens to refresh."))
-        })?;
-        let refresh = self
-            .vault
-            .get(&format!("{secret_ref}/{REFRESH_TOKEN}"))
-            .await?
-            .ok_or_else(|| {
-                Error::validation(format!("This {name} connection has no refresh token."))
-                    .hint("Its access token does not expire, or the customer must sign in again.")
-            })?;
-        let app = self.app_credentials(conn.provider).await?;
-        let now = OffsetDateTime::now_utc();
-        let result = vendor_oauth::TokenEndpoint {
-            client: &self.http,
-            vendor: name,
-            spec,
-            endpoints: &ep,
-            app: &app,
-        }
-        .refresh(&refresh)
-        .await;
-        let tokens = match result {
-            Ok(t) => t,
-            Err(e) if e.code == Code::ReauthRequired => {
-                self.store
-                    .set_needs_reauth(&conn.id, &e.info(), self.actor)
-                    .await?;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(rt) = &tokens.refresh_token {
-            self.vault
-                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
-                .await?;
-        }
-        self.vault
-            .put(
-                &format!("{secret_ref}/{ACCESS_TOKEN}"),
-                &tokens.access_token,
-            )
-            .await?;
-        let mut details = conn.details.clone();
-        for (k, v) in [
-            ("resource_uri", &tokens.resource_uri),
-            ("authorization_uri", &tokens.authorization_uri),
-        ] {
-            if let Some(v) = v {
-                providers::utilityapi::same_origin(v, &ep.token_url)?;
-                details.insert(k.into(), v.clone());
-            }
-        }
-        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
-        self.store
-            .update_grant(
-                &conn.id,
-                tokens.scope.as_deref(),
-                at(tokens.expires_in).as_deref(),
-                at(tokens.refresh_expires_in).as_deref(),
-                Some(&details),
-                None,
-                Some(NewEvent {
-                    customer_id: Some(&conn.customer_id),
-                    connection_id: Some(&conn.id),
-                    provider: Some(conn.provider),
-                    kind: "refreshed",
-                    summary: format!("{name} tokens refreshed"),
-                    actor: self.actor,
-                }),
-            )
-            .await?;
-        self.store.connection(&conn.id).await
     }
 
     /// UtilityAPI: whether the customer's authorization is still active, asked with Onramp's

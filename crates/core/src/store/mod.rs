@@ -39,6 +39,8 @@ pub struct NewConnection<'a> {
     pub scopes: Option<String>,
     pub access_expires_at: Option<String>,
     pub refresh_expires_at: Option<String>,
+    /// When these tokens were issued (Onramp's clock).
+    pub tokens_issued_at: Option<String>,
     /// Non-secret facts of the grant (see [`Connection::details`]).
     pub details: std::collections::BTreeMap<String, String>,
 }
@@ -305,37 +307,18 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let id: String = r.get("id");
-                let last_error =
-                    r.get::<Option<String>, _>("last_error_code")
-                        .map(|code| ErrorInfo {
-                            code: serde_json::from_value(serde_json::Value::String(code))
-                                .unwrap_or(Code::Internal),
-                            message: r
-                                .get::<Option<String>, _>("last_error_message")
-                                .unwrap_or_default(),
-                            hint: r.get("last_error_hint"),
-                        });
-                Ok(Connection {
-                    customer_id: r.get("customer_id"),
-                    provider: provider_of(r.get("provider"))?,
-                    kind: CredentialKind::parse(r.get("kind"))
-                        .ok_or_else(|| Error::storage("unknown connection kind"))?,
-                    state: ConnectionState::parse(r.get("state"))
-                        .ok_or_else(|| Error::storage("unknown connection state"))?,
-                    credential_hint: r.get("credential_hint"),
-                    last_error,
-                    created_at: r.get("created_at"),
-                    last_checked_at: r.get("last_checked_at"),
-                    sites: sites.remove(&id).unwrap_or_default(),
-                    scopes: r.get("scopes"),
-                    details: r
-                        .get::<Option<String>, _>("details")
-                        .and_then(|d| serde_json::from_str(&d).ok())
-                        .unwrap_or_default(),
-                    id,
-                })
+                connection_of(r, sites.remove(&id).unwrap_or_default())
             })
             .collect()
+    }
+
+    /// Every signed-in (OAuth) connection, without sites: what the refresh sweep looks at.
+    pub async fn oauth_connections(&self) -> Result<Vec<Connection>> {
+        let rows =
+            sqlx::query("SELECT * FROM connections WHERE kind = 'oauth' ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| connection_of(r, Vec::new())).collect()
     }
 
     pub async fn connection(&self, id: &str) -> Result<Connection> {
@@ -376,8 +359,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, secret_ref,
-                 created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at, details)
-             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at,
+                 tokens_issued_at, details)
+             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(new.customer_id)
@@ -391,6 +375,7 @@ impl Store {
         .bind(&new.scopes)
         .bind(&new.access_expires_at)
         .bind(&new.refresh_expires_at)
+        .bind(&new.tokens_issued_at)
         .bind(details_json(&new.details))
         .execute(&mut *tx)
         .await?;
@@ -854,6 +839,7 @@ impl Store {
         scopes: Option<&str>,
         access_expires_at: Option<&str>,
         refresh_expires_at: Option<&str>,
+        tokens_issued_at: Option<&str>,
         details: Option<&std::collections::BTreeMap<String, String>>,
         sites: Option<&[VendorSite]>,
         event: Option<NewEvent<'_>>,
@@ -864,6 +850,7 @@ impl Store {
                 scopes = COALESCE(?, scopes),
                 access_expires_at = ?,
                 refresh_expires_at = COALESCE(?, refresh_expires_at),
+                tokens_issued_at = COALESCE(?, tokens_issued_at),
                 details = COALESCE(?, details),
                 state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
                 updated_at = ?, last_checked_at = ?
@@ -872,6 +859,7 @@ impl Store {
         .bind(scopes)
         .bind(access_expires_at)
         .bind(refresh_expires_at)
+        .bind(tokens_issued_at)
         .bind(details.and_then(details_json))
         .bind(now())
         .bind(now())
@@ -1121,6 +1109,41 @@ async fn insert_event(
     Ok(())
 }
 
+/// A `connections` row as a [`Connection`], with its sites.
+fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
+    let last_error = r
+        .get::<Option<String>, _>("last_error_code")
+        .map(|code| ErrorInfo {
+            code: serde_json::from_value(serde_json::Value::String(code)).unwrap_or(Code::Internal),
+            message: r
+                .get::<Option<String>, _>("last_error_message")
+                .unwrap_or_default(),
+            hint: r.get("last_error_hint"),
+        });
+    Ok(Connection {
+        id: r.get("id"),
+        customer_id: r.get("customer_id"),
+        provider: provider_of(r.get("provider"))?,
+        kind: CredentialKind::parse(r.get("kind"))
+            .ok_or_else(|| Error::storage("unknown connection kind"))?,
+        state: ConnectionState::parse(r.get("state"))
+            .ok_or_else(|| Error::storage("unknown connection state"))?,
+        credential_hint: r.get("credential_hint"),
+        last_error,
+        created_at: r.get("created_at"),
+        last_checked_at: r.get("last_checked_at"),
+        sites,
+        scopes: r.get("scopes"),
+        details: r
+            .get::<Option<String>, _>("details")
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default(),
+        access_expires_at: r.get("access_expires_at"),
+        refresh_expires_at: r.get("refresh_expires_at"),
+        tokens_issued_at: r.get("tokens_issued_at"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1191,6 +1214,7 @@ mod tests {
                 scopes: None,
                 access_expires_at: None,
                 refresh_expires_at: None,
+                tokens_issued_at: None,
                 details: Default::default(),
             },
             "app",

@@ -1,0 +1,455 @@
+//! Keeping OAuth connections alive: what is due for a refresh, one refresh at a time per
+//! connection, and a sweep that refreshes everything due with bounded concurrency, per-vendor
+//! budgets and backoff.
+//!
+//! The rules, in the order a refresh meets them:
+//! - a connection is due when its access token expires within [`Policy::access_lead`] or its
+//!   refresh token within [`Policy::refresh_lead`] (an unused refresh token dies: Enphase's and
+//!   SolarEdge's within a month);
+//! - single flight: concurrent refreshes of one connection make one token request; everyone who
+//!   asked before it finished gets its outcome (a second request would present a refresh token
+//!   the vendor has already rotated, and Tesla revokes the grant for that);
+//! - the new refresh token is written to the keyring before the new access token, and an answer
+//!   without a refresh token keeps the old one (see `Onramp::refresh_connection`);
+//! - 429 holds the whole vendor back for its `Retry-After`; 5xx and network failures back the
+//!   connection off exponentially with jitter; `invalid_grant` moves it to needs-reauth.
+//!
+//! Time comes from an injected [`Clock`] so tests can move weeks ahead.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::error::{Code, Error, Result};
+use crate::model::{Connection, ConnectionState, CredentialKind, ErrorInfo, ProviderId};
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that only moves when told to (tests, simulations).
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    pub fn new(start: OffsetDateTime) -> Arc<Self> {
+        Arc::new(ManualClock(Mutex::new(start)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *t += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How eagerly and how hard Onramp refreshes.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Refresh when the access token expires within this.
+    pub access_lead: Duration,
+    /// Refresh when the refresh token expires within this (it is replaced by the refresh).
+    pub refresh_lead: Duration,
+    /// Refreshes in flight at once, over all vendors.
+    pub max_concurrency: usize,
+    /// Refreshes in flight at once per vendor.
+    pub per_vendor: usize,
+    /// First backoff after a 5xx or network failure; doubled each time, up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// A 429 without `Retry-After` holds the vendor back this long.
+    pub rate_limit_default: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            access_lead: Duration::from_secs(5 * 60),
+            refresh_lead: Duration::from_secs(2 * 86_400),
+            max_concurrency: 8,
+            per_vendor: 4,
+            backoff_base: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(3600),
+            rate_limit_default: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a connection is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// The access token expires soon (or has).
+    Access,
+    /// The refresh token would expire unused.
+    RefreshToken,
+}
+
+fn parse(t: &Option<String>) -> Option<OffsetDateTime> {
+    t.as_deref()
+        .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+}
+
+/// The leads for one connection: the policy's, or a fraction of each token's life when that is
+/// shorter (a five-minute token is refreshed a minute ahead, not five).
+fn leads(conn: &Connection, policy: &Policy) -> (time::Duration, time::Duration) {
+    let issued = parse(&conn.tokens_issued_at);
+    let lead = |expires: &Option<String>, max: Duration, fraction: i32| {
+        let max = time::Duration::try_from(max).unwrap_or(time::Duration::MAX);
+        match (issued, parse(expires)) {
+            (Some(i), Some(e)) if e > i => max.min((e - i) / fraction),
+            _ => max,
+        }
+    };
+    (
+        lead(&conn.access_expires_at, policy.access_lead, 5),
+        lead(&conn.refresh_expires_at, policy.refresh_lead, 4),
+    )
+}
+
+/// Whether a connection is due for a refresh at `now`, and why. Only OAuth connections that
+/// still work (active, expiring, error) and whose tokens expire are ever due.
+pub fn due(conn: &Connection, now: OffsetDateTime, policy: &Policy) -> Option<Due> {
+    if conn.kind != CredentialKind::Oauth
+        || !matches!(
+            conn.state,
+            ConnectionState::Active | ConnectionState::Expiring | ConnectionState::Error
+        )
+    {
+        return None;
+    }
+    let (access_lead, refresh_lead) = leads(conn, policy);
+    if parse(&conn.access_expires_at).is_some_and(|e| e <= now + access_lead) {
+        return Some(Due::Access);
+    }
+    if parse(&conn.refresh_expires_at).is_some_and(|e| e <= now + refresh_lead) {
+        return Some(Due::RefreshToken);
+    }
+    None
+}
+
+/// The earliest moment a connection becomes due (for sleeping until then).
+pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
+    let (access_lead, refresh_lead) = leads(conn, policy);
+    let access = parse(&conn.access_expires_at).map(|e| e - access_lead);
+    let refresh = parse(&conn.refresh_expires_at).map(|e| e - refresh_lead);
+    match (access, refresh) {
+        (Some(a), Some(r)) => Some(a.min(r)),
+        (a, r) => a.or(r),
+    }
+}
+
+/// One connection's refresh slot: who holds it and what the last refresh through it gave.
+#[derive(Default)]
+pub(crate) struct Slot {
+    /// The ticket taken when the last refresh finished, and its outcome.
+    pub(crate) last: Option<(u64, std::result::Result<(), Error>)>,
+}
+
+/// Everything the refresh machinery remembers between calls (in memory: a restart forgets
+/// backoffs, and the catch-up sweep at start-up simply tries again).
+pub struct Lifecycle {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) policy: Policy,
+    tickets: AtomicU64,
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Per connection: failures in a row, and not before when.
+    backoff: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
+    /// Per vendor: not before when (a 429's Retry-After).
+    held: Mutex<HashMap<ProviderId, OffsetDateTime>>,
+    vendor_slots: Mutex<HashMap<ProviderId, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Lifecycle {
+    pub fn new(clock: Arc<dyn Clock>, policy: Policy) -> Self {
+        Lifecycle {
+            clock,
+            policy,
+            tickets: AtomicU64::new(1),
+            slots: Mutex::default(),
+            backoff: Mutex::default(),
+            held: Mutex::default(),
+            vendor_slots: Mutex::default(),
+        }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// A number larger than every ticket taken before.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub(crate) fn slot(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<Slot>> {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(connection_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    pub(crate) fn vendor_slot(&self, provider: ProviderId) -> Arc<tokio::sync::Semaphore> {
+        self.vendor_slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(provider)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.policy.per_vendor.max(1))))
+            .clone()
+    }
+
+    /// When the sweep may try this connection again, if it is held back.
+    pub fn held_until(&self, conn: &Connection) -> Option<OffsetDateTime> {
+        let now = self.now();
+        let vendor = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&conn.provider)
+            .copied()
+            .filter(|t| *t > now);
+        let own = self
+            .backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&conn.id)
+            .map(|(_, t)| *t)
+            .filter(|t| *t > now);
+        match (vendor, own) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Learns from a refresh's outcome: clears the backoff on success, holds the vendor back on
+    /// a 429, backs the connection off on a transient failure.
+    pub(crate) fn record(&self, conn: &Connection, outcome: &std::result::Result<(), Error>) {
+        let now = self.now();
+        let mut backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(()) => {
+                backoff.remove(&conn.id);
+            }
+            Err(e) if e.code == Code::RateLimited => {
+                let wait = e
+                    .retry_after
+                    .map(Duration::from_secs)
+                    .unwrap_or(self.policy.rate_limit_default);
+                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                let until = now + wait;
+                let t = held.entry(conn.provider).or_insert(until);
+                *t = (*t).max(until);
+            }
+            Err(e) if matches!(e.code, Code::Network | Code::VendorError | Code::Storage) => {
+                let failures = backoff.get(&conn.id).map_or(0, |(n, _)| *n) + 1;
+                let wait = backoff_delay(&self.policy, failures, rand::random::<f64>());
+                backoff.insert(conn.id.clone(), (failures, now + wait));
+            }
+            Err(_) => {
+                backoff.remove(&conn.id);
+            }
+        }
+    }
+}
+
+/// Exponential backoff with "equal jitter": half the step fixed, half random (`unit` in 0..1),
+/// so a fleet of connections that failed together does not retry together.
+pub fn backoff_delay(policy: &Policy, failures: u32, unit: f64) -> Duration {
+    let step = policy
+        .backoff_base
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(policy.backoff_max);
+    step / 2 + step.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SweepReport {
+    /// OAuth connections looked at.
+    pub checked: usize,
+    /// Refreshed now.
+    pub refreshed: Vec<String>,
+    /// The vendor no longer accepts the grant: the customer must sign in again.
+    pub needs_reauth: Vec<String>,
+    /// Failed for now (kept, retried later), with the reason.
+    pub failed: Vec<(String, ErrorInfo)>,
+    /// Due but held back (a vendor's Retry-After, a connection's backoff).
+    pub held: usize,
+    /// When the next connection becomes due, if any (RFC 3339).
+    pub next_due: Option<String>,
+}
+
+impl SweepReport {
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} refreshed", self.refreshed.len())];
+        if !self.needs_reauth.is_empty() {
+            parts.push(format!(
+                "{} need the customer to sign in again",
+                self.needs_reauth.len()
+            ));
+        }
+        if !self.failed.is_empty() {
+            parts.push(format!("{} failed for now", self.failed.len()));
+        }
+        if self.held > 0 {
+            parts.push(format!("{} held back", self.held));
+        }
+        format!(
+            "{} of {} signed-in connections: {}",
+            self.refreshed.len() + self.needs_reauth.len() + self.failed.len(),
+            self.checked,
+            parts.join(", ")
+        )
+    }
+}
+
+pub(crate) fn result_of<T>(r: &Result<T>) -> std::result::Result<(), Error> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn conn(access: Option<&str>, refresh: Option<&str>) -> Connection {
+        Connection {
+            id: "k1".into(),
+            customer_id: "c1".into(),
+            provider: ProviderId::Tesla,
+            kind: CredentialKind::Oauth,
+            state: ConnectionState::Active,
+            credential_hint: None,
+            last_error: None,
+            created_at: String::new(),
+            last_checked_at: None,
+            sites: vec![],
+            scopes: None,
+            details: Default::default(),
+            access_expires_at: access.map(Into::into),
+            refresh_expires_at: refresh.map(Into::into),
+            tokens_issued_at: None,
+        }
+    }
+
+    #[test]
+    fn due_when_either_token_is_close_to_expiry() {
+        let p = Policy::default();
+        let now = datetime!(2026-06-01 12:00 UTC);
+        let c = conn(Some("2026-06-01T12:10:00Z"), Some("2026-07-01T00:00:00Z"));
+        assert_eq!(due(&c, now, &p), None, "10 minutes left, 5 minutes lead");
+        assert_eq!(
+            due(&c, now + Duration::from_secs(301), &p),
+            Some(Due::Access)
+        );
+        let c = conn(None, Some("2026-06-02T18:00:00Z"));
+        assert_eq!(
+            due(&c, now, &p),
+            Some(Due::RefreshToken),
+            "a refresh token with 30 hours left is renewed (2 days lead)"
+        );
+        let c = conn(None, Some("2026-06-05T00:00:00Z"));
+        assert_eq!(due(&c, now, &p), None, "4 days left");
+        assert_eq!(due(&conn(None, None), now, &p), None, "nothing expires");
+        assert_eq!(
+            due_at(&conn(Some("2026-06-01T12:10:00Z"), None), &p),
+            Some(datetime!(2026-06-01 12:05 UTC))
+        );
+    }
+
+    #[test]
+    fn short_lived_tokens_are_refreshed_a_fraction_of_their_life_ahead() {
+        let p = Policy::default();
+        // SMA: a five-minute access token, a thirty-minute refresh token.
+        let mut c = conn(Some("2026-06-01T12:05:00Z"), Some("2026-06-01T12:30:00Z"));
+        c.tokens_issued_at = Some("2026-06-01T12:00:00Z".into());
+        assert_eq!(due(&c, datetime!(2026-06-01 12:03 UTC), &p), None);
+        assert_eq!(
+            due(&c, datetime!(2026-06-01 12:04 UTC), &p),
+            Some(Due::Access),
+            "a fifth of its life ahead"
+        );
+        assert_eq!(due_at(&c, &p), Some(datetime!(2026-06-01 12:04 UTC)));
+        // Enphase: a one-week refresh token, refreshed 1.75 days ahead rather than 2.
+        let mut c = conn(None, Some("2026-06-08T12:00:00Z"));
+        c.tokens_issued_at = Some("2026-06-01T12:00:00Z".into());
+        assert_eq!(due_at(&c, &p), Some(datetime!(2026-06-06 18:00 UTC)));
+    }
+
+    #[test]
+    fn broken_and_key_connections_are_never_due() {
+        let p = Policy::default();
+        let now = datetime!(2026-06-01 12:00 UTC);
+        let mut c = conn(Some("2026-06-01T11:00:00Z"), None);
+        assert_eq!(due(&c, now, &p), Some(Due::Access));
+        for state in [
+            ConnectionState::NeedsReauth,
+            ConnectionState::Revoked,
+            ConnectionState::Pending,
+        ] {
+            c.state = state;
+            assert_eq!(due(&c, now, &p), None, "{state:?}");
+        }
+        c.state = ConnectionState::Active;
+        c.kind = CredentialKind::CustomerKey;
+        assert_eq!(due(&c, now, &p), None);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let p = Policy::default();
+        assert_eq!(backoff_delay(&p, 1, 0.0), Duration::from_secs(15));
+        assert_eq!(backoff_delay(&p, 1, 1.0), Duration::from_secs(30));
+        assert_eq!(backoff_delay(&p, 3, 0.0), Duration::from_secs(60));
+        assert_eq!(backoff_delay(&p, 3, 1.0), Duration::from_secs(120));
+        assert_eq!(backoff_delay(&p, 40, 1.0), p.backoff_max);
+    }
+
+    #[test]
+    fn a_429_holds_the_vendor_back_and_a_5xx_the_connection() {
+        let clock = ManualClock::new(datetime!(2026-06-01 12:00 UTC));
+        let l = Lifecycle::new(clock.clone(), Policy::default());
+        let a = conn(None, None);
+        let mut b = conn(None, None);
+        b.id = "k2".into();
+        l.record(&a, &Err(Error::rate_limited("Tesla", Some(120))));
+        assert_eq!(
+            l.held_until(&b),
+            Some(datetime!(2026-06-01 12:02 UTC)),
+            "every Tesla connection waits for the Retry-After"
+        );
+        clock.advance(Duration::from_secs(121));
+        assert_eq!(l.held_until(&b), None);
+        l.record(&a, &Err(Error::new(Code::VendorError, "503")));
+        let until = l.held_until(&a).expect("backed off");
+        assert!(until > l.now() && until <= l.now() + Duration::from_secs(30));
+        assert_eq!(l.held_until(&b), None, "only the failing connection");
+        l.record(&a, &Ok(()));
+        assert_eq!(l.held_until(&a), None);
+    }
+}

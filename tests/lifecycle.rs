@@ -1,0 +1,223 @@
+//! Keeping signed-in connections alive, against the sandbox's strict OAuth servers (rotating,
+//! single-use refresh tokens: presenting a used one revokes the grant), with the real keyring
+//! and SQLite, and Onramp's clock moved by hand.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use onramp_core::lifecycle::{ManualClock, Policy};
+use onramp_core::model::{ConnectionState, ProviderId};
+use onramp_core::service::{Redirect, Sweep};
+use onramp_core::{Code, Onramp};
+use onramp_sandbox::OAuthVendor;
+
+/// The customer signs in at the vendor (the sandbox consents at once); the connection's id.
+async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> String {
+    let start = onramp
+        .begin_oauth(customer, provider, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(&start.authorize_url).send().await.unwrap();
+    let back = resp.headers()["location"].to_str().unwrap().to_string();
+    onramp
+        .complete_oauth(&back, Some(provider))
+        .await
+        .unwrap()
+        .id
+}
+
+/// Onramp on a hand-moved clock starting now.
+async fn open_with_clock(w: &World, policy: Policy) -> (Onramp, Arc<ManualClock>) {
+    let mut onramp = w.open().await;
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    onramp.set_lifecycle(clock.clone(), policy);
+    (onramp, clock)
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_refreshes_make_one_token_request() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let c = customer(&onramp, "Ada").await;
+    let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+
+    let all =
+        futures_util::future::join_all((0..100).map(|_| onramp.refresh_connection(&id))).await;
+    for r in &all {
+        let conn = r
+            .as_ref()
+            .expect("every caller gets the one refresh's outcome");
+        assert_eq!(conn.state, ConnectionState::Active);
+    }
+    assert_eq!(
+        w.sandbox.token_requests(OAuthVendor::Tesla),
+        before + 1,
+        "one token request for a hundred callers"
+    );
+    // The refresh token kept is the one Tesla issued last: the grant still refreshes, and is
+    // not revoked (presenting a used one would revoke it).
+    onramp.refresh_connection(&id).await.unwrap();
+    let checked = onramp.check_connection(&id).await.unwrap();
+    assert_eq!(checked.state, ConnectionState::Active);
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before + 2);
+    onramp.close().await;
+}
+
+#[tokio::test]
+async fn the_sweep_refreshes_only_what_is_due_and_keeps_connections_alive_for_three_weeks() {
+    let w = World::new().await;
+    let (onramp, clock) = open_with_clock(&w, Policy::default()).await;
+    let c = customer(&onramp, "Ada").await;
+    let tesla = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let enphase = sign_in(&onramp, &c, ProviderId::Enphase).await;
+
+    // Fresh tokens: nothing is due (Tesla's access lives 8 h, Enphase's a day).
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.checked, 2);
+    assert!(r.refreshed.is_empty(), "{r:?}");
+    let next = r.next_due.expect("the next refresh is known");
+    let tesla_conn = onramp.store().connection(&tesla).await.unwrap();
+    assert!(
+        next < tesla_conn.access_expires_at.clone().unwrap(),
+        "due ahead of expiry"
+    );
+
+    // Eight hours on: Tesla's access token is about to expire, Enphase's is not.
+    clock.advance(Duration::from_secs(8 * 3600));
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.refreshed, vec![tesla.clone()]);
+
+    // Left alone for three weeks with the app open (a sweep every four hours): both stay active,
+    // and Enphase's one-week refresh token is always replaced before it dies.
+    let (t0, e0) = (
+        w.sandbox.token_requests(OAuthVendor::Tesla),
+        w.sandbox.token_requests(OAuthVendor::Enphase),
+    );
+    for _ in 0..(3 * 7 * 6) {
+        clock.advance(Duration::from_secs(4 * 3600));
+        let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+        assert!(r.failed.is_empty() && r.needs_reauth.is_empty(), "{r:?}");
+        let e = onramp.store().connection(&enphase).await.unwrap();
+        let rt_expiry = time::OffsetDateTime::parse(
+            e.refresh_expires_at.as_deref().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(
+            rt_expiry > clock_now(&onramp),
+            "Enphase's refresh token lapsed"
+        );
+    }
+    let tesla_refreshes = w.sandbox.token_requests(OAuthVendor::Tesla) - t0;
+    let enphase_refreshes = w.sandbox.token_requests(OAuthVendor::Enphase) - e0;
+    // Tesla every ~8 h, Enphase every ~day: about 63 and 21 in three weeks.
+    assert!(
+        (55..=75).contains(&tesla_refreshes),
+        "Tesla refreshed {tesla_refreshes} times"
+    );
+    assert!(
+        (18..=25).contains(&enphase_refreshes),
+        "Enphase refreshed {enphase_refreshes} times"
+    );
+    for id in [&tesla, &enphase] {
+        let conn = onramp.check_connection(id).await.unwrap();
+        assert_eq!(conn.state, ConnectionState::Active, "{id}");
+    }
+    onramp.close().await;
+}
+
+fn clock_now(onramp: &Onramp) -> time::OffsetDateTime {
+    onramp.lifecycle().now()
+}
+
+#[tokio::test]
+async fn a_429_holds_the_vendor_back_for_its_retry_after_and_loses_nothing() {
+    let w = World::new().await;
+    let (onramp, clock) = open_with_clock(&w, Policy::default()).await;
+    let (ada, ben) = (
+        customer(&onramp, "Ada").await,
+        customer(&onramp, "Ben").await,
+    );
+    let a = sign_in(&onramp, &ada, ProviderId::Tesla).await;
+    let b = sign_in(&onramp, &ben, ProviderId::Tesla).await;
+    clock.advance(Duration::from_secs(8 * 3600));
+
+    w.sandbox.set_token_fault(OAuthVendor::Tesla, 429, 1);
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].1.code, Code::RateLimited);
+    // The 429 stopped Tesla: the other refresh waited instead of asking (it may have been the
+    // first to ask, then the other waited).
+    assert_eq!(r.refreshed.len() + r.held, 1, "{r:?}");
+    let asked = w.sandbox.token_requests(OAuthVendor::Tesla) - before;
+    assert!(asked <= 2, "{asked} token requests");
+
+    // Within the Retry-After (30 s) nothing is asked.
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    clock.advance(Duration::from_secs(10));
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert!(r.refreshed.is_empty() && r.held >= 1, "{r:?}");
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+
+    // After it, everything due is refreshed and both grants still work.
+    clock.advance(Duration::from_secs(25));
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    for id in [&a, &b] {
+        let conn = onramp.check_connection(id).await.unwrap();
+        assert_eq!(conn.state, ConnectionState::Active);
+    }
+    onramp.close().await;
+}
+
+#[tokio::test]
+async fn a_5xx_backs_off_and_a_revoked_grant_needs_the_customer() {
+    let w = World::new().await;
+    let (onramp, clock) = open_with_clock(&w, Policy::default()).await;
+    let c = customer(&onramp, "Ada").await;
+    let tesla = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    clock.advance(Duration::from_secs(8 * 3600));
+
+    w.sandbox.set_token_fault(OAuthVendor::Tesla, 503, 1);
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    let conn = onramp.store().connection(&tesla).await.unwrap();
+    assert_eq!(
+        conn.state,
+        ConnectionState::Active,
+        "a vendor outage is not the customer's problem"
+    );
+    // Backed off (15–30 s after the first failure): the next sweep right away does not ask.
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.held, 1, "{r:?}");
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+    clock.advance(Duration::from_secs(31));
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.refreshed, vec![tesla.clone()], "{r:?}");
+
+    // The customer revoked Onramp at Tesla: the next refresh is refused, and the connection
+    // says the customer must sign in again.
+    clock.advance(Duration::from_secs(8 * 3600));
+    w.sandbox.set_token_fault(OAuthVendor::Tesla, 400, 1);
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert_eq!(r.needs_reauth, vec![tesla.clone()], "{r:?}");
+    let conn = onramp.store().connection(&tesla).await.unwrap();
+    assert_eq!(conn.state, ConnectionState::NeedsReauth);
+    // It is no longer swept.
+    clock.advance(Duration::from_secs(8 * 3600));
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
+    assert!(r.refreshed.is_empty() && r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+    onramp.close().await;
+}
