@@ -469,4 +469,32 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("must sign in again"), "{text}");
+    let health = ok(run(&["health"], ""));
+    assert!(
+        health.contains("Ada · SMA")
+            && health.contains(&format!(
+                "onramp reauthorize {}",
+                conn["id"].as_str().unwrap()
+            )),
+        "{health}"
+    );
+
+    // The customer signs in again: the same connection is renewed.
+    let again: serde_json::Value = serde_json::from_str(&ok(run(
+        &[
+            "reauthorize",
+            conn["id"].as_str().unwrap(),
+            "--timeout",
+            "60",
+            "--json",
+        ],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(again["id"], conn["id"]);
+    assert_eq!(again["state"], "active");
+    ok(run(&["refresh", conn["id"].as_str().unwrap()], ""));
+    let health: serde_json::Value =
+        serde_json::from_str(&ok(run(&["health", "--json"], ""))).unwrap();
+    assert_eq!(health, serde_json::json!([]), "all well again");
 }

@@ -221,3 +221,57 @@ async fn a_5xx_backs_off_and_a_revoked_grant_needs_the_customer() {
     assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
     onramp.close().await;
 }
+
+#[tokio::test]
+async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let c = customer(&onramp, "Ada").await;
+    let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let sites = onramp.store().connection(&id).await.unwrap().sites;
+    w.sandbox.set_token_fault(OAuthVendor::Tesla, 400, 1);
+    let e = onramp.refresh_connection(&id).await.unwrap_err();
+    assert_eq!(e.code, Code::ReauthRequired);
+    assert_eq!(
+        onramp.store().connection(&id).await.unwrap().state,
+        ConnectionState::NeedsReauth
+    );
+
+    let start = onramp
+        .begin_reauthorize(&id, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(&start.authorize_url).send().await.unwrap();
+    let back = resp.headers()["location"].to_str().unwrap().to_string();
+    let conn = onramp.complete_oauth(&back, None).await.unwrap();
+    assert_eq!(conn.id, id, "the same connection, not a new one");
+    assert_eq!(conn.state, ConnectionState::Active);
+    assert_eq!(conn.sites, sites);
+    assert_eq!(row_count(&onramp, "connections").await, 1);
+    let events = onramp.events(Some(&c)).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.kind == "reauthorized"),
+        "{events:?}"
+    );
+    // The renewed grant refreshes.
+    onramp.refresh_connection(&id).await.unwrap();
+
+    // A key connection cannot be re-authorized by signing in.
+    let key = onramp
+        .connect_customer_key(
+            &c,
+            solaredge_key(&w.sandbox.demo().solaredge_site_keys[0].api_key),
+        )
+        .await
+        .unwrap();
+    let e = onramp
+        .begin_reauthorize(&key.id, Redirect::DeepLink)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+    onramp.close().await;
+}

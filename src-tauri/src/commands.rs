@@ -127,6 +127,12 @@ pub async fn refresh_connection(state: State<'_, AppState>, id: String) -> Resul
     state.onramp.refresh_connection(&id).await
 }
 
+/// The health board: what needs someone, most urgent first.
+#[tauri::command]
+pub async fn health(state: State<'_, AppState>) -> Result<Vec<HealthItem>> {
+    state.onramp.health().await
+}
+
 #[tauri::command]
 pub async fn fetch_usage(state: State<'_, AppState>, id: String) -> Result<Vec<UsageSeries>> {
     state.onramp.fetch_usage(&id).await

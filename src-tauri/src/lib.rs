@@ -122,6 +122,7 @@ pub fn run() {
             commands::set_sign_in_return,
             commands::check_connection,
             commands::refresh_connection,
+            commands::health,
             commands::fetch_usage,
             commands::import_usage_file,
             commands::import_usage_bytes,

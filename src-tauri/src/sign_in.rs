@@ -110,8 +110,10 @@ pub async fn begin_sign_in(
     provider: ProviderId,
     mode: RedirectMode,
     options: Option<SignInOptions>,
+    reauthorize: Option<String>,
 ) -> Result<OAuthStart> {
     let options = options.unwrap_or_default();
+    let again = reauthorize.as_deref();
     let join_session = provider == ProviderId::Derapi
         && state.onramp.config().oauth_config(provider).join.as_deref() == Some("session");
     if join_session {
@@ -126,15 +128,15 @@ pub async fn begin_sign_in(
                 .loopback_port
                 .unwrap_or(0);
             let lb = Loopback::bind(port).await?;
-            let start = state
-                .onramp
-                .begin_sign_in(
-                    &customer_id,
-                    provider,
-                    Redirect::Loopback(lb.redirect_uri()),
-                    &options,
-                )
-                .await?;
+            let start = begin(
+                &state,
+                &customer_id,
+                provider,
+                Redirect::Loopback(lb.redirect_uri()),
+                &options,
+                again,
+            )
+            .await?;
             let key = start.state.clone();
             let waiter = tauri::async_runtime::spawn(async move {
                 let state = app.state::<AppState>();
@@ -153,21 +155,52 @@ pub async fn begin_sign_in(
             start
         }
         RedirectMode::DeepLink => {
-            state
-                .onramp
-                .begin_sign_in(&customer_id, provider, Redirect::DeepLink, &options)
-                .await?
+            begin(
+                &state,
+                &customer_id,
+                provider,
+                Redirect::DeepLink,
+                &options,
+                again,
+            )
+            .await?
         }
         RedirectMode::Paste => {
-            state
-                .onramp
-                .begin_sign_in(&customer_id, provider, Redirect::Paste, &options)
-                .await?
+            begin(
+                &state,
+                &customer_id,
+                provider,
+                Redirect::Paste,
+                &options,
+                again,
+            )
+            .await?
         }
     };
     state.sign_ins.set(&start.state, SignInStatus::Waiting);
     open_browser(start.authorize_url.clone());
     Ok(start)
+}
+
+/// A new sign-in, or the customer signing in again for the connection `again` (re-authorization:
+/// the same connection is renewed, its sites kept).
+async fn begin(
+    state: &State<'_, AppState>,
+    customer_id: &str,
+    provider: ProviderId,
+    redirect: Redirect,
+    options: &SignInOptions,
+    again: Option<&str>,
+) -> Result<OAuthStart> {
+    match again {
+        Some(id) => state.onramp.begin_reauthorize(id, redirect).await,
+        None => {
+            state
+                .onramp
+                .begin_sign_in(customer_id, provider, redirect, options)
+                .await
+        }
+    }
 }
 
 /// Derapi Join session (onramp.toml `[oauth.derapi] join = "session"`): the Join page opens in

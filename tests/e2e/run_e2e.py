@@ -331,6 +331,14 @@ def main():
         # The picture without the confirmations on top (they leave by themselves).
         WebDriverWait(d, WAIT).until(lambda x: not x.find_elements(*tid("toast")))
         shot(d, "customer-usage")
+
+        # The health board: nothing needs anyone; Enphase's one-week refresh token is on the
+        # expiry calendar (Onramp renews it while it runs).
+        nav(d, "Health")
+        wait_for(d, "health-clear")
+        wait_text(d, "calendar-row", "Enphase")
+        time.sleep(0.5)
+        shot(d, "health")
     finally:
         d.quit()
     print("e2e: 1 passed, 0 failed")

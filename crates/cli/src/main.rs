@@ -64,6 +64,26 @@ enum Command {
     /// Utility usage: import a Green Button file, show a customer's usage, fetch it again.
     #[command(subcommand)]
     Usage(UsageCmd),
+    /// What needs someone (the customer to sign in again, you to fix a key), most urgent first,
+    /// and the sign-ins that lapse within two weeks unless Onramp runs.
+    Health {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The customer signs in again for a connection whose grant was revoked or expired; the same
+    /// connection is renewed (its sites kept).
+    Reauthorize {
+        connection: String,
+        /// How the sign-in comes back: loopback, or paste.
+        #[arg(long, value_enum)]
+        redirect: Option<RedirectArg>,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Refresh signed-in connections' tokens: one now, those due (`--due`), or all (`--all`).
     Refresh {
         /// The connection to refresh now.
@@ -243,6 +263,9 @@ struct ConnectArgs {
     join: Option<JoinArg>,
     #[arg(long)]
     json: bool,
+    /// Set by `onramp reauthorize`: renew this connection instead of adding one.
+    #[arg(skip)]
+    again: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -395,7 +418,7 @@ async fn connect_by_sign_in(
         .join
         .map(|j| j == JoinArg::Session)
         .unwrap_or(configured.join.as_deref() == Some("session"));
-    if provider == ProviderId::Derapi && session {
+    if provider == ProviderId::Derapi && session && args.again.is_none() {
         return derapi_session(onramp, args).await;
     }
     // A terminal has no deep link: anything but paste comes back through the loopback.
@@ -408,14 +431,14 @@ async fn connect_by_sign_in(
     match mode {
         RedirectArg::Loopback => {
             let lb = Loopback::bind(args.port.or(configured.loopback_port).unwrap_or(0)).await?;
-            let start = onramp
-                .begin_sign_in(
-                    &args.customer,
-                    provider,
-                    Redirect::Loopback(lb.redirect_uri()),
-                    &options,
-                )
-                .await?;
+            let start = begin(
+                onramp,
+                args,
+                provider,
+                Redirect::Loopback(lb.redirect_uri()),
+                &options,
+            )
+            .await?;
             eprintln!(
                 "Sign-in address for the customer:\n\n  {}\n",
                 start.authorize_url
@@ -432,9 +455,7 @@ async fn connect_by_sign_in(
             Ok(onramp.complete_oauth(&url, Some(provider)).await?)
         }
         RedirectArg::Paste => {
-            let start = onramp
-                .begin_sign_in(&args.customer, provider, Redirect::Paste, &options)
-                .await?;
+            let start = begin(onramp, args, provider, Redirect::Paste, &options).await?;
             eprintln!(
                 "Sign-in address for the customer:\n\n  {}\n",
                 start.authorize_url
@@ -450,6 +471,24 @@ async fn connect_by_sign_in(
             Ok(onramp.complete_pasted(&start.state, &pasted).await?)
         }
     }
+}
+
+/// A new sign-in, or a re-authorization of `args.again`.
+async fn begin(
+    onramp: &Onramp,
+    args: &ConnectArgs,
+    provider: ProviderId,
+    redirect: Redirect,
+    options: &SignInOptions,
+) -> anyhow::Result<OAuthStart> {
+    Ok(match &args.again {
+        Some(id) => onramp.begin_reauthorize(id, redirect).await?,
+        None => {
+            onramp
+                .begin_sign_in(&args.customer, provider, redirect, options)
+                .await?
+        }
+    })
 }
 
 /// Derapi Join session: open the Join page, then ask Derapi until the customer is done.
@@ -833,6 +872,51 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 return print_json(&usage);
             }
             print_usage(&usage);
+        }
+        Command::Health { json } => {
+            let items = onramp.health().await?;
+            if *json {
+                return print_json(&items);
+            }
+            if items.is_empty() {
+                println!("Every connection works; no sign-in lapses in the next two weeks.");
+            }
+            for i in &items {
+                let provider = onramp_core::providers::spec(i.provider).name;
+                println!("{} · {provider} · {}", i.customer_name, i.title);
+                println!("  {}", i.action);
+                if i.can_reauthorize {
+                    println!("  onramp reauthorize {}", i.connection_id);
+                }
+            }
+        }
+        Command::Reauthorize {
+            connection,
+            redirect,
+            port,
+            timeout,
+            json,
+        } => {
+            let before = onramp.store().connection(connection).await?;
+            let args = ConnectArgs {
+                provider: Provider::Tesla, // not read: the connection names its provider
+                customer: before.customer_id.clone(),
+                sites: vec![],
+                redirect: *redirect,
+                port: *port,
+                timeout: *timeout,
+                utility: None,
+                scope: None,
+                vendor: None,
+                join: None,
+                json: *json,
+                again: Some(before.id.clone()),
+            };
+            let c = connect_by_sign_in(onramp, &args, before.provider).await?;
+            if *json {
+                return print_json(&c);
+            }
+            print_connection(&c);
         }
         Command::Refresh {
             connection: Some(connection),

@@ -28,6 +28,7 @@ pub fn typescript() -> String {
         ErrorInfo::decl(&cfg),
         Event::decl(&cfg),
         FieldSpec::decl(&cfg),
+        HealthItem::decl(&cfg),
         InstallerAccount::decl(&cfg),
         KeyInput::decl(&cfg),
         NewCustomer::decl(&cfg),

@@ -24,7 +24,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::error::{Code, Error, Result};
-use crate::model::{Connection, ConnectionState, CredentialKind, ErrorInfo, ProviderId};
+use crate::model::{
+    Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, ProviderId,
+};
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync + 'static {
@@ -153,6 +155,111 @@ pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
         (Some(a), Some(r)) => Some(a.min(r)),
         (a, r) => a.or(r),
     }
+}
+
+/// How far ahead the health board lists refresh tokens that will lapse if Onramp does not run.
+pub const HEALTH_HORIZON: Duration = Duration::from_secs(14 * 86_400);
+
+fn in_words(d: time::Duration) -> String {
+    let h = d.whole_hours();
+    match h {
+        h if h < 1 => "within the hour".into(),
+        h if h < 48 => format!("in {h} hours"),
+        _ => format!("in {} days", d.whole_days()),
+    }
+}
+
+/// What a connection needs, if anything: the health board's row for it.
+pub fn health(conn: &Connection, customer_name: &str, now: OffsetDateTime) -> Option<HealthItem> {
+    let name = crate::providers::spec(conn.provider).name;
+    let oauth = conn.kind == CredentialKind::Oauth;
+    let item = |urgency: u8, who: &str, title: String, action: String, due: Option<String>| {
+        Some(HealthItem {
+            connection_id: conn.id.clone(),
+            customer_id: conn.customer_id.clone(),
+            customer_name: customer_name.to_string(),
+            provider: conn.provider,
+            state: conn.state,
+            title,
+            action,
+            who: who.into(),
+            urgency,
+            due_at: due,
+            can_reauthorize: oauth && who == "customer",
+        })
+    };
+    let sign_in_again = format!(
+        "Re-authorize with the customer: they sign in at {name} and approve Onramp again; the connection and its sites are kept."
+    );
+    match conn.state {
+        ConnectionState::NeedsReauth | ConnectionState::Revoked => {
+            let why = conn
+                .last_error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| format!("{name} no longer accepts Onramp's access."));
+            return item(
+                0,
+                if oauth { "customer" } else { "installer" },
+                why,
+                if oauth {
+                    sign_in_again
+                } else {
+                    "Ask the customer for a new key and connect again.".into()
+                },
+                None,
+            );
+        }
+        ConnectionState::Error => {
+            let e = conn.last_error.clone().unwrap_or(ErrorInfo {
+                code: Code::Internal,
+                message: format!("{name} failed the last check."),
+                hint: None,
+            });
+            let customer = e.code == Code::ReauthRequired && oauth;
+            return item(
+                1,
+                if customer { "customer" } else { "installer" },
+                e.message,
+                e.hint
+                    .unwrap_or_else(|| "Check the connection again.".into()),
+                None,
+            );
+        }
+        ConnectionState::Pending => {
+            return item(
+                2,
+                "customer",
+                format!("Waiting for the customer to finish at {name}."),
+                "Ask the customer to finish the sign-in, or start it again.".into(),
+                None,
+            )
+        }
+        ConnectionState::Active | ConnectionState::Expiring => {}
+    }
+    let expires = parse(&conn.refresh_expires_at)?;
+    if expires <= now {
+        return item(
+            0,
+            "customer",
+            format!("{name}'s refresh token lapsed while Onramp was not running."),
+            sign_in_again,
+            conn.refresh_expires_at.clone(),
+        );
+    }
+    if expires - now > HEALTH_HORIZON {
+        return None;
+    }
+    item(
+        if expires - now < time::Duration::days(1) { 1 } else { 3 },
+        "onramp",
+        format!(
+            "{name}'s refresh token expires {} unless Onramp runs.",
+            in_words(expires - now)
+        ),
+        "Nothing to do while Onramp is open (it refreshes ahead of time); otherwise open it, or run `onramp refresh --due`, before then.".into(),
+        conn.refresh_expires_at.clone(),
+    )
 }
 
 /// One connection's refresh slot: who holds it and what the last refresh through it gave.
@@ -399,6 +506,47 @@ mod tests {
         let mut c = conn(None, Some("2026-06-08T12:00:00Z"));
         c.tokens_issued_at = Some("2026-06-01T12:00:00Z".into());
         assert_eq!(due_at(&c, &p), Some(datetime!(2026-06-06 18:00 UTC)));
+    }
+
+    #[test]
+    fn the_health_board_puts_what_needs_the_customer_first() {
+        let now = datetime!(2026-06-01 12:00 UTC);
+        let fine = conn(Some("2026-06-01T20:00:00Z"), Some("2026-08-30T00:00:00Z"));
+        assert_eq!(health(&fine, "Ada", now), None, "three months left");
+
+        let soon = conn(None, Some("2026-06-03T12:00:00Z"));
+        let h = health(&soon, "Ada", now).unwrap();
+        assert_eq!((h.urgency, h.who.as_str()), (3, "onramp"));
+        assert_eq!(
+            h.title,
+            "Tesla's refresh token expires in 2 days unless Onramp runs."
+        );
+        assert!(!h.can_reauthorize);
+
+        let lapsed = conn(None, Some("2026-05-30T00:00:00Z"));
+        let h = health(&lapsed, "Ada", now).unwrap();
+        assert_eq!((h.urgency, h.who.as_str()), (0, "customer"));
+        assert!(h.can_reauthorize);
+
+        let mut revoked = conn(None, None);
+        revoked.state = ConnectionState::NeedsReauth;
+        revoked.last_error = Some(ErrorInfo {
+            code: Code::ReauthRequired,
+            message: "Tesla no longer accepts this sign-in.".into(),
+            hint: None,
+        });
+        let h = health(&revoked, "Ada", now).unwrap();
+        assert_eq!(h.title, "Tesla no longer accepts this sign-in.");
+        assert!(h.can_reauthorize && h.urgency == 0 && h.customer_name == "Ada");
+
+        let mut key = conn(None, None);
+        key.kind = CredentialKind::CustomerKey;
+        key.state = ConnectionState::Error;
+        let h = health(&key, "Ada", now).unwrap();
+        assert_eq!(
+            (h.urgency, h.who.as_str(), h.can_reauthorize),
+            (1, "installer", false)
+        );
     }
 
     #[test]

@@ -210,6 +210,30 @@ pub struct Connection {
     pub tokens_issued_at: Option<String>,
 }
 
+/// A connection that needs someone, or will: one row of the health board.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct HealthItem {
+    pub connection_id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub provider: ProviderId,
+    pub state: ConnectionState,
+    /// What is wrong or coming, in a sentence ("Enphase's refresh token expires in 2 days
+    /// unless Onramp runs").
+    pub title: String,
+    /// What to do about it.
+    pub action: String,
+    /// Who must act: `customer` (sign in again), `installer` (a key, a setting) or `onramp`
+    /// (nothing to do while Onramp runs).
+    pub who: String,
+    /// 0 is the most urgent.
+    pub urgency: u8,
+    /// When it lapses, if it does (RFC 3339).
+    pub due_at: Option<String>,
+    /// Whether the customer signing in again fixes it (the re-authorize button).
+    pub can_reauthorize: bool,
+}
+
 /// An entry of the activity log. Never carries a secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {

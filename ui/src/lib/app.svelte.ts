@@ -3,7 +3,8 @@ import type { AppStatus, ProviderId, ProviderInfo } from "./bindings";
 
 export type Route =
   | { name: "customers" }
-  | { name: "customer"; id: string }
+  | { name: "customer"; id: string; reauthorize?: string }
+  | { name: "health" }
   | { name: "activity" }
   | { name: "settings" };
 
@@ -19,6 +20,8 @@ export const app = $state({
   /** The providers this build connects (names for the activity log and filters). */
   providers: [] as ProviderInfo[],
   toasts: [] as Toast[],
+  /** Connections that need the installer or a customer (the Health badge). */
+  attention: 0,
   /** Bumped to ask the customers page to open the new-customer panel. */
   newCustomerRequests: 0,
   /** Bumped to ask the current page to focus its search box. */

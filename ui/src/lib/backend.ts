@@ -10,6 +10,7 @@ import type {
   CustomerSummary,
   ErrorInfo,
   Event,
+  HealthItem,
   InstallerAccount,
   KeyInput,
   NewCustomer,
@@ -42,7 +43,9 @@ export interface Backend {
   removeConnection(id: string): Promise<void>;
   listEvents(customerId: string | null): Promise<Event[]>;
   /** Starts the customer's sign-in at the vendor and opens it in the browser. */
-  beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode, options?: SignInOptions): Promise<OAuthStart>;
+  /** `reauthorize`: the connection the customer signs in again for (renewed in place). */
+  beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode, options?: SignInOptions, reauthorize?: string): Promise<OAuthStart>;
+  health(): Promise<HealthItem[]>;
   signInStatus(signIn: string): Promise<SignInStatus>;
   pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
   cancelSignIn(signIn: string): Promise<void>;
@@ -90,8 +93,9 @@ export const tauriBackend: Backend = {
   connectCustomerKey: (customerId, input) => call("connect_customer_key", { customerId, input }),
   removeConnection: (id) => call("remove_connection", { id }),
   listEvents: (customerId) => call("list_events", { customerId }),
-  beginSignIn: (customerId, provider, mode, options) =>
-    call("begin_sign_in", { customerId, provider, mode, options: options ?? null }),
+  beginSignIn: (customerId, provider, mode, options, reauthorize) =>
+    call("begin_sign_in", { customerId, provider, mode, options: options ?? null, reauthorize: reauthorize ?? null }),
+  health: () => call("health"),
   signInStatus: (signIn) => call("sign_in_status", { signIn }),
   pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),

@@ -62,6 +62,33 @@ export type FieldSpec = {
  * `api_key`, `key_id` or `key_secret`.
  */
 name: string, label: string, secret: boolean, placeholder: string, };
+export type HealthItem = { connection_id: string, customer_id: string, customer_name: string, provider: ProviderId, state: ConnectionState, 
+/**
+ * What is wrong or coming, in a sentence ("Enphase's refresh token expires in 2 days
+ * unless Onramp runs").
+ */
+title: string, 
+/**
+ * What to do about it.
+ */
+action: string, 
+/**
+ * Who must act: `customer` (sign in again), `installer` (a key, a setting) or `onramp`
+ * (nothing to do while Onramp runs).
+ */
+who: string, 
+/**
+ * 0 is the most urgent.
+ */
+urgency: number, 
+/**
+ * When it lapses, if it does (RFC 3339).
+ */
+due_at: string | null, 
+/**
+ * Whether the customer signing in again fixes it (the re-authorize button).
+ */
+can_reauthorize: boolean, };
 export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, };
 export type KeyInput = { provider: ProviderId, 
 /**

@@ -5,6 +5,7 @@ import type {
   AppStatus,
   Connection,
   CustomerDetail,
+  HealthItem,
   CustomerSummary,
   ErrorInfo,
   Event,
@@ -191,6 +192,9 @@ export interface FakeOptions {
   seed?: boolean;
   /** The customer declines every sign-in. */
   declineSignIn?: boolean;
+  /** With `seed`: Ben's Tesla needs the customer to sign in again; Ada's Enphase refresh token
+   * lapses in two days. */
+  troubled?: boolean;
 }
 
 export type FakeBackend = Backend & { calls: string[] };
@@ -205,7 +209,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const customers = new Map<string, CustomerDetail>();
   const events: Event[] = [];
   const accounts = new Map<ProviderId, InstallerAccount>();
-  const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number }>();
+  const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number; again?: string }>();
   const apps = new Map<ProviderId, string>();
   const returns = new Map<ProviderId, { mode: RedirectMode; relay_url: string | null }>();
   const fleet: Record<ProviderId, RemoteSite[]> = {
@@ -441,10 +445,12 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`listEvents:${customerId ?? ""}`);
       return structuredClone(events.filter((e) => !customerId || e.customer_id === customerId));
     },
-    async beginSignIn(customerId, provider, mode, options) {
-      calls.push(`beginSignIn:${provider}:${mode}${options?.utility ? `:${options.utility}` : ""}${options?.vendor ? `:${options.vendor}` : ""}`);
+    async beginSignIn(customerId, provider, mode, options, reauthorize) {
+      calls.push(
+        `beginSignIn:${provider}:${mode}${options?.utility ? `:${options.utility}` : ""}${options?.vendor ? `:${options.vendor}` : ""}${reauthorize ? `:again:${reauthorize}` : ""}`,
+      );
       const state = `state-${id()}`;
-      signIns.set(state, { customerId, provider, polls: 0 });
+      signIns.set(state, { customerId, provider, polls: 0, again: reauthorize });
       return {
         provider,
         authorize_url: `https://sign-in.example/${provider}?state=${state}`,
@@ -463,6 +469,13 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
         return { status: "failed", error: { code: "Declined", message: `The customer declined access at ${info(s!.provider).name}.`, hint: "Ask the customer whether they want to connect, then start again." } };
       }
       const d = detail(s!.customerId);
+      const renewed = s!.again && d.connections.find((c) => c.id === s!.again);
+      if (renewed) {
+        renewed.state = "active";
+        renewed.last_error = null;
+        log(d.customer.id, "reauthorized", `${info(s!.provider).name} re-authorized by the customer`, s!.provider, renewed.id);
+        return structuredClone({ status: "connected" as const, connection: renewed });
+      }
       const remote = [{ external_id: "2252718", name: "Powerwall Home", address: null, peak_power_kw: null, status: "battery", connected_to: null }];
       const conn = addConnection(d, s!.provider, "oauth", "", remote);
       if (s!.provider === "utilityapi") {
@@ -470,6 +483,26 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
         d.usage.unshift({ ...fakeUsage(d.customer.id, "UtilityAPI (Sandbox Utility)", "1 Main St electric"), connection_id: conn.id });
       }
       return structuredClone({ status: "connected" as const, connection: conn });
+    },
+    async health() {
+      calls.push("health");
+      const items: HealthItem[] = [];
+      const soon = Date.now() + 14 * 86400e3;
+      for (const d of customers.values()) {
+        for (const c of d.connections) {
+          const name = info(c.provider).name;
+          const base = { connection_id: c.id, customer_id: d.customer.id, customer_name: d.customer.name, provider: c.provider, state: c.state };
+          if (c.state === "needs_reauth" || c.state === "revoked") {
+            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: 0, due_at: null, can_reauthorize: c.kind === "oauth" });
+          } else if (c.state === "error") {
+            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: 1, due_at: null, can_reauthorize: false });
+          } else if (c.refresh_expires_at && new Date(c.refresh_expires_at).getTime() < soon) {
+            const days = Math.round((new Date(c.refresh_expires_at).getTime() - Date.now()) / 86400e3);
+            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: 3, due_at: c.refresh_expires_at, can_reauthorize: false });
+          }
+        }
+      }
+      return structuredClone(items.sort((a, b) => a.urgency - b.urgency));
     },
     async pasteSignIn(signIn, pasted) {
       calls.push(`pasteSignIn:${pasted}`);
@@ -551,7 +584,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     },
   };
 
-  if (opts.seed) seed(customers, events, fleet, addConnection);
+  if (opts.seed) seed(customers, events, fleet, addConnection, !!opts.troubled);
   return b;
 }
 
@@ -560,6 +593,7 @@ function seed(
   events: Event[],
   fleet: Record<ProviderId, RemoteSite[]>,
   addConnection: (d: CustomerDetail, p: ProviderId, k: Connection["kind"], cred: string, remote: RemoteSite[]) => Connection,
+  troubled: boolean,
 ) {
   const add = (name: string, address: string | null, email: string | null, phone: string | null, job: string | null) => {
     const c = { id: `seed-${customers.size + 1}`, name, address, email, phone, job_number: job, created_at: minutesAgo(600), updated_at: minutesAgo(600) };
@@ -578,6 +612,22 @@ function seed(
   };
   const garcia = add("Ada Garcia", "1234 Oak St, Fresno, CA 93701", "ada.garcia@example.com", "(559) 555-0147", "J-2041");
   addConnection(garcia, "solaredge", "customer_key", "SANDBOXCUSTOMERKEY0000000000001", [fleet.solaredge[0]]);
+  if (troubled) {
+    const ben = customers.get("seed-1")!;
+    const tesla = addConnection(ben, "tesla", "oauth", "", [
+      { external_id: "2252718", name: "Okafor Powerwall", address: null, peak_power_kw: null, status: "battery", connected_to: null },
+    ]);
+    tesla.state = "needs_reauth";
+    tesla.last_error = {
+      code: "ReauthRequired",
+      message: "Tesla no longer accepts this sign-in: the customer revoked Onramp's access.",
+      hint: "Re-authorize with the customer.",
+    };
+    const enphase = addConnection(garcia, "enphase", "oauth", "", [
+      { external_id: "7233008", name: "Garcia Home", address: null, peak_power_kw: null, status: "normal", connected_to: null },
+    ]);
+    enphase.refresh_expires_at = new Date(Date.now() + 2 * 86400e3).toISOString();
+  }
   // Spread the seeded history over the last hours so the preview reads like a real day.
   const ds = [...customers.values()];
   ds.forEach((d, i) => {

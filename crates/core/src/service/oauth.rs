@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
-
 use super::usage::usage_points;
 use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
 use crate::auth::callback::{parse_pasted, parse_url, Callback, Outcome, Pasted, DEEP_LINK};
@@ -325,6 +323,48 @@ impl Onramp {
         redirect: Redirect,
         options: &SignInOptions,
     ) -> Result<OAuthStart> {
+        self.begin_sign_in_for(customer_id, provider, redirect, options, None)
+            .await
+    }
+
+    /// Re-authorization: the customer signs in again for an existing connection (its grant was
+    /// revoked or expired). The same choices as the first time (utility, scope, device vendor);
+    /// the answer renews this connection in place: same id, sites kept, an event that says so.
+    pub async fn begin_reauthorize(
+        &self,
+        connection_id: &str,
+        redirect: Redirect,
+    ) -> Result<OAuthStart> {
+        let conn = self.store.connection(connection_id).await?;
+        if conn.kind != CredentialKind::Oauth {
+            return Err(Error::validation(
+                "Only connections made by the customer signing in can be re-authorized.",
+            )
+            .hint("For a key, enter the new key with Connect."));
+        }
+        let options = SignInOptions {
+            utility: conn.details.get("utility").cloned(),
+            scope: conn.details.get("scope_requested").cloned(),
+            vendor: conn.details.get("vendor").cloned(),
+        };
+        self.begin_sign_in_for(
+            &conn.customer_id,
+            conn.provider,
+            redirect,
+            &options,
+            Some(&conn.id),
+        )
+        .await
+    }
+
+    async fn begin_sign_in_for(
+        &self,
+        customer_id: &str,
+        provider: ProviderId,
+        redirect: Redirect,
+        options: &SignInOptions,
+        connection_id: Option<&str>,
+    ) -> Result<OAuthStart> {
         let customer = self.store.customer(customer_id).await?;
         let (spec, mut ep) = self.oauth_spec(provider)?;
         let app = self.app_credentials(provider).await?;
@@ -414,13 +454,13 @@ impl Onramp {
             }
             _ => {}
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let begun = Authorizations::new(&self.store, &self.vault)
             .begin(
                 &BeginRequest {
                     provider,
                     customer_id: &customer.id,
-                    connection_id: None,
+                    connection_id,
                     redirect_uri: &redirect_uri,
                     ttl: DEFAULT_TTL,
                     details: (!details.is_empty())
@@ -616,6 +656,23 @@ impl Onramp {
             )
             .hint(format!("Ask the customer to sign in to the {name} app once and check the system is registered, then connect again.")));
         }
+        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
+        let refresh_expires = tokens
+            .refresh_expires_in
+            .or(tokens.refresh_token.as_ref().and(spec.refresh_lifetime));
+        if let Some(id) = &done.connection_id {
+            return self
+                .renew(
+                    id,
+                    &done.customer_id,
+                    provider,
+                    &tokens,
+                    (at(tokens.expires_in), at(refresh_expires), rfc3339(now)),
+                    details,
+                    usage,
+                )
+                .await;
+        }
         let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
         self.put_tokens(
             &secret_ref,
@@ -623,7 +680,6 @@ impl Onramp {
             tokens.refresh_token.as_ref(),
         )
         .await?;
-        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
         let inserted =
             self.store
                 .insert_connection(
@@ -640,9 +696,7 @@ impl Onramp {
                             })
                         }),
                         access_expires_at: at(tokens.expires_in),
-                        refresh_expires_at: at(tokens
-                            .refresh_expires_in
-                            .or(tokens.refresh_token.as_ref().and(spec.refresh_lifetime))),
+                        refresh_expires_at: at(refresh_expires),
                         tokens_issued_at: Some(rfc3339(now)),
                         details,
                     },
@@ -662,6 +716,77 @@ impl Onramp {
             return self.store.connection(&conn.id).await;
         }
         Ok(conn)
+    }
+
+    /// A re-authorization's answer for an existing connection: the new tokens replace the old
+    /// in the keyring (refresh token first), the grant's facts are updated, the sites are kept.
+    #[allow(clippy::too_many_arguments)]
+    async fn renew(
+        &self,
+        connection_id: &str,
+        customer_id: &str,
+        provider: ProviderId,
+        tokens: &vendor_oauth::Tokens,
+        (access_expires, refresh_expires, issued): (Option<String>, Option<String>, String),
+        mut details: BTreeMap<String, String>,
+        usage: Option<(String, Vec<crate::store::NewSeries>)>,
+    ) -> Result<Connection> {
+        let conn = self.store.connection(connection_id).await?;
+        if conn.customer_id != customer_id || conn.provider != provider {
+            return Err(Error::validation(
+                "This sign-in was for another connection; nothing was changed.",
+            ));
+        }
+        let secret_ref = self
+            .store
+            .secret_ref(&conn.id)
+            .await?
+            .ok_or_else(|| Error::internal("the connection has no keyring entry"))?;
+        if let Some(rt) = &tokens.refresh_token {
+            self.vault
+                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
+                .await?;
+        }
+        self.vault
+            .put(
+                &format!("{secret_ref}/{ACCESS_TOKEN}"),
+                &tokens.access_token,
+            )
+            .await?;
+        let mut merged = conn.details.clone();
+        merged.append(&mut details);
+        let name = providers::spec(provider).name;
+        self.store
+            .update_grant(
+                &conn.id,
+                tokens.scope.as_deref(),
+                access_expires.as_deref(),
+                refresh_expires.as_deref(),
+                Some(&issued),
+                Some(&merged),
+                None,
+                Some(crate::store::NewEvent {
+                    customer_id: Some(customer_id),
+                    connection_id: Some(&conn.id),
+                    provider: Some(provider),
+                    kind: "reauthorized",
+                    summary: format!(
+                        "{name} re-authorized by the customer{}",
+                        tokens
+                            .scope
+                            .as_deref()
+                            .map(|s| format!(" (scope {s})"))
+                            .unwrap_or_default()
+                    ),
+                    actor: self.actor,
+                }),
+            )
+            .await?;
+        if let Some((source, series)) = usage {
+            self.store_usage(customer_id, Some(&conn.id), &source, &series)
+                .await?;
+        }
+        self.store.connection(&conn.id).await
     }
 
     /// Writes an access token, then the refresh token; on failure removes what was written.

@@ -135,6 +135,29 @@ impl Onramp {
         self.store.connection(&conn.id).await
     }
 
+    /// The health board: every connection that needs someone (the customer to sign in again, the
+    /// installer to fix a key) or will (a refresh token that lapses unless Onramp runs), most
+    /// urgent first, then soonest.
+    pub async fn health(&self) -> Result<Vec<HealthItem>> {
+        let now = self.now();
+        let mut items: Vec<HealthItem> = self
+            .store
+            .connections_with_customers()
+            .await?
+            .iter()
+            .filter_map(|(c, name)| lifecycle::health(c, name, now))
+            .collect();
+        items.sort_by(|a, b| {
+            (a.urgency, a.due_at.is_none(), &a.due_at, &a.customer_name).cmp(&(
+                b.urgency,
+                b.due_at.is_none(),
+                &b.due_at,
+                &b.customer_name,
+            ))
+        });
+        Ok(items)
+    }
+
     /// Refreshes the signed-in connections `which` asks for: at most
     /// [`lifecycle::Policy::max_concurrency`] at once and [`lifecycle::Policy::per_vendor`] per
     /// vendor, skipping vendors and connections that are held back. A locked keyring stops the

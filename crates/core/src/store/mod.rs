@@ -312,6 +312,19 @@ impl Store {
             .collect()
     }
 
+    /// Every connection with its customer's name, without sites: what the health board looks at.
+    pub async fn connections_with_customers(&self) -> Result<Vec<(Connection, String)>> {
+        let rows = sqlx::query(
+            "SELECT k.*, c.name AS customer_name FROM connections k
+             JOIN customers c ON c.id = k.customer_id ORDER BY k.created_at, k.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((connection_of(r, Vec::new())?, r.get("customer_name"))))
+            .collect()
+    }
+
     /// Every signed-in (OAuth) connection, without sites: what the refresh sweep looks at.
     pub async fn oauth_connections(&self) -> Result<Vec<Connection>> {
         let rows =

@@ -1,0 +1,59 @@
+// The health board: what needs someone first, the expiry calendar, and re-authorizing a
+// connection in place from there.
+import { describe, expect, it } from "vitest";
+import { app, go } from "../lib/app.svelte";
+import { $, $$, click, settle, start, until } from "./harness";
+
+describe("health board", () => {
+  it("lists what needs the customer first and the sign-ins about to lapse", async () => {
+    await start({ seed: true, troubled: true });
+    await settle(10);
+    // The badge counts what needs someone: Ben's Tesla and Carla's Solis key.
+    expect($("attention-badge")!.textContent).toBe("2");
+    go({ name: "health" });
+    await settle(10);
+    const items = $$("health-item");
+    expect(items.map((i) => i.textContent)).toEqual([
+      expect.stringContaining("Ben Okafor"),
+      expect.stringContaining("Carla Nguyen"),
+    ]);
+    expect(items[0].textContent).toContain("revoked Onramp's access");
+    expect(items[0].querySelector('[data-testid="health-reauthorize"]')).not.toBeNull();
+    expect(items[1].querySelector('[data-testid="health-reauthorize"]')).toBeNull();
+    const cal = $$("calendar-row");
+    expect(cal).toHaveLength(1);
+    expect(cal[0].textContent).toContain("Ada Garcia");
+    expect(cal[0].textContent).toContain("expires in 2 days unless Onramp runs");
+  });
+
+  it("re-authorizes the same connection: the customer signs in again, sites kept", async () => {
+    const fake = await start({ seed: true, troubled: true });
+    go({ name: "health" });
+    await settle(10);
+    click("health-reauthorize");
+    const note = await until("reauthorize-note");
+    expect(note.textContent).toContain("revoked Onramp's access");
+    expect(note.textContent).toContain("1 energy site kept");
+    expect($("sign-in-panel")!.textContent).toContain("Re-authorize Tesla");
+    click("open-sign-in");
+    const outcome = await until("connect-outcome");
+    expect(outcome.textContent).toContain("Tesla re-authorized");
+    expect(fake.calls.some((c) => /^beginSignIn:tesla:.*:again:/.test(c))).toBe(true);
+    click("connect-done");
+    await settle(10);
+    expect($("status-tesla")!.textContent).toContain("Connected");
+    expect($$("reauthorize")).toHaveLength(0);
+    go({ name: "health" });
+    await settle(10);
+    expect($$("health-item")).toHaveLength(1);
+    expect(app.attention).toBe(1);
+  });
+
+  it("says so when nothing needs anyone", async () => {
+    await start({ seed: false });
+    go({ name: "health" });
+    await settle(10);
+    expect($("health-clear")).not.toBeNull();
+    expect($("attention-badge")).toBeNull();
+  });
+});
