@@ -54,6 +54,8 @@ export interface Backend {
   setSignInReturn(input: SignInReturn): Promise<VendorApp>;
   /** Asks the vendor again whether a connection works. */
   checkConnection(id: string): Promise<Connection>;
+  /** New tokens now (signed-in connections). */
+  refreshConnection(id: string): Promise<Connection>;
   /** Fetches a utility connection's usage again (UtilityAPI, Metry). */
   fetchUsage(connectionId: string): Promise<UsageSeries[]>;
   /** Imports a Green Button file dropped on the window (by path). */
@@ -103,6 +105,7 @@ export const tauriBackend: Backend = {
   saveVendorApp: (input) => call("save_vendor_app", { input }),
   setSignInReturn: (input) => call("set_sign_in_return", { input }),
   checkConnection: (id) => call("check_connection", { id }),
+  refreshConnection: (id) => call("refresh_connection", { id }),
   fetchUsage: (id) => call("fetch_usage", { id }),
   importUsageFile: (customerId, path) => call("import_usage_file", { customerId, path }),
   importUsageBytes: async (customerId, fileName, bytes) => {

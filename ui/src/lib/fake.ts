@@ -546,6 +546,20 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       return reject({ code: "NotFound", message: "This connection no longer exists.", hint: null });
     },
+    async refreshConnection(cid) {
+      calls.push(`refreshConnection:${cid}`);
+      await slow();
+      for (const d of customers.values()) {
+        const c = d.connections.find((k) => k.id === cid);
+        if (c && c.kind === "oauth") {
+          c.tokens_issued_at = now();
+          c.access_expires_at = new Date(Date.now() + 8 * 3600e3).toISOString();
+          log(d.customer.id, "refreshed", `${info(c.provider).name} tokens refreshed`, c.provider, c.id);
+          return structuredClone(c);
+        }
+      }
+      return reject({ code: "Validation", message: "This connection has no tokens to refresh.", hint: null });
+    },
     async fetchUsage(cid) {
       calls.push(`fetchUsage:${cid}`);
       await slow();

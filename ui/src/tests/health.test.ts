@@ -57,3 +57,17 @@ describe("health board", () => {
     expect($("attention-badge")).toBeNull();
   });
 });
+
+describe("refresh now", () => {
+  it("renews a signed-in connection's tokens on request", async () => {
+    const fake = await start({ seed: true, troubled: true });
+    go({ name: "customer", id: "seed-3" }); // Ada Garcia: SolarEdge key, Enphase signed in
+    await settle(10);
+    const buttons = $$("refresh-connection");
+    expect(buttons).toHaveLength(1);
+    buttons[0].click();
+    await settle(10);
+    expect(fake.calls.some((c) => c.startsWith("refreshConnection:"))).toBe(true);
+    expect(app.toasts.at(-1)!.text).toContain("Enphase: new tokens, valid until");
+  });
+});
