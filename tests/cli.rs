@@ -497,4 +497,13 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
     let health: serde_json::Value =
         serde_json::from_str(&ok(run(&["health", "--json"], ""))).unwrap();
     assert_eq!(health, serde_json::json!([]), "all well again");
+    let csv = ok(run(&["events", "--export", "csv"], ""));
+    assert!(
+        csv.starts_with("at,customer,provider,kind,summary,actor"),
+        "{csv}"
+    );
+    for kind in ["connected", "refreshed", "needs_reauth", "reauthorized"] {
+        assert!(csv.contains(&format!(",{kind},")), "{kind} missing: {csv}");
+    }
+    assert!(!csv.contains(&app.client_secret), "the app secret leaked");
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use onramp_core::lifecycle::{ManualClock, Policy};
 use onramp_core::model::{ConnectionState, ProviderId};
-use onramp_core::service::{Redirect, Sweep};
+use onramp_core::service::{ExportFormat, Redirect, Sweep};
 use onramp_core::{Code, Onramp};
 use onramp_sandbox::OAuthVendor;
 
@@ -259,6 +259,60 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
     );
     // The renewed grant refreshes.
     onramp.refresh_connection(&id).await.unwrap();
+
+    // The consent record: every step, in order, with no token in it.
+    let csv = onramp
+        .export_activity(Some(&c), ExportFormat::Csv)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "customer_created",
+            "connected",
+            "needs_reauth",
+            "reauthorized",
+            "refreshed"
+        ],
+        "{csv}"
+    );
+    assert!(
+        csv.starts_with("at,customer,provider,kind,summary,actor"),
+        "{csv}"
+    );
+    assert!(csv.contains(",Ada,Tesla,"), "{csv}");
+    for token in ["rt_", "eyJ", "code_"] {
+        assert!(!csv.contains(token), "{token} in the export");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &onramp
+            .export_activity(Some(&c), ExportFormat::Json)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 5);
+    let folder = w.dir.path().join("Downloads");
+    let first = onramp
+        .export_activity_to(Some(&c), ExportFormat::Csv, &folder)
+        .await
+        .unwrap();
+    let second = onramp
+        .export_activity_to(Some(&c), ExportFormat::Csv, &folder)
+        .await
+        .unwrap();
+    assert!(first
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("onramp-activity-ada-"));
+    assert_ne!(first, second, "an earlier export is never overwritten");
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), csv);
 
     // A key connection cannot be re-authorized by signing in.
     let key = onramp

@@ -127,6 +127,23 @@ pub async fn refresh_connection(state: State<'_, AppState>, id: String) -> Resul
     state.onramp.refresh_connection(&id).await
 }
 
+/// The activity log exported into the user's Downloads folder; the file's path.
+#[tauri::command]
+pub async fn export_activity(
+    state: State<'_, AppState>,
+    customer_id: Option<String>,
+    format: onramp_core::service::ExportFormat,
+) -> Result<String> {
+    let folder = dirs::download_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir);
+    let path = state
+        .onramp
+        .export_activity_to(customer_id.as_deref(), format, &folder)
+        .await?;
+    Ok(path.display().to_string())
+}
+
 /// The health board: what needs someone, most urgent first.
 #[tauri::command]
 pub async fn health(state: State<'_, AppState>) -> Result<Vec<HealthItem>> {

@@ -123,6 +123,7 @@ pub fn run() {
             commands::check_connection,
             commands::refresh_connection,
             commands::health,
+            commands::export_activity,
             commands::fetch_usage,
             commands::import_usage_file,
             commands::import_usage_bytes,

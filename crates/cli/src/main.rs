@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use onramp_core::auth::loopback::Loopback;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
-use onramp_core::service::{Redirect, Sweep};
+use onramp_core::service::{ExportFormat, Redirect, Sweep};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -56,8 +56,11 @@ enum Command {
     Events {
         #[arg(long)]
         customer: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "export")]
         json: bool,
+        /// The consent record to file with the job: csv or json on standard output.
+        #[arg(long, value_parser = ["csv", "json"])]
+        export: Option<String>,
     },
     /// Remove a connection and its stored key.
     Disconnect { connection: String },
@@ -827,7 +830,22 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             }
             println!("{} of {} matching", found.sites.len(), found.total);
         }
-        Command::Events { customer, json } => {
+        Command::Events {
+            customer,
+            export: Some(format),
+            ..
+        } => {
+            let format = if format == "csv" {
+                ExportFormat::Csv
+            } else {
+                ExportFormat::Json
+            };
+            print!(
+                "{}",
+                onramp.export_activity(customer.as_deref(), format).await?
+            );
+        }
+        Command::Events { customer, json, .. } => {
             let events = onramp.events(customer.as_deref()).await?;
             if *json {
                 return print_json(&events);

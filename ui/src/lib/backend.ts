@@ -46,6 +46,8 @@ export interface Backend {
   /** `reauthorize`: the connection the customer signs in again for (renewed in place). */
   beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode, options?: SignInOptions, reauthorize?: string): Promise<OAuthStart>;
   health(): Promise<HealthItem[]>;
+  /** The activity log (a customer's, or everyone's) saved to Downloads; the file's path. */
+  exportActivity(customerId: string | null, format: "csv" | "json"): Promise<string>;
   signInStatus(signIn: string): Promise<SignInStatus>;
   pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
   cancelSignIn(signIn: string): Promise<void>;
@@ -98,6 +100,7 @@ export const tauriBackend: Backend = {
   beginSignIn: (customerId, provider, mode, options, reauthorize) =>
     call("begin_sign_in", { customerId, provider, mode, options: options ?? null, reauthorize: reauthorize ?? null }),
   health: () => call("health"),
+  exportActivity: (customerId, format) => call("export_activity", { customerId, format }),
   signInStatus: (signIn) => call("sign_in_status", { signIn }),
   pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),

@@ -484,6 +484,11 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       return structuredClone({ status: "connected" as const, connection: conn });
     },
+    async exportActivity(customerId, format) {
+      calls.push(`exportActivity:${customerId ?? "all"}:${format}`);
+      const who = customerId ? detail(customerId).customer.name.toLowerCase().replace(/[^a-z0-9]+/g, "-") : "all-customers";
+      return `/home/installer/Downloads/onramp-activity-${who}-2026-11-29.${format}`;
+    },
     async health() {
       calls.push("health");
       const items: HealthItem[] = [];

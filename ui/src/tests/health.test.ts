@@ -71,3 +71,15 @@ describe("refresh now", () => {
     expect(app.toasts.at(-1)!.text).toContain("Enphase: new tokens, valid until");
   });
 });
+
+describe("activity export", () => {
+  it("saves a customer's consent record and says where", async () => {
+    const fake = await start({ seed: true });
+    go({ name: "customer", id: "seed-3" });
+    await settle(10);
+    click("export-csv");
+    await settle(10);
+    expect(fake.calls).toContain("exportActivity:seed-3:csv");
+    expect(app.toasts.at(-1)!.text).toBe("Activity saved to /home/installer/Downloads/onramp-activity-ada-garcia-2026-11-29.csv");
+  });
+});

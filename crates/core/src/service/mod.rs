@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+mod export;
 mod oauth;
 mod refresh;
 mod usage;
 
+pub use export::ExportFormat;
 pub use oauth::Redirect;
 pub use refresh::Sweep;
 pub use usage::DerapiSession;
