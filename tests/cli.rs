@@ -22,11 +22,23 @@ fn bin() -> PathBuf {
 }
 
 fn onramp(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    onramp_with(dir, &dir.join("absent.toml"), &[], args, stdin)
+}
+
+/// `onramp` with a configuration file and extra environment (`BROWSER`).
+fn onramp_with(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     let mut child = Command::new(bin())
         .arg("--data-dir")
         .arg(dir)
         .arg("--config")
-        .arg(dir.join("absent.toml"))
+        .arg(config)
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -231,26 +243,7 @@ async fn saves_a_vendor_app_with_its_secret_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("onramp.toml");
     std::fs::write(&config, "environment = \"production\"\n").unwrap();
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(bin())
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: &str| onramp_with(dir.path(), &config, &[], args, stdin);
     let out = ok(run(
         &["app", "set", "enphase", "--client-id", "abc123"],
         "s3cret-value\nkey-value\n",
@@ -401,25 +394,13 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
     std::fs::write(&config_file, toml::to_string(&config).unwrap()).unwrap();
     let browser = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/customer_browser.py");
     let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(bin())
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--config")
-            .arg(&config_file)
-            .args(args)
-            .env("BROWSER", &browser)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        onramp_with(
+            dir.path(),
+            &config_file,
+            &[("BROWSER", browser.as_path())],
+            args,
+            stdin,
+        )
     };
     let app = sb.oauth_client(onramp_sandbox::OAuthVendor::Sma);
     ok(run(

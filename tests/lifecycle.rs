@@ -20,17 +20,22 @@ async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> Strin
         .begin_oauth(customer, provider, Redirect::DeepLink)
         .await
         .unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(&start.authorize_url).send().await.unwrap();
-    let back = resp.headers()["location"].to_str().unwrap().to_string();
+    let back = consent(&start.authorize_url).await;
     onramp
         .complete_oauth(&back, Some(provider))
         .await
         .unwrap()
         .id
+}
+
+/// The sandbox's test account consents at once: where it sends the browser back.
+async fn consent(authorize_url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(authorize_url).send().await.unwrap();
+    resp.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// Onramp on a hand-moved clock starting now.
@@ -241,12 +246,7 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
         .begin_reauthorize(&id, Redirect::DeepLink)
         .await
         .unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(&start.authorize_url).send().await.unwrap();
-    let back = resp.headers()["location"].to_str().unwrap().to_string();
+    let back = consent(&start.authorize_url).await;
     let conn = onramp.complete_oauth(&back, None).await.unwrap();
     assert_eq!(conn.id, id, "the same connection, not a new one");
     assert_eq!(conn.state, ConnectionState::Active);

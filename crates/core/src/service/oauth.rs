@@ -591,15 +591,7 @@ impl Onramp {
         let mut usage_error: Option<Error> = None;
         let sites = match provider {
             ProviderId::Utilityapi => {
-                for (k, v) in [
-                    ("resource_uri", &tokens.resource_uri),
-                    ("authorization_uri", &tokens.authorization_uri),
-                ] {
-                    if let Some(v) = v {
-                        providers::utilityapi::same_origin(v, &ep.token_url)?;
-                        details.insert(k.into(), v.clone());
-                    }
-                }
+                super::refresh::grant_uris(&tokens, &ep.token_url, &mut details)?;
                 let resource = tokens.resource_uri.clone().ok_or_else(|| {
                     Error::new(
                         Code::VendorError,
@@ -742,17 +734,7 @@ impl Onramp {
             .secret_ref(&conn.id)
             .await?
             .ok_or_else(|| Error::internal("the connection has no keyring entry"))?;
-        if let Some(rt) = &tokens.refresh_token {
-            self.vault
-                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
-                .await?;
-        }
-        self.vault
-            .put(
-                &format!("{secret_ref}/{ACCESS_TOKEN}"),
-                &tokens.access_token,
-            )
-            .await?;
+        self.replace_tokens(&secret_ref, tokens).await?;
         let mut merged = conn.details.clone();
         merged.append(&mut details);
         let name = providers::spec(provider).name;

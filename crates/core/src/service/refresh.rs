@@ -85,29 +85,9 @@ impl Onramp {
             }
             Err(e) => return Err(e),
         };
-        // The rotated refresh token first: if Onramp dies after this line, the old access token
-        // is lost, which costs nothing; the other way round would lose the grant.
-        if let Some(rt) = &tokens.refresh_token {
-            self.vault
-                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
-                .await?;
-        }
-        self.vault
-            .put(
-                &format!("{secret_ref}/{ACCESS_TOKEN}"),
-                &tokens.access_token,
-            )
-            .await?;
+        self.replace_tokens(&secret_ref, &tokens).await?;
         let mut details = conn.details.clone();
-        for (k, v) in [
-            ("resource_uri", &tokens.resource_uri),
-            ("authorization_uri", &tokens.authorization_uri),
-        ] {
-            if let Some(v) = v {
-                providers::utilityapi::same_origin(v, &ep.token_url)?;
-                details.insert(k.into(), v.clone());
-            }
-        }
+        grant_uris(&tokens, &ep.token_url, &mut details)?;
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
         // A new refresh token lives its full life again; without one, the old expiry stands.
         let refresh_expires = tokens
@@ -156,6 +136,28 @@ impl Onramp {
             ))
         });
         Ok(items)
+    }
+
+    /// Replaces a connection's tokens in the keyring after a rotation: the new refresh token
+    /// first (if Onramp dies after it, the old access token is lost, which costs nothing; the
+    /// other order would lose the grant), then the access token. An answer without a refresh
+    /// token keeps the old one.
+    pub(crate) async fn replace_tokens(
+        &self,
+        secret_ref: &str,
+        tokens: &vendor_oauth::Tokens,
+    ) -> Result<()> {
+        if let Some(rt) = &tokens.refresh_token {
+            self.vault
+                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
+                .await?;
+        }
+        self.vault
+            .put(
+                &format!("{secret_ref}/{ACCESS_TOKEN}"),
+                &tokens.access_token,
+            )
+            .await
     }
 
     /// Refreshes the signed-in connections `which` asks for: at most
@@ -231,4 +233,23 @@ impl Onramp {
         }
         Ok(report)
     }
+}
+
+/// ESPI's `resourceURI` and `authorizationURI` from a token answer (UtilityAPI), kept in the
+/// connection's details once checked to be on the token endpoint's origin.
+pub(crate) fn grant_uris(
+    tokens: &vendor_oauth::Tokens,
+    token_url: &str,
+    details: &mut std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    for (k, v) in [
+        ("resource_uri", &tokens.resource_uri),
+        ("authorization_uri", &tokens.authorization_uri),
+    ] {
+        if let Some(v) = v {
+            providers::utilityapi::same_origin(v, token_url)?;
+            details.insert(k.into(), v.clone());
+        }
+    }
+    Ok(())
 }
