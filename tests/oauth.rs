@@ -96,13 +96,7 @@ async fn every_provider_connects_through_the_loopback_listener() {
         assert_eq!(checked.state, ConnectionState::Active);
     }
     onramp.close().await;
-    let bytes = store_bytes(w.dir.path());
-    for prefix in ["rt_", "at_", "eyJ", "code_"] {
-        assert!(
-            !contains(&bytes, prefix),
-            "a token ({prefix}…) is in SQLite"
-        );
-    }
+    assert_no_tokens_in_store(w.dir.path(), &["rt_", "at_", "eyJ", "code_"]);
 }
 
 #[tokio::test]

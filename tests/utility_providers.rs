@@ -155,13 +155,7 @@ async fn utilityapi_green_button_connects_fetches_usage_and_refreshes() {
         w.sandbox.utilityapi_token_log()
     );
     onramp.close().await;
-    let bytes = store_bytes(w.dir.path());
-    for prefix in ["rt_", "at_", "code_"] {
-        assert!(
-            !contains(&bytes, prefix),
-            "a token ({prefix}…) is in SQLite"
-        );
-    }
+    assert_no_tokens_in_store(w.dir.path(), &["rt_", "at_", "code_"]);
 }
 
 #[tokio::test]
@@ -396,13 +390,7 @@ async fn pelm_connect_creates_then_updates_the_same_connection() {
     assert_eq!(e.code, Code::Declined);
     assert_eq!(row_count(&onramp, "connections").await, 1);
     onramp.close().await;
-    let bytes = store_bytes(w.dir.path());
-    for prefix in ["pa_", "pr_", "ct_"] {
-        assert!(
-            !contains_token(&bytes, prefix),
-            "a Pelm token ({prefix}…) is in SQLite"
-        );
-    }
+    assert_no_tokens_in_store(w.dir.path(), &["pa_", "pr_", "ct_"]);
 }
 
 #[tokio::test]

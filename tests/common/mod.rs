@@ -119,6 +119,21 @@ pub fn contains_token(hay: &[u8], prefix: &str) -> bool {
     })
 }
 
+/// Fails if the store (database and write-ahead log) holds anything shaped like a token the
+/// sandbox issues: `prefix` followed by at least eight token characters (so a column name such
+/// as `redirect_uri` does not count as a `ct_` token).
+pub fn assert_no_tokens_in_store(dir: &Path, prefixes: &[&str]) {
+    let bytes = store_bytes(dir);
+    let token_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
+    for prefix in prefixes {
+        let p = prefix.as_bytes();
+        let found = bytes
+            .windows(p.len() + 8)
+            .any(|w| w.starts_with(p) && w[p.len()..].iter().all(token_char));
+        assert!(!found, "a token ({prefix}…) is in SQLite");
+    }
+}
+
 pub async fn row_count(onramp: &Onramp, table: &str) -> i64 {
     let sql = match table {
         "customers" => "SELECT COUNT(*) FROM customers",
