@@ -5,14 +5,14 @@ CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
 BINS := -p onramp-app -p onramp-cli --locked
 
-.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test e2e package package-test clean
+.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test crash-test e2e package package-test clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
 run: deps bins
 	$(APP_BIN)
 
 ## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
-test: deps-test ui check ui-test rust-test e2e package-test
+test: deps-test ui check ui-test rust-test crash-test e2e package-test
 	@echo "make test: all checks passed"
 
 deps:
@@ -47,6 +47,10 @@ bindings:
 ## Rust unit and flow tests, against the sandbox, with the real Secret Service.
 rust-test: bins
 	scripts/with-keyring.sh $(CARGO) test --workspace --locked
+
+## SIGKILL at random moments of `onramp refresh --all`, 200 times: no connection is lost.
+crash-test: bins
+	CARGO=$(CARGO) scripts/crash-test.sh
 
 ## The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver).
 e2e: bins

@@ -108,9 +108,19 @@ impl Vault {
     async fn blocking<T: Send + 'static>(
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::internal(format!("keyring task failed: {e}")))?
+        // A locked keyring may show an unlock prompt; past this, nobody is answering it (or the
+        // daemon hangs) and Onramp says so instead of waiting for ever.
+        const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+        match tokio::time::timeout(PATIENCE, tokio::task::spawn_blocking(f)).await {
+            Ok(joined) => {
+                joined.map_err(|e| Error::internal(format!("keyring task failed: {e}")))?
+            }
+            Err(_) => Err(Error::new(
+                Code::KeychainUnavailable,
+                "Secure storage did not answer within 2 minutes. Nothing was saved.",
+            )
+            .hint("The keyring may be locked with an unlock prompt waiting: unlock it (GNOME Keyring or KWallet), then try again.")),
+        }
     }
 
     pub async fn put(&self, key: &str, secret: &Sensitive<String>) -> Result<()> {

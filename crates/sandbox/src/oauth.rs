@@ -127,6 +127,11 @@ struct RefreshToken {
     grant: u64,
     current: bool,
     expires: Option<Instant>,
+    /// The refresh token issued in exchange for this one.
+    successor: Option<String>,
+    /// The access token issued with it was used: the client has the answer, so a retry with
+    /// the previous refresh token is a replay.
+    used: bool,
 }
 
 #[derive(Default)]
@@ -134,6 +139,8 @@ struct Books {
     codes: HashMap<String, CodeGrant>,
     grants: HashMap<u64, Grant>,
     access: HashMap<String, (u64, Instant)>,
+    /// The refresh token each access token was issued with.
+    issued_with: HashMap<String, String>,
     refresh: HashMap<String, RefreshToken>,
     next_grant: u64,
     /// UtilityAPI client access tokens (`client_credentials`).
@@ -559,12 +566,15 @@ fn issue(s: &Server, b: &mut Books, grant: u64) -> Value {
         access.clone(),
         (grant, Instant::now() + Duration::from_secs(access_ttl)),
     );
+    b.issued_with.insert(access.clone(), refresh.clone());
     b.refresh.insert(
         refresh.clone(),
         RefreshToken {
             grant,
             current: true,
             expires: refresh_ttl.map(|t| Instant::now() + Duration::from_secs(t)),
+            successor: None,
+            used: false,
         },
     );
     let mut out = json!({
@@ -725,28 +735,48 @@ fn exchange(
             let Some(t) = b.refresh.get(&rt) else {
                 return Err(refuse("invalid_grant", "Unknown refresh token"));
             };
-            let grant = t.grant;
-            if !t.current {
-                if let Some(g) = b.grants.get_mut(&grant) {
-                    g.revoked = true;
+            let (grant, current, successor, expires) =
+                (t.grant, t.current, t.successor.clone(), t.expires);
+            // Rotation with a retry window, as rotating vendors offer (a "reuse interval" or
+            // "grace period"): a used refresh token may be presented again as long as neither
+            // the refresh token issued for it nor the access token issued with that was ever
+            // used (the answer may have been lost); that successor is then void. Presenting it
+            // after the answer was used is a replay: the grant is revoked.
+            let retry_of = match (current, &successor) {
+                (true, _) => None,
+                (false, Some(next))
+                    if b.refresh.get(next).is_some_and(|n| n.current && !n.used) =>
+                {
+                    Some(next.clone())
                 }
-                return Err(refuse(
-                    "invalid_grant",
-                    "Refresh token already used; the grant is revoked",
-                ));
+                (false, _) => {
+                    if let Some(g) = b.grants.get_mut(&grant) {
+                        g.revoked = true;
+                    }
+                    return Err(refuse(
+                        "invalid_grant",
+                        "Refresh token already used; the grant is revoked",
+                    ));
+                }
+            };
+            if let Some(next) = retry_of {
+                b.refresh.remove(&next);
             }
-            if t.expires.is_some_and(|e| e < Instant::now()) {
+            if expires.is_some_and(|e| e < Instant::now()) {
                 return Err(refuse("invalid_grant", "Refresh token expired"));
             }
             if b.grants.get(&grant).is_none_or(|g| g.revoked) {
                 return Err(refuse("invalid_grant", "The grant was revoked"));
             }
+            let answer = issue(s, &mut b, grant);
             if s.vendor != OAuthVendor::Metry {
+                let next = answer["refresh_token"].as_str().map(str::to_string);
                 if let Some(t) = b.refresh.get_mut(&rt) {
                     t.current = false;
+                    t.successor = next;
                 }
             }
-            Ok(issue(s, &mut b, grant))
+            Ok(answer)
         }
         Some("client_credentials") if s.vendor == OAuthVendor::UtilityApi => {
             let token = s.token("cat_");
@@ -770,9 +800,18 @@ fn bearer(s: &Server, headers: &HeaderMap) -> Option<u64> {
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")?;
-    let b = s.books.lock().unwrap_or_else(|p| p.into_inner());
-    let (grant, expires) = b.access.get(token)?;
-    (*expires > Instant::now() && b.grants.get(grant).is_some_and(|g| !g.revoked)).then_some(*grant)
+    let mut b = s.books.lock().unwrap_or_else(|p| p.into_inner());
+    let (grant, expires) = *b.access.get(token)?;
+    let live = expires > Instant::now() && b.grants.get(&grant).is_some_and(|g| !g.revoked);
+    if live {
+        // The client holds this answer: the refresh token that came with it is now in use.
+        if let Some(rt) = b.issued_with.get(token).cloned() {
+            if let Some(t) = b.refresh.get_mut(&rt) {
+                t.used = true;
+            }
+        }
+    }
+    live.then_some(grant)
 }
 
 fn unauthorized(s: &Server) -> Response {

@@ -171,37 +171,52 @@ async fn a_reused_code_revokes_the_grant_and_a_wrong_secret_is_invalid_client() 
 }
 
 #[tokio::test]
-async fn rotated_refresh_tokens_are_single_use() {
+async fn rotated_refresh_tokens_are_single_use_with_a_retry_window() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let c = code(&sb, OAuthVendor::Tesla).await;
     let (_, t) = tesla_token(&sb, &exchange(&c, VERIFIER)).await;
     let rt1 = t["refresh_token"].as_str().unwrap().to_string();
-    let (s, t2) = tesla_token(
-        &sb,
-        &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
-    )
-    .await;
+    let refresh = |rt: String| {
+        let sb = &sb;
+        async move {
+            tesla_token(
+                sb,
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            )
+            .await
+        }
+    };
+    let (s, t2) = refresh(rt1.clone()).await;
     assert_eq!(s, 200, "{t2}");
     let rt2 = t2["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(rt1, rt2);
-    let (s, v) = tesla_token(
-        &sb,
-        &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
-    )
-    .await;
+
+    // The answer was lost (the client never used it): the old token may be presented again,
+    // and the lost answer is void.
+    let (s, t3) = refresh(rt1.clone()).await;
+    assert_eq!(s, 200, "a retry while the answer is unused: {t3}");
+    let rt3 = t3["refresh_token"].as_str().unwrap().to_string();
+    let (_, v) = refresh(rt2).await;
+    assert_eq!(
+        v["error"], "invalid_grant",
+        "the lost answer's token is void"
+    );
+
+    // Once the answer is used (here its refresh token), the old token is a replay: the whole
+    // grant is revoked.
+    let (s, t4) = refresh(rt3).await;
+    assert_eq!(s, 200, "{t4}");
+    let rt4 = t4["refresh_token"].as_str().unwrap().to_string();
+    let (s, v) = refresh(rt1).await;
     assert_eq!(
         (s, v["error"].as_str()),
         (400, Some("invalid_grant")),
-        "a rotated-out token"
+        "a replayed token"
     );
-    let (_, v) = tesla_token(
-        &sb,
-        &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
-    )
-    .await;
+    let (_, v) = refresh(rt4).await;
     assert_eq!(
         v["error"], "invalid_grant",
-        "reusing the old token revoked the whole grant"
+        "the replay revoked the whole grant"
     );
 }
 
