@@ -12,7 +12,7 @@ use onramp_core::lifecycle::{ManualClock, Policy};
 use onramp_core::model::{ConnectionState, ProviderId};
 use onramp_core::service::{ExportFormat, Redirect, Sweep};
 use onramp_core::{Code, Onramp};
-use onramp_sandbox::OAuthVendor;
+use onramp_sandbox::{LostAnswer, OAuthVendor};
 
 /// The customer signs in at the vendor (the sandbox consents at once); the connection's id.
 async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> String {
@@ -327,5 +327,37 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::Validation);
+    onramp.close().await;
+}
+
+/// The vendor made the exchange but its answer never arrived whole: Onramp reports it plainly,
+/// changes nothing, and the next refresh works (the vendor's retry window for an unused answer).
+#[tokio::test]
+async fn a_lost_or_garbled_token_answer_loses_nothing() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let c = customer(&onramp, "Ada").await;
+    let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    for (how, code) in [
+        (LostAnswer::Truncated, Code::VendorError),
+        (LostAnswer::Reset, Code::Network),
+    ] {
+        let before = onramp.store().connection(&id).await.unwrap();
+        w.sandbox.set_lost_token_answers(OAuthVendor::Tesla, how, 1);
+        let e = onramp.refresh_connection(&id).await.unwrap_err();
+        assert_eq!(e.code, code, "{how:?}: {}", e.message);
+        assert!(e.message.contains("Tesla"), "{}", e.message);
+        let after = onramp.store().connection(&id).await.unwrap();
+        assert_eq!(after.state, ConnectionState::Active, "{how:?}");
+        assert_eq!(
+            after.access_expires_at, before.access_expires_at,
+            "{how:?}: nothing changed"
+        );
+        // The access token Onramp holds still works, and the next refresh succeeds.
+        onramp.check_connection(&id).await.unwrap();
+        onramp.refresh_connection(&id).await.unwrap();
+    }
+    let conn = onramp.check_connection(&id).await.unwrap();
+    assert_eq!(conn.state, ConnectionState::Active);
     onramp.close().await;
 }

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 pub use crate::faults::Faults;
 use crate::faults::Knobs;
-pub use crate::oauth::{OAuthClient, OAuthVendor, TokenRequest};
+pub use crate::oauth::{LostAnswer, OAuthClient, OAuthVendor, TokenRequest};
 pub use crate::signing::{content_md5, sign};
 
 /// What to serve where. Everything served is generated from `seed`.
@@ -397,6 +397,12 @@ impl Sandbox {
     /// 400 `invalid_grant` (the grant was revoked).
     pub fn set_token_fault(&self, vendor: OAuthVendor, status: u16, times: u32) {
         self.oauth(vendor).0.set_token_fault(status, times);
+    }
+
+    /// The vendor's next `times` successful token answers are lost on the way (truncated JSON,
+    /// or a connection reset after the headers): the exchange happened, the client never has it.
+    pub fn set_lost_token_answers(&self, vendor: OAuthVendor, how: LostAnswer, times: u32) {
+        self.oauth(vendor).0.set_lost_answers(how, times);
     }
 
     /// Requests the vendor's token endpoint received, rejected ones included.

@@ -160,6 +160,8 @@ pub(crate) struct Server {
     token_requests: AtomicU64,
     /// The next N token requests fail with this status (429, 5xx, or 400 `invalid_grant`).
     token_fault: Mutex<Option<(u16, u32)>>,
+    /// The next N successful token answers never arrive whole (the exchange did happen).
+    lost_answers: Mutex<Option<(LostAnswer, u32)>>,
     log: Mutex<Vec<TokenRequest>>,
     books: Mutex<Books>,
     rng: Mutex<rand::rngs::StdRng>,
@@ -214,6 +216,7 @@ impl Server {
             other_region: AtomicBool::new(false),
             token_requests: AtomicU64::new(0),
             token_fault: Mutex::default(),
+            lost_answers: Mutex::default(),
             log: Mutex::default(),
             books: Mutex::default(),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(rand::random())),
@@ -246,6 +249,18 @@ impl Server {
     pub(crate) fn set_token_fault(&self, status: u16, times: u32) {
         *self.token_fault.lock().unwrap_or_else(|p| p.into_inner()) =
             (times > 0).then_some((status, times));
+    }
+
+    pub(crate) fn set_lost_answers(&self, how: LostAnswer, times: u32) {
+        *self.lost_answers.lock().unwrap_or_else(|p| p.into_inner()) =
+            (times > 0).then_some((how, times));
+    }
+
+    fn take_lost_answer(&self) -> Option<LostAnswer> {
+        let mut f = self.lost_answers.lock().unwrap_or_else(|p| p.into_inner());
+        let (how, left) = (*f)?;
+        *f = (left > 1).then_some((how, left - 1));
+        Some(how)
     }
 
     /// The armed fault for this token request, if any (counting it down).
@@ -661,10 +676,43 @@ async fn token(
             grant_type,
             error: result.as_ref().err().map(|(e, _)| e.to_string()),
         });
-    match result {
-        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Err((_, r)) => r,
+    match (result, s.take_lost_answer()) {
+        (Ok(v), None) => (StatusCode::OK, axum::Json(v)).into_response(),
+        (Ok(v), Some(LostAnswer::Truncated)) => {
+            let body = v.to_string();
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                body[..body.len() / 2].to_string(),
+            )
+                .into_response()
+        }
+        (Ok(_), Some(LostAnswer::Reset)) => {
+            // The headers go out, then the connection breaks before the body.
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset",
+                ))
+            });
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                axum::body::Body::from_stream(broken),
+            )
+                .into_response()
+        }
+        (Err((_, r)), _) => r,
     }
+}
+
+/// How a token answer is lost after the vendor made the exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// Half the JSON arrives.
+    Truncated,
+    /// The connection breaks after the headers.
+    Reset,
 }
 
 type Refusal = (&'static str, Response);
