@@ -77,13 +77,8 @@ enum Command {
     /// connection is renewed (its sites kept).
     Reauthorize {
         connection: String,
-        /// How the sign-in comes back: loopback, or paste.
-        #[arg(long, value_enum)]
-        redirect: Option<RedirectArg>,
-        #[arg(long)]
-        port: Option<u16>,
-        #[arg(long, default_value_t = 600)]
-        timeout: u64,
+        #[command(flatten)]
+        wait: WaitArgs,
         #[arg(long)]
         json: bool,
     },
@@ -243,15 +238,8 @@ struct ConnectArgs {
     /// Pick these sites from the installer account instead of entering the customer's own key.
     #[arg(long = "site")]
     sites: Vec<String>,
-    /// How the sign-in comes back (providers that sign in): loopback, or paste (Enphase's default).
-    #[arg(long, value_enum)]
-    redirect: Option<RedirectArg>,
-    /// A fixed loopback port, when the vendor app registration names one (default: onramp.toml, else any).
-    #[arg(long)]
-    port: Option<u16>,
-    /// Give up waiting for the browser after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    timeout: u64,
+    #[command(flatten)]
+    wait: WaitArgs,
     /// UtilityAPI: the utility (an id from the [[utility]] list in onramp.toml).
     #[arg(long)]
     utility: Option<String>,
@@ -266,9 +254,30 @@ struct ConnectArgs {
     join: Option<JoinArg>,
     #[arg(long)]
     json: bool,
-    /// Set by `onramp reauthorize`: renew this connection instead of adding one.
-    #[arg(skip)]
-    again: Option<String>,
+}
+
+/// How a terminal waits for the customer's sign-in to come back.
+#[derive(Args, Clone, Copy)]
+struct WaitArgs {
+    /// How the sign-in comes back (providers that sign in): loopback, or paste (Enphase's default).
+    #[arg(long, value_enum)]
+    redirect: Option<RedirectArg>,
+    /// A fixed loopback port, when the vendor app registration names one (default: onramp.toml, else any).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Give up waiting for the browser after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+}
+
+/// One sign-in from the terminal: a new connection, or the renewal of `again`.
+struct SignIn<'a> {
+    customer: &'a str,
+    provider: ProviderId,
+    options: SignInOptions,
+    join: Option<JoinArg>,
+    wait: WaitArgs,
+    again: Option<&'a str>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -404,19 +413,11 @@ fn open_browser(url: String) {
 }
 
 /// The authorization-code flow from a terminal: loopback by default, paste for Enphase.
-async fn connect_by_sign_in(
-    onramp: &Onramp,
-    args: &ConnectArgs,
-    provider: ProviderId,
-) -> anyhow::Result<Connection> {
+async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Connection> {
+    let provider = args.provider;
     let spec = onramp_core::providers::spec(provider);
     let oauth = spec.oauth.expect("sign-in providers have an OAuth spec");
     let configured = onramp.config().oauth_config(provider);
-    let options = SignInOptions {
-        utility: args.utility.clone(),
-        scope: args.scope.clone(),
-        vendor: args.vendor.clone(),
-    };
     let session = args
         .join
         .map(|j| j == JoinArg::Session)
@@ -425,7 +426,7 @@ async fn connect_by_sign_in(
         return derapi_session(onramp, args).await;
     }
     // A terminal has no deep link: anything but paste comes back through the loopback.
-    let mode = args.redirect.unwrap_or(
+    let mode = args.wait.redirect.unwrap_or(
         match configured.redirect.unwrap_or(oauth.default_redirect) {
             RedirectMode::Paste => RedirectArg::Paste,
             _ => RedirectArg::Loopback,
@@ -433,15 +434,9 @@ async fn connect_by_sign_in(
     );
     match mode {
         RedirectArg::Loopback => {
-            let lb = Loopback::bind(args.port.or(configured.loopback_port).unwrap_or(0)).await?;
-            let start = begin(
-                onramp,
-                args,
-                provider,
-                Redirect::Loopback(lb.redirect_uri()),
-                &options,
-            )
-            .await?;
+            let lb =
+                Loopback::bind(args.wait.port.or(configured.loopback_port).unwrap_or(0)).await?;
+            let start = begin(onramp, args, Redirect::Loopback(lb.redirect_uri())).await?;
             eprintln!(
                 "Sign-in address for the customer:\n\n  {}\n",
                 start.authorize_url
@@ -452,13 +447,13 @@ async fn connect_by_sign_in(
                 spec.name
             );
             let url = lb
-                .wait(&start.state, Duration::from_secs(args.timeout))
+                .wait(&start.state, Duration::from_secs(args.wait.timeout))
                 .await?;
             eprintln!("Signed in; checking with {}…", spec.name);
             Ok(onramp.complete_oauth(&url, Some(provider)).await?)
         }
         RedirectArg::Paste => {
-            let start = begin(onramp, args, provider, Redirect::Paste, &options).await?;
+            let start = begin(onramp, args, Redirect::Paste).await?;
             eprintln!(
                 "Sign-in address for the customer:\n\n  {}\n",
                 start.authorize_url
@@ -479,32 +474,31 @@ async fn connect_by_sign_in(
 /// A new sign-in, or a re-authorization of `args.again`.
 async fn begin(
     onramp: &Onramp,
-    args: &ConnectArgs,
-    provider: ProviderId,
+    args: &SignIn<'_>,
     redirect: Redirect,
-    options: &SignInOptions,
 ) -> anyhow::Result<OAuthStart> {
-    Ok(match &args.again {
+    Ok(match args.again {
         Some(id) => onramp.begin_reauthorize(id, redirect).await?,
         None => {
             onramp
-                .begin_sign_in(&args.customer, provider, redirect, options)
+                .begin_sign_in(args.customer, args.provider, redirect, &args.options)
                 .await?
         }
     })
 }
 
 /// Derapi Join session: open the Join page, then ask Derapi until the customer is done.
-async fn derapi_session(onramp: &Onramp, args: &ConnectArgs) -> anyhow::Result<Connection> {
+async fn derapi_session(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Connection> {
     let vendor = args
+        .options
         .vendor
         .clone()
         .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphase_grid_services (or enphase, tesla, solaredge, sma, solis)"))?;
-    let session = onramp.begin_derapi_session(&args.customer, &vendor).await?;
+    let session = onramp.begin_derapi_session(args.customer, &vendor).await?;
     eprintln!("Derapi Join for the customer:\n\n  {}\n", session.page_url);
     open_browser(session.page_url.clone());
     eprintln!("Waiting for the customer to finish Derapi Join… (Ctrl-C cancels)");
-    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.wait.timeout);
     loop {
         if let Some(c) = onramp.poll_derapi_session(&session).await? {
             return Ok(c);
@@ -730,7 +724,19 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         Command::Connect(args) => {
             let provider: ProviderId = args.provider.into();
             let conn = if args.provider.signs_in() && args.sites.is_empty() {
-                connect_by_sign_in(onramp, args, provider).await?
+                let sign_in = SignIn {
+                    customer: &args.customer,
+                    provider,
+                    options: SignInOptions {
+                        utility: args.utility.clone(),
+                        scope: args.scope.clone(),
+                        vendor: args.vendor.clone(),
+                    },
+                    join: args.join,
+                    wait: args.wait,
+                    again: None,
+                };
+                connect_by_sign_in(onramp, &sign_in).await?
             } else if args.sites.is_empty() {
                 let input = read_key(provider, false)?;
                 eprintln!(
@@ -910,27 +916,20 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }
         Command::Reauthorize {
             connection,
-            redirect,
-            port,
-            timeout,
+            wait,
             json,
         } => {
             let before = onramp.store().connection(connection).await?;
-            let args = ConnectArgs {
-                provider: Provider::Tesla, // not read: the connection names its provider
-                customer: before.customer_id.clone(),
-                sites: vec![],
-                redirect: *redirect,
-                port: *port,
-                timeout: *timeout,
-                utility: None,
-                scope: None,
-                vendor: None,
+            // The choices made the first time (utility, scope, vendor) come from the connection.
+            let sign_in = SignIn {
+                customer: &before.customer_id,
+                provider: before.provider,
+                options: SignInOptions::default(),
                 join: None,
-                json: *json,
-                again: Some(before.id.clone()),
+                wait: *wait,
+                again: Some(&before.id),
             };
-            let c = connect_by_sign_in(onramp, &args, before.provider).await?;
+            let c = connect_by_sign_in(onramp, &sign_in).await?;
             if *json {
                 return print_json(&c);
             }

@@ -125,15 +125,21 @@ fn leads(conn: &Connection, policy: &Policy) -> (time::Duration, time::Duration)
     )
 }
 
-/// Whether a connection is due for a refresh at `now`, and why. Only OAuth connections that
-/// still work (active, expiring, error) and whose tokens expire are ever due.
-pub fn due(conn: &Connection, now: OffsetDateTime, policy: &Policy) -> Option<Due> {
-    if conn.kind != CredentialKind::Oauth
-        || !matches!(
+/// Whether refreshing can help a connection: a signed-in one that still works (active,
+/// expiring, error) and whose tokens expire.
+pub fn refreshable(conn: &Connection) -> bool {
+    conn.kind == CredentialKind::Oauth
+        && matches!(
             conn.state,
             ConnectionState::Active | ConnectionState::Expiring | ConnectionState::Error
         )
-    {
+        && (conn.access_expires_at.is_some() || conn.refresh_expires_at.is_some())
+}
+
+/// Whether a connection is due for a refresh at `now`, and why. Only [`refreshable`]
+/// connections are ever due.
+pub fn due(conn: &Connection, now: OffsetDateTime, policy: &Policy) -> Option<Due> {
+    if !refreshable(conn) {
         return None;
     }
     let (access_lead, refresh_lead) = leads(conn, policy);

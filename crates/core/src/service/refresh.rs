@@ -177,9 +177,7 @@ impl Onramp {
         for c in all {
             let wanted = match which {
                 Sweep::Due => lifecycle::due(&c, now, &policy).is_some(),
-                Sweep::All => {
-                    lifecycle::due(&c, now + time::Duration::days(36_500), &policy).is_some()
-                }
+                Sweep::All => lifecycle::refreshable(&c),
             };
             if !wanted {
                 if let Some(t) = lifecycle::due_at(&c, &policy) {
