@@ -13,6 +13,12 @@ pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
     Ok(state.onramp.status())
 }
 
+/// "Try again" on the secure-storage warning: asks the keyring once more.
+#[tauri::command]
+pub async fn recheck_vault(state: State<'_, AppState>) -> Result<VaultStatus> {
+    Ok(state.onramp.recheck_vault().await)
+}
+
 #[tauri::command]
 pub async fn list_customers(
     state: State<'_, AppState>,

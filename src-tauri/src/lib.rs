@@ -44,37 +44,48 @@ async fn open_state() -> onramp_core::Result<AppState> {
 /// `connections-changed` when a sweep changed anything.
 async fn keep_alive(app: tauri::AppHandle) {
     const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+    // While the keyring is locked or gone, it is asked again this often (no token can be
+    // refreshed without it; nothing is marked broken meanwhile).
+    const KEYRING_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+    let mut vault_seen = true;
     loop {
         let state = app.state::<AppState>();
-        let wait = match state.onramp.refresh_sweep(Sweep::Due).await {
-            Ok(report) => {
-                if !report.refreshed.is_empty()
-                    || !report.needs_reauth.is_empty()
-                    || !report.failed.is_empty()
-                {
-                    let _ = app.emit("connections-changed", report.summary());
+        let onramp = &state.onramp;
+        if !onramp.status().vault.available {
+            onramp.recheck_vault().await;
+        }
+        let wait = if onramp.status().vault.available {
+            match onramp.refresh_sweep(Sweep::Due).await {
+                Ok(report) => {
+                    if !report.refreshed.is_empty()
+                        || !report.needs_reauth.is_empty()
+                        || !report.failed.is_empty()
+                    {
+                        let _ = app.emit("connections-changed", report.summary());
+                    }
+                    report
+                        .next_due_at
+                        .map(|t| {
+                            let secs = (t - onramp.lifecycle().now()).whole_seconds().max(1);
+                            std::time::Duration::from_secs(secs as u64).min(MAX_SLEEP)
+                        })
+                        .unwrap_or(MAX_SLEEP)
                 }
-                report
-                    .next_due
-                    .as_deref()
-                    .and_then(|t| {
-                        time::OffsetDateTime::parse(
-                            t,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                    })
-                    .map(|t| {
-                        let secs = (t - state.onramp.lifecycle().now()).whole_seconds().max(1);
-                        std::time::Duration::from_secs(secs as u64).min(MAX_SLEEP)
-                    })
-                    .unwrap_or(MAX_SLEEP)
+                Err(e) => {
+                    tracing::warn!(error = %e, "refresh sweep stopped");
+                    MAX_SLEEP
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "refresh sweep stopped");
-                MAX_SLEEP
-            }
+        } else {
+            KEYRING_RETRY
         };
+        // The UI's secure-storage warning follows the keyring both ways.
+        let vault = onramp.status().vault;
+        if vault.available != vault_seen {
+            vault_seen = vault.available;
+            let _ = app.emit("vault-changed", &vault);
+        }
+        let wait = if vault.available { wait } else { KEYRING_RETRY };
         tokio::time::sleep(wait).await;
     }
 }
@@ -105,6 +116,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
+            commands::recheck_vault,
             commands::list_customers,
             commands::add_customer,
             commands::get_customer,

@@ -412,6 +412,9 @@ pub struct SweepReport {
     pub held: usize,
     /// When the next connection becomes due, if any (RFC 3339).
     pub next_due: Option<String>,
+    /// The same instant, for a scheduler.
+    #[serde(skip)]
+    pub next_due_at: Option<time::OffsetDateTime>,
 }
 
 impl SweepReport {

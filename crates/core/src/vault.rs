@@ -60,9 +60,14 @@ pub fn mask(value: &str) -> String {
 const SERVICE: &str = "onramp";
 const SELF_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// The keyring's last known state: the error of the last call that found it unavailable,
+/// cleared by the next call that works. Shared by every clone of a [`Vault`].
+type Health = std::sync::Arc<std::sync::Mutex<Option<Error>>>;
+
 #[derive(Clone, Debug)]
 pub struct Vault {
     store_id: String,
+    health: Health,
 }
 
 fn backend_name() -> &'static str {
@@ -93,19 +98,94 @@ fn unavailable(err: &keyring::Error) -> Error {
     .hint(hint)
 }
 
+fn entry(name: &str) -> keyring::Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, name)
+}
+
+/// Runs a keyring call, and once more if the keyring daemon went away in the middle of it (it
+/// died and the session bus starts a new one on the next call). Setting, reading and deleting
+/// an entry can all safely be done twice.
+fn once_more_if_gone<T>(call: impl Fn() -> keyring::Result<T>) -> keyring::Result<T> {
+    match call() {
+        Err(e) if daemon_gone(&e) => {
+            tracing::warn!("the keyring daemon went away during a call; asking again");
+            call()
+        }
+        other => other,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn daemon_gone(err: &keyring::Error) -> bool {
+    let keyring::Error::PlatformFailure(inner) = err else {
+        return false;
+    };
+    match inner.downcast_ref::<dbus_secret_service::Error>() {
+        // What libdbus reports when the peer left the bus before answering.
+        Some(dbus_secret_service::Error::Dbus(d)) => {
+            d.name() == Some("org.freedesktop.DBus.Error.NoReply")
+                && d.message().is_some_and(|m| m.contains("disconnected"))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn daemon_gone(_: &keyring::Error) -> bool {
+    false
+}
+
 impl Vault {
     pub fn new(store_id: impl Into<String>) -> Self {
         Vault {
             store_id: store_id.into(),
+            health: Health::default(),
         }
     }
 
-    fn entry(&self, key: &str) -> Result<keyring::Entry> {
-        keyring::Entry::new(SERVICE, &format!("{}/{}", self.store_id, key))
-            .map_err(|e| unavailable(&e))
+    /// Whether the keyring worked on its last call (or self-test), and if not, what was wrong:
+    /// a keyring locked or gone mid-run shows here at once, and clears when a call works again.
+    pub fn status(&self) -> VaultStatus {
+        let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        match &*health {
+            None => VaultStatus {
+                available: true,
+                backend: backend_name().to_string(),
+                message: None,
+                hint: None,
+            },
+            Some(e) => VaultStatus {
+                available: false,
+                backend: backend_name().to_string(),
+                message: Some(e.message.clone()),
+                hint: e.hint.clone(),
+            },
+        }
+    }
+
+    fn note(&self, outcome: Option<&Error>) {
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Some(e) if e.code == Code::KeychainUnavailable => *health = Some(e.clone()),
+            Some(_) => {}
+            None => *health = None,
+        }
+    }
+
+    fn name(&self, key: &str) -> String {
+        format!("{}/{}", self.store_id, key)
     }
 
     async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let result = Self::run_blocking(f).await;
+        self.note(result.as_ref().err());
+        result
+    }
+
+    async fn run_blocking<T: Send + 'static>(
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
         // A locked keyring may show an unlock prompt; past this, nobody is answering it (or the
@@ -124,18 +204,23 @@ impl Vault {
     }
 
     pub async fn put(&self, key: &str, secret: &Sensitive<String>) -> Result<()> {
-        let entry = self.entry(key)?;
+        let name = self.name(key);
         let value = secret.expose().clone();
-        Self::blocking(move || entry.set_password(&value).map_err(|e| unavailable(&e))).await
+        self.blocking(move || {
+            once_more_if_gone(|| entry(&name)?.set_password(&value)).map_err(|e| unavailable(&e))
+        })
+        .await
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Sensitive<String>>> {
-        let entry = self.entry(key)?;
-        Self::blocking(move || match entry.get_password() {
-            Ok(v) => Ok(Some(Sensitive::new(v))),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(unavailable(&e)),
-        })
+        let name = self.name(key);
+        self.blocking(
+            move || match once_more_if_gone(|| entry(&name)?.get_password()) {
+                Ok(v) => Ok(Some(Sensitive::new(v))),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(unavailable(&e)),
+            },
+        )
         .await
     }
 
@@ -151,11 +236,13 @@ impl Vault {
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {
-        let entry = self.entry(key)?;
-        Self::blocking(move || match entry.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(unavailable(&e)),
-        })
+        let name = self.name(key);
+        self.blocking(
+            move || match once_more_if_gone(|| entry(&name)?.delete_credential()) {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(unavailable(&e)),
+            },
+        )
         .await
     }
 
@@ -183,22 +270,10 @@ impl Vault {
                 Code::KeychainUnavailable,
                 "Secure storage is unavailable: the keyring did not answer (it may be waiting to be unlocked).",
             )
-            .hint("Unlock the keyring when the system asks, then restart Onramp.")),
+            .hint("Unlock the keyring when the system asks; Onramp checks again by itself.")),
         };
-        match result {
-            Ok(()) => VaultStatus {
-                available: true,
-                backend: backend_name().to_string(),
-                message: None,
-                hint: None,
-            },
-            Err(e) => VaultStatus {
-                available: false,
-                backend: backend_name().to_string(),
-                message: Some(e.message),
-                hint: e.hint,
-            },
-        }
+        self.note(result.as_ref().err());
+        self.status()
     }
 }
 

@@ -21,6 +21,7 @@ import type {
   SignInStatus,
   UsageImport,
   UsageSeries,
+  VaultStatus,
   VendorApp,
   VendorAppInput,
   ProviderId,
@@ -30,6 +31,8 @@ import type {
 
 export interface Backend {
   appStatus(): Promise<AppStatus>;
+  /** Asks the keyring again (after the installer unlocked it). */
+  recheckVault(): Promise<VaultStatus>;
   listCustomers(query: string | null): Promise<CustomerSummary[]>;
   addCustomer(input: NewCustomer): Promise<Customer>;
   getCustomer(id: string): Promise<CustomerDetail>;
@@ -85,6 +88,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const tauriBackend: Backend = {
   appStatus: () => call("app_status"),
+  recheckVault: () => call("recheck_vault"),
   listCustomers: (query) => call("list_customers", { query }),
   addCustomer: (input) => call("add_customer", { input }),
   getCustomer: (id) => call("get_customer", { id }),

@@ -19,6 +19,7 @@ import type {
   SignInInfo,
   Site,
   UsageSeries,
+  VaultStatus,
 } from "./bindings";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -197,7 +198,8 @@ export interface FakeOptions {
   troubled?: boolean;
 }
 
-export type FakeBackend = Backend & { calls: string[] };
+/** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back. */
+export type FakeBackend = Backend & { calls: string[]; setVault(available: boolean): void };
 
 export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const environment = opts.environment ?? "sandbox";
@@ -325,8 +327,17 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     return conn;
   }
 
+  let vaultUp = !opts.vaultUnavailable;
+  const vault = (): VaultStatus =>
+    vaultUp
+      ? { available: true, backend: "Secret Service", message: null, hint: null }
+      : { available: false, backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then try again." };
+
   const b: FakeBackend = {
     calls,
+    setVault(available) {
+      vaultUp = available;
+    },
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");
       return {
@@ -334,11 +345,14 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
         environment,
         data_dir: "/home/installer/.local/share/onramp",
         config_file: "/home/installer/.config/onramp/onramp.toml",
-        vault: opts.vaultUnavailable
-          ? { available: false, backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then restart Onramp." }
-          : { available: true, backend: "Secret Service", message: null, hint: null },
+        vault: vault(),
         sandbox_keys: environment === "sandbox" ? demoKeys : [],
       };
+    },
+    async recheckVault() {
+      calls.push("recheckVault");
+      await slow();
+      return vault();
     },
     async listCustomers(query) {
       calls.push(`listCustomers:${query ?? ""}`);

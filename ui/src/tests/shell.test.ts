@@ -1,7 +1,7 @@
 // The frame around the pages: the sandbox badge, secure storage, activity and settings.
 import { describe, expect, it } from "vitest";
 import { go } from "../lib/app.svelte";
-import { $, $$, button, click, settle, start, stop, text, type } from "./harness";
+import { $, $$, button, click, settle, start, stop, text, type, until } from "./harness";
 
 describe("environment", () => {
   it("shows the sandbox badge only in the sandbox", async () => {
@@ -20,6 +20,20 @@ describe("environment", () => {
     expect(w.textContent).toContain("GNOME Keyring");
     stop();
     await start();
+    expect($("vault-warning")).toBeNull();
+  });
+
+  it("asks the keyring again on Try again, and clears the warning once it is back", async () => {
+    const fake = await start({ vaultUnavailable: true, latency: 50 });
+    click("vault-retry");
+    await settle();
+    expect($("vault-retry")!.textContent).toContain("Checking");
+    await until("vault-still-down");
+    expect($("vault-warning")).not.toBeNull();
+    expect(fake.calls.filter((c) => c === "recheckVault").length).toBe(1);
+    fake.setVault(true);
+    click("vault-retry");
+    for (let i = 0; i < 100 && $("vault-warning"); i++) await settle(20);
     expect($("vault-warning")).toBeNull();
   });
 });

@@ -117,14 +117,18 @@ impl Onramp {
         self.lifecycle.now()
     }
 
+    /// The app's state; `vault` is live: the keyring as its last call found it.
     pub fn status(&self) -> AppStatus {
-        self.status.clone()
+        AppStatus {
+            vault: self.vault.status(),
+            ..self.status.clone()
+        }
     }
 
-    /// Runs the keyring self-test again (after the installer unlocked it).
-    pub async fn recheck_vault(&mut self) -> VaultStatus {
-        self.status.vault = self.vault.self_test().await;
-        self.status.vault.clone()
+    /// Runs the keyring self-test again (after the installer unlocked it, or to see whether a
+    /// keyring that failed mid-run is back).
+    pub async fn recheck_vault(&self) -> VaultStatus {
+        self.vault.self_test().await
     }
 
     pub fn config(&self) -> &Config {

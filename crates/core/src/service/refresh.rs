@@ -226,6 +226,7 @@ impl Onramp {
             return Err(e);
         }
         report.next_due = next.map(rfc3339);
+        report.next_due_at = next;
         if !report.refreshed.is_empty() || !report.needs_reauth.is_empty() {
             tracing::info!(summary = %report.summary(), "refresh sweep");
         }

@@ -1,0 +1,408 @@
+//! The keyring goes away or gets locked while Onramp runs, and comes back: Onramp says so
+//! plainly (status, errors with a hint), refreshes nothing it could not store, writes no
+//! half-connection, marks nothing broken, and works again once the keyring is back.
+//!
+//! Each test owns a private session bus with no service activation and a gnome-keyring-daemon
+//! it starts, kills and restarts (locked or unlocked) itself, so nothing here touches the
+//! keyring the other tests use. Its own test binary: the in-process test points this process's
+//! session bus at the private one.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use onramp_core::model::{ConnectionState, ProviderId};
+use onramp_core::service::{Redirect, Sweep};
+use onramp_core::{Code, Onramp};
+use onramp_sandbox::OAuthVendor;
+
+const PASSWORD: &str = "onramp-trouble";
+
+/// A session bus of its own and a keyring daemon on it.
+struct PrivateKeyring {
+    dir: tempfile::TempDir,
+    bus: Child,
+    address: String,
+    daemon: Option<Child>,
+}
+
+impl PrivateKeyring {
+    fn new() -> PrivateKeyring {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["home/.local/share/keyrings", "run"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("run"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        // No <servicedir>: a keyring that is gone stays gone until the test starts one.
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut bus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon runs");
+        let mut line = String::new();
+        BufReader::new(bus.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line.trim().to_string();
+        assert!(address.starts_with("unix:"), "bus address: {address:?}");
+        PrivateKeyring {
+            dir,
+            bus,
+            address,
+            daemon: None,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        let d = self.dir.path();
+        vec![
+            ("HOME", d.join("home")),
+            ("XDG_DATA_HOME", d.join("home/.local/share")),
+            ("XDG_RUNTIME_DIR", d.join("run")),
+        ]
+    }
+
+    /// Starts the daemon; `unlock` types the password as a login would, otherwise the keyring
+    /// it finds on disk stays locked.
+    fn start(&mut self, unlock: bool) {
+        assert!(self.daemon.is_none());
+        let mut cmd = Command::new("gnome-keyring-daemon");
+        cmd.args(["--foreground", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .envs(self.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if unlock {
+            cmd.arg("--unlock");
+        }
+        let mut child = cmd.spawn().expect("gnome-keyring-daemon runs");
+        let mut stdin = child.stdin.take().unwrap();
+        if unlock {
+            stdin.write_all(PASSWORD.as_bytes()).unwrap();
+        }
+        drop(stdin);
+        self.daemon = Some(child);
+        self.wait_for_name(true);
+    }
+
+    /// Kills the daemon (as a crash or a logout would).
+    fn kill(&mut self) {
+        let mut child = self.daemon.take().expect("a daemon is running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        self.wait_for_name(false);
+    }
+
+    fn wait_for_name(&self, owned: bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = Command::new("dbus-send")
+                .args([
+                    &format!("--bus={}", self.address),
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.contains(if owned {
+                "boolean true"
+            } else {
+                "boolean false"
+            }) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keyring daemon did not {} the bus: {text}",
+                if owned { "join" } else { "leave" }
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PrivateKeyring {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+async fn sign_in(
+    onramp: &Onramp,
+    customer: &str,
+    provider: ProviderId,
+) -> onramp_core::Result<String> {
+    let start = onramp
+        .begin_oauth(customer, provider, Redirect::DeepLink)
+        .await?;
+    let back = consent(&start.authorize_url).await;
+    Ok(onramp.complete_oauth(&back, Some(provider)).await?.id)
+}
+
+async fn consent(authorize_url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(authorize_url).send().await.unwrap();
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Mid-run, inside one Onramp: the keyring dies, then comes back locked, then unlocked.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
+    let mut keyring = PrivateKeyring::new();
+    keyring.start(true);
+    // This binary's keyring calls go to the private bus (libdbus reads it on every connect).
+    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &keyring.address);
+
+    let w = World::new().await;
+    let onramp = w.open().await;
+    assert!(
+        onramp.status().vault.available,
+        "{:?}",
+        onramp.status().vault
+    );
+    let ada = customer(&onramp, "Ada").await;
+    let tesla = sign_in(&onramp, &ada, ProviderId::Tesla).await.unwrap();
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+
+    // Gone: the sweep stops with the keyring's error, asks the vendor nothing (a refresh whose
+    // new token could not be stored would lose the grant), and marks nothing broken.
+    keyring.kill();
+    let e = onramp.refresh_sweep(Sweep::All).await.unwrap_err();
+    assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
+    assert!(
+        e.message.starts_with("Secure storage is unavailable"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.hint.as_deref().unwrap().contains("keyring"),
+        "{:?}",
+        e.hint
+    );
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+    let vault = onramp.status().vault;
+    assert!(!vault.available, "the status follows the keyring");
+    assert!(vault
+        .message
+        .unwrap()
+        .starts_with("Secure storage is unavailable"));
+    let detail = onramp.customer(&ada).await.unwrap();
+    assert_eq!(
+        detail.connections[0].state,
+        ConnectionState::Active,
+        "a keyring outage is not the connection's fault"
+    );
+
+    // A sign-in completed meanwhile stores nothing: no connection row without its tokens.
+    let e = sign_in(&onramp, &ada, ProviderId::Enphase)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
+    assert_eq!(row_count(&onramp, "connections").await, 1);
+    assert!(!onramp.recheck_vault().await.available);
+
+    // Back, but locked (nobody to answer the unlock prompt): still a clear error, not a hang.
+    keyring.start(false);
+    let asked = Instant::now();
+    let e = onramp.refresh_connection(&tesla).await.unwrap_err();
+    assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        asked.elapsed()
+    );
+    assert!(!onramp.recheck_vault().await.available);
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+
+    // Unlocked: the next check says so, and the same grant refreshes (nothing was lost).
+    keyring.kill();
+    keyring.start(true);
+    let vault = onramp.recheck_vault().await;
+    assert!(vault.available, "{vault:?}");
+    assert!(onramp.status().vault.available);
+    let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert_eq!(report.refreshed, vec![tesla.clone()], "{report:?}");
+    let conn = onramp.check_connection(&tesla).await.unwrap();
+    assert_eq!(conn.state, ConnectionState::Active);
+    sign_in(&onramp, &ada, ProviderId::Enphase).await.unwrap();
+    assert_eq!(row_count(&onramp, "connections").await, 2);
+    onramp.close().await;
+}
+
+fn onramp_bin() -> PathBuf {
+    let mut p = std::env::current_exe().unwrap();
+    p.pop();
+    p.pop();
+    p.push("onramp");
+    assert!(p.exists(), "build the CLI first: {}", p.display());
+    p
+}
+
+/// At start-up, from the terminal: each run of `onramp` meets the keyring as it is now.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_terminal_says_when_the_keyring_is_gone_or_locked_and_recovers() {
+    let mut keyring = PrivateKeyring::new();
+    keyring.start(true);
+    let sb = onramp_sandbox::Sandbox::start(Default::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = onramp_core::config::Config {
+        environment: onramp_core::model::Environment::Production,
+        ..Default::default()
+    };
+    onramp_launch::wire(&sb, &mut config);
+    let config_file = dir.path().join("onramp.toml");
+    std::fs::write(&config_file, toml::to_string(&config).unwrap()).unwrap();
+    let browser = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/customer_browser.py");
+    let bus = keyring.address.clone();
+    let run = |args: &[&str], stdin: &str| -> Output {
+        let mut child = Command::new(onramp_bin())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config_file)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .env("BROWSER", &browser)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = |out: Output| -> String {
+        assert!(
+            out.status.success(),
+            "onramp failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = |s: String| -> serde_json::Value { serde_json::from_str(&s).unwrap() };
+
+    let app = sb.oauth_client(OAuthVendor::Sma);
+    ok(run(
+        &["app", "set", "sma", "--client-id", &app.client_id],
+        &format!("{}\n", app.client_secret),
+    ));
+    let id = ok(run(&["customer", "add", "--name", "Ada"], ""))
+        .trim()
+        .to_string();
+    let conn = json(ok(run(
+        &[
+            "connect",
+            "sma",
+            "--customer",
+            &id,
+            "--timeout",
+            "60",
+            "--json",
+        ],
+        "",
+    )));
+    let before = sb.token_requests(OAuthVendor::Sma);
+    let list_before = ok(run(&["list", "--json"], ""));
+
+    for locked in [false, true] {
+        if keyring.daemon.is_some() {
+            keyring.kill();
+        }
+        if locked {
+            keyring.start(false);
+        }
+        let status = json(ok(run(&["status", "--json"], "")));
+        assert_eq!(status["vault"]["available"], false, "{status}");
+        let text = ok(run(&["status"], ""));
+        assert!(text.contains("secure storage: UNAVAILABLE"), "{text}");
+
+        let out = run(&["refresh", "--all"], "");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Secure storage is unavailable"), "{err}");
+        assert!(err.contains("hint:") && err.contains("keyring"), "{err}");
+        assert_eq!(
+            sb.token_requests(OAuthVendor::Sma),
+            before,
+            "no token was asked for"
+        );
+
+        let out = run(
+            &["connect", "sma", "--customer", &id, "--timeout", "60"],
+            "",
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Secure storage"), "{err}");
+        assert_eq!(
+            ok(run(&["list", "--json"], "")),
+            list_before,
+            "nothing half-written, nothing marked broken"
+        );
+    }
+
+    keyring.kill();
+    keyring.start(true);
+    let status = json(ok(run(&["status", "--json"], "")));
+    assert_eq!(status["vault"]["available"], true, "{status}");
+    let all = json(ok(run(&["refresh", "--all", "--json"], "")));
+    assert_eq!(all["refreshed"], serde_json::json!([conn["id"]]), "{all}");
+    let checked = json(ok(run(
+        &["check", conn["id"].as_str().unwrap(), "--json"],
+        "",
+    )));
+    assert_eq!(checked["state"], "active", "{checked}");
+}
