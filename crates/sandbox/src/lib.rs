@@ -405,6 +405,22 @@ impl Sandbox {
         self.oauth(vendor).0.set_lost_answers(how, times);
     }
 
+    /// The vendor's token endpoint waits this long before answering (zero: at once).
+    pub fn set_token_latency(&self, vendor: OAuthVendor, latency: std::time::Duration) {
+        self.oauth(vendor).0.set_token_latency(latency);
+    }
+
+    /// Arms faults (5xx, 429, truncated JSON, latency) on the vendor's data API, replacing any
+    /// still armed. Sign-in and the token endpoint are not affected.
+    pub fn set_api_faults(&self, vendor: OAuthVendor, faults: Faults) {
+        self.oauth(vendor).0.api_knobs.set(faults);
+    }
+
+    /// Requests the vendor's data API received, rejected ones included.
+    pub fn api_requests(&self, vendor: OAuthVendor) -> u64 {
+        self.oauth(vendor).0.api_knobs.requests()
+    }
+
     /// Requests the vendor's token endpoint received, rejected ones included.
     pub fn token_requests(&self, vendor: OAuthVendor) -> u64 {
         self.oauth(vendor).0.token_requests()

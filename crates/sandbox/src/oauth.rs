@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::faults::{inject, Knobs, Shapes};
 use crate::fleet::{self, FleetSite};
 
 /// A vendor that enrolls through the authorization-code grant.
@@ -162,6 +163,10 @@ pub(crate) struct Server {
     token_fault: Mutex<Option<(u16, u32)>>,
     /// The next N successful token answers never arrive whole (the exchange did happen).
     lost_answers: Mutex<Option<(LostAnswer, u32)>>,
+    /// Added before the token endpoint answers (a slow or hanging vendor).
+    token_latency: Mutex<Duration>,
+    /// Faults and latency of the vendor's data API (everything but authorize and token).
+    pub(crate) api_knobs: Arc<Knobs>,
     log: Mutex<Vec<TokenRequest>>,
     books: Mutex<Books>,
     rng: Mutex<rand::rngs::StdRng>,
@@ -217,6 +222,8 @@ impl Server {
             token_requests: AtomicU64::new(0),
             token_fault: Mutex::default(),
             lost_answers: Mutex::default(),
+            token_latency: Mutex::default(),
+            api_knobs: Arc::default(),
             log: Mutex::default(),
             books: Mutex::default(),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(rand::random())),
@@ -254,6 +261,10 @@ impl Server {
     pub(crate) fn set_lost_answers(&self, how: LostAnswer, times: u32) {
         *self.lost_answers.lock().unwrap_or_else(|p| p.into_inner()) =
             (times > 0).then_some((how, times));
+    }
+
+    pub(crate) fn set_token_latency(&self, latency: Duration) {
+        *self.token_latency.lock().unwrap_or_else(|p| p.into_inner()) = latency;
     }
 
     fn take_lost_answer(&self) -> Option<LostAnswer> {
@@ -640,6 +651,10 @@ async fn token(
     body: Bytes,
 ) -> Response {
     s.token_requests.fetch_add(1, Ordering::SeqCst);
+    let latency = *s.token_latency.lock().unwrap_or_else(|p| p.into_inner());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if let Some(status) = s.take_token_fault() {
         return match status {
             429 => (
@@ -1215,9 +1230,7 @@ async fn metry_consumption(
 
 pub(crate) fn router(s: Arc<Server>) -> Router {
     let (auth_path, token_path) = s.vendor.paths();
-    let r = Router::new()
-        .route(auth_path, get(authorize))
-        .route(token_path, post(token));
+    let r = Router::new();
     let r = match s.vendor {
         OAuthVendor::Tesla => r
             .route("/api/1/products", get(tesla_products))
@@ -1238,7 +1251,6 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
                 get(utilityapi_authorization),
             ),
         OAuthVendor::Metry => r
-            .route("/oauth/authorize", get(authorize))
             .route("/api/v2/accounts/me", get(metry_me))
             .route("/api/v2/meters", get(metry_meter_list))
             .route(
@@ -1246,5 +1258,47 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
                 get(metry_consumption),
             ),
     };
-    r.with_state(s)
+    // The data API answers through the fault knobs; sign-in and tokens have their own.
+    let shapes = Arc::new(Shapes {
+        unavailable: api_unavailable,
+        rate_limited: api_rate_limited,
+        malformed: api_malformed,
+    });
+    let api = r.layer(axum::middleware::from_fn_with_state(
+        (s.api_knobs.clone(), shapes),
+        inject,
+    ));
+    let mut r = Router::new()
+        .route(auth_path, get(authorize))
+        .route(token_path, post(token));
+    if s.vendor == OAuthVendor::Metry {
+        r = r.route("/oauth/authorize", get(authorize));
+    }
+    r.merge(api).with_state(s)
+}
+
+fn api_unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"error": "service_unavailable", "message": "Try again later"})),
+    )
+        .into_response()
+}
+
+fn api_rate_limited(retry_after: u64) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [("retry-after", retry_after.to_string())],
+        axum::Json(json!({"error": "rate_limited", "message": "Too many requests"})),
+    )
+        .into_response()
+}
+
+fn api_malformed() -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        r#"{"response": [{"id": 1, "name": "trunc"#,
+    )
+        .into_response()
 }

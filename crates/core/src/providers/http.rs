@@ -15,12 +15,20 @@ pub struct Client {
     pacers: Arc<Mutex<HashMap<String, Arc<Pacer>>>>,
 }
 
+/// How long a vendor call may take in all, by default.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Client {
     pub fn new() -> Result<Client> {
+        Client::with_timeout(TIMEOUT)
+    }
+
+    /// A client whose calls give up after `timeout` (connecting: at most 10 s of it).
+    pub fn with_timeout(timeout: Duration) -> Result<Client> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {

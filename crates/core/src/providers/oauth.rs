@@ -353,11 +353,21 @@ pub async fn api_get(
     query: &[(&str, &str)],
 ) -> Result<Value> {
     let (status, body, retry) = raw_get(client, vendor, url, access, query).await?;
+    read_answer(vendor, status, &body, retry)
+}
+
+/// A data API answer as JSON, or the error it means.
+fn read_answer(
+    vendor: &str,
+    status: reqwest::StatusCode,
+    body: &[u8],
+    retry: Option<u64>,
+) -> Result<Value> {
     match status.as_u16() {
-        200..=299 => serde_json::from_slice(&body)
+        200..=299 => serde_json::from_slice(body)
             .map_err(|e| http::vendor_failed(vendor, format!("an unreadable answer ({e})"))),
         401 | 403 => {
-            let detail = serde_json::from_slice::<Value>(&body)
+            let detail = serde_json::from_slice::<Value>(body)
                 .ok()
                 .and_then(|v| {
                     ["details", "detail", "error", "message"]
@@ -408,7 +418,7 @@ async fn tesla_products(
             }
         }
     }
-    let (status, _, _) = raw_get(
+    let (status, body, retry) = raw_get(
         client,
         "Tesla",
         &join(&base, "/api/1/products"),
@@ -416,26 +426,27 @@ async fn tesla_products(
         &[],
     )
     .await?;
-    if status.as_u16() == 421 {
-        let region = api_get(
-            client,
-            "Tesla",
-            &join(&base, "/api/1/users/region"),
-            access,
-            &[],
-        )
-        .await?;
-        let right = region
-            .pointer("/response/fleet_api_base_url")
-            .and_then(Value::as_str)
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://127.0.0.1"))
-            .ok_or_else(|| http::vendor_failed("Tesla", "no region for this account"))?;
-        base = right.to_string();
+    if status.as_u16() != 421 {
+        return read_answer("Tesla", status, &body, retry);
     }
+    // 421: the account lives in another region; Tesla names it.
+    let region = api_get(
+        client,
+        "Tesla",
+        &join(&base, "/api/1/users/region"),
+        access,
+        &[],
+    )
+    .await?;
+    let right = region
+        .pointer("/response/fleet_api_base_url")
+        .and_then(Value::as_str)
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://127.0.0.1"))
+        .ok_or_else(|| http::vendor_failed("Tesla", "no region for this account"))?;
     api_get(
         client,
         "Tesla",
-        &join(&base, "/api/1/products"),
+        &join(right, "/api/1/products"),
         access,
         &[],
     )

@@ -108,6 +108,12 @@ impl Onramp {
         self.lifecycle = Lifecycle::new(clock, policy);
     }
 
+    /// How long a vendor call may take before Onramp gives up on it and says so (default 30 s).
+    pub fn set_http_timeout(&mut self, timeout: std::time::Duration) -> Result<()> {
+        self.http = http::Client::with_timeout(timeout)?;
+        Ok(())
+    }
+
     pub fn lifecycle(&self) -> &Lifecycle {
         &self.lifecycle
     }
