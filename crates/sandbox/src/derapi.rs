@@ -55,19 +55,28 @@ pub(crate) struct Server {
     pub(crate) secret: String,
     seed: u64,
     books: Mutex<Books>,
+    ledger: crate::ledger::Ledger,
     fault: Mutex<Option<u16>>,
 }
 
 impl Server {
-    pub(crate) fn new(seed: u64) -> Arc<Server> {
+    pub(crate) fn new(seed: u64, ledger: crate::ledger::Ledger) -> Arc<Server> {
         let mut r = crate::fleet::rng(seed, 0xde7);
         Arc::new(Server {
             client_id: format!("{:08x}-sandbox-derapi", r.gen::<u32>()),
             secret: crate::fleet::solis_secret(&mut r),
             seed,
             books: Mutex::default(),
+            ledger,
             fault: Mutex::default(),
         })
+    }
+
+    /// A secret token, written in the ledger.
+    fn mint(&self, prefix: &str) -> String {
+        let t = token(prefix);
+        self.ledger.record(&t);
+        t
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Books> {
@@ -173,7 +182,7 @@ async fn oauth_token(
         )
             .into_response();
     }
-    let t = token("dt_");
+    let t = s.mint("dt_");
     s.books()
         .tokens
         .insert(t.clone(), Instant::now() + Duration::from_secs(3600));
@@ -411,7 +420,7 @@ async fn session_submit(
     s.books().sessions.insert(
         id,
         Session::Done {
-            token: token("pt_"),
+            token: s.mint("pt_"),
             vendor,
             sites,
         },

@@ -13,6 +13,7 @@ mod derapi;
 pub mod espi;
 mod faults;
 mod fleet;
+mod ledger;
 mod oauth;
 mod pelm;
 mod signing;
@@ -199,6 +200,7 @@ impl Server {
 
 /// Both simulated vendors, serving until [`Sandbox::shutdown`] or drop.
 pub struct Sandbox {
+    ledger: ledger::Ledger,
     demo: Demo,
     solaredge: Server,
     solis: Server,
@@ -232,11 +234,18 @@ impl Sandbox {
             solis::router(so, solis_knobs.clone()),
         )
         .await?;
+        let ledger = ledger::Ledger::default();
         let mut oauth = Vec::new();
         let utility_vendors = [OAuthVendor::UtilityApi, OAuthVendor::Metry];
         for vendor in OAuthVendor::ALL.into_iter().chain(utility_vendors) {
             let mut registered = cfg.oauth_redirect_uris.clone();
-            let state = oauth::Server::new(vendor, cfg.seed, Vec::new(), cfg.oauth_code_ttl);
+            let state = oauth::Server::new(
+                vendor,
+                cfg.seed,
+                Vec::new(),
+                cfg.oauth_code_ttl,
+                ledger.clone(),
+            );
             let server = serve(SocketAddr::new(cfg.host, 0), oauth::router(state.clone())).await?;
             let base = format!("http://{}", server.addr);
             if vendor == OAuthVendor::Enphase {
@@ -247,19 +256,21 @@ impl Sandbox {
             *state.base_url.lock().unwrap_or_else(|p| p.into_inner()) = base;
             oauth.push((vendor, state, server));
         }
-        let pelm_state = pelm::Server::new(cfg.seed, cfg.oauth_redirect_uris.clone());
+        let pelm_state =
+            pelm::Server::new(cfg.seed, cfg.oauth_redirect_uris.clone(), ledger.clone());
         let pelm_server = serve(
             SocketAddr::new(cfg.host, 0),
             pelm::router(pelm_state.clone()),
         )
         .await?;
-        let derapi_state = derapi::Server::new(cfg.seed);
+        let derapi_state = derapi::Server::new(cfg.seed, ledger.clone());
         let derapi_server = serve(
             SocketAddr::new(cfg.host, 0),
             derapi::router(derapi_state.clone()),
         )
         .await?;
         Ok(Sandbox {
+            ledger,
             demo,
             oauth,
             pelm: (pelm_state, pelm_server),
@@ -419,6 +430,27 @@ impl Sandbox {
     /// Requests the vendor's data API received, rejected ones included.
     pub fn api_requests(&self, vendor: OAuthVendor) -> u64 {
         self.oauth(vendor).0.api_knobs.requests()
+    }
+
+    /// Every secret this sandbox issued or accepts: the tokens and codes it handed out so far,
+    /// every app's client secret and API key, the partner account, and the demo keys. None of
+    /// them may appear anywhere Onramp writes or shows outside the keyring.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let mut all = self.ledger.all();
+        for (_, state, _) in &self.oauth {
+            all.push(state.client.client_secret.clone());
+            all.extend(state.client.api_key.clone());
+        }
+        all.push(self.pelm.0.secret.clone());
+        all.push(self.derapi.0.secret.clone());
+        let (token, key) = self.enphase_partner();
+        all.extend([token, key]);
+        let d = &self.demo;
+        all.push(d.solaredge_account_key.clone());
+        all.extend(d.solaredge_site_keys.iter().map(|k| k.api_key.clone()));
+        all.push(d.solis_account.key_secret.clone());
+        all.extend(d.solis_customer_keys.iter().map(|k| k.key_secret.clone()));
+        all
     }
 
     /// Requests the vendor's token endpoint received, rejected ones included.

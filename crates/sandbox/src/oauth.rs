@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::faults::{inject, Knobs, Shapes};
 use crate::fleet::{self, FleetSite};
+use crate::ledger::Ledger;
 
 /// A vendor that enrolls through the authorization-code grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -177,6 +178,7 @@ pub(crate) struct Server {
     seed: u64,
     /// Enphase: the partner (installer) account's access token and API key, and its systems.
     pub(crate) partner: Option<(String, String, Vec<FleetSite>)>,
+    ledger: Ledger,
 }
 
 impl Server {
@@ -185,6 +187,7 @@ impl Server {
         seed: u64,
         registered: Vec<String>,
         code_ttl: Duration,
+        ledger: Ledger,
     ) -> Arc<Server> {
         let mut rng = fleet::rng(seed, vendor.salt());
         let client = OAuthClient {
@@ -238,6 +241,7 @@ impl Server {
                     fleet::sites(seed, 0xa27 << 8, 30, 9_100_001),
                 )
             }),
+            ledger,
         })
     }
 
@@ -318,10 +322,12 @@ impl Server {
     fn token(&self, prefix: &str) -> String {
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         let bytes: [u8; 24] = rng.gen();
-        format!(
+        let token = format!(
             "{prefix}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        )
+        );
+        self.ledger.record(&token);
+        token
     }
 
     fn redirect_ok(&self, uri: &str) -> bool {
@@ -578,6 +584,7 @@ fn issue(s: &Server, b: &mut Books, grant: u64) -> Value {
         })),
         _ => s.token("at_"),
     };
+    s.ledger.record(&access);
     // Metry's refresh token does not rotate: the same one keeps working.
     let refresh = match (
         s.vendor,

@@ -40,19 +40,32 @@ pub(crate) struct Server {
     pub(crate) secret: String,
     registered: Vec<String>,
     books: Mutex<Books>,
+    ledger: crate::ledger::Ledger,
     pub(crate) token_requests: AtomicU64,
 }
 
 impl Server {
-    pub(crate) fn new(seed: u64, registered: Vec<String>) -> Arc<Server> {
+    pub(crate) fn new(
+        seed: u64,
+        registered: Vec<String>,
+        ledger: crate::ledger::Ledger,
+    ) -> Arc<Server> {
         let mut r = crate::fleet::rng(seed, 0x9e1);
         Arc::new(Server {
             client_id: format!("{:08x}-sandbox-pelm", r.gen::<u32>()),
             secret: crate::fleet::solis_secret(&mut r),
             registered,
             books: Mutex::default(),
+            ledger,
             token_requests: AtomicU64::new(0),
         })
+    }
+
+    /// A secret token, written in the ledger.
+    fn mint(&self, prefix: &str) -> String {
+        let t = token(prefix);
+        self.ledger.record(&t);
+        t
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Books> {
@@ -102,7 +115,7 @@ async fn connect_token(
     {
         return err(StatusCode::BAD_REQUEST, "Unknown utility_id");
     }
-    let t = token("ct_");
+    let t = s.mint("ct_");
     s.books().connect.insert(
         t.clone(),
         ConnectToken {
@@ -221,7 +234,7 @@ async fn connect_submit(
     }
     t.used = true;
     let user = t.user_id.clone();
-    let code = token("pc_");
+    let code = s.mint("pc_");
     b.codes.insert(code.clone(), (user, Instant::now(), false));
     target
         .query_pairs_mut()
@@ -251,12 +264,12 @@ async fn exchange(
         }
         _ => return err(StatusCode::BAD_REQUEST, "Invalid authorization code"),
     };
-    let access = token("pa_");
+    let access = s.mint("pa_");
     b.access.insert(access.clone(), user.clone());
     if !b.users.contains(&user) {
         b.users.push(user);
     }
-    axum::Json(json!({"access_token": access, "access_token_expires_in": 3600, "refresh_token": token("pr_"), "refresh_token_expires_in": 31_536_000})).into_response()
+    axum::Json(json!({"access_token": access, "access_token_expires_in": 3600, "refresh_token": s.mint("pr_"), "refresh_token_expires_in": 31_536_000})).into_response()
 }
 
 async fn accounts(State(s): State<Arc<Server>>, h: HeaderMap) -> Response {

@@ -1,0 +1,395 @@
+//! The secrets audit: every flow Onramp has, run against the sandbox with the real keyring and
+//! SQLite and every log line captured at the most verbose level; then every secret the sandbox
+//! issued or accepts (codes, access and refresh tokens, client secrets, API keys, partner and
+//! demo keys) and a wrong key the installer typed are looked for in the database files, the
+//! logs, the events, the exports, everything the UI is sent and every error shown. Zero hits.
+//! The keyring itself must hold them: that is where they belong, and it shows the scan looks
+//! for the real thing.
+//!
+//! Its own test binary: it installs the process's log subscriber.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use onramp_core::auth::loopback::Loopback;
+use onramp_core::model::*;
+use onramp_core::service::{ExportFormat, Redirect, Sweep};
+use onramp_core::Error;
+use onramp_sandbox::browser::submit_form;
+use onramp_sandbox::{Faults, OAuthVendor};
+
+/// Log lines, as written.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The customer at the vendor: consents on a page that redirects at once, or presses the button
+/// on a hosted page (Pelm Connect, Derapi Join). Where the browser is sent back.
+async fn consent(authorize_url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(authorize_url).send().await.unwrap();
+    if resp.status().is_redirection() {
+        return resp.headers()["location"].to_str().unwrap().to_string();
+    }
+    submit_form(authorize_url, "allow", &[]).await.unwrap()
+}
+
+fn options(utility: Option<&str>, vendor: Option<&str>) -> SignInOptions {
+    SignInOptions {
+        utility: utility.map(str::to_string),
+        scope: None,
+        vendor: vendor.map(str::to_string),
+    }
+}
+
+/// Everything the app hands the UI, as the UI receives it (JSON).
+struct Seen(Vec<(String, String)>);
+
+impl Seen {
+    fn add(&mut self, what: &str, value: &impl serde::Serialize) {
+        self.0
+            .push((what.to_string(), serde_json::to_string(value).unwrap()));
+    }
+    fn error(&mut self, what: &str, e: &Error) {
+        self.add(what, &e.info());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_leaves_the_keyring() {
+    let logs = Capture::default();
+    let sink = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .init();
+
+    let w = World::new().await;
+    let mut onramp = w.open().await;
+    onramp.set_http_timeout(Duration::from_secs(2)).unwrap();
+    let sb = &w.sandbox;
+    let demo = sb.demo().clone();
+    let mut seen = Seen(Vec::new());
+    let wrong_key = "WRONGKEY7Q2X9V4B8N1M6C3Z5L0K2J4H".to_string();
+
+    // The installer's own setup: a vendor app, installer accounts.
+    let sma_app = sb.oauth_client(OAuthVendor::Sma);
+    let app = onramp
+        .save_vendor_app(VendorAppInput {
+            provider: ProviderId::Sma,
+            client_id: sma_app.client_id.clone(),
+            client_secret: sma_app.client_secret.clone(),
+            api_key: None,
+        })
+        .await
+        .unwrap();
+    seen.add("save_vendor_app", &app);
+    let acct = onramp
+        .save_installer_account(solaredge_key(&demo.solaredge_account_key))
+        .await
+        .unwrap();
+    seen.add("save_installer_account", &acct);
+    let (partner_token, partner_key) = sb.enphase_partner();
+    let acct = onramp
+        .save_installer_account(KeyInput {
+            provider: ProviderId::Enphase,
+            api_key: Some(partner_key),
+            key_id: None,
+            key_secret: None,
+            access_token: Some(partner_token),
+        })
+        .await
+        .unwrap();
+    seen.add("save_installer_account", &acct);
+    let e = onramp
+        .save_installer_account(solaredge_key(&wrong_key))
+        .await
+        .unwrap_err();
+    seen.error("wrong installer key", &e);
+
+    // Keys typed at the customer's site, right and wrong.
+    let ada = customer(&onramp, "Ada Garcia").await;
+    let c = onramp
+        .connect_customer_key(&ada, solaredge_key(&demo.solaredge_site_keys[0].api_key))
+        .await
+        .unwrap();
+    seen.add("connect_customer_key", &c);
+    let solis = &demo.solis_customer_keys[0];
+    let solis_conn = onramp
+        .connect_customer_key(&ada, solis_key(&solis.key_id, &solis.key_secret))
+        .await
+        .unwrap();
+    seen.add("connect_customer_key", &solis_conn);
+    let e = onramp
+        .connect_customer_key(&ada, solaredge_key(&wrong_key))
+        .await
+        .unwrap_err();
+    seen.error("wrong customer key", &e);
+    let e = onramp
+        .connect_customer_key(&ada, solis_key(&solis.key_id, &wrong_key))
+        .await
+        .unwrap_err();
+    seen.error("wrong Solis secret", &e);
+
+    // Installer-account sites.
+    let ben = customer(&onramp, "Ben Okafor").await;
+    for provider in [ProviderId::Solaredge, ProviderId::Enphase] {
+        let found = onramp.search_account_sites(provider, "").await.unwrap();
+        seen.add("search_account_sites", &found);
+        let c = onramp
+            .connect_account_sites(ConnectAccountSites {
+                customer_id: ben.clone(),
+                provider,
+                site_ids: vec![found.sites[0].external_id.clone()],
+            })
+            .await
+            .unwrap();
+        seen.add("connect_account_sites", &c);
+    }
+
+    // Every sign-in: Tesla through the loopback listener, the rest through the deep link.
+    let carla = customer(&onramp, "Carla Nguyen").await;
+    let lb = Loopback::bind(0).await.unwrap();
+    let start = onramp
+        .begin_oauth(
+            &carla,
+            ProviderId::Tesla,
+            Redirect::Loopback(lb.redirect_uri()),
+        )
+        .await
+        .unwrap();
+    seen.add("begin_sign_in", &start);
+    let state = start.state.clone();
+    let waiter = tokio::spawn(async move { lb.wait(&state, Duration::from_secs(30)).await });
+    reqwest::get(&start.authorize_url).await.unwrap();
+    let back = waiter.await.unwrap().unwrap();
+    let tesla = onramp
+        .complete_oauth(&back, Some(ProviderId::Tesla))
+        .await
+        .unwrap();
+    seen.add("sign_in_status", &tesla);
+    let mut signed_in = vec![tesla.id.clone()];
+    let mut utilityapi = None;
+    for (provider, opts) in [
+        (ProviderId::Enphase, options(None, None)),
+        (ProviderId::Sma, options(None, None)),
+        (ProviderId::Metry, options(None, None)),
+        (ProviderId::Utilityapi, options(Some("demo"), None)),
+        (ProviderId::Pelm, options(None, None)),
+        (
+            ProviderId::Derapi,
+            options(None, Some("enphase_grid_services")),
+        ),
+    ] {
+        let start = onramp
+            .begin_sign_in(&carla, provider, Redirect::DeepLink, &opts)
+            .await
+            .unwrap();
+        seen.add("begin_sign_in", &start);
+        let back = consent(&start.authorize_url).await;
+        let conn = onramp.complete_oauth(&back, Some(provider)).await.unwrap();
+        seen.add("sign_in_status", &conn);
+        if provider == ProviderId::Utilityapi {
+            utilityapi = Some(conn.id.clone());
+        }
+        signed_in.push(conn.id);
+    }
+    // A forged callback and a declined sign-in.
+    let start = onramp
+        .begin_oauth(&carla, ProviderId::Enphase, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let forged = format!(
+        "onramp://oauth/callback?code=code_forged&state={}x",
+        start.state
+    );
+    let e = onramp
+        .complete_oauth(&forged, Some(ProviderId::Enphase))
+        .await
+        .unwrap_err();
+    seen.error("forged callback", &e);
+    sb.set_decline(OAuthVendor::Sma, true);
+    let start = onramp
+        .begin_oauth(&carla, ProviderId::Sma, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let back = consent(&start.authorize_url).await;
+    let e = onramp
+        .complete_oauth(&back, Some(ProviderId::Sma))
+        .await
+        .unwrap_err();
+    seen.error("declined", &e);
+    sb.set_decline(OAuthVendor::Sma, false);
+
+    // Keeping them alive: sweeps, checks, usage, faults, a revoked grant and re-authorization.
+    let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert!(report.refreshed.len() >= 4, "{report:?}");
+    seen.add("refresh", &report);
+    for id in &signed_in {
+        match onramp.check_connection(id).await {
+            Ok(c) => seen.add("check_connection", &c),
+            Err(e) => seen.error("check_connection", &e),
+        }
+    }
+    let usage = onramp
+        .fetch_usage(utilityapi.as_deref().unwrap())
+        .await
+        .unwrap();
+    seen.add("fetch_usage", &usage);
+    let file = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/core/tests/data/greenbutton/TestGBDataHourlyNineDaysBinnedDaily.xml"),
+    )
+    .unwrap();
+    let imported = onramp
+        .import_usage_bytes(&ada, "usage.xml", file)
+        .await
+        .unwrap();
+    seen.add("import_usage_bytes", &imported);
+    sb.set_api_faults(
+        OAuthVendor::Enphase,
+        Faults {
+            fail_next_5xx: 1,
+            ..Default::default()
+        },
+    );
+    let e = onramp.check_connection(&signed_in[1]).await.unwrap_err();
+    seen.error("vendor 5xx", &e);
+    sb.set_token_latency(OAuthVendor::Sma, Duration::from_secs(3));
+    let e = onramp.refresh_connection(&signed_in[2]).await.unwrap_err();
+    seen.error("token timeout", &e);
+    sb.set_token_latency(OAuthVendor::Sma, Duration::ZERO);
+    sb.set_token_fault(OAuthVendor::Tesla, 400, 1);
+    let e = onramp.refresh_connection(&tesla.id).await.unwrap_err();
+    seen.error("revoked", &e);
+    let start = onramp
+        .begin_reauthorize(&tesla.id, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let back = consent(&start.authorize_url).await;
+    let again = onramp
+        .complete_oauth(&back, Some(ProviderId::Tesla))
+        .await
+        .unwrap();
+    assert_eq!(again.id, tesla.id);
+    seen.add("reauthorized", &again);
+    onramp.remove_connection(&solis_conn.id).await.unwrap();
+
+    // What the UI shows.
+    seen.add("app_status", &onramp.status());
+    seen.add(
+        "list_customers",
+        &onramp.list_customers(None).await.unwrap(),
+    );
+    for id in [&ada, &ben, &carla] {
+        seen.add("get_customer", &onramp.customer(id).await.unwrap());
+    }
+    seen.add("health", &onramp.health().await.unwrap());
+    seen.add(
+        "installer_accounts",
+        &onramp.installer_accounts().await.unwrap(),
+    );
+    seen.add("vendor_apps", &onramp.vendor_apps().await.unwrap());
+    seen.add("list_providers", &onramp.providers().await.unwrap());
+    let events = onramp.events(None).await.unwrap();
+    assert!(events.len() >= 15, "{}", events.len());
+    seen.add("list_events", &events);
+    let mut exports = Vec::new();
+    for format in [ExportFormat::Csv, ExportFormat::Json] {
+        exports.push(onramp.export_activity(None, format).await.unwrap());
+        exports.push(onramp.export_activity(Some(&carla), format).await.unwrap());
+    }
+    onramp.close().await;
+
+    // The scan.
+    let secrets: Vec<String> = sb
+        .issued_secrets()
+        .into_iter()
+        .chain([wrong_key.clone()])
+        .collect();
+    let count = |p: &str| secrets.iter().filter(|s| s.starts_with(p)).count();
+    assert!(count("code_") >= 6, "codes issued: {}", count("code_"));
+    assert!(
+        count("rt_") >= 10,
+        "refresh tokens issued: {}",
+        count("rt_")
+    );
+    assert!(count("eyJ") >= 2, "Tesla access tokens: {}", count("eyJ"));
+    for p in ["ct_", "pc_", "pa_", "dt_"] {
+        assert!(count(p) >= 1, "no {p} token was issued");
+    }
+    let logs = logs.0.lock().unwrap().clone();
+    if let Some(path) = std::env::var_os("ONRAMP_AUDIT_LOG") {
+        // To read what was scanned.
+        std::fs::write(path, &logs).unwrap();
+    }
+    let mut places: Vec<(String, Vec<u8>)> = vec![
+        ("the store files".into(), store_bytes(w.dir.path())),
+        ("the logs".into(), logs.clone()),
+    ];
+    for (i, e) in exports.iter().enumerate() {
+        places.push((format!("export {i}"), e.clone().into_bytes()));
+    }
+    for (what, json) in &seen.0 {
+        places.push((format!("the UI's {what}"), json.clone().into_bytes()));
+    }
+    // The scan can see: the places hold what they should.
+    assert!(contains(&places[0].1, "Carla Nguyen"));
+    let log_text = String::from_utf8_lossy(&logs);
+    for expected in ["refresh sweep", "keyring", "sqlx::query", "hyper_util"] {
+        assert!(
+            log_text.contains(expected),
+            "the logs are captured ({expected}): {} bytes",
+            logs.len()
+        );
+    }
+    // One exception, by protocol: Pelm's connect token (single use, 30 minutes) is part of the
+    // hosted Connect address the customer's browser opens, so the sign-in's address carries it
+    // to the window that opens the browser. Nowhere else.
+    let by_protocol =
+        |secret: &str, place: &str| secret.starts_with("ct_") && place == "the UI's begin_sign_in";
+    let mut leaks = Vec::new();
+    for secret in &secrets {
+        for (place, bytes) in &places {
+            if contains(bytes, secret) && !by_protocol(secret, place) {
+                leaks.push(format!("{}… in {place}", &secret[..secret.len().min(8)]));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "secrets found outside the keyring: {leaks:#?}"
+    );
+
+    // The keyring is where they are.
+    let out = std::process::Command::new("secret-tool")
+        .args(["search", "--all", "service", "onramp"])
+        .output()
+        .expect("secret-tool runs");
+    let keyring = [out.stdout, out.stderr].concat();
+    let held = secrets.iter().filter(|s| contains(&keyring, s)).count();
+    assert!(
+        held >= 10,
+        "the keyring holds the live tokens and keys (found {held})"
+    );
+}
