@@ -483,7 +483,7 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
         csv.starts_with("at,customer,provider,kind,summary,actor"),
         "{csv}"
     );
-    for kind in ["connected", "refreshed", "needs_reauth", "reauthorized"] {
+    for kind in ["connected", "refreshed", "revoked", "reauthorized"] {
         assert!(csv.contains(&format!(",{kind},")), "{kind} missing: {csv}");
     }
     assert!(!csv.contains(&app.client_secret), "the app secret leaked");

@@ -211,13 +211,13 @@ async fn a_5xx_backs_off_and_a_revoked_grant_needs_the_customer() {
     assert_eq!(r.refreshed, vec![tesla.clone()], "{r:?}");
 
     // The customer revoked Onramp at Tesla: the next refresh is refused, and the connection
-    // says the customer must sign in again.
+    // says so (the customer must sign in again).
     clock.advance(Duration::from_secs(8 * 3600));
     w.sandbox.set_token_fault(OAuthVendor::Tesla, 400, 1);
     let r = onramp.refresh_sweep(Sweep::Due).await.unwrap();
     assert_eq!(r.needs_reauth, vec![tesla.clone()], "{r:?}");
     let conn = onramp.store().connection(&tesla).await.unwrap();
-    assert_eq!(conn.state, ConnectionState::NeedsReauth);
+    assert_eq!(conn.state, ConnectionState::Revoked);
     // It is no longer swept.
     clock.advance(Duration::from_secs(8 * 3600));
     let before = w.sandbox.token_requests(OAuthVendor::Tesla);
@@ -239,7 +239,7 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
     assert_eq!(e.code, Code::ReauthRequired);
     assert_eq!(
         onramp.store().connection(&id).await.unwrap().state,
-        ConnectionState::NeedsReauth
+        ConnectionState::Revoked
     );
 
     let start = onramp
@@ -275,7 +275,7 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
         [
             "customer_created",
             "connected",
-            "needs_reauth",
+            "revoked",
             "reauthorized",
             "refreshed"
         ],

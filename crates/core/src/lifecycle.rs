@@ -163,6 +163,38 @@ pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
     }
 }
 
+/// What a refused grant makes of a connection. OAuth has one error for a grant that lapsed and
+/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`,
+/// which the error's message carries. Either way the customer signs in again.
+pub fn refused_state(e: &Error) -> ConnectionState {
+    if e.message.to_ascii_lowercase().contains("revoked") {
+        ConnectionState::Revoked
+    } else {
+        ConnectionState::NeedsReauth
+    }
+}
+
+/// A connection's state now: the stored one, unless time has moved it. A signed-in connection
+/// whose refresh token is due for renewal and not yet renewed is `expiring` (Onramp renews it
+/// if it runs in time); one whose refresh token already lapsed `needs_reauth`. Stored states
+/// change on events (a refresh, a refusal, a check); these two follow from the clock, so they
+/// are worked out when read rather than stored and left to go stale.
+pub fn state_at(conn: &Connection, now: OffsetDateTime, policy: &Policy) -> ConnectionState {
+    if conn.kind != CredentialKind::Oauth
+        || !matches!(
+            conn.state,
+            ConnectionState::Active | ConnectionState::Expiring
+        )
+    {
+        return conn.state;
+    }
+    match parse(&conn.refresh_expires_at) {
+        Some(e) if e <= now => ConnectionState::NeedsReauth,
+        Some(e) if e <= now + leads(conn, policy).1 => ConnectionState::Expiring,
+        _ => ConnectionState::Active,
+    }
+}
+
 /// How far ahead the health board lists refresh tokens that will lapse if Onramp does not run.
 pub const HEALTH_HORIZON: Duration = Duration::from_secs(14 * 86_400);
 
@@ -176,8 +208,14 @@ fn in_words(d: time::Duration) -> String {
 }
 
 /// What a connection needs, if anything: the health board's row for it.
-pub fn health(conn: &Connection, customer_name: &str, now: OffsetDateTime) -> Option<HealthItem> {
+pub fn health(
+    conn: &Connection,
+    customer_name: &str,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> Option<HealthItem> {
     let name = crate::providers::spec(conn.provider).name;
+    let state = state_at(conn, now, policy);
     let oauth = conn.kind == CredentialKind::Oauth;
     let item = |urgency: u8, who: &str, title: String, action: String, due: Option<String>| {
         Some(HealthItem {
@@ -185,7 +223,7 @@ pub fn health(conn: &Connection, customer_name: &str, now: OffsetDateTime) -> Op
             customer_id: conn.customer_id.clone(),
             customer_name: customer_name.to_string(),
             provider: conn.provider,
-            state: conn.state,
+            state,
             title,
             action,
             who: who.into(),
@@ -521,11 +559,16 @@ mod tests {
     fn the_health_board_puts_what_needs_the_customer_first() {
         let now = datetime!(2026-06-01 12:00 UTC);
         let fine = conn(Some("2026-06-01T20:00:00Z"), Some("2026-08-30T00:00:00Z"));
-        assert_eq!(health(&fine, "Ada", now), None, "three months left");
+        assert_eq!(
+            health(&fine, "Ada", now, &Policy::default()),
+            None,
+            "three months left"
+        );
 
         let soon = conn(None, Some("2026-06-03T12:00:00Z"));
-        let h = health(&soon, "Ada", now).unwrap();
+        let h = health(&soon, "Ada", now, &Policy::default()).unwrap();
         assert_eq!((h.urgency, h.who.as_str()), (3, "onramp"));
+        assert_eq!(h.state, ConnectionState::Expiring);
         assert_eq!(
             h.title,
             "Tesla's refresh token expires in 2 days unless Onramp runs."
@@ -533,8 +576,9 @@ mod tests {
         assert!(!h.can_reauthorize);
 
         let lapsed = conn(None, Some("2026-05-30T00:00:00Z"));
-        let h = health(&lapsed, "Ada", now).unwrap();
+        let h = health(&lapsed, "Ada", now, &Policy::default()).unwrap();
         assert_eq!((h.urgency, h.who.as_str()), (0, "customer"));
+        assert_eq!(h.state, ConnectionState::NeedsReauth);
         assert!(h.can_reauthorize);
 
         let mut revoked = conn(None, None);
@@ -544,17 +588,69 @@ mod tests {
             message: "Tesla no longer accepts this sign-in.".into(),
             hint: None,
         });
-        let h = health(&revoked, "Ada", now).unwrap();
+        let h = health(&revoked, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(h.title, "Tesla no longer accepts this sign-in.");
         assert!(h.can_reauthorize && h.urgency == 0 && h.customer_name == "Ada");
 
         let mut key = conn(None, None);
         key.kind = CredentialKind::CustomerKey;
         key.state = ConnectionState::Error;
-        let h = health(&key, "Ada", now).unwrap();
+        let h = health(&key, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(
             (h.urgency, h.who.as_str(), h.can_reauthorize),
             (1, "installer", false)
+        );
+    }
+
+    #[test]
+    fn states_follow_the_clock_and_the_vendor() {
+        let p = Policy::default();
+        let t0 = datetime!(2026-06-01 12:00 UTC);
+        // A Tesla sign-in: a 90-day refresh token, renewed two days ahead.
+        let mut c = conn(Some("2026-06-01T20:00:00Z"), Some("2026-08-30T12:00:00Z"));
+        c.tokens_issued_at = Some("2026-06-01T12:00:00Z".into());
+        let at = |d: i64| t0 + time::Duration::days(d);
+        assert_eq!(state_at(&c, at(0), &p), ConnectionState::Active);
+        assert_eq!(state_at(&c, at(87), &p), ConnectionState::Active);
+        assert_eq!(
+            state_at(&c, at(88) + time::Duration::hours(1), &p),
+            ConnectionState::Expiring
+        );
+        assert_eq!(
+            state_at(&c, at(91), &p),
+            ConnectionState::NeedsReauth,
+            "lapsed"
+        );
+        // Renewed (a refresh moved the expiry): active again.
+        c.refresh_expires_at = Some("2026-11-28T12:00:00Z".into());
+        assert_eq!(state_at(&c, at(91), &p), ConnectionState::Active);
+        // Event-made states stand whatever the clock says.
+        for stored in [
+            ConnectionState::Error,
+            ConnectionState::NeedsReauth,
+            ConnectionState::Revoked,
+            ConnectionState::Pending,
+        ] {
+            c.state = stored;
+            assert_eq!(state_at(&c, at(500), &p), stored);
+        }
+        // Keys have no clock.
+        let mut key = conn(None, Some("2026-06-02T00:00:00Z"));
+        key.kind = CredentialKind::CustomerKey;
+        assert_eq!(state_at(&key, at(30), &p), ConnectionState::Active);
+        // A refused grant: revoked when the vendor says so, otherwise lapsed.
+        let refused = |m: &str| Error::new(Code::ReauthRequired, m);
+        assert_eq!(
+            refused_state(&refused(
+                "Tesla refused the authorization: invalid_grant (The refresh token was revoked)."
+            )),
+            ConnectionState::Revoked
+        );
+        assert_eq!(
+            refused_state(&refused(
+                "Enphase refused the authorization: invalid_grant (expired)."
+            )),
+            ConnectionState::NeedsReauth
         );
     }
 

@@ -173,9 +173,14 @@ impl Onramp {
 
     pub async fn customer(&self, id: &str) -> Result<CustomerDetail> {
         let customer = self.store.customer(id).await?;
+        let (now, policy) = (self.now(), self.lifecycle.policy());
+        let mut connections = self.store.connections_for(id).await?;
+        for c in &mut connections {
+            c.state = crate::lifecycle::state_at(c, now, policy);
+        }
         Ok(CustomerDetail {
             providers: self.providers().await?,
-            connections: self.store.connections_for(id).await?,
+            connections,
             events: self.store.events(Some(id), 200).await?,
             usage: self.store.usage(id).await?,
             customer,

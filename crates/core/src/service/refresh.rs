@@ -79,7 +79,12 @@ impl Onramp {
             Ok(t) => t,
             Err(e) if e.code == Code::ReauthRequired => {
                 self.store
-                    .set_needs_reauth(&conn.id, &e.info(), self.actor)
+                    .set_grant_refused(
+                        &conn.id,
+                        lifecycle::refused_state(&e),
+                        &e.info(),
+                        self.actor,
+                    )
                     .await?;
                 return Err(e);
             }
@@ -120,12 +125,13 @@ impl Onramp {
     /// urgent first, then soonest.
     pub async fn health(&self) -> Result<Vec<HealthItem>> {
         let now = self.now();
+        let policy = self.lifecycle.policy();
         let mut items: Vec<HealthItem> = self
             .store
             .connections_with_customers()
             .await?
             .iter()
-            .filter_map(|(c, name)| lifecycle::health(c, name, now))
+            .filter_map(|(c, name)| lifecycle::health(c, name, now, policy))
             .collect();
         items.sort_by(|a, b| {
             (a.urgency, a.due_at.is_none(), &a.due_at, &a.customer_name).cmp(&(

@@ -489,17 +489,25 @@ impl Store {
     }
 
     /// The vendor refused the refresh: the customer must sign in again.
-    pub async fn set_needs_reauth(
+    /// The vendor no longer accepts the grant: `needs_reauth` (it lapsed) or `revoked` (the
+    /// customer or the vendor withdrew it). Either way the customer signs in again.
+    pub async fn set_grant_refused(
         &self,
         connection_id: &str,
+        state: ConnectionState,
         why: &ErrorInfo,
         actor: &str,
     ) -> Result<()> {
+        debug_assert!(matches!(
+            state,
+            ConnectionState::NeedsReauth | ConnectionState::Revoked
+        ));
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE connections SET state = 'needs_reauth', last_error_code = ?, last_error_message = ?,
+            "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?,
                 last_error_hint = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
         )
+        .bind(state.as_str())
         .bind(format!("{:?}", why.code))
         .bind(&why.message)
         .bind(&why.hint)
@@ -514,7 +522,7 @@ impl Store {
                 customer_id: Some(&customer_id),
                 connection_id: Some(connection_id),
                 provider: Some(provider_of(row.get("provider"))?),
-                kind: "needs_reauth",
+                kind: state.as_str(),
                 summary: why.message.clone(),
                 actor,
             },
