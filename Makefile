@@ -5,14 +5,14 @@ CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
 BINS := -p onramp-app -p onramp-cli --locked
 
-.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test crash-test e2e package package-test clean
+.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test crash-test e2e package package-test bench bench-smoke clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
 run: deps bins
 	$(APP_BIN)
 
 ## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
-test: deps-test ui check ui-test rust-test crash-test e2e package-test
+test: deps-test ui check ui-test rust-test bench-smoke crash-test e2e package-test
 	@echo "make test: all checks passed"
 
 deps:
@@ -66,6 +66,15 @@ package: bins
 
 package-test: package
 	python3 tests/package/check_deb.py
+
+## Benchmarks (release build, real keyring in a private session): results into BENCHMARKS.md.
+bench: deps-test
+	$(CARGO) build --release --locked -p onramp-bench
+	scripts/with-keyring.sh scripts/bench.sh
+
+## Every benchmark at tiny sizes: they keep compiling and running (measures nothing).
+bench-smoke: bins
+	scripts/with-keyring.sh $(CARGO) run -q --locked -p onramp-bench -- all --smoke > /dev/null
 
 clean:
 	$(CARGO) clean

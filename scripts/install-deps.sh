@@ -44,4 +44,10 @@ if [ "$what" = test ]; then
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 'selenium==4.27.1' 2>/dev/null \
       || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --break-system-packages 'selenium==4.27.1'
   fi
+  # The benchmark's Python peer (bench/peer_sweep.py); `make test` runs it at tiny sizes.
+  if ! python3 -c 'import authlib, httpx' 2>/dev/null; then
+    echo "==> installing authlib and httpx (the benchmark's Python peer)"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 'authlib==1.9.10' 'httpx==0.28.1' 2>/dev/null \
+      || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --break-system-packages 'authlib==1.9.10' 'httpx==0.28.1'
+  fi
 fi

@@ -416,6 +416,18 @@ impl Sandbox {
         self.oauth(vendor).0.set_lost_answers(how, times);
     }
 
+    /// Grants for `n` customers who signed in with `scope` (include `offline_access`), as the
+    /// refresh tokens a client would hold: for benchmark clients that bring their own tokens.
+    pub fn issue_grants(&self, vendor: OAuthVendor, scope: &str, n: usize) -> Vec<String> {
+        self.oauth(vendor).0.issue_grants(scope, n)
+    }
+
+    /// How long the vendor's server has spent answering requests so far (its own share of a
+    /// client's wait; the body of a streamed answer is not counted).
+    pub fn busy_time(&self, vendor: OAuthVendor) -> std::time::Duration {
+        self.oauth(vendor).0.busy()
+    }
+
     /// The vendor's token endpoint waits this long before answering (zero: at once).
     pub fn set_token_latency(&self, vendor: OAuthVendor, latency: std::time::Duration) {
         self.oauth(vendor).0.set_token_latency(latency);

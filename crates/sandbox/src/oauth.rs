@@ -168,6 +168,8 @@ pub(crate) struct Server {
     token_latency: Mutex<Duration>,
     /// Faults and latency of the vendor's data API (everything but authorize and token).
     pub(crate) api_knobs: Arc<Knobs>,
+    /// Time spent answering requests, in nanoseconds: the vendor's own share of a client's wait.
+    busy_nanos: AtomicU64,
     log: Mutex<Vec<TokenRequest>>,
     books: Mutex<Books>,
     rng: Mutex<rand::rngs::StdRng>,
@@ -227,6 +229,7 @@ impl Server {
             lost_answers: Mutex::default(),
             token_latency: Mutex::default(),
             api_knobs: Arc::default(),
+            busy_nanos: AtomicU64::new(0),
             log: Mutex::default(),
             books: Mutex::default(),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(rand::random())),
@@ -265,6 +268,36 @@ impl Server {
     pub(crate) fn set_lost_answers(&self, how: LostAnswer, times: u32) {
         *self.lost_answers.lock().unwrap_or_else(|p| p.into_inner()) =
             (times > 0).then_some((how, times));
+    }
+
+    /// `n` grants as if `n` customers had signed in with `scope`: their refresh tokens, for
+    /// clients that bring their own (benchmark peers).
+    pub(crate) fn issue_grants(&self, scope: &str, n: usize) -> Vec<String> {
+        let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        (0..n)
+            .map(|_| {
+                b.next_grant += 1;
+                let grant = b.next_grant;
+                b.grants.insert(
+                    grant,
+                    Grant {
+                        revoked: false,
+                        scope: scope.to_string(),
+                        offline: scope.split_whitespace().any(|x| x == "offline_access"),
+                        utility: String::new(),
+                    },
+                );
+                let answer = issue(self, &mut b, grant);
+                answer["refresh_token"]
+                    .as_str()
+                    .expect("an offline grant has a refresh token")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    pub(crate) fn busy(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos.load(Ordering::SeqCst))
     }
 
     pub(crate) fn set_token_latency(&self, latency: Duration) {
@@ -1281,7 +1314,22 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
     if s.vendor == OAuthVendor::Metry {
         r = r.route("/oauth/authorize", get(authorize));
     }
-    r.merge(api).with_state(s)
+    r.merge(api)
+        .layer(axum::middleware::from_fn_with_state(s.clone(), timed))
+        .with_state(s)
+}
+
+/// Adds the time spent answering to the server's busy time.
+async fn timed(
+    State(s): State<Arc<Server>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    s.busy_nanos
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::SeqCst);
+    response
 }
 
 fn api_unavailable() -> Response {

@@ -108,6 +108,17 @@ impl Onramp {
         self.lifecycle = Lifecycle::new(clock, policy);
     }
 
+    /// Replaces where secrets are kept (benchmarks: [`Vault::in_memory`], to set the keyring's
+    /// cost aside). Secrets already stored stay where they were.
+    pub fn set_vault(&mut self, vault: Vault) {
+        self.vault = vault;
+    }
+
+    /// The store's id, which names this data folder's secrets in the vault.
+    pub fn store_id(&self) -> &str {
+        self.store.store_id()
+    }
+
     /// How long a vendor call may take before Onramp gives up on it and says so (default 30 s).
     pub fn set_http_timeout(&mut self, timeout: std::time::Duration) -> Result<()> {
         self.http = http::Client::with_timeout(timeout)?;

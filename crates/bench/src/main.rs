@@ -1,0 +1,772 @@
+//! `onramp-bench`: how fast Onramp does its work, side by side with a peer and with the limit.
+//!
+//! - `sweep`: N Tesla connections (rotating, single-use refresh tokens) refreshed against the
+//!   sandbox's token endpoint by Onramp's sweep (keyring set aside, and with the real keyring),
+//!   by a Python peer written the usual way (authlib + httpx, async), and by a bare HTTP client
+//!   with no storage, all at the same concurrency against the same server, each in a process of
+//!   its own (so its peak memory is its own) while this process serves the sandbox.
+//! - `store`: listing and searching N customers with M connections, p50/p95 per query.
+//! - `enroll`: from the callback received to the connection stored and its sites discovered,
+//!   minus the time the sandbox itself spent answering.
+//!
+//! `all` runs them and prints a Markdown report. `--smoke` uses tiny sizes (what `make test`
+//! runs, to keep this compiling and working).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use futures_util::StreamExt;
+use onramp_core::config::Config;
+use onramp_core::lifecycle::{Policy, SystemClock};
+use onramp_core::model::{CredentialKind, Environment, NewCustomer, ProviderId};
+use onramp_core::providers::oauth::AppCredentials;
+use onramp_core::service::{Redirect, Sweep};
+use onramp_core::store::NewConnection;
+use onramp_core::vault::{Sensitive, Vault};
+use onramp_core::{Onramp, OpenOptions};
+use onramp_sandbox::{OAuthVendor, Sandbox, SandboxConfig};
+use serde::{Deserialize, Serialize};
+
+const SCOPE: &str = "openid offline_access energy_device_data";
+
+#[derive(Parser)]
+#[command(name = "onramp-bench", about = "Onramp's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every benchmark; a Markdown report on standard output.
+    All {
+        /// Tiny sizes: checks that everything runs, measures nothing.
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// The refresh sweep next to the Python peer and the bare client.
+    Sweep(SweepArgs),
+    /// Store queries at scale.
+    Store {
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 30_000)]
+        connections: usize,
+    },
+    /// Enrollment overhead.
+    Enroll {
+        #[arg(long, default_value_t = 200)]
+        n: usize,
+    },
+    /// One contender of the sweep, in a process of its own (run by `sweep`).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct SweepArgs {
+    /// Connections refreshed by each contender.
+    #[arg(long, default_value_t = 10_000)]
+    n: usize,
+    /// Connections for the run with the real keyring (each costs three keyring calls).
+    #[arg(long, default_value_t = 1_000)]
+    n_keyring: usize,
+    /// Refreshes in flight at once, for every contender.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Leave out the Python peer (when authlib/httpx are not installed).
+    #[arg(long)]
+    no_python: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+enum Kind {
+    /// Onramp's sweep, secrets in memory (the keyring's cost set aside).
+    OnrampMemory,
+    /// Onramp's sweep with the real keyring.
+    OnrampKeyring,
+    /// A bare HTTP client: the request, the JSON answer, the new token kept in memory.
+    Bare,
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    #[arg(long, value_enum)]
+    kind: Kind,
+    #[arg(long)]
+    n: usize,
+    #[arg(long)]
+    concurrency: usize,
+    /// The set-up written by `sweep`.
+    #[arg(long)]
+    setup: PathBuf,
+}
+
+/// What `sweep` hands a worker.
+#[derive(Serialize, Deserialize)]
+struct Setup {
+    config: PathBuf,
+    client_id: String,
+    client_secret: String,
+    token_url: String,
+    /// Refresh tokens for the clients that bring their own (bare, Python).
+    tokens: Vec<String>,
+}
+
+/// One contender's run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Run {
+    name: String,
+    n: usize,
+    seconds: f64,
+    /// Peak resident memory during the timed part, in KiB.
+    peak_kib: u64,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.n as f64 / self.seconds
+    }
+}
+
+/// Peak resident memory since the last reset (VmHWM), in KiB.
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Starts the peak over from the current resident size (Linux: clear_refs 5).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::All { smoke } => {
+            let (sweep_args, customers, connections, enrolls) = if smoke {
+                (
+                    SweepArgs {
+                        n: 40,
+                        n_keyring: 10,
+                        concurrency: 8,
+                        no_python: !python_peer_available(),
+                    },
+                    50,
+                    150,
+                    5,
+                )
+            } else {
+                (
+                    SweepArgs {
+                        n: 10_000,
+                        n_keyring: 1_000,
+                        concurrency: 8,
+                        no_python: false,
+                    },
+                    10_000,
+                    30_000,
+                    200,
+                )
+            };
+            let runs = sweep(&sweep_args).await?;
+            let store = store(customers, connections).await?;
+            let enroll = enroll(enrolls).await?;
+            print!("{}", report(&sweep_args, &runs, &store, &enroll));
+        }
+        Command::Sweep(args) => {
+            let runs = sweep(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&runs)?);
+        }
+        Command::Store {
+            customers,
+            connections,
+        } => {
+            let rows = store(customers, connections).await?;
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Command::Enroll { n } => {
+            let e = enroll(n).await?;
+            println!("{}", serde_json::to_string_pretty(&e)?);
+        }
+        Command::Worker(args) => {
+            let run = worker(args).await?;
+            println!("{}", serde_json::to_string(&run)?);
+        }
+    }
+    Ok(())
+}
+
+fn python_peer_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import authlib, httpx"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A production-shaped configuration whose vendors are the sandbox, written to `dir`.
+fn write_config(sb: &Sandbox, dir: &Path) -> anyhow::Result<PathBuf> {
+    let mut config = Config {
+        environment: Environment::Production,
+        ..Default::default()
+    };
+    onramp_launch::wire(sb, &mut config);
+    let path = dir.join("onramp.toml");
+    std::fs::write(&path, toml::to_string(&config)?)?;
+    Ok(path)
+}
+
+async fn sweep(args: &SweepArgs) -> anyhow::Result<Vec<Run>> {
+    let sb = Sandbox::start(SandboxConfig::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let config = write_config(&sb, dir.path())?;
+    let app = sb.oauth_client(OAuthVendor::Tesla);
+    let token_url = format!(
+        "{}{}",
+        sb.oauth_url(OAuthVendor::Tesla),
+        OAuthVendor::Tesla.paths().1
+    );
+    let mut runs = Vec::new();
+    let mut contenders: Vec<(&str, usize)> = vec![
+        ("bare", args.n),
+        ("onramp-memory", args.n),
+        ("onramp-keyring", args.n_keyring),
+    ];
+    if !args.no_python {
+        contenders.insert(1, ("python", args.n));
+        contenders.push(("python-small", args.n_keyring));
+    }
+    contenders.push(("bare-small", args.n_keyring));
+    for (name, n) in contenders {
+        if n == 0 {
+            continue;
+        }
+        let setup = Setup {
+            config: config.clone(),
+            client_id: app.client_id.clone(),
+            client_secret: app.client_secret.clone(),
+            token_url: token_url.clone(),
+            tokens: if name.starts_with("onramp") {
+                Vec::new()
+            } else {
+                sb.issue_grants(OAuthVendor::Tesla, SCOPE, n)
+            },
+        };
+        let setup_file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&setup_file, serde_json::to_vec(&setup)?)?;
+        let before = sb.token_requests(OAuthVendor::Tesla);
+        let mut cmd = if name.starts_with("python") {
+            let mut c = std::process::Command::new("python3");
+            c.args(["-W", "ignore"])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peer_sweep.py"));
+            c
+        } else {
+            let kind = match name {
+                "onramp-memory" => "onramp-memory",
+                "onramp-keyring" => "onramp-keyring",
+                _ => "bare",
+            };
+            let mut c = std::process::Command::new(std::env::current_exe()?);
+            c.args(["worker", "--kind", kind]);
+            c
+        };
+        cmd.args(["--n", &n.to_string()])
+            .args(["--concurrency", &args.concurrency.to_string()])
+            .arg("--setup")
+            .arg(&setup_file)
+            .stderr(Stdio::inherit());
+        // Waited for on a blocking thread: this process keeps serving the sandbox meanwhile.
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await?
+            .with_context(|| format!("running the {name} contender"))?;
+        std::fs::remove_file(&setup_file)?;
+        if !out.status.success() {
+            bail!("the {name} contender failed");
+        }
+        let mut run: Run = serde_json::from_slice(&out.stdout)
+            .with_context(|| String::from_utf8_lossy(&out.stdout).to_string())?;
+        run.name = name.to_string();
+        // Onramp's customers signed in first: one code exchange each, then one refresh.
+        let asked = sb.token_requests(OAuthVendor::Tesla) - before;
+        let expected = if name.starts_with("onramp") { 2 * n } else { n };
+        if asked != expected as u64 {
+            bail!("{name}: {asked} token requests for {n} connections");
+        }
+        eprintln!(
+            "sweep {name}: {n} refreshes in {:.2} s ({:.0}/s), peak {} MiB",
+            run.seconds,
+            run.per_second(),
+            run.peak_kib / 1024
+        );
+        runs.push(run);
+    }
+    sb.shutdown().await;
+    Ok(runs)
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<Run> {
+    let setup: Setup = serde_json::from_slice(&std::fs::read(&args.setup)?)?;
+    match args.kind {
+        Kind::Bare => bare_worker(&setup, args.n, args.concurrency).await,
+        Kind::OnrampMemory | Kind::OnrampKeyring => {
+            onramp_worker(&setup, args.kind, args.n, args.concurrency).await
+        }
+    }
+}
+
+/// The limit: each refresh is one POST and its JSON answer; the new refresh token is kept in
+/// memory for the next round, nothing else.
+async fn bare_worker(setup: &Setup, n: usize, concurrency: usize) -> anyhow::Result<Run> {
+    let client = reqwest::Client::new();
+    let tokens = &setup.tokens[..n];
+    reset_peak();
+    let started = Instant::now();
+    let new: Vec<String> = futures_util::stream::iter(tokens)
+        .map(|rt| {
+            let client = &client;
+            async move {
+                let answer: serde_json::Value = client
+                    .post(&setup.token_url)
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("client_id", setup.client_id.as_str()),
+                        ("refresh_token", rt.as_str()),
+                    ])
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                anyhow::Ok(
+                    answer["refresh_token"]
+                        .as_str()
+                        .context("no refresh token")?
+                        .to_string(),
+                )
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(new.len(), n);
+    Ok(Run {
+        name: "bare".into(),
+        n,
+        seconds,
+        peak_kib: peak_kib(),
+    })
+}
+
+/// Onramp, as the app runs it: N customers signed in (not timed), then one sweep of them all.
+async fn onramp_worker(
+    setup: &Setup,
+    kind: Kind,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
+    let dir = tempfile::tempdir()?;
+    let config: Config = toml::from_str(&std::fs::read_to_string(&setup.config)?)?;
+    let mut onramp = Onramp::open(OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        config_file: setup.config.clone(),
+        config,
+        actor: "bench",
+        sandbox_keys: vec![],
+        oauth_apps: vec![(
+            ProviderId::Tesla,
+            AppCredentials {
+                client_id: setup.client_id.clone(),
+                client_secret: Sensitive::new(setup.client_secret.clone()),
+                api_key: None,
+            },
+        )],
+    })
+    .await?;
+    if kind == Kind::OnrampMemory {
+        let id = onramp.store_id().to_string();
+        onramp.set_vault(Vault::in_memory(id));
+    } else if !onramp.status().vault.available {
+        bail!(
+            "the keyring is unavailable: {:?}",
+            onramp.status().vault.message
+        );
+    }
+    onramp.set_lifecycle(
+        Arc::new(SystemClock),
+        Policy {
+            max_concurrency: concurrency,
+            per_vendor: concurrency,
+            ..Policy::default()
+        },
+    );
+    let customer = onramp
+        .add_customer(NewCustomer {
+            name: "Bench customer".into(),
+            address: None,
+            email: None,
+            phone: None,
+            job_number: None,
+        })
+        .await?;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let onramp_ref = &onramp;
+    let signed: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..n)
+        .map(|_| {
+            let (browser, customer) = (&browser, &customer.id);
+            async move {
+                let start = onramp_ref
+                    .begin_oauth(customer, ProviderId::Tesla, Redirect::DeepLink)
+                    .await?;
+                let resp = browser.get(&start.authorize_url).send().await?;
+                let back = resp
+                    .headers()
+                    .get("location")
+                    .context("the sandbox consents with a redirect")?
+                    .to_str()?
+                    .to_string();
+                onramp_ref
+                    .complete_oauth(&back, Some(ProviderId::Tesla))
+                    .await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    signed.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    reset_peak();
+    let started = Instant::now();
+    let report = onramp.refresh_sweep(Sweep::All).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    if report.refreshed.len() != n {
+        bail!(
+            "refreshed {} of {n}: {}",
+            report.refreshed.len(),
+            report.summary()
+        );
+    }
+    let peak = peak_kib();
+    onramp.close().await;
+    Ok(Run {
+        name: format!("{kind:?}"),
+        n,
+        seconds,
+        peak_kib: peak,
+    })
+}
+
+/// One query's latency over its repetitions.
+#[derive(Debug, Serialize)]
+struct Latency {
+    query: String,
+    runs: usize,
+    p50_ms: f64,
+    p95_ms: f64,
+}
+
+fn percentiles(name: &str, mut samples: Vec<Duration>) -> Latency {
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples[i].as_secs_f64() * 1000.0
+    };
+    Latency {
+        query: name.to_string(),
+        runs: samples.len(),
+        p50_ms: at(0.5),
+        p95_ms: at(0.95),
+    }
+}
+
+async fn store(customers: usize, connections: usize) -> anyhow::Result<Vec<Latency>> {
+    let sb = Sandbox::start(SandboxConfig::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let config_file = write_config(&sb, dir.path())?;
+    let config: Config = toml::from_str(&std::fs::read_to_string(&config_file)?)?;
+    let mut onramp = Onramp::open(OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        config_file,
+        config,
+        actor: "bench",
+        sandbox_keys: vec![],
+        oauth_apps: vec![],
+    })
+    .await?;
+    let id = onramp.store_id().to_string();
+    onramp.set_vault(Vault::in_memory(id));
+    let surnames = [
+        "Garcia", "Okafor", "Nguyen", "Miller", "Perez", "Schmidt", "Rossi", "Tanaka", "Kowalski",
+        "Haddad",
+    ];
+    let given = [
+        "Ada", "Ben", "Carla", "Dana", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo",
+    ];
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(customers);
+    for i in 0..customers {
+        let c = onramp
+            .add_customer(NewCustomer {
+                name: format!(
+                    "{} {} {i}",
+                    given[i % given.len()],
+                    surnames[(i / given.len()) % surnames.len()]
+                ),
+                address: Some(format!("{} Solar Way, Springfield", i + 1)),
+                email: None,
+                phone: None,
+                job_number: Some(format!("J-{i:05}")),
+            })
+            .await?;
+        ids.push(c.id);
+    }
+    let providers = [
+        ProviderId::Solaredge,
+        ProviderId::Tesla,
+        ProviderId::Enphase,
+    ];
+    for i in 0..connections {
+        let sites = [onramp_core::providers::VendorSite {
+            external_id: format!("{}", 1_000_000 + i),
+            name: format!("Site {i}"),
+            address: None,
+            peak_power_kw: Some(7.2),
+            status: Some("Active".into()),
+        }];
+        let provider = providers[i % providers.len()];
+        onramp
+            .store()
+            .insert_connection(
+                &NewConnection {
+                    customer_id: &ids[i % ids.len()],
+                    provider,
+                    kind: if provider == ProviderId::Solaredge {
+                        CredentialKind::CustomerKey
+                    } else {
+                        CredentialKind::Oauth
+                    },
+                    credential_hint: None,
+                    secret_ref: None,
+                    sites: &sites,
+                    scopes: None,
+                    access_expires_at: None,
+                    refresh_expires_at: Some("2099-01-01T00:00:00Z".into()),
+                    tokens_issued_at: None,
+                    details: Default::default(),
+                },
+                "bench",
+            )
+            .await?;
+    }
+    eprintln!(
+        "store: {customers} customers and {connections} connections written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let reps = 40;
+    let mut out = Vec::new();
+    let time_it = |samples: &mut Vec<Duration>, t: Instant| samples.push(t.elapsed());
+    for (name, query) in [
+        ("list every customer", None),
+        ("search by surname (\"okafor\")", Some("okafor")),
+        ("search by job number (\"J-04711\")", Some("J-04711")),
+        ("search with no hit (\"zzz\")", Some("zzz")),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            let rows = onramp.list_customers(query).await?;
+            time_it(&mut samples, t);
+            std::hint::black_box(rows);
+        }
+        out.push(percentiles(name, samples));
+    }
+    let mut samples = Vec::new();
+    for i in 0..reps {
+        let t = Instant::now();
+        let d = onramp.customer(&ids[(i * 7919) % ids.len()]).await?;
+        time_it(&mut samples, t);
+        std::hint::black_box(d);
+    }
+    out.push(percentiles("one customer's page", samples));
+    let mut samples = Vec::new();
+    for _ in 0..reps / 4 {
+        let t = Instant::now();
+        let h = onramp.health().await?;
+        time_it(&mut samples, t);
+        std::hint::black_box(h);
+    }
+    out.push(percentiles("health board", samples));
+    onramp.close().await;
+    sb.shutdown().await;
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+struct Enrollment {
+    sign_ins: usize,
+    vault: String,
+    /// Callback received to connection stored (sites discovered), median.
+    total_ms_p50: f64,
+    /// The sandbox's own time answering the token exchange and the discovery, median.
+    vendor_ms_p50: f64,
+    /// What Onramp adds, median of per-enrollment differences.
+    overhead_ms_p50: f64,
+    overhead_ms_p95: f64,
+}
+
+async fn enroll(n: usize) -> anyhow::Result<Vec<Enrollment>> {
+    let mut out = Vec::new();
+    for memory in [true, false] {
+        let sb = Sandbox::start(SandboxConfig::default()).await?;
+        let dir = tempfile::tempdir()?;
+        let config_file = write_config(&sb, dir.path())?;
+        let config: Config = toml::from_str(&std::fs::read_to_string(&config_file)?)?;
+        let app = sb.oauth_client(OAuthVendor::Tesla);
+        let mut onramp = Onramp::open(OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            config_file,
+            config,
+            actor: "bench",
+            sandbox_keys: vec![],
+            oauth_apps: vec![(
+                ProviderId::Tesla,
+                AppCredentials {
+                    client_id: app.client_id.clone(),
+                    client_secret: Sensitive::new(app.client_secret.clone()),
+                    api_key: None,
+                },
+            )],
+        })
+        .await?;
+        if memory {
+            let id = onramp.store_id().to_string();
+            onramp.set_vault(Vault::in_memory(id));
+        }
+        let customer = onramp
+            .add_customer(NewCustomer {
+                name: "Bench customer".into(),
+                address: None,
+                email: None,
+                phone: None,
+                job_number: None,
+            })
+            .await?;
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let (mut totals, mut vendor, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let start = onramp
+                .begin_oauth(&customer.id, ProviderId::Tesla, Redirect::DeepLink)
+                .await?;
+            let back = browser
+                .get(&start.authorize_url)
+                .send()
+                .await?
+                .headers()
+                .get("location")
+                .context("redirect")?
+                .to_str()?
+                .to_string();
+            let busy = sb.busy_time(OAuthVendor::Tesla);
+            let t = Instant::now();
+            onramp
+                .complete_oauth(&back, Some(ProviderId::Tesla))
+                .await?;
+            let total = t.elapsed();
+            let spent = sb.busy_time(OAuthVendor::Tesla) - busy;
+            totals.push(total);
+            vendor.push(spent);
+            overhead.push(total.saturating_sub(spent));
+        }
+        let (t, v, o) = (
+            percentiles("total", totals),
+            percentiles("vendor", vendor),
+            percentiles("overhead", overhead),
+        );
+        out.push(Enrollment {
+            sign_ins: n,
+            vault: if memory { "in memory" } else { "keyring" }.into(),
+            total_ms_p50: t.p50_ms,
+            vendor_ms_p50: v.p50_ms,
+            overhead_ms_p50: o.p50_ms,
+            overhead_ms_p95: o.p95_ms,
+        });
+        onramp.close().await;
+        sb.shutdown().await;
+    }
+    Ok(out)
+}
+
+fn report(args: &SweepArgs, runs: &[Run], store: &[Latency], enroll: &[Enrollment]) -> String {
+    let find = |name: &str| runs.iter().find(|r| r.name == name);
+    let mut s = String::new();
+    s.push_str(&format!(
+        "### Refresh sweep (Tesla, rotating single-use refresh tokens, concurrency {})\n\n",
+        args.concurrency
+    ));
+    s.push_str("| contender | connections | seconds | refreshes/s | peak memory (MiB) |\n|---|---:|---:|---:|---:|\n");
+    for r in runs {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.0} | {:.1} |\n",
+            r.name,
+            r.n,
+            r.seconds,
+            r.per_second(),
+            r.peak_kib as f64 / 1024.0
+        ));
+    }
+    let ratio = |a: &str, b: &str| match (find(a), find(b)) {
+        (Some(a), Some(b)) => format!("{:.2}", a.per_second() / b.per_second()),
+        _ => "n/a".into(),
+    };
+    s.push_str(&format!(
+        "\nOnramp (keyring set aside) ÷ Python peer: **{}×**; ÷ bare client: **{}** of the limit.\n",
+        ratio("onramp-memory", "python"),
+        ratio("onramp-memory", "bare"),
+    ));
+    s.push_str(&format!(
+        "With the real keyring ({} connections): Onramp ÷ Python peer {}×, ÷ bare client {}.\n",
+        args.n_keyring,
+        ratio("onramp-keyring", "python-small"),
+        ratio("onramp-keyring", "bare-small"),
+    ));
+    s.push_str("\n### Store (p50 / p95 over repeated queries)\n\n| query | runs | p50 ms | p95 ms |\n|---|---:|---:|---:|\n");
+    for l in store {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} |\n",
+            l.query, l.runs, l.p50_ms, l.p95_ms
+        ));
+    }
+    s.push_str("\n### Enrollment overhead (callback received → connection stored, sites discovered)\n\n| vault | sign-ins | total p50 ms | sandbox p50 ms | Onramp's overhead p50 ms | p95 ms |\n|---|---:|---:|---:|---:|---:|\n");
+    for e in enroll {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            e.vault,
+            e.sign_ins,
+            e.total_ms_p50,
+            e.vendor_ms_p50,
+            e.overhead_ms_p50,
+            e.overhead_ms_p95
+        ));
+    }
+    s
+}
