@@ -23,6 +23,10 @@ use onramp_sandbox::OAuthVendor;
 const PASSWORD: &str = "onramp-trouble";
 
 /// A session bus of its own and a keyring daemon on it.
+///
+/// While the keyring is meant to be up, the bus can start a replacement, unlocked, if the
+/// daemon dies by itself (gnome-keyring 42 aborts now and then when a client leaves right after
+/// a call); while it is meant to be gone or locked, it cannot.
 struct PrivateKeyring {
     dir: tempfile::TempDir,
     bus: Child,
@@ -33,7 +37,7 @@ struct PrivateKeyring {
 impl PrivateKeyring {
     fn new() -> PrivateKeyring {
         let dir = tempfile::tempdir().unwrap();
-        for d in ["home/.local/share/keyrings", "run"] {
+        for d in ["home/.local/share/keyrings", "run", "services"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
         use std::os::unix::fs::PermissionsExt;
@@ -42,7 +46,15 @@ impl PrivateKeyring {
             std::fs::Permissions::from_mode(0o700),
         )
         .unwrap();
-        // No <servicedir>: a keyring that is gone stays gone until the test starts one.
+        let script = dir.path().join("keyring-daemon");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf {PASSWORD} | exec gnome-keyring-daemon --foreground --unlock --components=secrets\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let conf = dir.path().join("bus.conf");
         std::fs::write(
             &conf,
@@ -51,8 +63,9 @@ impl PrivateKeyring {
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
-  <listen>unix:dir={}</listen>
+  <listen>unix:dir={d}</listen>
   <auth>EXTERNAL</auth>
+  <servicedir>{d}/services</servicedir>
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -60,13 +73,18 @@ impl PrivateKeyring {
   </policy>
 </busconfig>
 "#,
-                dir.path().display()
+                d = dir.path().display()
             ),
         )
         .unwrap();
+        let d = dir.path();
         let mut bus = Command::new("dbus-daemon")
             .arg(format!("--config-file={}", conf.display()))
             .args(["--nofork", "--print-address=1"])
+            // What a daemon the bus starts sees: the private keyring folders.
+            .env("HOME", d.join("home"))
+            .env("XDG_DATA_HOME", d.join("home/.local/share"))
+            .env("XDG_RUNTIME_DIR", d.join("run"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -94,6 +112,41 @@ impl PrivateKeyring {
         ]
     }
 
+    /// Lets the bus start an unlocked replacement (or not), effective at once.
+    fn allow_replacement(&self, allow: bool) {
+        let file = self
+            .dir
+            .path()
+            .join("services/org.freedesktop.secrets.service");
+        if allow {
+            std::fs::write(
+                &file,
+                format!(
+                    "[D-BUS Service]\nName=org.freedesktop.secrets\nExec={}\n",
+                    self.dir.path().join("keyring-daemon").display()
+                ),
+            )
+            .unwrap();
+        } else {
+            let _ = std::fs::remove_file(&file);
+        }
+        self.bus_call(&["org.freedesktop.DBus.ReloadConfig"]);
+    }
+
+    fn bus_call(&self, args: &[&str]) -> String {
+        let out = Command::new("dbus-send")
+            .args([
+                &format!("--bus={}", self.address),
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Starts the daemon; `unlock` types the password as a login would, otherwise the keyring
     /// it finds on disk stays locked.
     fn start(&mut self, unlock: bool) {
@@ -116,31 +169,41 @@ impl PrivateKeyring {
         drop(stdin);
         self.daemon = Some(child);
         self.wait_for_name(true);
+        self.allow_replacement(unlock);
     }
 
-    /// Kills the daemon (as a crash or a logout would).
+    /// Kills the keyring (as a crash or a logout would), and whatever replaced it.
     fn kill(&mut self) {
-        let mut child = self.daemon.take().expect("a daemon is running");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        self.allow_replacement(false);
+        let owner = self.bus_call(&[
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "string:org.freedesktop.secrets",
+        ]);
+        if let Some(pid) = owner
+            .split_whitespace()
+            .last()
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         self.wait_for_name(false);
+    }
+
+    fn running(&self) -> bool {
+        self.daemon.is_some()
     }
 
     fn wait_for_name(&self, owned: bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let out = Command::new("dbus-send")
-                .args([
-                    &format!("--bus={}", self.address),
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.secrets",
-                ])
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
+            let text = self.bus_call(&[
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ]);
             if text.contains(if owned {
                 "boolean true"
             } else {
@@ -358,7 +421,7 @@ async fn the_terminal_says_when_the_keyring_is_gone_or_locked_and_recovers() {
     let list_before = ok(run(&["list", "--json"], ""));
 
     for locked in [false, true] {
-        if keyring.daemon.is_some() {
+        if keyring.running() {
             keyring.kill();
         }
         if locked {
