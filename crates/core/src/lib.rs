@@ -8,6 +8,8 @@ pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod providers;
+#[cfg(target_os = "linux")]
+mod secret_service;
 pub mod service;
 pub mod store;
 pub mod usage;

@@ -2,9 +2,11 @@
 //!
 //! One secret per entry (Windows caps an entry at 2,560 bytes). Entries are named
 //! `{store_id}/{key}` under the service `onramp`, so two data folders never share a secret.
-//! keyring 3 without a platform feature silently falls back to an in-memory mock; `self_test`
-//! writes, reads back through a second entry and deletes, so a mock or a locked store is caught
-//! at start-up and reported instead of losing secrets later.
+//! On Linux the Secret Service is reached over one connection for the process
+//! (`secret_service.rs`); elsewhere through the keyring crate, which without a platform
+//! feature silently falls back to an in-memory mock. `self_test` writes, reads back and
+//! deletes, so a mock, a missing or a locked store is caught at start-up and reported instead
+//! of losing secrets later.
 
 use serde::Serialize;
 
@@ -57,7 +59,6 @@ pub fn mask(value: &str) -> String {
     }
 }
 
-const SERVICE: &str = "onramp";
 const SELF_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The keyring's last known state: the error of the last call that found it unavailable,
@@ -97,59 +98,71 @@ fn backend_name() -> &'static str {
     }
 }
 
-fn unavailable(err: &keyring::Error) -> Error {
-    let detail = match err {
-        keyring::Error::NoStorageAccess(e) => format!("the keyring refused access ({e})"),
-        keyring::Error::PlatformFailure(e) => format!("the keyring could not be reached ({e})"),
-        other => other.to_string(),
-    };
-    let hint = if cfg!(target_os = "linux") {
-        "Onramp keeps keys and tokens in the Secret Service. Unlock your keyring (GNOME Keyring or KWallet), or install and start gnome-keyring, then try again."
-    } else {
-        "Unlock the system keychain, then try again."
-    };
-    Error::new(
-        Code::KeychainUnavailable,
-        format!("Secure storage is unavailable: {detail}. Nothing was saved."),
-    )
-    .hint(hint)
-}
-
-fn entry(name: &str) -> keyring::Result<keyring::Entry> {
-    keyring::Entry::new(SERVICE, name)
-}
-
-/// Runs a keyring call, and once more if the keyring daemon went away in the middle of it (it
-/// died and the session bus starts a new one on the next call). Setting, reading and deleting
-/// an entry can all safely be done twice.
-fn once_more_if_gone<T>(call: impl Fn() -> keyring::Result<T>) -> keyring::Result<T> {
-    match call() {
-        Err(e) if daemon_gone(&e) => {
-            tracing::warn!("the keyring daemon went away during a call; asking again");
-            call()
-        }
-        other => other,
-    }
-}
-
+/// Where the OS keyring is reached: the Secret Service (one connection for the process) on
+/// Linux, the `keyring` crate's native stores elsewhere.
 #[cfg(target_os = "linux")]
-fn daemon_gone(err: &keyring::Error) -> bool {
-    let keyring::Error::PlatformFailure(inner) = err else {
-        return false;
-    };
-    match inner.downcast_ref::<dbus_secret_service::Error>() {
-        // What libdbus reports when the peer left the bus before answering.
-        Some(dbus_secret_service::Error::Dbus(d)) => {
-            d.name() == Some("org.freedesktop.DBus.Error.NoReply")
-                && d.message().is_some_and(|m| m.contains("disconnected"))
-        }
-        _ => false,
+mod os {
+    use crate::error::Result;
+    use crate::secret_service::{call, Op};
+
+    pub(super) fn put(name: &str, value: &str) -> Result<()> {
+        call(Op::Put(name.to_string(), value.to_string())).map(|_| ())
+    }
+
+    pub(super) fn get(name: &str) -> Result<Option<String>> {
+        call(Op::Get(name.to_string()))
+    }
+
+    pub(super) fn delete(name: &str) -> Result<()> {
+        call(Op::Delete(name.to_string())).map(|_| ())
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn daemon_gone(_: &keyring::Error) -> bool {
-    false
+mod os {
+    use crate::error::{Code, Error, Result};
+
+    const SERVICE: &str = "onramp";
+
+    fn unavailable(err: &keyring::Error) -> Error {
+        let detail = match err {
+            keyring::Error::NoStorageAccess(e) => format!("the keyring refused access ({e})"),
+            keyring::Error::PlatformFailure(e) => {
+                format!("the keyring could not be reached ({e})")
+            }
+            other => other.to_string(),
+        };
+        Error::new(
+            Code::KeychainUnavailable,
+            format!("Secure storage is unavailable: {detail}. Nothing was saved."),
+        )
+        .hint("Unlock the system keychain, then try again.")
+    }
+
+    fn entry(name: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(SERVICE, name).map_err(|e| unavailable(&e))
+    }
+
+    pub(super) fn put(name: &str, value: &str) -> Result<()> {
+        entry(name)?
+            .set_password(value)
+            .map_err(|e| unavailable(&e))
+    }
+
+    pub(super) fn get(name: &str) -> Result<Option<String>> {
+        match entry(name)?.get_password() {
+            Ok(v) => Ok(Some(v)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+
+    pub(super) fn delete(name: &str) -> Result<()> {
+        match entry(name)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
 }
 
 impl Vault {
@@ -246,10 +259,7 @@ impl Vault {
             return Ok(());
         }
         let value = secret.expose().clone();
-        self.blocking(move || {
-            once_more_if_gone(|| entry(&name)?.set_password(&value)).map_err(|e| unavailable(&e))
-        })
-        .await
+        self.blocking(move || os::put(&name, &value)).await
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Sensitive<String>>> {
@@ -257,14 +267,8 @@ impl Vault {
         if let Some(m) = self.memory() {
             return Ok(m.get(&name).cloned().map(Sensitive::new));
         }
-        self.blocking(
-            move || match once_more_if_gone(|| entry(&name)?.get_password()) {
-                Ok(v) => Ok(Some(Sensitive::new(v))),
-                Err(keyring::Error::NoEntry) => Ok(None),
-                Err(e) => Err(unavailable(&e)),
-            },
-        )
-        .await
+        self.blocking(move || Ok(os::get(&name)?.map(Sensitive::new)))
+            .await
     }
 
     /// The secret, or an error saying it is missing from the keyring.
@@ -284,13 +288,7 @@ impl Vault {
             m.remove(&name);
             return Ok(());
         }
-        self.blocking(
-            move || match once_more_if_gone(|| entry(&name)?.delete_credential()) {
-                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-                Err(e) => Err(unavailable(&e)),
-            },
-        )
-        .await
+        self.blocking(move || os::delete(&name)).await
     }
 
     /// Write, read back through a fresh entry, delete. Catches a missing, locked or mock store.
