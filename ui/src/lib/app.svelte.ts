@@ -47,7 +47,7 @@ export function dismissToast(id: number): void {
 
 /** "1 site", "3 stations". */
 export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+  return `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 export function formatTime(iso: string | null): string {

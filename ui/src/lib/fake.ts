@@ -196,6 +196,8 @@ export interface FakeOptions {
   /** With `seed`: Ben's Tesla needs the customer to sign in again; Ada's Enphase refresh token
    * lapses in two days. */
   troubled?: boolean;
+  /** This many more customers, numbered (an installer's whole customer base). */
+  many?: number;
 }
 
 /** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back. */
@@ -618,6 +620,11 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   };
 
   if (opts.seed) seed(customers, events, fleet, addConnection, !!opts.troubled);
+  for (let i = 0; i < (opts.many ?? 0); i++) {
+    const at = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+    const c = { id: `many-${i}`, name: `Customer ${i}`, address: `${i + 1} Solar Way`, email: null, phone: null, job_number: `J-${String(i).padStart(5, "0")}`, created_at: at, updated_at: at };
+    customers.set(c.id, { customer: c, providers: [], connections: [], events: [], usage: [] });
+  }
   return b;
 }
 

@@ -4,6 +4,28 @@ import { app } from "../lib/app.svelte";
 import { $, $$, button, click, key, settle, start, text, type } from "./harness";
 
 describe("customers", () => {
+  it("renders only the rows in view of ten thousand customers, and scrolls through all of them", async () => {
+    await start({ many: 10_000 });
+    expect($("customer-scroller")!.parentElement!.textContent).toContain("10,000 customers");
+    const first = $$("customer-row");
+    expect(first.length).toBeGreaterThan(10);
+    expect(first.length).toBeLessThan(60);
+    expect(first[0].textContent).toContain("Customer 9999");
+    // Scrolled to the end: the oldest customer is there, the first ones are not in the DOM.
+    const scroller = $("customer-scroller")!;
+    scroller.scrollTop = 41 * 9_990;
+    scroller.dispatchEvent(new Event("scroll"));
+    await settle();
+    const last = $$("customer-row");
+    expect(last.length).toBeLessThan(60);
+    expect(last.at(-1)!.textContent).toContain("Customer 0");
+    expect(last.some((r) => r.textContent!.includes("Customer 9999"))).toBe(false);
+    // Search still covers everyone.
+    type("customer-search", "J-04711");
+    await settle();
+    expect($$("customer-row").map((r) => r.textContent)).toEqual([expect.stringContaining("Customer 4711")]);
+  });
+
   it("teaches when empty", async () => {
     await start();
     expect($("customers-empty")!.textContent).toContain("No customers yet");
