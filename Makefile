@@ -54,7 +54,7 @@ crash-test: bins
 
 ## The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver).
 e2e: bins
-	scripts/with-keyring.sh python3 tests/e2e/run_e2e.py
+	timeout 900 scripts/with-keyring.sh python3 tests/e2e/run_e2e.py
 
 ## The Debian package (Tauri bundler); its desktop entry registers the onramp:// scheme.
 ## `make package` builds a debug package for testing; `make package PROFILE=release` the real one.

@@ -22,6 +22,7 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -81,16 +82,35 @@ def tauri_driver_bin():
     sys.exit("tauri-driver is missing: run scripts/install-deps.sh test")
 
 
+def gtk_refusals():
+    """How often the app could not open its window (GTK failed to initialize) so far."""
+    try:
+        with open(os.path.join(SHOTS, "app.log"), errors="replace") as f:
+            return f.read().count("Failed to initialize GTK")
+    except OSError:
+        return 0
+
+
 def session(port):
     opts = ArgOptions()
     opts.set_capability("browserName", "wry")
     opts.set_capability("tauri:options", {"application": APP})
-    end = time.time() + 60
+    url = f"http://127.0.0.1:{port}"
+    # Every WebDriver call gives up after a minute: an app that died at start must fail the
+    # test, not hang it.
+    config = ClientConfig(remote_server_addr=url, timeout=60)
+    end = time.time() + 90
+    refused = gtk_refusals()
     while True:
         try:
-            return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
-        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
-            # tauri-driver answers before WebKitWebDriver is up: try again.
+            return webdriver.Remote(command_executor=url, options=opts, client_config=config)
+        except (WebDriverException, OSError, urllib3.exceptions.HTTPError) as e:
+            # tauri-driver answers before WebKitWebDriver is up: try again. So does an app that
+            # could not open its window on the virtual display once (seen under heavy load).
+            if gtk_refusals() > refused + 1:
+                raise RuntimeError("the app could not open its window twice: see target/e2e/app.log") from e
+            if gtk_refusals() > refused:
+                print("e2e: the window system refused the app once (GTK init); starting it again", file=sys.stderr)
             if time.time() > end:
                 raise
             time.sleep(1)
