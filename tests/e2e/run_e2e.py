@@ -154,7 +154,9 @@ def wait_text(driver, name, text, timeout=WAIT):
         WebDriverWait(driver, timeout).until(ok)
     except Exception:
         errors = [e.text for e in driver.find_elements(*tid("error-box"))]
-        raise AssertionError(f"no {name} with {text!r}; errors shown: {errors}")
+        seen = [e.text for e in driver.find_elements(*tid(name))][:5]
+        shot(driver, f"no-{name}")
+        raise AssertionError(f"no {name} with {text!r} (saw {seen}); errors shown: {errors}")
 
 
 def shot(driver, name):

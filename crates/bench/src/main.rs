@@ -22,11 +22,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures_util::StreamExt;
 use onramp_core::config::Config;
 use onramp_core::lifecycle::{Policy, SystemClock};
-use onramp_core::model::{CredentialKind, Environment, NewCustomer, ProviderId};
-use onramp_core::providers::oauth::AppCredentials;
+use onramp_core::model::{CredentialKind, Environment, NewCustomer, ProviderId, VendorAppInput};
 use onramp_core::service::{Redirect, Sweep};
 use onramp_core::store::NewConnection;
-use onramp_core::vault::{Sensitive, Vault};
+use onramp_core::vault::Vault;
 use onramp_core::{Onramp, OpenOptions};
 use onramp_sandbox::{OAuthVendor, Sandbox, SandboxConfig};
 use serde::{Deserialize, Serialize};
@@ -56,6 +55,11 @@ enum Command {
         customers: usize,
         #[arg(long, default_value_t = 30_000)]
         connections: usize,
+    },
+    /// The keyring: Onramp's vault (one connection) next to a connection per call.
+    Vault {
+        #[arg(long, default_value_t = 200)]
+        n: usize,
     },
     /// Enrollment overhead.
     Enroll {
@@ -184,7 +188,8 @@ async fn main() -> anyhow::Result<()> {
             let runs = sweep(&sweep_args).await?;
             let store = store(customers, connections).await?;
             let enroll = enroll(enrolls).await?;
-            print!("{}", report(&sweep_args, &runs, &store, &enroll));
+            let vault = vault(if smoke { 5 } else { 300 }).await?;
+            print!("{}", report(&sweep_args, &runs, &store, &enroll, &vault));
         }
         Command::Sweep(args) => {
             let runs = sweep(&args).await?;
@@ -195,6 +200,10 @@ async fn main() -> anyhow::Result<()> {
             connections,
         } => {
             let rows = store(customers, connections).await?;
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Command::Vault { n } => {
+            let rows = vault(n).await?;
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
         Command::Enroll { n } => {
@@ -389,14 +398,7 @@ async fn onramp_worker(
         config,
         actor: "bench",
         sandbox_keys: vec![],
-        oauth_apps: vec![(
-            ProviderId::Tesla,
-            AppCredentials {
-                client_id: setup.client_id.clone(),
-                client_secret: Sensitive::new(setup.client_secret.clone()),
-                api_key: None,
-            },
-        )],
+        oauth_apps: vec![],
     })
     .await?;
     if kind == Kind::OnrampMemory {
@@ -408,6 +410,15 @@ async fn onramp_worker(
             onramp.status().vault.message
         );
     }
+    // The Tesla app as an installer saves it in Settings (its secret in the vault).
+    onramp
+        .save_vendor_app(VendorAppInput {
+            provider: ProviderId::Tesla,
+            client_id: setup.client_id.clone(),
+            client_secret: setup.client_secret.clone(),
+            api_key: None,
+        })
+        .await?;
     onramp.set_lifecycle(
         Arc::new(SystemClock),
         Policy {
@@ -472,6 +483,77 @@ async fn onramp_worker(
         seconds,
         peak_kib: peak,
     })
+}
+
+/// One way of reaching the keyring: put, get and delete of `n` secrets, one after the other.
+#[derive(Debug, Serialize)]
+struct VaultRun {
+    way: String,
+    n: usize,
+    put_ms: f64,
+    get_ms: f64,
+    delete_ms: f64,
+}
+
+async fn vault(n: usize) -> anyhow::Result<Vec<VaultRun>> {
+    let secret = "rt_".to_string() + &"x".repeat(40);
+    let mut out = Vec::new();
+    // Onramp's vault: one connection and one session for the process.
+    let v = Vault::new(format!("bench-{}", std::process::id()));
+    let s = onramp_core::vault::Sensitive::new(secret.clone());
+    let mut times = [Duration::ZERO; 3];
+    for i in 0..n {
+        let key = format!("k{i}");
+        let t = Instant::now();
+        v.put(&key, &s).await?;
+        times[0] += t.elapsed();
+        let t = Instant::now();
+        let got = v.get(&key).await?;
+        times[1] += t.elapsed();
+        assert_eq!(
+            got.as_ref().map(|g| g.expose().as_str()),
+            Some(secret.as_str())
+        );
+        let t = Instant::now();
+        v.delete(&key).await?;
+        times[2] += t.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / n as f64;
+    out.push(VaultRun {
+        way: "Onramp's vault (one connection per process)".into(),
+        n,
+        put_ms: per(times[0]),
+        get_ms: per(times[1]),
+        delete_ms: per(times[2]),
+    });
+    // How Onramp reached it before: the keyring crate, a connection and a session per call.
+    let secret2 = secret.clone();
+    let times = tokio::task::spawn_blocking(move || -> anyhow::Result<[Duration; 3]> {
+        let mut times = [Duration::ZERO; 3];
+        for i in 0..n {
+            let name = format!("bench-{}/k{i}", std::process::id());
+            let t = Instant::now();
+            keyring::Entry::new("onramp", &name)?.set_password(&secret2)?;
+            times[0] += t.elapsed();
+            let t = Instant::now();
+            let got = keyring::Entry::new("onramp", &name)?.get_password()?;
+            times[1] += t.elapsed();
+            assert_eq!(got, secret2);
+            let t = Instant::now();
+            keyring::Entry::new("onramp", &name)?.delete_credential()?;
+            times[2] += t.elapsed();
+        }
+        Ok(times)
+    })
+    .await??;
+    out.push(VaultRun {
+        way: "a connection per call (the keyring crate, as before)".into(),
+        n,
+        put_ms: per(times[0]),
+        get_ms: per(times[1]),
+        delete_ms: per(times[2]),
+    });
+    Ok(out)
 }
 
 /// One query's latency over its repetitions.
@@ -646,20 +728,21 @@ async fn enroll(n: usize) -> anyhow::Result<Vec<Enrollment>> {
             config,
             actor: "bench",
             sandbox_keys: vec![],
-            oauth_apps: vec![(
-                ProviderId::Tesla,
-                AppCredentials {
-                    client_id: app.client_id.clone(),
-                    client_secret: Sensitive::new(app.client_secret.clone()),
-                    api_key: None,
-                },
-            )],
+            oauth_apps: vec![],
         })
         .await?;
         if memory {
             let id = onramp.store_id().to_string();
             onramp.set_vault(Vault::in_memory(id));
         }
+        onramp
+            .save_vendor_app(VendorAppInput {
+                provider: ProviderId::Tesla,
+                client_id: app.client_id.clone(),
+                client_secret: app.client_secret.clone(),
+                api_key: None,
+            })
+            .await?;
         let customer = onramp
             .add_customer(NewCustomer {
                 name: "Bench customer".into(),
@@ -716,7 +799,13 @@ async fn enroll(n: usize) -> anyhow::Result<Vec<Enrollment>> {
     Ok(out)
 }
 
-fn report(args: &SweepArgs, runs: &[Run], store: &[Latency], enroll: &[Enrollment]) -> String {
+fn report(
+    args: &SweepArgs,
+    runs: &[Run],
+    store: &[Latency],
+    enroll: &[Enrollment],
+    vault: &[VaultRun],
+) -> String {
     let find = |name: &str| runs.iter().find(|r| r.name == name);
     let mut s = String::new();
     s.push_str(&format!(
@@ -749,6 +838,13 @@ fn report(args: &SweepArgs, runs: &[Run], store: &[Latency], enroll: &[Enrollmen
         ratio("onramp-keyring", "python-small"),
         ratio("onramp-keyring", "bare-small"),
     ));
+    s.push_str("\n### The keyring (per call, one after the other)\n\n| way | calls each | put ms | get ms | delete ms |\n|---|---:|---:|---:|---:|\n");
+    for v in vault {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} |\n",
+            v.way, v.n, v.put_ms, v.get_ms, v.delete_ms
+        ));
+    }
     s.push_str("\n### Store (p50 / p95 over repeated queries)\n\n| query | runs | p50 ms | p95 ms |\n|---|---:|---:|---:|\n");
     for l in store {
         s.push_str(&format!(

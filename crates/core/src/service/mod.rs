@@ -56,6 +56,9 @@ pub struct Onramp {
     actor: &'static str,
     account_sites: Mutex<HashMap<ProviderId, CachedSites>>,
     oauth_apps: HashMap<ProviderId, AppCredentials>,
+    /// Vendor apps saved in Settings, once read from the store and the vault (a refresh sweep
+    /// would otherwise read the same app secret from the keyring for every connection).
+    saved_apps: std::sync::Mutex<HashMap<ProviderId, AppCredentials>>,
     lifecycle: Lifecycle,
 }
 
@@ -98,6 +101,7 @@ impl Onramp {
             status,
             actor: opts.actor,
             account_sites: Mutex::default(),
+            saved_apps: std::sync::Mutex::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
             lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
         })

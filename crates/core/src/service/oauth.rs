@@ -65,6 +65,9 @@ impl Onramp {
         if let Some(app) = self.oauth_apps.get(&provider) {
             return Ok(app.clone());
         }
+        if let Some(app) = self.saved_apps().get(&provider) {
+            return Ok(app.clone());
+        }
         let name = providers::spec(provider).name;
         let not_set = || {
             Error::new(Code::NotConfigured, format!("Onramp's {name} app is not set up on this laptop."))
@@ -81,11 +84,19 @@ impl Onramp {
             .await?
             .ok_or_else(not_set)?;
         let api_key = self.vault.get(&format!("{base}/{APP_API_KEY}")).await?;
-        Ok(AppCredentials {
+        let app = AppCredentials {
             client_id: row,
             client_secret,
             api_key,
-        })
+        };
+        self.saved_apps().insert(provider, app.clone());
+        Ok(app)
+    }
+
+    fn saved_apps(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ProviderId, AppCredentials>> {
+        self.saved_apps.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Saves a vendor app registration: the client id in the store, the secrets in the vault.
@@ -111,6 +122,7 @@ impl Onramp {
             return Err(Error::validation("Enphase apps also need their API key."));
         }
         let base = app_ref(provider);
+        self.saved_apps().remove(&provider);
         self.vault
             .put(&format!("{base}/{CLIENT_SECRET}"), &client_secret)
             .await?;

@@ -41,8 +41,13 @@ impl Onramp {
         }
         let result = self.refresh_once(connection_id).await;
         let outcome = lifecycle::result_of(&result);
-        if let Ok(conn) = self.store.connection(connection_id).await {
-            self.lifecycle.record(&conn, &outcome);
+        match &result {
+            Ok(conn) => self.lifecycle.record(conn, &outcome),
+            Err(_) => {
+                if let Ok(conn) = self.store.connection(connection_id).await {
+                    self.lifecycle.record(&conn, &outcome);
+                }
+            }
         }
         slot.last = Some((self.lifecycle.ticket(), outcome));
         result

@@ -140,6 +140,10 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // With the write-ahead log, NORMAL never corrupts and survives a killed process; a
+            // power cut may roll back the last commits (expiry times, events), never a secret,
+            // which lives in the keyring. FULL would sync the disk on every refresh.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
@@ -252,8 +256,7 @@ impl Store {
              FROM customers c
              WHERE ?1 = '' OR c.name LIKE ?2 ESCAPE '\\' OR c.address LIKE ?2 ESCAPE '\\'
                 OR c.job_number LIKE ?2 ESCAPE '\\' OR c.email LIKE ?2 ESCAPE '\\'
-             ORDER BY last_activity DESC, c.name
-             LIMIT 1000",
+             ORDER BY last_activity DESC, c.name",
         )
         .bind(q)
         .bind(&pattern)
