@@ -46,6 +46,10 @@ enum Command {
         /// Tiny sizes: checks that everything runs, measures nothing.
         #[arg(long)]
         smoke: bool,
+        /// Connections for the sweep with the real keyring (gnome-keyring rewrites its whole
+        /// file on every change, so each call costs more the more it holds).
+        #[arg(long, default_value_t = 200)]
+        n_keyring: usize,
     },
     /// The refresh sweep next to the Python peer and the bare client.
     Sweep(SweepArgs),
@@ -77,7 +81,7 @@ struct SweepArgs {
     #[arg(long, default_value_t = 10_000)]
     n: usize,
     /// Connections for the run with the real keyring (each costs three keyring calls).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 200)]
     n_keyring: usize,
     /// Refreshes in flight at once, for every contender.
     #[arg(long, default_value_t = 8)]
@@ -159,7 +163,7 @@ fn reset_peak() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::All { smoke } => {
+        Command::All { smoke, n_keyring } => {
             let (sweep_args, customers, connections, enrolls) = if smoke {
                 (
                     SweepArgs {
@@ -176,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
                 (
                     SweepArgs {
                         n: 10_000,
-                        n_keyring: 1_000,
+                        n_keyring,
                         concurrency: 8,
                         no_python: false,
                     },
@@ -427,22 +431,30 @@ async fn onramp_worker(
             ..Policy::default()
         },
     );
-    let customer = onramp
-        .add_customer(NewCustomer {
-            name: "Bench customer".into(),
-            address: None,
-            email: None,
-            phone: None,
-            job_number: None,
-        })
-        .await?;
+    // Three connections a customer, as at an installer's (one customer with 10,000 would
+    // measure a shape nobody has).
+    let mut customers = Vec::new();
+    for i in 0..n.div_ceil(3) {
+        customers.push(
+            onramp
+                .add_customer(NewCustomer {
+                    name: format!("Bench customer {i}"),
+                    address: None,
+                    email: None,
+                    phone: None,
+                    job_number: None,
+                })
+                .await?
+                .id,
+        );
+    }
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let onramp_ref = &onramp;
     let signed: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..n)
-        .map(|_| {
-            let (browser, customer) = (&browser, &customer.id);
+        .map(|i| {
+            let (browser, customer) = (&browser, &customers[i / 3]);
             async move {
                 let start = onramp_ref
                     .begin_oauth(customer, ProviderId::Tesla, Redirect::DeepLink)

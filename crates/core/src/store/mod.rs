@@ -290,23 +290,7 @@ impl Store {
         .bind(customer_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut sites: HashMap<String, Vec<Site>> = HashMap::new();
-        for r in &site_rows {
-            let site = Site {
-                id: r.get("id"),
-                connection_id: r.get("connection_id"),
-                provider: provider_of(r.get("provider"))?,
-                external_id: r.get("external_id"),
-                name: r.get("name"),
-                address: r.get("address"),
-                peak_power_kw: r.get("peak_power_kw"),
-                status: r.get("status"),
-            };
-            sites
-                .entry(site.connection_id.clone())
-                .or_default()
-                .push(site);
-        }
+        let mut sites = sites_by_connection(&site_rows)?;
         rows.iter()
             .map(|r| {
                 let id: String = r.get("id");
@@ -337,18 +321,19 @@ impl Store {
         rows.iter().map(|r| connection_of(r, Vec::new())).collect()
     }
 
+    /// One connection with its sites (two indexed lookups, whatever the customer has).
     pub async fn connection(&self, id: &str) -> Result<Connection> {
-        let customer_id: String =
-            sqlx::query_scalar("SELECT customer_id FROM connections WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| Error::not_found("No such connection."))?;
-        self.connections_for(&customer_id)
+        let row = sqlx::query("SELECT * FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
             .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| Error::not_found("No such connection."))
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let site_rows = sqlx::query("SELECT * FROM sites WHERE connection_id = ? ORDER BY name")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut sites = sites_by_connection(&site_rows)?;
+        connection_of(&row, sites.remove(id).unwrap_or_default())
     }
 
     /// The existing connection of this kind for a customer and provider, if any.
@@ -1134,6 +1119,27 @@ async fn insert_event(
 }
 
 /// A `connections` row as a [`Connection`], with its sites.
+fn sites_by_connection(rows: &[SqliteRow]) -> Result<HashMap<String, Vec<Site>>> {
+    let mut sites: HashMap<String, Vec<Site>> = HashMap::new();
+    for r in rows {
+        let site = Site {
+            id: r.get("id"),
+            connection_id: r.get("connection_id"),
+            provider: provider_of(r.get("provider"))?,
+            external_id: r.get("external_id"),
+            name: r.get("name"),
+            address: r.get("address"),
+            peak_power_kw: r.get("peak_power_kw"),
+            status: r.get("status"),
+        };
+        sites
+            .entry(site.connection_id.clone())
+            .or_default()
+            .push(site);
+    }
+    Ok(sites)
+}
+
 fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
     let last_error = r
         .get::<Option<String>, _>("last_error_code")
