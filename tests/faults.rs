@@ -9,27 +9,9 @@ use std::time::Duration;
 
 use common::*;
 use onramp_core::model::{ConnectionState, CustomerDetail, ProviderId};
-use onramp_core::service::{Redirect, Sweep};
-use onramp_core::{Code, Onramp};
+use onramp_core::service::Sweep;
+use onramp_core::Code;
 use onramp_sandbox::{Faults, LostAnswer, OAuthVendor};
-
-async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> String {
-    let start = onramp
-        .begin_oauth(customer, provider, Redirect::DeepLink)
-        .await
-        .unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(&start.authorize_url).send().await.unwrap();
-    let back = resp.headers()["location"].to_str().unwrap().to_string();
-    onramp
-        .complete_oauth(&back, Some(provider))
-        .await
-        .unwrap()
-        .id
-}
 
 /// What the installer sees of a customer's connections, minus the moment of the last check.
 fn visible(detail: &CustomerDetail) -> serde_json::Value {

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use onramp_core::model::{ConnectionState, ProviderId};
-use onramp_core::service::{Redirect, Sweep};
-use onramp_core::{Code, Onramp};
+use onramp_core::service::Sweep;
+use onramp_core::Code;
 use onramp_sandbox::OAuthVendor;
 
 const PASSWORD: &str = "onramp-trouble";
@@ -232,27 +232,6 @@ impl Drop for PrivateKeyring {
     }
 }
 
-async fn sign_in(
-    onramp: &Onramp,
-    customer: &str,
-    provider: ProviderId,
-) -> onramp_core::Result<String> {
-    let start = onramp
-        .begin_oauth(customer, provider, Redirect::DeepLink)
-        .await?;
-    let back = consent(&start.authorize_url).await;
-    Ok(onramp.complete_oauth(&back, Some(provider)).await?.id)
-}
-
-async fn consent(authorize_url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(authorize_url).send().await.unwrap();
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
 /// Mid-run, inside one Onramp: the keyring dies, then comes back locked, then unlocked.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
@@ -269,7 +248,7 @@ async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
         onramp.status().vault
     );
     let ada = customer(&onramp, "Ada").await;
-    let tesla = sign_in(&onramp, &ada, ProviderId::Tesla).await.unwrap();
+    let tesla = try_sign_in(&onramp, &ada, ProviderId::Tesla).await.unwrap();
     let before = w.sandbox.token_requests(OAuthVendor::Tesla);
 
     // Gone: the sweep stops with the keyring's error, asks the vendor nothing (a refresh whose
@@ -302,7 +281,7 @@ async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
     );
 
     // A sign-in completed meanwhile stores nothing: no connection row without its tokens.
-    let e = sign_in(&onramp, &ada, ProviderId::Enphase)
+    let e = try_sign_in(&onramp, &ada, ProviderId::Enphase)
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
@@ -332,7 +311,9 @@ async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
     assert_eq!(report.refreshed, vec![tesla.clone()], "{report:?}");
     let conn = onramp.check_connection(&tesla).await.unwrap();
     assert_eq!(conn.state, ConnectionState::Active);
-    sign_in(&onramp, &ada, ProviderId::Enphase).await.unwrap();
+    try_sign_in(&onramp, &ada, ProviderId::Enphase)
+        .await
+        .unwrap();
     assert_eq!(row_count(&onramp, "connections").await, 2);
     onramp.close().await;
 }

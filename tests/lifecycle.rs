@@ -14,30 +14,6 @@ use onramp_core::service::{ExportFormat, Redirect, Sweep};
 use onramp_core::{Code, Onramp};
 use onramp_sandbox::{LostAnswer, OAuthVendor};
 
-/// The customer signs in at the vendor (the sandbox consents at once); the connection's id.
-async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> String {
-    let start = onramp
-        .begin_oauth(customer, provider, Redirect::DeepLink)
-        .await
-        .unwrap();
-    let back = consent(&start.authorize_url).await;
-    onramp
-        .complete_oauth(&back, Some(provider))
-        .await
-        .unwrap()
-        .id
-}
-
-/// The sandbox's test account consents at once: where it sends the browser back.
-async fn consent(authorize_url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(authorize_url).send().await.unwrap();
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
 /// Onramp on a hand-moved clock starting now.
 async fn open_with_clock(w: &World, policy: Policy) -> (Onramp, Arc<ManualClock>) {
     let mut onramp = w.open().await;

@@ -150,3 +150,31 @@ pub async fn row_count(onramp: &Onramp, table: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// The sandbox's test account consents at once: where the vendor sends the browser back.
+pub async fn consent(authorize_url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(authorize_url).send().await.unwrap();
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The customer signs in at the vendor through the deep link; the connection's id.
+pub async fn try_sign_in(
+    onramp: &Onramp,
+    customer: &str,
+    provider: ProviderId,
+) -> onramp_core::Result<String> {
+    let start = onramp
+        .begin_oauth(customer, provider, onramp_core::service::Redirect::DeepLink)
+        .await?;
+    let back = consent(&start.authorize_url).await;
+    Ok(onramp.complete_oauth(&back, Some(provider)).await?.id)
+}
+
+/// [`try_sign_in`], which must work.
+pub async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> String {
+    try_sign_in(onramp, customer, provider).await.unwrap()
+}
