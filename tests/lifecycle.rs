@@ -52,6 +52,68 @@ async fn a_hundred_concurrent_refreshes_make_one_token_request() {
     onramp.close().await;
 }
 
+/// The sweep hands each refresh's outcome to the store and moves on; the store writes them in
+/// batches. Every refresh must still end up written once, and a refresh asked for meanwhile
+/// must not reuse a token the sweep already rotated (Tesla would revoke the grant).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_writes_every_refresh_in_batches_and_a_refresh_meanwhile_waits_its_turn() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let c = customer(&onramp, &format!("Customer {i}")).await;
+        for _ in 0..3 {
+            ids.push(sign_in(&onramp, &c, ProviderId::Tesla).await);
+        }
+    }
+    let before: Vec<_> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            v.push(
+                onramp
+                    .store()
+                    .connection(id)
+                    .await
+                    .unwrap()
+                    .tokens_issued_at,
+            );
+        }
+        v
+    };
+    let events_before = row_count(&onramp, "events").await;
+    let requests_before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    // A second after the sign-ins, so a refreshed connection's issue time moves.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let (report, single) = tokio::join!(onramp.refresh_sweep(Sweep::All), async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        onramp.refresh_connection(&ids[5]).await
+    });
+    let report = report.unwrap();
+    assert_eq!(report.refreshed.len(), ids.len(), "{report:?}");
+    assert_eq!(single.unwrap().state, ConnectionState::Active);
+    let requests = (w.sandbox.token_requests(OAuthVendor::Tesla) - requests_before) as usize;
+    assert!(
+        requests == ids.len() || requests == ids.len() + 1,
+        "{requests} token requests"
+    );
+    // Every refresh is in the store: a new issue time and one event each.
+    for (id, was) in ids.iter().zip(&before) {
+        let conn = onramp.store().connection(id).await.unwrap();
+        assert_ne!(&conn.tokens_issued_at, was, "{id} was not written");
+        assert_eq!(conn.state, ConnectionState::Active);
+    }
+    assert_eq!(
+        row_count(&onramp, "events").await - events_before,
+        requests as i64,
+        "one event per token request"
+    );
+    // And every grant still works with the token Onramp kept.
+    let after = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert_eq!(after.refreshed.len(), ids.len(), "{after:?}");
+    onramp.close().await;
+}
+
 #[tokio::test]
 async fn the_sweep_refreshes_only_what_is_due_and_keeps_connections_alive_for_three_weeks() {
     let w = World::new().await;

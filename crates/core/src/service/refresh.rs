@@ -2,6 +2,7 @@
 //! that is due (the sweep the app runs in the background and at start-up, and `onramp refresh`).
 //! The rules are in [`crate::lifecycle`].
 
+use futures_util::future::Either;
 use futures_util::StreamExt;
 
 use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
@@ -9,7 +10,7 @@ use crate::error::{Code, Error, Result};
 use crate::lifecycle::{self, SweepReport};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth};
-use crate::store::{rfc3339, NewEvent};
+use crate::store::{rfc3339, RefreshRecord};
 
 /// Which connections a sweep refreshes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,38 +28,63 @@ impl Onramp {
     /// the old one; a refused refresh (`invalid_grant`) marks the connection as needing the
     /// customer again.
     pub async fn refresh_connection(&self, connection_id: &str) -> Result<Connection> {
+        self.refresh_deferred(connection_id, None).await?.await?;
+        self.store.connection(connection_id).await
+    }
+
+    /// Refreshes a connection (single flight) and returns the write of the outcome to the
+    /// store, still going: the sweep moves on to the next token request while the store
+    /// writes refreshes in batches. Until the write is committed the connection's slot stays
+    /// taken, so another refresh of it waits and then finds this outcome.
+    ///
+    /// `loaded` is the connection and its secrets' place if the caller has read them (the
+    /// sweep reads every connection at once); a refresh uses only what a connection does not
+    /// change (vendor, customer, where its secrets live) and reads its tokens fresh.
+    async fn refresh_deferred(
+        &self,
+        connection_id: &str,
+        loaded: Option<(Connection, Option<String>)>,
+    ) -> Result<impl std::future::Future<Output = Result<()>> + Send + '_> {
         let asked = self.lifecycle.ticket();
-        let slot = self.lifecycle.slot(connection_id);
-        let mut slot = slot.lock().await;
+        let mut slot = self.lifecycle.slot(connection_id).lock_owned().await;
         if let Some((done, outcome)) = &slot.last {
             if *done > asked {
                 // A refresh finished while this call waited: it stands for this one too.
-                return match outcome {
-                    Ok(()) => self.store.connection(connection_id).await,
-                    Err(e) => Err(e.clone()),
-                };
+                let done = outcome.clone();
+                return done.map(|()| Either::Left(std::future::ready(Ok(()))));
             }
         }
-        let result = self.refresh_once(connection_id).await;
-        let outcome = lifecycle::result_of(&result);
-        match &result {
-            Ok(conn) => self.lifecycle.record(conn, &outcome),
-            Err(_) => {
-                if let Ok(conn) = self.store.connection(connection_id).await {
-                    self.lifecycle.record(&conn, &outcome);
-                }
+        let (conn, secret_ref) = match loaded {
+            Some(grant) => grant,
+            None => self.store.grant(connection_id).await?,
+        };
+        match self.refresh_once(&conn, secret_ref).await {
+            Ok(written) => Ok(Either::Right(async move {
+                let result = written.await;
+                let outcome = lifecycle::result_of(&result);
+                self.lifecycle.record(&conn, &outcome);
+                slot.last = Some((self.lifecycle.ticket(), outcome));
+                result
+            })),
+            Err(e) => {
+                let outcome = Err(e.clone());
+                self.lifecycle.record(&conn, &outcome);
+                slot.last = Some((self.lifecycle.ticket(), outcome));
+                Err(e)
             }
         }
-        slot.last = Some((self.lifecycle.ticket(), outcome));
-        result
     }
 
-    async fn refresh_once(&self, connection_id: &str) -> Result<Connection> {
-        let conn = self.store.connection(connection_id).await?;
+    /// Returns the store's write of the outcome, queued.
+    async fn refresh_once(
+        &self,
+        conn: &Connection,
+        secret_ref: Option<String>,
+    ) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
         let name = providers::spec(conn.provider).name;
         let (spec, _) = self.oauth_spec_pub(conn.provider)?;
-        let ep = self.token_endpoints(&conn)?;
-        let secret_ref = self.store.secret_ref(&conn.id).await?.ok_or_else(|| {
+        let ep = self.token_endpoints(conn)?;
+        let secret_ref = secret_ref.ok_or_else(|| {
             Error::validation(format!("This {name} connection has no tokens to refresh."))
         })?;
         let refresh = self
@@ -96,33 +122,25 @@ impl Onramp {
             Err(e) => return Err(e),
         };
         self.replace_tokens(&secret_ref, &tokens).await?;
-        let mut details = conn.details.clone();
-        grant_uris(&tokens, &ep.token_url, &mut details)?;
+        let mut learned = std::collections::BTreeMap::new();
+        grant_uris(&tokens, &ep.token_url, &mut learned)?;
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
         // A new refresh token lives its full life again; without one, the old expiry stands.
         let refresh_expires = tokens
             .refresh_expires_in
             .or(tokens.refresh_token.as_ref().and(spec.refresh_lifetime));
-        self.store
-            .update_grant(
-                &conn.id,
-                tokens.scope.as_deref(),
-                at(tokens.expires_in).as_deref(),
-                at(refresh_expires).as_deref(),
-                Some(&rfc3339(now)),
-                Some(&details),
-                None,
-                Some(NewEvent {
-                    customer_id: Some(&conn.customer_id),
-                    connection_id: Some(&conn.id),
-                    provider: Some(conn.provider),
-                    kind: "refreshed",
-                    summary: format!("{name} tokens refreshed"),
-                    actor: self.actor,
-                }),
-            )
-            .await?;
-        self.store.connection(&conn.id).await
+        Ok(self.store.queue_refresh(RefreshRecord {
+            connection_id: conn.id.clone(),
+            customer_id: conn.customer_id.clone(),
+            provider: conn.provider,
+            scopes: tokens.scope.clone(),
+            access_expires_at: at(tokens.expires_in),
+            refresh_expires_at: at(refresh_expires),
+            tokens_issued_at: rfc3339(now),
+            learned,
+            summary: format!("{name} tokens refreshed"),
+            actor: self.actor.to_string(),
+        }))
     }
 
     /// The health board: every connection that needs someone (the customer to sign in again, the
@@ -178,14 +196,14 @@ impl Onramp {
     pub async fn refresh_sweep(&self, which: Sweep) -> Result<SweepReport> {
         let policy = self.lifecycle.policy().clone();
         let now = self.now();
-        let all = self.store.oauth_connections().await?;
+        let all = self.store.oauth_grants().await?;
         let mut report = SweepReport {
             checked: all.len(),
             ..Default::default()
         };
         let mut todo = Vec::new();
         let mut next: Option<time::OffsetDateTime> = None;
-        for c in all {
+        for (c, secret_ref) in all {
             let wanted = match which {
                 Sweep::Due => lifecycle::due(&c, now, &policy).is_some(),
                 Sweep::All => lifecycle::refreshable(&c),
@@ -202,37 +220,49 @@ impl Onramp {
                 report.held += 1;
                 continue;
             }
-            todo.push(c);
+            todo.push((c, secret_ref));
         }
-        // Each refresh waits for its vendor's budget inside the stream's overall bound.
+        // Each refresh waits for its vendor's budget inside the stream's overall bound. A
+        // refresh frees its place once the vault holds the new tokens; the store writes the
+        // outcomes in batches meanwhile, and a refresh counts as done when its write is.
         let mut running = futures_util::stream::iter(todo)
-            .map(|c| async move {
+            .map(|(c, secret_ref)| async move {
                 let vendor = self.lifecycle.vendor_slot(c.provider);
                 let _turn = vendor.acquire().await;
                 // A 429 met by another refresh of this vendor while this one waited.
                 if which == Sweep::Due && self.lifecycle.held_until(&c).is_some() {
                     return (c.id, None);
                 }
-                let r = self.refresh_connection(&c.id).await;
-                (c.id, Some(r.map(|_| ())))
+                let id = c.id.clone();
+                let r = self.refresh_deferred(&id, Some((c, secret_ref))).await;
+                (id, Some(r))
             })
             .buffer_unordered(policy.max_concurrency.max(1));
+        let mut writes = futures_util::stream::FuturesUnordered::new();
         let mut locked = None;
-        while let Some((id, outcome)) = running.next().await {
-            match outcome {
-                None => report.held += 1,
-                Some(Ok(())) => report.refreshed.push(id),
-                Some(Err(e)) if e.code == Code::ReauthRequired => report.needs_reauth.push(id),
-                Some(Err(e)) => {
-                    report.failed.push((id, e.info()));
-                    if e.code == Code::KeychainUnavailable {
-                        locked = Some(e);
-                        break;
+        loop {
+            tokio::select! {
+                Some((id, outcome)) = running.next() => match outcome {
+                    None => report.held += 1,
+                    Some(Ok(written)) => writes.push(async move { (id, written.await) }),
+                    Some(Err(e)) => {
+                        if let Some(e) = tally(&mut report, id, Err(e)) {
+                            locked = Some(e);
+                            break;
+                        }
                     }
+                },
+                Some((id, outcome)) = writes.next() => {
+                    tally(&mut report, id, outcome);
                 }
+                else => break,
             }
         }
         drop(running);
+        // What was refreshed before a stop is still written and counted.
+        while let Some((id, outcome)) = writes.next().await {
+            tally(&mut report, id, outcome);
+        }
         if let Some(e) = locked {
             return Err(e);
         }
@@ -243,6 +273,20 @@ impl Onramp {
         }
         Ok(report)
     }
+}
+
+/// Counts a refresh's outcome in the sweep's report; a locked keyring comes back (it stops the
+/// sweep: every refresh would fail the same way).
+fn tally(report: &mut SweepReport, id: String, outcome: Result<()>) -> Option<Error> {
+    match outcome {
+        Ok(()) => report.refreshed.push(id),
+        Err(e) if e.code == Code::ReauthRequired => report.needs_reauth.push(id),
+        Err(e) => {
+            report.failed.push((id, e.info()));
+            return (e.code == Code::KeychainUnavailable).then_some(e);
+        }
+    }
+    None
 }
 
 /// ESPI's `resourceURI` and `authorizationURI` from a token answer (UtilityAPI), kept in the

@@ -23,8 +23,41 @@ pub fn now() -> String {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads, several at once (the write-ahead log lets them run beside a write).
     pool: SqlitePool,
+    /// Every write, one at a time, on a connection of its own: writers of one process queue
+    /// here instead of meeting SQLite's write lock, whose busy handler sleeps for milliseconds
+    /// (a sweep's refreshes were spending most of their time asleep).
+    writer: SqlitePool,
+    /// Refreshes waiting to be written (group commit, see [`Store::queue_refresh`]).
+    refreshes: std::sync::Arc<RefreshQueue>,
     store_id: String,
+}
+
+/// Refreshes' writes waiting for the writer, and the turn to write them.
+#[derive(Default)]
+struct RefreshQueue {
+    waiting: std::sync::Mutex<Vec<(RefreshRecord, tokio::sync::oneshot::Sender<Result<()>>)>>,
+    /// A task is writing them.
+    flushing: std::sync::atomic::AtomicBool,
+}
+
+/// What a refresh changes in the store: the grant's new facts (as [`Store::update_grant`]
+/// writes them) and a `refreshed` event.
+#[derive(Clone, Debug)]
+pub struct RefreshRecord {
+    pub connection_id: String,
+    pub customer_id: String,
+    pub provider: ProviderId,
+    pub scopes: Option<String>,
+    pub access_expires_at: Option<String>,
+    /// `None` keeps the stored expiry.
+    pub refresh_expires_at: Option<String>,
+    pub tokens_issued_at: String,
+    /// Details the token answer told (merged into the stored ones, which stay otherwise).
+    pub learned: std::collections::BTreeMap<String, String>,
+    pub summary: String,
+    pub actor: String,
 }
 
 /// What a new connection is made of; written with its sites and event in one transaction.
@@ -146,20 +179,29 @@ impl Store {
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
         let candidate = uuid::Uuid::new_v4().to_string();
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
             .bind(&candidate)
-            .execute(&pool)
+            .execute(&writer)
             .await?;
         let store_id: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'store_id'")
             .fetch_one(&pool)
             .await?;
-        Ok(Store { pool, store_id })
+        Ok(Store {
+            pool,
+            writer,
+            refreshes: Default::default(),
+            store_id,
+        })
     }
 
     /// A random id made when the store was created; names this store's keyring entries.
@@ -173,6 +215,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub async fn insert_customer(&self, input: &NewCustomer, actor: &str) -> Result<Customer> {
@@ -196,7 +239,7 @@ impl Store {
             created_at: now.clone(),
             updated_at: now,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO customers (id, name, address, email, phone, job_number, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -313,12 +356,15 @@ impl Store {
     }
 
     /// Every signed-in (OAuth) connection, without sites: what the refresh sweep looks at.
-    pub async fn oauth_connections(&self) -> Result<Vec<Connection>> {
+    /// Every OAuth connection (without sites) with where its secrets live, for a sweep.
+    pub async fn oauth_grants(&self) -> Result<Vec<(Connection, Option<String>)>> {
         let rows =
             sqlx::query("SELECT * FROM connections WHERE kind = 'oauth' ORDER BY created_at, id")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(|r| connection_of(r, Vec::new())).collect()
+        rows.iter()
+            .map(|r| Ok((connection_of(r, Vec::new())?, r.try_get("secret_ref")?)))
+            .collect()
     }
 
     /// One connection with its sites (two indexed lookups, whatever the customer has).
@@ -334,6 +380,18 @@ impl Store {
             .await?;
         let mut sites = sites_by_connection(&site_rows)?;
         connection_of(&row, sites.remove(id).unwrap_or_default())
+    }
+
+    /// What a refresh needs in one read: the connection without its sites, and where its
+    /// secrets live.
+    pub async fn grant(&self, id: &str) -> Result<(Connection, Option<String>)> {
+        let row = sqlx::query("SELECT * FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let secret_ref: Option<String> = row.try_get("secret_ref")?;
+        Ok((connection_of(&row, Vec::new())?, secret_ref))
     }
 
     /// The existing connection of this kind for a customer and provider, if any.
@@ -357,7 +415,7 @@ impl Store {
     pub async fn insert_connection(&self, new: &NewConnection<'_>, actor: &str) -> Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, secret_ref,
                  created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at,
@@ -399,7 +457,7 @@ impl Store {
         sites: &[VendorSite],
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_sites(&mut tx, connection_id, provider, sites).await?;
         sqlx::query("UPDATE connections SET updated_at = ?, last_checked_at = ? WHERE id = ?")
             .bind(now())
@@ -436,7 +494,7 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let now = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let state = if error.is_some() { "error" } else { "active" };
         sqlx::query(
             "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?, last_error_hint = ?,
@@ -490,7 +548,7 @@ impl Store {
             state,
             ConnectionState::NeedsReauth | ConnectionState::Revoked
         ));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?,
                 last_error_hint = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
@@ -522,7 +580,7 @@ impl Store {
 
     /// Deletes a connection and its sites; returns its secret_ref so the caller can clear the vault.
     pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<Option<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row =
             sqlx::query("SELECT customer_id, provider, secret_ref FROM connections WHERE id = ?")
                 .bind(id)
@@ -601,7 +659,7 @@ impl Store {
     }
 
     pub async fn add_event(&self, event: &NewEvent<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -626,7 +684,7 @@ impl Store {
         .bind(rfc3339(now))
         .bind(rfc3339(row.expires_at))
         .bind(&row.details)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -645,7 +703,7 @@ impl Store {
         )
         .bind(rfc3339(now))
         .bind(state_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         if let Some(r) = row {
             let expires: String = r.get("expires_at");
@@ -715,7 +773,7 @@ impl Store {
         .bind(mode)
         .bind(relay_url)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -737,7 +795,7 @@ impl Store {
         client_id: &str,
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO provider_apps (provider, kind, client_id, secret_ref, updated_at)
              VALUES (?, 'oauth_app', ?, ?, ?)
@@ -785,7 +843,7 @@ impl Store {
         secret_ref: &str,
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO provider_apps (provider, kind, credential_hint, secret_ref, updated_at)
              VALUES (?, 'installer_account', ?, ?, ?)
@@ -814,7 +872,7 @@ impl Store {
     }
 
     pub async fn delete_installer_account(&self, provider: ProviderId, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM provider_apps WHERE provider = ? AND kind = 'installer_account'")
             .bind(provider.as_str())
             .execute(&mut *tx)
@@ -853,7 +911,7 @@ impl Store {
         sites: Option<&[VendorSite]>,
         event: Option<NewEvent<'_>>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE connections SET
                 scopes = COALESCE(?, scopes),
@@ -890,6 +948,153 @@ impl Store {
         Ok(())
     }
 
+    /// Queues a refresh's outcome for writing and returns the write, still going. Refreshes
+    /// finishing close together are written together, in one transaction (group commit): a
+    /// task writes everything waiting, then what came meanwhile, so a sweep pays for a few
+    /// statements per batch rather than four per refresh, and its refreshes need not wait for
+    /// the disk. The returned future ends when this refresh's write is committed (or failed).
+    pub fn queue_refresh(
+        &self,
+        record: RefreshRecord,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        lock(&self.refreshes.waiting).push((record, done));
+        if !self
+            .refreshes
+            .flushing
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let store = self.clone();
+            tokio::spawn(async move { store.flush_refreshes().await });
+        }
+        async move {
+            outcome.await.unwrap_or_else(|_| {
+                Err(Error::new(
+                    Code::Storage,
+                    "Saving the refreshed tokens' expiry was interrupted.",
+                ))
+            })
+        }
+    }
+
+    /// Writes the waiting refreshes, batch after batch, until none are left.
+    async fn flush_refreshes(&self) {
+        use std::sync::atomic::Ordering;
+        /// At most this many refreshes in one transaction (keeps each write short).
+        const BATCH: usize = 256;
+        /// Lowers the flag if the task is dropped mid-write (its runtime shut down), so the
+        /// next refresh starts a new one.
+        struct Abandoned<'a>(Option<&'a std::sync::atomic::AtomicBool>);
+        impl Drop for Abandoned<'_> {
+            fn drop(&mut self) {
+                if let Some(flag) = self.0 {
+                    flag.store(false, Ordering::Release);
+                }
+            }
+        }
+        let mut abandoned = Abandoned(Some(&self.refreshes.flushing));
+        loop {
+            let batch: Vec<_> = {
+                let mut waiting = lock(&self.refreshes.waiting);
+                let n = waiting.len().min(BATCH);
+                waiting.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                abandoned.0 = None;
+                self.refreshes.flushing.store(false, Ordering::Release);
+                // A refresh queued after the drain but before the flag fell found it still
+                // up and spawned nobody: take its write, unless another task already has.
+                if lock(&self.refreshes.waiting).is_empty()
+                    || self.refreshes.flushing.swap(true, Ordering::AcqRel)
+                {
+                    return;
+                }
+                abandoned.0 = Some(&self.refreshes.flushing);
+                continue;
+            }
+            let (records, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let result = self.write_refreshes(&records).await;
+            for w in waiters {
+                let _ = w.send(result.clone());
+            }
+        }
+    }
+
+    async fn write_refreshes(&self, records: &[RefreshRecord]) -> Result<()> {
+        let now = now();
+        // The last write of a connection wins (UPDATE ... FROM uses one row per target).
+        let mut last: HashMap<&str, &RefreshRecord> = HashMap::new();
+        for r in records {
+            last.insert(&r.connection_id, r);
+        }
+        let updates = serde_json::Value::Array(
+            last.values()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.connection_id,
+                        "scopes": r.scopes,
+                        "access_expires_at": r.access_expires_at,
+                        "refresh_expires_at": r.refresh_expires_at,
+                        "tokens_issued_at": r.tokens_issued_at,
+                        "learned": details_json(&r.learned),
+                    })
+                })
+                .collect(),
+        );
+        let events = serde_json::Value::Array(
+            records
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "customer_id": r.customer_id,
+                        "connection_id": r.connection_id,
+                        "provider": r.provider.as_str(),
+                        "summary": r.summary,
+                        "actor": r.actor,
+                    })
+                })
+                .collect(),
+        );
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE connections SET
+                scopes = COALESCE(u.scopes, connections.scopes),
+                access_expires_at = u.access_expires_at,
+                refresh_expires_at = COALESCE(u.refresh_expires_at, connections.refresh_expires_at),
+                tokens_issued_at = COALESCE(u.tokens_issued_at, connections.tokens_issued_at),
+                details = CASE WHEN u.learned IS NULL THEN connections.details
+                               ELSE json_patch(COALESCE(connections.details, '{}'), u.learned) END,
+                state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                updated_at = ?, last_checked_at = ?
+             FROM (SELECT json_extract(value, '$.id') AS id,
+                          json_extract(value, '$.scopes') AS scopes,
+                          json_extract(value, '$.access_expires_at') AS access_expires_at,
+                          json_extract(value, '$.refresh_expires_at') AS refresh_expires_at,
+                          json_extract(value, '$.tokens_issued_at') AS tokens_issued_at,
+                          json_extract(value, '$.learned') AS learned
+                   FROM json_each(?)) AS u
+             WHERE connections.id = u.id",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(updates.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
+             SELECT ?, json_extract(value, '$.customer_id'), json_extract(value, '$.connection_id'),
+                    json_extract(value, '$.provider'), 'refreshed', json_extract(value, '$.summary'),
+                    json_extract(value, '$.actor')
+             FROM json_each(?) ORDER BY key",
+        )
+        .bind(&now)
+        .bind(events.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// When the connection's access token expires, if Onramp knows.
     pub async fn access_expires_at(&self, connection_id: &str) -> Result<Option<String>> {
         Ok(
@@ -911,7 +1116,7 @@ impl Store {
         series: &[NewSeries],
         event: &NewEvent<'_>,
     ) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now();
         let mut ids = Vec::new();
         for s in series {
@@ -1116,6 +1321,10 @@ async fn insert_event(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A `connections` row as a [`Connection`], with its sites.
