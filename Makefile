@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := run
 CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
-BINS := -p onramp-app -p onramp-cli --locked
+BINS := -p onramp-app -p onramp-cli -p onramp-floor --locked
 
 .PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test crash-test e2e package package-test bench bench-smoke clean
 
@@ -27,8 +27,8 @@ ui:
 ui-test:
 	cd ui && npm run check --silent && npm test --silent
 
-# The app and the CLI are always built together: building one alone unifies other features
-# and rebuilds most dependencies.
+# The app, the CLI and the benchmark's floor app are always built together: building one alone
+# unifies other features and rebuilds most dependencies.
 bins: ui
 	$(CARGO) build $(BINS)
 
@@ -68,13 +68,16 @@ package-test: package
 	python3 tests/package/check_deb.py
 
 ## Benchmarks (release build, real keyring in a private session): results into BENCHMARKS.md.
-bench: deps-test
-	$(CARGO) build --release --locked -p onramp-bench
+bench: deps-test ui
+	$(CARGO) build --release --locked -p onramp-bench -p onramp-app -p onramp-floor
+	$(MAKE) package PROFILE=release
 	scripts/with-keyring.sh scripts/bench.sh
 
 ## Every benchmark at tiny sizes: they keep compiling and running (measures nothing).
 bench-smoke: bins
 	scripts/with-keyring.sh $(CARGO) run -q --locked -p onramp-bench -- all --smoke > /dev/null
+	scripts/with-keyring.sh $(CARGO) run -q --locked -p onramp-bench -- startup --app $(APP_BIN) \
+		--floor target/debug/onramp-floor --connections 30 --runs 1 --idle-secs 0 > /dev/null
 
 clean:
 	$(CARGO) clean

@@ -8,7 +8,9 @@ bin=target/release/onramp-bench
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 "$bin" all > "$results"
-deb=$(ls -t target/release/bundle/deb/*.deb target/debug/bundle/deb/*.deb 2>/dev/null | head -1 || true)
+echo >> "$results"
+"$bin" startup --app target/release/onramp-app --floor target/release/onramp-floor >> "$results"
+deb=$(ls -t target/release/bundle/deb/*.deb 2>/dev/null | head -1 || true)
 {
   echo "# Onramp benchmarks"
   echo
@@ -26,7 +28,7 @@ deb=$(ls -t target/release/bundle/deb/*.deb target/debug/bundle/deb/*.deb 2>/dev
   echo "### Package"
   echo
   if [ -n "$deb" ]; then
-    echo "\`$deb\`: $(du -h "$deb" | cut -f1) ($(stat -c %s "$deb") bytes)."
+    echo "\`$deb\`: $(du -h "$deb" | cut -f1) ($(stat -c %s "$deb") bytes); installed: $(dpkg-deb -f "$deb" Installed-Size) KiB."
   else
     echo "No .deb built yet: \`make package PROFILE=release\` first."
   fi

@@ -11,6 +11,7 @@ use common::*;
 use onramp_core::lifecycle::{ManualClock, Policy};
 use onramp_core::model::{ConnectionState, ProviderId};
 use onramp_core::service::{ExportFormat, Redirect, Sweep};
+use onramp_core::vault::{Sensitive, Vault};
 use onramp_core::{Code, Onramp};
 use onramp_sandbox::{LostAnswer, OAuthVendor};
 
@@ -397,5 +398,57 @@ async fn a_lost_or_garbled_token_answer_loses_nothing() {
     }
     let conn = onramp.check_connection(&id).await.unwrap();
     assert_eq!(conn.state, ConnectionState::Active);
+    onramp.close().await;
+}
+
+/// Connections signed in before the tokens moved into one keyring entry kept two entries; they
+/// still refresh, and their tokens move into the one entry with that refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_kept_in_two_entries_still_refresh_and_move_into_one() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let c = customer(&onramp, "Ada").await;
+    let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let secret_ref = onramp.store().secret_ref(&id).await.unwrap().unwrap();
+    let vault = Vault::new(onramp.store_id());
+    let entry = |name: &str| format!("{secret_ref}/{name}");
+    let pair = vault
+        .get(&entry("tokens"))
+        .await
+        .unwrap()
+        .expect("a new sign-in keeps its tokens in one entry");
+    let pair: serde_json::Value = serde_json::from_str(pair.expose()).unwrap();
+    assert!(vault.get(&entry("access_token")).await.unwrap().is_none());
+    // As Onramp kept them before.
+    for name in ["access_token", "refresh_token"] {
+        let token = pair[name].as_str().expect("both tokens").to_string();
+        vault
+            .put(&entry(name), &Sensitive::new(token))
+            .await
+            .unwrap();
+    }
+    vault.delete(&entry("tokens")).await.unwrap();
+
+    // The data API still gets the access token, and the refresh presents the right refresh
+    // token (Tesla's sandbox revokes a grant shown a used one).
+    assert_eq!(
+        onramp.check_connection(&id).await.unwrap().state,
+        ConnectionState::Active
+    );
+    onramp.refresh_connection(&id).await.unwrap();
+    let moved = vault.get(&entry("tokens")).await.unwrap().expect("moved");
+    let moved: serde_json::Value = serde_json::from_str(moved.expose()).unwrap();
+    assert_ne!(moved["refresh_token"], pair["refresh_token"], "rotated");
+    for name in ["access_token", "refresh_token"] {
+        assert!(
+            vault.get(&entry(name)).await.unwrap().is_none(),
+            "the old {name} entry is gone"
+        );
+    }
+    onramp.refresh_connection(&id).await.unwrap();
+    assert_eq!(
+        onramp.check_connection(&id).await.unwrap().state,
+        ConnectionState::Active
+    );
     onramp.close().await;
 }

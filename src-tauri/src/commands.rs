@@ -19,6 +19,14 @@ pub async fn recheck_vault(state: State<'_, AppState>) -> Result<VaultStatus> {
     Ok(state.onramp.recheck_vault().await)
 }
 
+/// The UI has painted its first screen with data: launch to here is the start-up time (in the
+/// log, and what `onramp-bench startup` measures).
+#[tauri::command]
+pub fn ui_ready() {
+    let ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis());
+    tracing::info!("ui ready after {ms} ms");
+}
+
 #[tauri::command]
 pub async fn list_customers(
     state: State<'_, AppState>,

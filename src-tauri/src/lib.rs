@@ -90,8 +90,12 @@ async fn keep_alive(app: tauri::AppHandle) {
     }
 }
 
+/// When the process started, for the start-up time the UI reports (`ui_ready`).
+pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG")
@@ -117,6 +121,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::recheck_vault,
+            commands::ui_ready,
             commands::list_customers,
             commands::add_customer,
             commands::get_customer,

@@ -8,9 +8,14 @@
 //! - `store`: listing and searching N customers with M connections, p50/p95 per query.
 //! - `enroll`: from the callback received to the connection stored and its sites discovered,
 //!   minus the time the sandbox itself spent answering.
+//! - `startup`: the release app from launch to its first screen, and its idle memory, with
+//!   10,000 connections stored, next to the smallest Tauri app built the same way
+//!   ([`startup`]).
 //!
 //! `all` runs them and prints a Markdown report. `--smoke` uses tiny sizes (what `make test`
 //! runs, to keep this compiling and working).
+
+mod startup;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -70,6 +75,9 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         n: usize,
     },
+    /// Start-up to UI ready and idle memory of the app, next to a minimal Tauri app; a
+    /// Markdown section on standard output.
+    Startup(startup::StartupArgs),
     /// One contender of the sweep, in a process of its own (run by `sweep`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -213,6 +221,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Enroll { n } => {
             let e = enroll(n).await?;
             println!("{}", serde_json::to_string_pretty(&e)?);
+        }
+        Command::Startup(args) => {
+            let dir = tempfile::tempdir()?;
+            seed_data_dir(dir.path(), args.connections).await?;
+            let rows = tokio::task::spawn_blocking(move || {
+                let r = startup::run(&args, dir.path());
+                drop(dir);
+                r
+            })
+            .await??;
+            print!("{}", startup_report(&rows));
         }
         Command::Worker(args) => {
             let run = worker(args).await?;
@@ -607,69 +626,8 @@ async fn store(customers: usize, connections: usize) -> anyhow::Result<Vec<Laten
     .await?;
     let id = onramp.store_id().to_string();
     onramp.set_vault(Vault::in_memory(id));
-    let surnames = [
-        "Garcia", "Okafor", "Nguyen", "Miller", "Perez", "Schmidt", "Rossi", "Tanaka", "Kowalski",
-        "Haddad",
-    ];
-    let given = [
-        "Ada", "Ben", "Carla", "Dana", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo",
-    ];
     let started = Instant::now();
-    let mut ids = Vec::with_capacity(customers);
-    for i in 0..customers {
-        let c = onramp
-            .add_customer(NewCustomer {
-                name: format!(
-                    "{} {} {i}",
-                    given[i % given.len()],
-                    surnames[(i / given.len()) % surnames.len()]
-                ),
-                address: Some(format!("{} Solar Way, Springfield", i + 1)),
-                email: None,
-                phone: None,
-                job_number: Some(format!("J-{i:05}")),
-            })
-            .await?;
-        ids.push(c.id);
-    }
-    let providers = [
-        ProviderId::Solaredge,
-        ProviderId::Tesla,
-        ProviderId::Enphase,
-    ];
-    for i in 0..connections {
-        let sites = [onramp_core::providers::VendorSite {
-            external_id: format!("{}", 1_000_000 + i),
-            name: format!("Site {i}"),
-            address: None,
-            peak_power_kw: Some(7.2),
-            status: Some("Active".into()),
-        }];
-        let provider = providers[i % providers.len()];
-        onramp
-            .store()
-            .insert_connection(
-                &NewConnection {
-                    customer_id: &ids[i % ids.len()],
-                    provider,
-                    kind: if provider == ProviderId::Solaredge {
-                        CredentialKind::CustomerKey
-                    } else {
-                        CredentialKind::Oauth
-                    },
-                    credential_hint: None,
-                    secret_ref: None,
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: Some("2099-01-01T00:00:00Z".into()),
-                    tokens_issued_at: None,
-                    details: Default::default(),
-                },
-                "bench",
-            )
-            .await?;
-    }
+    let ids = seed(&onramp, customers, connections).await?;
     eprintln!(
         "store: {customers} customers and {connections} connections written in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -809,6 +767,113 @@ async fn enroll(n: usize) -> anyhow::Result<Vec<Enrollment>> {
         sb.shutdown().await;
     }
     Ok(out)
+}
+
+/// Writes `customers` customers and `connections` connections (Tesla and Enphase signed in,
+/// SolarEdge by key, a site each) through Onramp's store. Their tokens are not due for years,
+/// so nothing refreshes them.
+async fn seed(
+    onramp: &Onramp,
+    customers: usize,
+    connections: usize,
+) -> anyhow::Result<Vec<String>> {
+    let surnames = [
+        "Garcia", "Okafor", "Nguyen", "Miller", "Perez", "Schmidt", "Rossi", "Tanaka", "Kowalski",
+        "Haddad",
+    ];
+    let given = [
+        "Ada", "Ben", "Carla", "Dana", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo",
+    ];
+    let mut ids = Vec::with_capacity(customers);
+    for i in 0..customers {
+        let c = onramp
+            .add_customer(NewCustomer {
+                name: format!(
+                    "{} {} {i}",
+                    given[i % given.len()],
+                    surnames[(i / given.len()) % surnames.len()]
+                ),
+                address: Some(format!("{} Solar Way, Springfield", i + 1)),
+                email: None,
+                phone: None,
+                job_number: Some(format!("J-{i:05}")),
+            })
+            .await?;
+        ids.push(c.id);
+    }
+    let providers = [
+        ProviderId::Solaredge,
+        ProviderId::Tesla,
+        ProviderId::Enphase,
+    ];
+    for i in 0..connections {
+        let sites = [onramp_core::providers::VendorSite {
+            external_id: format!("{}", 1_000_000 + i),
+            name: format!("Site {i}"),
+            address: None,
+            peak_power_kw: Some(7.2),
+            status: Some("Active".into()),
+        }];
+        let provider = providers[i % providers.len()];
+        onramp
+            .store()
+            .insert_connection(
+                &NewConnection {
+                    customer_id: &ids[i % ids.len()],
+                    provider,
+                    kind: if provider == ProviderId::Solaredge {
+                        CredentialKind::CustomerKey
+                    } else {
+                        CredentialKind::Oauth
+                    },
+                    credential_hint: None,
+                    secret_ref: None,
+                    sites: &sites,
+                    scopes: None,
+                    access_expires_at: None,
+                    refresh_expires_at: Some("2099-01-01T00:00:00Z".into()),
+                    tokens_issued_at: None,
+                    details: Default::default(),
+                },
+                "bench",
+            )
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// A data folder holding `connections` connections (three a customer), for `startup`.
+async fn seed_data_dir(dir: &Path, connections: usize) -> anyhow::Result<()> {
+    let sb = Sandbox::start(SandboxConfig::default()).await?;
+    let config_dir = tempfile::tempdir()?;
+    let config_file = write_config(&sb, config_dir.path())?;
+    let config: Config = toml::from_str(&std::fs::read_to_string(&config_file)?)?;
+    let mut onramp = Onramp::open(OpenOptions {
+        data_dir: dir.to_path_buf(),
+        config_file,
+        config,
+        actor: "bench",
+        sandbox_keys: vec![],
+        oauth_apps: vec![],
+    })
+    .await?;
+    let id = onramp.store_id().to_string();
+    onramp.set_vault(Vault::in_memory(id));
+    seed(&onramp, connections.div_ceil(3), connections).await?;
+    onramp.close().await;
+    sb.shutdown().await;
+    Ok(())
+}
+
+fn startup_report(rows: &[startup::Startup]) -> String {
+    let mut s = String::from("### Start-up and idle memory (under Xvfb)\n\n| app | launches | launch → UI ready p50 ms | max ms | idle RSS MiB | idle PSS MiB | processes |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} |\n",
+            r.app, r.runs, r.ready_ms_p50, r.ready_ms_max, r.rss_mib, r.pss_mib, r.processes
+        ));
+    }
+    s
 }
 
 fn report(

@@ -28,6 +28,9 @@ export const app = $state({
   searchRequests: 0,
 });
 
+/** Whether the backend has been told the first screen is ready (once per launch). */
+export const startup = { told: false };
+
 export function go(route: Route): void {
   app.route = route;
 }

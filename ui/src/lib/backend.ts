@@ -34,6 +34,8 @@ export interface Backend {
   /** Asks the keyring again (after the installer unlocked it). */
   recheckVault(): Promise<VaultStatus>;
   listCustomers(query: string | null): Promise<CustomerSummary[]>;
+  /** The first screen has painted with its data (logged with the time since launch). */
+  uiReady(): Promise<void>;
   addCustomer(input: NewCustomer): Promise<Customer>;
   getCustomer(id: string): Promise<CustomerDetail>;
   listProviders(): Promise<ProviderInfo[]>;
@@ -90,6 +92,7 @@ export const tauriBackend: Backend = {
   appStatus: () => call("app_status"),
   recheckVault: () => call("recheck_vault"),
   listCustomers: (query) => call("list_customers", { query }),
+  uiReady: () => call("ui_ready"),
   addCustomer: (input) => call("add_customer", { input }),
   getCustomer: (id) => call("get_customer", { id }),
   listProviders: () => call("list_providers"),

@@ -356,6 +356,9 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       await slow();
       return vault();
     },
+    async uiReady() {
+      calls.push("uiReady");
+    },
     async listCustomers(query) {
       calls.push(`listCustomers:${query ?? ""}`);
       const q = (query ?? "").toLowerCase();

@@ -10,6 +10,7 @@ use tokio::sync::Mutex;
 mod export;
 mod oauth;
 mod refresh;
+mod tokens;
 mod usage;
 
 pub use export::ExportFormat;
@@ -62,7 +63,8 @@ pub struct Onramp {
     lifecycle: Lifecycle,
 }
 
-/// Vault entry names of an OAuth connection's tokens.
+/// Vault entry names of an OAuth connection's tokens as Onramp kept them before they moved into
+/// one entry ([`tokens::TOKENS`]); still read, and removed when the pair is next written.
 pub(crate) const ACCESS_TOKEN: &str = "access_token";
 pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
 
@@ -255,6 +257,7 @@ impl Onramp {
             providers::KEY_ID,
             providers::KEY_SECRET,
             providers::PARTNER_TOKEN,
+            tokens::TOKENS,
             ACCESS_TOKEN,
             REFRESH_TOKEN,
         ] {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::usage::usage_points;
-use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
+use super::Onramp;
 use crate::auth::callback::{parse_pasted, parse_url, Callback, Outcome, Pasted, DEEP_LINK};
 use crate::auth::{Authorizations, BeginRequest, DEFAULT_TTL};
 use crate::error::{Code, Error, Result};
@@ -746,7 +746,7 @@ impl Onramp {
             .secret_ref(&conn.id)
             .await?
             .ok_or_else(|| Error::internal("the connection has no keyring entry"))?;
-        self.replace_tokens(&secret_ref, tokens).await?;
+        self.replace_tokens(&secret_ref, tokens, None).await?;
         let mut merged = conn.details.clone();
         merged.append(&mut details);
         let name = providers::spec(provider).name;
@@ -783,30 +783,16 @@ impl Onramp {
         self.store.connection(&conn.id).await
     }
 
-    /// Writes an access token, then the refresh token; on failure removes what was written.
+    /// Writes a new connection's tokens (one keyring entry).
     pub(crate) async fn put_tokens(
         &self,
         secret_ref: &str,
         access: &Sensitive<String>,
         refresh: Option<&Sensitive<String>>,
     ) -> Result<()> {
-        self.vault
-            .put(&format!("{secret_ref}/{ACCESS_TOKEN}"), access)
-            .await?;
-        if let Some(rt) = refresh {
-            if let Err(e) = self
-                .vault
-                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
-                .await
-            {
-                let _ = self
-                    .vault
-                    .delete(&format!("{secret_ref}/{ACCESS_TOKEN}"))
-                    .await;
-                return Err(e);
-            }
-        }
-        Ok(())
+        let fresh = super::tokens::Grant::none();
+        self.save_grant(secret_ref, access, refresh, Some(&fresh))
+            .await
     }
 
     /// Pelm: the Connect code for the customer's access token; their accounts as the sites.
@@ -833,9 +819,7 @@ impl Onramp {
             .await?;
         if let Some(id) = existing {
             if let Some(secret_ref) = self.store.secret_ref(&id).await? {
-                self.vault
-                    .put(&format!("{secret_ref}/{ACCESS_TOKEN}"), &access)
-                    .await?;
+                self.save_grant(&secret_ref, &access, None, None).await?;
                 self.store
                     .update_grant(
                         &id,
@@ -1008,10 +992,7 @@ impl Onramp {
             .secret_ref(&conn.id)
             .await?
             .ok_or_else(|| Error::internal("OAuth connection without a secret reference"))?;
-        let access = self
-            .vault
-            .require(&format!("{secret_ref}/{ACCESS_TOKEN}"))
-            .await?;
+        let access = self.access_token(&secret_ref).await?;
         let (_, ep) = self.oauth_spec(conn.provider)?;
         let app = self.app_credentials(conn.provider).await?;
         let mut extra = BTreeMap::new();

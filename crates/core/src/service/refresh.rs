@@ -5,7 +5,8 @@
 use futures_util::future::Either;
 use futures_util::StreamExt;
 
-use super::{Onramp, ACCESS_TOKEN, REFRESH_TOKEN};
+use super::tokens::Grant;
+use super::Onramp;
 use crate::error::{Code, Error, Result};
 use crate::lifecycle::{self, SweepReport};
 use crate::model::*;
@@ -87,14 +88,11 @@ impl Onramp {
         let secret_ref = secret_ref.ok_or_else(|| {
             Error::validation(format!("This {name} connection has no tokens to refresh."))
         })?;
-        let refresh = self
-            .vault
-            .get(&format!("{secret_ref}/{REFRESH_TOKEN}"))
-            .await?
-            .ok_or_else(|| {
-                Error::validation(format!("This {name} connection has no refresh token."))
-                    .hint("Its access token does not expire, or the customer must sign in again.")
-            })?;
+        let grant = self.load_grant(&secret_ref).await?;
+        let refresh = grant.refresh.clone().ok_or_else(|| {
+            Error::validation(format!("This {name} connection has no refresh token."))
+                .hint("Its access token does not expire, or the customer must sign in again.")
+        })?;
         let app = self.app_credentials(conn.provider).await?;
         let now = self.now();
         let result = vendor_oauth::TokenEndpoint {
@@ -121,7 +119,8 @@ impl Onramp {
             }
             Err(e) => return Err(e),
         };
-        self.replace_tokens(&secret_ref, &tokens).await?;
+        self.replace_tokens(&secret_ref, &tokens, Some(grant))
+            .await?;
         let mut learned = std::collections::BTreeMap::new();
         grant_uris(&tokens, &ep.token_url, &mut learned)?;
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
@@ -167,25 +166,21 @@ impl Onramp {
         Ok(items)
     }
 
-    /// Replaces a connection's tokens in the keyring after a rotation: the new refresh token
-    /// first (if Onramp dies after it, the old access token is lost, which costs nothing; the
-    /// other order would lose the grant), then the access token. An answer without a refresh
-    /// token keeps the old one.
+    /// Replaces a connection's tokens in the keyring after a rotation or a new grant: the new
+    /// pair in one write. An answer without a refresh token keeps the old one. `before` is the
+    /// pair as read, if the caller has it.
     pub(crate) async fn replace_tokens(
         &self,
         secret_ref: &str,
         tokens: &vendor_oauth::Tokens,
+        before: Option<Grant>,
     ) -> Result<()> {
-        if let Some(rt) = &tokens.refresh_token {
-            self.vault
-                .put(&format!("{secret_ref}/{REFRESH_TOKEN}"), rt)
-                .await?;
-        }
-        self.vault
-            .put(
-                &format!("{secret_ref}/{ACCESS_TOKEN}"),
-                &tokens.access_token,
-            )
+        let before = match before {
+            Some(b) => b,
+            None => self.load_grant(secret_ref).await?,
+        };
+        let refresh = tokens.refresh_token.as_ref().or(before.refresh.as_ref());
+        self.save_grant(secret_ref, &tokens.access_token, refresh, Some(&before))
             .await
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use super::{Onramp, ACCESS_TOKEN};
+use super::Onramp;
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth, VendorSite};
@@ -280,10 +280,7 @@ impl Onramp {
         }
         let mut retried = false;
         loop {
-            let access = self
-                .vault
-                .require(&format!("{secret_ref}/{ACCESS_TOKEN}"))
-                .await?;
+            let access = self.access_token(&secret_ref).await?;
             let attempt = self.fetch_usage_once(&conn, &access).await;
             match attempt {
                 Err(e) if e.code == Code::ReauthRequired && !retried => {
