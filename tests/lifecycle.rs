@@ -452,3 +452,68 @@ async fn tokens_kept_in_two_entries_still_refresh_and_move_into_one() {
     );
     onramp.close().await;
 }
+
+/// The health board reads only the connections that may need someone from the store; what it
+/// shows must be what the rules say for every connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
+    let w = World::new().await;
+    let (onramp, clock) = open_with_clock(&w, Policy::default()).await;
+    let c = customer(&onramp, "Ada").await;
+    // Tesla's refresh token lives three months, Enphase's a week, SolarEdge's keys forever.
+    let tesla = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let enphase = sign_in(&onramp, &c, ProviderId::Enphase).await;
+    let refused = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    onramp
+        .store()
+        .set_grant_refused(
+            &refused,
+            ConnectionState::NeedsReauth,
+            &onramp_core::model::ErrorInfo {
+                code: Code::ReauthRequired,
+                message: "Tesla no longer accepts this grant.".into(),
+                hint: None,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let key = w.sandbox.demo().solaredge_site_keys[0].api_key.clone();
+    onramp
+        .connect_customer_key(&c, solaredge_key(&key))
+        .await
+        .unwrap();
+    let board = |items: Vec<onramp_core::model::HealthItem>| {
+        let mut v: Vec<(String, String)> = items
+            .into_iter()
+            .map(|i| (i.connection_id, i.who))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut expected = vec![
+        (enphase.clone(), "onramp".to_string()),
+        (refused.clone(), "customer".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(board(onramp.health().await.unwrap()), expected);
+
+    // Eight days with Onramp closed: Enphase's refresh token lapsed; Tesla's is still far off.
+    clock.advance(Duration::from_secs(8 * 86_400));
+    let mut expected = vec![
+        (enphase.clone(), "customer".to_string()),
+        (refused.clone(), "customer".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(board(onramp.health().await.unwrap()), expected);
+
+    // Eighty days on, Tesla's comes within the board's two weeks.
+    clock.advance(Duration::from_secs(80 * 86_400));
+    let items = board(onramp.health().await.unwrap());
+    assert!(
+        items.contains(&(tesla.clone(), "onramp".to_string())),
+        "{items:?}"
+    );
+    assert_eq!(items.len(), 3, "{items:?}");
+    onramp.close().await;
+}

@@ -64,6 +64,9 @@ enum Command {
         customers: usize,
         #[arg(long, default_value_t = 30_000)]
         connections: usize,
+        /// Activity-log entries added (refreshes of the signed-in connections, oldest first).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
     },
     /// The keyring: Onramp's vault (one connection) next to a connection per call.
     Vault {
@@ -198,10 +201,15 @@ async fn main() -> anyhow::Result<()> {
                 )
             };
             let runs = sweep(&sweep_args).await?;
-            let store = store(customers, connections).await?;
+            let events = if smoke { 1_000 } else { 1_000_000 };
+            let store = store(customers, connections, events).await?;
             let enroll = enroll(enrolls).await?;
             let vault = vault(if smoke { 5 } else { 300 }).await?;
-            print!("{}", report(&sweep_args, &runs, &store, &enroll, &vault));
+            let sizes = (customers, connections, events);
+            print!(
+                "{}",
+                report(&sweep_args, &runs, sizes, &store, &enroll, &vault)
+            );
         }
         Command::Sweep(args) => {
             let runs = sweep(&args).await?;
@@ -210,8 +218,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Store {
             customers,
             connections,
+            events,
         } => {
-            let rows = store(customers, connections).await?;
+            let rows = store(customers, connections, events).await?;
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
         Command::Vault { n } => {
@@ -610,7 +619,11 @@ fn percentiles(name: &str, mut samples: Vec<Duration>) -> Latency {
     }
 }
 
-async fn store(customers: usize, connections: usize) -> anyhow::Result<Vec<Latency>> {
+async fn store(
+    customers: usize,
+    connections: usize,
+    events: usize,
+) -> anyhow::Result<Vec<Latency>> {
     let sb = Sandbox::start(SandboxConfig::default()).await?;
     let dir = tempfile::tempdir()?;
     let config_file = write_config(&sb, dir.path())?;
@@ -630,6 +643,29 @@ async fn store(customers: usize, connections: usize) -> anyhow::Result<Vec<Laten
     let ids = seed(&onramp, customers, connections).await?;
     eprintln!(
         "store: {customers} customers and {connections} connections written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // The activity log of a store in use: every refresh writes an entry (a signed-in
+    // connection refreshes about three times a day). Written straight in, one second apart,
+    // ending now.
+    let started = Instant::now();
+    sqlx::query(
+        "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < ?1),
+              k AS (SELECT id, customer_id, provider,
+                           ROW_NUMBER() OVER (ORDER BY id) - 1 AS i,
+                           COUNT(*) OVER () AS total
+                    FROM connections WHERE kind = 'oauth')
+         INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
+         SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || (?1 - seq.n) || ' seconds'),
+                k.customer_id, k.id, k.provider, 'refreshed', 'tokens refreshed', 'app'
+         FROM seq JOIN k ON k.i = seq.n % k.total
+         ORDER BY seq.n",
+    )
+    .bind(events as i64)
+    .execute(onramp.store().pool())
+    .await?;
+    eprintln!(
+        "store: {events} activity entries written in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let reps = 40;
@@ -879,6 +915,7 @@ fn startup_report(rows: &[startup::Startup]) -> String {
 fn report(
     args: &SweepArgs,
     runs: &[Run],
+    (customers, connections, events): (usize, usize, usize),
     store: &[Latency],
     enroll: &[Enrollment],
     vault: &[VaultRun],
@@ -922,7 +959,7 @@ fn report(
             v.way, v.n, v.put_ms, v.get_ms, v.delete_ms
         ));
     }
-    s.push_str("\n### Store (p50 / p95 over repeated queries)\n\n| query | runs | p50 ms | p95 ms |\n|---|---:|---:|---:|\n");
+    s.push_str(&format!("\n### Store: {customers} customers, {connections} connections, {events} activity entries (p50 / p95 over repeated queries)\n\n| query | runs | p50 ms | p95 ms |\n|---|---:|---:|---:|\n"));
     for l in store {
         s.push_str(&format!(
             "| {} | {} | {:.2} | {:.2} |\n",

@@ -210,12 +210,13 @@ impl Onramp {
 
     pub async fn providers(&self) -> Result<Vec<ProviderInfo>> {
         let mut out = Vec::new();
+        let mut settings = self.store.provider_settings().await?;
         for id in ProviderId::ALL {
-            let configured = self.store.installer_account(id).await?.is_some();
+            let (configured, mode, relay) = settings.remove(&id).unwrap_or_default();
             let mut info = providers::spec(id).info(configured);
             if let Some(sign_in) = info.sign_in.as_mut() {
                 // Settings or onramp.toml choose the way back, where the provider supports it.
-                sign_in.default_mode = self.sign_in_return(id).await?.0;
+                sign_in.default_mode = self.sign_in_return_from(id, (mode, relay))?.0;
                 if id == ProviderId::Utilityapi {
                     sign_in.choices = self
                         .config

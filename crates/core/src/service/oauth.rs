@@ -172,8 +172,17 @@ impl Onramp {
         &self,
         provider: ProviderId,
     ) -> Result<(RedirectMode, Option<String>)> {
+        let saved = self.store.sign_in_return(provider).await?;
+        self.sign_in_return_from(provider, saved)
+    }
+
+    /// The way back for `provider`'s sign-ins given what Settings saved.
+    pub(crate) fn sign_in_return_from(
+        &self,
+        provider: ProviderId,
+        (saved_mode, saved_relay): (Option<RedirectMode>, Option<String>),
+    ) -> Result<(RedirectMode, Option<String>)> {
         let (spec, _) = self.oauth_spec(provider)?;
-        let (saved_mode, saved_relay) = self.store.sign_in_return(provider).await?;
         let file = self.config.oauth_config(provider);
         let supported =
             |m: &RedirectMode| *m != RedirectMode::Paste || spec.paste_redirect_path.is_some();

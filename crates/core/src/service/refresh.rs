@@ -148,9 +148,11 @@ impl Onramp {
     pub async fn health(&self) -> Result<Vec<HealthItem>> {
         let now = self.now();
         let policy = self.lifecycle.policy();
+        // A day past the board's horizon: the board itself draws the line.
+        let horizon = now + lifecycle::HEALTH_HORIZON + time::Duration::days(1);
         let mut items: Vec<HealthItem> = self
             .store
-            .connections_with_customers()
+            .connections_for_health(horizon)
             .await?
             .iter()
             .filter_map(|(c, name)| lifecycle::health(c, name, now, policy))

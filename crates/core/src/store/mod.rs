@@ -295,7 +295,8 @@ impl Store {
                     AND k.state IN ('error', 'needs_reauth', 'expiring', 'revoked')) AS attention,
                 (SELECT COUNT(*) FROM sites s JOIN connections k ON s.connection_id = k.id
                     WHERE k.customer_id = c.id) AS sites,
-                COALESCE((SELECT MAX(e.at) FROM events e WHERE e.customer_id = c.id), c.created_at) AS last_activity
+                COALESCE((SELECT e.at FROM events e WHERE e.customer_id = c.id ORDER BY e.id DESC LIMIT 1),
+                    c.created_at) AS last_activity
              FROM customers c
              WHERE ?1 = '' OR c.name LIKE ?2 ESCAPE '\\' OR c.address LIKE ?2 ESCAPE '\\'
                 OR c.job_number LIKE ?2 ESCAPE '\\' OR c.email LIKE ?2 ESCAPE '\\'
@@ -342,12 +343,21 @@ impl Store {
             .collect()
     }
 
-    /// Every connection with its customer's name, without sites: what the health board looks at.
-    pub async fn connections_with_customers(&self) -> Result<Vec<(Connection, String)>> {
+    /// The connections the health board may show, with their customer's name, without sites:
+    /// every one not plainly active, and the active ones whose refresh token expires before
+    /// `horizon` (the board decides; this leaves out the many that are fine).
+    pub async fn connections_for_health(
+        &self,
+        horizon: time::OffsetDateTime,
+    ) -> Result<Vec<(Connection, String)>> {
         let rows = sqlx::query(
             "SELECT k.*, c.name AS customer_name FROM connections k
-             JOIN customers c ON c.id = k.customer_id ORDER BY k.created_at, k.id",
+             JOIN customers c ON c.id = k.customer_id
+             WHERE k.state NOT IN ('active', 'expiring')
+                OR julianday(k.refresh_expires_at) <= julianday(?)
+             ORDER BY k.created_at, k.id",
         )
+        .bind(rfc3339(horizon))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -632,13 +642,23 @@ impl Store {
     }
 
     pub async fn events(&self, customer_id: Option<&str>, limit: u32) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT * FROM events WHERE ?1 IS NULL OR customer_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(customer_id)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        // Two statements, not one with "?1 IS NULL OR": SQLite plans a statement once, and that
+        // form read the whole log backwards for one customer's entries.
+        let rows = match customer_id {
+            Some(id) => {
+                sqlx::query("SELECT * FROM events WHERE customer_id = ? ORDER BY id DESC LIMIT ?")
+                    .bind(id)
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM events ORDER BY id DESC LIMIT ?")
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 Ok(Event {
@@ -733,6 +753,36 @@ impl Store {
     }
 
     /// The way back chosen in Settings for a provider's sign-in: (mode, relay URL).
+    /// For every provider at once: whether an installer account is saved, and the saved way
+    /// back for sign-ins (as [`Store::sign_in_return`]). One read for the providers list.
+    pub async fn provider_settings(
+        &self,
+    ) -> Result<HashMap<ProviderId, (bool, Option<RedirectMode>, Option<String>)>> {
+        let rows =
+            sqlx::query("SELECT provider, kind, redirect_mode, relay_url FROM provider_apps")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out: HashMap<ProviderId, (bool, Option<RedirectMode>, Option<String>)> =
+            HashMap::new();
+        for r in rows {
+            let Ok(provider) = provider_of(&r.get::<String, _>("provider")) else {
+                continue;
+            };
+            let entry = out.entry(provider).or_default();
+            match r.get::<String, _>("kind").as_str() {
+                "installer_account" => entry.0 = true,
+                "oauth_app" => {
+                    entry.1 = r
+                        .get::<Option<String>, _>("redirect_mode")
+                        .and_then(|m| serde_json::from_value(serde_json::Value::String(m)).ok());
+                    entry.2 = r.get("relay_url");
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn sign_in_return(
         &self,
         provider: ProviderId,
