@@ -732,7 +732,7 @@ impl Onramp {
     }
 
     /// A re-authorization's answer for an existing connection: the new tokens replace the old
-    /// in the keyring (refresh token first), the grant's facts are updated, the sites are kept.
+    /// in the keyring (the pair in one write), the grant's facts are updated, the sites are kept.
     #[allow(clippy::too_many_arguments)]
     async fn renew(
         &self,

@@ -24,10 +24,10 @@ pub enum Sweep {
 
 impl Onramp {
     /// Refreshes an OAuth connection's tokens. Concurrent calls for one connection make one
-    /// token request: whoever asked before it finished gets its outcome. The new refresh token
-    /// is in the vault before the new access token is; an answer without a refresh token keeps
-    /// the old one; a refused refresh (`invalid_grant`) marks the connection as needing the
-    /// customer again.
+    /// token request: whoever asked before it finished gets its outcome. The new access and
+    /// refresh token replace the old pair in one keyring write; an answer without a refresh
+    /// token keeps the old one; a refused refresh (`invalid_grant`) marks the connection as
+    /// needing the customer again.
     pub async fn refresh_connection(&self, connection_id: &str) -> Result<Connection> {
         self.refresh_deferred(connection_id, None).await?.await?;
         self.store.connection(connection_id).await
