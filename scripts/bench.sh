@@ -33,7 +33,8 @@ deb=$(ls -t target/release/bundle/deb/*.deb 2>/dev/null | head -1 || true)
     echo "No .deb built yet: \`make package PROFILE=release\` first."
   fi
   echo
-  sed -n '/^## How to read/,$p' BENCHMARKS.md 2>/dev/null || true
+  # The hand-written reading of the last run (dated) and how to read the tables are kept.
+  sed -n '/^## \(What the numbers say\|How to read\)/,$p' BENCHMARKS.md 2>/dev/null || true
 } > BENCHMARKS.md.new
 mv BENCHMARKS.md.new BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
