@@ -295,6 +295,26 @@ fn medians(runs: Vec<Run>) -> Vec<Run> {
         .collect()
 }
 
+/// Onramp on `data_dir` with the configuration in `config_file` (written by [`write_config`]),
+/// its secrets in memory (the keyring's cost set aside) when `memory`.
+async fn open_bench(config_file: &Path, data_dir: &Path, memory: bool) -> anyhow::Result<Onramp> {
+    let config: Config = toml::from_str(&std::fs::read_to_string(config_file)?)?;
+    let mut onramp = Onramp::open(OpenOptions {
+        data_dir: data_dir.to_path_buf(),
+        config_file: config_file.to_path_buf(),
+        config,
+        actor: "bench",
+        sandbox_keys: vec![],
+        oauth_apps: vec![],
+    })
+    .await?;
+    if memory {
+        let id = onramp.store_id().to_string();
+        onramp.set_vault(Vault::in_memory(id));
+    }
+    Ok(onramp)
+}
+
 /// A production-shaped configuration whose vendors are the sandbox, written to `dir`.
 fn write_config(sb: &Sandbox, dir: &Path) -> anyhow::Result<PathBuf> {
     let mut config = Config {
@@ -464,20 +484,8 @@ async fn onramp_worker(
     concurrency: usize,
 ) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
-    let config: Config = toml::from_str(&std::fs::read_to_string(&setup.config)?)?;
-    let mut onramp = Onramp::open(OpenOptions {
-        data_dir: dir.path().to_path_buf(),
-        config_file: setup.config.clone(),
-        config,
-        actor: "bench",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await?;
-    if kind == Kind::OnrampMemory {
-        let id = onramp.store_id().to_string();
-        onramp.set_vault(Vault::in_memory(id));
-    } else if !onramp.status().vault.available {
+    let mut onramp = open_bench(&setup.config, dir.path(), kind == Kind::OnrampMemory).await?;
+    if kind == Kind::OnrampKeyring && !onramp.status().vault.available {
         bail!(
             "the keyring is unavailable: {:?}",
             onramp.status().vault.message
@@ -669,18 +677,7 @@ async fn store(
     let sb = Sandbox::start(SandboxConfig::default()).await?;
     let dir = tempfile::tempdir()?;
     let config_file = write_config(&sb, dir.path())?;
-    let config: Config = toml::from_str(&std::fs::read_to_string(&config_file)?)?;
-    let mut onramp = Onramp::open(OpenOptions {
-        data_dir: dir.path().to_path_buf(),
-        config_file,
-        config,
-        actor: "bench",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await?;
-    let id = onramp.store_id().to_string();
-    onramp.set_vault(Vault::in_memory(id));
+    let onramp = open_bench(&config_file, dir.path(), true).await?;
     let started = Instant::now();
     let ids = seed(&onramp, customers, connections).await?;
     eprintln!(
@@ -780,21 +777,8 @@ async fn enroll(n: usize) -> anyhow::Result<Vec<Enrollment>> {
         let sb = Sandbox::start(SandboxConfig::default()).await?;
         let dir = tempfile::tempdir()?;
         let config_file = write_config(&sb, dir.path())?;
-        let config: Config = toml::from_str(&std::fs::read_to_string(&config_file)?)?;
         let app = sb.oauth_client(OAuthVendor::Tesla);
-        let mut onramp = Onramp::open(OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            config_file,
-            config,
-            actor: "bench",
-            sandbox_keys: vec![],
-            oauth_apps: vec![],
-        })
-        .await?;
-        if memory {
-            let id = onramp.store_id().to_string();
-            onramp.set_vault(Vault::in_memory(id));
-        }
+        let onramp = open_bench(&config_file, dir.path(), memory).await?;
         onramp
             .save_vendor_app(VendorAppInput {
                 provider: ProviderId::Tesla,
@@ -937,18 +921,7 @@ async fn seed_data_dir(dir: &Path, connections: usize) -> anyhow::Result<()> {
     let sb = Sandbox::start(SandboxConfig::default()).await?;
     let config_dir = tempfile::tempdir()?;
     let config_file = write_config(&sb, config_dir.path())?;
-    let config: Config = toml::from_str(&std::fs::read_to_string(&config_file)?)?;
-    let mut onramp = Onramp::open(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        config_file,
-        config,
-        actor: "bench",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await?;
-    let id = onramp.store_id().to_string();
-    onramp.set_vault(Vault::in_memory(id));
+    let onramp = open_bench(&config_file, dir, true).await?;
     seed(&onramp, connections.div_ceil(3), connections).await?;
     onramp.close().await;
     sb.shutdown().await;
