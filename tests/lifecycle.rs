@@ -483,29 +483,35 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
         .connect_customer_key(&c, solaredge_key(&key))
         .await
         .unwrap();
-    let board = |items: Vec<onramp_core::model::HealthItem>| {
-        let mut v: Vec<(String, String)> = items
-            .into_iter()
-            .map(|i| (i.connection_id, i.who))
-            .collect();
+    fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
         v.sort();
         v
+    }
+    let board = |items: Vec<onramp_core::model::HealthItem>| {
+        sorted(
+            items
+                .into_iter()
+                .map(|i| (i.connection_id, i.who))
+                .collect(),
+        )
     };
-    let mut expected = vec![
-        (enphase.clone(), "onramp".to_string()),
-        (refused.clone(), "customer".to_string()),
-    ];
-    expected.sort();
-    assert_eq!(board(onramp.health().await.unwrap()), expected);
+    assert_eq!(
+        board(onramp.health().await.unwrap()),
+        sorted(vec![
+            (enphase.clone(), "onramp".to_string()),
+            (refused.clone(), "customer".to_string()),
+        ])
+    );
 
     // Eight days with Onramp closed: Enphase's refresh token lapsed; Tesla's is still far off.
     clock.advance(Duration::from_secs(8 * 86_400));
-    let mut expected = vec![
-        (enphase.clone(), "customer".to_string()),
-        (refused.clone(), "customer".to_string()),
-    ];
-    expected.sort();
-    assert_eq!(board(onramp.health().await.unwrap()), expected);
+    assert_eq!(
+        board(onramp.health().await.unwrap()),
+        sorted(vec![
+            (enphase.clone(), "customer".to_string()),
+            (refused.clone(), "customer".to_string()),
+        ])
+    );
 
     // Eighty days on, Tesla's comes within the board's two weeks.
     clock.advance(Duration::from_secs(80 * 86_400));

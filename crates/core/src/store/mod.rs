@@ -365,16 +365,14 @@ impl Store {
             .collect()
     }
 
-    /// Every signed-in (OAuth) connection, without sites: what the refresh sweep looks at.
-    /// Every OAuth connection (without sites) with where its secrets live, for a sweep.
+    /// Every signed-in (OAuth) connection, without sites, with where its secrets live: what the
+    /// refresh sweep looks at.
     pub async fn oauth_grants(&self) -> Result<Vec<(Connection, Option<String>)>> {
         let rows =
             sqlx::query("SELECT * FROM connections WHERE kind = 'oauth' ORDER BY created_at, id")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| Ok((connection_of(r, Vec::new())?, r.try_get("secret_ref")?)))
-            .collect()
+        rows.iter().map(grant_of).collect()
     }
 
     /// One connection with its sites (two indexed lookups, whatever the customer has).
@@ -400,8 +398,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found("No such connection."))?;
-        let secret_ref: Option<String> = row.try_get("secret_ref")?;
-        Ok((connection_of(&row, Vec::new())?, secret_ref))
+        grant_of(&row)
     }
 
     /// The existing connection of this kind for a customer and provider, if any.
@@ -948,7 +945,8 @@ fn details_json(d: &std::collections::BTreeMap<String, String>) -> Option<String
 
 impl Store {
     /// Replaces a connection's tokens' facts after a new grant for it (re-authorization,
-    /// Pelm's update mode, a refresh): scope, expiries, details and sites, with an event.
+    /// Pelm's update mode): scope, expiries, details and sites, with an event. A refresh writes
+    /// the same facts through [`Store::queue_refresh`].
     #[allow(clippy::too_many_arguments)]
     pub async fn update_grant(
         &self,
@@ -1375,6 +1373,11 @@ async fn insert_event(
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A `connections` row as a [`Connection`] without sites, and where its secrets live.
+fn grant_of(row: &SqliteRow) -> Result<(Connection, Option<String>)> {
+    Ok((connection_of(row, Vec::new())?, row.try_get("secret_ref")?))
 }
 
 /// A `connections` row as a [`Connection`], with its sites.
