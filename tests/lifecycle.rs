@@ -401,55 +401,96 @@ async fn a_lost_or_garbled_token_answer_loses_nothing() {
     onramp.close().await;
 }
 
-/// Connections signed in before the tokens moved into one keyring entry kept two entries; they
-/// still refresh, and their tokens move into the one entry with that refresh.
+/// A data folder made the earlier way (every secret its own keyring entry, no data key) moves
+/// over at first start: each secret is read, sealed into its row, committed, and only then
+/// removed from the keyring; the connections keep working with the same grants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_kept_in_two_entries_still_refresh_and_move_into_one() {
+async fn a_data_folder_of_the_earlier_layout_moves_into_the_store() {
+    use onramp_core::store::connection_aad;
     let w = World::new().await;
     let onramp = w.open().await;
     let c = customer(&onramp, "Ada").await;
-    let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
-    let secret_ref = onramp.store().secret_ref(&id).await.unwrap().unwrap();
-    let vault = Vault::new(onramp.store_id());
-    let entry = |name: &str| format!("{secret_ref}/{name}");
-    let pair = vault
-        .get(&entry("tokens"))
-        .await
-        .unwrap()
-        .expect("a new sign-in keeps its tokens in one entry");
-    let pair: serde_json::Value = serde_json::from_str(pair.expose()).unwrap();
-    assert!(vault.get(&entry("access_token")).await.unwrap().is_none());
-    // As Onramp kept them before.
-    for name in ["access_token", "refresh_token"] {
-        let token = pair[name].as_str().expect("both tokens").to_string();
-        vault
-            .put(&entry(name), &Sensitive::new(token))
+    let tesla = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let sma = sign_in(&onramp, &c, ProviderId::Sma).await;
+    // The grants as the vendor issued them.
+    let mut grants = Vec::new();
+    for id in [&tesla, &sma] {
+        let row = onramp.store().connection_secrets(id).await.unwrap().unwrap();
+        let s = onramp
+            .vault()
+            .open(&connection_aad(id, row.generation), &row.sealed)
             .await
             .unwrap();
+        grants.push((
+            s.get("access_token").unwrap().expose().clone(),
+            s.get("refresh_token").unwrap().expose().clone(),
+        ));
     }
-    vault.delete(&entry("tokens")).await.unwrap();
+    let key_id = onramp.vault().current_key_id().unwrap();
+    let store_id = onramp.store_id().to_string();
+    onramp.close().await;
+    drop(onramp);
 
-    // The data API still gets the access token, and the refresh presents the right refresh
-    // token (Tesla's sandbox revokes a grant shown a used one).
-    assert_eq!(
-        onramp.check_connection(&id).await.unwrap().state,
-        ConnectionState::Active
-    );
-    onramp.refresh_connection(&id).await.unwrap();
-    let moved = vault.get(&entry("tokens")).await.unwrap().expect("moved");
-    let moved: serde_json::Value = serde_json::from_str(moved.expose()).unwrap();
-    assert_ne!(moved["refresh_token"], pair["refresh_token"], "rotated");
-    for name in ["access_token", "refresh_token"] {
-        assert!(
-            vault.get(&entry(name)).await.unwrap().is_none(),
-            "the old {name} entry is gone"
+    // Rewrite the folder the earlier way: secrets out of the rows and into keyring entries
+    // (Tesla's pair in the one `tokens` entry, SMA's in two), no data key.
+    let legacy = Vault::new(&store_id);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", w.db_path().display()))
+        .await
+        .unwrap();
+    for (i, id) in [&tesla, &sma].into_iter().enumerate() {
+        let r = format!("connection/legacy-{i}");
+        sqlx::query("UPDATE connections SET sealed = NULL, generation = 0, secret_ref = ? WHERE id = ?")
+            .bind(&r)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (access, refresh) = &grants[i];
+        if i == 0 {
+            let pair = serde_json::json!({"access_token": access, "refresh_token": refresh});
+            legacy
+                .legacy_put(&format!("{r}/tokens"), &Sensitive::new(pair.to_string()))
+                .await
+                .unwrap();
+        } else {
+            for (name, v) in [("access_token", access), ("refresh_token", refresh)] {
+                legacy
+                    .legacy_put(&format!("{r}/{name}"), &Sensitive::new(v.clone()))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    sqlx::query("DELETE FROM meta WHERE key IN ('data_key', 'data_key_check')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    legacy.forget_key(&key_id).await.unwrap();
+
+    let onramp = w.open().await;
+    assert!(onramp.status().vault.available, "{:?}", onramp.status().vault);
+    assert_ne!(onramp.vault().current_key_id().unwrap(), key_id, "a new data key");
+    for (i, id) in [&tesla, &sma].into_iter().enumerate() {
+        let r = format!("connection/legacy-{i}");
+        for name in ["tokens", "access_token", "refresh_token"] {
+            assert!(
+                legacy.legacy_get(&format!("{r}/{name}")).await.unwrap().is_none(),
+                "{r}/{name} left the keyring"
+            );
+        }
+        // The same grant: the access token works and the refresh presents the right refresh
+        // token (the sandbox revokes a grant shown a wrong or used one).
+        assert_eq!(
+            onramp.check_connection(id).await.unwrap().state,
+            ConnectionState::Active
+        );
+        onramp.refresh_connection(id).await.unwrap();
+        assert_eq!(
+            onramp.store().grant(id).await.unwrap().state,
+            ConnectionState::Active
         );
     }
-    onramp.refresh_connection(&id).await.unwrap();
-    assert_eq!(
-        onramp.check_connection(&id).await.unwrap().state,
-        ConnectionState::Active
-    );
     onramp.close().await;
 }
 
@@ -474,6 +515,7 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
                 message: "Tesla no longer accepts this grant.".into(),
                 hint: None,
             },
+            None,
             "test",
         )
         .await

@@ -309,8 +309,10 @@ async fn open_bench(config_file: &Path, data_dir: &Path, memory: bool) -> anyhow
     })
     .await?;
     if memory {
+        // A data folder of its own whose key lives in this process only.
         let id = onramp.store_id().to_string();
-        onramp.set_vault(Vault::in_memory(id));
+        let status = onramp.set_vault(Vault::in_memory(id)).await;
+        anyhow::ensure!(status.available, "in-memory vault: {:?}", status.message);
     }
     Ok(onramp)
 }
@@ -595,17 +597,17 @@ async fn vault(n: usize) -> anyhow::Result<Vec<VaultRun>> {
     for i in 0..n {
         let key = format!("k{i}");
         let t = Instant::now();
-        v.put(&key, &s).await?;
+        v.legacy_put(&key, &s).await?;
         times[0] += t.elapsed();
         let t = Instant::now();
-        let got = v.get(&key).await?;
+        let got = v.legacy_get(&key).await?;
         times[1] += t.elapsed();
         assert_eq!(
             got.as_ref().map(|g| g.expose().as_str()),
             Some(secret.as_str())
         );
         let t = Instant::now();
-        v.delete(&key).await?;
+        v.legacy_delete(&key).await?;
         times[2] += t.elapsed();
     }
     let per = |d: Duration| d.as_secs_f64() * 1000.0 / n as f64;
@@ -893,6 +895,7 @@ async fn seed(
             .store()
             .insert_connection(
                 &NewConnection {
+                    id: onramp_core::store::new_id(),
                     customer_id: &ids[i % ids.len()],
                     provider,
                     kind: if provider == ProviderId::Solaredge {
@@ -901,7 +904,7 @@ async fn seed(
                         CredentialKind::Oauth
                     },
                     credential_hint: None,
-                    secret_ref: None,
+                    secrets: None,
                     sites: &sites,
                     scopes: None,
                     access_expires_at: None,
@@ -909,6 +912,7 @@ async fn seed(
                     tokens_issued_at: None,
                     details: Default::default(),
                 },
+                onramp.vault(),
                 "bench",
             )
             .await?;

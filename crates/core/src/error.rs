@@ -29,6 +29,9 @@ pub enum Code {
     NotConfigured,
     /// The local database failed.
     Storage,
+    /// Another Onramp (a second window, a terminal, a hub replica) holds this connection's
+    /// refresh: its outcome stands; nothing to do.
+    Busy,
     Internal,
 }
 

@@ -7,8 +7,10 @@ pub mod config;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
+pub mod private;
 pub mod providers;
 #[cfg(target_os = "linux")]
+pub mod seal;
 mod secret_service;
 pub mod service;
 pub mod store;

@@ -451,9 +451,26 @@ pub enum Environment {
     Production,
 }
 
+/// Secure storage as Onramp found it: each state the installer must tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultState {
+    /// The data folder's key is held: secrets are sealed and opened.
+    Ready,
+    /// The keyring is locked, not running or not answering; nothing is written meanwhile.
+    Unavailable,
+    /// The keyring answered but does not have this data folder's key (it was reset, or the
+    /// folder came from another laptop): restore a backup.
+    KeyMissing,
+    /// The keyring's key does not open this data folder's check value.
+    KeyMismatch,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct VaultStatus {
+    /// Secrets can be sealed and opened (the state is `ready`).
     pub available: bool,
+    pub state: VaultState,
     /// Which store holds the secrets ("Secret Service", "macOS Keychain", ...).
     pub backend: String,
     pub message: Option<String>,

@@ -2,8 +2,9 @@
 //!
 //! A pending authorization is bound to the provider, the customer (and the connection being
 //! re-authorized), the exact `redirect_uri` and the PKCE verifier. It lives in SQLite (so a
-//! callback handed from a second process by single-instance finds it), its verifier in the
-//! keyring, and it is consumed once: the first valid callback wins, any later one is refused.
+//! callback handed from a second process by single-instance finds it), its verifier sealed in
+//! the same row, and it is consumed once: the first valid callback wins, any later one is
+//! refused. Expired attempts are removed with their verifiers ([`crate::store::Store::purge_pending`]).
 
 pub mod callback;
 pub mod loopback;
@@ -14,7 +15,8 @@ use time::OffsetDateTime;
 
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderId;
-use crate::store::{Consumed, PendingRow, Store};
+use crate::seal::Secrets;
+use crate::store::{pending_aad, Consumed, PendingRow, Store};
 use crate::vault::{Sensitive, Vault};
 use callback::{Callback, Outcome};
 
@@ -55,9 +57,8 @@ pub fn state_hash(state: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(state.as_bytes()))
 }
 
-fn verifier_key(hash: &str) -> String {
-    format!("pending/{hash}/verifier")
-}
+/// The name a pending authorization's PKCE verifier is sealed under.
+pub const VERIFIER: &str = "verifier";
 
 fn refused(message: impl Into<String>) -> Error {
     Error::validation(message)
@@ -85,12 +86,6 @@ impl<'a> Authorizations<'a> {
         let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
         let hash = state_hash(&state);
         let expires_at = now + req.ttl;
-        self.vault
-            .put(
-                &verifier_key(&hash),
-                &Sensitive::new(verifier.secret().clone()),
-            )
-            .await?;
         let row = PendingRow {
             provider: req.provider,
             customer_id: req.customer_id.to_string(),
@@ -99,10 +94,10 @@ impl<'a> Authorizations<'a> {
             expires_at,
             details: req.details.clone(),
         };
-        if let Err(e) = self.store.insert_pending(&hash, &row, now).await {
-            let _ = self.vault.delete(&verifier_key(&hash)).await;
-            return Err(e);
-        }
+        let secrets = Secrets::new().with(VERIFIER, &Sensitive::new(verifier.secret().clone()));
+        self.store
+            .insert_pending(&hash, &row, self.vault, &secrets, now)
+            .await?;
         Ok(Begun {
             state,
             challenge: challenge.as_str().to_string(),
@@ -124,8 +119,8 @@ impl<'a> Authorizations<'a> {
             .as_deref()
             .ok_or_else(|| refused("This sign-in answer has no state, so Onramp cannot tell which sign-in it belongs to."))?;
         let hash = state_hash(state);
-        let row = match self.store.consume_pending(&hash, now).await? {
-            Consumed::Fresh(row) => row,
+        let (row, sealed) = match self.store.consume_pending(&hash, now).await? {
+            Consumed::Fresh(row, sealed) => (row, sealed),
             Consumed::AlreadyUsed => return Err(refused("This sign-in answer was already used.")),
             Consumed::Unknown => {
                 return Err(refused(
@@ -133,8 +128,15 @@ impl<'a> Authorizations<'a> {
                 ))
             }
         };
-        let verifier = self.vault.get(&verifier_key(&hash)).await?;
-        let _ = self.vault.delete(&verifier_key(&hash)).await;
+        let verifier = match sealed {
+            Some(v) => self
+                .vault
+                .open(&pending_aad(&hash), &v)
+                .await?
+                .get(VERIFIER)
+                .cloned(),
+            None => None,
+        };
         if row.expires_at < now {
             return Err(refused("This sign-in took too long and expired."));
         }
@@ -177,7 +179,7 @@ impl<'a> Authorizations<'a> {
                 connection_id: row.connection_id,
                 redirect_uri: row.redirect_uri,
                 verifier: verifier.ok_or_else(|| {
-                    Error::new(Code::KeychainUnavailable, "The sign-in's secret is missing from secure storage.")
+                    Error::new(Code::KeychainUnavailable, "The sign-in's secret is missing from Onramp's store.")
                         .hint("Start the connection again.")
                 })?,
                 code: code.clone(),

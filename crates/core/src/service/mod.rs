@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+mod custody;
 mod export;
 mod oauth;
 mod refresh;
@@ -24,7 +25,8 @@ use crate::lifecycle::{Clock, Lifecycle, Policy, SystemClock};
 use crate::model::*;
 use crate::providers::oauth::AppCredentials;
 use crate::providers::{self, http, Credential, VendorSite};
-use crate::store::{NewConnection, Store};
+use crate::seal::Secrets;
+use crate::store::{app_aad, app_row, new_id, NewConnection, Store};
 use crate::vault::Vault;
 
 /// How long an installer account's site list is reused for searches before it is fetched again.
@@ -52,6 +54,8 @@ pub struct Onramp {
     store: Store,
     vault: Vault,
     http: http::Client,
+    /// How long a vendor call may take ([`Onramp::set_http_timeout`]).
+    http_timeout: Duration,
     config: Config,
     status: AppStatus,
     actor: &'static str,
@@ -63,19 +67,13 @@ pub struct Onramp {
     lifecycle: Lifecycle,
 }
 
-/// Vault entry names of an OAuth connection's tokens as Onramp kept them before they moved into
-/// one entry ([`tokens::TOKENS`]); still read, and removed when the pair is next written.
-pub(crate) const ACCESS_TOKEN: &str = "access_token";
-pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
-
-fn installer_ref(provider: ProviderId) -> String {
-    format!("installer/{}", provider.as_str())
-}
 
 impl Onramp {
-    /// Opens the store (creating it on first use) and checks the keyring. A keyring that is
-    /// missing or locked does not stop Onramp from opening: the status says so, and anything
-    /// that needs a secret fails with `KeychainUnavailable` until it is back.
+    /// Opens the store (creating it on first use) and takes hold of the data folder's key. A
+    /// keyring that is missing or locked, or a key that is gone, does not stop Onramp from
+    /// opening: the status says so, and anything that needs a secret fails with
+    /// `KeychainUnavailable` until it is back. With the key, secrets kept the earlier way move
+    /// into the store and expired sign-ins are cleared.
     pub async fn open(opts: OpenOptions) -> Result<Onramp> {
         let file = match opts.config.environment {
             Environment::Sandbox => "sandbox.sqlite",
@@ -83,7 +81,7 @@ impl Onramp {
         };
         let store = Store::open(&opts.data_dir.join(file)).await?;
         let vault = Vault::new(store.store_id());
-        let vault_status = vault.self_test().await;
+        let vault_status = vault.unlock(&store).await;
         if !vault_status.available {
             tracing::warn!(message = ?vault_status.message, "secure storage unavailable");
         }
@@ -95,10 +93,11 @@ impl Onramp {
             vault: vault_status,
             sandbox_keys: opts.sandbox_keys,
         };
-        Ok(Onramp {
+        let onramp = Onramp {
             store,
             vault,
             http: http::Client::new()?,
+            http_timeout: http::TIMEOUT,
             config: opts.config,
             status,
             actor: opts.actor,
@@ -106,7 +105,9 @@ impl Onramp {
             saved_apps: std::sync::Mutex::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
             lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
-        })
+        };
+        onramp.reconcile().await;
+        Ok(onramp)
     }
 
     /// Replaces the clock and the refresh policy (tests and simulations move time by hand).
@@ -114,10 +115,15 @@ impl Onramp {
         self.lifecycle = Lifecycle::new(clock, policy);
     }
 
-    /// Replaces where secrets are kept (benchmarks: [`Vault::in_memory`], to set the keyring's
-    /// cost aside). Secrets already stored stay where they were.
-    pub fn set_vault(&mut self, vault: Vault) {
+    /// Replaces the keyring the vault talks to (benchmarks: [`Vault::in_memory`], to keep
+    /// keyring calls out of a measurement). The data key already held goes along.
+    pub async fn set_vault(&mut self, vault: Vault) -> VaultStatus {
+        vault.hold_keys_of(&self.vault);
         self.vault = vault;
+        self.saved_apps().clear();
+        let status = self.vault.unlock(&self.store).await;
+        self.reconcile().await;
+        status
     }
 
     /// The store's id, which names this data folder's secrets in the vault.
@@ -128,6 +134,7 @@ impl Onramp {
     /// How long a vendor call may take before Onramp gives up on it and says so (default 30 s).
     pub fn set_http_timeout(&mut self, timeout: std::time::Duration) -> Result<()> {
         self.http = http::Client::with_timeout(timeout)?;
+        self.http_timeout = timeout;
         Ok(())
     }
 
@@ -148,10 +155,15 @@ impl Onramp {
         }
     }
 
-    /// Runs the keyring self-test again (after the installer unlocked it, or to see whether a
-    /// keyring that failed mid-run is back).
+    /// Asks the keyring for the data folder's key again (after the installer unlocked it);
+    /// once held, tidies the store as at start-up.
     pub async fn recheck_vault(&self) -> VaultStatus {
-        self.vault.self_test().await
+        let was = self.vault.status().available;
+        let status = self.vault.unlock(&self.store).await;
+        if status.available && !was {
+            self.reconcile().await;
+        }
+        status
     }
 
     pub fn config(&self) -> &Config {
@@ -160,6 +172,11 @@ impl Onramp {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The vault that seals this data folder's secrets.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     pub async fn close(&self) {
@@ -236,53 +253,31 @@ impl Onramp {
 
     // ---- secrets ---------------------------------------------------------------------------
 
-    /// Writes every entry of a credential under `secret_ref`; on failure removes what was written.
-    async fn put_credential(&self, secret_ref: &str, credential: &Credential) -> Result<()> {
-        let mut written: Vec<String> = Vec::new();
+    /// A key credential's secrets, named as they are sealed.
+    fn credential_secrets(credential: &Credential) -> Secrets {
+        let mut s = Secrets::new();
         for (name, secret) in credential.entries() {
-            let key = format!("{secret_ref}/{name}");
-            if let Err(e) = self.vault.put(&key, secret).await {
-                for k in &written {
-                    let _ = self.vault.delete(k).await;
-                }
-                return Err(e);
-            }
-            written.push(key);
+            s.insert(name, secret.clone());
         }
-        Ok(())
+        s
     }
 
-    async fn delete_credential(&self, secret_ref: &str) -> Result<()> {
-        for name in [
-            providers::API_KEY,
-            providers::KEY_ID,
-            providers::KEY_SECRET,
-            providers::PARTNER_TOKEN,
-            tokens::TOKENS,
-            ACCESS_TOKEN,
-            REFRESH_TOKEN,
-        ] {
-            self.vault.delete(&format!("{secret_ref}/{name}")).await?;
-        }
-        Ok(())
-    }
-
-    async fn load_credential(&self, provider: ProviderId, secret_ref: &str) -> Result<Credential> {
+    /// A provider's key credential from its opened secrets.
+    fn credential_from(provider: ProviderId, s: &Secrets) -> Result<Credential> {
+        let need = |name: &str| {
+            s.get(name).cloned().ok_or_else(|| {
+                Error::new(
+                    Code::KeychainUnavailable,
+                    "A saved key is missing from Onramp's store.",
+                )
+                .hint("Enter the key again to reconnect.")
+            })
+        };
         Ok(match provider {
-            ProviderId::Solaredge => Credential::ApiKey(
-                self.vault
-                    .require(&format!("{secret_ref}/{}", providers::API_KEY))
-                    .await?,
-            ),
+            ProviderId::Solaredge => Credential::ApiKey(need(providers::API_KEY)?),
             ProviderId::Enphase => Credential::EnphasePartner {
-                access_token: self
-                    .vault
-                    .require(&format!("{secret_ref}/{}", providers::PARTNER_TOKEN))
-                    .await?,
-                api_key: self
-                    .vault
-                    .require(&format!("{secret_ref}/{}", providers::API_KEY))
-                    .await?,
+                access_token: need(providers::PARTNER_TOKEN)?,
+                api_key: need(providers::API_KEY)?,
             },
             ProviderId::Tesla
             | ProviderId::Sma
@@ -293,16 +288,44 @@ impl Onramp {
                 return Err(Error::internal("an OAuth provider has no key credential"))
             }
             ProviderId::Solis => Credential::Solis {
-                key_id: self
-                    .vault
-                    .require(&format!("{secret_ref}/{}", providers::KEY_ID))
-                    .await?,
-                key_secret: self
-                    .vault
-                    .require(&format!("{secret_ref}/{}", providers::KEY_SECRET))
-                    .await?,
+                key_id: need(providers::KEY_ID)?,
+                key_secret: need(providers::KEY_SECRET)?,
             },
         })
+    }
+
+    /// A key connection's credential, opened from its row.
+    async fn connection_credential(&self, conn: &Connection) -> Result<Credential> {
+        let row = self.store.connection_secrets(&conn.id).await?.ok_or_else(|| {
+            Error::new(
+                Code::NotConfigured,
+                "The key of this connection is no longer configured.",
+            )
+            .hint("Connect the customer again with a current key.")
+        })?;
+        let s = self
+            .vault
+            .open(
+                &crate::store::connection_aad(&conn.id, row.generation),
+                &row.sealed,
+            )
+            .await?;
+        Self::credential_from(conn.provider, &s)
+    }
+
+    /// The installer account's credential, opened from its row.
+    async fn account_credential(&self, provider: ProviderId) -> Result<Option<Credential>> {
+        let Some(row) = self.store.installer_account(provider).await? else {
+            return Ok(None);
+        };
+        let Some(sealed) = row.sealed else {
+            return Ok(None);
+        };
+        let s = self
+            .vault
+            .open(&app_aad(&app_row(provider, "installer_account")), &sealed)
+            .await?;
+        Self::credential_from(provider, &s).map(Some)
     }
 
     // ---- installer accounts ----------------------------------------------------------------
@@ -335,10 +358,14 @@ impl Onramp {
         let sites =
             providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;
-        let secret_ref = installer_ref(provider);
-        self.put_credential(&secret_ref, &credential).await?;
         self.store
-            .put_installer_account(provider, &credential.hint(), &secret_ref, self.actor)
+            .put_installer_account(
+                provider,
+                &credential.hint(),
+                &self.vault,
+                &Self::credential_secrets(&credential),
+                self.actor,
+            )
             .await?;
         self.account_sites.lock().await.insert(
             provider,
@@ -355,13 +382,11 @@ impl Onramp {
     }
 
     pub async fn remove_installer_account(&self, provider: ProviderId) -> Result<()> {
-        if let Some(row) = self.store.installer_account(provider).await? {
+        if self.store.installer_account(provider).await?.is_some() {
+            // The row holds its sealed credential: both go in one statement.
             self.store
                 .delete_installer_account(provider, self.actor)
                 .await?;
-            if let Some(r) = row.secret_ref {
-                self.delete_credential(&r).await?;
-            }
         }
         self.account_sites.lock().await.remove(&provider);
         Ok(())
@@ -376,7 +401,7 @@ impl Onramp {
             }
         }
         let spec = providers::spec(provider);
-        let row = self.store.installer_account(provider).await?.ok_or_else(|| {
+        let credential = self.account_credential(provider).await?.ok_or_else(|| {
             Error::new(
                 Code::NotConfigured,
                 format!("No {} installer account is set up.", spec.name),
@@ -386,10 +411,6 @@ impl Onramp {
                 spec.name
             ))
         })?;
-        let secret_ref = row
-            .secret_ref
-            .ok_or_else(|| Error::internal("installer account without a secret reference"))?;
-        let credential = self.load_credential(provider, &secret_ref).await?;
         let sites =
             providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;
@@ -507,11 +528,12 @@ impl Onramp {
                 self.store
                     .insert_connection(
                         &NewConnection {
+                            id: new_id(),
                             customer_id: &customer.id,
                             provider,
                             kind: CredentialKind::InstallerAccount,
                             credential_hint: account.credential_hint,
-                            secret_ref: None,
+                            secrets: None,
                             sites: &picked,
                             scopes: None,
                             access_expires_at: None,
@@ -519,6 +541,7 @@ impl Onramp {
                             tokens_issued_at: None,
                             details: Default::default(),
                         },
+                        &self.vault,
                         self.actor,
                     )
                     .await?
@@ -557,17 +580,16 @@ impl Onramp {
             )
             .hint("Ask the customer for the key of the account that owns the system."));
         }
-        let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
-        self.put_credential(&secret_ref, &credential).await?;
-        let inserted = self
+        let id = self
             .store
             .insert_connection(
                 &NewConnection {
+                    id: new_id(),
                     customer_id: &customer.id,
                     provider,
                     kind: CredentialKind::CustomerKey,
                     credential_hint: Some(credential.hint()),
-                    secret_ref: Some(secret_ref.clone()),
+                    secrets: Some(Self::credential_secrets(&credential)),
                     sites: &sites,
                     scopes: None,
                     access_expires_at: None,
@@ -575,26 +597,11 @@ impl Onramp {
                     tokens_issued_at: None,
                     details: Default::default(),
                 },
+                &self.vault,
                 self.actor,
             )
-            .await;
-        self.connection_or_rollback(inserted, &secret_ref).await
-    }
-
-    /// The stored connection; if storing it failed, its secrets leave the vault again, so no
-    /// secret outlives a connection that does not exist.
-    async fn connection_or_rollback(
-        &self,
-        inserted: Result<String>,
-        secret_ref: &str,
-    ) -> Result<Connection> {
-        match inserted {
-            Ok(id) => self.store.connection(&id).await,
-            Err(e) => {
-                let _ = self.delete_credential(secret_ref).await;
-                Err(e)
-            }
-        }
+            .await?;
+        self.store.connection(&id).await
     }
 
     /// Asks the vendor again with the stored credential: refreshes the sites and the health state.
@@ -605,24 +612,20 @@ impl Onramp {
         if conn.kind == CredentialKind::Oauth {
             return self.check_oauth_connection(conn).await;
         }
-        let secret_ref = match conn.kind {
-            CredentialKind::CustomerKey | CredentialKind::Oauth => {
-                self.store.secret_ref(id).await?
+        let credential = match conn.kind {
+            CredentialKind::InstallerAccount => {
+                self.account_credential(conn.provider).await?.ok_or_else(|| {
+                    Error::new(
+                        Code::NotConfigured,
+                        "The key of this connection is no longer configured.",
+                    )
+                    .hint("Connect the customer again with a current key.")
+                })?
             }
-            CredentialKind::InstallerAccount => self
-                .store
-                .installer_account(conn.provider)
-                .await?
-                .and_then(|a| a.secret_ref),
-        }
-        .ok_or_else(|| {
-            Error::new(
-                Code::NotConfigured,
-                "The key of this connection is no longer configured.",
-            )
-            .hint("Connect the customer again with a current key.")
-        })?;
-        let credential = self.load_credential(conn.provider, &secret_ref).await?;
+            CredentialKind::CustomerKey | CredentialKind::Oauth => {
+                self.connection_credential(&conn).await?
+            }
+        };
         let found = providers::list_sites(
             &self.http,
             conn.provider,
@@ -660,11 +663,14 @@ impl Onramp {
         self.store.connection(id).await
     }
 
-    /// Removes a connection, its sites and its secrets.
+    /// Removes a connection, its sites and its secrets. A signed-in grant is first revoked at
+    /// the vendor where the vendor offers revocation, so no live grant is left behind; a vendor
+    /// that cannot be reached stops the removal (nothing changes) and says so.
     pub async fn remove_connection(&self, id: &str) -> Result<()> {
-        if let Some(secret_ref) = self.store.delete_connection(id, self.actor).await? {
-            self.delete_credential(&secret_ref).await?;
+        let conn = self.store.grant(id).await?;
+        if conn.kind == CredentialKind::Oauth {
+            self.revoke_at_vendor(&conn).await?;
         }
-        Ok(())
+        self.store.delete_connection(id, self.actor).await
     }
 }

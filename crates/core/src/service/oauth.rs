@@ -12,15 +12,14 @@ use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers;
 use crate::providers::oauth::{self as vendor_oauth, AppCredentials, Endpoints, OAuthSpec};
-use crate::store::{rfc3339, NewConnection};
+use crate::seal::Secrets;
+use crate::store::{app_aad, app_row, new_id, rfc3339, NewConnection};
 use crate::vault::Sensitive;
 
-fn app_ref(provider: ProviderId) -> String {
-    format!("app/{}", provider.as_str())
-}
+use super::tokens::{Grant, REFRESH_TOKEN};
 
-const CLIENT_SECRET: &str = "client_secret";
-const APP_API_KEY: &str = "api_key";
+pub(crate) const CLIENT_SECRET: &str = "client_secret";
+pub(crate) const APP_API_KEY: &str = "api_key";
 
 /// What the caller wants the redirect to be.
 pub enum Redirect {
@@ -76,24 +75,21 @@ impl Onramp {
                     provider.as_str()
                 ))
         };
-        let row = self.store.oauth_app(provider).await?.ok_or_else(not_set)?;
-        let base = app_ref(provider);
-        let client_secret = self
+        let (client_id, sealed) = self.store.oauth_app(provider).await?.ok_or_else(not_set)?;
+        let secrets = self
             .vault
-            .get(&format!("{base}/{CLIENT_SECRET}"))
-            .await?
-            .ok_or_else(not_set)?;
-        let api_key = self.vault.get(&format!("{base}/{APP_API_KEY}")).await?;
+            .open(&app_aad(&app_row(provider, "oauth_app")), &sealed)
+            .await?;
         let app = AppCredentials {
-            client_id: row,
-            client_secret,
-            api_key,
+            client_id,
+            client_secret: secrets.get(CLIENT_SECRET).cloned().ok_or_else(not_set)?,
+            api_key: secrets.get(APP_API_KEY).cloned(),
         };
         self.saved_apps().insert(provider, app.clone());
         Ok(app)
     }
 
-    fn saved_apps(
+    pub(super) fn saved_apps(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ProviderId, AppCredentials>> {
         self.saved_apps.lock().unwrap_or_else(|p| p.into_inner())
@@ -121,16 +117,13 @@ impl Onramp {
         {
             return Err(Error::validation("Enphase apps also need their API key."));
         }
-        let base = app_ref(provider);
         self.saved_apps().remove(&provider);
-        self.vault
-            .put(&format!("{base}/{CLIENT_SECRET}"), &client_secret)
-            .await?;
+        let mut secrets = Secrets::new().with(CLIENT_SECRET, &client_secret);
         if let Some(k) = &api_key {
-            self.vault.put(&format!("{base}/{APP_API_KEY}"), k).await?;
+            secrets.insert(APP_API_KEY, k.clone());
         }
         self.store
-            .put_oauth_app(provider, client_id, self.actor)
+            .put_oauth_app(provider, client_id, &self.vault, &secrets, self.actor)
             .await
     }
 
@@ -143,7 +136,7 @@ impl Onramp {
             let (client_id, source) = match self.oauth_apps.get(&id) {
                 Some(app) => (Some(app.client_id.clone()), "sandbox"),
                 None => match self.store.oauth_app(id).await? {
-                    Some(c) => (Some(c), "settings"),
+                    Some((c, _)) => (Some(c), "settings"),
                     None => (None, "none"),
                 },
             };
@@ -686,22 +679,19 @@ impl Onramp {
                 )
                 .await;
         }
-        let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
-        self.put_tokens(
-            &secret_ref,
-            &tokens.access_token,
-            tokens.refresh_token.as_ref(),
-        )
-        .await?;
-        let inserted =
-            self.store
+        let id = self
+            .store
                 .insert_connection(
                     &NewConnection {
+                        id: new_id(),
                         customer_id: &done.customer_id,
                         provider,
                         kind: CredentialKind::Oauth,
                         credential_hint: None,
-                        secret_ref: Some(secret_ref.clone()),
+                        secrets: Some(Grant::secrets(
+                            &tokens.access_token,
+                            tokens.refresh_token.as_ref(),
+                        )),
                         sites: &sites,
                         scopes: tokens.scope.clone().or_else(|| {
                             details.get("scope_requested").cloned().or_else(|| {
@@ -713,10 +703,11 @@ impl Onramp {
                         tokens_issued_at: Some(rfc3339(now)),
                         details,
                     },
+                    &self.vault,
                     self.actor,
                 )
-                .await;
-        let conn = self.connection_or_rollback(inserted, &secret_ref).await?;
+                .await?;
+        let conn = self.store.connection(&id).await?;
         if let Some((source, series)) = usage {
             self.store_usage(&conn.customer_id, Some(&conn.id), &source, &series)
                 .await?;
@@ -750,12 +741,20 @@ impl Onramp {
                 "This sign-in was for another connection; nothing was changed.",
             ));
         }
-        let secret_ref = self
-            .store
-            .secret_ref(&conn.id)
-            .await?
-            .ok_or_else(|| Error::internal("the connection has no keyring entry"))?;
-        self.replace_tokens(&secret_ref, tokens, None).await?;
+        // An answer without a refresh token keeps the one the connection had.
+        let kept = match (&tokens.refresh_token, self.store.connection_secrets(&conn.id).await?) {
+            (None, Some(row)) => self
+                .vault
+                .open(&crate::store::connection_aad(&conn.id, row.generation), &row.sealed)
+                .await
+                .ok()
+                .and_then(|s| s.get(REFRESH_TOKEN).cloned()),
+            _ => None,
+        };
+        let secrets = Grant::secrets(
+            &tokens.access_token,
+            tokens.refresh_token.as_ref().or(kept.as_ref()),
+        );
         let mut merged = conn.details.clone();
         merged.append(&mut details);
         let name = providers::spec(provider).name;
@@ -768,6 +767,7 @@ impl Onramp {
                 Some(&issued),
                 Some(&merged),
                 None,
+                (&self.vault, &secrets),
                 Some(crate::store::NewEvent {
                     customer_id: Some(customer_id),
                     connection_id: Some(&conn.id),
@@ -790,18 +790,6 @@ impl Onramp {
                 .await?;
         }
         self.store.connection(&conn.id).await
-    }
-
-    /// Writes a new connection's tokens (one keyring entry).
-    pub(crate) async fn put_tokens(
-        &self,
-        secret_ref: &str,
-        access: &Sensitive<String>,
-        refresh: Option<&Sensitive<String>>,
-    ) -> Result<()> {
-        let fresh = super::tokens::Grant::none();
-        self.save_grant(secret_ref, access, refresh, Some(&fresh))
-            .await
     }
 
     /// Pelm: the Connect code for the customer's access token; their accounts as the sites.
@@ -827,8 +815,7 @@ impl Onramp {
             .find_connection(&done.customer_id, ProviderId::Pelm, CredentialKind::Oauth)
             .await?;
         if let Some(id) = existing {
-            if let Some(secret_ref) = self.store.secret_ref(&id).await? {
-                self.save_grant(&secret_ref, &access, None, None).await?;
+            if self.store.connection_secrets(&id).await?.is_some() {
                 self.store
                     .update_grant(
                         &id,
@@ -838,6 +825,7 @@ impl Onramp {
                         Some(&rfc3339(self.now())),
                         Some(&details),
                         Some(&sites),
+                        (&self.vault, &Grant::secrets(&access, None)),
                         Some(crate::store::NewEvent {
                             customer_id: Some(&done.customer_id),
                             connection_id: Some(&id),
@@ -855,17 +843,16 @@ impl Onramp {
                 return self.store.connection(&id).await;
             }
         }
-        let secret_ref = format!("connection/{}", uuid::Uuid::new_v4());
-        self.put_tokens(&secret_ref, &access, None).await?;
-        let inserted = self
+        let id = self
             .store
             .insert_connection(
                 &NewConnection {
+                    id: new_id(),
                     customer_id: &done.customer_id,
                     provider: ProviderId::Pelm,
                     kind: CredentialKind::Oauth,
                     credential_hint: None,
-                    secret_ref: Some(secret_ref.clone()),
+                    secrets: Some(Grant::secrets(&access, None)),
                     sites: &sites,
                     scopes: None,
                     // Pelm's access token does not expire.
@@ -874,10 +861,11 @@ impl Onramp {
                     tokens_issued_at: None,
                     details,
                 },
+                &self.vault,
                 self.actor,
             )
-            .await;
-        self.connection_or_rollback(inserted, &secret_ref).await
+            .await?;
+        self.store.connection(&id).await
     }
 
     /// The sites Derapi sees for one vendor (and one enrollment, when Derapi names it).
@@ -932,23 +920,16 @@ impl Onramp {
             )
             .hint("Ask the customer whether the Join finished at the vendor, then start again."));
         }
-        let secret_ref = match token {
-            Some(t) => {
-                let r = format!("connection/{}", uuid::Uuid::new_v4());
-                self.put_tokens(&r, t, None).await?;
-                Some(r)
-            }
-            None => None,
-        };
-        let inserted = self
+        let id = self
             .store
             .insert_connection(
                 &NewConnection {
+                    id: new_id(),
                     customer_id,
                     provider: ProviderId::Derapi,
                     kind: CredentialKind::Oauth,
                     credential_hint: Some(format!("via Derapi: {label}")),
-                    secret_ref: secret_ref.clone(),
+                    secrets: token.map(|t| Grant::secrets(t, None)),
                     sites: &sites,
                     scopes: None,
                     access_expires_at: None,
@@ -956,13 +937,11 @@ impl Onramp {
                     tokens_issued_at: None,
                     details,
                 },
+                &self.vault,
                 self.actor,
             )
-            .await;
-        match secret_ref {
-            Some(r) => self.connection_or_rollback(inserted, &r).await,
-            None => self.store.connection(&inserted?).await,
-        }
+            .await?;
+        self.store.connection(&id).await
     }
 
     /// Asks the vendor again with the stored access token.
@@ -996,12 +975,7 @@ impl Onramp {
             }
             _ => {}
         }
-        let secret_ref = self
-            .store
-            .secret_ref(&conn.id)
-            .await?
-            .ok_or_else(|| Error::internal("OAuth connection without a secret reference"))?;
-        let access = self.access_token(&secret_ref).await?;
+        let access = self.access_token(&conn.id).await?;
         let (_, ep) = self.oauth_spec(conn.provider)?;
         let app = self.app_credentials(conn.provider).await?;
         let mut extra = BTreeMap::new();

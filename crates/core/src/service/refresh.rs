@@ -1,6 +1,9 @@
-//! Refreshing signed-in connections: one connection now (single flight), or every connection
-//! that is due (the sweep the app runs in the background and at start-up, and `onramp refresh`).
-//! The rules are in [`crate::lifecycle`].
+//! Refreshing signed-in connections: one connection now, or every connection that is due (the
+//! sweep the app runs in the background and at start-up, and `onramp refresh`). The rules are
+//! in [`crate::lifecycle`]; who may spend a refresh token is in [`crate::store`]'s custody:
+//! a refresh holds the connection's lease (across processes), its rotated tokens are written
+//! fenced by the generation it started from, and that write is durable before the refresh
+//! counts as done.
 
 use futures_util::future::Either;
 use futures_util::StreamExt;
@@ -11,7 +14,12 @@ use crate::error::{Code, Error, Result};
 use crate::lifecycle::{self, SweepReport};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth};
-use crate::store::{rfc3339, RefreshRecord};
+use crate::store::{connection_aad, rfc3339, Leased, RefreshRecord, SealedRow, LEASE};
+
+/// Leases are taken for this many connections of a sweep at once (one short transaction).
+const LEASE_CHUNK: usize = 64;
+/// How often a refresh waiting for another holder's lease looks again.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Which connections a sweep refreshes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,44 +30,112 @@ pub enum Sweep {
     All,
 }
 
+/// What waiting for a connection's lease ended in.
+enum Turn {
+    /// This process holds it now.
+    Leased(Leased),
+    /// Another holder refreshed the connection meanwhile: its outcome stands for this call.
+    DoneElsewhere,
+}
+
 impl Onramp {
-    /// Refreshes an OAuth connection's tokens. Concurrent calls for one connection make one
-    /// token request: whoever asked before it finished gets its outcome. The new access and
-    /// refresh token replace the old pair in one keyring write; an answer without a refresh
-    /// token keeps the old one; a refused refresh (`invalid_grant`) marks the connection as
-    /// needing the customer again.
+    /// Refreshes an OAuth connection's tokens. Concurrent calls for one connection, in this
+    /// process or any other on the data folder, make one token request: whoever asked before it
+    /// finished gets its outcome. An answer without a refresh token keeps the old one; a
+    /// refused refresh (`invalid_grant`) marks the connection as needing the customer again.
     pub async fn refresh_connection(&self, connection_id: &str) -> Result<Connection> {
         self.refresh_deferred(connection_id, None).await?.await?;
         self.store.connection(connection_id).await
     }
 
-    /// Refreshes a connection (single flight) and returns the write of the outcome to the
-    /// store, still going: the sweep moves on to the next token request while the store
-    /// writes refreshes in batches. Until the write is committed the connection's slot stays
-    /// taken, so another refresh of it waits and then finds this outcome.
+    /// Waits until this process holds the connection's lease, or another holder has finished a
+    /// refresh of it (its generation moved on). The in-process slot is not held meanwhile, so a
+    /// sweep of this process that holds the lease can finish.
+    async fn wait_for_lease(&self, conn: &Connection, asked: u64) -> Result<Turn> {
+        let start = self.store.generation(&conn.id).await?;
+        loop {
+            if let Some((done, _)) = &self.lifecycle.slot(&conn.id).lock().await.last {
+                if *done > asked {
+                    return Ok(Turn::DoneElsewhere);
+                }
+            }
+            let held = self.store.lease_of(&conn.id).await?;
+            let free = match &held {
+                None => true,
+                Some((holder, until)) => {
+                    *until < now_ms() || (holder != self.store.holder_id() && self.store.holder_is_dead(holder))
+                }
+            };
+            if free {
+                if let Some(lease) = self.store.take_leases(&[conn.id.clone()]).await?.pop() {
+                    if lease.generation > start {
+                        // Someone refreshed it between our look and our taking: done.
+                        self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+                        return Ok(Turn::DoneElsewhere);
+                    }
+                    return Ok(Turn::Leased(lease));
+                }
+                // Not taken: it cannot be refreshed (it needs the customer) or someone was quicker.
+                let now = self.store.grant(&conn.id).await?;
+                if matches!(now.state, ConnectionState::NeedsReauth | ConnectionState::Revoked) {
+                    return Err(Error::new(
+                        Code::ReauthRequired,
+                        format!(
+                            "{} no longer accepts this connection.",
+                            providers::spec(conn.provider).name
+                        ),
+                    )
+                    .hint("Ask the customer to sign in again (Re-authorize)."));
+                }
+            }
+            if self.store.generation(&conn.id).await? > start {
+                return Ok(Turn::DoneElsewhere);
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    /// Refreshes a connection and returns the write of the outcome to the store, still going:
+    /// the sweep moves on to the next token request while the store writes refreshes in
+    /// batches. Until the write is committed the connection's slot stays taken, so another
+    /// refresh of it waits and then finds this outcome.
     ///
-    /// `loaded` is the connection and its secrets' place if the caller has read them (the
-    /// sweep reads every connection at once); a refresh uses only what a connection does not
-    /// change (vendor, customer, where its secrets live) and reads its tokens fresh.
+    /// `loaded` is the connection and its lease if the caller took it (the sweep takes leases
+    /// for many connections at once).
     async fn refresh_deferred(
         &self,
         connection_id: &str,
-        loaded: Option<(Connection, Option<String>)>,
+        loaded: Option<(Connection, Leased)>,
     ) -> Result<impl std::future::Future<Output = Result<()>> + Send + '_> {
         let asked = self.lifecycle.ticket();
+        let (conn, lease) = match loaded {
+            Some(l) => l,
+            None => {
+                let conn = self.store.grant(connection_id).await?;
+                if conn.kind != CredentialKind::Oauth {
+                    return Err(Error::validation(format!(
+                        "This {} connection has no tokens to refresh.",
+                        providers::spec(conn.provider).name
+                    )));
+                }
+                match self.wait_for_lease(&conn, asked).await? {
+                    Turn::Leased(lease) => (conn, lease),
+                    Turn::DoneElsewhere => {
+                        return Ok(Either::Left(std::future::ready(Ok(()))));
+                    }
+                }
+            }
+        };
         let mut slot = self.lifecycle.slot(connection_id).lock_owned().await;
         if let Some((done, outcome)) = &slot.last {
             if *done > asked {
                 // A refresh finished while this call waited: it stands for this one too.
                 let done = outcome.clone();
+                self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
                 return done.map(|()| Either::Left(std::future::ready(Ok(()))));
             }
         }
-        let (conn, secret_ref) = match loaded {
-            Some(grant) => grant,
-            None => self.store.grant(connection_id).await?,
-        };
-        match self.refresh_once(&conn, secret_ref).await {
+        match self.refresh_once(&conn, lease).await {
             Ok(written) => Ok(Either::Right(async move {
                 let result = written.await;
                 let outcome = lifecycle::result_of(&result);
@@ -76,24 +152,58 @@ impl Onramp {
         }
     }
 
-    /// Returns the store's write of the outcome, queued.
+    /// One token request under a lease this process holds. Returns the store's write of the
+    /// rotation, queued; on any failure the lease is given back (with the in-flight mark kept
+    /// when the vendor may have acted on a request whose answer was lost).
     async fn refresh_once(
         &self,
         conn: &Connection,
-        secret_ref: Option<String>,
+        lease: Leased,
     ) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
         let name = providers::spec(conn.provider).name;
-        let (spec, _) = self.oauth_spec_pub(conn.provider)?;
-        let ep = self.token_endpoints(conn)?;
-        let secret_ref = secret_ref.ok_or_else(|| {
-            Error::validation(format!("This {name} connection has no tokens to refresh."))
-        })?;
-        let grant = self.load_grant(&secret_ref).await?;
-        let refresh = grant.refresh.clone().ok_or_else(|| {
-            Error::validation(format!("This {name} connection has no refresh token."))
-                .hint("Its access token does not expire, or the customer must sign in again.")
-        })?;
-        let app = self.app_credentials(conn.provider).await?;
+        // A lease taken long ago (a sweep's chunk waited behind a vendor's limit) may not
+        // outlast the token request: take it afresh, or leave the connection to its new holder.
+        let lease = if lease.taken.elapsed() + self.http_timeout + std::time::Duration::from_secs(5) > LEASE {
+            self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+            self.store
+                .take_leases(&[conn.id.clone()])
+                .await?
+                .pop()
+                .filter(|l| l.generation == lease.generation)
+                .ok_or_else(|| crate::store::lease_lost(conn.provider))?
+        } else {
+            lease
+        };
+        let prepared = async {
+            let (spec, _) = self.oauth_spec_pub(conn.provider)?;
+            let ep = self.token_endpoints(conn)?;
+            let sealed = lease.sealed.clone().ok_or_else(|| {
+                Error::validation(format!("This {name} connection has no tokens to refresh."))
+            })?;
+            let grant = self
+                .open_grant(
+                    &conn.id,
+                    &SealedRow {
+                        sealed,
+                        generation: lease.generation,
+                    },
+                )
+                .await?;
+            let refresh = grant.refresh.clone().ok_or_else(|| {
+                Error::validation(format!("This {name} connection has no refresh token."))
+                    .hint("Its access token does not expire, or the customer must sign in again.")
+            })?;
+            let app = self.app_credentials(conn.provider).await?;
+            Ok::<_, Error>((spec, ep, refresh, app))
+        };
+        let (spec, ep, refresh, app) = match prepared.await {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing was sent: the lease goes back as it was.
+                self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+                return Err(e);
+            }
+        };
         let now = self.now();
         let result = vendor_oauth::TokenEndpoint {
             client: &self.http,
@@ -104,32 +214,56 @@ impl Onramp {
         }
         .refresh(&refresh)
         .await;
+        let answered = std::time::Instant::now();
         let tokens = match result {
             Ok(t) => t,
             Err(e) if e.code == Code::ReauthRequired => {
+                let (why, kind) = match &lease.in_doubt_since {
+                    Some(since) => (lost_in_crash(name, since, &e), Some("token_lost")),
+                    None => (e.clone(), None),
+                };
                 self.store
                     .set_grant_refused(
                         &conn.id,
                         lifecycle::refused_state(&e),
-                        &e.info(),
+                        &why.info(),
+                        kind,
                         self.actor,
                     )
                     .await?;
+                return Err(why);
+            }
+            Err(e) => {
+                // A refusal before the vendor did anything (429, a 4xx) settles the attempt; a
+                // lost or unreadable answer may hide a rotation, so the mark stays.
+                let settled = !matches!(e.code, Code::Network | Code::VendorError);
+                self.store.release_lease(&lease, settled && lease.in_doubt_since.is_none()).await?;
                 return Err(e);
             }
-            Err(e) => return Err(e),
         };
-        self.replace_tokens(&secret_ref, &tokens, Some(grant))
-            .await?;
         let mut learned = std::collections::BTreeMap::new();
-        grant_uris(&tokens, &ep.token_url, &mut learned)?;
+        if let Err(e) = grant_uris(&tokens, &ep.token_url, &mut learned) {
+            learned.clear();
+            tracing::warn!(error = %e, "a token answer's grant addresses were refused");
+        }
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
         // A new refresh token lives its full life again; without one, the old expiry stands.
         let refresh_expires = tokens
             .refresh_expires_in
             .or(tokens.refresh_token.as_ref().and(spec.refresh_lifetime));
+        let secrets = Grant::secrets(
+            &tokens.access_token,
+            Some(tokens.refresh_token.as_ref().unwrap_or(&refresh)),
+        );
+        let sealed = self
+            .vault
+            .seal(&connection_aad(&conn.id, lease.generation + 1), &secrets)?;
         Ok(self.store.queue_refresh(RefreshRecord {
             connection_id: conn.id.clone(),
+            generation: lease.generation,
+            lease_id: lease.lease_id.clone(),
+            sealed,
+            answered,
             customer_id: conn.customer_id.clone(),
             provider: conn.provider,
             scopes: tokens.scope.clone(),
@@ -168,22 +302,26 @@ impl Onramp {
         Ok(items)
     }
 
-    /// Replaces a connection's tokens in the keyring after a rotation or a new grant: the new
-    /// pair in one write. An answer without a refresh token keeps the old one. `before` is the
-    /// pair as read, if the caller has it.
-    pub(crate) async fn replace_tokens(
-        &self,
-        secret_ref: &str,
-        tokens: &vendor_oauth::Tokens,
-        before: Option<Grant>,
-    ) -> Result<()> {
-        let before = match before {
-            Some(b) => b,
-            None => self.load_grant(secret_ref).await?,
-        };
-        let refresh = tokens.refresh_token.as_ref().or(before.refresh.as_ref());
-        self.save_grant(secret_ref, &tokens.access_token, refresh, Some(&before))
-            .await
+    /// Takes the leases of a sweep's chunk of connections in one transaction.
+    async fn lease_chunk(&self, chunk: Vec<Connection>) -> Vec<Item> {
+        let ids: Vec<String> = chunk.iter().map(|c| c.id.clone()).collect();
+        let mut leases: std::collections::HashMap<String, Leased> =
+            match self.store.take_leases(&ids).await {
+                Ok(l) => l
+                    .into_iter()
+                    .map(|l| (l.connection_id.clone(), l))
+                    .collect(),
+                Err(e) => return vec![Item::Failed(e)],
+            };
+        let busy = chunk.len() - leases.len();
+        let mut out: Vec<Item> = chunk
+            .into_iter()
+            .filter_map(|c| leases.remove(&c.id).map(|l| Item::Leased(c, l)))
+            .collect();
+        if busy > 0 {
+            out.push(Item::Busy(busy));
+        }
+        out
     }
 
     /// Refreshes the signed-in connections `which` asks for: at most
@@ -200,7 +338,7 @@ impl Onramp {
         };
         let mut todo = Vec::new();
         let mut next: Option<time::OffsetDateTime> = None;
-        for (c, secret_ref) in all {
+        for c in all {
             let wanted = match which {
                 Sweep::Due => lifecycle::due(&c, now, &policy).is_some(),
                 Sweep::All => lifecycle::refreshable(&c),
@@ -217,45 +355,67 @@ impl Onramp {
                 report.held += 1;
                 continue;
             }
-            todo.push((c, secret_ref));
+            todo.push(c);
         }
-        // Each refresh waits for its vendor's budget inside the stream's overall bound. A
-        // refresh frees its place once the vault holds the new tokens; the store writes the
-        // outcomes in batches meanwhile, and a refresh counts as done when its write is.
-        let mut running = futures_util::stream::iter(todo)
-            .map(|(c, secret_ref)| async move {
-                let vendor = self.lifecycle.vendor_slot(c.provider);
-                let _turn = vendor.acquire().await;
-                // A 429 met by another refresh of this vendor while this one waited.
-                if which == Sweep::Due && self.lifecycle.held_until(&c).is_some() {
-                    return (c.id, None);
-                }
-                let id = c.id.clone();
-                let r = self.refresh_deferred(&id, Some((c, secret_ref))).await;
-                (id, Some(r))
-            })
-            .buffer_unordered(policy.max_concurrency.max(1));
+        // Leases are taken a chunk at a time, just before the chunk's token requests; those
+        // another holder has (a second Onramp refreshing them now) are left to it. Each refresh
+        // waits for its vendor's budget inside the overall bound. A refresh frees its place
+        // once the vendor answered; the store writes the outcomes in batches meanwhile, and a
+        // refresh counts as done when its write is durable.
         let mut writes = futures_util::stream::FuturesUnordered::new();
         let mut locked = None;
-        loop {
-            tokio::select! {
-                Some((id, outcome)) = running.next() => match outcome {
-                    None => report.held += 1,
-                    Some(Ok(written)) => writes.push(async move { (id, written.await) }),
-                    Some(Err(e)) => {
-                        if let Some(e) = tally(&mut report, id, Err(e)) {
+        for chunk in todo.chunks(LEASE_CHUNK) {
+            let items = self.lease_chunk(chunk.to_vec()).await;
+            let mut running = std::pin::pin!(futures_util::stream::iter(items)
+                .map(|item| async move {
+                    let (c, lease) = match item {
+                        Item::Leased(c, l) => (c, l),
+                        Item::Busy(n) => return Step::Busy(n),
+                        Item::Failed(e) => return Step::Failed(e),
+                    };
+                    let vendor = self.lifecycle.vendor_slot(c.provider);
+                    let _turn = vendor.acquire().await;
+                    // A 429 met by another refresh of this vendor while this one waited.
+                    if which == Sweep::Due && self.lifecycle.held_until(&c).is_some() {
+                        let _ = self
+                            .store
+                            .release_lease(&lease, lease.in_doubt_since.is_none())
+                            .await;
+                        return Step::Held;
+                    }
+                    let id = c.id.clone();
+                    let r = self.refresh_deferred(&id, Some((c, lease))).await;
+                    Step::Done(id, r)
+                })
+                .buffer_unordered(policy.max_concurrency.max(1)));
+            loop {
+                tokio::select! {
+                    step = running.next() => match step {
+                        None => break,
+                        Some(step @ (Step::Held | Step::Busy(_))) => report.held += step.count(),
+                        Some(Step::Failed(e)) => {
                             locked = Some(e);
                             break;
                         }
+                        Some(Step::Done(id, Ok(written))) => {
+                            writes.push(async move { (id, written.await) })
+                        }
+                        Some(Step::Done(id, Err(e))) => {
+                            if let Some(e) = tally(&mut report, id, Err(e)) {
+                                locked = Some(e);
+                                break;
+                            }
+                        }
+                    },
+                    Some((id, outcome)) = writes.next() => {
+                        tally(&mut report, id, outcome);
                     }
-                },
-                Some((id, outcome)) = writes.next() => {
-                    tally(&mut report, id, outcome);
                 }
-                else => break,
+            }
+            if locked.is_some() {
+                break;
             }
         }
-        drop(running);
         // What was refreshed before a stop is still written and counted.
         while let Some((id, outcome)) = writes.next().await {
             tally(&mut report, id, outcome);
@@ -272,12 +432,71 @@ impl Onramp {
     }
 }
 
+/// A sweep's connection after its chunk's leases were taken.
+enum Item {
+    Leased(Connection, Leased),
+    /// This many of the chunk are leased by another holder.
+    Busy(usize),
+    Failed(Error),
+}
+
+/// What one connection of a sweep came to before its write.
+enum Step<F> {
+    /// Held back (a vendor's Retry-After met while it waited).
+    Held,
+    /// This many connections are being refreshed by another holder.
+    Busy(usize),
+    /// The leases could not be taken (the store failed): the sweep stops.
+    Failed(Error),
+    Done(String, Result<F>),
+}
+
+impl<F> Step<F> {
+    fn count(&self) -> usize {
+        match self {
+            Step::Busy(n) => *n,
+            _ => 1,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// The vendor refused a refresh token that a refresh interrupted at `since` had presented: the
+/// vendor rotated it and the new one was lost with that refresh's answer.
+fn lost_in_crash(vendor: &str, since: &str, refused: &Error) -> Error {
+    let when = time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| since.to_string());
+    let mut e = Error::new(
+        Code::ReauthRequired,
+        format!(
+            "This {vendor} connection's sign-in was lost: a refresh at {when} was interrupted (Onramp was stopped, or the vendor's answer did not arrive) after {vendor} had already replaced the token."
+        ),
+    )
+    .hint("Ask the customer to sign in again (Re-authorize); the connection and its sites are kept.");
+    e.retry_after = refused.retry_after;
+    e
+}
+
 /// Counts a refresh's outcome in the sweep's report; a locked keyring comes back (it stops the
 /// sweep: every refresh would fail the same way).
 fn tally(report: &mut SweepReport, id: String, outcome: Result<()>) -> Option<Error> {
     match outcome {
         Ok(()) => report.refreshed.push(id),
         Err(e) if e.code == Code::ReauthRequired => report.needs_reauth.push(id),
+        Err(e) if e.code == Code::Busy => report.held += 1,
         Err(e) => {
             report.failed.push((id, e.info()));
             return (e.code == Code::KeychainUnavailable).then_some(e);

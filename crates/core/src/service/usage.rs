@@ -264,11 +264,6 @@ impl Onramp {
                 providers::spec(conn.provider).name
             )));
         }
-        let secret_ref = self
-            .store
-            .secret_ref(&conn.id)
-            .await?
-            .ok_or_else(|| Error::internal("a utility connection without tokens"))?;
         let expires = self.store.access_expires_at(&conn.id).await?;
         let expired = expires
             .and_then(|e| {
@@ -280,7 +275,7 @@ impl Onramp {
         }
         let mut retried = false;
         loop {
-            let access = self.access_token(&secret_ref).await?;
+            let access = self.access_token(&conn.id).await?;
             let attempt = self.fetch_usage_once(&conn, &access).await;
             match attempt {
                 Err(e) if e.code == Code::ReauthRequired && !retried => {

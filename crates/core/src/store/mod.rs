@@ -1,4 +1,11 @@
-//! SQLite through sqlx: the only place that writes SQL. Secrets never come here.
+//! SQLite through sqlx: the only place that writes SQL. Secrets come here only sealed
+//! ([`crate::seal`]): each row keeps its own in a `sealed` column, written in the same
+//! transaction as the row's state.
+
+mod custody;
+
+pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
+pub(crate) use custody::lease_lost;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +17,8 @@ use sqlx::{Row, SqlitePool};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers::VendorSite;
+use crate::seal::{Aad, Secrets};
+use crate::vault::Vault;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
 
@@ -32,6 +41,10 @@ pub struct Store {
     /// Refreshes waiting to be written (group commit, see [`Store::queue_refresh`]).
     refreshes: std::sync::Arc<RefreshQueue>,
     store_id: String,
+    /// This process as a holder of refresh leases ([`custody`]).
+    holder: std::sync::Arc<LeaseHolder>,
+    /// The last rotations' answer-to-durable-commit times ([`Store::rotation_windows`]).
+    windows: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<std::time::Duration>>>,
 }
 
 /// Refreshes' writes waiting for the writer, and the turn to write them.
@@ -47,6 +60,14 @@ struct RefreshQueue {
 #[derive(Clone, Debug)]
 pub struct RefreshRecord {
     pub connection_id: String,
+    /// The generation the refresh started from; the write lands only if it is still current
+    /// and the lease is still this refresh's (a fenced write).
+    pub generation: i64,
+    pub lease_id: String,
+    /// The new tokens, sealed for `generation + 1`.
+    pub sealed: String,
+    /// When the vendor's answer arrived (the durability window is measured from here).
+    pub answered: std::time::Instant,
     pub customer_id: String,
     pub provider: ProviderId,
     pub scopes: Option<String>,
@@ -62,11 +83,14 @@ pub struct RefreshRecord {
 
 /// What a new connection is made of; written with its sites and event in one transaction.
 pub struct NewConnection<'a> {
+    /// Made by the caller ([`new_id`]): the connection's secrets are sealed for it.
+    pub id: String,
     pub customer_id: &'a str,
     pub provider: ProviderId,
     pub kind: CredentialKind,
     pub credential_hint: Option<String>,
-    pub secret_ref: Option<String>,
+    /// The connection's secrets (tokens or key), sealed into its row.
+    pub secrets: Option<Secrets>,
     pub sites: &'a [VendorSite],
     /// OAuth: the scope the vendor granted and when the tokens expire (RFC 3339).
     pub scopes: Option<String>,
@@ -101,7 +125,39 @@ pub struct NewEvent<'a> {
     pub actor: &'a str,
 }
 
-/// A pending authorization as stored (its state only as a hash, its verifier in the vault).
+/// A new row id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Where a connection's sealed secrets belong (its row and generation).
+pub fn connection_aad(id: &str, generation: i64) -> Aad<'_> {
+    Aad {
+        table: "connections",
+        row: id,
+        generation,
+    }
+}
+
+/// Where a vendor app's or installer account's sealed secrets belong (`{provider}/{kind}`).
+pub fn app_aad(row: &str) -> Aad<'_> {
+    Aad {
+        table: "provider_apps",
+        row,
+        generation: 0,
+    }
+}
+
+/// Where a pending authorization's verifier belongs (its state's hash).
+pub fn pending_aad(state_hash: &str) -> Aad<'_> {
+    Aad {
+        table: "pending_authorizations",
+        row: state_hash,
+        generation: 0,
+    }
+}
+
+/// A pending authorization as stored (its state only as a hash, its verifier sealed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingRow {
     pub provider: ProviderId,
@@ -116,7 +172,8 @@ pub struct PendingRow {
 /// What consuming a state found.
 #[derive(Debug)]
 pub enum Consumed {
-    Fresh(PendingRow),
+    /// The row, and its sealed verifier (removed from the row as it was consumed).
+    Fresh(PendingRow, Option<String>),
     AlreadyUsed,
     Unknown,
 }
@@ -126,10 +183,10 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// An installer account row (no secret).
+/// An installer account row, its credential sealed.
 pub struct AccountRow {
     pub credential_hint: Option<String>,
-    pub secret_ref: Option<String>,
+    pub sealed: Option<String>,
     pub updated_at: String,
 }
 
@@ -161,7 +218,7 @@ fn provider_of(s: &str) -> Result<ProviderId> {
 impl Store {
     pub async fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            crate::private::create_dir(dir).map_err(|e| {
                 Error::new(
                     Code::Storage,
                     format!("Cannot create the data folder {}: {e}", dir.display()),
@@ -169,24 +226,37 @@ impl Store {
                 .hint("Choose a data folder you can write to (--data-dir, or ONRAMP_DATA_DIR).")
             })?;
         }
+        // The file is made private before SQLite opens it; its -wal and -shm files take the
+        // same permissions from it.
+        crate::private::create_file(path).map_err(|e| {
+            Error::new(
+                Code::Storage,
+                format!("Cannot create the store {}: {e}", path.display()),
+            )
+            .hint("Choose a data folder you can write to (--data-dir, or ONRAMP_DATA_DIR).")
+        })?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // With the write-ahead log, NORMAL never corrupts and survives a killed process; a
-            // power cut may roll back the last commits (expiry times, events), never a secret,
-            // which lives in the keyring. FULL would sync the disk on every refresh.
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
+        // Every write goes through this one connection, and every commit of it reaches the disk
+        // (FULL: the write-ahead log is synced at commit) before it is reported: a rotated
+        // refresh token, which the vendor has already replaced, must survive a power cut, not
+        // only a killed process. Refreshes are committed in batches, so one sync carries many.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full),
+            )
             .await?;
         MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.synchronous(sqlx::sqlite::SqliteSynchronous::Normal))
             .await?;
         let candidate = uuid::Uuid::new_v4().to_string();
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
@@ -196,11 +266,16 @@ impl Store {
         let store_id: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'store_id'")
             .fetch_one(&pool)
             .await?;
+        let holder = std::sync::Arc::new(LeaseHolder::register(
+            path.parent().unwrap_or_else(|| Path::new(".")),
+        )?);
         Ok(Store {
             pool,
             writer,
             refreshes: Default::default(),
             store_id,
+            holder,
+            windows: Default::default(),
         })
     }
 
@@ -239,7 +314,7 @@ impl Store {
             created_at: now.clone(),
             updated_at: now,
         };
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO customers (id, name, address, email, phone, job_number, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -365,14 +440,16 @@ impl Store {
             .collect()
     }
 
-    /// Every signed-in (OAuth) connection, without sites, with where its secrets live: what the
-    /// refresh sweep looks at.
-    pub async fn oauth_grants(&self) -> Result<Vec<(Connection, Option<String>)>> {
-        let rows =
-            sqlx::query("SELECT * FROM connections WHERE kind = 'oauth' ORDER BY created_at, id")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(grant_of).collect()
+    /// Every signed-in (OAuth) connection that has tokens, without sites: what the refresh
+    /// sweep looks at (the secrets come with the lease).
+    pub async fn oauth_grants(&self) -> Result<Vec<Connection>> {
+        let rows = sqlx::query(
+            "SELECT * FROM connections WHERE kind = 'oauth' AND sealed IS NOT NULL
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| connection_of(r, Vec::new())).collect()
     }
 
     /// One connection with its sites (two indexed lookups, whatever the customer has).
@@ -390,15 +467,14 @@ impl Store {
         connection_of(&row, sites.remove(id).unwrap_or_default())
     }
 
-    /// What a refresh needs in one read: the connection without its sites, and where its
-    /// secrets live.
-    pub async fn grant(&self, id: &str) -> Result<(Connection, Option<String>)> {
+    /// A connection without its sites (one indexed lookup).
+    pub async fn grant(&self, id: &str) -> Result<Connection> {
         let row = sqlx::query("SELECT * FROM connections WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found("No such connection."))?;
-        grant_of(&row)
+        connection_of(&row, Vec::new())
     }
 
     /// The existing connection of this kind for a customer and provider, if any.
@@ -418,13 +494,23 @@ impl Store {
         .await?)
     }
 
-    /// Writes the connection, its sites and an event in one transaction.
-    pub async fn insert_connection(&self, new: &NewConnection<'_>, actor: &str) -> Result<String> {
-        let id = uuid::Uuid::new_v4().to_string();
+    /// Writes the connection, its sealed secrets, its sites and an event in one transaction:
+    /// a connection and its secrets exist together or not at all.
+    pub async fn insert_connection(
+        &self,
+        new: &NewConnection<'_>,
+        vault: &Vault,
+        actor: &str,
+    ) -> Result<String> {
+        let id = new.id.clone();
+        let sealed = match &new.secrets {
+            Some(s) => Some(vault.seal(&connection_aad(&id, 0), s)?),
+            None => None,
+        };
         let now = now();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, secret_ref,
+            "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, sealed,
                  created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at,
                  tokens_issued_at, details)
              VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -434,7 +520,7 @@ impl Store {
         .bind(new.provider.as_str())
         .bind(new.kind.as_str())
         .bind(&new.credential_hint)
-        .bind(&new.secret_ref)
+        .bind(&sealed)
         .bind(&now)
         .bind(&now)
         .bind(&now)
@@ -464,7 +550,7 @@ impl Store {
         sites: &[VendorSite],
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_sites(&mut tx, connection_id, provider, sites).await?;
         sqlx::query("UPDATE connections SET updated_at = ?, last_checked_at = ? WHERE id = ?")
             .bind(now())
@@ -481,14 +567,19 @@ impl Store {
         Ok(())
     }
 
-    pub async fn secret_ref(&self, connection_id: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT secret_ref FROM connections WHERE id = ?")
-                .bind(connection_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten(),
-        )
+    /// A connection's sealed secrets and the generation they are sealed for.
+    pub async fn connection_secrets(&self, connection_id: &str) -> Result<Option<SealedRow>> {
+        let row = sqlx::query("SELECT sealed, generation FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        Ok(row
+            .get::<Option<String>, _>("sealed")
+            .map(|sealed| SealedRow {
+                sealed,
+                generation: row.get("generation"),
+            }))
     }
 
     /// The outcome of asking the vendor again: `error` with its reason, or `active` with the
@@ -501,7 +592,7 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let now = now();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let state = if error.is_some() { "error" } else { "active" };
         sqlx::query(
             "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?, last_error_hint = ?,
@@ -544,21 +635,27 @@ impl Store {
     /// The vendor refused the refresh: the customer must sign in again.
     /// The vendor no longer accepts the grant: `needs_reauth` (it lapsed) or `revoked` (the
     /// customer or the vendor withdrew it). Either way the customer signs in again.
+    ///
+    /// `kind` names the event: the state's own, or `token_lost` when the refresh token was
+    /// spent by a refresh whose answer a crash lost. The lease and the in-flight mark go.
     pub async fn set_grant_refused(
         &self,
         connection_id: &str,
         state: ConnectionState,
         why: &ErrorInfo,
+        kind: Option<&str>,
         actor: &str,
     ) -> Result<()> {
         debug_assert!(matches!(
             state,
             ConnectionState::NeedsReauth | ConnectionState::Revoked
         ));
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?,
-                last_error_hint = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
+                last_error_hint = ?, updated_at = ?, lease_holder = NULL, lease_id = NULL,
+                lease_until = NULL, refresh_started_at = NULL
+             WHERE id = ? RETURNING customer_id, provider",
         )
         .bind(state.as_str())
         .bind(format!("{:?}", why.code))
@@ -575,7 +672,7 @@ impl Store {
                 customer_id: Some(&customer_id),
                 connection_id: Some(connection_id),
                 provider: Some(provider_of(row.get("provider"))?),
-                kind: state.as_str(),
+                kind: kind.unwrap_or(state.as_str()),
                 summary: why.message.clone(),
                 actor,
             },
@@ -585,11 +682,11 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a connection and its sites; returns its secret_ref so the caller can clear the vault.
-    pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<Option<String>> {
-        let mut tx = self.writer.begin().await?;
-        let row =
-            sqlx::query("SELECT customer_id, provider, secret_ref FROM connections WHERE id = ?")
+    /// Deletes a connection with its sealed secrets and its sites, with an event, in one
+    /// transaction.
+    pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query("SELECT customer_id, provider FROM connections WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -616,7 +713,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(row.get("secret_ref"))
+        Ok(())
     }
 
     /// For each site of a provider already connected: its external id -> the customer's name.
@@ -676,22 +773,26 @@ impl Store {
     }
 
     pub async fn add_event(&self, event: &NewEvent<'_>) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    /// Records a sign-in in flight with its sealed PKCE verifier (one statement: both or neither).
     pub async fn insert_pending(
         &self,
         state_hash: &str,
         row: &PendingRow,
+        vault: &Vault,
+        secrets: &Secrets,
         now: time::OffsetDateTime,
     ) -> Result<()> {
+        let sealed = vault.seal(&pending_aad(state_hash), secrets)?;
         sqlx::query(
             "INSERT INTO pending_authorizations
-                (state_hash, provider, customer_id, connection_id, redirect_uri, created_at, expires_at, details)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (state_hash, provider, customer_id, connection_id, redirect_uri, created_at, expires_at, details, sealed)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(state_hash)
         .bind(row.provider.as_str())
@@ -701,9 +802,22 @@ impl Store {
         .bind(rfc3339(now))
         .bind(rfc3339(row.expires_at))
         .bind(&row.details)
+        .bind(&sealed)
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// Removes sign-ins that expired (with their sealed verifiers): nobody can finish them.
+    /// Returns how many went.
+    pub async fn purge_pending(&self, now: time::OffsetDateTime) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM pending_authorizations WHERE julianday(expires_at) < julianday(?)",
+        )
+        .bind(rfc3339(now))
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
     }
 
     /// Marks the pending authorization used, atomically: of two processes racing with the same
@@ -713,18 +827,30 @@ impl Store {
         state_hash: &str,
         now: time::OffsetDateTime,
     ) -> Result<Consumed> {
+        // The verifier leaves the row as it is consumed: it is needed once, by this caller.
+        // One transaction on the one writer: of two processes racing, one sees it unconsumed.
+        let mut tx = self.write_tx().await?;
+        let sealed: Option<String> = sqlx::query_scalar(
+            "SELECT sealed FROM pending_authorizations WHERE state_hash = ? AND consumed_at IS NULL",
+        )
+        .bind(state_hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
         let row = sqlx::query(
-            "UPDATE pending_authorizations SET consumed_at = ?
+            "UPDATE pending_authorizations SET consumed_at = ?, sealed = NULL
              WHERE state_hash = ? AND consumed_at IS NULL
              RETURNING provider, customer_id, connection_id, redirect_uri, expires_at, details",
         )
         .bind(rfc3339(now))
         .bind(state_hash)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         if let Some(r) = row {
             let expires: String = r.get("expires_at");
-            return Ok(Consumed::Fresh(PendingRow {
+            return Ok(Consumed::Fresh(
+                PendingRow {
                 provider: provider_of(r.get("provider"))?,
                 customer_id: r.get("customer_id"),
                 connection_id: r.get("connection_id"),
@@ -735,7 +861,9 @@ impl Store {
                     &time::format_description::well_known::Rfc3339,
                 )
                 .map_err(Error::storage)?,
-            }));
+                },
+                sealed,
+            ));
         }
         let known: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM pending_authorizations WHERE state_hash = ?")
@@ -825,33 +953,39 @@ impl Store {
         Ok(())
     }
 
-    /// A vendor app registration's client id (its secrets are in the vault).
-    pub async fn oauth_app(&self, provider: ProviderId) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT client_id FROM provider_apps WHERE provider = ? AND kind = 'oauth_app'",
+    /// A vendor app registration's client id and its sealed secrets (client secret, API key).
+    /// A row without secrets (only a way back chosen in Settings) is no app.
+    pub async fn oauth_app(&self, provider: ProviderId) -> Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT client_id, sealed FROM provider_apps WHERE provider = ? AND kind = 'oauth_app'
+                AND client_id IS NOT NULL",
         )
         .bind(provider.as_str())
         .fetch_optional(&self.pool)
-        .await?
-        .flatten())
+        .await?;
+        Ok(row.and_then(|r| Some((r.get("client_id"), r.get::<Option<String>, _>("sealed")?))))
     }
 
+    /// Saves a vendor app: its client id and sealed secrets in one row, with an event.
     pub async fn put_oauth_app(
         &self,
         provider: ProviderId,
         client_id: &str,
+        vault: &Vault,
+        secrets: &Secrets,
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let sealed = vault.seal(&app_aad(&app_row(provider, "oauth_app")), secrets)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO provider_apps (provider, kind, client_id, secret_ref, updated_at)
+            "INSERT INTO provider_apps (provider, kind, client_id, sealed, updated_at)
              VALUES (?, 'oauth_app', ?, ?, ?)
              ON CONFLICT (provider, kind) DO UPDATE SET client_id = excluded.client_id,
-                secret_ref = excluded.secret_ref, updated_at = excluded.updated_at",
+                sealed = excluded.sealed, secret_ref = NULL, updated_at = excluded.updated_at",
         )
         .bind(provider.as_str())
         .bind(client_id)
-        .bind(format!("app/{}", provider.as_str()))
+        .bind(&sealed)
         .bind(now())
         .execute(&mut *tx)
         .await?;
@@ -871,36 +1005,39 @@ impl Store {
 
     pub async fn installer_account(&self, provider: ProviderId) -> Result<Option<AccountRow>> {
         let row = sqlx::query(
-            "SELECT credential_hint, secret_ref, updated_at FROM provider_apps WHERE provider = ? AND kind = 'installer_account'",
+            "SELECT credential_hint, sealed, updated_at FROM provider_apps WHERE provider = ? AND kind = 'installer_account'",
         )
         .bind(provider.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| AccountRow {
             credential_hint: r.get("credential_hint"),
-            secret_ref: r.get("secret_ref"),
+            sealed: r.get("sealed"),
             updated_at: r.get("updated_at"),
         }))
     }
 
+    /// Saves an installer account: its masked hint and sealed credential in one row, with an event.
     pub async fn put_installer_account(
         &self,
         provider: ProviderId,
         credential_hint: &str,
-        secret_ref: &str,
+        vault: &Vault,
+        secrets: &Secrets,
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let sealed = vault.seal(&app_aad(&app_row(provider, "installer_account")), secrets)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO provider_apps (provider, kind, credential_hint, secret_ref, updated_at)
+            "INSERT INTO provider_apps (provider, kind, credential_hint, sealed, updated_at)
              VALUES (?, 'installer_account', ?, ?, ?)
              ON CONFLICT (provider, kind) DO UPDATE SET
-                credential_hint = excluded.credential_hint, secret_ref = excluded.secret_ref,
-                updated_at = excluded.updated_at",
+                credential_hint = excluded.credential_hint, sealed = excluded.sealed,
+                secret_ref = NULL, updated_at = excluded.updated_at",
         )
         .bind(provider.as_str())
         .bind(credential_hint)
-        .bind(secret_ref)
+        .bind(&sealed)
         .bind(now())
         .execute(&mut *tx)
         .await?;
@@ -919,7 +1056,7 @@ impl Store {
     }
 
     pub async fn delete_installer_account(&self, provider: ProviderId, actor: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM provider_apps WHERE provider = ? AND kind = 'installer_account'")
             .bind(provider.as_str())
             .execute(&mut *tx)
@@ -937,6 +1074,11 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A `provider_apps` row's key, which its sealed secrets are bound to.
+pub fn app_row(provider: ProviderId, kind: &str) -> String {
+    format!("{}/{kind}", provider.as_str())
 }
 
 fn details_json(d: &std::collections::BTreeMap<String, String>) -> Option<String> {
@@ -957,11 +1099,22 @@ impl Store {
         tokens_issued_at: Option<&str>,
         details: Option<&std::collections::BTreeMap<String, String>>,
         sites: Option<&[VendorSite]>,
+        (vault, secrets): (&Vault, &Secrets),
         event: Option<NewEvent<'_>>,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
+        // The new grant replaces the old whatever a refresh of it is doing: the generation moves
+        // on, so a holder of the old lease can no longer write.
+        let generation: i64 = sqlx::query_scalar("SELECT generation FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let sealed = vault.seal(&connection_aad(connection_id, generation + 1), secrets)?;
         sqlx::query(
             "UPDATE connections SET
+                sealed = ?, generation = generation + 1, lease_holder = NULL, lease_id = NULL,
+                lease_until = NULL, refresh_started_at = NULL,
                 scopes = COALESCE(?, scopes),
                 access_expires_at = ?,
                 refresh_expires_at = COALESCE(?, refresh_expires_at),
@@ -971,6 +1124,7 @@ impl Store {
                 updated_at = ?, last_checked_at = ?
              WHERE id = ?",
         )
+        .bind(&sealed)
         .bind(scopes)
         .bind(access_expires_at)
         .bind(refresh_expires_at)
@@ -1061,25 +1215,40 @@ impl Store {
                 continue;
             }
             let (records, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            let result = self.write_refreshes(&records).await;
-            for w in waiters {
-                let _ = w.send(result.clone());
+            match self.write_refreshes(&records).await {
+                Ok(landed) => {
+                    self.note_windows(records.iter().map(|r| r.answered));
+                    for ((w, landed), r) in waiters.into_iter().zip(landed).zip(&records) {
+                        let _ = w.send(if landed {
+                            Ok(())
+                        } else {
+                            Err(custody::lease_lost(r.provider))
+                        });
+                    }
+                }
+                Err(e) => {
+                    for w in waiters {
+                        let _ = w.send(Err(e.clone()));
+                    }
+                }
             }
         }
     }
 
-    async fn write_refreshes(&self, records: &[RefreshRecord]) -> Result<()> {
+    /// Writes a batch of refreshes in one transaction, each fenced: it lands only where the
+    /// connection is still at the generation the refresh started from and still leased to it.
+    /// Says for each record whether it landed.
+    async fn write_refreshes(&self, records: &[RefreshRecord]) -> Result<Vec<bool>> {
         let now = now();
-        // The last write of a connection wins (UPDATE ... FROM uses one row per target).
-        let mut last: HashMap<&str, &RefreshRecord> = HashMap::new();
-        for r in records {
-            last.insert(&r.connection_id, r);
-        }
         let updates = serde_json::Value::Array(
-            last.values()
+            records
+                .iter()
                 .map(|r| {
                     serde_json::json!({
                         "id": r.connection_id,
+                        "generation": r.generation,
+                        "lease_id": r.lease_id,
+                        "sealed": r.sealed,
                         "scopes": r.scopes,
                         "access_expires_at": r.access_expires_at,
                         "refresh_expires_at": r.refresh_expires_at,
@@ -1089,9 +1258,44 @@ impl Store {
                 })
                 .collect(),
         );
+        let mut tx = self.write_tx().await?;
+        let landed: std::collections::HashSet<String> = sqlx::query_scalar(
+            "UPDATE connections SET
+                sealed = u.sealed, generation = connections.generation + 1,
+                lease_holder = NULL, lease_id = NULL, lease_until = NULL, refresh_started_at = NULL,
+                scopes = COALESCE(u.scopes, connections.scopes),
+                access_expires_at = u.access_expires_at,
+                refresh_expires_at = COALESCE(u.refresh_expires_at, connections.refresh_expires_at),
+                tokens_issued_at = COALESCE(u.tokens_issued_at, connections.tokens_issued_at),
+                details = CASE WHEN u.learned IS NULL THEN connections.details
+                               ELSE json_patch(COALESCE(connections.details, '{}'), u.learned) END,
+                state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                updated_at = ?, last_checked_at = ?
+             FROM (SELECT json_extract(value, '$.id') AS id,
+                          json_extract(value, '$.generation') AS generation,
+                          json_extract(value, '$.lease_id') AS lease_id,
+                          json_extract(value, '$.sealed') AS sealed,
+                          json_extract(value, '$.scopes') AS scopes,
+                          json_extract(value, '$.access_expires_at') AS access_expires_at,
+                          json_extract(value, '$.refresh_expires_at') AS refresh_expires_at,
+                          json_extract(value, '$.tokens_issued_at') AS tokens_issued_at,
+                          json_extract(value, '$.learned') AS learned
+                   FROM json_each(?)) AS u
+             WHERE connections.id = u.id AND connections.generation = u.generation
+                AND connections.lease_id = u.lease_id
+             RETURNING connections.id",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(updates.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let events = serde_json::Value::Array(
             records
                 .iter()
+                .filter(|r| landed.contains(&r.connection_id))
                 .map(|r| {
                     serde_json::json!({
                         "customer_id": r.customer_id,
@@ -1103,31 +1307,6 @@ impl Store {
                 })
                 .collect(),
         );
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE connections SET
-                scopes = COALESCE(u.scopes, connections.scopes),
-                access_expires_at = u.access_expires_at,
-                refresh_expires_at = COALESCE(u.refresh_expires_at, connections.refresh_expires_at),
-                tokens_issued_at = COALESCE(u.tokens_issued_at, connections.tokens_issued_at),
-                details = CASE WHEN u.learned IS NULL THEN connections.details
-                               ELSE json_patch(COALESCE(connections.details, '{}'), u.learned) END,
-                state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
-                updated_at = ?, last_checked_at = ?
-             FROM (SELECT json_extract(value, '$.id') AS id,
-                          json_extract(value, '$.scopes') AS scopes,
-                          json_extract(value, '$.access_expires_at') AS access_expires_at,
-                          json_extract(value, '$.refresh_expires_at') AS refresh_expires_at,
-                          json_extract(value, '$.tokens_issued_at') AS tokens_issued_at,
-                          json_extract(value, '$.learned') AS learned
-                   FROM json_each(?)) AS u
-             WHERE connections.id = u.id",
-        )
-        .bind(&now)
-        .bind(&now)
-        .bind(updates.to_string())
-        .execute(&mut *tx)
-        .await?;
         sqlx::query(
             "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
              SELECT ?, json_extract(value, '$.customer_id'), json_extract(value, '$.connection_id'),
@@ -1140,7 +1319,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(records
+            .iter()
+            .map(|r| landed.contains(&r.connection_id))
+            .collect())
     }
 
     /// When the connection's access token expires, if Onramp knows.
@@ -1164,7 +1346,7 @@ impl Store {
         series: &[NewSeries],
         event: &NewEvent<'_>,
     ) -> Result<Vec<String>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let now = now();
         let mut ids = Vec::new();
         for s in series {
@@ -1375,11 +1557,6 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A `connections` row as a [`Connection`] without sites, and where its secrets live.
-fn grant_of(row: &SqliteRow) -> Result<(Connection, Option<String>)> {
-    Ok((connection_of(row, Vec::new())?, row.try_get("secret_ref")?))
-}
-
 /// A `connections` row as a [`Connection`], with its sites.
 fn sites_by_connection(rows: &[SqliteRow]) -> Result<HashMap<String, Vec<Site>>> {
     let mut sites: HashMap<String, Vec<Site>> = HashMap::new();
@@ -1495,13 +1672,16 @@ mod tests {
             "LIKE wildcards are escaped"
         );
 
+        let vault = Vault::in_memory(s.store_id());
+        assert!(vault.unlock(&s).await.available);
         s.insert_connection(
             &NewConnection {
+                id: new_id(),
                 customer_id: &a.id,
                 provider: ProviderId::Solaredge,
                 kind: CredentialKind::CustomerKey,
                 credential_hint: Some("…ABCD".into()),
-                secret_ref: Some("connection/x".into()),
+                secrets: Some(Secrets::new().with("api_key", &crate::vault::Sensitive::new("K".into()))),
                 sites: &[site("1", "Garcia Residence"), site("2", "Garcia Barn")],
                 scopes: None,
                 access_expires_at: None,
@@ -1509,6 +1689,7 @@ mod tests {
                 tokens_issued_at: None,
                 details: Default::default(),
             },
+            &vault,
             "app",
         )
         .await
