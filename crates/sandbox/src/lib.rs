@@ -434,6 +434,8 @@ impl Sandbox {
 
     /// The vendor's next `times` successful token answers are lost on the way (truncated JSON,
     /// or a connection reset after the headers): the exchange happened, the client never has it.
+    /// Presenting the old refresh token again is then a retry only inside the vendor's reuse
+    /// window ([`Sandbox::set_reuse_window`]); with the default (zero) it is a replay.
     pub fn set_lost_token_answers(&self, vendor: OAuthVendor, how: LostAnswer, times: u32) {
         self.oauth(vendor).0.set_lost_answers(how, times);
     }
