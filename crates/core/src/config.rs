@@ -80,6 +80,8 @@ pub struct OAuthConfig {
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
     pub api_url: Option<String>,
+    /// The vendor's token revocation endpoint (a full URL), where it has one.
+    pub revoke_url: Option<String>,
     pub redirect: Option<RedirectMode>,
     /// A fixed loopback port, when the vendor registration names one.
     pub loopback_port: Option<u16>,
@@ -272,6 +274,29 @@ impl Config {
         c.api_url = Some(ep.api_url);
     }
 
+    /// Where a provider's tokens are revoked: onramp.toml's `revoke_url`, else (Production
+    /// only) the vendor's documented endpoint. Only SolarEdge V2 documents one
+    /// (`POST /v2/oauth2/revoke-token`, JSON `{"token"}`); Tesla, Enphase, SMA, Metry, Pelm,
+    /// Derapi and UtilityAPI document none.
+    pub fn revoke_url(&self, provider: ProviderId) -> Option<String> {
+        let configured = self
+            .oauth
+            .get(provider.as_str())
+            .and_then(|c| c.revoke_url.clone());
+        let documented = match provider {
+            ProviderId::Solaredge => {
+                Some("https://monitoringapi.solaredge.com/v2/oauth2/revoke-token")
+            }
+            _ => None,
+        };
+        configured.or_else(|| {
+            (self.environment == Environment::Production)
+                .then_some(documented)
+                .flatten()
+                .map(str::to_string)
+        })
+    }
+
     /// A configured utility by id.
     pub fn utility(&self, id: &str) -> Option<&Utility> {
         self.utilities.iter().find(|u| u.id == id)
@@ -315,6 +340,27 @@ mod tests {
             c.base_url(ProviderId::Solaredge),
             "https://monitoringapi.solaredge.com"
         );
+    }
+
+    #[test]
+    fn revoke_url_is_configured_or_the_documented_one_in_production() {
+        let mut c = Config {
+            environment: Environment::Production,
+            ..Config::default()
+        };
+        assert_eq!(
+            c.revoke_url(ProviderId::Solaredge).as_deref(),
+            Some("https://monitoringapi.solaredge.com/v2/oauth2/revoke-token")
+        );
+        assert_eq!(c.revoke_url(ProviderId::Tesla), None);
+        c.oauth.entry("solaredge".into()).or_default().revoke_url =
+            Some("http://127.0.0.1:1/v2/oauth2/revoke-token".into());
+        assert_eq!(
+            c.revoke_url(ProviderId::Solaredge).as_deref(),
+            Some("http://127.0.0.1:1/v2/oauth2/revoke-token")
+        );
+        // The Sandbox environment never falls back to a vendor's production address.
+        assert_eq!(Config::default().revoke_url(ProviderId::Solaredge), None);
     }
 
     #[test]

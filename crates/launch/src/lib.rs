@@ -116,6 +116,11 @@ pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredential
     apps.extend(OAuthVendor::ALL.into_iter().map(|v| {
         let p = provider_of(v);
         config.set_oauth_endpoints(p, Endpoints::same(&sb.oauth_url(v)));
+        config
+            .oauth
+            .entry(p.as_str().to_string())
+            .or_default()
+            .revoke_url = sb.revoke_url(v);
         let c = sb.oauth_client(v);
         (
             p,

@@ -21,6 +21,7 @@ mod solaredge;
 mod solis;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,9 @@ use serde::Serialize;
 
 pub use crate::faults::Faults;
 use crate::faults::Knobs;
-pub use crate::oauth::{LostAnswer, OAuthClient, OAuthVendor, TokenRequest};
+pub use crate::oauth::{
+    LostAnswer, OAuthClient, OAuthVendor, RedirectAt, RefreshStats, TokenRequest,
+};
 pub use crate::signing::{content_md5, sign};
 
 /// What to serve where. Everything served is generated from `seed`.
@@ -209,6 +212,19 @@ pub struct Sandbox {
     derapi: (Arc<derapi::Server>, Server),
     solaredge_knobs: Arc<Knobs>,
     solis_knobs: Arc<Knobs>,
+    /// Where armed redirects point: counts every request that reaches it.
+    elsewhere: (Arc<AtomicU64>, Server),
+}
+
+/// The redirect target: answers 200 to anything, and counts.
+fn elsewhere_router(hits: Arc<AtomicU64>) -> axum::Router {
+    axum::Router::new().fallback(move || {
+        let hits = hits.clone();
+        async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            axum::Json(serde_json::json!({"access_token": "elsewhere", "response": []}))
+        }
+    })
 }
 
 impl Sandbox {
@@ -234,6 +250,9 @@ impl Sandbox {
             solis::router(so, solis_knobs.clone()),
         )
         .await?;
+        let hits = Arc::new(AtomicU64::new(0));
+        let elsewhere = serve(SocketAddr::new(cfg.host, 0), elsewhere_router(hits.clone())).await?;
+        let elsewhere_url = format!("http://{}", elsewhere.addr);
         let ledger = ledger::Ledger::default();
         let mut oauth = Vec::new();
         let utility_vendors = [OAuthVendor::UtilityApi, OAuthVendor::Metry];
@@ -253,6 +272,7 @@ impl Sandbox {
                 registered.push(format!("{base}/oauth/redirect_uri"));
             }
             state.set_registered(registered);
+            *state.redirect_to.lock().unwrap_or_else(|p| p.into_inner()) = elsewhere_url.clone();
             *state.base_url.lock().unwrap_or_else(|p| p.into_inner()) = base;
             oauth.push((vendor, state, server));
         }
@@ -279,6 +299,7 @@ impl Sandbox {
             solis,
             solaredge_knobs,
             solis_knobs,
+            elsewhere: (hits, elsewhere),
         })
     }
 
@@ -371,6 +392,7 @@ impl Sandbox {
         }
         self.pelm.1.stop().await;
         self.derapi.1.stop().await;
+        self.elsewhere.1.stop().await;
         tokio::join!(self.solaredge.stop(), self.solis.stop());
     }
 
@@ -412,6 +434,8 @@ impl Sandbox {
 
     /// The vendor's next `times` successful token answers are lost on the way (truncated JSON,
     /// or a connection reset after the headers): the exchange happened, the client never has it.
+    /// Presenting the old refresh token again is then a retry only inside the vendor's reuse
+    /// window ([`Sandbox::set_reuse_window`]); with the default (zero) it is a replay.
     pub fn set_lost_token_answers(&self, vendor: OAuthVendor, how: LostAnswer, times: u32) {
         self.oauth(vendor).0.set_lost_answers(how, times);
     }
@@ -573,6 +597,63 @@ impl Sandbox {
             .as_ref()
             .expect("Enphase has a partner account");
         (p.0.clone(), p.1.clone())
+    }
+
+    /// How long a used refresh token may be presented again (a retry whose answer was lost),
+    /// counted from its first use, while its successor is unused: answered afresh, the
+    /// successor voided. Zero (every vendor's default, see
+    /// [`OAuthVendor::default_reuse_window`]): strictly single use, so presenting a used refresh
+    /// token is a replay that revokes the grant. Past the window, or once the successor was
+    /// used (its refresh token presented, or its access token used), a replay too.
+    pub fn set_reuse_window(&self, vendor: OAuthVendor, window: Duration) {
+        self.oauth(vendor).0.set_reuse_window(window);
+    }
+
+    /// What the vendor's token endpoint did with refresh requests so far.
+    pub fn refresh_stats(&self, vendor: OAuthVendor) -> RefreshStats {
+        self.oauth(vendor).0.refresh_stats()
+    }
+
+    /// Whether presenting `refresh_token` now would be answered with tokens: issued by this
+    /// vendor, current (or a retry the reuse window still allows), unexpired, and its grant not
+    /// revoked. Spends nothing and counts nothing.
+    pub fn grant_alive(&self, vendor: OAuthVendor, refresh_token: &str) -> bool {
+        self.oauth(vendor).0.grant_alive(refresh_token)
+    }
+
+    /// The vendor's token revocation endpoint, at the vendor's own path, if the vendor documents
+    /// one (SolarEdge V2 only: see [`OAuthVendor::revoke_path`]).
+    pub fn revoke_url(&self, vendor: OAuthVendor) -> Option<String> {
+        vendor
+            .revoke_path()
+            .map(|path| format!("{}{path}", self.oauth_url(vendor)))
+    }
+
+    /// Revocation requests the vendor accepted (answered 200, unknown tokens included).
+    pub fn revocations(&self, vendor: OAuthVendor) -> u64 {
+        self.oauth(vendor).0.revocations()
+    }
+
+    /// The vendor's next `times` token requests (or data API requests) answer `status` (301,
+    /// 302, 303, 307 or 308) with `Location:` [`Sandbox::elsewhere_url`]`/elsewhere`, a
+    /// loopback server that counts what reaches it. A client that follows carries its request
+    /// there (307/308: the body too, secrets included).
+    pub fn set_redirects(&self, vendor: OAuthVendor, at: RedirectAt, status: u16, times: u32) {
+        assert!(
+            matches!(status, 301 | 302 | 303 | 307 | 308),
+            "{status} is not a redirect"
+        );
+        self.oauth(vendor).0.set_redirects(at, status, times);
+    }
+
+    /// The redirect target's base URL (another port on loopback).
+    pub fn elsewhere_url(&self) -> String {
+        format!("http://{}", self.elsewhere.1.addr)
+    }
+
+    /// Requests that reached the redirect target.
+    pub fn elsewhere_requests(&self) -> u64 {
+        self.elsewhere.0.load(Ordering::SeqCst)
     }
 
     /// The ids of the systems the vendor's test account owns.

@@ -4,7 +4,9 @@
 //! What a strict server enforces is enforced here: PKCE S256 (a wrong or missing verifier is
 //! `invalid_grant`), the exact `redirect_uri` of the authorize step, single-use codes (a reused
 //! code revokes the grant), code expiry, single-use refresh tokens where the vendor rotates
-//! them (a rotated-out one revokes the grant), and client authentication (`invalid_client`).
+//! them (a rotated-out one revokes the grant, unless it comes back within the vendor's reuse
+//! window, zero by default), client authentication (`invalid_client`), and token revocation at
+//! the vendor's own revocation endpoint where it documents one.
 //! The authorize step consents at once for the sandbox's test account, or declines when told to.
 
 use std::collections::HashMap;
@@ -63,6 +65,28 @@ impl OAuthVendor {
         }
     }
 
+    /// The vendor's token revocation endpoint, where it documents one (vendors.md): SolarEdge
+    /// V2 `POST /v2/oauth2/revoke-token` with a JSON body. Tesla, Enphase, SMA, UtilityAPI and
+    /// Metry document none.
+    pub fn revoke_path(self) -> Option<&'static str> {
+        match self {
+            OAuthVendor::SolarEdgeSite => Some("/v2/oauth2/revoke-token"),
+            OAuthVendor::Tesla
+            | OAuthVendor::Enphase
+            | OAuthVendor::Sma
+            | OAuthVendor::UtilityApi
+            | OAuthVendor::Metry => None,
+        }
+    }
+
+    /// How long a used refresh token may come back (a retry whose answer was lost) before it
+    /// counts as a replay, by default: zero for every vendor. Tesla documents refresh tokens as
+    /// single use; SolarEdge invalidates the old one on each refresh; Enphase, SMA, UtilityAPI
+    /// and Metry document no grace period, and the sandbox is as strict as the strictest vendor.
+    pub fn default_reuse_window(self) -> Duration {
+        Duration::ZERO
+    }
+
     fn salt(self) -> u64 {
         match self {
             OAuthVendor::Tesla => 0x7e5,
@@ -104,6 +128,39 @@ pub struct TokenRequest {
     pub error: Option<String>,
 }
 
+/// What a vendor's token endpoint did with `refresh_token` grants, counted since start.
+///
+/// Every refresh request the server read is in `requests` and in exactly one of the others
+/// (injected token faults answer before the request is read: see `Sandbox::token_requests`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RefreshStats {
+    /// `refresh_token` grant requests received.
+    pub requests: u64,
+    /// Answered with new tokens from the current refresh token (Metry: the same refresh token
+    /// comes back, as it does not rotate).
+    pub rotations: u64,
+    /// A used refresh token presented again inside the reuse window, its successor unused:
+    /// answered afresh, the successor voided.
+    pub retries_accepted: u64,
+    /// A used refresh token presented past the window or after its successor was used.
+    pub replays: u64,
+    /// A refresh token this server never issued (or one voided by a retry).
+    pub unknown: u64,
+    /// Grants a replay revoked (a replay on an already revoked grant revokes nothing more).
+    pub grants_revoked_by_replay: u64,
+    /// Refused otherwise: client authentication, an expired token, a revoked grant.
+    pub refused: u64,
+}
+
+/// Where [`crate::Sandbox::set_redirects`] makes a vendor answer with a redirect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectAt {
+    /// The token endpoint (every grant type).
+    TokenEndpoint,
+    /// The data API (everything but authorize, token and revocation).
+    DataApi,
+}
+
 /// A Green Button feed as served (the XML) with the totals it was built to hold.
 type Feed = (Arc<String>, Vec<crate::espi::ExpectedSeries>);
 
@@ -134,6 +191,28 @@ struct RefreshToken {
     /// The access token issued with it was used: the client has the answer, so a retry with
     /// the previous refresh token is a replay.
     used: bool,
+    /// When it was first presented (and rotated out): the reuse window counts from here.
+    first_used: Option<Instant>,
+    /// The access token issued with it, voided with it when a retry replaces it.
+    access: String,
+}
+
+/// What presenting a refresh token amounts to, before expiry and revocation are looked at.
+enum Presented {
+    Unknown,
+    /// The current refresh token of its grant.
+    Current {
+        grant: u64,
+    },
+    /// A used one, back inside the reuse window while its successor is unused.
+    Retry {
+        grant: u64,
+        successor: String,
+    },
+    /// A used one, past the window or after its successor was used.
+    Replay {
+        grant: u64,
+    },
 }
 
 #[derive(Default)]
@@ -147,6 +226,54 @@ struct Books {
     next_grant: u64,
     /// UtilityAPI client access tokens (`client_credentials`).
     client_tokens: HashMap<String, Instant>,
+    stats: RefreshStats,
+}
+
+impl Books {
+    fn presented(&self, rt: &str, window: Duration, now: Instant) -> Presented {
+        let Some(t) = self.refresh.get(rt) else {
+            return Presented::Unknown;
+        };
+        if t.current {
+            return Presented::Current { grant: t.grant };
+        }
+        // Rotation with a bounded retry window (a vendor's "reuse interval"): a used refresh
+        // token may come back, measured from its first use, as long as neither the refresh
+        // token issued for it nor the access token issued with that was used (the answer may
+        // have been lost). Zero: strictly single use.
+        let in_window = t
+            .first_used
+            .is_some_and(|first| now.saturating_duration_since(first) < window);
+        match &t.successor {
+            Some(next)
+                if in_window && self.refresh.get(next).is_some_and(|n| n.current && !n.used) =>
+            {
+                Presented::Retry {
+                    grant: t.grant,
+                    successor: next.clone(),
+                }
+            }
+            _ => Presented::Replay { grant: t.grant },
+        }
+    }
+
+    /// Whether presenting `rt` now would be answered with tokens (nothing is spent).
+    fn alive(&self, rt: &str, window: Duration, now: Instant) -> bool {
+        let grant = match self.presented(rt, window, now) {
+            Presented::Current { grant } | Presented::Retry { grant, .. } => grant,
+            Presented::Unknown | Presented::Replay { .. } => return false,
+        };
+        let unexpired = self.refresh[rt].expires.is_none_or(|e| e >= now);
+        unexpired && self.grants.get(&grant).is_some_and(|g| !g.revoked)
+    }
+
+    /// Voids a refresh token and the access token issued with it.
+    fn void(&mut self, rt: &str) {
+        if let Some(t) = self.refresh.remove(rt) {
+            self.access.remove(&t.access);
+            self.issued_with.remove(&t.access);
+        }
+    }
 }
 
 pub(crate) struct Server {
@@ -172,6 +299,15 @@ pub(crate) struct Server {
     busy_nanos: AtomicU64,
     log: Mutex<Vec<TokenRequest>>,
     books: Mutex<Books>,
+    /// How long a used refresh token may come back as a retry (zero: never).
+    reuse_window: Mutex<Duration>,
+    /// Revocation requests answered 200 (unknown tokens included, as RFC 7009 answers them).
+    revocations: AtomicU64,
+    /// The next N token requests, or data API requests, answer a redirect: (status, N).
+    redirect_token: Mutex<Option<(u16, u32)>>,
+    redirect_api: Mutex<Option<(u16, u32)>>,
+    /// Where those redirects point (the sandbox's "elsewhere" server).
+    pub(crate) redirect_to: Mutex<String>,
     rng: Mutex<rand::rngs::StdRng>,
     /// Filled in once the server has its address (Tesla's region answer names it).
     pub(crate) base_url: Mutex<String>,
@@ -232,6 +368,11 @@ impl Server {
             busy_nanos: AtomicU64::new(0),
             log: Mutex::default(),
             books: Mutex::default(),
+            reuse_window: Mutex::new(vendor.default_reuse_window()),
+            revocations: AtomicU64::new(0),
+            redirect_token: Mutex::default(),
+            redirect_api: Mutex::default(),
+            redirect_to: Mutex::default(),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(rand::random())),
             base_url: Mutex::default(),
             feeds: Mutex::default(),
@@ -294,6 +435,60 @@ impl Server {
                     .to_string()
             })
             .collect()
+    }
+
+    pub(crate) fn set_reuse_window(&self, window: Duration) {
+        *self.reuse_window.lock().unwrap_or_else(|p| p.into_inner()) = window;
+    }
+
+    fn reuse_window(&self) -> Duration {
+        *self.reuse_window.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn refresh_stats(&self) -> RefreshStats {
+        self.books.lock().unwrap_or_else(|p| p.into_inner()).stats
+    }
+
+    pub(crate) fn grant_alive(&self, refresh_token: &str) -> bool {
+        let b = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        b.alive(refresh_token, self.reuse_window(), Instant::now())
+    }
+
+    pub(crate) fn revocations(&self) -> u64 {
+        self.revocations.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_redirects(&self, at: RedirectAt, status: u16, times: u32) {
+        let slot = match at {
+            RedirectAt::TokenEndpoint => &self.redirect_token,
+            RedirectAt::DataApi => &self.redirect_api,
+        };
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = (times > 0).then_some((status, times));
+    }
+
+    /// The armed redirect for this request, if any (counting it down).
+    fn take_redirect(&self, at: RedirectAt) -> Option<Response> {
+        let slot = match at {
+            RedirectAt::TokenEndpoint => &self.redirect_token,
+            RedirectAt::DataApi => &self.redirect_api,
+        };
+        let status = {
+            let mut f = slot.lock().unwrap_or_else(|p| p.into_inner());
+            let (status, left) = (*f)?;
+            *f = (left > 1).then_some((status, left - 1));
+            status
+        };
+        let to = format!(
+            "{}/elsewhere",
+            self.redirect_to.lock().unwrap_or_else(|p| p.into_inner())
+        );
+        Some(
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND),
+                [("location", to)],
+            )
+                .into_response(),
+        )
     }
 
     pub(crate) fn busy(&self) -> Duration {
@@ -642,6 +837,8 @@ fn issue(s: &Server, b: &mut Books, grant: u64) -> Value {
             expires: refresh_ttl.map(|t| Instant::now() + Duration::from_secs(t)),
             successor: None,
             used: false,
+            first_used: None,
+            access: access.clone(),
         },
     );
     let mut out = json!({
@@ -695,6 +892,9 @@ async fn token(
     let latency = *s.token_latency.lock().unwrap_or_else(|p| p.into_inner());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if let Some(redirect) = s.take_redirect(RedirectAt::TokenEndpoint) {
+        return redirect;
     }
     if let Some(status) = s.take_token_fault() {
         return match status {
@@ -787,7 +987,8 @@ fn exchange(
     p: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<Value, Refusal> {
-    if !client_ok(s, p, headers) {
+    let refresh = p.get("grant_type").map(String::as_str) == Some("refresh_token");
+    if !refresh && !client_ok(s, p, headers) {
         return Err(refuse("invalid_client", "Client authentication failed"));
     }
     let mut b = s.books.lock().unwrap_or_else(|p| p.into_inner());
@@ -835,41 +1036,42 @@ fn exchange(
             Ok(issue(s, &mut b, grant))
         }
         Some("refresh_token") => {
+            b.stats.requests += 1;
+            if !client_ok(s, p, headers) {
+                b.stats.refused += 1;
+                return Err(refuse("invalid_client", "Client authentication failed"));
+            }
             let rt = p.get("refresh_token").cloned().unwrap_or_default();
-            let Some(t) = b.refresh.get(&rt) else {
-                return Err(refuse("invalid_grant", "Unknown refresh token"));
-            };
-            let (grant, current, successor, expires) =
-                (t.grant, t.current, t.successor.clone(), t.expires);
-            // Rotation with a retry window, as rotating vendors offer (a "reuse interval" or
-            // "grace period"): a used refresh token may be presented again as long as neither
-            // the refresh token issued for it nor the access token issued with that was ever
-            // used (the answer may have been lost); that successor is then void. Presenting it
-            // after the answer was used is a replay: the grant is revoked.
-            let retry_of = match (current, &successor) {
-                (true, _) => None,
-                (false, Some(next))
-                    if b.refresh.get(next).is_some_and(|n| n.current && !n.used) =>
-                {
-                    Some(next.clone())
+            let now = Instant::now();
+            let (grant, retry) = match b.presented(&rt, s.reuse_window(), now) {
+                Presented::Unknown => {
+                    b.stats.unknown += 1;
+                    return Err(refuse("invalid_grant", "Unknown refresh token"));
                 }
-                (false, _) => {
-                    if let Some(g) = b.grants.get_mut(&grant) {
+                Presented::Replay { grant } => {
+                    b.stats.replays += 1;
+                    if let Some(g) = b.grants.get_mut(&grant).filter(|g| !g.revoked) {
                         g.revoked = true;
+                        b.stats.grants_revoked_by_replay += 1;
                     }
                     return Err(refuse(
                         "invalid_grant",
                         "Refresh token already used; the grant is revoked",
                     ));
                 }
+                Presented::Current { grant } => (grant, false),
+                Presented::Retry { grant, successor } => {
+                    // The retry's answer replaces the one never used.
+                    b.void(&successor);
+                    (grant, true)
+                }
             };
-            if let Some(next) = retry_of {
-                b.refresh.remove(&next);
-            }
-            if expires.is_some_and(|e| e < Instant::now()) {
+            if b.refresh[&rt].expires.is_some_and(|e| e < now) {
+                b.stats.refused += 1;
                 return Err(refuse("invalid_grant", "Refresh token expired"));
             }
             if b.grants.get(&grant).is_none_or(|g| g.revoked) {
+                b.stats.refused += 1;
                 return Err(refuse("invalid_grant", "The grant was revoked"));
             }
             let answer = issue(s, &mut b, grant);
@@ -878,7 +1080,13 @@ fn exchange(
                 if let Some(t) = b.refresh.get_mut(&rt) {
                     t.current = false;
                     t.successor = next;
+                    t.first_used.get_or_insert(now);
                 }
+            }
+            if retry {
+                b.stats.retries_accepted += 1;
+            } else {
+                b.stats.rotations += 1;
             }
             Ok(answer)
         }
@@ -894,6 +1102,62 @@ fn exchange(
             "unsupported_grant_type",
             "grant_type must be authorization_code or refresh_token",
         )),
+    }
+}
+
+/// The vendor's revocation endpoint (SolarEdge V2 `POST /v2/oauth2/revoke-token`, JSON body
+/// `{"token": ...}`), with the app authenticated as at the vendor's token endpoint. Revoking a
+/// refresh or an access token revokes the grant: its refresh tokens are then `invalid_grant`
+/// ("revoked") and its access tokens 401. A token the server does not know is answered 200, as
+/// RFC 7009 answers it (nothing tells a caller which tokens exist).
+async fn revoke(
+    State(s): State<Arc<Server>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = match params(s.vendor, &uri, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if !client_ok(&s, &p, &headers) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
+    }
+    let Some(token) = p.get("token").filter(|t| !t.is_empty()) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    {
+        let mut b = s.books.lock().unwrap_or_else(|p| p.into_inner());
+        let grant = b
+            .refresh
+            .get(token)
+            .map(|t| t.grant)
+            .or_else(|| b.access.get(token).map(|a| a.0));
+        if let Some(g) = grant.and_then(|g| b.grants.get_mut(&g)) {
+            g.revoked = true;
+        }
+    }
+    s.revocations.fetch_add(1, Ordering::SeqCst);
+    StatusCode::OK.into_response()
+}
+
+/// The data API answers an armed redirect instead (counted as a data API request).
+async fn redirect_api(
+    State(s): State<Arc<Server>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match s.take_redirect(RedirectAt::DataApi) {
+        Some(redirect) => redirect,
+        None => next.run(request).await,
     }
 }
 
@@ -1305,13 +1569,21 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
         rate_limited: api_rate_limited,
         malformed: api_malformed,
     });
-    let api = r.layer(axum::middleware::from_fn_with_state(
-        (s.api_knobs.clone(), shapes),
-        inject,
-    ));
+    let api = r
+        .layer(axum::middleware::from_fn_with_state(
+            s.clone(),
+            redirect_api,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            (s.api_knobs.clone(), shapes),
+            inject,
+        ));
     let mut r = Router::new()
         .route(auth_path, get(authorize))
         .route(token_path, post(token));
+    if let Some(path) = s.vendor.revoke_path() {
+        r = r.route(path, post(revoke));
+    }
     if s.vendor == OAuthVendor::Metry {
         r = r.route("/oauth/authorize", get(authorize));
     }

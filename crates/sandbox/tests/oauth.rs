@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use onramp_sandbox::{OAuthVendor, Sandbox, SandboxConfig};
+use onramp_sandbox::{OAuthVendor, RedirectAt, RefreshStats, Sandbox, SandboxConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -170,54 +170,425 @@ async fn a_reused_code_revokes_the_grant_and_a_wrong_secret_is_invalid_client() 
     );
 }
 
+/// A Tesla grant's first refresh token.
+async fn tesla_grant(sb: &Sandbox) -> (String, String) {
+    let c = code(sb, OAuthVendor::Tesla).await;
+    let (s, t) = tesla_token(sb, &exchange(&c, VERIFIER)).await;
+    assert_eq!(s, 200, "{t}");
+    (
+        t["access_token"].as_str().unwrap().to_string(),
+        t["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn tesla_refresh(sb: &Sandbox, rt: &str) -> (u16, Value) {
+    tesla_token(
+        sb,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
+}
+
+fn refresh_token_of(v: &Value) -> String {
+    v["refresh_token"].as_str().unwrap().to_string()
+}
+
+async fn tesla_products(sb: &Sandbox, access: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/api/1/products",
+            sb.oauth_url(OAuthVendor::Tesla)
+        ))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
-async fn rotated_refresh_tokens_are_single_use_with_a_retry_window() {
+async fn every_vendor_is_strictly_single_use_by_default() {
+    for v in [
+        OAuthVendor::Tesla,
+        OAuthVendor::Enphase,
+        OAuthVendor::Sma,
+        OAuthVendor::SolarEdgeSite,
+        OAuthVendor::UtilityApi,
+        OAuthVendor::Metry,
+    ] {
+        assert_eq!(v.default_reuse_window(), Duration::ZERO, "{v:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_used_tesla_refresh_token_is_a_replay_that_revokes_the_grant() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let c = code(&sb, OAuthVendor::Tesla).await;
-    let (_, t) = tesla_token(&sb, &exchange(&c, VERIFIER)).await;
-    let rt1 = t["refresh_token"].as_str().unwrap().to_string();
-    let refresh = |rt: String| {
-        let sb = &sb;
-        async move {
-            tesla_token(
-                sb,
-                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
-            )
-            .await
-        }
-    };
-    let (s, t2) = refresh(rt1.clone()).await;
+    let (_, rt1) = tesla_grant(&sb).await;
+    assert!(sb.grant_alive(OAuthVendor::Tesla, &rt1));
+    let (s, t2) = tesla_refresh(&sb, &rt1).await;
     assert_eq!(s, 200, "{t2}");
-    let rt2 = t2["refresh_token"].as_str().unwrap().to_string();
+    let rt2 = refresh_token_of(&t2);
     assert_ne!(rt1, rt2);
+    assert!(!sb.grant_alive(OAuthVendor::Tesla, &rt1), "rt1 is spent");
+    assert!(sb.grant_alive(OAuthVendor::Tesla, &rt2));
+
+    // Even at once, and with its answer never used: single use means single use.
+    let (s, v) = tesla_refresh(&sb, &rt1).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(
+        v["error_description"].as_str().unwrap().contains("revoked"),
+        "{v}"
+    );
+    assert!(
+        !sb.grant_alive(OAuthVendor::Tesla, &rt2),
+        "the grant is revoked"
+    );
+    let (_, v) = tesla_refresh(&sb, &rt2).await;
+    assert_eq!(v["error"], "invalid_grant");
+    assert_eq!(
+        tesla_products(&sb, t2["access_token"].as_str().unwrap()).await,
+        401,
+        "its access tokens too"
+    );
+    // A token never issued.
+    let (_, v) = tesla_refresh(&sb, "rt_never-issued").await;
+    assert_eq!(v["error"], "invalid_grant");
+    assert_eq!(
+        sb.refresh_stats(OAuthVendor::Tesla),
+        RefreshStats {
+            requests: 4,
+            rotations: 1,
+            retries_accepted: 0,
+            replays: 1,
+            unknown: 1,
+            grants_revoked_by_replay: 1,
+            refused: 1,
+        }
+    );
+}
+
+#[tokio::test]
+async fn exactly_one_token_request_per_rotation() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let (_, mut rt) = tesla_grant(&sb).await;
+    for _ in 0..5 {
+        let (s, t) = tesla_refresh(&sb, &rt).await;
+        assert_eq!(s, 200, "{t}");
+        rt = refresh_token_of(&t);
+    }
+    let stats = sb.refresh_stats(OAuthVendor::Tesla);
+    assert_eq!((stats.requests, stats.rotations), (5, 5), "{stats:?}");
+    assert_eq!(
+        stats,
+        RefreshStats {
+            requests: 5,
+            rotations: 5,
+            ..Default::default()
+        }
+    );
+    assert!(sb.grant_alive(OAuthVendor::Tesla, &rt));
+}
+
+#[tokio::test]
+async fn inside_the_reuse_window_an_unused_answer_may_be_retried_once_replaced() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    sb.set_reuse_window(OAuthVendor::Tesla, Duration::from_secs(60));
+    let (_, rt1) = tesla_grant(&sb).await;
+    let (s, t2) = tesla_refresh(&sb, &rt1).await;
+    assert_eq!(s, 200, "{t2}");
+    let rt2 = refresh_token_of(&t2);
+    assert!(
+        sb.grant_alive(OAuthVendor::Tesla, &rt1),
+        "a retry is still allowed"
+    );
 
     // The answer was lost (the client never used it): the old token may be presented again,
-    // and the lost answer is void.
-    let (s, t3) = refresh(rt1.clone()).await;
+    // and the lost answer (refresh and access token) is void.
+    let (s, t3) = tesla_refresh(&sb, &rt1).await;
     assert_eq!(s, 200, "a retry while the answer is unused: {t3}");
-    let rt3 = t3["refresh_token"].as_str().unwrap().to_string();
-    let (_, v) = refresh(rt2).await;
+    let rt3 = refresh_token_of(&t3);
+    assert!(!sb.grant_alive(OAuthVendor::Tesla, &rt2));
+    let (_, v) = tesla_refresh(&sb, &rt2).await;
     assert_eq!(
         v["error"], "invalid_grant",
         "the lost answer's token is void"
     );
+    assert_eq!(
+        tesla_products(&sb, t2["access_token"].as_str().unwrap()).await,
+        401,
+        "and its access token"
+    );
 
     // Once the answer is used (here its refresh token), the old token is a replay: the whole
     // grant is revoked.
-    let (s, t4) = refresh(rt3).await;
+    let (s, t4) = tesla_refresh(&sb, &rt3).await;
     assert_eq!(s, 200, "{t4}");
-    let rt4 = t4["refresh_token"].as_str().unwrap().to_string();
-    let (s, v) = refresh(rt1).await;
+    let rt4 = refresh_token_of(&t4);
+    let (s, v) = tesla_refresh(&sb, &rt1).await;
     assert_eq!(
         (s, v["error"].as_str()),
         (400, Some("invalid_grant")),
         "a replayed token"
     );
-    let (_, v) = refresh(rt4).await;
+    let (_, v) = tesla_refresh(&sb, &rt4).await;
     assert_eq!(
         v["error"], "invalid_grant",
         "the replay revoked the whole grant"
     );
+    let stats = sb.refresh_stats(OAuthVendor::Tesla);
+    assert_eq!(
+        stats,
+        RefreshStats {
+            requests: 6,
+            rotations: 2,
+            retries_accepted: 1,
+            replays: 1,
+            // rt2 was voided by the retry: the server no longer knows it.
+            unknown: 1,
+            grants_revoked_by_replay: 1,
+            refused: 1,
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_its_answer_was_used_is_a_replay() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    sb.set_reuse_window(OAuthVendor::Tesla, Duration::from_secs(60));
+    let (_, rt1) = tesla_grant(&sb).await;
+    let (_, t2) = tesla_refresh(&sb, &rt1).await;
+    // The client has the answer: it used the new access token.
+    assert_eq!(
+        tesla_products(&sb, t2["access_token"].as_str().unwrap()).await,
+        200
+    );
+    assert!(!sb.grant_alive(OAuthVendor::Tesla, &rt1));
+    let (_, v) = tesla_refresh(&sb, &rt1).await;
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(!sb.grant_alive(OAuthVendor::Tesla, &refresh_token_of(&t2)));
+    let stats = sb.refresh_stats(OAuthVendor::Tesla);
+    assert_eq!((stats.replays, stats.grants_revoked_by_replay), (1, 1));
+}
+
+#[tokio::test]
+async fn past_the_reuse_window_a_retry_is_a_replay() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    sb.set_reuse_window(OAuthVendor::Tesla, Duration::from_millis(300));
+    let (_, rt1) = tesla_grant(&sb).await;
+    let (_, t2) = tesla_refresh(&sb, &rt1).await;
+    let rt2 = refresh_token_of(&t2);
+    assert!(sb.grant_alive(OAuthVendor::Tesla, &rt1));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(
+        !sb.grant_alive(OAuthVendor::Tesla, &rt1),
+        "the window closed"
+    );
+    let (_, v) = tesla_refresh(&sb, &rt1).await;
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(
+        !sb.grant_alive(OAuthVendor::Tesla, &rt2),
+        "the grant is revoked"
+    );
+    let stats = sb.refresh_stats(OAuthVendor::Tesla);
+    assert_eq!(
+        (stats.rotations, stats.retries_accepted, stats.replays),
+        (1, 0, 1)
+    );
+}
+
+/// A SolarEdge Site Access grant: (access token, refresh token).
+async fn solaredge_grant(sb: &Sandbox) -> (String, String) {
+    let v = OAuthVendor::SolarEdgeSite;
+    let c = code(sb, v).await;
+    let app = sb.oauth_client(v);
+    let t: Value = reqwest::Client::new()
+        .post(format!("{}/v2/oauth2/token", sb.oauth_url(v)))
+        .json(&serde_json::json!({
+            "grant_type": "authorization_code", "code": c, "redirect_uri": REDIRECT,
+            "code_verifier": VERIFIER, "client_id": app.client_id, "client_secret": app.client_secret,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        t["access_token"].as_str().unwrap().to_string(),
+        t["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn solaredge_post(sb: &Sandbox, path: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}{path}",
+            sb.oauth_url(OAuthVendor::SolarEdgeSite)
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn solaredge_revokes_a_grant_at_its_revoke_token_endpoint() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let v = OAuthVendor::SolarEdgeSite;
+    assert_eq!(
+        sb.revoke_url(v),
+        Some(format!("{}/v2/oauth2/revoke-token", sb.oauth_url(v)))
+    );
+    for other in [OAuthVendor::Tesla, OAuthVendor::Enphase, OAuthVendor::Sma] {
+        assert_eq!(
+            sb.revoke_url(other),
+            None,
+            "{other:?} documents no revocation"
+        );
+    }
+    let app = sb.oauth_client(v);
+    let (access, rt) = solaredge_grant(&sb).await;
+    let site = sb.oauth_sites(v)[0].clone();
+    let site_status = |token: String| {
+        let url = format!("{}/v2/sites/{site}", sb.oauth_url(v));
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(site_status(access.clone()).await, 200);
+
+    // The app authenticates as at the token endpoint (JSON body).
+    let (s, e) = solaredge_post(
+        &sb,
+        "/v2/oauth2/revoke-token",
+        serde_json::json!({"token": rt, "client_id": app.client_id, "client_secret": "wrong"}),
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
+    assert!(
+        sb.grant_alive(v, &rt),
+        "a refused revocation revokes nothing"
+    );
+    assert_eq!(sb.revocations(v), 0);
+
+    let (s, _) = solaredge_post(
+        &sb,
+        "/v2/oauth2/revoke-token",
+        serde_json::json!({"token": rt, "client_id": app.client_id, "client_secret": app.client_secret}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(sb.revocations(v), 1);
+    assert!(!sb.grant_alive(v, &rt));
+    assert_eq!(
+        site_status(access).await,
+        401,
+        "its access tokens are refused"
+    );
+    let (s, e) = solaredge_post(
+        &sb,
+        "/v2/oauth2/token",
+        serde_json::json!({"grant_type": "refresh_token", "refresh_token": rt,
+                           "client_id": app.client_id, "client_secret": app.client_secret}),
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(
+        e["error_description"].as_str().unwrap().contains("revoked"),
+        "{e}"
+    );
+
+    // Revoking by access token revokes its grant too; an unknown token is answered 200.
+    let (access, rt) = solaredge_grant(&sb).await;
+    let (s, _) = solaredge_post(
+        &sb,
+        "/v2/oauth2/revoke-token",
+        serde_json::json!({"token": access, "client_id": app.client_id, "client_secret": app.client_secret}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(!sb.grant_alive(v, &rt));
+    let (s, _) = solaredge_post(
+        &sb,
+        "/v2/oauth2/revoke-token",
+        serde_json::json!({"token": "never-issued", "client_id": app.client_id, "client_secret": app.client_secret}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(sb.revocations(v), 3);
+    let stats = sb.refresh_stats(v);
+    assert_eq!((stats.requests, stats.refused, stats.replays), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn armed_redirects_point_elsewhere_and_a_following_client_carries_its_request_there() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let (_, rt) = tesla_grant(&sb).await;
+    let token_url = format!("{}/oauth2/v3/token", sb.oauth_url(OAuthVendor::Tesla));
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
+
+    sb.set_redirects(OAuthVendor::Tesla, RedirectAt::TokenEndpoint, 307, 2);
+    let r = no_redirects()
+        .post(&token_url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("{}/elsewhere", sb.elsewhere_url())
+    );
+    assert_eq!(sb.elsewhere_requests(), 0);
+    // What the redirect would do to a client that follows: the request lands elsewhere.
+    let r = reqwest::Client::new()
+        .post(&token_url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        sb.elsewhere_requests(),
+        1,
+        "a following client went elsewhere"
+    );
+    // Disarmed after two: the token endpoint answers again, and no exchange happened meanwhile.
+    assert!(sb.grant_alive(OAuthVendor::Tesla, &rt));
+    assert_eq!(sb.refresh_stats(OAuthVendor::Tesla).requests, 0);
+    let (s, _) = tesla_refresh(&sb, &rt).await;
+    assert_eq!(s, 200);
+
+    // The data API.
+    let (access, _) = tesla_grant(&sb).await;
+    sb.set_redirects(OAuthVendor::Tesla, RedirectAt::DataApi, 302, 1);
+    let asked = sb.api_requests(OAuthVendor::Tesla);
+    let r = no_redirects()
+        .get(format!(
+            "{}/api/1/products",
+            sb.oauth_url(OAuthVendor::Tesla)
+        ))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(sb.api_requests(OAuthVendor::Tesla), asked + 1);
+    assert_eq!(tesla_products(&sb, &access).await, 200, "once");
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The HTTP client every provider uses: timeouts, a user agent, per-vendor pacing, and the
-//! mapping of transport failures to Onramp's error codes.
+//! The HTTP client every provider uses: timeouts, a user agent, per-vendor pacing, no
+//! redirects, and the mapping of transport failures to Onramp's error codes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,7 @@ impl Client {
             .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
+            .redirect(no_redirects())
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
@@ -84,8 +85,45 @@ impl Pacer {
     }
 }
 
-/// A transport failure: the vendor was not reached or did not answer in time.
+/// Why a redirect was not followed (the error inside reqwest's redirect error).
+#[derive(Debug)]
+struct RedirectRefused;
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("redirects are not followed")
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// Every request carries a secret (a key, a token, a client secret, a signature), so none is
+/// ever sent on to wherever a 3xx points. Like `Policy::none()`, nothing is followed; unlike
+/// it, the answer surfaces as a redirect error from `send()` (`is_redirect()`), which every
+/// provider already maps with [`network`], instead of as a 3xx each one would read differently.
+fn no_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| attempt.error(RedirectRefused))
+}
+
+/// A vendor answered with a redirect, which Onramp did not follow.
+pub fn redirected(vendor: &str) -> Error {
+    Error::new(
+        Code::VendorError,
+        format!(
+            "{vendor} answered with a redirect to another address; Onramp does not follow redirects with your credentials. Nothing was saved."
+        ),
+    )
+    .hint(format!(
+        "Check {vendor}'s address in onramp.toml: it should be the vendor's API address itself. A network that redirects traffic (a captive portal, a proxy) can also cause this; try another network."
+    ))
+}
+
+/// A transport failure: the vendor was not reached or did not answer in time, or it
+/// answered with a redirect (never followed).
 pub fn network(vendor: &str, err: &reqwest::Error) -> Error {
+    if err.is_redirect() {
+        return redirected(vendor);
+    }
     let what = if err.is_timeout() {
         "did not answer in time"
     } else if err.is_connect() {
@@ -157,6 +195,65 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(10));
         p.acquire().await;
         assert!(start.elapsed() >= Duration::from_secs(5));
+    }
+
+    /// A server on loopback that answers every connection with `answer`, counting them.
+    async fn answering(answer: String) -> (String, Arc<std::sync::atomic::AtomicU64>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn.write_all(answer.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_never_followed_and_reads_as_the_vendors() {
+        let (target, target_hits) =
+            answering("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".into())
+                .await;
+        for status in [
+            "302 Found",
+            "307 Temporary Redirect",
+            "308 Permanent Redirect",
+        ] {
+            let (vendor_url, vendor_hits) = answering(format!(
+                "HTTP/1.1 {status}\r\nlocation: {target}/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            ))
+            .await;
+            let client = Client::new().unwrap();
+            let err = client
+                .http
+                .post(format!("{vendor_url}/oauth2/token"))
+                .form(&[("client_secret", "s3cret"), ("refresh_token", "rt")])
+                .send()
+                .await
+                .unwrap_err();
+            let e = network("Tesla", &err);
+            assert_eq!(e.code, Code::VendorError, "{status}: {e:?}");
+            assert!(
+                e.message.starts_with("Tesla answered with a redirect"),
+                "{status}: {}",
+                e.message
+            );
+            assert!(!e.message.contains("s3cret") && !e.message.contains(&target));
+            assert!(e.hint.is_some());
+            assert_eq!(vendor_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
+        assert_eq!(
+            target_hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "the redirect target received nothing"
+        );
     }
 
     #[test]
