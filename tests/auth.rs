@@ -21,6 +21,7 @@ async fn fixture() -> Fixture {
     let path = dir.path().join("onramp.sqlite");
     let store = Store::open(&path).await.unwrap();
     let vault = Vault::new(store.store_id());
+    assert!(vault.unlock(&store).await.available, "the data key is held");
     Fixture {
         _dir: dir,
         path,
@@ -188,7 +189,10 @@ async fn the_database_never_holds_a_live_state_or_verifier() {
     f.store.close().await;
     let mut bytes = Vec::new();
     for e in std::fs::read_dir(f.path.parent().unwrap()).unwrap() {
-        bytes.extend(std::fs::read(e.unwrap().path()).unwrap());
+        let p = e.unwrap().path();
+        if p.is_file() {
+            bytes.extend(std::fs::read(p).unwrap());
+        }
     }
     assert!(!bytes
         .windows(begun.state.len())

@@ -153,6 +153,9 @@ async fn a_hanging_token_endpoint_times_out_and_the_grant_survives() {
 #[tokio::test]
 async fn garbage_from_the_token_endpoint_is_reported_and_the_next_refresh_works() {
     let w = World::new().await;
+    // A vendor with a retry window for an answer that never arrived.
+    w.sandbox
+        .set_reuse_window(OAuthVendor::Sma, Duration::from_secs(5));
     let onramp = w.open().await;
     let ada = customer(&onramp, "Ada").await;
     let sma = sign_in(&onramp, &ada, ProviderId::Sma).await;

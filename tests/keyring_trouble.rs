@@ -15,6 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use onramp_core::model::VaultState;
 use onramp_core::model::{ConnectionState, ProviderId};
 use onramp_core::service::Sweep;
 use onramp_core::Code;
@@ -232,7 +233,10 @@ impl Drop for PrivateKeyring {
     }
 }
 
-/// Mid-run, inside one Onramp: the keyring dies, then comes back locked, then unlocked.
+/// Mid-run: the keyring dies, then comes back locked, then unlocked. An Onramp that already
+/// holds the data folder's key goes on (refreshes and sign-ins need no keyring call); one that
+/// starts meanwhile cannot open its secure storage, says so, writes nothing, asks no vendor,
+/// and recovers when the keyring is back. A keyring reset (the key gone) is its own state.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
     let mut keyring = PrivateKeyring::new();
@@ -249,73 +253,91 @@ async fn the_keyring_lost_mid_run_pauses_refreshes_and_recovers() {
     );
     let ada = customer(&onramp, "Ada").await;
     let tesla = try_sign_in(&onramp, &ada, ProviderId::Tesla).await.unwrap();
-    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
 
-    // Gone: the sweep stops with the keyring's error, asks the vendor nothing (a refresh whose
-    // new token could not be stored would lose the grant), and marks nothing broken.
+    // Gone: the running Onramp holds its key and carries on.
     keyring.kill();
-    let e = onramp.refresh_sweep(Sweep::All).await.unwrap_err();
-    assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
-    assert!(
-        e.message.starts_with("Secure storage is unavailable"),
-        "{}",
-        e.message
-    );
-    assert!(
-        e.hint.as_deref().unwrap().contains("keyring"),
-        "{:?}",
-        e.hint
-    );
-    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
-    let vault = onramp.status().vault;
-    assert!(!vault.available, "the status follows the keyring");
-    assert!(vault
-        .message
-        .unwrap()
-        .starts_with("Secure storage is unavailable"));
-    let detail = onramp.customer(&ada).await.unwrap();
-    assert_eq!(
-        detail.connections[0].state,
-        ConnectionState::Active,
-        "a keyring outage is not the connection's fault"
-    );
+    let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert_eq!(report.refreshed, vec![tesla.clone()], "{report:?}");
+    try_sign_in(&onramp, &ada, ProviderId::Enphase)
+        .await
+        .unwrap();
+    assert!(onramp.recheck_vault().await.available);
+    assert_eq!(row_count(&onramp, "connections").await, 2);
+    onramp.close().await;
+    drop(onramp);
 
-    // A sign-in completed meanwhile stores nothing: no connection row without its tokens.
-    let e = try_sign_in(&onramp, &ada, ProviderId::Enphase)
+    // A new start while it is gone: unavailable, with what to do; nothing written, no vendor asked.
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    let second = w.open().await;
+    let vault = second.status().vault;
+    assert!(!vault.available);
+    assert_eq!(vault.state, VaultState::Unavailable, "{vault:?}");
+    assert!(vault.hint.unwrap().contains("keyring"));
+    let e = second.refresh_sweep(Sweep::All).await.unwrap_err();
+    assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
+    let e = try_sign_in(&second, &ada, ProviderId::Sma)
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
-    assert_eq!(row_count(&onramp, "connections").await, 1);
-    assert!(!onramp.recheck_vault().await.available);
+    assert_eq!(row_count(&second, "connections").await, 2);
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+    let detail = second.customer(&ada).await.unwrap();
+    assert!(
+        detail
+            .connections
+            .iter()
+            .all(|c| c.state == ConnectionState::Active),
+        "a keyring outage is not the connections' fault"
+    );
 
-    // Back, but locked (nobody to answer the unlock prompt): still a clear error, not a hang.
+    // Back, but locked (nobody to answer the unlock prompt): still a clear state, not a hang.
     keyring.start(false);
     let asked = Instant::now();
-    let e = onramp.refresh_connection(&tesla).await.unwrap_err();
-    assert_eq!(e.code, Code::KeychainUnavailable, "{e:?}");
+    assert!(!second.recheck_vault().await.available);
     assert!(
         asked.elapsed() < Duration::from_secs(30),
         "took {:?}",
         asked.elapsed()
     );
-    assert!(!onramp.recheck_vault().await.available);
     assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
 
-    // Unlocked: the next check says so, and the same grant refreshes (nothing was lost).
+    // Unlocked: the next check takes hold of the key, and the same grants refresh.
     keyring.kill();
     keyring.start(true);
-    let vault = onramp.recheck_vault().await;
+    let vault = second.recheck_vault().await;
     assert!(vault.available, "{vault:?}");
-    assert!(onramp.status().vault.available);
-    let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
-    assert_eq!(report.refreshed, vec![tesla.clone()], "{report:?}");
-    let conn = onramp.check_connection(&tesla).await.unwrap();
-    assert_eq!(conn.state, ConnectionState::Active);
-    try_sign_in(&onramp, &ada, ProviderId::Enphase)
-        .await
+    let report = second.refresh_sweep(Sweep::All).await.unwrap();
+    assert_eq!(report.refreshed.len(), 2, "{report:?}");
+    second.close().await;
+    drop(second);
+
+    // Reset: the keyring forgot everything. The key is missing: its own state, the health
+    // board does not say all is well, nothing is sent or written.
+    let out = Command::new("secret-tool")
+        .args(["clear", "service", "onramp"])
+        .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+        .output()
         .unwrap();
-    assert_eq!(row_count(&onramp, "connections").await, 2);
-    onramp.close().await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    let third = w.open().await;
+    let vault = third.status().vault;
+    assert_eq!(vault.state, VaultState::KeyMissing, "{vault:?}");
+    assert!(
+        vault.hint.as_deref().unwrap().contains("backup"),
+        "{vault:?}"
+    );
+    let e = third.health().await.unwrap_err();
+    assert_eq!(e.code, Code::KeychainUnavailable);
+    let e = third.refresh_connection(&tesla).await.unwrap_err();
+    assert_eq!(e.code, Code::KeychainUnavailable);
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before);
+    assert!(!third.recheck_vault().await.available, "still missing");
+    third.close().await;
 }
 
 fn onramp_bin() -> PathBuf {

@@ -370,10 +370,13 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
 }
 
 /// The vendor made the exchange but its answer never arrived whole: Onramp reports it plainly,
-/// changes nothing, and the next refresh works (the vendor's retry window for an unused answer).
+/// changes nothing, and, with a vendor that offers a retry window for an unused answer, the next
+/// refresh works.
 #[tokio::test]
 async fn a_lost_or_garbled_token_answer_loses_nothing() {
     let w = World::new().await;
+    w.sandbox
+        .set_reuse_window(OAuthVendor::Tesla, Duration::from_secs(5));
     let onramp = w.open().await;
     let c = customer(&onramp, "Ada").await;
     let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
@@ -401,6 +404,48 @@ async fn a_lost_or_garbled_token_answer_loses_nothing() {
     onramp.close().await;
 }
 
+/// Strictly single use, no retry window: a lost answer loses the grant, and Onramp says so in
+/// plain words with its own event (the refresh was in flight when the answer was lost), never a
+/// silent "needs sign-in".
+#[tokio::test]
+async fn a_lost_answer_of_a_strict_vendor_is_reported_as_a_lost_token() {
+    let w = World::new().await;
+    w.sandbox
+        .set_reuse_window(OAuthVendor::Tesla, Duration::ZERO);
+    let onramp = w.open().await;
+    let c = customer(&onramp, "Ada").await;
+    let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    w.sandbox
+        .set_lost_token_answers(OAuthVendor::Tesla, LostAnswer::Reset, 1);
+    let e = onramp.refresh_connection(&id).await.unwrap_err();
+    assert_eq!(e.code, Code::Network, "{}", e.message);
+    assert_eq!(
+        onramp.store().grant(&id).await.unwrap().state,
+        ConnectionState::Active,
+        "nothing is decided on a lost answer"
+    );
+    let e = onramp.refresh_connection(&id).await.unwrap_err();
+    assert_eq!(e.code, Code::ReauthRequired);
+    assert!(e.message.contains("lost"), "{}", e.message);
+    let conn = onramp.store().grant(&id).await.unwrap();
+    assert!(
+        matches!(
+            conn.state,
+            ConnectionState::NeedsReauth | ConnectionState::Revoked
+        ),
+        "{:?}",
+        conn.state
+    );
+    let events = onramp.events(Some(&c)).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "token_lost" && e.connection_id.as_deref() == Some(id.as_str())),
+        "{events:?}"
+    );
+    onramp.close().await;
+}
+
 /// A data folder made the earlier way (every secret its own keyring entry, no data key) moves
 /// over at first start: each secret is read, sealed into its row, committed, and only then
 /// removed from the keyring; the connections keep working with the same grants.
@@ -415,7 +460,12 @@ async fn a_data_folder_of_the_earlier_layout_moves_into_the_store() {
     // The grants as the vendor issued them.
     let mut grants = Vec::new();
     for id in [&tesla, &sma] {
-        let row = onramp.store().connection_secrets(id).await.unwrap().unwrap();
+        let row = onramp
+            .store()
+            .connection_secrets(id)
+            .await
+            .unwrap()
+            .unwrap();
         let s = onramp
             .vault()
             .open(&connection_aad(id, row.generation), &row.sealed)
@@ -439,12 +489,14 @@ async fn a_data_folder_of_the_earlier_layout_moves_into_the_store() {
         .unwrap();
     for (i, id) in [&tesla, &sma].into_iter().enumerate() {
         let r = format!("connection/legacy-{i}");
-        sqlx::query("UPDATE connections SET sealed = NULL, generation = 0, secret_ref = ? WHERE id = ?")
-            .bind(&r)
-            .bind(id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE connections SET sealed = NULL, generation = 0, secret_ref = ? WHERE id = ?",
+        )
+        .bind(&r)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
         let (access, refresh) = &grants[i];
         if i == 0 {
             let pair = serde_json::json!({"access_token": access, "refresh_token": refresh});
@@ -469,13 +521,25 @@ async fn a_data_folder_of_the_earlier_layout_moves_into_the_store() {
     legacy.forget_key(&key_id).await.unwrap();
 
     let onramp = w.open().await;
-    assert!(onramp.status().vault.available, "{:?}", onramp.status().vault);
-    assert_ne!(onramp.vault().current_key_id().unwrap(), key_id, "a new data key");
+    assert!(
+        onramp.status().vault.available,
+        "{:?}",
+        onramp.status().vault
+    );
+    assert_ne!(
+        onramp.vault().current_key_id().unwrap(),
+        key_id,
+        "a new data key"
+    );
     for (i, id) in [&tesla, &sma].into_iter().enumerate() {
         let r = format!("connection/legacy-{i}");
         for name in ["tokens", "access_token", "refresh_token"] {
             assert!(
-                legacy.legacy_get(&format!("{r}/{name}")).await.unwrap().is_none(),
+                legacy
+                    .legacy_get(&format!("{r}/{name}"))
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "{r}/{name} left the keyring"
             );
         }

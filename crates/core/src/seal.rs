@@ -267,7 +267,9 @@ mod tests {
         let mut flipped = sealed.clone().into_bytes();
         let last = flipped.len() - 3;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-        assert!(k.open(&HERE, std::str::from_utf8(&flipped).unwrap()).is_err());
+        assert!(k
+            .open(&HERE, std::str::from_utf8(&flipped).unwrap())
+            .is_err());
         assert!(k.open(&HERE, &sealed[..sealed.len() - 4]).is_err());
         assert!(k.open(&HERE, "garbage").is_err());
     }
@@ -281,6 +283,9 @@ mod tests {
         let back = DataKey::import(k.id(), &k.export()).unwrap();
         assert_eq!(back.open(&HERE, &a).unwrap(), secrets());
         assert!(DataKey::import(k.id(), &Sensitive::new("short".into())).is_none());
-        assert_eq!(format!("{:?}", secrets()), r#"{"access_token", "refresh_token"}"#);
+        assert_eq!(
+            format!("{:?}", secrets()),
+            r#"{"access_token", "refresh_token"}"#
+        );
     }
 }

@@ -324,7 +324,11 @@ impl Vault {
     /// Seals a row's secrets with the current key. Fails, writing nothing anywhere, while the
     /// key is not held (keyring locked, reset or mismatched).
     pub fn seal(&self, aad: &Aad<'_>, secrets: &Secrets) -> Result<String> {
-        let key = self.keys().current.clone().ok_or_else(|| self.unavailable())?;
+        let key = self
+            .keys()
+            .current
+            .clone()
+            .ok_or_else(|| self.unavailable())?;
         key.seal(aad, secrets)
     }
 
@@ -487,6 +491,7 @@ impl Vault {
     }
 
     /// Replaces the key in use by one made elsewhere (a restored backup's new key).
+    #[allow(dead_code)] // restoring a backup into a folder whose key is lost
     pub(crate) fn adopt(&self, key: Arc<DataKey>) {
         let mut keys = self.keys_mut();
         keys.problem = None;
@@ -496,6 +501,7 @@ impl Vault {
     }
 
     /// A fresh key for a store whose own key is lost (restoring a backup), recorded nowhere yet.
+    #[allow(dead_code)] // restoring a backup into a folder whose key is lost
     pub(crate) async fn replacement_key(&self) -> Result<Arc<DataKey>> {
         Ok(Arc::new(self.create_key().await?))
     }

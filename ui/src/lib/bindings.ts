@@ -4,7 +4,7 @@ export type AppStatus = { version: string, environment: Environment, data_dir: s
  * Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
  */
 sandbox_keys: Array<SandboxDemoKey>, };
-export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Internal";
+export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
 /**
@@ -232,7 +232,11 @@ flow: string,
  * `kWh`, `therm`, `m³`, ...
  */
 unit: string, currency: string | null, readings: number, first_at: string | null, last_at: string | null, months: Array<UsageMonth>, updated_at: string, };
-export type VaultStatus = { available: boolean, 
+export type VaultStatus = { 
+/**
+ * Secrets can be sealed and opened (the state is `ready`).
+ */
+available: boolean, state: VaultState, 
 /**
  * Which store holds the secrets ("Secret Service", "macOS Keychain", ...).
  */

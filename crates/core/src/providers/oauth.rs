@@ -228,38 +228,11 @@ pub struct TokenEndpoint<'a> {
 
 impl TokenEndpoint<'_> {
     /// One token request in the vendor's style.
-    async fn request(&self, mut params: BTreeMap<&'static str, String>) -> Result<Tokens> {
-        let (vendor, spec, app) = (self.vendor, self.spec, self.app);
+    async fn request(&self, params: BTreeMap<&'static str, String>) -> Result<Tokens> {
+        let (vendor, spec) = (self.vendor, self.spec);
         let url = join(&self.endpoints.token_url, spec.token_path);
-        let refresh = params.get("grant_type").map(String::as_str) == Some("refresh_token");
-        let secret = app.client_secret.expose().clone();
-        let http = &self.client.http;
-        let req = match spec.style {
-            TokenStyle::FormBody => {
-                params.insert("client_id", app.client_id.clone());
-                if !(refresh && spec.refresh_without_secret) {
-                    params.insert("client_secret", secret);
-                }
-                http.post(&url).form(&params)
-            }
-            TokenStyle::QueryBasic => {
-                let basic = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{secret}", app.client_id));
-                http.post(&url)
-                    .query(&params)
-                    .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
-            }
-            TokenStyle::JsonBody => {
-                params.insert("client_id", app.client_id.clone());
-                params.insert("client_secret", secret);
-                http.post(&url).json(&params)
-            }
-            TokenStyle::FormBasic => http
-                .post(&url)
-                .basic_auth(&app.client_id, Some(secret))
-                .form(&params),
-        };
-        let resp = req
+        let resp = self
+            .post(&url, params)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
@@ -285,6 +258,65 @@ impl TokenEndpoint<'_> {
             resource_uri: t.resource_uri,
             authorization_uri: t.authorization_uri,
         })
+    }
+
+    /// Revokes a token at the vendor's revocation endpoint (RFC 7009 or the vendor's own,
+    /// authenticated the way its token endpoint is). A 2xx is success, whatever the token was.
+    pub async fn revoke(&self, url: &str, token: &Sensitive<String>, hint: &str) -> Result<()> {
+        let vendor = self.vendor;
+        let mut p = BTreeMap::new();
+        p.insert("token", token.expose().clone());
+        p.insert("token_type_hint", hint.to_string());
+        let resp = self
+            .post(url, p)
+            .send()
+            .await
+            .map_err(|e| http::network(vendor, &e))?;
+        let status = resp.status();
+        let retry = http::retry_after(resp.headers());
+        let body = http::read_body(vendor, resp).await?;
+        if !status.is_success() {
+            return Err(token_error(vendor, status, &body, retry));
+        }
+        Ok(())
+    }
+
+    /// A POST in the vendor's token style: parameters and client authentication where the
+    /// vendor wants them.
+    fn post(
+        &self,
+        url: &str,
+        mut params: BTreeMap<&'static str, String>,
+    ) -> reqwest::RequestBuilder {
+        let (spec, app) = (self.spec, self.app);
+        let refresh = params.get("grant_type").map(String::as_str) == Some("refresh_token");
+        let secret = app.client_secret.expose().clone();
+        let http = &self.client.http;
+        match spec.style {
+            TokenStyle::FormBody => {
+                params.insert("client_id", app.client_id.clone());
+                if !(refresh && spec.refresh_without_secret) {
+                    params.insert("client_secret", secret);
+                }
+                http.post(url).form(&params)
+            }
+            TokenStyle::QueryBasic => {
+                let basic = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{secret}", app.client_id));
+                http.post(url)
+                    .query(&params)
+                    .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
+            }
+            TokenStyle::JsonBody => {
+                params.insert("client_id", app.client_id.clone());
+                params.insert("client_secret", secret);
+                http.post(url).json(&params)
+            }
+            TokenStyle::FormBasic => http
+                .post(url)
+                .basic_auth(&app.client_id, Some(secret))
+                .form(&params),
+        }
     }
 
     /// A new access token from the refresh token. The caller keeps the old refresh token when

@@ -176,8 +176,51 @@ impl Onramp {
 
     /// Revokes a signed-in grant at the vendor where the vendor offers revocation. A vendor
     /// without a revocation endpoint, or a grant without tokens, needs nothing.
+    ///
+    /// The refresh token is revoked (RFC 7009: revoking it ends the grant), or the access token
+    /// when there is none. A grant the vendor already refuses needs no revocation.
     pub(crate) async fn revoke_at_vendor(&self, conn: &Connection) -> Result<()> {
-        let _ = conn;
-        Ok(())
+        let Some(url) = self.config.revoke_url(conn.provider) else {
+            return Ok(());
+        };
+        if matches!(
+            conn.state,
+            ConnectionState::Revoked | ConnectionState::NeedsReauth
+        ) {
+            return Ok(());
+        }
+        let Some(row) = self.store.connection_secrets(&conn.id).await? else {
+            return Ok(());
+        };
+        let grant = self.open_grant(&conn.id, &row).await?;
+        let (token, hint) = match (&grant.refresh, &grant.access) {
+            (Some(r), _) => (r, "refresh_token"),
+            (None, Some(a)) => (a, "access_token"),
+            (None, None) => return Ok(()),
+        };
+        let (spec, _) = self.oauth_spec_pub(conn.provider)?;
+        let ep = self.token_endpoints(conn)?;
+        let app = self.app_credentials(conn.provider).await?;
+        let name = providers::spec(conn.provider).name;
+        crate::providers::oauth::TokenEndpoint {
+            client: &self.http,
+            vendor: name,
+            spec,
+            endpoints: &ep,
+            app: &app,
+        }
+        .revoke(&url, token, hint)
+        .await
+        .or_else(|e| match e.code {
+            // The vendor says the token is no good already: nothing left to revoke.
+            Code::ReauthRequired | Code::VendorRejected => Ok(()),
+            _ => Err(e),
+        })
+        .map_err(|e| {
+            let hint = format!(
+                "Nothing was removed. Try again when {name} can be reached; the connection stays until {name} confirms the revocation."
+            );
+            Error { hint: Some(hint), ..e }
+        })
     }
 }

@@ -67,7 +67,6 @@ pub struct Onramp {
     lifecycle: Lifecycle,
 }
 
-
 impl Onramp {
     /// Opens the store (creating it on first use) and takes hold of the data folder's key. A
     /// keyring that is missing or locked, or a key that is gone, does not stop Onramp from
@@ -296,13 +295,17 @@ impl Onramp {
 
     /// A key connection's credential, opened from its row.
     async fn connection_credential(&self, conn: &Connection) -> Result<Credential> {
-        let row = self.store.connection_secrets(&conn.id).await?.ok_or_else(|| {
-            Error::new(
-                Code::NotConfigured,
-                "The key of this connection is no longer configured.",
-            )
-            .hint("Connect the customer again with a current key.")
-        })?;
+        let row = self
+            .store
+            .connection_secrets(&conn.id)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    Code::NotConfigured,
+                    "The key of this connection is no longer configured.",
+                )
+                .hint("Connect the customer again with a current key.")
+            })?;
         let s = self
             .vault
             .open(
@@ -613,15 +616,16 @@ impl Onramp {
             return self.check_oauth_connection(conn).await;
         }
         let credential = match conn.kind {
-            CredentialKind::InstallerAccount => {
-                self.account_credential(conn.provider).await?.ok_or_else(|| {
+            CredentialKind::InstallerAccount => self
+                .account_credential(conn.provider)
+                .await?
+                .ok_or_else(|| {
                     Error::new(
                         Code::NotConfigured,
                         "The key of this connection is no longer configured.",
                     )
                     .hint("Connect the customer again with a current key.")
-                })?
-            }
+                })?,
             CredentialKind::CustomerKey | CredentialKind::Oauth => {
                 self.connection_credential(&conn).await?
             }

@@ -679,8 +679,8 @@ impl Onramp {
                 )
                 .await;
         }
-        let id = self
-            .store
+        let id =
+            self.store
                 .insert_connection(
                     &NewConnection {
                         id: new_id(),
@@ -742,10 +742,16 @@ impl Onramp {
             ));
         }
         // An answer without a refresh token keeps the one the connection had.
-        let kept = match (&tokens.refresh_token, self.store.connection_secrets(&conn.id).await?) {
+        let kept = match (
+            &tokens.refresh_token,
+            self.store.connection_secrets(&conn.id).await?,
+        ) {
             (None, Some(row)) => self
                 .vault
-                .open(&crate::store::connection_aad(&conn.id, row.generation), &row.sealed)
+                .open(
+                    &crate::store::connection_aad(&conn.id, row.generation),
+                    &row.sealed,
+                )
                 .await
                 .ok()
                 .and_then(|s| s.get(REFRESH_TOKEN).cloned()),

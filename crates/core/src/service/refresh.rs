@@ -63,21 +63,32 @@ impl Onramp {
             let free = match &held {
                 None => true,
                 Some((holder, until)) => {
-                    *until < now_ms() || (holder != self.store.holder_id() && self.store.holder_is_dead(holder))
+                    *until < now_ms()
+                        || (holder != self.store.holder_id() && self.store.holder_is_dead(holder))
                 }
             };
             if free {
-                if let Some(lease) = self.store.take_leases(&[conn.id.clone()]).await?.pop() {
+                if let Some(lease) = self
+                    .store
+                    .take_leases(std::slice::from_ref(&conn.id))
+                    .await?
+                    .pop()
+                {
                     if lease.generation > start {
                         // Someone refreshed it between our look and our taking: done.
-                        self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+                        self.store
+                            .release_lease(&lease, lease.in_doubt_since.is_none())
+                            .await?;
                         return Ok(Turn::DoneElsewhere);
                     }
                     return Ok(Turn::Leased(lease));
                 }
                 // Not taken: it cannot be refreshed (it needs the customer) or someone was quicker.
                 let now = self.store.grant(&conn.id).await?;
-                if matches!(now.state, ConnectionState::NeedsReauth | ConnectionState::Revoked) {
+                if matches!(
+                    now.state,
+                    ConnectionState::NeedsReauth | ConnectionState::Revoked
+                ) {
                     return Err(Error::new(
                         Code::ReauthRequired,
                         format!(
@@ -131,7 +142,9 @@ impl Onramp {
             if *done > asked {
                 // A refresh finished while this call waited: it stands for this one too.
                 let done = outcome.clone();
-                self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+                self.store
+                    .release_lease(&lease, lease.in_doubt_since.is_none())
+                    .await?;
                 return done.map(|()| Either::Left(std::future::ready(Ok(()))));
             }
         }
@@ -163,10 +176,14 @@ impl Onramp {
         let name = providers::spec(conn.provider).name;
         // A lease taken long ago (a sweep's chunk waited behind a vendor's limit) may not
         // outlast the token request: take it afresh, or leave the connection to its new holder.
-        let lease = if lease.taken.elapsed() + self.http_timeout + std::time::Duration::from_secs(5) > LEASE {
-            self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+        let lease = if lease.taken.elapsed() + self.http_timeout + std::time::Duration::from_secs(5)
+            > LEASE
+        {
             self.store
-                .take_leases(&[conn.id.clone()])
+                .release_lease(&lease, lease.in_doubt_since.is_none())
+                .await?;
+            self.store
+                .take_leases(std::slice::from_ref(&conn.id))
                 .await?
                 .pop()
                 .filter(|l| l.generation == lease.generation)
@@ -200,7 +217,9 @@ impl Onramp {
             Ok(p) => p,
             Err(e) => {
                 // Nothing was sent: the lease goes back as it was.
-                self.store.release_lease(&lease, lease.in_doubt_since.is_none()).await?;
+                self.store
+                    .release_lease(&lease, lease.in_doubt_since.is_none())
+                    .await?;
                 return Err(e);
             }
         };
@@ -237,7 +256,9 @@ impl Onramp {
                 // A refusal before the vendor did anything (429, a 4xx) settles the attempt; a
                 // lost or unreadable answer may hide a rotation, so the mark stays.
                 let settled = !matches!(e.code, Code::Network | Code::VendorError);
-                self.store.release_lease(&lease, settled && lease.in_doubt_since.is_none()).await?;
+                self.store
+                    .release_lease(&lease, settled && lease.in_doubt_since.is_none())
+                    .await?;
                 return Err(e);
             }
         };
@@ -279,7 +300,20 @@ impl Onramp {
     /// The health board: every connection that needs someone (the customer to sign in again, the
     /// installer to fix a key) or will (a refresh token that lapses unless Onramp runs), most
     /// urgent first, then soonest.
+    ///
+    /// Without the data folder's key (a reset keyring, a folder from another laptop) nothing
+    /// can be said about any connection: that is the answer, never an empty, all-well board.
     pub async fn health(&self) -> Result<Vec<HealthItem>> {
+        let vault = self.vault.status();
+        if matches!(
+            vault.state,
+            VaultState::KeyMissing | VaultState::KeyMismatch
+        ) {
+            return Err(
+                Error::new(Code::KeychainUnavailable, vault.message.unwrap_or_default())
+                    .hint(vault.hint.unwrap_or_default()),
+            );
+        }
         let now = self.now();
         let policy = self.lifecycle.policy();
         // A day past the board's horizon: the board itself draws the line.
@@ -316,7 +350,7 @@ impl Onramp {
         let busy = chunk.len() - leases.len();
         let mut out: Vec<Item> = chunk
             .into_iter()
-            .filter_map(|c| leases.remove(&c.id).map(|l| Item::Leased(c, l)))
+            .filter_map(|c| leases.remove(&c.id).map(|l| Item::Leased(Box::new((c, l)))))
             .collect();
         if busy > 0 {
             out.push(Item::Busy(busy));
@@ -331,6 +365,14 @@ impl Onramp {
     pub async fn refresh_sweep(&self, which: Sweep) -> Result<SweepReport> {
         let policy = self.lifecycle.policy().clone();
         let now = self.now();
+        // Without the data key no token can be opened or sealed: ask no vendor anything.
+        let vault = self.vault.status();
+        if !vault.available {
+            return Err(
+                Error::new(Code::KeychainUnavailable, vault.message.unwrap_or_default())
+                    .hint(vault.hint.unwrap_or_default()),
+            );
+        }
         let all = self.store.oauth_grants().await?;
         let mut report = SweepReport {
             checked: all.len(),
@@ -369,7 +411,7 @@ impl Onramp {
             let mut running = std::pin::pin!(futures_util::stream::iter(items)
                 .map(|item| async move {
                     let (c, lease) = match item {
-                        Item::Leased(c, l) => (c, l),
+                        Item::Leased(x) => *x,
                         Item::Busy(n) => return Step::Busy(n),
                         Item::Failed(e) => return Step::Failed(e),
                     };
@@ -434,7 +476,7 @@ impl Onramp {
 
 /// A sweep's connection after its chunk's leases were taken.
 enum Item {
-    Leased(Connection, Leased),
+    Leased(Box<(Connection, Leased)>),
     /// This many of the chunk are leased by another holder.
     Busy(usize),
     Failed(Error),

@@ -75,9 +75,10 @@ impl LeaseHolder {
         let dir = data_dir.join("holders");
         crate::private::create_dir(&dir).map_err(Error::storage)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let file = crate::private::write_new(&dir.join(format!("{id}.lock")))
-            .map_err(Error::storage)?;
-        file.try_lock().map_err(|e| Error::storage(format!("{e:?}")))?;
+        let file =
+            crate::private::write_new(&dir.join(format!("{id}.lock"))).map_err(Error::storage)?;
+        file.try_lock()
+            .map_err(|e| Error::storage(format!("{e:?}")))?;
         Ok(LeaseHolder {
             id,
             dir,
@@ -219,10 +220,7 @@ impl Store {
         .bind(serde_json::to_string(ids).unwrap_or_default())
         .fetch_all(&self.pool)
         .await?;
-        let dead: Vec<&String> = holders
-            .iter()
-            .filter(|h| self.holder.is_dead(h))
-            .collect();
+        let dead: Vec<&String> = holders.iter().filter(|h| self.holder.is_dead(h)).collect();
         let lease_id = uuid::Uuid::new_v4().simple().to_string();
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
@@ -433,15 +431,22 @@ impl Store {
     /// Every sealed value in the store, with its place: (table, row key, generation, sealed).
     pub async fn all_sealed(&self) -> Result<Vec<(&'static str, String, i64, String)>> {
         let mut out = Vec::new();
-        for r in sqlx::query("SELECT id, generation, sealed FROM connections WHERE sealed IS NOT NULL")
-            .fetch_all(&self.writer)
-            .await?
+        for r in
+            sqlx::query("SELECT id, generation, sealed FROM connections WHERE sealed IS NOT NULL")
+                .fetch_all(&self.writer)
+                .await?
         {
-            out.push(("connections", r.get("id"), r.get("generation"), r.get("sealed")));
+            out.push((
+                "connections",
+                r.get("id"),
+                r.get("generation"),
+                r.get("sealed"),
+            ));
         }
-        for r in sqlx::query("SELECT provider, kind, sealed FROM provider_apps WHERE sealed IS NOT NULL")
-            .fetch_all(&self.writer)
-            .await?
+        for r in
+            sqlx::query("SELECT provider, kind, sealed FROM provider_apps WHERE sealed IS NOT NULL")
+                .fetch_all(&self.writer)
+                .await?
         {
             let (p, k): (String, String) = (r.get("provider"), r.get("kind"));
             out.push(("provider_apps", format!("{p}/{k}"), 0, r.get("sealed")));
@@ -452,7 +457,12 @@ impl Store {
         .fetch_all(&self.writer)
         .await?
         {
-            out.push(("pending_authorizations", r.get("state_hash"), 0, r.get("sealed")));
+            out.push((
+                "pending_authorizations",
+                r.get("state_hash"),
+                0,
+                r.get("sealed"),
+            ));
         }
         Ok(out)
     }

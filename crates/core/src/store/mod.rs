@@ -4,8 +4,8 @@
 
 mod custody;
 
-pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
 pub(crate) use custody::lease_lost;
+pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -687,10 +687,10 @@ impl Store {
     pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT customer_id, provider FROM connections WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| Error::not_found("No such connection."))?;
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
         let provider = provider_of(row.get("provider"))?;
         let customer_id: String = row.get("customer_id");
         sqlx::query("DELETE FROM connections WHERE id = ?")
@@ -851,16 +851,16 @@ impl Store {
             let expires: String = r.get("expires_at");
             return Ok(Consumed::Fresh(
                 PendingRow {
-                provider: provider_of(r.get("provider"))?,
-                customer_id: r.get("customer_id"),
-                connection_id: r.get("connection_id"),
-                redirect_uri: r.get("redirect_uri"),
-                details: r.get("details"),
-                expires_at: time::OffsetDateTime::parse(
-                    &expires,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .map_err(Error::storage)?,
+                    provider: provider_of(r.get("provider"))?,
+                    customer_id: r.get("customer_id"),
+                    connection_id: r.get("connection_id"),
+                    redirect_uri: r.get("redirect_uri"),
+                    details: r.get("details"),
+                    expires_at: time::OffsetDateTime::parse(
+                        &expires,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(Error::storage)?,
                 },
                 sealed,
             ));
@@ -1681,7 +1681,9 @@ mod tests {
                 provider: ProviderId::Solaredge,
                 kind: CredentialKind::CustomerKey,
                 credential_hint: Some("…ABCD".into()),
-                secrets: Some(Secrets::new().with("api_key", &crate::vault::Sensitive::new("K".into()))),
+                secrets: Some(
+                    Secrets::new().with("api_key", &crate::vault::Sensitive::new("K".into())),
+                ),
                 sites: &[site("1", "Garcia Residence"), site("2", "Garcia Barn")],
                 scopes: None,
                 access_expires_at: None,
