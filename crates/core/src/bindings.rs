@@ -48,6 +48,7 @@ pub fn typescript() -> String {
         UsageImport::decl(&cfg),
         UsageMonth::decl(&cfg),
         UsageSeries::decl(&cfg),
+        VaultState::decl(&cfg),
         VaultStatus::decl(&cfg),
         VendorApp::decl(&cfg),
         VendorAppInput::decl(&cfg),

@@ -232,6 +232,7 @@ flow: string,
  * `kWh`, `therm`, `m³`, ...
  */
 unit: string, currency: string | null, readings: number, first_at: string | null, last_at: string | null, months: Array<UsageMonth>, updated_at: string, };
+export type VaultState = "ready" | "unavailable" | "key_missing" | "key_mismatch";
 export type VaultStatus = { 
 /**
  * Secrets can be sealed and opened (the state is `ready`).

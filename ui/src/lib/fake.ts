@@ -332,8 +332,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   let vaultUp = !opts.vaultUnavailable;
   const vault = (): VaultStatus =>
     vaultUp
-      ? { available: true, backend: "Secret Service", message: null, hint: null }
-      : { available: false, backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then try again." };
+      ? { available: true, state: "ready", backend: "Secret Service", message: null, hint: null }
+      : { available: false, state: "unavailable", backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then try again." };
 
   const b: FakeBackend = {
     calls,
