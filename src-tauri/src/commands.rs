@@ -1,6 +1,7 @@
 //! Tauri commands: each is a door to one `Onramp` method. Errors cross as `{code, message, hint}`.
 
 use onramp_core::model::*;
+use onramp_core::vault::Sensitive;
 use onramp_core::Error;
 use tauri::State;
 
@@ -156,6 +157,40 @@ pub async fn export_activity(
         .export_activity_to(customer_id.as_deref(), format, &folder)
         .await?;
     Ok(path.display().to_string())
+}
+
+/// A backup of everything, encrypted to the passphrase, written into the user's Downloads
+/// folder (`onramp-backup-YYYY-MM-DD-HHMM.onrampbackup`); what it holds and where it went.
+#[tauri::command]
+pub async fn create_backup(
+    state: State<'_, AppState>,
+    passphrase: String,
+) -> Result<BackupSummary> {
+    let folder = dirs::download_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir);
+    state
+        .onramp
+        .create_backup_in(&folder, &Sensitive::new(passphrase))
+        .await
+}
+
+/// Restores a backup file (its path dropped on the window or typed in Settings → Data).
+#[tauri::command]
+pub async fn restore_backup(
+    state: State<'_, AppState>,
+    path: String,
+    passphrase: String,
+    replace: bool,
+) -> Result<BackupSummary> {
+    state
+        .onramp
+        .restore_backup(
+            std::path::Path::new(path.trim()),
+            &Sensitive::new(passphrase),
+            replace,
+        )
+        .await
 }
 
 /// The health board: what needs someone, most urgent first.

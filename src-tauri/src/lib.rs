@@ -141,6 +141,8 @@ pub fn run() {
             commands::refresh_connection,
             commands::health,
             commands::export_activity,
+            commands::create_backup,
+            commands::restore_backup,
             commands::fetch_usage,
             commands::import_usage_file,
             commands::import_usage_bytes,

@@ -109,6 +109,13 @@ enum Command {
         #[arg(long, default_value_t = 47802)]
         solis_port: u16,
     },
+    /// One file with everything (customers, connections, vendor apps, usage, activity and every
+    /// secret), encrypted to a passphrase: make one, or restore one on a new laptop.
+    #[command(subcommand)]
+    Backup(BackupCmd),
+    /// The data folder's key in the keyring.
+    #[command(subcommand)]
+    Vault(VaultCmd),
     /// Where Onramp keeps its data and whether secure storage works.
     Status {
         #[arg(long)]
@@ -287,6 +294,41 @@ enum JoinArg {
 }
 
 #[derive(Subcommand)]
+enum BackupCmd {
+    /// Write a backup to FILE; the passphrase (12 characters or more) is asked twice, or read
+    /// from the first line of stdin.
+    Create {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace this data folder's content with a backup's; the passphrase is asked, or read
+    /// from the first line of stdin.
+    Restore {
+        file: PathBuf,
+        /// Replace the customers already on this laptop.
+        #[arg(long)]
+        replace: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum VaultCmd {
+    /// Re-seal every secret under a new data key (the old key leaves the keyring).
+    RotateKey {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether the data folder's key is held, and if not, why and what to do.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AppCmd {
     /// Save the app's client id; the client secret (and Enphase's API key) come from a prompt or stdin.
     Set {
@@ -368,6 +410,65 @@ fn read_secret(
         match lines.next() {
             Some(line) => Ok(line?.trim().to_string()),
             None => anyhow::bail!("expected the {prompt} on standard input"),
+        }
+    }
+}
+
+/// A backup's passphrase: a hidden prompt (asked twice for a new backup), or the first line of
+/// stdin, kept as typed (only the line ending goes).
+fn read_passphrase(confirm: bool) -> anyhow::Result<Sensitive<String>> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Backup passphrase: ")?;
+        if confirm {
+            let again = rpassword::prompt_password("Same passphrase again: ")?;
+            if again != first {
+                anyhow::bail!("the two passphrases differ; nothing was written");
+            }
+        }
+        return Ok(Sensitive::new(first));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\n', '\r']).to_string();
+    if line.is_empty() {
+        anyhow::bail!("expected the backup passphrase on standard input");
+    }
+    Ok(Sensitive::new(line))
+}
+
+fn print_backup(verb: &str, b: &BackupSummary) {
+    println!("{verb} {}", b.path);
+    println!(
+        "  {} customers, {} connections, {} sites, {} vendor apps and accounts, {} usage series, {} activity entries, {} secrets",
+        b.customers, b.connections, b.sites, b.vendor_apps, b.usage_series, b.events, b.secrets
+    );
+    println!("  made {} by Onramp {}", b.created_at, b.onramp_version);
+    if let Some(note) = &b.note {
+        println!("note: {note}");
+    }
+}
+
+/// The vault's state in plain words.
+fn vault_words(v: &VaultStatus) -> String {
+    match v.state {
+        VaultState::Ready => format!("{} (working)", v.backend),
+        VaultState::Unavailable => format!(
+            "UNAVAILABLE: the keyring ({}) is locked, not running or not answering",
+            v.backend
+        ),
+        VaultState::KeyMissing => "key missing: restore a backup (`onramp backup restore FILE --replace`); without one, each customer signs in again".into(),
+        VaultState::KeyMismatch => "key mismatch: the keyring holds another key for this data folder; restore a backup (`onramp backup restore FILE --replace`)".into(),
+    }
+}
+
+fn print_vault(v: &VaultStatus) {
+    println!("secure storage: {}", vault_words(v));
+    if !v.available {
+        if let Some(m) = &v.message {
+            println!("  {m}");
+        }
+        if let Some(h) = &v.hint {
+            println!("hint: {h}");
         }
     }
 }
@@ -626,12 +727,47 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             println!("Onramp {} ({:?} environment)", s.version, s.environment);
             println!("data:   {}", s.data_dir);
             println!("config: {}", s.config_file);
-            if s.vault.available {
-                println!("secure storage: {} (working)", s.vault.backend);
-            } else {
-                println!("secure storage: UNAVAILABLE: {}", opt(&s.vault.message));
-                println!("hint: {}", opt(&s.vault.hint));
+            print_vault(&s.vault);
+        }
+        Command::Vault(VaultCmd::Status { json }) => {
+            let v = onramp.status().vault;
+            if *json {
+                return print_json(&v);
             }
+            print_vault(&v);
+        }
+        Command::Vault(VaultCmd::RotateKey { json }) => {
+            let r = onramp.rotate_key().await?;
+            if *json {
+                return print_json(&r);
+            }
+            println!(
+                "Data key rotated: {} secrets re-sealed under the new key {}",
+                r.resealed, r.key_id
+            );
+        }
+        Command::Backup(BackupCmd::Create { file, json }) => {
+            let passphrase = read_passphrase(true)?;
+            let b = onramp.create_backup(file, &passphrase).await?;
+            if *json {
+                return print_json(&b);
+            }
+            print_backup("Backup written to", &b);
+            println!(
+                "Keep the passphrase apart from the file: without it the backup cannot be opened."
+            );
+        }
+        Command::Backup(BackupCmd::Restore {
+            file,
+            replace,
+            json,
+        }) => {
+            let passphrase = read_passphrase(false)?;
+            let b = onramp.restore_backup(file, &passphrase, *replace).await?;
+            if *json {
+                return print_json(&b);
+            }
+            print_backup("Restored", &b);
         }
         Command::Customer(CustomerCmd::Add {
             name,

@@ -16,6 +16,7 @@ pub fn typescript() -> String {
     let cfg = Config::new().with_large_int("number");
     let mut decls = vec![
         AppStatus::decl(&cfg),
+        BackupSummary::decl(&cfg),
         Code::decl(&cfg),
         ConnectAccountSites::decl(&cfg),
         Connection::decl(&cfg),

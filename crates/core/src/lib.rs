@@ -9,8 +9,8 @@ pub mod lifecycle;
 pub mod model;
 pub mod private;
 pub mod providers;
-#[cfg(target_os = "linux")]
 pub mod seal;
+#[cfg(target_os = "linux")]
 mod secret_service;
 pub mod service;
 pub mod store;

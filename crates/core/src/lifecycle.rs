@@ -394,6 +394,15 @@ impl Lifecycle {
         }
     }
 
+    /// Forgets what it learnt about connections (backoffs): the store's connections were
+    /// replaced (a restored backup).
+    pub(crate) fn forget_connections(&self) {
+        self.backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Learns from a refresh's outcome: clears the backoff on success, holds the vendor back on
     /// a 429, backs the connection off on a transient failure.
     pub(crate) fn record(&self, conn: &Connection, outcome: &std::result::Result<(), Error>) {

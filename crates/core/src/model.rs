@@ -382,6 +382,28 @@ pub struct UsageImport {
     pub series: Vec<UsageSeries>,
 }
 
+/// What a backup holds (after making one, or after restoring one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct BackupSummary {
+    /// The backup file.
+    pub path: String,
+    /// When the backup was made (RFC 3339).
+    pub created_at: String,
+    /// The Onramp version that made it.
+    pub onramp_version: String,
+    pub customers: u32,
+    pub connections: u32,
+    pub sites: u32,
+    /// Vendor apps, installer accounts and sign-in return settings.
+    pub vendor_apps: u32,
+    pub usage_series: u32,
+    pub events: u32,
+    /// Secrets carried (tokens, keys, client secrets), opened and encrypted to the passphrase.
+    pub secrets: u32,
+    /// What the installer should know (after a restore: what a backup cannot bring back).
+    pub note: Option<String>,
+}
+
 /// A site seen through the installer's account, offered in the picker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct RemoteSite {

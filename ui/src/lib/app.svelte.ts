@@ -6,7 +6,8 @@ export type Route =
   | { name: "customer"; id: string; reauthorize?: string }
   | { name: "health" }
   | { name: "activity" }
-  | { name: "settings" };
+  /** `section`: scrolled to on arrival (the banner's "Restore a backup" leads to `data`). */
+  | { name: "settings"; section?: "data" };
 
 export interface Toast {
   id: number;

@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import type {
   AppStatus,
+  BackupSummary,
   Connection,
   ConnectAccountSites,
   Customer,
@@ -53,6 +54,10 @@ export interface Backend {
   health(): Promise<HealthItem[]>;
   /** The activity log (a customer's, or everyone's) saved to Downloads; the file's path. */
   exportActivity(customerId: string | null, format: "csv" | "json"): Promise<string>;
+  /** Everything backed up into Downloads, encrypted to the passphrase; what it holds and where. */
+  createBackup(passphrase: string): Promise<BackupSummary>;
+  /** Replaces this laptop's data with a backup's (`replace`: the installer confirmed). */
+  restoreBackup(path: string, passphrase: string, replace: boolean): Promise<BackupSummary>;
   signInStatus(signIn: string): Promise<SignInStatus>;
   pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
   cancelSignIn(signIn: string): Promise<void>;
@@ -108,6 +113,8 @@ export const tauriBackend: Backend = {
     call("begin_sign_in", { customerId, provider, mode, options: options ?? null, reauthorize: reauthorize ?? null }),
   health: () => call("health"),
   exportActivity: (customerId, format) => call("export_activity", { customerId, format }),
+  createBackup: (passphrase) => call("create_backup", { passphrase }),
+  restoreBackup: (path, passphrase, replace) => call("restore_backup", { path, passphrase, replace }),
   signInStatus: (signIn) => call("sign_in_status", { signIn }),
   pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),

@@ -4,6 +4,31 @@ export type AppStatus = { version: string, environment: Environment, data_dir: s
  * Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
  */
 sandbox_keys: Array<SandboxDemoKey>, };
+export type BackupSummary = { 
+/**
+ * The backup file.
+ */
+path: string, 
+/**
+ * When the backup was made (RFC 3339).
+ */
+created_at: string, 
+/**
+ * The Onramp version that made it.
+ */
+onramp_version: string, customers: number, connections: number, sites: number, 
+/**
+ * Vendor apps, installer accounts and sign-in return settings.
+ */
+vendor_apps: number, usage_series: number, events: number, 
+/**
+ * Secrets carried (tokens, keys, client secrets), opened and encrypted to the passphrase.
+ */
+secrets: number, 
+/**
+ * What the installer should know (after a restore: what a backup cannot bring back).
+ */
+note: string | null, };
 export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 

@@ -3,6 +3,7 @@
 import type { Backend } from "./backend";
 import type {
   AppStatus,
+  BackupSummary,
   Connection,
   CustomerDetail,
   HealthItem,
@@ -187,6 +188,8 @@ export interface FakeOptions {
   connectError?: ErrorInfo;
   /** Secure storage reported unavailable. */
   vaultUnavailable?: boolean;
+  /** The keyring answers but lost this data folder's key (a restore brings it back). */
+  keyMissing?: boolean;
   /** Delay of the slow calls (vendor checks, account search), in milliseconds. */
   latency?: number;
   /** Starts with demo customers, connections and events. */
@@ -330,10 +333,38 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   }
 
   let vaultUp = !opts.vaultUnavailable;
+  let keyMissing = opts.keyMissing ?? false;
   const vault = (): VaultStatus =>
-    vaultUp
-      ? { available: true, state: "ready", backend: "Secret Service", message: null, hint: null }
-      : { available: false, state: "unavailable", backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then try again." };
+    keyMissing
+      ? {
+          available: false,
+          state: "key_missing",
+          backend: "Secret Service",
+          message: "Onramp's key for this data folder is not in the keyring, so its saved connections cannot be opened.",
+          hint: "The keyring was reset, or this data folder came from another laptop. Restore a backup (Settings → Data → Restore, or `onramp backup restore FILE`); without one, each customer signs in again.",
+        }
+      : vaultUp
+        ? { available: true, state: "ready", backend: "Secret Service", message: null, hint: null }
+        : { available: false, state: "unavailable", backend: "Secret Service", message: "No Secret Service is running.", hint: "Install and unlock GNOME Keyring (or KWallet), then try again." };
+
+  /** The passphrase of the backups this fake made (and of the one it pretends is on disk). */
+  let backupPassphrase = "maple ladder seven orbit";
+  const backupSummary = (path: string, note: string | null): BackupSummary => {
+    const all = [...customers.values()];
+    return {
+      path,
+      created_at: now(),
+      onramp_version: "0.1.0",
+      customers: all.length,
+      connections: all.reduce((a, d) => a + d.connections.length, 0),
+      sites: all.reduce((a, d) => a + d.connections.reduce((x, c) => x + c.sites.length, 0), 0),
+      vendor_apps: accounts.size,
+      usage_series: all.reduce((a, d) => a + d.usage.length, 0),
+      events: events.length,
+      secrets: all.reduce((a, d) => a + d.connections.filter((c) => c.kind !== "installer_account").length, 0) + accounts.size,
+      note,
+    };
+  };
 
   const b: FakeBackend = {
     calls,
@@ -507,6 +538,38 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`exportActivity:${customerId ?? "all"}:${format}`);
       const who = customerId ? detail(customerId).customer.name.toLowerCase().replace(/[^a-z0-9]+/g, "-") : "all-customers";
       return `/home/installer/Downloads/onramp-activity-${who}-2026-11-29.${format}`;
+    },
+    async createBackup(passphrase) {
+      calls.push("createBackup");
+      if ([...passphrase].length < 12) {
+        throw { code: "Validation", message: `The passphrase needs at least 12 characters (this one has ${[...passphrase].length}).`, hint: null } satisfies ErrorInfo;
+      }
+      await slow();
+      backupPassphrase = passphrase;
+      return backupSummary("/home/installer/Downloads/onramp-backup-2026-11-29-1405.onrampbackup", null);
+    },
+    async restoreBackup(path, passphrase, replace) {
+      calls.push(`restoreBackup:${path}:${replace}`);
+      if (!replace && customers.size > 0) {
+        throw {
+          code: "Validation",
+          message: `This laptop already has ${customers.size} customer${customers.size === 1 ? "" : "s"}; restoring replaces them. Use --replace / confirm.`,
+          hint: null,
+        } satisfies ErrorInfo;
+      }
+      await slow();
+      if (!/\.onrampbackup$/.test(path)) {
+        throw { code: "Validation", message: `${path} is not an Onramp backup.`, hint: "Pick the .onrampbackup file Onramp made." } satisfies ErrorInfo;
+      }
+      if (passphrase !== backupPassphrase) {
+        throw { code: "Validation", message: "The passphrase does not open this backup.", hint: "Type the passphrase chosen when the backup was made (capitals count)." } satisfies ErrorInfo;
+      }
+      keyMissing = false;
+      vaultUp = true;
+      return backupSummary(
+        path,
+        'A refresh token rotated after the backup was taken is dead at the vendor; such connections show "needs sign-in" at their next refresh.',
+      );
     },
     async health() {
       calls.push("health");

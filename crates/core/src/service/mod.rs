@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+mod backup;
 mod custody;
 mod export;
 mod oauth;
@@ -14,6 +15,7 @@ mod refresh;
 mod tokens;
 mod usage;
 
+pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
 pub use export::ExportFormat;
 pub use oauth::Redirect;
 pub use refresh::Sweep;

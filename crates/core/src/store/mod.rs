@@ -2,8 +2,13 @@
 //! ([`crate::seal`]): each row keeps its own in a `sealed` column, written in the same
 //! transaction as the row's state.
 
+mod backup;
 mod custody;
 
+pub use backup::{
+    would_replace, ConnectionRow, CustomerRow, EventRow, KeyChange, ProviderAppRow, SiteRow,
+    Snapshot, UsageMonthRow, UsageSeriesRow,
+};
 pub(crate) use custody::lease_lost;
 pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
 

@@ -1,0 +1,724 @@
+//! Backups: the whole data folder in one file, encrypted to a passphrase the installer chooses,
+//! so a new laptop (or a keyring that was reset) gets every customer and connection back.
+//!
+//! The file is an age file (scrypt passphrase recipient) whose plaintext is two JSON values:
+//! a small header (format, version, when, which Onramp, how many of each) and the body (every
+//! table's rows, and every secret opened). The secrets are not sealed with the data key: the
+//! laptop that restores has its own. The JSON is streamed into age's writer, so no plaintext
+//! ever reaches the disk; the file is written under a temporary name (0600), synced, then
+//! renamed into place.
+//!
+//! A restore reads, decrypts and checks everything before it writes anything, then replaces
+//! the store's content in one transaction, sealing every secret again with this data folder's
+//! key (a fresh one when the keyring lost the old one). Pending sign-ins are not carried.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use super::Onramp;
+use crate::error::{Code, Error, Result};
+use crate::model::*;
+use crate::seal::{Aad, Secrets};
+use crate::store::{app_aad, connection_aad, would_replace, KeyChange, NewEvent, Snapshot};
+use crate::vault::Sensitive;
+
+/// The payload's format name.
+pub const FORMAT: &str = "onramp-backup";
+/// The payload's format version this Onramp writes and reads.
+pub const VERSION: u64 = 1;
+/// The shortest passphrase a backup is made with.
+pub const MIN_PASSPHRASE: usize = 12;
+/// The backup file's extension.
+pub const EXTENSION: &str = "onrampbackup";
+/// What a backup cannot bring back, said after every restore.
+pub const RESTORE_NOTE: &str = "A refresh token rotated after the backup was taken is dead at the vendor; such connections show \"needs sign-in\" at their next refresh.";
+
+/// The payload's first JSON value.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: String,
+    version: u64,
+    created_at: String,
+    onramp_version: String,
+    counts: Counts,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Counts {
+    customers: u32,
+    connections: u32,
+    sites: u32,
+    vendor_apps: u32,
+    usage_series: u32,
+    usage_months: u32,
+    events: u32,
+    secrets: u32,
+}
+
+impl Counts {
+    fn of(data: &Snapshot, secrets: usize) -> Counts {
+        let n = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        Counts {
+            customers: n(data.customers.len()),
+            connections: n(data.connections.len()),
+            sites: n(data.sites.len()),
+            vendor_apps: n(data.provider_apps.len()),
+            usage_series: n(data.usage_series.len()),
+            usage_months: n(data.usage_months.len()),
+            events: n(data.events.len()),
+            secrets: n(secrets),
+        }
+    }
+}
+
+/// A row's secrets in plain text (inside the encrypted payload only), wiped when dropped.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(transparent)]
+struct SecretValues(BTreeMap<String, String>);
+
+impl Drop for SecretValues {
+    fn drop(&mut self) {
+        for v in self.0.values_mut() {
+            v.zeroize();
+        }
+    }
+}
+
+impl SecretValues {
+    fn of(secrets: &Secrets) -> SecretValues {
+        SecretValues(
+            secrets
+                .names()
+                .filter_map(|n| Some((n.to_string(), secrets.get(n)?.expose().clone())))
+                .collect(),
+        )
+    }
+
+    fn secrets(&self) -> Secrets {
+        let mut s = Secrets::new();
+        for (k, v) in &self.0 {
+            s.insert(k, Sensitive::new(v.clone()));
+        }
+        s
+    }
+}
+
+/// One row's secrets, by the row's place (`connections`/id, `provider_apps`/`{provider}/{kind}`).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretEntry {
+    table: String,
+    row: String,
+    values: SecretValues,
+}
+
+/// The payload's second JSON value.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    data: Snapshot,
+    secrets: Vec<SecretEntry>,
+}
+
+// ---- errors, in the installer's words --------------------------------------------------------
+
+fn not_a_backup(path: &Path) -> Error {
+    Error::validation(format!("{} is not an Onramp backup.", path.display())).hint(
+        "Pick the .onrampbackup file Onramp made (Settings → Data → Back up, or `onramp backup create`).",
+    )
+}
+
+fn wrong_passphrase() -> Error {
+    Error::validation("The passphrase does not open this backup.").hint(
+        "Type the passphrase chosen when the backup was made (capitals count). If you are sure it is right, the file was changed: use another copy.",
+    )
+}
+
+fn damaged(path: &Path) -> Error {
+    Error::validation(format!(
+        "The backup {} is damaged: it was changed or cut short after it was made. Nothing was restored.",
+        path.display()
+    ))
+    .hint("Use another copy of the backup (the one on the USB stick or in the cloud folder).")
+}
+
+fn truncated(path: &Path) -> Error {
+    Error::validation(format!(
+        "The backup {} is incomplete: the file ends too early (the copy was interrupted?). Nothing was restored.",
+        path.display()
+    ))
+    .hint("Copy the backup again, or use another copy.")
+}
+
+fn newer(version: u64) -> Error {
+    Error::validation(format!(
+        "This backup was made by a newer Onramp (backup format {version}; this Onramp reads format {VERSION}). Nothing was restored."
+    ))
+    .hint("Update Onramp on this laptop, then restore again.")
+}
+
+fn too_strong() -> Error {
+    Error::validation(
+        "This backup's passphrase protection would take this laptop too long to open. Nothing was restored.",
+    )
+    .hint("Restore it on a faster computer, make a new backup there, and restore that one here.")
+}
+
+fn io_error(path: &Path, verb: &str, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return Error::not_found(format!("There is no file {}.", path.display()))
+            .hint("Check the file's name and folder.");
+    }
+    Error::new(
+        Code::Storage,
+        format!("Could not {verb} {}: {e}", path.display()),
+    )
+    .hint("Check that the folder exists, is writable and the disk is not full, then try again.")
+}
+
+/// Errors of age's decryption, by variant.
+fn decrypt_error(path: &Path, e: age::DecryptError) -> Error {
+    use age::DecryptError as D;
+    match e {
+        D::DecryptionFailed | D::KeyDecryptionFailed => wrong_passphrase(),
+        D::InvalidMac => damaged(path),
+        D::ExcessiveWork { .. } => too_strong(),
+        D::Io(e) => stream_error(path, &e),
+        D::InvalidHeader | D::UnknownFormat | D::NoMatchingKeys => not_a_backup(path),
+    }
+}
+
+/// Errors while reading the encrypted stream: cut short, or a chunk that does not open.
+fn stream_error(path: &Path, e: &std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => truncated(path),
+        std::io::ErrorKind::InvalidData => damaged(path),
+        _ => io_error(path, "read", e),
+    }
+}
+
+/// A JSON error while reading the payload: the stream's (cut or changed), or the content's
+/// (authentic, but not an Onramp backup).
+fn payload_error(path: &Path, e: &serde_json::Error) -> Error {
+    match e.io_error_kind() {
+        Some(std::io::ErrorKind::UnexpectedEof) => truncated(path),
+        Some(std::io::ErrorKind::InvalidData) => damaged(path),
+        Some(_) => Error::new(
+            Code::Storage,
+            format!("Could not read {}: {e}", path.display()),
+        ),
+        None if e.is_eof() => truncated(path),
+        None => not_a_backup(path),
+    }
+}
+
+fn check_passphrase(passphrase: &Sensitive<String>) -> Result<()> {
+    let n = passphrase.expose().chars().count();
+    if n < MIN_PASSPHRASE {
+        return Err(Error::validation(format!(
+            "The passphrase needs at least {MIN_PASSPHRASE} characters (this one has {n})."
+        ))
+        .hint("Use a few unrelated words, like \"maple ladder seven orbit\": long is what makes it strong. Keep it apart from the backup file."));
+    }
+    Ok(())
+}
+
+fn secret_string(passphrase: &Sensitive<String>) -> age::secrecy::SecretString {
+    age::secrecy::SecretString::from(passphrase.expose().clone())
+}
+
+// ---- the file ----------------------------------------------------------------------------------
+
+/// Writes the payload, encrypted, to a temporary file beside `path`, syncs it and renames it
+/// into place. Nothing is left behind on failure.
+fn write_file(
+    path: &Path,
+    passphrase: age::secrecy::SecretString,
+    header: &Header,
+    body: &Body,
+) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::validation(format!(
+            "{} is a folder: give the backup a file name.",
+            path.display()
+        )));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::validation("Give the backup a file name."))?
+        .to_string_lossy()
+        .to_string();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(".{name}.{}.partial", uuid::Uuid::new_v4().simple()));
+    let written = (|| -> std::io::Result<()> {
+        let file = crate::private::write_new(&tmp)?;
+        let encryptor = age::Encryptor::with_user_passphrase(passphrase);
+        let mut w = encryptor
+            .wrap_output(BufWriter::new(file))
+            .map_err(std::io::Error::other)?;
+        serde_json::to_writer(&mut w, header)?;
+        w.write_all(b"\n")?;
+        serde_json::to_writer(&mut w, body)?;
+        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error(path, "write the backup", &e));
+    }
+    Ok(())
+}
+
+/// Decrypts and parses a backup file (nothing is written anywhere).
+fn read_file(path: &Path, passphrase: age::secrecy::SecretString) -> Result<(Header, Body)> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
+    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+        return Err(not_a_backup(path));
+    }
+    let decryptor = age::Decryptor::new_buffered(BufReader::new(file)).map_err(|e| match e {
+        // No age header could be read at all.
+        age::DecryptError::Io(_) => not_a_backup(path),
+        e => decrypt_error(path, e),
+    })?;
+    if !decryptor.is_scrypt() {
+        // An age file, but encrypted to someone's key: not a backup Onramp made.
+        return Err(not_a_backup(path));
+    }
+    let identity = age::scrypt::Identity::new(passphrase);
+    let stream = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| decrypt_error(path, e))?;
+    let mut reader = BufReader::new(stream);
+    let mut de = serde_json::Deserializer::from_reader(&mut reader);
+    let first = serde_json::Value::deserialize(&mut de).map_err(|e| payload_error(path, &e))?;
+    if first.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(not_a_backup(path));
+    }
+    match first.get("version").and_then(|v| v.as_u64()) {
+        Some(VERSION) => {}
+        Some(v) if v > VERSION => return Err(newer(v)),
+        _ => return Err(not_a_backup(path)),
+    }
+    let header: Header = serde_json::from_value(first).map_err(|_| not_a_backup(path))?;
+    let body = Body::deserialize(&mut de).map_err(|e| payload_error(path, &e))?;
+    de.end().map_err(|e| payload_error(path, &e))?;
+    // The end of the stream is authenticated too: read it.
+    let mut rest = Vec::new();
+    reader
+        .read_to_end(&mut rest)
+        .map_err(|e| stream_error(path, &e))?;
+    if !rest.is_empty() {
+        return Err(not_a_backup(path));
+    }
+    Ok((header, body))
+}
+
+/// Checks that the body holds together before anything is written: the counts the header
+/// promised, unique ids, every reference to a row that is there, names Onramp knows.
+fn validate(path: &Path, header: &Header, body: &Body) -> Result<()> {
+    let bad = |what: String| {
+        Error::validation(format!(
+            "The backup {} does not hold together ({what}). Nothing was restored.",
+            path.display()
+        ))
+        .hint("Use another copy of the backup, or make a new one on the laptop it came from.")
+    };
+    let d = &body.data;
+    if Counts::of(d, body.secrets.len()) != header.counts {
+        return Err(bad("its counts do not match its content".into()));
+    }
+    fn unique<'a>(ids: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+        let mut seen = HashSet::new();
+        ids.into_iter().find(|id| !seen.insert(*id))
+    }
+    let customers: HashSet<&str> = d.customers.iter().map(|c| c.id.as_str()).collect();
+    let connections: HashSet<&str> = d.connections.iter().map(|c| c.id.as_str()).collect();
+    let series: HashSet<&str> = d.usage_series.iter().map(|s| s.id.as_str()).collect();
+    if let Some(id) = unique(d.customers.iter().map(|c| c.id.as_str()))
+        .or_else(|| unique(d.connections.iter().map(|c| c.id.as_str())))
+        .or_else(|| unique(d.sites.iter().map(|s| s.id.as_str())))
+        .or_else(|| unique(d.usage_series.iter().map(|s| s.id.as_str())))
+    {
+        return Err(bad(format!("the id {id} appears twice")));
+    }
+    let known = |p: &str| ProviderId::parse(p).is_some();
+    for c in &d.connections {
+        if !customers.contains(c.customer_id.as_str()) {
+            return Err(bad(format!("connection {} has no customer", c.id)));
+        }
+        if !known(&c.provider)
+            || CredentialKind::parse(&c.kind).is_none()
+            || ConnectionState::parse(&c.state).is_none()
+        {
+            return Err(bad(format!("connection {} is of an unknown kind", c.id)));
+        }
+    }
+    for s in &d.sites {
+        if !connections.contains(s.connection_id.as_str()) || !known(&s.provider) {
+            return Err(bad(format!("site {} has no connection", s.id)));
+        }
+    }
+    let mut apps = HashSet::new();
+    for a in &d.provider_apps {
+        if !known(&a.provider) || !apps.insert(a.key()) {
+            return Err(bad(format!("vendor app {} is unknown or twice", a.key())));
+        }
+    }
+    for s in &d.usage_series {
+        if !customers.contains(s.customer_id.as_str())
+            || s.connection_id
+                .as_deref()
+                .is_some_and(|c| !connections.contains(c))
+        {
+            return Err(bad(format!("usage series {} has no customer", s.id)));
+        }
+    }
+    let mut months = HashSet::new();
+    for m in &d.usage_months {
+        if !series.contains(m.series_id.as_str()) || !months.insert((&m.series_id, &m.month)) {
+            return Err(bad(format!("usage month {} is out of place", m.month)));
+        }
+    }
+    let mut events = HashSet::new();
+    for e in &d.events {
+        if !events.insert(e.id) || e.provider.as_deref().is_some_and(|p| !known(p)) {
+            return Err(bad(format!("event {} is out of place", e.id)));
+        }
+    }
+    let mut places = HashSet::new();
+    for s in &body.secrets {
+        let there = match s.table.as_str() {
+            "connections" => connections.contains(s.row.as_str()),
+            "provider_apps" => apps.contains(&s.row),
+            _ => false,
+        };
+        if !there || !places.insert((s.table.as_str(), s.row.as_str())) || s.values.0.is_empty() {
+            return Err(bad(format!(
+                "secrets for {}/{} are out of place",
+                s.table, s.row
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn summary(path: &Path, header: &Header, note: Option<String>) -> BackupSummary {
+    let c = header.counts;
+    BackupSummary {
+        path: path.display().to_string(),
+        created_at: header.created_at.clone(),
+        onramp_version: header.onramp_version.clone(),
+        customers: c.customers,
+        connections: c.connections,
+        sites: c.sites,
+        vendor_apps: c.vendor_apps,
+        usage_series: c.usage_series,
+        events: c.events,
+        secrets: c.secrets,
+        note,
+    }
+}
+
+/// The name a backup made now gets: `onramp-backup-YYYY-MM-DD-HHMM.onrampbackup`.
+pub fn backup_file_name(at: time::OffsetDateTime) -> String {
+    format!(
+        "onramp-backup-{:04}-{:02}-{:02}-{:02}{:02}.{EXTENSION}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+impl Onramp {
+    /// Writes one file with everything this data folder holds (customers, connections with
+    /// their states and details, sites, vendor apps, installer accounts and sign-in settings,
+    /// usage, the activity log) and every secret, opened and encrypted with the rest to
+    /// `passphrase` (at least [`MIN_PASSPHRASE`] characters). Pending sign-ins are not carried.
+    pub async fn create_backup(
+        &self,
+        path: &Path,
+        passphrase: &Sensitive<String>,
+    ) -> Result<BackupSummary> {
+        check_passphrase(passphrase)?;
+        let vault = self.vault.status();
+        if !vault.available {
+            return Err(Error::new(
+                Code::KeychainUnavailable,
+                vault.message.unwrap_or_else(|| {
+                    "Onramp cannot open its secure storage, so the secrets cannot be backed up."
+                        .into()
+                }),
+            )
+            .hint(vault.hint.unwrap_or_default()));
+        }
+        // Secrets still kept the earlier way move into their rows first.
+        self.reconcile().await;
+        if self
+            .store
+            .legacy_rows()
+            .await?
+            .iter()
+            .any(|r| r.table != "pending_authorizations")
+        {
+            return Err(Error::new(
+                Code::KeychainUnavailable,
+                "Some secrets are still kept the earlier way in the keyring and could not be moved into the store, so they cannot be backed up yet.",
+            )
+            .hint("Make sure the keyring is unlocked, restart Onramp, then back up again."));
+        }
+        let data = self.store.snapshot().await?;
+        let mut secrets = Vec::new();
+        for c in &data.connections {
+            if let Some(sealed) = &c.sealed {
+                let opened = self
+                    .vault
+                    .open(&connection_aad(&c.id, c.generation), sealed)
+                    .await?;
+                secrets.push(SecretEntry {
+                    table: "connections".into(),
+                    row: c.id.clone(),
+                    values: SecretValues::of(&opened),
+                });
+            }
+        }
+        for a in &data.provider_apps {
+            if let Some(sealed) = &a.sealed {
+                let key = a.key();
+                let opened = self.vault.open(&app_aad(&key), sealed).await?;
+                secrets.push(SecretEntry {
+                    table: "provider_apps".into(),
+                    row: key,
+                    values: SecretValues::of(&opened),
+                });
+            }
+        }
+        secrets.retain(|s| !s.values.0.is_empty());
+        let header = Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            created_at: crate::store::rfc3339(self.now()),
+            onramp_version: env!("CARGO_PKG_VERSION").into(),
+            counts: Counts::of(&data, secrets.len()),
+        };
+        let body = Body { data, secrets };
+        let (target, pass, h) = (
+            path.to_path_buf(),
+            secret_string(passphrase),
+            header.clone(),
+        );
+        // scrypt takes about a second on purpose: off the async threads.
+        tokio::task::spawn_blocking(move || write_file(&target, pass, &h, &body))
+            .await
+            .map_err(|e| Error::internal(format!("the backup task failed: {e}")))??;
+        let c = header.counts;
+        let _ = self
+            .store
+            .add_event(&NewEvent {
+                customer_id: None,
+                connection_id: None,
+                provider: None,
+                kind: "backup_created",
+                summary: format!(
+                    "Backup made: {} customers, {} connections, {} secrets",
+                    c.customers, c.connections, c.secrets
+                ),
+                actor: self.actor,
+            })
+            .await;
+        Ok(summary(path, &header, None))
+    }
+
+    /// [`Onramp::create_backup`] into `folder` (the user's Downloads in the app) under a name
+    /// that says when (`onramp-backup-YYYY-MM-DD-HHMM.onrampbackup`); an existing file is never
+    /// replaced.
+    pub async fn create_backup_in(
+        &self,
+        folder: &Path,
+        passphrase: &Sensitive<String>,
+    ) -> Result<BackupSummary> {
+        check_passphrase(passphrase)?;
+        std::fs::create_dir_all(folder).map_err(|e| io_error(folder, "create", &e))?;
+        let name = backup_file_name(self.now());
+        let stem = name.trim_end_matches(&format!(".{EXTENSION}")).to_string();
+        let path = (1..)
+            .map(|n| match n {
+                1 => folder.join(&name),
+                n => folder.join(format!("{stem}-{n}.{EXTENSION}")),
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| folder.join(&name));
+        self.create_backup(&path, passphrase).await
+    }
+
+    /// Replaces this data folder's content with a backup's. Everything is decrypted, parsed
+    /// and checked first; then, in one transaction, the store's rows are replaced and every
+    /// secret is sealed again with this data folder's key, or with a fresh key when the
+    /// keyring lost the old one (the key and its check value are recorded in the same
+    /// transaction). A store with customers is replaced only with `replace`. Any failure
+    /// leaves the store as it was.
+    pub async fn restore_backup(
+        &self,
+        path: &Path,
+        passphrase: &Sensitive<String>,
+        replace: bool,
+    ) -> Result<BackupSummary> {
+        if passphrase.expose().is_empty() {
+            return Err(Error::validation("Enter the backup's passphrase."));
+        }
+        if !replace {
+            let n = self.store.customer_count().await?;
+            if n > 0 {
+                return Err(would_replace(n));
+            }
+        }
+        let vault = self.vault.status();
+        if vault.state == VaultState::Unavailable {
+            return Err(Error::new(
+                Code::KeychainUnavailable,
+                vault.message.unwrap_or_else(|| {
+                    "Onramp cannot open its secure storage, so it cannot keep the restored secrets."
+                        .into()
+                }),
+            )
+            .hint(vault.hint.unwrap_or_default()));
+        }
+        let (file, pass) = (path.to_path_buf(), secret_string(passphrase));
+        let (header, body) = tokio::task::spawn_blocking(move || read_file(&file, pass))
+            .await
+            .map_err(|e| Error::internal(format!("the restore task failed: {e}")))??;
+        validate(path, &header, &body)?;
+
+        // The key the restored secrets are sealed with.
+        let replacement = match vault.state {
+            VaultState::Ready => None,
+            _ => Some(self.vault.replacement_key().await?),
+        };
+        let seal = |aad: &Aad<'_>, secrets: &Secrets| match &replacement {
+            Some(key) => key.seal(aad, secrets),
+            None => self.vault.seal(aad, secrets),
+        };
+        let Body { mut data, secrets } = body;
+        let by_place: HashMap<(&str, &str), &SecretValues> = secrets
+            .iter()
+            .map(|s| ((s.table.as_str(), s.row.as_str()), &s.values))
+            .collect();
+        let sealed = (|| -> Result<()> {
+            for c in &mut data.connections {
+                c.generation = 0;
+                c.sealed = by_place
+                    .get(&("connections", c.id.as_str()))
+                    .map(|v| seal(&connection_aad(&c.id, 0), &v.secrets()))
+                    .transpose()?;
+            }
+            for a in &mut data.provider_apps {
+                let key = a.key();
+                a.sealed = by_place
+                    .get(&("provider_apps", key.as_str()))
+                    .map(|v| seal(&app_aad(&key), &v.secrets()))
+                    .transpose()?;
+            }
+            Ok(())
+        })();
+        let check = match (&sealed, &replacement) {
+            (Ok(()), Some(key)) => Some(self.vault.check_value(key)),
+            _ => None,
+        }
+        .transpose();
+        let current = self.vault.current_key_id().unwrap_or_default();
+        let written = match (sealed, check) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(()), Ok(check)) => {
+                let key = match (&replacement, &check) {
+                    (Some(k), Some(check)) => KeyChange::Replace {
+                        key_id: k.id(),
+                        check,
+                    },
+                    _ => KeyChange::Keep { key_id: &current },
+                };
+                let c = header.counts;
+                self.store
+                    .replace_all(
+                        &data,
+                        key,
+                        replace,
+                        &NewEvent {
+                            customer_id: None,
+                            connection_id: None,
+                            provider: None,
+                            kind: "backup_restored",
+                            summary: format!(
+                                "Restored the backup made {}: {} customers, {} connections",
+                                header.created_at, c.customers, c.connections
+                            ),
+                            actor: self.actor,
+                        },
+                    )
+                    .await
+            }
+        };
+        if let Err(e) = written {
+            if let Some(key) = &replacement {
+                let _ = self.vault.forget_key(key.id()).await;
+            }
+            return Err(e);
+        }
+        if let Some(key) = replacement {
+            self.vault.adopt(key);
+        }
+        // Nothing read before the restore may be served after it.
+        self.saved_apps().clear();
+        self.account_sites.lock().await.clear();
+        self.lifecycle.forget_connections();
+        Ok(summary(path, &header, Some(RESTORE_NOTE.into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_say_when() {
+        let at = time::macros::datetime!(2025-03-07 09:05 UTC);
+        assert_eq!(
+            backup_file_name(at),
+            "onramp-backup-2025-03-07-0905.onrampbackup"
+        );
+    }
+
+    #[test]
+    fn short_passphrases_are_refused() {
+        let e = check_passphrase(&Sensitive::new("short pass".into())).unwrap_err();
+        assert_eq!(e.code, Code::Validation);
+        assert!(e.message.contains("at least 12"), "{}", e.message);
+        assert!(check_passphrase(&Sensitive::new("twelve chars".into())).is_ok());
+    }
+
+    #[test]
+    fn secrets_survive_the_payload_round_trip() {
+        let s = Secrets::new().with("refresh_token", &Sensitive::new("rt-1".into()));
+        let v = SecretValues::of(&s);
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, r#"{"refresh_token":"rt-1"}"#);
+        let back: SecretValues = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.secrets(), s);
+    }
+}
