@@ -424,10 +424,36 @@ async fn a_lost_answer_of_a_strict_vendor_is_reported_as_a_lost_token() {
         ConnectionState::Active,
         "nothing is decided on a lost answer"
     );
-    let e = onramp.refresh_connection(&id).await.unwrap_err();
-    assert_eq!(e.code, Code::ReauthRequired);
-    assert!(e.message.contains("lost"), "{}", e.message);
+    // The next sweep presents the old token once, is refused, and names the customer.
+    let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert_eq!(report.needs_reauth, vec![id.clone()], "{report:?}");
+    assert_eq!(report.lost.len(), 1, "{report:?}");
+    let lost = &report.lost[0];
+    assert_eq!(
+        (
+            lost.connection_id.as_str(),
+            lost.customer_id.as_str(),
+            lost.customer_name.as_str(),
+            lost.provider
+        ),
+        (id.as_str(), c.as_str(), "Ada", ProviderId::Tesla)
+    );
+    assert!(lost.message.contains("was interrupted"), "{}", lost.message);
+    assert!(
+        report.summary().contains("lost in an interrupted refresh"),
+        "{}",
+        report.summary()
+    );
     let conn = onramp.store().grant(&id).await.unwrap();
+    assert_eq!(
+        conn.last_error.as_ref().map(|e| e.code),
+        Some(Code::TokenLost),
+        "the connection says how it was lost: {:?}",
+        conn.last_error
+    );
+    // Another refresh meets a connection that needs the customer, no vendor call.
+    let e = onramp.refresh_connection(&id).await.unwrap_err();
+    assert!(e.code.needs_customer(), "{e:?}");
     assert!(
         matches!(
             conn.state,

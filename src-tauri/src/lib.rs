@@ -41,7 +41,7 @@ async fn open_state() -> onramp_core::Result<AppState> {
 /// Keeps signed-in connections alive while the app is open: a sweep at start-up catches up on
 /// tokens that came due while Onramp was closed, then one whenever the next is due (at least
 /// every minute, so new connections and backoffs are picked up). The UI hears
-/// `connections-changed` when a sweep changed anything.
+/// `connections-changed` ([`onramp_core::model::ConnectionsChanged`]) when a sweep changed anything.
 async fn keep_alive(app: tauri::AppHandle) {
     const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
     // While the keyring is locked or gone, it is asked again this often (no token can be
@@ -61,7 +61,11 @@ async fn keep_alive(app: tauri::AppHandle) {
                         || !report.needs_reauth.is_empty()
                         || !report.failed.is_empty()
                     {
-                        let _ = app.emit("connections-changed", report.summary());
+                        let news = onramp_core::model::ConnectionsChanged {
+                            summary: report.summary(),
+                            lost: report.lost.clone(),
+                        };
+                        let _ = app.emit("connections-changed", &news);
                     }
                     report
                         .next_due_at

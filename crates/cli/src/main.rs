@@ -1092,7 +1092,20 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 for (id, e) in &report.failed {
                     println!("  {id}: {}", e.message);
                 }
+                for lost in &report.lost {
+                    println!(
+                        "  {}: {} ({}): {} The customer must sign in again (onramp reauthorize {}).",
+                        lost.connection_id,
+                        lost.customer_name,
+                        lost.provider.as_str(),
+                        lost.message,
+                        lost.connection_id
+                    );
+                }
                 for id in &report.needs_reauth {
+                    if report.lost.iter().any(|l| &l.connection_id == id) {
+                        continue;
+                    }
                     println!("  {id}: the customer must sign in again (onramp connect …)");
                 }
                 if let Some(next) = &report.next_due {

@@ -21,6 +21,9 @@ pub enum Code {
     Declined,
     /// The vendor no longer accepts the grant: the customer must sign in again.
     ReauthRequired,
+    /// The refresh token was lost: a refresh was interrupted (Onramp stopped, the answer never
+    /// arrived) after the vendor had replaced the token. The customer must sign in again.
+    TokenLost,
     /// The vendor failed or answered something Onramp cannot read.
     VendorError,
     /// The OS keyring is missing, locked or refused the secret.
@@ -33,6 +36,13 @@ pub enum Code {
     /// refresh: its outcome stands; nothing to do.
     Busy,
     Internal,
+}
+
+impl Code {
+    /// Only the customer signing in again (Re-authorize) fixes it.
+    pub fn needs_customer(self) -> bool {
+        matches!(self, Code::ReauthRequired | Code::TokenLost)
+    }
 }
 
 #[derive(Clone, Debug, thiserror::Error)]

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Code, Error, Result};
 use crate::model::{
-    Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, ProviderId,
+    Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, LostGrant, ProviderId,
 };
 
 /// Where "now" comes from.
@@ -260,7 +260,7 @@ pub fn health(
                 message: format!("{name} failed the last check."),
                 hint: None,
             });
-            let customer = e.code == Code::ReauthRequired && oauth;
+            let customer = e.code.needs_customer() && oauth;
             return item(
                 1,
                 if customer { "customer" } else { "installer" },
@@ -453,6 +453,9 @@ pub struct SweepReport {
     pub refreshed: Vec<String>,
     /// The vendor no longer accepts the grant: the customer must sign in again.
     pub needs_reauth: Vec<String>,
+    /// Of those, the ones whose refresh token was lost in an interrupted refresh (each has its
+    /// `token_lost` event), named for the installer.
+    pub lost: Vec<LostGrant>,
     /// Failed for now (kept, retried later), with the reason.
     pub failed: Vec<(String, ErrorInfo)>,
     /// Due but held back (a vendor's Retry-After, a connection's backoff).
@@ -471,6 +474,12 @@ impl SweepReport {
             parts.push(format!(
                 "{} need the customer to sign in again",
                 self.needs_reauth.len()
+            ));
+        }
+        if !self.lost.is_empty() {
+            parts.push(format!(
+                "{} of them lost in an interrupted refresh",
+                self.lost.len()
             ));
         }
         if !self.failed.is_empty() {

@@ -234,6 +234,28 @@ pub struct HealthItem {
     pub can_reauthorize: bool,
 }
 
+/// A connection whose refresh token was lost when a refresh was interrupted (Onramp was
+/// stopped, or the vendor's answer never arrived, after the vendor had replaced the token).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct LostGrant {
+    pub connection_id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub provider: ProviderId,
+    /// What happened and when, for the installer.
+    pub message: String,
+}
+
+/// What the background refresh tells the UI after a sweep that changed something.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ConnectionsChanged {
+    /// "3 of 40 signed-in connections: 3 refreshed".
+    pub summary: String,
+    /// Connections whose sign-in was lost in an interrupted refresh: the customer must sign in
+    /// again, and the installer should hear it at once.
+    pub lost: Vec<LostGrant>,
+}
+
 /// An entry of the activity log. Never carries a secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {

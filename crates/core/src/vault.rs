@@ -293,6 +293,14 @@ impl Vault {
         }
     }
 
+    /// Fails with the reason (locked, reset, another key) unless the key is held.
+    pub fn require_ready(&self) -> Result<()> {
+        match self.keys().current {
+            Some(_) => Ok(()),
+            None => Err(self.unavailable()),
+        }
+    }
+
     /// The error for anything that needs a secret while the key is not held.
     fn unavailable(&self) -> Error {
         match self.keys().problem {

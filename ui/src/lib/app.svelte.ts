@@ -13,6 +13,10 @@ export interface Toast {
   id: number;
   text: string;
   kind: "ok" | "error";
+  /** A button on the toast (it closes the toast too). */
+  action?: { label: string; run: () => void };
+  /** Stays until dismissed (news the installer must not miss). */
+  sticky?: boolean;
 }
 
 export const app = $state({
@@ -38,11 +42,11 @@ export function go(route: Route): void {
 
 let toastId = 0;
 /** A short note at the bottom right for an outcome that arrives in the background. */
-export function toast(text: string, kind: Toast["kind"] = "ok"): void {
+export function toast(text: string, kind: Toast["kind"] = "ok", more: Pick<Toast, "action" | "sticky"> = {}): void {
   const id = ++toastId;
-  app.toasts.push({ id, text, kind });
+  app.toasts.push({ id, text, kind, ...more });
   // Errors stay longer: the installer may be talking to the customer.
-  setTimeout(() => dismissToast(id), kind === "error" ? 12000 : 5000);
+  if (!more.sticky) setTimeout(() => dismissToast(id), kind === "error" ? 12000 : 5000);
 }
 
 export function dismissToast(id: number): void {

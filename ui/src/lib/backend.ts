@@ -6,6 +6,7 @@ import type {
   BackupSummary,
   Connection,
   ConnectAccountSites,
+  ConnectionsChanged,
   Customer,
   CustomerDetail,
   CustomerSummary,
@@ -74,6 +75,11 @@ export interface Backend {
   importUsageFile(customerId: string, path: string): Promise<UsageImport>;
   /** Imports a Green Button file picked in the UI (its bytes). */
   importUsageBytes(customerId: string, fileName: string, bytes: Uint8Array): Promise<UsageImport>;
+  /** The background refresh changed something (tokens renewed, a grant refused or lost);
+   * resolves to the way to stop listening. */
+  onConnectionsChanged(cb: (news: ConnectionsChanged) => void): Promise<() => void>;
+  /** The keyring went away or came back. */
+  onVaultChanged(cb: (vault: VaultStatus) => void): Promise<() => void>;
 }
 
 /** Anything a command rejects with, as `{code, message, hint}`. */
@@ -135,6 +141,10 @@ export const tauriBackend: Backend = {
       throw toErrorInfo(e);
     }
   },
+  onConnectionsChanged: (cb) =>
+    import("@tauri-apps/api/event").then(({ listen }) => listen<ConnectionsChanged>("connections-changed", (e) => cb(e.payload))),
+  onVaultChanged: (cb) =>
+    import("@tauri-apps/api/event").then(({ listen }) => listen<VaultStatus>("vault-changed", (e) => cb(e.payload))),
 };
 
 let current: Backend = tauriBackend;

@@ -29,7 +29,7 @@ secrets: number,
  * What the installer should know (after a restore: what a backup cannot bring back).
  */
 note: string | null, };
-export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
+export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
 /**
@@ -58,6 +58,16 @@ refresh_expires_at: string | null,
  */
 tokens_issued_at: string | null, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
+export type ConnectionsChanged = { 
+/**
+ * "3 of 40 signed-in connections: 3 refreshed".
+ */
+summary: string, 
+/**
+ * Connections whose sign-in was lost in an interrupted refresh: the customer must sign in
+ * again, and the installer should hear it at once.
+ */
+lost: Array<LostGrant>, };
 export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 
 /**
@@ -128,6 +138,11 @@ key_id: string | null, key_secret: string | null,
  * Enphase partner account: the partner access token (with `api_key`).
  */
 access_token?: string | null, };
+export type LostGrant = { connection_id: string, customer_id: string, customer_name: string, provider: ProviderId, 
+/**
+ * What happened and when, for the installer.
+ */
+message: string, };
 export type NewCustomer = { name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, };
 export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect_uri: string, mode: RedirectMode, 
 /**

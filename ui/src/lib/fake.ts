@@ -3,6 +3,7 @@
 import type { Backend } from "./backend";
 import type {
   AppStatus,
+  ConnectionsChanged,
   BackupSummary,
   Connection,
   CustomerDetail,
@@ -203,8 +204,14 @@ export interface FakeOptions {
   many?: number;
 }
 
-/** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back. */
-export type FakeBackend = Backend & { calls: string[]; setVault(available: boolean): void };
+/** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back.
+ * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI. */
+export type FakeBackend = Backend & {
+  calls: string[];
+  setVault(available: boolean): void;
+  emitConnectionsChanged(news: ConnectionsChanged): void;
+  emitVaultChanged(vault: VaultStatus): void;
+};
 
 export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const environment = opts.environment ?? "sandbox";
@@ -366,10 +373,26 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     };
   };
 
+  const changed = new Set<(news: ConnectionsChanged) => void>();
+  const vaultChanged = new Set<(vault: VaultStatus) => void>();
   const b: FakeBackend = {
     calls,
     setVault(available) {
       vaultUp = available;
+    },
+    emitConnectionsChanged(news) {
+      changed.forEach((cb) => cb(news));
+    },
+    emitVaultChanged(v) {
+      vaultChanged.forEach((cb) => cb(v));
+    },
+    async onConnectionsChanged(cb) {
+      changed.add(cb);
+      return () => changed.delete(cb);
+    },
+    async onVaultChanged(cb) {
+      vaultChanged.add(cb);
+      return () => vaultChanged.delete(cb);
     },
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");

@@ -38,6 +38,46 @@ describe("environment", () => {
   });
 });
 
+describe("lost and missing keys", () => {
+  it("says the key is missing, not that storage is down, and leads to the restore", async () => {
+    await start({ keyMissing: true });
+    const w = $("vault-warning")!;
+    expect($("vault-key-lost")!.textContent).toContain("Onramp's key is missing from this laptop's keyring");
+    expect(w.textContent).toContain("Restore a backup");
+    expect(w.textContent).not.toContain("Secure storage unavailable");
+    click("vault-restore");
+    await settle();
+    expect($("data-section")).not.toBeNull();
+  });
+
+  it("names the customer at once when the background refresh lost a sign-in, and opens the re-authorization", async () => {
+    const fake = await start({ seed: true, troubled: true });
+    const ben = (await fake.listCustomers(null)).find((c) => c.name.startsWith("Ben"))!;
+    const tesla = (await fake.getCustomer(ben.id)).connections.find((c) => c.provider === "tesla")!;
+    fake.emitConnectionsChanged({
+      summary: "1 of 4 signed-in connections: 0 refreshed, 1 need the customer to sign in again",
+      lost: [
+        {
+          connection_id: tesla.id,
+          customer_id: ben.id,
+          customer_name: ben.name,
+          provider: "tesla",
+          message: "This Tesla connection's sign-in was lost: a refresh at 2026-12-01 20:00:00 UTC was interrupted.",
+        },
+      ],
+    });
+    await settle();
+    const t = $$("toast").find((x) => x.textContent!.includes(ben.name))!;
+    expect(t.textContent).toContain("sign-in was lost");
+    expect(t.getAttribute("role")).toBe("alert");
+    click("toast-action");
+    await settle(50);
+    expect($$("toast").some((x) => x.textContent!.includes(ben.name))).toBe(false);
+    expect(document.body.textContent).toContain(ben.name);
+    expect($("reauthorize-note")).not.toBeNull();
+  });
+});
+
 describe("activity", () => {
   it("lists every event with customer, provider and actor, and filters them", async () => {
     await start({ seed: true });

@@ -213,7 +213,7 @@ impl Onramp {
         .await
         .or_else(|e| match e.code {
             // The vendor says the token is no good already: nothing left to revoke.
-            Code::ReauthRequired | Code::VendorRejected => Ok(()),
+            Code::ReauthRequired | Code::TokenLost | Code::VendorRejected => Ok(()),
             _ => Err(e),
         })
         .map_err(|e| {

@@ -304,15 +304,11 @@ impl Onramp {
     /// Without the data folder's key (a reset keyring, a folder from another laptop) nothing
     /// can be said about any connection: that is the answer, never an empty, all-well board.
     pub async fn health(&self) -> Result<Vec<HealthItem>> {
-        let vault = self.vault.status();
         if matches!(
-            vault.state,
+            self.vault.status().state,
             VaultState::KeyMissing | VaultState::KeyMismatch
         ) {
-            return Err(
-                Error::new(Code::KeychainUnavailable, vault.message.unwrap_or_default())
-                    .hint(vault.hint.unwrap_or_default()),
-            );
+            self.vault.require_ready()?;
         }
         let now = self.now();
         let policy = self.lifecycle.policy();
@@ -334,6 +330,25 @@ impl Onramp {
             ))
         });
         Ok(items)
+    }
+
+    /// Names a connection whose token was lost, for the installer (the sweep's report).
+    async fn lost_grant(&self, id: &str, message: String) -> LostGrant {
+        let conn = self.store.connection(id).await.ok();
+        let customer = match &conn {
+            Some(c) => self.store.customer(&c.customer_id).await.ok(),
+            None => None,
+        };
+        LostGrant {
+            connection_id: id.to_string(),
+            customer_id: conn
+                .as_ref()
+                .map(|c| c.customer_id.clone())
+                .unwrap_or_default(),
+            customer_name: customer.map(|c| c.name).unwrap_or_default(),
+            provider: conn.map(|c| c.provider).unwrap_or(ProviderId::Tesla),
+            message,
+        }
     }
 
     /// Takes the leases of a sweep's chunk of connections in one transaction.
@@ -366,13 +381,7 @@ impl Onramp {
         let policy = self.lifecycle.policy().clone();
         let now = self.now();
         // Without the data key no token can be opened or sealed: ask no vendor anything.
-        let vault = self.vault.status();
-        if !vault.available {
-            return Err(
-                Error::new(Code::KeychainUnavailable, vault.message.unwrap_or_default())
-                    .hint(vault.hint.unwrap_or_default()),
-            );
-        }
+        self.vault.require_ready()?;
         let all = self.store.oauth_grants().await?;
         let mut report = SweepReport {
             checked: all.len(),
@@ -406,6 +415,7 @@ impl Onramp {
         // refresh counts as done when its write is durable.
         let mut writes = futures_util::stream::FuturesUnordered::new();
         let mut locked = None;
+        let mut lost = Vec::new();
         for chunk in todo.chunks(LEASE_CHUNK) {
             let items = self.lease_chunk(chunk.to_vec()).await;
             let mut running = std::pin::pin!(futures_util::stream::iter(items)
@@ -443,14 +453,14 @@ impl Onramp {
                             writes.push(async move { (id, written.await) })
                         }
                         Some(Step::Done(id, Err(e))) => {
-                            if let Some(e) = tally(&mut report, id, Err(e)) {
+                            if let Some(e) = tally(&mut report, &mut lost, id, Err(e)) {
                                 locked = Some(e);
                                 break;
                             }
                         }
                     },
                     Some((id, outcome)) = writes.next() => {
-                        tally(&mut report, id, outcome);
+                        tally(&mut report, &mut lost, id, outcome);
                     }
                 }
             }
@@ -460,7 +470,10 @@ impl Onramp {
         }
         // What was refreshed before a stop is still written and counted.
         while let Some((id, outcome)) = writes.next().await {
-            tally(&mut report, id, outcome);
+            tally(&mut report, &mut lost, id, outcome);
+        }
+        for (id, message) in lost {
+            report.lost.push(self.lost_grant(&id, message).await);
         }
         if let Some(e) = locked {
             return Err(e);
@@ -522,7 +535,7 @@ fn lost_in_crash(vendor: &str, since: &str, refused: &Error) -> Error {
         })
         .unwrap_or_else(|| since.to_string());
     let mut e = Error::new(
-        Code::ReauthRequired,
+        Code::TokenLost,
         format!(
             "This {vendor} connection's sign-in was lost: a refresh at {when} was interrupted (Onramp was stopped, or the vendor's answer did not arrive) after {vendor} had already replaced the token."
         ),
@@ -534,9 +547,21 @@ fn lost_in_crash(vendor: &str, since: &str, refused: &Error) -> Error {
 
 /// Counts a refresh's outcome in the sweep's report; a locked keyring comes back (it stops the
 /// sweep: every refresh would fail the same way).
-fn tally(report: &mut SweepReport, id: String, outcome: Result<()>) -> Option<Error> {
+///
+/// A token lost in an interrupted refresh is counted as needing the customer and kept in
+/// `lost` (the connection and what happened) for the sweep to name.
+fn tally(
+    report: &mut SweepReport,
+    lost: &mut Vec<(String, String)>,
+    id: String,
+    outcome: Result<()>,
+) -> Option<Error> {
     match outcome {
         Ok(()) => report.refreshed.push(id),
+        Err(e) if e.code == Code::TokenLost => {
+            lost.push((id.clone(), e.message));
+            report.needs_reauth.push(id);
+        }
         Err(e) if e.code == Code::ReauthRequired => report.needs_reauth.push(id),
         Err(e) if e.code == Code::Busy => report.held += 1,
         Err(e) => {
