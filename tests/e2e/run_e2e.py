@@ -19,7 +19,7 @@ import time
 import urllib3
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.remote.client_config import ClientConfig
@@ -35,6 +35,8 @@ WAIT = 30
 GAS_FILE = os.path.join(ROOT, "crates", "core", "tests", "data", "greenbutton",
                         "ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml")
 procs = []
+# Not a secret: the e2e's own backup passphrase.
+BACKUP_PASSPHRASE = "maple ladder seven orbit"
 
 
 def free_port():
@@ -103,7 +105,10 @@ def session(port):
     refused = gtk_refusals()
     while True:
         try:
-            return webdriver.Remote(command_executor=url, options=opts, client_config=config)
+            d = webdriver.Remote(command_executor=url, options=opts, client_config=config)
+            # Paths typed into the app are text, not files to upload to the driver.
+            d.file_detector = UselessFileDetector()
+            return d
         except (WebDriverException, OSError, urllib3.exceptions.HTTPError) as e:
             # tauri-driver answers before WebKitWebDriver is up: try again. So does an app that
             # could not open its window on the virtual display once (seen under heavy load).
@@ -136,9 +141,18 @@ def click(driver, name):
 
 
 def type_into(driver, name, text):
-    el = wait_for(driver, name)
-    el.clear()
-    el.send_keys(text)
+    # A page that is still loading may replace the field once: find it again then.
+    for attempt in range(3):
+        try:
+            el = wait_for(driver, name)
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+            el.clear()
+            el.send_keys(text)
+            return
+        except StaleElementReferenceException:
+            if attempt == 2:
+                raise
+            time.sleep(0.3)
 
 
 def nav(driver, label):
@@ -210,8 +224,11 @@ def main():
     # The app's own output (through tauri-driver) goes to target/e2e/app.log.
     os.makedirs(SHOTS, exist_ok=True)
     app_log = open(os.path.join(SHOTS, "app.log"), "w")
+    # The app's Downloads (exports, backups) stay in the scratch folder.
+    home = os.path.join(scratch, "home")
+    os.makedirs(home, exist_ok=True)
     start([tauri_driver_bin(), "--port", str(port), "--native-port", str(native)],
-          stdout=app_log, stderr=subprocess.STDOUT)
+          stdout=app_log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=home))
     wait_port(port)
 
     d = session(port)
@@ -323,8 +340,8 @@ def main():
 
         # Utility data. A file the customer downloaded from the utility (Download My Data),
         # picked with the file chooser; a broken file first: a plain error, nothing stored.
-        # The app runs on this machine: file inputs take a local path, not an upload.
-        d.file_detector = UselessFileDetector()
+        # The app runs on this machine: file inputs take a local path, not an upload (every
+        # session is opened so).
         broken = os.path.join(scratch, "truncated.xml")
         with open(GAS_FILE, "rb") as f, open(broken, "wb") as out:
             out.write(f.read()[:4000])
@@ -361,6 +378,46 @@ def main():
         wait_text(d, "calendar-row", "Enphase")
         time.sleep(0.5)
         shot(d, "health")
+
+        # Settings → Data: everything backed up into one file, encrypted to a passphrase.
+        nav(d, "Settings")
+        type_into(d, "backup-passphrase", BACKUP_PASSPHRASE)
+        type_into(d, "backup-passphrase-again", BACKUP_PASSPHRASE)
+        click(d, "backup-create")
+        done = wait_for(d, "backup-done", timeout=60)
+        backup = done.find_element(By.CSS_SELECTOR, ".mono").text
+        assert os.path.isfile(backup), backup
+        assert BACKUP_PASSPHRASE.encode() not in open(backup, "rb").read()
+        assert oct(os.stat(backup).st_mode & 0o777) == "0o600", oct(os.stat(backup).st_mode)
+        d.execute_script("document.querySelector('[data-testid=\"data-section\"]').scrollIntoView()")
+        time.sleep(1)
+        shot(d, "settings-data")
+    finally:
+        d.quit()
+
+    # The keyring is reset (Onramp's data key gone, as on a reinstalled laptop): the app says
+    # so in its own words, and the backup brings everything back.
+    subprocess.run(["secret-tool", "clear", "service", "onramp"], check=True)
+    d = session(port)
+    try:
+        wait_text(d, "vault-key-lost", "missing from this laptop's keyring")
+        time.sleep(1)
+        shot(d, "key-missing")
+        click(d, "vault-restore")
+        type_into(d, "restore-path", backup)
+        type_into(d, "restore-passphrase", "not the passphrase")
+        click(d, "restore-start")
+        click(d, "restore-confirm")
+        wait_for(d, "error-box", timeout=60)
+        assert not d.find_elements(*tid("restore-done"))
+        type_into(d, "restore-passphrase", BACKUP_PASSPHRASE)
+        click(d, "restore-start")
+        click(d, "restore-confirm")
+        wait_text(d, "restore-done", "Restored", timeout=60)
+        WebDriverWait(d, WAIT).until(lambda x: not x.find_elements(*tid("vault-warning")))
+        nav(d, "Customers")
+        wait_text(d, "customer-row", "Ada Garcia")
+        shot(d, "restored")
     finally:
         d.quit()
     print("e2e: 1 passed, 0 failed")

@@ -33,6 +33,13 @@ export const app = $state({
   searchRequests: 0,
 });
 
+/** The keyring lost this data folder's key (reset, another laptop): no connection can be said
+ * to work until a backup is restored. */
+export function keyLost(): boolean {
+  const state = app.status?.vault.state;
+  return state === "key_missing" || state === "key_mismatch";
+}
+
 /** Whether the backend has been told the first screen is ready (once per launch). */
 export const startup = { told: false };
 

@@ -40,7 +40,10 @@ describe("environment", () => {
 
 describe("lost and missing keys", () => {
   it("says the key is missing, not that storage is down, and leads to the restore", async () => {
-    await start({ keyMissing: true });
+    await start({ keyMissing: true, seed: true });
+    // Nothing is said to work while its sign-in cannot be opened.
+    expect($$("connections-sealed").length).toBeGreaterThan(0);
+    expect(document.body.textContent).not.toMatch(/\d+ connected/);
     const w = $("vault-warning")!;
     expect($("vault-key-lost")!.textContent).toContain("Onramp's key is missing from this laptop's keyring");
     expect(w.textContent).toContain("Restore a backup");
