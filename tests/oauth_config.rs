@@ -70,7 +70,9 @@ async fn server_elsewhere(sandbox_sma: String) -> String {
         out
     }
     async fn token(State((http, base)): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
-        let mut req = http.post(format!("{base}/oauth2/token")).body(body.to_vec());
+        let mut req = http
+            .post(format!("{base}/oauth2/token"))
+            .body(body.to_vec());
         for name in ["content-type", "authorization", "accept"] {
             if let Some(v) = headers.get(name) {
                 req = req.header(name, v.to_str().unwrap());
@@ -127,7 +129,10 @@ async fn onramp_toml_takes_full_endpoint_urls_and_a_scope() {
     let tesla = config.oauth_endpoints(ProviderId::Tesla).unwrap();
     assert_eq!(
         tesla.token_url,
-        format!("{}/oauth2/v3/token", w.sandbox.oauth_url(OAuthVendor::Tesla))
+        format!(
+            "{}/oauth2/v3/token",
+            w.sandbox.oauth_url(OAuthVendor::Tesla)
+        )
     );
 
     let onramp = w.open_with(config).await;
@@ -147,9 +152,15 @@ async fn onramp_toml_takes_full_endpoint_urls_and_a_scope() {
         .find(|(k, _)| k == "scope")
         .map(|(_, v)| v.into_owned())
         .unwrap();
-    assert_eq!(scope, "offline_access monitoringApi:read monitoringApi:write");
+    assert_eq!(
+        scope,
+        "offline_access monitoringApi:read monitoringApi:write"
+    );
     let back = consent(&start.authorize_url).await;
-    let conn = onramp.complete_oauth(&back, Some(ProviderId::Sma)).await.unwrap();
+    let conn = onramp
+        .complete_oauth(&back, Some(ProviderId::Sma))
+        .await
+        .unwrap();
     assert_eq!(conn.state, ConnectionState::Active);
     assert_eq!(
         conn.scopes.as_deref(),
@@ -168,7 +179,10 @@ async fn a_malformed_endpoint_or_scope_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("onramp.toml");
     for (bad, what) in [
-        ("[oauth.sma]\ntoken_url = \"auth.example.com/token\"\n", "token_url"),
+        (
+            "[oauth.sma]\ntoken_url = \"auth.example.com/token\"\n",
+            "token_url",
+        ),
         ("[oauth.tesla]\nissuer = \"not a url\"\n", "issuer"),
         ("[oauth.sma]\nscope = \"  \"\n", "scope"),
     ] {
@@ -188,11 +202,19 @@ async fn a_public_client_signs_in_and_refreshes_with_pkce_only() {
         .oauth_public_client(OAuthVendor::Tesla)
         .expect("the Tesla sandbox has a public client");
     onramp
-        .save_oauth_app(ProviderId::Tesla, &public, Sensitive::new(String::new()), None)
+        .save_oauth_app(
+            ProviderId::Tesla,
+            &public,
+            Sensitive::new(String::new()),
+            None,
+        )
         .await
         .expect("Tesla accepts public clients: no secret needed");
     let apps = onramp.vendor_apps().await.unwrap();
-    let tesla = apps.iter().find(|a| a.provider == ProviderId::Tesla).unwrap();
+    let tesla = apps
+        .iter()
+        .find(|a| a.provider == ProviderId::Tesla)
+        .unwrap();
     assert!(tesla.public_client && tesla.source == "settings");
 
     let c = customer(&onramp, "Ada").await;
@@ -224,10 +246,16 @@ async fn a_confidential_client_without_its_secret_is_refused() {
         .await
         .unwrap();
     let c = customer(&onramp, "Ada").await;
-    let e = try_sign_in(&onramp, &c, ProviderId::Tesla).await.unwrap_err();
+    let e = try_sign_in(&onramp, &c, ProviderId::Tesla)
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::NotConfigured, "{e:?}");
     assert_eq!(e.token_error, Some(TokenError::InvalidClient));
-    assert!(e.message.contains("your company's Tesla app"), "{}", e.message);
+    assert!(
+        e.message.contains("your company's Tesla app"),
+        "{}",
+        e.message
+    );
     assert_eq!(row_count(&onramp, "connections").await, 0);
 
     // Vendors that document no public client refuse an app without its secret at once.
@@ -267,9 +295,8 @@ async fn the_sandbox_holds_a_public_client_to_pkce_and_no_secret() {
         }
         u.to_string()
     };
-    let location = |r: reqwest::Response| {
-        url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
-    };
+    let location =
+        |r: reqwest::Response| url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     let param = |u: &url::Url, k: &str| {
         u.query_pairs()
             .find(|(n, _)| n == k)
@@ -295,7 +322,9 @@ async fn the_sandbox_holds_a_public_client_to_pkce_and_no_secret() {
             ("audience", base.clone()),
         ];
         form.extend(extra);
-        http.post(format!("{base}/oauth2/v3/token")).form(&form).send()
+        http.post(format!("{base}/oauth2/v3/token"))
+            .form(&form)
+            .send()
     };
     // A public client that presents a secret is not the public client.
     let r = exchange(
@@ -341,7 +370,11 @@ async fn the_sandbox_holds_a_public_client_to_pkce_and_no_secret() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401, "a confidential client needs its secret");
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "a confidential client needs its secret"
+    );
 }
 
 /// The callback with one query parameter's value replaced.
@@ -350,7 +383,11 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
     let pairs: Vec<(String, String)> = u
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == name { value.to_string() } else { v.into_owned() };
+            let v = if k == name {
+                value.to_string()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -370,7 +407,10 @@ async fn an_answer_naming_another_issuer_is_refused_and_changes_nothing() {
     let back = consent(&start.authorize_url).await;
     // Tesla's sandbox names its issuer the way Tesla does (`issuer=`).
     let issuer = w.sandbox.oauth_issuer(OAuthVendor::Tesla).unwrap();
-    assert!(back.contains(&format!("issuer={}", urlencode(&issuer))), "{back}");
+    assert!(
+        back.contains(&format!("issuer={}", urlencode(&issuer))),
+        "{back}"
+    );
 
     let tokens_before = w.sandbox.token_requests(OAuthVendor::Tesla);
     let events_before = row_count(&onramp, "events").await;
@@ -436,10 +476,8 @@ async fn rfc9207_iss_is_checked_where_the_provider_declares_an_issuer() {
     assert_eq!(w.sandbox.token_requests(OAuthVendor::Sma), before);
     assert_eq!(row_count(&onramp, "connections").await, 1);
     // A provider that declares no issuer is not judged by one.
-    w.sandbox.set_authorization_issuer(
-        OAuthVendor::Enphase,
-        Some("https://anyone.example".into()),
-    );
+    w.sandbox
+        .set_authorization_issuer(OAuthVendor::Enphase, Some("https://anyone.example".into()));
     let start = onramp
         .begin_oauth(&c, ProviderId::Enphase, Redirect::DeepLink)
         .await
@@ -469,7 +507,9 @@ async fn a_refresh_refused_for_the_companys_app_shows_on_the_connection_and_the_
     assert!(onramp.health().await.unwrap().is_empty());
 
     // The company's app secret was rotated at the vendor and this laptop has the old one.
-    save("an-old-secret-that-sma-no-longer-accepts").await.unwrap();
+    save("an-old-secret-that-sma-no-longer-accepts")
+        .await
+        .unwrap();
     let e = onramp.refresh_connection(&id).await.unwrap_err();
     assert_eq!(e.token_error, Some(TokenError::InvalidClient), "{e:?}");
     let conn = onramp.store().connection(&id).await.unwrap();
@@ -482,7 +522,10 @@ async fn a_refresh_refused_for_the_companys_app_shows_on_the_connection_and_the_
     assert_eq!(board.len(), 1, "{board:?}");
     assert_eq!(board[0].connection_id, id);
     assert_eq!(board[0].who, "company", "the company must fix its app");
-    assert!(!board[0].can_reauthorize, "the customer signing in again does not help");
+    assert!(
+        !board[0].can_reauthorize,
+        "the customer signing in again does not help"
+    );
     // A sweep reports it the same way, and logs the reason once.
     let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
     assert_eq!(report.failed.len(), 1, "{report:?}");
@@ -581,15 +624,30 @@ fn onramp_app_set_takes_a_public_client_only_where_the_vendor_allows_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = cli(
         dir.path(),
-        &["app", "set", "tesla", "--client-id", "open-source-app", "--public"],
+        &[
+            "app",
+            "set",
+            "tesla",
+            "--client-id",
+            "open-source-app",
+            "--public",
+        ],
         "",
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("public"), "{text}");
 
     // An empty secret without --public is a mistake, said so; SMA has no public clients.
-    let out = cli(dir.path(), &["app", "set", "tesla", "--client-id", "x"], "\n");
+    let out = cli(
+        dir.path(),
+        &["app", "set", "tesla", "--client-id", "x"],
+        "\n",
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--public"));
     let out = cli(

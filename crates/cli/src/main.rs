@@ -918,7 +918,10 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     "{} does not accept public clients: its apps always have a client secret.",
                     spec.name
                 ))
-                .hint(format!("Leave out --public and enter the {} client secret.", spec.name))
+                .hint(format!(
+                    "Leave out --public and enter the {} client secret.",
+                    spec.name
+                ))
                 .into());
             }
             let stdin = std::io::stdin();

@@ -233,7 +233,10 @@ impl Config {
                 url::Url::parse(v).map_err(|e| {
                     Error::new(
                         Code::NotConfigured,
-                        format!("{}: [oauth.{key}] {what} {v:?} is not a URL ({e})", path.display()),
+                        format!(
+                            "{}: [oauth.{key}] {what} {v:?} is not a URL ({e})",
+                            path.display()
+                        ),
                     )
                     .hint("Write the whole address, e.g. https://auth.example.com/oauth2/token.")
                 })?;
@@ -449,6 +452,74 @@ mod tests {
         );
         // The Sandbox environment never falls back to a vendor's production address.
         assert_eq!(Config::default().revoke_url(ProviderId::Solaredge), None);
+    }
+
+    #[test]
+    fn an_origin_gets_the_vendors_path_and_a_full_url_is_kept() {
+        let d = Config::default();
+        let tesla = d.oauth_endpoints(ProviderId::Tesla).unwrap();
+        assert_eq!(
+            tesla.authorize_url,
+            "https://auth.tesla.com/oauth2/v3/authorize"
+        );
+        assert_eq!(
+            tesla.token_url,
+            "https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token"
+        );
+        let mut c = Config::default();
+        let sma = c.oauth.entry("sma".into()).or_default();
+        sma.authorize_url = Some("https://auth.example.com".into());
+        sma.token_url = Some("https://auth.example.com/".into());
+        let ep = c.oauth_endpoints(ProviderId::Sma).unwrap();
+        assert_eq!(ep.authorize_url, "https://auth.example.com/oauth2/auth");
+        assert_eq!(ep.token_url, "https://auth.example.com/oauth2/token");
+        let full = "https://idp.example.com/realms/solar/protocol/openid-connect/token";
+        let sma = c.oauth.get_mut("sma").unwrap();
+        sma.token_url = Some(full.into());
+        sma.authorize_url = Some("https://idp.example.com/?tenant=solar".into());
+        let ep = c.oauth_endpoints(ProviderId::Sma).unwrap();
+        assert_eq!(ep.token_url, full);
+        assert_eq!(ep.authorize_url, "https://idp.example.com/?tenant=solar");
+        // Resolved endpoints given back are kept as they are.
+        let mut again = Config::default();
+        again.set_oauth_endpoints(ProviderId::Sma, ep.clone());
+        assert_eq!(again.oauth_endpoints(ProviderId::Sma).unwrap(), ep);
+    }
+
+    #[test]
+    fn the_vendors_issuer_applies_only_at_its_own_authorize_endpoint() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.oauth_issuer(ProviderId::Tesla).as_deref(),
+            Some("https://auth.tesla.com/oauth2/v3")
+        );
+        assert_eq!(c.oauth_issuer(ProviderId::Sma), None);
+        let t = c.oauth.entry("tesla".into()).or_default();
+        t.authorize_url = Some("https://auth.tesla.cn".into());
+        assert_eq!(
+            c.oauth_issuer(ProviderId::Tesla),
+            None,
+            "elsewhere: unknown"
+        );
+        c.oauth.get_mut("tesla").unwrap().issuer = Some("https://auth.tesla.cn/oauth2/v3".into());
+        assert_eq!(
+            c.oauth_issuer(ProviderId::Tesla).as_deref(),
+            Some("https://auth.tesla.cn/oauth2/v3")
+        );
+    }
+
+    #[test]
+    fn scope_replaces_the_vendors_and_is_tidied() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.oauth_scope(ProviderId::Sma).as_deref(),
+            Some("offline_access monitoringApi:read")
+        );
+        c.oauth.entry("sma".into()).or_default().scope = Some(" openid  offline_access ".into());
+        assert_eq!(
+            c.oauth_scope(ProviderId::Sma).as_deref(),
+            Some("openid offline_access")
+        );
     }
 
     #[test]

@@ -431,7 +431,8 @@ impl Lifecycle {
             }
             Err(e)
                 if matches!(e.code, Code::Network | Code::VendorError | Code::Storage)
-                    || e.token_error.is_some_and(crate::error::TokenError::app_refused) =>
+                    || e.token_error
+                        .is_some_and(crate::error::TokenError::app_refused) =>
             {
                 // A refused app is retried as gently: it works again once the company fixes it
                 // (saving the app forgets the backoff).
@@ -612,6 +613,23 @@ mod tests {
         let h = health(&revoked, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(h.title, "Tesla no longer accepts this sign-in.");
         assert!(h.can_reauthorize && h.urgency == 0 && h.customer_name == "Ada");
+
+        // A sign-in whose refresh the vendor refused for the company's app: the company acts.
+        let mut app = conn(Some("2026-06-01T11:00:00Z"), None);
+        app.state = ConnectionState::Error;
+        app.last_error = Some(ErrorInfo {
+            code: Code::NotConfigured,
+            message:
+                "This connection cannot renew its sign-in: Tesla refused your company's Tesla app."
+                    .into(),
+            hint: Some("Fix it in Settings → Vendor apps.".into()),
+        });
+        let h = health(&app, "Ada", now, &Policy::default()).unwrap();
+        assert_eq!(
+            (h.urgency, h.who.as_str(), h.can_reauthorize),
+            (1, "company", false)
+        );
+        assert_eq!(h.action, "Fix it in Settings → Vendor apps.");
 
         let mut key = conn(None, None);
         key.kind = CredentialKind::CustomerKey;

@@ -413,7 +413,10 @@ impl Server {
     }
 
     pub(crate) fn issuer(&self) -> Option<String> {
-        self.issuer.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.issuer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Every access token issued so far has expired (as if their lifetime had passed); refresh
@@ -673,7 +676,10 @@ async fn authorize(
         Some(("invalid_request", "code_challenge_method must be S256"))
     } else if public && challenge.is_none() {
         // A public client has no secret: PKCE is all that binds the code to it.
-        Some(("invalid_request", "code_challenge is required for public clients"))
+        Some((
+            "invalid_request",
+            "code_challenge is required for public clients",
+        ))
     } else if s.decline.load(Ordering::SeqCst) {
         Some(("access_denied", "The user denied access"))
     } else {

@@ -250,12 +250,23 @@ mod tests {
         let Outcome::Code { extra, .. } = &c.outcome else {
             panic!()
         };
-        assert!(extra.is_empty(), "the issuer is not a vendor extra: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "the issuer is not a vendor extra: {extra:?}"
+        );
         // Tesla's spelling.
         let t = parse_url("http://127.0.0.1:1/callback?code=a&state=b&issuer=https%3A%2F%2Fauth.tesla.com%2Foauth2%2Fv3").unwrap();
-        assert_eq!(t.issuer.as_deref(), Some("https://auth.tesla.com/oauth2/v3"));
+        assert_eq!(
+            t.issuer.as_deref(),
+            Some("https://auth.tesla.com/oauth2/v3")
+        );
         assert!(parse_url("onramp://oauth/callback?code=a&state=b&iss=x&issuer=y").is_err());
-        assert_eq!(parse_url("onramp://oauth/callback?code=a&state=b").unwrap().issuer, None);
+        assert_eq!(
+            parse_url("onramp://oauth/callback?code=a&state=b")
+                .unwrap()
+                .issuer,
+            None
+        );
     }
 
     #[test]

@@ -1022,7 +1022,8 @@ impl Onramp {
                 // company's app): that is the check's answer.
                 Err(e)
                     if e.code == Code::ReauthRequired
-                        || e.token_error.is_some_and(crate::error::TokenError::app_refused) =>
+                        || e.token_error
+                            .is_some_and(crate::error::TokenError::app_refused) =>
                 {
                     return self.store.connection(&conn.id).await;
                 }

@@ -708,7 +708,9 @@ impl Store {
         .await?;
         let known = row.get::<String, _>("state") == "error"
             && row.get::<Option<String>, _>("last_error_code").as_deref() == Some(code.as_str())
-            && row.get::<Option<String>, _>("last_error_message").as_deref()
+            && row
+                .get::<Option<String>, _>("last_error_message")
+                .as_deref()
                 == Some(why.message.as_str());
         sqlx::query(
             "UPDATE connections SET state = 'error', last_error_code = ?, last_error_message = ?,
