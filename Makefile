@@ -5,14 +5,14 @@ CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
 BINS := -p onramp-app -p onramp-cli -p onramp-floor --locked
 
-.PHONY: run test deps deps-test ui ui-test bins check fmt clippy bindings rust-test crash-test e2e package package-test bench bench-smoke clean
+.PHONY: run test deps deps-test ui ui-test relay-test bins check fmt clippy bindings rust-test crash-test e2e package package-test bench bench-smoke clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
 run: deps bins
 	$(APP_BIN)
 
 ## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
-test: deps-test ui check ui-test rust-test bench-smoke crash-test e2e package-test
+test: deps-test ui check ui-test relay-test rust-test bench-smoke crash-test e2e package-test
 	@echo "make test: all checks passed"
 
 deps:
@@ -26,6 +26,10 @@ ui:
 
 ui-test:
 	cd ui && npm run check --silent && npm test --silent
+
+## The https relay page in a real browser engine (WebKitGTK under Xvfb): it hands answers on.
+relay-test:
+	timeout 120 xvfb-run -a python3 tests/relay/relay_page.py
 
 # The app, the CLI and the benchmark's floor app are always built together: building one alone
 # unifies other features and rebuilds most dependencies.

@@ -335,6 +335,9 @@ enum AppCmd {
         provider: Provider,
         #[arg(long)]
         client_id: String,
+        /// A public client: PKCE only, no client secret (Tesla's Open Source apps). No secret is read.
+        #[arg(long)]
+        public: bool,
     },
 }
 
@@ -906,12 +909,41 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         Command::App(AppCmd::Set {
             provider,
             client_id,
+            public,
         }) => {
             let p: ProviderId = (*provider).into();
             let spec = onramp_core::providers::spec(p);
+            if *public && !onramp_core::providers::oauth::public_client_allowed(p) {
+                return Err(Error::validation(format!(
+                    "{} does not accept public clients: its apps always have a client secret.",
+                    spec.name
+                ))
+                .hint(format!(
+                    "Leave out --public and enter the {} client secret.",
+                    spec.name
+                ))
+                .into());
+            }
             let stdin = std::io::stdin();
             let mut lines = stdin.lock().lines();
-            let secret = read_secret(&format!("{} client secret", spec.name), &mut lines)?;
+            let secret = if *public {
+                String::new()
+            } else {
+                let s = read_secret(&format!("{} client secret", spec.name), &mut lines)?;
+                if s.trim().is_empty() {
+                    let public_hint = if onramp_core::providers::oauth::public_client_allowed(p) {
+                        " (or pass --public for a public app, PKCE only)"
+                    } else {
+                        ""
+                    };
+                    return Err(Error::validation(format!(
+                        "Enter the {} client secret{public_hint}.",
+                        spec.name
+                    ))
+                    .into());
+                }
+                s
+            };
             let api_key = match spec.oauth {
                 Some(o) if o.needs_api_key => {
                     Some(read_secret(&format!("{} API key", spec.name), &mut lines)?)
@@ -926,7 +958,8 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     api_key.map(Sensitive::new),
                 )
                 .await?;
-            println!("{} app saved (client id {client_id})", spec.name);
+            let kind = if *public { ", public: PKCE only" } else { "" };
+            println!("{} app saved (client id {client_id}{kind})", spec.name);
         }
         Command::Account(AccountCmd::List) => {
             for a in onramp.installer_accounts().await? {

@@ -15,6 +15,12 @@
 //! authorize_url = "https://utilityapi.com/DataCustodian/demo/oauth/authorize"
 //! token_url = "https://utilityapi.com/DataCustodian/demo/oauth/token"
 //!
+//! [oauth.sma]                       # any OAuth provider
+//! authorize_url = "https://idp.example.com/realms/solar/protocol/openid-connect/auth"
+//! token_url = "https://idp.example.com/realms/solar/protocol/openid-connect/token"
+//! scope = "offline_access monitoringApi:read"
+//! issuer = "https://idp.example.com/realms/solar"   # RFC 9207: the `iss` its answers carry
+//!
 //! [oauth.derapi]
 //! join = "flows"                    # or "session" (Join session + fetch-token)
 //! program_id = "prog-..."           # optional
@@ -77,9 +83,20 @@ impl Utility {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct OAuthConfig {
+    /// The authorization endpoint: the server's origin (`https://auth.example.com`, Onramp adds
+    /// the vendor's path) or the full endpoint URL (any URL with a path): see
+    /// [`crate::providers::oauth::EndpointUrl`].
     pub authorize_url: Option<String>,
+    /// The token endpoint, read like `authorize_url`.
     pub token_url: Option<String>,
+    /// The data API's base URL (the vendor's paths are always added).
     pub api_url: Option<String>,
+    /// The scopes to ask for (space-separated), instead of the vendor's default.
+    pub scope: Option<String>,
+    /// The authorization server's issuer identifier (RFC 9207): an answer carrying another
+    /// `iss` is refused. Defaults to the vendor's documented issuer while the authorize URL is
+    /// the vendor's own.
+    pub issuer: Option<String>,
     /// The vendor's token revocation endpoint (a full URL), where it has one.
     pub revoke_url: Option<String>,
     pub redirect: Option<RedirectMode>,
@@ -203,6 +220,39 @@ impl Config {
                 })?;
             }
         }
+        for (key, c) in &config.oauth {
+            for (what, v) in [
+                ("authorize_url", &c.authorize_url),
+                ("token_url", &c.token_url),
+                ("api_url", &c.api_url),
+                ("revoke_url", &c.revoke_url),
+                ("relay_url", &c.relay_url),
+                ("issuer", &c.issuer),
+            ] {
+                let Some(v) = v else { continue };
+                url::Url::parse(v).map_err(|e| {
+                    Error::new(
+                        Code::NotConfigured,
+                        format!(
+                            "{}: [oauth.{key}] {what} {v:?} is not a URL ({e})",
+                            path.display()
+                        ),
+                    )
+                    .hint("Write the whole address, e.g. https://auth.example.com/oauth2/token.")
+                })?;
+            }
+            if let Some(scope) = &c.scope {
+                let ok = !scope.trim().is_empty()
+                    && scope.len() <= 1024
+                    && !scope.chars().any(|c| c.is_control());
+                if !ok {
+                    return Err(Error::new(
+                        Code::NotConfigured,
+                        format!("{}: [oauth.{key}] scope must be the scopes to ask for, separated by spaces", path.display()),
+                    ));
+                }
+            }
+        }
         if let Some(j) = config.oauth.get("derapi").and_then(|d| d.join.as_deref()) {
             if j != "flows" && j != "session" {
                 return Err(Error::new(
@@ -251,8 +301,11 @@ impl Config {
         }
     }
 
-    /// The OAuth endpoints of a provider: onramp.toml over the vendor's defaults.
+    /// The OAuth endpoints of a provider: onramp.toml over the vendor's defaults, the authorize
+    /// and token endpoints resolved to full URLs (a configured origin gets the vendor's path, a
+    /// configured full URL is kept as it is).
     pub fn oauth_endpoints(&self, provider: ProviderId) -> Option<Endpoints> {
+        use crate::providers::oauth::resolve_endpoint;
         let spec = crate::providers::spec(provider).oauth?;
         let d = Endpoints::defaults(spec);
         let c = self
@@ -261,12 +314,50 @@ impl Config {
             .cloned()
             .unwrap_or_default();
         Some(Endpoints {
-            authorize_url: c.authorize_url.unwrap_or(d.authorize_url),
-            token_url: c.token_url.unwrap_or(d.token_url),
+            authorize_url: c
+                .authorize_url
+                .map(|u| resolve_endpoint(&u, spec.authorize_path))
+                .unwrap_or(d.authorize_url),
+            token_url: c
+                .token_url
+                .map(|u| resolve_endpoint(&u, spec.token_path))
+                .unwrap_or(d.token_url),
             api_url: c.api_url.unwrap_or(d.api_url),
         })
     }
 
+    /// The scopes a provider's sign-in asks for: `scope` in onramp.toml, else the vendor's.
+    pub fn oauth_scope(&self, provider: ProviderId) -> Option<String> {
+        let spec = crate::providers::spec(provider).oauth?;
+        Some(
+            self.oauth
+                .get(provider.as_str())
+                .and_then(|c| c.scope.clone())
+                .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| spec.scopes.to_string()),
+        )
+    }
+
+    /// The issuer a provider's authorization answers must name, if it is known: `issuer` in
+    /// onramp.toml, else the vendor's documented one while sign-ins go to the vendor's own
+    /// authorize endpoint (pointed elsewhere without an `issuer`, Onramp cannot know it).
+    pub fn oauth_issuer(&self, provider: ProviderId) -> Option<String> {
+        let spec = crate::providers::spec(provider).oauth?;
+        let c = self.oauth.get(provider.as_str());
+        if let Some(i) = c.and_then(|c| c.issuer.clone()) {
+            return Some(i);
+        }
+        let own = self
+            .oauth_endpoints(provider)
+            .is_some_and(|ep| ep.authorize_url == Endpoints::defaults(spec).authorize_url);
+        own.then(|| crate::providers::oauth::documented_issuer(provider))
+            .flatten()
+            .map(str::to_string)
+    }
+
+    /// Points a provider's OAuth at other servers. Each of the URLs is read as onramp.toml reads
+    /// it (an origin, or a full endpoint URL), so endpoints from [`Config::oauth_endpoints`]
+    /// can be given back as they are.
     pub fn set_oauth_endpoints(&mut self, provider: ProviderId, ep: Endpoints) {
         let c = self.oauth.entry(provider.as_str().to_string()).or_default();
         c.authorize_url = Some(ep.authorize_url);
@@ -361,6 +452,74 @@ mod tests {
         );
         // The Sandbox environment never falls back to a vendor's production address.
         assert_eq!(Config::default().revoke_url(ProviderId::Solaredge), None);
+    }
+
+    #[test]
+    fn an_origin_gets_the_vendors_path_and_a_full_url_is_kept() {
+        let d = Config::default();
+        let tesla = d.oauth_endpoints(ProviderId::Tesla).unwrap();
+        assert_eq!(
+            tesla.authorize_url,
+            "https://auth.tesla.com/oauth2/v3/authorize"
+        );
+        assert_eq!(
+            tesla.token_url,
+            "https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token"
+        );
+        let mut c = Config::default();
+        let sma = c.oauth.entry("sma".into()).or_default();
+        sma.authorize_url = Some("https://auth.example.com".into());
+        sma.token_url = Some("https://auth.example.com/".into());
+        let ep = c.oauth_endpoints(ProviderId::Sma).unwrap();
+        assert_eq!(ep.authorize_url, "https://auth.example.com/oauth2/auth");
+        assert_eq!(ep.token_url, "https://auth.example.com/oauth2/token");
+        let full = "https://idp.example.com/realms/solar/protocol/openid-connect/token";
+        let sma = c.oauth.get_mut("sma").unwrap();
+        sma.token_url = Some(full.into());
+        sma.authorize_url = Some("https://idp.example.com/?tenant=solar".into());
+        let ep = c.oauth_endpoints(ProviderId::Sma).unwrap();
+        assert_eq!(ep.token_url, full);
+        assert_eq!(ep.authorize_url, "https://idp.example.com/?tenant=solar");
+        // Resolved endpoints given back are kept as they are.
+        let mut again = Config::default();
+        again.set_oauth_endpoints(ProviderId::Sma, ep.clone());
+        assert_eq!(again.oauth_endpoints(ProviderId::Sma).unwrap(), ep);
+    }
+
+    #[test]
+    fn the_vendors_issuer_applies_only_at_its_own_authorize_endpoint() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.oauth_issuer(ProviderId::Tesla).as_deref(),
+            Some("https://auth.tesla.com/oauth2/v3")
+        );
+        assert_eq!(c.oauth_issuer(ProviderId::Sma), None);
+        let t = c.oauth.entry("tesla".into()).or_default();
+        t.authorize_url = Some("https://auth.tesla.cn".into());
+        assert_eq!(
+            c.oauth_issuer(ProviderId::Tesla),
+            None,
+            "elsewhere: unknown"
+        );
+        c.oauth.get_mut("tesla").unwrap().issuer = Some("https://auth.tesla.cn/oauth2/v3".into());
+        assert_eq!(
+            c.oauth_issuer(ProviderId::Tesla).as_deref(),
+            Some("https://auth.tesla.cn/oauth2/v3")
+        );
+    }
+
+    #[test]
+    fn scope_replaces_the_vendors_and_is_tidied() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.oauth_scope(ProviderId::Sma).as_deref(),
+            Some("offline_access monitoringApi:read")
+        );
+        c.oauth.entry("sma".into()).or_default().scope = Some(" openid  offline_access ".into());
+        assert_eq!(
+            c.oauth_scope(ProviderId::Sma).as_deref(),
+            Some("openid offline_access")
+        );
     }
 
     #[test]

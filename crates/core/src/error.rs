@@ -45,6 +45,45 @@ impl Code {
     }
 }
 
+/// The error a vendor's token endpoint answered (RFC 6749 §5.2), for what Onramp decides by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    InvalidRequest,
+    /// The vendor does not know the app, or its secret is wrong.
+    InvalidClient,
+    InvalidGrant,
+    /// The app may not use this grant.
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    /// A vendor's own code (Tesla's `invalid_auth_code`, `login_required`, ...).
+    Other,
+}
+
+impl TokenError {
+    pub fn parse(error: &str) -> Option<TokenError> {
+        Some(match error {
+            "" => return None,
+            "invalid_request" => TokenError::InvalidRequest,
+            "invalid_client" => TokenError::InvalidClient,
+            "invalid_grant" => TokenError::InvalidGrant,
+            "unauthorized_client" => TokenError::UnauthorizedClient,
+            "unsupported_grant_type" => TokenError::UnsupportedGrantType,
+            "invalid_scope" => TokenError::InvalidScope,
+            _ => TokenError::Other,
+        })
+    }
+
+    /// The vendor refused the company's app itself (its client id or secret), not the grant:
+    /// no customer can fix that, the company must.
+    pub fn app_refused(self) -> bool {
+        matches!(
+            self,
+            TokenError::InvalidClient | TokenError::UnauthorizedClient
+        )
+    }
+}
+
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
@@ -53,6 +92,8 @@ pub struct Error {
     pub hint: Option<String>,
     /// Seconds after which a retry may succeed (RateLimited).
     pub retry_after: Option<u64>,
+    /// What the vendor's token endpoint answered, when the error is its refusal.
+    pub token_error: Option<TokenError>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -64,6 +105,7 @@ impl Error {
             message: message.into(),
             hint: None,
             retry_after: None,
+            token_error: None,
         }
     }
 
@@ -102,6 +144,7 @@ impl Error {
                 "{vendor} allows only a few calls per minute for each key. Nothing was saved; retry {when}."
             )),
             retry_after,
+            token_error: None,
         }
     }
 

@@ -260,10 +260,17 @@ pub fn health(
                 message: format!("{name} failed the last check."),
                 hint: None,
             });
-            let customer = e.code.needs_customer() && oauth;
+            let who = match e.code {
+                Code::ReauthRequired | Code::TokenLost if oauth => "customer",
+                // A signed-in connection that fails for want of a setting: the company's vendor
+                // app (a refused client id or secret, a missing API key). Neither the customer
+                // nor a key fixes it; whoever manages the company's app does.
+                Code::NotConfigured if oauth => "company",
+                _ => "installer",
+            };
             return item(
                 1,
-                if customer { "customer" } else { "installer" },
+                who,
                 e.message,
                 e.hint
                     .unwrap_or_else(|| "Check the connection again.".into()),
@@ -422,7 +429,13 @@ impl Lifecycle {
                 let t = held.entry(conn.provider).or_insert(until);
                 *t = (*t).max(until);
             }
-            Err(e) if matches!(e.code, Code::Network | Code::VendorError | Code::Storage) => {
+            Err(e)
+                if matches!(e.code, Code::Network | Code::VendorError | Code::Storage)
+                    || e.token_error
+                        .is_some_and(crate::error::TokenError::app_refused) =>
+            {
+                // A refused app is retried as gently: it works again once the company fixes it
+                // (saving the app forgets the backoff).
                 let failures = backoff.get(&conn.id).map_or(0, |(n, _)| *n) + 1;
                 let wait = backoff_delay(&self.policy, failures, rand::random::<f64>());
                 backoff.insert(conn.id.clone(), (failures, now + wait));
@@ -609,6 +622,23 @@ mod tests {
         let h = health(&revoked, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(h.title, "Tesla no longer accepts this sign-in.");
         assert!(h.can_reauthorize && h.urgency == 0 && h.customer_name == "Ada");
+
+        // A sign-in whose refresh the vendor refused for the company's app: the company acts.
+        let mut app = conn(Some("2026-06-01T11:00:00Z"), None);
+        app.state = ConnectionState::Error;
+        app.last_error = Some(ErrorInfo {
+            code: Code::NotConfigured,
+            message:
+                "This connection cannot renew its sign-in: Tesla refused your company's Tesla app."
+                    .into(),
+            hint: Some("Fix it in Settings → Vendor apps.".into()),
+        });
+        let h = health(&app, "Ada", now, &Policy::default()).unwrap();
+        assert_eq!(
+            (h.urgency, h.who.as_str(), h.can_reauthorize),
+            (1, "company", false)
+        );
+        assert_eq!(h.action, "Fix it in Settings → Vendor apps.");
 
         let mut key = conn(None, None);
         key.kind = CredentialKind::CustomerKey;

@@ -223,8 +223,9 @@ pub struct HealthItem {
     pub title: String,
     /// What to do about it.
     pub action: String,
-    /// Who must act: `customer` (sign in again), `installer` (a key, a setting) or `onramp`
-    /// (nothing to do while Onramp runs).
+    /// Who must act: `customer` (sign in again), `installer` (a key, a setting), `company`
+    /// (the company's vendor app: its client id or secret) or `onramp` (nothing to do while
+    /// Onramp runs).
     pub who: String,
     /// 0 is the most urgent.
     pub urgency: u8,
@@ -577,6 +578,9 @@ pub struct VendorApp {
     pub source: String,
     /// Enphase apps also carry an API key.
     pub needs_api_key: bool,
+    /// The vendor accepts a public client (PKCE, no secret: Tesla's Open Source apps): the
+    /// secret may be left empty.
+    pub public_client: bool,
     /// How the sign-in comes back (Settings over onramp.toml over the vendor's default).
     pub redirect_mode: RedirectMode,
     pub modes: Vec<RedirectMode>,

@@ -67,7 +67,7 @@ pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
 fn app(client_id: String, secret: String) -> AppCredentials {
     AppCredentials {
         client_id,
-        client_secret: Sensitive::new(secret),
+        client_secret: Some(Sensitive::new(secret)),
         api_key: None,
     }
 }
@@ -116,17 +116,16 @@ pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredential
     apps.extend(OAuthVendor::ALL.into_iter().map(|v| {
         let p = provider_of(v);
         config.set_oauth_endpoints(p, Endpoints::same(&sb.oauth_url(v)));
-        config
-            .oauth
-            .entry(p.as_str().to_string())
-            .or_default()
-            .revoke_url = sb.revoke_url(v);
+        let c = config.oauth.entry(p.as_str().to_string()).or_default();
+        c.revoke_url = sb.revoke_url(v);
+        // The sandbox's issuer, where its answers name one (Tesla).
+        c.issuer = sb.oauth_issuer(v);
         let c = sb.oauth_client(v);
         (
             p,
             AppCredentials {
                 client_id: c.client_id,
-                client_secret: Sensitive::new(c.client_secret),
+                client_secret: Some(Sensitive::new(c.client_secret)),
                 api_key: c.api_key.map(Sensitive::new),
             },
         )

@@ -272,6 +272,10 @@ impl Sandbox {
                 registered.push(format!("{base}/oauth/redirect_uri"));
             }
             state.set_registered(registered);
+            if vendor == OAuthVendor::Tesla {
+                // Tesla's sign-in names its issuer (its OpenID issuer, auth host + /oauth2/v3).
+                state.set_issuer(Some(format!("{base}/oauth2/v3")));
+            }
             *state.redirect_to.lock().unwrap_or_else(|p| p.into_inner()) = elsewhere_url.clone();
             *state.base_url.lock().unwrap_or_else(|p| p.into_inner()) = base;
             oauth.push((vendor, state, server));
@@ -413,6 +417,32 @@ impl Sandbox {
     /// The app registration (client id and secret) the vendor's sandbox accepts.
     pub fn oauth_client(&self, vendor: OAuthVendor) -> OAuthClient {
         self.oauth(vendor).0.client.clone()
+    }
+
+    /// The client id of the vendor's public client (PKCE only, no secret), where the vendor
+    /// allows one ([`OAuthVendor::allows_public_client`]: Tesla). Its authorize requests must
+    /// carry a PKCE challenge; its token requests must carry no secret.
+    pub fn oauth_public_client(&self, vendor: OAuthVendor) -> Option<String> {
+        self.oauth(vendor).0.public_client.clone()
+    }
+
+    /// The issuer the vendor's authorization answers name (RFC 9207), if they name one: Tesla's
+    /// (`{oauth_url}/oauth2/v3`, sent as Tesla's `issuer` parameter) from the start; any other
+    /// vendor only once [`Sandbox::set_authorization_issuer`] gives it one (sent as `iss`).
+    pub fn oauth_issuer(&self, vendor: OAuthVendor) -> Option<String> {
+        self.oauth(vendor).0.issuer()
+    }
+
+    /// The issuer the vendor's authorization answers name from now on (None: none), e.g.
+    /// another server's, to play a mix-up.
+    pub fn set_authorization_issuer(&self, vendor: OAuthVendor, issuer: Option<String>) {
+        self.oauth(vendor).0.set_issuer(issuer);
+    }
+
+    /// Every access token the vendor issued so far expires now, as if its lifetime had passed
+    /// (the data API answers 401 to it); refresh tokens still work.
+    pub fn expire_access_tokens(&self, vendor: OAuthVendor) {
+        self.oauth(vendor).0.expire_access_tokens();
     }
 
     /// The test account declines (`access_denied`) from now on, or consents again.

@@ -79,6 +79,12 @@ impl OAuthVendor {
         }
     }
 
+    /// Whether the vendor accepts a public client (PKCE, no secret): Tesla documents "Open Source
+    /// Apps" with a client id and no secret; no other vendor here documents one.
+    pub fn allows_public_client(self) -> bool {
+        self == OAuthVendor::Tesla
+    }
+
     /// How long a used refresh token may come back (a retry whose answer was lost) before it
     /// counts as a replay, by default: zero for every vendor. Tesla documents refresh tokens as
     /// single use; SolarEdge invalidates the old one on each refresh; Enphase, SMA, UtilityAPI
@@ -111,7 +117,7 @@ impl OAuthVendor {
     }
 }
 
-/// The app registration the sandbox knows for a vendor.
+/// The app registration the sandbox knows for a vendor (a confidential client: it has a secret).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct OAuthClient {
     pub client_id: String,
@@ -176,6 +182,8 @@ struct CodeGrant {
 
 struct Grant {
     revoked: bool,
+    /// Issued to the vendor's public client (PKCE only, no secret).
+    public: bool,
     scope: String,
     offline: bool,
     /// UtilityAPI: the utility the customer authorized at.
@@ -279,6 +287,11 @@ impl Books {
 pub(crate) struct Server {
     vendor: OAuthVendor,
     pub(crate) client: OAuthClient,
+    /// The client id of a public client (PKCE, no secret), where the vendor allows one (Tesla's
+    /// Open Source apps). It must use PKCE and must not present a secret.
+    pub(crate) public_client: Option<String>,
+    /// The issuer its authorization answers name (RFC 9207 `iss`; Tesla's `issuer`), if any.
+    issuer: Mutex<Option<String>>,
     /// The test account's systems.
     sites: Vec<FleetSite>,
     registered: Mutex<Vec<String>>,
@@ -337,6 +350,9 @@ impl Server {
             client_secret: fleet::solis_secret(&mut rng),
             api_key: (vendor == OAuthVendor::Enphase).then(|| fleet::solis_secret(&mut rng)),
         };
+        let public_client = vendor
+            .allows_public_client()
+            .then(|| format!("{:08x}-sandbox-{vendor:?}-public", rng.gen::<u32>()).to_lowercase());
         let n = if vendor == OAuthVendor::SolarEdgeSite {
             1
         } else {
@@ -345,6 +361,8 @@ impl Server {
         Arc::new(Server {
             vendor,
             client,
+            public_client,
+            issuer: Mutex::default(),
             sites: fleet::sites(
                 seed,
                 vendor.salt() << 8,
@@ -389,6 +407,28 @@ impl Server {
         })
     }
 
+    /// The issuer the authorization answers name from now on (None: they name none).
+    pub(crate) fn set_issuer(&self, issuer: Option<String>) {
+        *self.issuer.lock().unwrap_or_else(|p| p.into_inner()) = issuer;
+    }
+
+    pub(crate) fn issuer(&self) -> Option<String> {
+        self.issuer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every access token issued so far has expired (as if their lifetime had passed); refresh
+    /// tokens are untouched.
+    pub(crate) fn expire_access_tokens(&self) {
+        let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        for (_, expires) in b.access.values_mut() {
+            *expires = now;
+        }
+    }
+
     pub(crate) fn set_registered(&self, uris: Vec<String>) {
         *self.registered.lock().unwrap_or_else(|p| p.into_inner()) = uris;
     }
@@ -423,6 +463,7 @@ impl Server {
                     grant,
                     Grant {
                         revoked: false,
+                        public: false,
                         scope: scope.to_string(),
                         offline: scope.split_whitespace().any(|x| x == "offline_access"),
                         utility: String::new(),
@@ -610,7 +651,8 @@ async fn authorize(
     if get("response_type") != "code" {
         return page(StatusCode::BAD_REQUEST, "unsupported_response_type");
     }
-    if get("client_id") != s.client.client_id {
+    let public = s.public_client.as_deref() == Some(get("client_id"));
+    if get("client_id") != s.client.client_id && !public {
         return page(
             StatusCode::BAD_REQUEST,
             "Unknown client_id: this app is not registered.",
@@ -630,24 +672,28 @@ async fn authorize(
         Err(_) => return page(StatusCode::BAD_REQUEST, "The redirect_uri is not a URL."),
     };
     let challenge = q.get("code_challenge").cloned();
-    if challenge.is_some() && get("code_challenge_method") != "S256" {
+    let refusal = if challenge.is_some() && get("code_challenge_method") != "S256" {
+        Some(("invalid_request", "code_challenge_method must be S256"))
+    } else if public && challenge.is_none() {
+        // A public client has no secret: PKCE is all that binds the code to it.
+        Some((
+            "invalid_request",
+            "code_challenge is required for public clients",
+        ))
+    } else if s.decline.load(Ordering::SeqCst) {
+        Some(("access_denied", "The user denied access"))
+    } else {
+        None
+    };
+    if let Some((error, description)) = refusal {
         let mut p = target.query_pairs_mut();
-        p.append_pair("error", "invalid_request")
-            .append_pair("error_description", "code_challenge_method must be S256");
+        p.append_pair("error", error)
+            .append_pair("error_description", description);
         if !state.is_empty() {
             p.append_pair("state", &state);
         }
         drop(p);
-        return Redirect::to(target.as_str()).into_response();
-    }
-    if s.decline.load(Ordering::SeqCst) {
-        let mut p = target.query_pairs_mut();
-        p.append_pair("error", "access_denied")
-            .append_pair("error_description", "The user denied access");
-        if !state.is_empty() {
-            p.append_pair("state", &state);
-        }
-        drop(p);
+        s.name_issuer(&mut target);
         return Redirect::to(target.as_str()).into_response();
     }
     let code = s.token("code_");
@@ -671,6 +717,7 @@ async fn authorize(
             grant,
             Grant {
                 revoked: false,
+                public,
                 scope: granted,
                 offline,
                 utility: utility.clone(),
@@ -679,7 +726,7 @@ async fn authorize(
         b.codes.insert(
             code.clone(),
             CodeGrant {
-                client_id: s.client.client_id.clone(),
+                client_id: get("client_id").to_string(),
                 redirect_uri: redirect_uri.clone(),
                 challenge,
                 scope,
@@ -699,7 +746,24 @@ async fn authorize(
             p.append_pair("site_id", &s.sites[0].id.to_string());
         }
     }
+    s.name_issuer(&mut target);
     Redirect::to(target.as_str()).into_response()
+}
+
+impl Server {
+    /// Adds the issuer to an authorization answer, under the vendor's name for it: Tesla's
+    /// `issuer` (its sign-in comes back with `issuer=https://auth.tesla.com/oauth2/v3`), RFC
+    /// 9207's `iss` for the others when they are told to name one.
+    fn name_issuer(&self, target: &mut url::Url) {
+        if let Some(issuer) = self.issuer() {
+            let name = if self.vendor == OAuthVendor::Tesla {
+                "issuer"
+            } else {
+                "iss"
+            };
+            target.query_pairs_mut().append_pair(name, &issuer);
+        }
+    }
 }
 
 /// Enphase's default redirect page: shows the code for the user to copy.
@@ -760,7 +824,31 @@ fn params(
     }
 }
 
-/// Client authentication as the vendor expects it.
+/// Which of the vendor's apps a token request authenticates as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Authenticated {
+    Confidential,
+    /// The public client: its client id and no secret (PKCE binds its codes).
+    Public,
+}
+
+fn authenticated(
+    s: &Server,
+    p: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Option<Authenticated> {
+    if client_ok(s, p, headers) {
+        return Some(Authenticated::Confidential);
+    }
+    let public = s.public_client.as_deref()?;
+    // A public client presents no secret at all (RFC 6749 §2.1): one that sends a secret, or
+    // HTTP Basic, is not the public client.
+    let no_secret = !p.contains_key("client_secret") && !headers.contains_key("authorization");
+    (p.get("client_id").map(String::as_str) == Some(public) && no_secret)
+        .then_some(Authenticated::Public)
+}
+
+/// Client authentication as the vendor expects it, for its confidential app.
 fn client_ok(s: &Server, p: &HashMap<String, String>, headers: &HeaderMap) -> bool {
     let basic = headers
         .get("authorization")
@@ -988,7 +1076,8 @@ fn exchange(
     headers: &HeaderMap,
 ) -> Result<Value, Refusal> {
     let refresh = p.get("grant_type").map(String::as_str) == Some("refresh_token");
-    if !refresh && !client_ok(s, p, headers) {
+    let client = authenticated(s, p, headers);
+    if !refresh && client.is_none() {
         return Err(refuse("invalid_client", "Client authentication failed"));
     }
     let mut b = s.books.lock().unwrap_or_else(|p| p.into_inner());
@@ -1019,8 +1108,15 @@ fn exchange(
                     "redirect_uri does not match the authorization request",
                 ));
             }
-            if c.client_id != s.client.client_id {
+            let presented = match client {
+                Some(Authenticated::Public) => s.public_client.as_deref().unwrap_or_default(),
+                _ => s.client.client_id.as_str(),
+            };
+            if c.client_id != presented {
                 return Err(refuse("invalid_grant", "Code was issued to another client"));
+            }
+            if client == Some(Authenticated::Public) && c.challenge.is_none() {
+                return Err(refuse("invalid_grant", "A public client's code needs PKCE"));
             }
             if let Some(challenge) = &c.challenge {
                 match p.get("code_verifier") {
@@ -1037,10 +1133,10 @@ fn exchange(
         }
         Some("refresh_token") => {
             b.stats.requests += 1;
-            if !client_ok(s, p, headers) {
+            let Some(client) = client else {
                 b.stats.refused += 1;
                 return Err(refuse("invalid_client", "Client authentication failed"));
-            }
+            };
             let rt = p.get("refresh_token").cloned().unwrap_or_default();
             let now = Instant::now();
             let (grant, retry) = match b.presented(&rt, s.reuse_window(), now) {
@@ -1073,6 +1169,13 @@ fn exchange(
             if b.grants.get(&grant).is_none_or(|g| g.revoked) {
                 b.stats.refused += 1;
                 return Err(refuse("invalid_grant", "The grant was revoked"));
+            }
+            if b.grants[&grant].public != (client == Authenticated::Public) {
+                b.stats.refused += 1;
+                return Err(refuse(
+                    "invalid_grant",
+                    "The refresh token was issued to another client",
+                ));
             }
             let answer = issue(s, &mut b, grant);
             if s.vendor != OAuthVendor::Metry {

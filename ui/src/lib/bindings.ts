@@ -108,8 +108,9 @@ title: string,
  */
 action: string, 
 /**
- * Who must act: `customer` (sign in again), `installer` (a key, a setting) or `onramp`
- * (nothing to do while Onramp runs).
+ * Who must act: `customer` (sign in again), `installer` (a key, a setting), `company`
+ * (the company's vendor app: its client id or secret) or `onramp` (nothing to do while
+ * Onramp runs).
  */
 who: string, 
 /**
@@ -291,6 +292,11 @@ source: string,
  * Enphase apps also carry an API key.
  */
 needs_api_key: boolean, 
+/**
+ * The vendor accepts a public client (PKCE, no secret: Tesla's Open Source apps): the
+ * secret may be left empty.
+ */
+public_client: boolean, 
 /**
  * How the sign-in comes back (Settings over onramp.toml over the vendor's default).
  */

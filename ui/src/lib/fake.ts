@@ -634,6 +634,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           client_id: apps.get(p.id) ?? ((opts.environment ?? "sandbox") === "sandbox" ? `sandbox-${p.id}` : null),
           source: apps.has(p.id) ? "settings" : (opts.environment ?? "sandbox") === "sandbox" ? "sandbox" : "none",
           needs_api_key: p.id === "enphase",
+          public_client: p.id === "tesla",
           redirect_mode: returns.get(p.id)?.mode ?? p.sign_in!.default_mode,
           modes: p.sign_in!.modes,
           relay_url: returns.get(p.id)?.relay_url ?? null,
@@ -702,7 +703,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     },
     async saveVendorApp(input) {
       calls.push(`saveVendorApp:${input.provider}:${input.client_id}`);
-      if (!input.client_id.trim() || !input.client_secret.trim()) reject({ code: "Validation", message: "Enter both the client id and the client secret.", hint: null });
+      if (!input.client_id.trim()) reject({ code: "Validation", message: "Enter the app's client id.", hint: null });
+      if (!input.client_secret.trim() && input.provider !== "tesla") reject({ code: "Validation", message: "Enter the client secret: apps of this vendor always have one.", hint: null });
       apps.set(input.provider, input.client_id.trim());
       return (await b.vendorApps()).find((a) => a.provider === input.provider)!;
     },

@@ -13,8 +13,16 @@ describe("relay", () => {
     );
   });
 
+  it("forwards Derapi's codeless answer and the issuer", () => {
+    expect(deepLinkFor("?state=s1&enrollmentID=enr-7")).toBe("onramp://oauth/callback?state=s1&enrollmentID=enr-7");
+    expect(deepLinkFor("?code=a&state=b&iss=https%3A%2F%2Fas.example")).toBe(
+      "onramp://oauth/callback?code=a&state=b&iss=https%3A%2F%2Fas.example",
+    );
+  });
+
   it("forwards nothing without an answer", () => {
     expect(deepLinkFor("")).toBeNull();
-    expect(deepLinkFor("?state=only")).toBeNull();
+    expect(deepLinkFor("?state=")).toBeNull();
+    expect(deepLinkFor("?utm_source=mail")).toBeNull();
   });
 });

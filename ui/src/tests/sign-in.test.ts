@@ -82,6 +82,29 @@ describe("vendor apps", () => {
     expect(text()).not.toContain("very-secret");
     expect(($("vendor-app-enphase")!.querySelectorAll("input")).length).toBe(3);
   });
+
+  it("saves a public app (no secret) only where the vendor allows one", async () => {
+    const fake = await start({ environment: "production" });
+    go({ name: "settings" });
+    await settle(10);
+    const fill = (provider: string) => {
+      const card = $(`vendor-app-${provider}`)!;
+      const id = card.querySelector("input") as HTMLInputElement;
+      id.value = "open-source-app";
+      id.dispatchEvent(new Event("input", { bubbles: true }));
+      return card;
+    };
+    const tesla = fill("tesla");
+    const sma = fill("sma");
+    await settle();
+    expect($("public-client-tesla")).not.toBeNull();
+    expect($("public-client-sma")).toBeNull();
+    expect(sma.querySelector<HTMLButtonElement>("button[type=submit]")!.disabled).toBe(true);
+    tesla.querySelector<HTMLButtonElement>("button[type=submit]")!.click();
+    await settle(10);
+    expect(fake.calls).toContain("saveVendorApp:tesla:open-source-app");
+    expect($("vendor-app-tesla")!.textContent).toContain("Saved");
+  });
 });
 
 describe("the way back", () => {

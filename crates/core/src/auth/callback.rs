@@ -23,6 +23,8 @@ const KNOWN: &[&str] = &[
     "site_id",
     "external_id",
     "enrollmentID",
+    "iss",
+    "issuer",
 ];
 
 /// What came back from the authorization server.
@@ -43,6 +45,8 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Callback {
     pub state: Option<String>,
+    /// The issuer the answer names (RFC 9207 `iss`; Tesla calls it `issuer`), if it names one.
+    pub issuer: Option<String>,
     pub outcome: Outcome,
 }
 
@@ -104,9 +108,16 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
         }
     }
     let state = params.remove("state").filter(|s| !s.is_empty());
+    let issuer = match (params.remove("iss"), params.remove("issuer")) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(invalid("it names two different issuers"));
+        }
+        (a, b) => a.or(b).filter(|i| !i.is_empty()),
+    };
     if let Some(error) = params.remove("error") {
         return Ok(Callback {
             state,
+            issuer,
             outcome: Outcome::Denied {
                 error,
                 description: params.remove("error_description"),
@@ -124,6 +135,7 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
     params.remove("error_uri");
     Ok(Callback {
         state,
+        issuer,
         outcome: Outcome::Code {
             code,
             extra: params,
@@ -228,6 +240,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn reads_the_issuer_by_either_name_and_refuses_two() {
+        let c = parse_url("onramp://oauth/callback?code=a&state=b&iss=https%3A%2F%2Fas.example")
+            .unwrap();
+        assert_eq!(c.issuer.as_deref(), Some("https://as.example"));
+        let Outcome::Code { extra, .. } = &c.outcome else {
+            panic!()
+        };
+        assert!(
+            extra.is_empty(),
+            "the issuer is not a vendor extra: {extra:?}"
+        );
+        // Tesla's spelling.
+        let t = parse_url("http://127.0.0.1:1/callback?code=a&state=b&issuer=https%3A%2F%2Fauth.tesla.com%2Foauth2%2Fv3").unwrap();
+        assert_eq!(
+            t.issuer.as_deref(),
+            Some("https://auth.tesla.com/oauth2/v3")
+        );
+        assert!(parse_url("onramp://oauth/callback?code=a&state=b&iss=x&issuer=y").is_err());
+        assert_eq!(
+            parse_url("onramp://oauth/callback?code=a&state=b")
+                .unwrap()
+                .issuer,
+            None
+        );
     }
 
     #[test]

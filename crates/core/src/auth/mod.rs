@@ -105,6 +105,37 @@ impl<'a> Authorizations<'a> {
         })
     }
 
+    /// RFC 9207: an answer that names an issuer must name the one its sign-in went to, when
+    /// that is known (`issuer_of` the pending sign-in's provider). Another issuer means another
+    /// server's answer (a mix-up): it is refused before anything is consumed or sent, so the
+    /// sign-in it claims stays open for its real answer. An answer naming no issuer is left to
+    /// the other checks (a pasted code never names one).
+    pub async fn check_issuer(
+        &self,
+        cb: &Callback,
+        issuer_of: impl Fn(ProviderId) -> Option<String>,
+    ) -> Result<()> {
+        let (Some(state), Some(got)) = (cb.state.as_deref(), cb.issuer.as_deref()) else {
+            return Ok(());
+        };
+        let Some(provider) = self.store.pending_provider(&state_hash(state)).await? else {
+            // Unknown or used states are refused by `complete` in their own words.
+            return Ok(());
+        };
+        match issuer_of(provider) {
+            Some(want) if want != got => {
+                let name = crate::providers::spec(provider).name;
+                Err(Error::validation(format!(
+                    "This sign-in answer comes from another server than {name}'s: it names the issuer {got:?}, not {want:?}. Nothing was changed."
+                ))
+                .hint(format!(
+                    "Another site may be trying to pass its answer off as {name}'s. Ask the customer to finish the sign-in in the {name} window Onramp opened; if this happens again, check the {name} authorize URL and issuer in onramp.toml."
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Matches a callback to its pending authorization and consumes it. Refuses a missing or
     /// unknown state, a replay, a late arrival and a callback meant for another provider; a
     /// decline consumes the authorization and reads as `Declined`.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::http::{self, Client};
 use super::VendorSite;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Result, TokenError};
 use crate::model::ProviderId;
 use crate::vault::Sensitive;
 
@@ -63,14 +63,94 @@ pub struct OAuthSpec {
 }
 
 /// A vendor app's credentials: the client id (not secret), the secret and Enphase's API key.
+/// A public client (PKCE only, where the vendor allows one: [`public_client_allowed`]) has no
+/// secret.
 #[derive(Clone, Debug)]
 pub struct AppCredentials {
     pub client_id: String,
-    pub client_secret: Sensitive<String>,
+    pub client_secret: Option<Sensitive<String>>,
     pub api_key: Option<Sensitive<String>>,
 }
 
-/// Where a provider's OAuth endpoints live (from onramp.toml or the sandbox).
+impl AppCredentials {
+    /// The secret as sent where the vendor's token style always carries one (empty for a
+    /// public client, which those vendors never accept: see [`public_client_allowed`]).
+    pub fn secret(&self) -> &str {
+        self.client_secret
+            .as_ref()
+            .map(|s| s.expose().as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// Whether a vendor accepts a public client (PKCE, no client secret) at its token endpoint.
+///
+/// - Tesla: yes. Its "Open Source Apps" use the authorization code flow with PKCE and a client
+///   id without a secret (developer.tesla.com, Fleet API authentication; vendors.md §1).
+/// - SMA: no. SMA issues each app a client id and secret when it registers the app by hand, and
+///   documents no public client (vendors.md §3).
+/// - Enphase (HTTP Basic with the secret), SolarEdge V2 (JSON body with `client_secret`), Metry,
+///   UtilityAPI (HTTP Basic), Pelm (`Pelm-Secret`) and Derapi (client credentials): the secret
+///   is part of every documented token request.
+pub fn public_client_allowed(provider: ProviderId) -> bool {
+    matches!(provider, ProviderId::Tesla)
+}
+
+/// The issuer identifier a vendor's authorization server puts in its authorization responses
+/// (RFC 9207 `iss`; Tesla names the same parameter `issuer`), where the vendor documents or
+/// sends one. Tesla's sign-in comes back with `issuer=https://auth.tesla.com/oauth2/v3` (the
+/// issuer of its OpenID configuration). No other vendor Onramp signs in with sends one; an
+/// issuer can be declared for any provider with `issuer` in `onramp.toml`.
+pub fn documented_issuer(provider: ProviderId) -> Option<&'static str> {
+    match provider {
+        ProviderId::Tesla => Some("https://auth.tesla.com/oauth2/v3"),
+        _ => None,
+    }
+}
+
+/// An authorize or token endpoint as `onramp.toml` gives it. Decided by the URL's shape alone:
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointUrl {
+    /// An origin: a path that is empty or `/`, and no query (`https://auth.example.com`). The
+    /// vendor's host: Onramp adds the vendor's own path (`/oauth2/v3/token`), as it always did.
+    Host(url::Url),
+    /// Anything with a path beyond `/` or a query
+    /// (`https://idp.example.com/realms/solar/protocol/openid-connect/token`): the endpoint
+    /// itself, used exactly as given.
+    Full(url::Url),
+}
+
+impl EndpointUrl {
+    pub fn parse(configured: &str) -> Result<EndpointUrl, url::ParseError> {
+        let url = url::Url::parse(configured.trim())?;
+        let origin_only = matches!(url.path(), "" | "/") && url.query().is_none();
+        Ok(if origin_only {
+            EndpointUrl::Host(url)
+        } else {
+            EndpointUrl::Full(url)
+        })
+    }
+
+    /// The endpoint to call: the full URL, or the host with the vendor's path.
+    pub fn resolve(&self, vendor_path: &str) -> String {
+        match self {
+            EndpointUrl::Full(u) => u.to_string(),
+            EndpointUrl::Host(u) => join(u.as_str(), vendor_path),
+        }
+    }
+}
+
+/// The endpoint a configured URL means (see [`EndpointUrl`]); a value that is not a URL (a
+/// configuration refuses those when it is read) is taken as a host, as before.
+pub fn resolve_endpoint(configured: &str, vendor_path: &str) -> String {
+    match EndpointUrl::parse(configured) {
+        Ok(e) => e.resolve(vendor_path),
+        Err(_) => join(configured, vendor_path),
+    }
+}
+
+/// Where a provider's OAuth endpoints live: the authorize and token endpoints as full URLs,
+/// the data API as a base URL the vendor's paths are added to.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
@@ -80,14 +160,17 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
+    /// The vendor's own endpoints.
     pub fn defaults(spec: &OAuthSpec) -> Endpoints {
         Endpoints {
-            authorize_url: spec.hosts.authorize.to_string(),
-            token_url: spec.hosts.token.to_string(),
+            authorize_url: join(spec.hosts.authorize, spec.authorize_path),
+            token_url: join(spec.hosts.token, spec.token_path),
             api_url: spec.hosts.api.to_string(),
         }
     }
 
+    /// One host for everything (the sandbox), as configuration: [`crate::config::Config::
+    /// oauth_endpoints`] adds the vendor's paths to it.
     pub fn same(base: &str) -> Endpoints {
         Endpoints {
             authorize_url: base.to_string(),
@@ -111,7 +194,7 @@ pub fn authorize_url(
     challenge: &str,
     scope: &str,
 ) -> Result<String> {
-    let mut url = url::Url::parse(&join(&ep.authorize_url, spec.authorize_path)).map_err(|e| {
+    let mut url = url::Url::parse(&ep.authorize_url).map_err(|e| {
         Error::new(
             Code::NotConfigured,
             format!("The authorize URL is not valid: {e}"),
@@ -201,15 +284,22 @@ fn token_error(
         .error_description
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
-    match e.error.as_str() {
+    let mut out = token_refusal(vendor, &e.error, &why);
+    out.token_error = TokenError::parse(&e.error);
+    out
+}
+
+/// What a token endpoint's RFC 6749 error means, in the installer's words.
+fn token_refusal(vendor: &str, error: &str, why: &str) -> Error {
+    match error {
         "invalid_client" | "unauthorized_client" => Error::new(
             Code::NotConfigured,
-            format!("{vendor} does not accept Onramp's app credentials: {}{why}.", e.error),
+            format!("{vendor} refused your company's {vendor} app (its client id or secret): {error}{why}."),
         )
-        .hint(format!("Check the {vendor} client id and secret in Settings → Vendor apps.")),
+        .hint(format!("Nothing for the customer to do: whoever manages your company's {vendor} app checks its client id and secret at {vendor}, enters them again in Settings → Vendor apps (or `onramp app set`), then presses Check.")),
         "invalid_grant" | "invalid_auth_code" => Error::new(
             Code::ReauthRequired,
-            format!("{vendor} refused the authorization: {}{why}.", e.error),
+            format!("{vendor} refused the authorization: {error}{why}."),
         )
         .hint("The sign-in expired or was already used. Start the connection again with the customer."),
         other => http::vendor_failed(vendor, format!("{other}{why}")),
@@ -229,10 +319,10 @@ pub struct TokenEndpoint<'a> {
 impl TokenEndpoint<'_> {
     /// One token request in the vendor's style.
     async fn request(&self, params: BTreeMap<&'static str, String>) -> Result<Tokens> {
-        let (vendor, spec) = (self.vendor, self.spec);
-        let url = join(&self.endpoints.token_url, spec.token_path);
+        let vendor = self.vendor;
+        let url = &self.endpoints.token_url;
         let resp = self
-            .post(&url, params)
+            .post(url, params)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
@@ -290,12 +380,14 @@ impl TokenEndpoint<'_> {
     ) -> reqwest::RequestBuilder {
         let (spec, app) = (self.spec, self.app);
         let refresh = params.get("grant_type").map(String::as_str) == Some("refresh_token");
-        let secret = app.client_secret.expose().clone();
+        let secret = app.secret().to_string();
         let http = &self.client.http;
         match spec.style {
             TokenStyle::FormBody => {
                 params.insert("client_id", app.client_id.clone());
-                if !(refresh && spec.refresh_without_secret) {
+                // A public client has no secret to send (RFC 6749 §2.1): its client id and the
+                // PKCE verifier are all it presents.
+                if app.client_secret.is_some() && !(refresh && spec.refresh_without_secret) {
                     params.insert("client_secret", secret);
                 }
                 http.post(url).form(&params)

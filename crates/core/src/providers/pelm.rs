@@ -57,7 +57,7 @@ fn url(api: &str, path: &str) -> String {
 
 fn with_client(req: reqwest::RequestBuilder, app: &AppCredentials) -> reqwest::RequestBuilder {
     req.header("Pelm-Client-Id", &app.client_id)
-        .header("Pelm-Secret", app.client_secret.expose())
+        .header("Pelm-Secret", app.secret())
         .header(reqwest::header::ACCEPT, "application/json")
 }
 

@@ -80,9 +80,13 @@ impl Onramp {
             .vault
             .open(&app_aad(&app_row(provider, "oauth_app")), &sealed)
             .await?;
+        let client_secret = secrets.get(CLIENT_SECRET).cloned();
+        if client_secret.is_none() && !vendor_oauth::public_client_allowed(provider) {
+            return Err(not_set());
+        }
         let app = AppCredentials {
             client_id,
-            client_secret: secrets.get(CLIENT_SECRET).cloned().ok_or_else(not_set)?,
+            client_secret,
             api_key: secrets.get(APP_API_KEY).cloned(),
         };
         self.saved_apps().insert(provider, app.clone());
@@ -96,6 +100,8 @@ impl Onramp {
     }
 
     /// Saves a vendor app registration: the client id in the store, the secrets in the vault.
+    /// An empty secret saves a public client (PKCE only), where the vendor allows one
+    /// ([`vendor_oauth::public_client_allowed`]); elsewhere it is refused.
     pub async fn save_oauth_app(
         &self,
         provider: ProviderId,
@@ -105,10 +111,18 @@ impl Onramp {
     ) -> Result<()> {
         let (spec, _) = self.oauth_spec(provider)?;
         let client_id = client_id.trim();
-        if client_id.is_empty() || client_secret.expose().trim().is_empty() {
-            return Err(Error::validation(
-                "Enter both the client id and the client secret.",
-            ));
+        let public = client_secret.expose().trim().is_empty();
+        if client_id.is_empty() {
+            return Err(Error::validation("Enter the app's client id."));
+        }
+        if public && !vendor_oauth::public_client_allowed(provider) {
+            let name = providers::spec(provider).name;
+            return Err(Error::validation(format!(
+                "Enter the client secret: {name} apps always have one."
+            ))
+            .hint(format!(
+                "{name} gives every app registration a client secret; copy it from where your company registered the app."
+            )));
         }
         if spec.needs_api_key
             && api_key
@@ -118,7 +132,12 @@ impl Onramp {
             return Err(Error::validation("Enphase apps also need their API key."));
         }
         self.saved_apps().remove(&provider);
-        let mut secrets = Secrets::new().with(CLIENT_SECRET, &client_secret);
+        // Refreshes held back because the vendor refused the old app may go at once.
+        self.lifecycle.forget_connections();
+        let mut secrets = Secrets::new();
+        if !public {
+            secrets.insert(CLIENT_SECRET, client_secret.clone());
+        }
         if let Some(k) = &api_key {
             secrets.insert(APP_API_KEY, k.clone());
         }
@@ -147,6 +166,7 @@ impl Onramp {
                 client_id,
                 source: source.to_string(),
                 needs_api_key: oauth.needs_api_key,
+                public_client: vendor_oauth::public_client_allowed(id),
                 redirect_mode,
                 modes: spec
                     .info(false)
@@ -317,8 +337,9 @@ impl Onramp {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .unwrap_or(providers::utilityapi::DEFAULT_SCOPE)
-            .to_string();
+            .map(str::to_string)
+            .or_else(|| self.config.oauth_scope(ProviderId::Utilityapi))
+            .unwrap_or_else(|| providers::utilityapi::DEFAULT_SCOPE.to_string());
         if !scope.starts_with("FB=")
             || scope.len() > 1024
             || scope.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -398,15 +419,24 @@ impl Onramp {
                         providers::spec(provider).name
                     ))
                 })?;
-                (
-                    format!("{}{path}", ep.authorize_url.trim_end_matches('/')),
-                    RedirectMode::Paste,
-                )
+                // The vendor's code page lives on its authorize host.
+                let page = url::Url::parse(&ep.authorize_url)
+                    .and_then(|u| u.join(path))
+                    .map_err(|e| {
+                        Error::new(
+                            Code::NotConfigured,
+                            format!("The authorize URL is not valid: {e}"),
+                        )
+                    })?;
+                (page.to_string(), RedirectMode::Paste)
             }
         };
         // What must exist before the browser opens, and what the completion needs to know.
         let mut details: BTreeMap<String, String> = BTreeMap::new();
-        let mut scope = spec.scopes.to_string();
+        let mut scope = self
+            .config
+            .oauth_scope(provider)
+            .unwrap_or_else(|| spec.scopes.to_string());
         let mut pelm_token = None;
         let mut derapi_flow = None;
         match provider {
@@ -548,6 +578,7 @@ impl Onramp {
             }
             Pasted::BareCode(code) => Callback {
                 state: Some(state.to_string()),
+                issuer: None,
                 outcome: Outcome::Code {
                     code,
                     extra: BTreeMap::new(),
@@ -559,9 +590,10 @@ impl Onramp {
 
     async fn finish(&self, cb: Callback, expected: Option<ProviderId>) -> Result<Connection> {
         let now = self.now();
-        let done = Authorizations::new(&self.store, &self.vault)
-            .complete(&cb, expected, now)
+        let auth = Authorizations::new(&self.store, &self.vault);
+        auth.check_issuer(&cb, |p| self.config.oauth_issuer(p))
             .await?;
+        let done = auth.complete(&cb, expected, now).await?;
         let details: BTreeMap<String, String> = done
             .details
             .as_deref()
@@ -695,7 +727,7 @@ impl Onramp {
                         sites: &sites,
                         scopes: tokens.scope.clone().or_else(|| {
                             details.get("scope_requested").cloned().or_else(|| {
-                                (!spec.scopes.is_empty()).then(|| spec.scopes.to_string())
+                                self.config.oauth_scope(provider).filter(|s| !s.is_empty())
                             })
                         }),
                         access_expires_at: at(tokens.expires_in),
@@ -981,6 +1013,27 @@ impl Onramp {
             }
             _ => {}
         }
+        // An access token that has expired (or is about to) is renewed first: the vendor would
+        // refuse it, and that refusal says nothing about the connection.
+        let conn = match crate::lifecycle::due(&conn, self.now(), self.lifecycle.policy()) {
+            Some(crate::lifecycle::Due::Access) => match self.refresh_connection(&conn.id).await {
+                Ok(renewed) => renewed,
+                // The refusal is recorded on the connection (needs the customer, or the
+                // company's app): that is the check's answer.
+                Err(e)
+                    if e.code == Code::ReauthRequired
+                        || e.token_error
+                            .is_some_and(crate::error::TokenError::app_refused) =>
+                {
+                    return self.store.connection(&conn.id).await;
+                }
+                // Nothing to renew with (no refresh token): the vendor judges the token it has.
+                Err(e) if e.code == Code::Validation => conn,
+                // A transient failure (network, rate limit, another holder): nothing changed.
+                Err(e) => return Err(e),
+            },
+            _ => conn,
+        };
         let access = self.access_token(&conn.id).await?;
         let (_, ep) = self.oauth_spec(conn.provider)?;
         let app = self.app_credentials(conn.provider).await?;

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::tokens::Grant;
 use super::Onramp;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Result, TokenError};
 use crate::lifecycle::{self, SweepReport};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth};
@@ -249,6 +249,23 @@ impl Onramp {
                         kind,
                         self.actor,
                     )
+                    .await?;
+                return Err(why);
+            }
+            Err(e) if e.token_error.is_some_and(TokenError::app_refused) => {
+                // The vendor refused the company's app (`invalid_client`, `unauthorized_client`),
+                // not the grant: every refresh fails until the company fixes its app, so the
+                // connection says it cannot renew, and why. The vendor did nothing with the
+                // refresh token: the attempt is settled.
+                let why = Error {
+                    message: format!("This connection cannot renew its sign-in: {}", e.message),
+                    ..e.clone()
+                };
+                self.store
+                    .record_refresh_refused(&conn.id, &why.info(), self.actor)
+                    .await?;
+                self.store
+                    .release_lease(&lease, lease.in_doubt_since.is_none())
                     .await?;
                 return Err(why);
             }

@@ -687,6 +687,61 @@ impl Store {
         Ok(())
     }
 
+    /// A refresh the vendor refused for a reason that is not the grant's (its app's client id
+    /// or secret): the connection is `error` with the reason, so it shows that it cannot renew,
+    /// and its grant is untouched (the refresh token was not spent). The event is written when
+    /// the reason is new, not at every retry.
+    pub async fn record_refresh_refused(
+        &self,
+        connection_id: &str,
+        why: &ErrorInfo,
+        actor: &str,
+    ) -> Result<()> {
+        let code = format!("{:?}", why.code);
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT customer_id, provider, state, last_error_code, last_error_message
+             FROM connections WHERE id = ?",
+        )
+        .bind(connection_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let known = row.get::<String, _>("state") == "error"
+            && row.get::<Option<String>, _>("last_error_code").as_deref() == Some(code.as_str())
+            && row
+                .get::<Option<String>, _>("last_error_message")
+                .as_deref()
+                == Some(why.message.as_str());
+        sqlx::query(
+            "UPDATE connections SET state = 'error', last_error_code = ?, last_error_message = ?,
+                last_error_hint = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&code)
+        .bind(&why.message)
+        .bind(&why.hint)
+        .bind(now())
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        if !known {
+            let customer_id: String = row.get("customer_id");
+            insert_event(
+                &mut tx,
+                &NewEvent {
+                    customer_id: Some(&customer_id),
+                    connection_id: Some(connection_id),
+                    provider: Some(provider_of(row.get("provider"))?),
+                    kind: "refresh_refused",
+                    summary: why.message.clone(),
+                    actor,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Deletes a connection with its sealed secrets and its sites, with an event, in one
     /// transaction.
     pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<()> {
@@ -827,6 +882,17 @@ impl Store {
 
     /// Marks the pending authorization used, atomically: of two processes racing with the same
     /// state, exactly one gets `Fresh`.
+    /// The provider of an unconsumed pending authorization, without consuming it.
+    pub async fn pending_provider(&self, state_hash: &str) -> Result<Option<ProviderId>> {
+        let p: Option<String> = sqlx::query_scalar(
+            "SELECT provider FROM pending_authorizations WHERE state_hash = ? AND consumed_at IS NULL",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        p.as_deref().map(provider_of).transpose()
+    }
+
     pub async fn consume_pending(
         &self,
         state_hash: &str,
