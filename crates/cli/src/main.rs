@@ -180,6 +180,7 @@ enum UsageCmd {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Provider {
+    /// SolarEdge from your company's fleet key: pick the sites with --site.
     Solaredge,
     Solis,
     Tesla,
@@ -253,7 +254,7 @@ struct ConnectArgs {
     /// UtilityAPI: the Green Button scope to ask for (the customer may still narrow it).
     #[arg(long)]
     scope: Option<String>,
-    /// Derapi Join: the device vendor (enphase_grid_services, enphase, tesla, solaredge, sma, solis).
+    /// Derapi Join: the device vendor (enphasevpp, enphase, tesla, solaredge, sma, solis, virtual).
     #[arg(long)]
     vendor: Option<String>,
     /// Derapi Join: a Join flow (browser returns to Onramp) or a Join session (Onramp asks until done).
@@ -484,9 +485,15 @@ fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
         access_token: None,
     };
     match provider {
-        ProviderId::Solaredge => {
-            input.api_key = Some(read_secret("SolarEdge API key", &mut lines)?)
+        ProviderId::Solaredge if account => {
+            input.api_key = Some(read_secret(
+                "SolarEdge fleet API key (Monitoring API V2)",
+                &mut lines,
+            )?)
         }
+        ProviderId::Solaredge => anyhow::bail!(
+            "SolarEdge Monitoring API V2 has no customer key. The homeowner signs in: onramp connect solaredge-site --customer ID; or pick the site from your company's fleet key: onramp account set solaredge, then onramp connect solaredge --customer ID --site SITE_ID"
+        ),
         ProviderId::Solis => {
             input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
@@ -594,7 +601,7 @@ async fn derapi_session(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Co
         .options
         .vendor
         .clone()
-        .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphase_grid_services (or enphase, tesla, solaredge, sma, solis)"))?;
+        .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphasevpp (Enphase Grid Services), or enphase, tesla, solaredge, sma, solis, virtual"))?;
     let session = onramp.begin_derapi_session(args.customer, &vendor).await?;
     eprintln!("Derapi Join for the customer:\n\n  {}\n", session.page_url);
     open_browser(session.page_url.clone());
