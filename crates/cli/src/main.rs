@@ -108,6 +108,12 @@ enum Command {
         solaredge_port: u16,
         #[arg(long, default_value_t = 47802)]
         solis_port: u16,
+        /// Print one line of JSON instead (endpoints, demo keys and apps, and this many Tesla
+        /// grants' refresh tokens), for clients written elsewhere; serve until stdin closes.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 2, requires = "json")]
+        tesla_grants: usize,
     },
     /// One file with everything (customers, connections, vendor apps, usage, activity and every
     /// secret), encrypted to a passphrase: make one, or restore one on a new laptop.
@@ -698,6 +704,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Sandbox {
         solaredge_port,
         solis_port,
+        json,
+        tesla_grants,
     } = cli.command
     {
         let sb = Sandbox::start(SandboxConfig {
@@ -706,6 +714,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ..SandboxConfig::default()
         })
         .await?;
+        if json {
+            let mut v = sb.describe_json();
+            v["tesla"]["refresh_tokens"] = serde_json::json!(sb.issue_grants(
+                onramp_sandbox::OAuthVendor::Tesla,
+                "openid offline_access energy_device_data",
+                tesla_grants
+            ));
+            println!("{v}");
+            std::io::stdout().flush()?;
+            // Serve until the caller closes stdin (or stops this process).
+            tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await?;
+            sb.shutdown().await;
+            return Ok(());
+        }
         println!("{}", sb.describe());
         println!("Point onramp.toml at it:\n\nenvironment = \"production\"\n[solaredge]\nbase_url = \"{}\"\n[solis]\nbase_url = \"{}\"\n", sb.solaredge_url(), sb.solis_url());
         println!("Press Ctrl-C to stop.");

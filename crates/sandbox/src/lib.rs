@@ -365,6 +365,31 @@ impl Sandbox {
         s
     }
 
+    /// Endpoints, demo keys and demo apps as JSON, for clients written elsewhere (the contract
+    /// tests in tests/contract): nothing here is a real secret.
+    pub fn describe_json(&self) -> serde_json::Value {
+        let d = &self.demo;
+        let app = |v: OAuthVendor| {
+            let c = self.oauth_client(v);
+            serde_json::json!({"url": self.oauth_url(v), "client_id": c.client_id,
+                "client_secret": c.client_secret, "api_key": c.api_key})
+        };
+        let (derapi_id, derapi_secret) = self.derapi_client();
+        serde_json::json!({
+            "solaredge": {"url": self.solaredge_url(), "fleet_api_key": d.solaredge_account_key,
+                "site_access": app(OAuthVendor::SolarEdgeSite)},
+            "solis": {"url": self.solis_url(), "account": d.solis_account,
+                "customers": d.solis_customer_keys},
+            "tesla": app(OAuthVendor::Tesla),
+            "enphase": app(OAuthVendor::Enphase),
+            "sma": app(OAuthVendor::Sma),
+            "derapi": {"url": self.derapi_url(), "client_id": derapi_id,
+                "client_secret": derapi_secret,
+                "vendor_credentials": self.derapi_vendor_credentials().into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>()},
+        })
+    }
+
     /// Stops every server.
     pub async fn shutdown(self) {
         for (_, _, server) in self.oauth {
