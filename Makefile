@@ -5,14 +5,14 @@ CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
 BINS := -p onramp-app -p onramp-cli -p onramp-floor --locked
 
-.PHONY: run test deps deps-test ui ui-test relay-test bins check fmt clippy bindings rust-test crash-test e2e package package-test bench bench-smoke clean
+.PHONY: run test deps deps-test ui ui-test relay-test bins check fmt clippy bindings rust-test contract-test crash-test e2e package package-test bench bench-smoke clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
 run: deps bins
 	$(APP_BIN)
 
 ## Everything CI checks: formatting, lints, fresh bindings, Rust, UI and real-window tests.
-test: deps-test ui check ui-test relay-test rust-test bench-smoke crash-test e2e package-test
+test: deps-test ui check ui-test relay-test rust-test contract-test bench-smoke crash-test e2e package-test
 	@echo "make test: all checks passed"
 
 deps:
@@ -51,6 +51,11 @@ bindings:
 ## Rust unit and flow tests, against the sandbox, with the real Secret Service.
 rust-test: bins
 	scripts/with-keyring.sh $(CARGO) test --workspace --locked
+
+## Clients Onramp did not write (soliscloud-api, tesla-fleet-api, Derapi's SDK; pinned in
+## tests/contract/requirements.txt) against the sandbox, as they would talk to the vendors.
+contract-test: bins
+	timeout 120 tests/contract/.venv/bin/python tests/contract/run.py --onramp target/debug/onramp
 
 ## SIGKILL at random moments of `onramp refresh --all`, 200 times: no connection is lost.
 crash-test: bins

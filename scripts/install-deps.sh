@@ -8,7 +8,7 @@ what=${1:-run}
 build_pkgs=(build-essential pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev
   librsvg2-dev libssl-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libdbus-1-dev file
   gnome-keyring dbus dbus-x11 libsecret-tools)
-test_pkgs=(xvfb xauth imagemagick webkit2gtk-driver xdg-utils desktop-file-utils x11-utils at-spi2-core python3-pip)
+test_pkgs=(xvfb xauth imagemagick webkit2gtk-driver xdg-utils desktop-file-utils x11-utils at-spi2-core python3-pip python3-venv)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -43,6 +43,16 @@ if [ "$what" = test ]; then
     echo "==> installing selenium (Python WebDriver client)"
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 'selenium==4.27.1' 2>/dev/null \
       || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --break-system-packages 'selenium==4.27.1'
+  fi
+  # The vendors' published clients for the contract tests (tests/contract): a project-local
+  # virtual environment with pinned versions, made again only when the pins change.
+  venv=tests/contract/.venv
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s tests/contract/requirements.txt "$venv/.onramp-requirements"; then
+    echo "==> installing the vendors' published clients (tests/contract/.venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/contract/requirements.txt
+    cp tests/contract/requirements.txt "$venv/.onramp-requirements"
   fi
   # The benchmark's Python peer (bench/peer_sweep.py); `make test` runs it at tiny sizes.
   if ! python3 -c 'import authlib, httpx' 2>/dev/null; then

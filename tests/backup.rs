@@ -72,7 +72,7 @@ async fn fill(w: &World, onramp: &Onramp) -> Filled {
     let ada = customer(onramp, "Ada Garcia").await;
     let ben = customer(onramp, "Ben Okafor").await;
     let key_conn = onramp
-        .connect_customer_key(&ada, solaredge_key(&demo.solaredge_site_keys[0].api_key))
+        .connect_customer_key(&ada, customer_key(w, 0))
         .await
         .unwrap()
         .id;
@@ -349,8 +349,7 @@ async fn every_bad_file_says_why_and_changes_nothing() {
     // The store that must stay as it is: another laptop's, with its own customer.
     let b = bare(&w, &w.dir.path().join("other")).await;
     let carla = customer(&b, "Carla Diaz").await;
-    let demo = w.sandbox.demo().clone();
-    b.connect_customer_key(&carla, solaredge_key(&demo.solaredge_site_keys[1].api_key))
+    b.connect_customer_key(&carla, customer_key(&w, 1))
         .await
         .unwrap();
     let before = snapshot(&b).await;

@@ -65,7 +65,7 @@ fn ok(out: Output) -> String {
 }
 
 #[tokio::test]
-async fn enrolls_solaredge_and_solis_from_the_terminal() {
+async fn enrolls_solis_from_the_terminal_and_sends_solaredge_customers_to_sign_in() {
     // The CLI starts its own sandbox with the default seed: the same demo keys as this one.
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let demo = sb.demo().clone();
@@ -80,13 +80,19 @@ async fn enrolls_solaredge_and_solis_from_the_terminal() {
     .to_string();
     assert_eq!(id.len(), 36, "prints the new customer's id: {id}");
 
-    let se = &demo.solaredge_site_keys[0];
-    let out = ok(onramp(
+    // SolarEdge Monitoring API V2 has no customer key: the CLI says which two ways there are.
+    let no_key = onramp(
         dir.path(),
         &["connect", "solaredge", "--customer", &id],
-        &format!("{}\n", se.api_key),
-    ));
-    assert!(out.contains(&se.site_name), "{out}");
+        &format!("{}\n", demo.solaredge_account_key),
+    );
+    assert!(!no_key.status.success());
+    let err = String::from_utf8_lossy(&no_key.stderr);
+    assert!(err.contains("no customer key"), "{err}");
+    assert!(
+        err.contains("solaredge-site") && err.contains("--site"),
+        "{err}"
+    );
 
     let solis = &demo.solis_customer_keys[0];
     ok(onramp(
@@ -97,7 +103,7 @@ async fn enrolls_solaredge_and_solis_from_the_terminal() {
 
     let bad = onramp(
         dir.path(),
-        &["connect", "solaredge", "--customer", &id],
+        &["account", "set", "solaredge"],
         "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ\n",
     );
     assert!(!bad.status.success());
@@ -109,12 +115,7 @@ async fn enrolls_solaredge_and_solis_from_the_terminal() {
         serde_json::from_str(&ok(onramp(dir.path(), &["list", "--json"], ""))).unwrap();
     let conns = list[0]["connections"].as_array().unwrap();
     assert_eq!(list[0]["customer"]["job_number"], "J-77");
-    assert_eq!(conns.len(), 2);
-    let se_sites = conns.iter().find(|c| c["provider"] == "solaredge").unwrap()["sites"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(se_sites[0]["external_id"], se.site_id.to_string());
+    assert_eq!(conns.len(), 1);
     let solis_sites = conns.iter().find(|c| c["provider"] == "solis").unwrap()["sites"]
         .as_array()
         .unwrap()
@@ -123,7 +124,7 @@ async fn enrolls_solaredge_and_solis_from_the_terminal() {
 
     let json = serde_json::to_string(&list).unwrap();
     assert!(
-        !json.contains(&se.api_key) && !json.contains(&solis.key_secret),
+        !json.contains(&demo.solaredge_account_key) && !json.contains(&solis.key_secret),
         "no secret in the export"
     );
 }
@@ -352,7 +353,7 @@ async fn connects_the_utility_and_aggregator_providers_from_the_terminal() {
     let pelm = connect(&["pelm"]);
     assert_eq!(pelm["state"], "active", "{pelm}");
     assert!(!pelm["sites"].as_array().unwrap().is_empty(), "{pelm}");
-    let derapi = connect(&["derapi", "--vendor", "enphase_grid_services"]);
+    let derapi = connect(&["derapi", "--vendor", "enphasevpp"]);
     assert_eq!(derapi["state"], "active", "{derapi}");
     assert!(!derapi["sites"].as_array().unwrap().is_empty(), "{derapi}");
     // The older Join session: the page does not redirect; the CLI asks Derapi until it is done.

@@ -8,51 +8,82 @@ use onramp_core::model::{ConnectAccountSites, ConnectionState, CredentialKind, P
 use onramp_core::Code;
 use onramp_sandbox::{Faults, SandboxConfig, Vendor};
 
+/// SolarEdge Monitoring API V2 has no per-site key: the homeowner signs in (Site Access) or the
+/// installer picks the site from the company's fleet key. Onramp offers exactly those two, in
+/// V2's words, and refuses a "customer key" before anything is sent.
 #[tokio::test]
-async fn solaredge_customer_key_connects_persists_and_never_stores_the_key() {
+async fn solaredge_enrolls_by_site_access_or_the_fleet_key_never_a_customer_key() {
     let w = World::new().await;
     let onramp = w.open().await;
-    assert!(
-        onramp.status().vault.available,
-        "{:?}",
-        onramp.status().vault
-    );
     let id = customer(&onramp, "Ada Garcia").await;
-    let demo = w.sandbox.demo().solaredge_site_keys[0].clone();
+    let fleet_key = w.sandbox.demo().solaredge_account_key.clone();
 
-    let conn = onramp
-        .connect_customer_key(&id, solaredge_key(&demo.api_key))
+    let e = onramp
+        .connect_customer_key(&id, solaredge_key(&fleet_key))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+    assert!(e.message.contains("no customer key"), "{}", e.message);
+    assert_eq!(w.sandbox.requests(Vendor::SolarEdge), 0, "nothing was sent");
+    assert_eq!(row_count(&onramp, "connections").await, 0);
+
+    let info = onramp
+        .providers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == ProviderId::Solaredge)
+        .unwrap();
+    assert!(info.fields.is_empty(), "no customer key fields");
+    assert!(info.customer_key_help.is_empty());
+    assert_eq!(info.account_fields.len(), 1);
+    assert_eq!(info.account_fields[0].label, "Fleet API key");
+    assert!(info.account_key_help.contains("developer console"));
+    let sign_in = info.sign_in.as_ref().expect("Site Access sign-in");
+    for help in [&info.account_key_help, &sign_in.help] {
+        for v1 in ["Admin → Site Access", "Company Details", "API Access"] {
+            assert!(!help.contains(v1), "V1 portal words in {help:?}");
+        }
+    }
+
+    // The fleet key lists the account's sites (V2's `sites.site`); the installer picks one.
+    onramp
+        .save_installer_account(solaredge_key(&fleet_key))
         .await
         .unwrap();
-    assert_eq!(conn.state, ConnectionState::Active);
-    assert_eq!(conn.kind, CredentialKind::CustomerKey);
-    assert_eq!(conn.sites.len(), 1);
-    assert_eq!(conn.sites[0].external_id, demo.site_id.to_string());
-    assert_eq!(conn.sites[0].name, demo.site_name);
-    let tail = &demo.api_key[demo.api_key.len() - 4..];
-    assert_eq!(
-        conn.credential_hint.as_deref(),
-        Some(format!("…{tail}").as_str())
-    );
+    let found = onramp
+        .search_account_sites(ProviderId::Solaredge, "")
+        .await
+        .unwrap();
+    assert_eq!(found.total, 320);
+    assert!(found
+        .sites
+        .iter()
+        .all(|s| matches!(s.status.as_deref(), Some("Active" | "Pending"))));
+    let picked = found.sites[0].clone();
+    let conn = onramp
+        .connect_account_sites(ConnectAccountSites {
+            customer_id: id.clone(),
+            provider: ProviderId::Solaredge,
+            site_ids: vec![picked.external_id.clone()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(conn.kind, CredentialKind::InstallerAccount);
     onramp.close().await;
 
-    // Reopen: the connection is still there and its key still works from the keyring.
     let again = w.open().await;
-    let detail = again.customer(&id).await.unwrap();
-    assert_eq!(detail.connections.len(), 1);
-    assert!(detail.events.iter().any(|e| e.kind == "connected"));
     let checked = again.check_connection(&conn.id).await.unwrap();
     assert_eq!(checked.state, ConnectionState::Active);
-    assert!(checked.last_checked_at.is_some());
+    assert_eq!(checked.sites[0].external_id, picked.external_id);
     again.close().await;
-
     let bytes = store_bytes(w.dir.path());
     assert!(
-        !contains(&bytes, &demo.api_key),
-        "the API key leaked into SQLite"
+        !contains(&bytes, &fleet_key),
+        "the fleet key leaked into SQLite"
     );
     assert!(
-        contains(&bytes, &demo.site_name),
+        contains(&bytes, &picked.name),
         "scan sanity: the site name is stored"
     );
 }
@@ -61,11 +92,10 @@ async fn solaredge_customer_key_connects_persists_and_never_stores_the_key() {
 async fn a_wrong_solaredge_key_is_refused_in_solaredges_words_and_stores_nothing() {
     let w = World::new().await;
     let onramp = w.open().await;
-    let id = customer(&onramp, "Ben Okafor").await;
     let before = row_count(&onramp, "events").await;
 
     let e = onramp
-        .connect_customer_key(&id, solaredge_key("ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"))
+        .save_installer_account(solaredge_key("ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::VendorRejected);
@@ -79,13 +109,12 @@ async fn a_wrong_solaredge_key_is_refused_in_solaredges_words_and_stores_nothing
         "the vendor's reason is shown: {}",
         e.message
     );
-    assert!(e.hint.is_some());
-    assert_eq!(row_count(&onramp, "connections").await, 0);
-    assert_eq!(row_count(&onramp, "sites").await, 0);
+    assert!(e.hint.as_deref().unwrap().contains("developer console"));
+    assert_eq!(row_count(&onramp, "provider_apps").await, 0);
     assert_eq!(row_count(&onramp, "events").await, before);
 
     let e = onramp
-        .connect_customer_key(&id, solaredge_key("has spaces in it"))
+        .save_installer_account(solaredge_key("has spaces in it"))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::Validation);
@@ -245,8 +274,7 @@ async fn solis_installer_account_pages_through_every_station() {
 async fn rate_limits_report_when_to_retry_and_store_nothing() {
     let w = World::new().await;
     let onramp = w.open().await;
-    let id = customer(&onramp, "Eve").await;
-    let key = w.sandbox.demo().solaredge_site_keys[1].api_key.clone();
+    let key = w.sandbox.demo().solaredge_account_key.clone();
     w.sandbox.set_faults(
         Vendor::SolarEdge,
         Faults {
@@ -255,16 +283,16 @@ async fn rate_limits_report_when_to_retry_and_store_nothing() {
         },
     );
     let e = onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .save_installer_account(solaredge_key(&key))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::RateLimited);
     assert!(e.retry_after.is_some());
     assert!(e.message.contains("try again in"), "{}", e.message);
-    assert_eq!(row_count(&onramp, "connections").await, 0);
+    assert_eq!(row_count(&onramp, "provider_apps").await, 0);
     // The fault was one request: the next attempt goes through.
     onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .save_installer_account(solaredge_key(&key))
         .await
         .unwrap();
 }
@@ -278,18 +306,15 @@ async fn the_vendors_own_rate_limit_is_respected() {
     })
     .await;
     let onramp = w.open().await;
-    let id = customer(&onramp, "Fay").await;
-    let key = w.sandbox.demo().solaredge_site_keys[2].api_key.clone();
-    onramp
-        .connect_customer_key(&id, solaredge_key(&key))
-        .await
-        .unwrap();
-    onramp
-        .connect_customer_key(&id, solaredge_key(&key))
-        .await
-        .unwrap();
+    let key = w.sandbox.demo().solaredge_account_key.clone();
+    for _ in 0..2 {
+        onramp
+            .save_installer_account(solaredge_key(&key))
+            .await
+            .unwrap();
+    }
     let e = onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .save_installer_account(solaredge_key(&key))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::RateLimited);
@@ -316,8 +341,7 @@ async fn solis_calls_are_paced_under_three_per_five_seconds() {
 async fn vendor_failures_and_network_failures_read_plainly() {
     let w = World::new().await;
     let onramp = w.open().await;
-    let id = customer(&onramp, "Hal").await;
-    let key = w.sandbox.demo().solaredge_site_keys[3].api_key.clone();
+    let key = w.sandbox.demo().solaredge_account_key.clone();
 
     w.sandbox.set_faults(
         Vendor::SolarEdge,
@@ -327,7 +351,7 @@ async fn vendor_failures_and_network_failures_read_plainly() {
         },
     );
     let e = onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .save_installer_account(solaredge_key(&key))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::VendorError);
@@ -345,7 +369,7 @@ async fn vendor_failures_and_network_failures_read_plainly() {
         },
     );
     let e = onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .save_installer_account(solaredge_key(&key))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::VendorError);
@@ -359,12 +383,12 @@ async fn vendor_failures_and_network_failures_read_plainly() {
     onramp.close().await;
     let offline = w.open_with(cfg).await;
     let e = offline
-        .connect_customer_key(&id, solaredge_key(&key))
+        .save_installer_account(solaredge_key(&key))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::Network);
     assert!(e.message.contains("could not be reached"), "{}", e.message);
-    assert_eq!(row_count(&offline, "connections").await, 0);
+    assert_eq!(row_count(&offline, "provider_apps").await, 0);
 }
 
 #[tokio::test]
@@ -372,9 +396,8 @@ async fn removing_a_connection_removes_its_key() {
     let w = World::new().await;
     let onramp = w.open().await;
     let id = customer(&onramp, "Ida").await;
-    let key = w.sandbox.demo().solaredge_site_keys[4].api_key.clone();
     let conn = onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .connect_customer_key(&id, customer_key(&w, 4))
         .await
         .unwrap();
     onramp.remove_connection(&conn.id).await.unwrap();

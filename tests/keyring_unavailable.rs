@@ -25,9 +25,8 @@ async fn a_missing_keyring_is_reported_and_nothing_is_half_written() {
     assert!(status.hint.as_deref().unwrap().contains("gnome-keyring"));
 
     let id = customer(&onramp, "Jo").await;
-    let key = w.sandbox.demo().solaredge_site_keys[0].api_key.clone();
     let e = onramp
-        .connect_customer_key(&id, solaredge_key(&key))
+        .connect_customer_key(&id, customer_key(&w, 0))
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::KeychainUnavailable);

@@ -355,10 +355,7 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
 
     // A key connection cannot be re-authorized by signing in.
     let key = onramp
-        .connect_customer_key(
-            &c,
-            solaredge_key(&w.sandbox.demo().solaredge_site_keys[0].api_key),
-        )
+        .connect_customer_key(&c, customer_key(&w, 0))
         .await
         .unwrap();
     let e = onramp
@@ -610,9 +607,8 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
         )
         .await
         .unwrap();
-    let key = w.sandbox.demo().solaredge_site_keys[0].api_key.clone();
     onramp
-        .connect_customer_key(&c, solaredge_key(&key))
+        .connect_customer_key(&c, customer_key(&w, 0))
         .await
         .unwrap();
     fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {

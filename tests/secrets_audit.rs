@@ -129,22 +129,18 @@ async fn no_secret_leaves_the_keyring() {
 
     // Keys typed at the customer's site, right and wrong.
     let ada = customer(&onramp, "Ada Garcia").await;
-    let c = onramp
-        .connect_customer_key(&ada, solaredge_key(&demo.solaredge_site_keys[0].api_key))
-        .await
-        .unwrap();
-    seen.add("connect_customer_key", &c);
     let solis = &demo.solis_customer_keys[0];
     let solis_conn = onramp
         .connect_customer_key(&ada, solis_key(&solis.key_id, &solis.key_secret))
         .await
         .unwrap();
     seen.add("connect_customer_key", &solis_conn);
+    // SolarEdge V2 has no customer key: refused before anything is sent.
     let e = onramp
         .connect_customer_key(&ada, solaredge_key(&wrong_key))
         .await
         .unwrap_err();
-    seen.error("wrong customer key", &e);
+    seen.error("SolarEdge customer key", &e);
     let e = onramp
         .connect_customer_key(&ada, solis_key(&solis.key_id, &wrong_key))
         .await
@@ -196,10 +192,7 @@ async fn no_secret_leaves_the_keyring() {
         (ProviderId::Metry, options(None, None)),
         (ProviderId::Utilityapi, options(Some("demo"), None)),
         (ProviderId::Pelm, options(None, None)),
-        (
-            ProviderId::Derapi,
-            options(None, Some("enphase_grid_services")),
-        ),
+        (ProviderId::Derapi, options(None, Some("enphasevpp"))),
     ] {
         let start = onramp
             .begin_sign_in(&carla, provider, Redirect::DeepLink, &opts)

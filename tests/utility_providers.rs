@@ -413,7 +413,7 @@ async fn derapi_join_flow_enrolls_enphase_grid_services_and_lists_sites() {
             &id,
             ProviderId::Derapi,
             Redirect::DeepLink,
-            &opts(None, None, Some("enphase_grid_services")),
+            &opts(None, None, Some("enphasevpp")),
         )
         .await
         .unwrap();
@@ -422,7 +422,7 @@ async fn derapi_join_flow_enrolls_enphase_grid_services_and_lists_sites() {
         "{}",
         start.authorize_url
     );
-    assert!(start.authorize_url.contains("vendor=enphase_grid_services"));
+    assert!(start.authorize_url.contains("vendor=enphasevpp"));
     let back = submit_form(&start.authorize_url, "allow", &[])
         .await
         .unwrap();
@@ -432,7 +432,7 @@ async fn derapi_join_flow_enrolls_enphase_grid_services_and_lists_sites() {
         .unwrap();
     assert_eq!(conn.state, ConnectionState::Active);
     assert_eq!(conn.sites.len(), 2, "{:?}", conn.sites);
-    assert_eq!(conn.details["vendor"], "enphase_grid_services");
+    assert_eq!(conn.details["vendor"], "enphasevpp");
     assert!(conn
         .credential_hint
         .as_deref()
@@ -467,6 +467,55 @@ async fn derapi_join_flow_enrolls_enphase_grid_services_and_lists_sites() {
     let e = onramp.check_connection(&conn.id).await.unwrap_err();
     assert_eq!(e.code, Code::VendorError);
     assert!(e.message.contains("device vendor"), "{}", e.message);
+
+    // Derapi answers the list but names the vendor in `errors`: that is what is said, and the
+    // connection is kept as it was (not "no sites").
+    w.sandbox
+        .set_derapi_unreachable("enphasevpp", Some("Enphase VPP API timed out"));
+    let e = onramp.check_connection(&conn.id).await.unwrap_err();
+    assert_eq!(e.code, Code::VendorError);
+    assert!(
+        e.message.contains("Enphase Grid Services") && e.message.contains("timed out"),
+        "{}",
+        e.message
+    );
+    w.sandbox.set_derapi_unreachable("enphasevpp", None);
+    let again = onramp.check_connection(&conn.id).await.unwrap();
+    assert_eq!(again.state, ConnectionState::Active);
+    assert_eq!(again.sites.len(), 2);
+}
+
+/// A Join for a vendor that needs credentials stored at Derapi, with none configured: said
+/// before anything is sent, with where to put the id.
+#[tokio::test]
+async fn derapi_join_without_the_vendors_stored_credentials_says_where_to_add_them() {
+    let w = World::new().await;
+    let mut cfg = w.config();
+    cfg.oauth
+        .get_mut("derapi")
+        .unwrap()
+        .vendor_credentials
+        .remove("tesla");
+    let onramp = w.open_with(cfg).await;
+    let id = customer(&onramp, "Gil Moss").await;
+    let e = onramp
+        .begin_sign_in(
+            &id,
+            ProviderId::Derapi,
+            Redirect::DeepLink,
+            &opts(None, None, Some("tesla")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::NotConfigured);
+    assert!(
+        e.hint.as_deref().unwrap().contains("vendor_credentials"),
+        "{e:?}"
+    );
+    let e = onramp.begin_derapi_session(&id, "tesla").await.unwrap_err();
+    assert_eq!(e.code, Code::NotConfigured);
+    // SolarEdge needs none.
+    onramp.begin_derapi_session(&id, "solaredge").await.unwrap();
 }
 
 #[tokio::test]
@@ -493,6 +542,10 @@ async fn derapi_join_session_waits_for_the_customer_then_enrolls() {
         .expect("done");
     assert_eq!(conn.sites.len(), 2);
     assert_eq!(conn.details["vendor"], "solaredge");
+    assert!(
+        conn.sites.iter().all(|s| !s.name.starts_with("Site ")),
+        "named from GET /sites/{{id}}"
+    );
 
     let session = onramp.begin_derapi_session(&id, "sma").await.unwrap();
     submit_form(&session.page_url, "deny", &[])

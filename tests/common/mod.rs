@@ -81,6 +81,13 @@ pub fn solaredge_key(key: &str) -> KeyInput {
     }
 }
 
+/// A customer's own key for their site: Solis (KeyId/KeySecret). SolarEdge Monitoring API V2
+/// has no per-site key (the homeowner signs in, or the installer picks from the fleet key).
+pub fn customer_key(w: &World, i: usize) -> KeyInput {
+    let k = &w.sandbox.demo().solis_customer_keys[i];
+    solis_key(&k.key_id, &k.key_secret)
+}
+
 pub fn solis_key(id: &str, secret: &str) -> KeyInput {
     KeyInput {
         provider: ProviderId::Solis,

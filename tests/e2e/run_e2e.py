@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Onramp in a real window: Xvfb + tauri-driver + WebKitWebDriver, driven with Selenium.
 
-Adds a customer, connects SolarEdge with a sandbox customer key and Solis with a sandbox
-KeyId/KeySecret, sees the sites listed, quits, reopens and finds them again; imports a Green
+Adds a customer, connects Solis with a sandbox KeyId/KeySecret (a wrong one first) and SolarEdge
+by the homeowner signing in (Site Access: V2 has no customer key), picks a second customer's
+SolarEdge site from the company's fleet key, sees the sites listed, quits, reopens and finds them
+again; imports a Green
 Button file, connects UtilityAPI (loopback) and Pelm (its hosted Connect page) and sees the usage. Screenshots go to
 target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
 """
@@ -202,9 +204,9 @@ def main():
     assert status["environment"] == "sandbox", status
     assert status["vault"]["available"], status["vault"]
     keys = status["sandbox_keys"]
-    se = next(k for k in keys if k["provider"] == "solaredge" and k["label"].startswith("Customer key"))
+    assert not any(k["provider"] == "solaredge" and "account" not in k["label"] for k in keys), \
+        "SolarEdge V2 has no customer key"
     solis = next(k for k in keys if k["provider"] == "solis" and k["label"].startswith("Customer key"))
-    se_site = se["label"].split(": ", 1)[1].rsplit(" (#", 1)[0]
     account = next(k for k in keys if k["provider"] == "solaredge" and "account" in k["label"])
     # A word that names sites of the installer account's fleet.
     cli_env = dict(os.environ, ONRAMP_CONFIG=os.path.join(scratch, "absent.toml"))
@@ -240,30 +242,30 @@ def main():
         type_into(d, "customer-job", "J-2041")
         click(d, "customer-save")
 
-        # SolarEdge with the customer's own key.
-        click(d, "connect-solaredge")
-        click(d, "mode-customer-key")
-        # A wrong key first: SolarEdge's refusal is shown with what to do.
-        type_into(d, "field-api_key", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ")
-        click(d, "connect-submit")
-        wait_text(d, "error-box", "SolarEdge rejected this key")
-        shot(d, "connect-wrong-key")
-        type_into(d, "field-api_key", se["api_key"])
-        click(d, "connect-submit")
-        wait_text(d, "site-row", se_site)
-
-        click(d, "connect-done")
+        # Solis with the customer's own key: a wrong KeySecret first, refused in Solis's words.
         click(d, "connect-solis")
         click(d, "mode-customer-key")
         type_into(d, "field-key_id", solis["key_id"])
+        type_into(d, "field-key_secret", "0123456789abcdef0123456789abcdef")
+        click(d, "connect-submit")
+        wait_text(d, "error-box", "Solis rejected")
+        shot(d, "connect-wrong-key")
         type_into(d, "field-key_secret", solis["key_secret"])
         click(d, "connect-submit")
         WebDriverWait(d, WAIT).until(
             lambda x: "Connected" in x.find_element(*tid("status-solis")).text)
         click(d, "connect-done")
+
+        # SolarEdge: no customer key in V2; with no fleet key saved, the homeowner signs in.
+        click(d, "connect-solaredge")
+        click(d, "sign-in-mode-deep_link")
+        click(d, "open-sign-in")
+        WebDriverWait(d, WAIT).until(lambda x: "SolarEdge connected" in x.find_element(*tid("connect-outcome")).text)
+        click(d, "connect-done")
+        assert "Connected" in d.find_element(*tid("status-solaredge")).text
         time.sleep(0.5)
         page = d.find_element(By.TAG_NAME, "body").text
-        assert se["api_key"] not in page and solis["key_secret"] not in page, "a secret is on screen"
+        assert account["api_key"] not in page and solis["key_secret"] not in page, "a secret is on screen"
         shot(d, "customer-connected")
     finally:
         d.quit()
@@ -335,7 +337,7 @@ def main():
         # A table row is not a click target for WebDriver: click its first cell.
         WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
             (By.XPATH, '//*[@data-testid="customer-row"][contains(., "Ada Garcia")]/td'))).click()
-        wait_text(d, "site-row", se_site)
+        wait_for(d, "site-row")
         assert "Connected" in d.find_element(*tid("status-solaredge")).text
 
         # Utility data. A file the customer downloaded from the utility (Download My Data),

@@ -108,6 +108,12 @@ enum Command {
         solaredge_port: u16,
         #[arg(long, default_value_t = 47802)]
         solis_port: u16,
+        /// Print one line of JSON instead (endpoints, demo keys and apps, and this many Tesla
+        /// grants' refresh tokens), for clients written elsewhere; serve until stdin closes.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 2, requires = "json")]
+        tesla_grants: usize,
     },
     /// One file with everything (customers, connections, vendor apps, usage, activity and every
     /// secret), encrypted to a passphrase: make one, or restore one on a new laptop.
@@ -180,6 +186,7 @@ enum UsageCmd {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Provider {
+    /// SolarEdge from your company's fleet key: pick the sites with --site.
     Solaredge,
     Solis,
     Tesla,
@@ -253,7 +260,7 @@ struct ConnectArgs {
     /// UtilityAPI: the Green Button scope to ask for (the customer may still narrow it).
     #[arg(long)]
     scope: Option<String>,
-    /// Derapi Join: the device vendor (enphase_grid_services, enphase, tesla, solaredge, sma, solis).
+    /// Derapi Join: the device vendor (enphasevpp, enphase, tesla, solaredge, sma, solis, virtual).
     #[arg(long)]
     vendor: Option<String>,
     /// Derapi Join: a Join flow (browser returns to Onramp) or a Join session (Onramp asks until done).
@@ -487,9 +494,15 @@ fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
         access_token: None,
     };
     match provider {
-        ProviderId::Solaredge => {
-            input.api_key = Some(read_secret("SolarEdge API key", &mut lines)?)
+        ProviderId::Solaredge if account => {
+            input.api_key = Some(read_secret(
+                "SolarEdge fleet API key (Monitoring API V2)",
+                &mut lines,
+            )?)
         }
+        ProviderId::Solaredge => anyhow::bail!(
+            "SolarEdge Monitoring API V2 has no customer key. The homeowner signs in: onramp connect solaredge-site --customer ID; or pick the site from your company's fleet key: onramp account set solaredge, then onramp connect solaredge --customer ID --site SITE_ID"
+        ),
         ProviderId::Solis => {
             input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
@@ -597,7 +610,7 @@ async fn derapi_session(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Co
         .options
         .vendor
         .clone()
-        .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphase_grid_services (or enphase, tesla, solaredge, sma, solis)"))?;
+        .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphasevpp (Enphase Grid Services), or enphase, tesla, solaredge, sma, solis, virtual"))?;
     let session = onramp.begin_derapi_session(args.customer, &vendor).await?;
     eprintln!("Derapi Join for the customer:\n\n  {}\n", session.page_url);
     open_browser(session.page_url.clone());
@@ -694,6 +707,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Sandbox {
         solaredge_port,
         solis_port,
+        json,
+        tesla_grants,
     } = cli.command
     {
         let sb = Sandbox::start(SandboxConfig {
@@ -702,6 +717,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ..SandboxConfig::default()
         })
         .await?;
+        if json {
+            let mut v = sb.describe_json();
+            v["tesla"]["refresh_tokens"] = serde_json::json!(sb.issue_grants(
+                onramp_sandbox::OAuthVendor::Tesla,
+                "openid offline_access energy_device_data",
+                tesla_grants
+            ));
+            println!("{v}");
+            std::io::stdout().flush()?;
+            // Serve until the caller closes stdin (or stops this process).
+            tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await?;
+            sb.shutdown().await;
+            return Ok(());
+        }
         println!("{}", sb.describe());
         println!("Point onramp.toml at it:\n\nenvironment = \"production\"\n[solaredge]\nbase_url = \"{}\"\n[solis]\nbase_url = \"{}\"\n", sb.solaredge_url(), sb.solis_url());
         println!("Press Ctrl-C to stop.");

@@ -24,6 +24,8 @@
 //! [oauth.derapi]
 //! join = "flows"                    # or "session" (Join session + fetch-token)
 //! program_id = "prog-..."           # optional
+//! [oauth.derapi.vendor_credentials] # vendor credentials stored at Derapi, by Derapi's vendor
+//! tesla = "..."                     # name (needed for enphase, enphasevpp, sma, tesla)
 //!
 //! [sandbox]                         # the built-in simulated vendors
 //! solaredge_port = 0                # 0 = any free port
@@ -108,6 +110,10 @@ pub struct OAuthConfig {
     pub join: Option<String>,
     /// Derapi: the program enrollments belong to.
     pub program_id: Option<String>,
+    /// Derapi: the id of the vendor credentials stored at Derapi, per Derapi vendor name
+    /// (`tesla = "..."`), named in each Join for that vendor.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vendor_credentials: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -100,6 +100,12 @@ pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredential
         },
     );
     config.set_oauth_endpoints(ProviderId::Derapi, Endpoints::same(&sb.derapi_url()));
+    config
+        .oauth
+        .entry(ProviderId::Derapi.as_str().to_string())
+        .or_default()
+        .vendor_credentials
+        .extend(sb.derapi_vendor_credentials());
     let ua_client = sb.utilityapi_client();
     let metry = sb.metry_client();
     let (pelm_id, pelm_secret) = sb.pelm_client();

@@ -1,6 +1,15 @@
 //! Derapi: client credentials (HTTP Basic), Join flows (`/join/flows`, a browser page that
 //! redirects back), Join sessions (`/join/session/start`, a page, `fetch-token`), and the sites
 //! of completed enrollments (paginated). Errors are `application/problem+json`.
+//!
+//! Shapes as Derapi's API reference and its SDK (`derapi` 0.1.2) give them (docs/vendors/derapi.md):
+//! vendors `enphase`, `enphasevpp`, `sma`, `smasbox`, `solaredge`, `solis`, `tesla`, `virtual`,
+//! each Join entry `{"vendor", "credentials": {"credentialsID"}}` (credentials required where
+//! the SDK requires them); `POST /join/session/start` `{"storeCredentials", "vendors"}` →
+//! `{"sessionID"}`; `fetch-token` → `{"vendor", "accessToken", "refreshToken", "expiresIn",
+//! "siteID"}`; `GET /sites` → `{"sites": [{"id"}], "errors": {}, "nextPageToken"}`;
+//! `GET /sites/{id}` → the site. The session page and its submit route stand in for the
+//! `derapi-join.js` component the customer would see.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,14 +25,19 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
 
-pub(crate) const VENDORS: [&str; 6] = [
-    "tesla",
+pub(crate) const VENDORS: [&str; 8] = [
     "enphase",
-    "enphase_grid_services",
+    "enphasevpp",
     "sma",
+    "smasbox",
     "solaredge",
     "solis",
+    "tesla",
+    "virtual",
 ];
+
+/// Vendors whose Join entry must name stored vendor credentials (required in Derapi's SDK).
+const NEEDS_CREDENTIALS: [&str; 5] = ["enphase", "enphasevpp", "sma", "smasbox", "tesla"];
 
 struct Flow {
     redirect: String,
@@ -32,10 +46,11 @@ struct Flow {
 }
 
 enum Session {
-    Pending(Option<String>),
+    Pending(Vec<String>),
     Declined,
     Done {
-        token: String,
+        access: String,
+        refresh: String,
         vendor: String,
         sites: Vec<String>,
     },
@@ -48,6 +63,8 @@ struct Books {
     sessions: HashMap<String, Session>,
     sites: Vec<Value>,
     enrollments: u64,
+    /// Vendors whose API Derapi "cannot reach": named in `errors` of the site list.
+    unreachable: HashMap<String, String>,
 }
 
 pub(crate) struct Server {
@@ -70,6 +87,29 @@ impl Server {
             ledger,
             fault: Mutex::default(),
         })
+    }
+
+    /// The vendor credentials stored at this Derapi account: (vendor, credentials id), one for
+    /// each vendor whose Join entry needs them.
+    pub(crate) fn vendor_credentials(&self) -> Vec<(String, String)> {
+        NEEDS_CREDENTIALS
+            .iter()
+            .map(|v| (v.to_string(), self.credentials_id(v)))
+            .collect()
+    }
+
+    fn credentials_id(&self, vendor: &str) -> String {
+        format!("vc-{vendor}-{:08x}", self.seed as u32 ^ 0x5eed)
+    }
+
+    /// From now on the site list names `vendor` in `errors` (Derapi could not reach it), or
+    /// stops doing so (`None`).
+    pub(crate) fn set_unreachable(&self, vendor: &str, why: Option<&str>) {
+        let mut b = self.books();
+        match why {
+            Some(w) => b.unreachable.insert(vendor.to_string(), w.to_string()),
+            None => b.unreachable.remove(vendor),
+        };
     }
 
     /// A secret token, written in the ledger.
@@ -96,8 +136,12 @@ impl Server {
         let mut ids = Vec::new();
         for x in sites {
             let id = format!("{vendor}:{}", x.id);
-            let mut v = json!({"id": id, "name": x.name, "vendor": vendor,
-                "location": {"address": x.street, "city": x.city, "state": x.state, "zip": x.zip, "country": "US"}});
+            // `GET /sites/{id}`'s Site: location in coordinates and a time zone, no address.
+            let lat = 32.0 + (x.id % 900) as f64 / 100.0;
+            let lon = -(80.0 + (x.id % 3700) as f64 / 100.0);
+            let mut v = json!({"id": id, "vendor": vendor, "name": x.name,
+                "locationUTCOffset": x.utc_offset, "batteries": [], "solarInverters": [],
+                "location": {"currentUTCOffset": x.utc_offset, "lat": lat, "lon": lon, "timezone": x.time_zone}});
             if let Some(e) = enrollment {
                 v["enrollmentID"] = json!(e);
             }
@@ -105,6 +149,54 @@ impl Server {
             ids.push(id);
         }
         ids
+    }
+}
+
+impl Server {
+    /// The `vendors` of a Join flow or session: `[{"vendor", "credentials"}]`, each a Derapi
+    /// vendor, at most once, with stored credentials where the vendor needs them.
+    fn join_vendors(&self, body: &Value) -> Result<Vec<String>, Response> {
+        let bad = |d: &str| problem(StatusCode::BAD_REQUEST, "Bad Request", d);
+        let list = body
+            .get("vendors")
+            .and_then(Value::as_array)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| bad("vendors is required: a list of {\"vendor\", \"credentials\"}"))?;
+        let mut out = Vec::new();
+        for entry in list {
+            let vendor = entry
+                .get("vendor")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("Each vendors entry needs a vendor"))?;
+            if !VENDORS.contains(&vendor) {
+                return Err(bad(&format!(
+                    "Unknown vendor {vendor}: one of {}",
+                    VENDORS.join(", ")
+                )));
+            }
+            if out.iter().any(|v| v == vendor) {
+                return Err(bad(&format!("Vendor {vendor} is listed twice")));
+            }
+            if NEEDS_CREDENTIALS.contains(&vendor) {
+                let id = entry
+                    .get("credentials")
+                    .and_then(|c| c.get("credentialsID"))
+                    .and_then(Value::as_str);
+                match id {
+                    Some(id) if id == self.credentials_id(vendor) => {}
+                    Some(id) => {
+                        return Err(bad(&format!("No vendor credentials {id} for {vendor}")))
+                    }
+                    None => {
+                        return Err(bad(&format!(
+                            "Vendor {vendor} needs credentials: {{\"credentialsID\": ...}}"
+                        )))
+                    }
+                }
+            }
+            out.push(vendor.to_string());
+        }
+        Ok(out)
     }
 }
 
@@ -206,27 +298,17 @@ async fn create_flow(State(s): State<Arc<Server>>, h: HeaderMap, body: Bytes) ->
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let vendors: Vec<String> = v
-        .get("vendors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|x| x.get("vendor").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    if redirect.is_empty() || vendors.is_empty() {
+    if redirect.is_empty() {
         return problem(
             StatusCode::BAD_REQUEST,
             "Bad Request",
-            "redirectURI and vendors are required",
+            "redirectURI is required",
         );
     }
-    if let Some(bad) = vendors.iter().find(|x| !VENDORS.contains(&x.as_str())) {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            &format!("Unknown vendor {bad}"),
-        );
-    }
+    let vendors = match s.join_vendors(&v) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let id = format!("flow-{}", &token("")[..16]);
     let program = v
         .get("programID")
@@ -348,38 +430,49 @@ async fn session_start(State(s): State<Arc<Server>>, h: HeaderMap, body: Bytes) 
     if let Some(r) = guard(&s, &h) {
         return r;
     }
-    let vendor = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("vendor").and_then(Value::as_str).map(str::to_string));
-    if vendor.as_deref().is_some_and(|v| !VENDORS.contains(&v)) {
-        return problem(StatusCode::BAD_REQUEST, "Bad Request", "Unknown vendor");
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "The body is not JSON",
+        );
+    };
+    if !v.get("storeCredentials").is_some_and(Value::is_boolean) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "storeCredentials is required (true or false)",
+        );
     }
+    let vendors = match s.join_vendors(&v) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let id = format!("js_{}", &token("")[..16]);
     s.books()
         .sessions
-        .insert(id.clone(), Session::Pending(vendor));
-    axum::Json(json!({"session_id": id})).into_response()
+        .insert(id.clone(), Session::Pending(vendors));
+    axum::Json(json!({"sessionID": id})).into_response()
 }
 
 async fn session_page(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
     let b = s.books();
-    let Some(Session::Pending(vendor)) = b.sessions.get(&id) else {
+    let Some(Session::Pending(vendors)) = b.sessions.get(&id) else {
         return page(StatusCode::NOT_FOUND, "<h1>This Join session is over</h1>");
     };
-    let (field, label) = match vendor {
-        Some(v) => (
+    let (field, label) = match vendors.as_slice() {
+        [v] => (
             format!(
                 "<input type=\"hidden\" name=\"vendor\" value=\"{}\">",
                 esc(v)
             ),
             v.clone(),
         ),
-        None => (
+        many => (
             format!(
                 "<select name=\"vendor\">{}</select>",
-                VENDORS
-                    .iter()
-                    .map(|v| format!("<option>{v}</option>"))
+                many.iter()
+                    .map(|v| format!("<option>{}</option>", esc(v)))
                     .collect::<String>()
             ),
             "device".to_string(),
@@ -401,10 +494,10 @@ async fn session_submit(
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let pending = matches!(s.books().sessions.get(&id), Some(Session::Pending(_)));
-    if !pending {
-        return page(StatusCode::NOT_FOUND, "<h1>This Join session is over</h1>");
-    }
+    let offered = match s.books().sessions.get(&id) {
+        Some(Session::Pending(v)) => v.clone(),
+        _ => return page(StatusCode::NOT_FOUND, "<h1>This Join session is over</h1>"),
+    };
     if f.get("decision").map(String::as_str) != Some("allow") {
         s.books().sessions.insert(id, Session::Declined);
         return page(
@@ -415,12 +508,15 @@ async fn session_submit(
     let vendor = f
         .get("vendor")
         .cloned()
-        .unwrap_or_else(|| "solaredge".into());
+        .filter(|v| offered.contains(v))
+        .or_else(|| offered.first().cloned())
+        .unwrap_or_default();
     let sites = s.enroll(&vendor, None);
     s.books().sessions.insert(
         id,
         Session::Done {
-            token: s.mint("pt_"),
+            access: s.mint("pt_"),
+            refresh: s.mint("pr_"),
             vendor,
             sites,
         },
@@ -452,15 +548,25 @@ async fn fetch_token(
             "The customer closed Join without authorizing",
         ),
         Some(Session::Done {
-            token,
+            access,
+            refresh,
             vendor,
             sites,
         }) => {
-            axum::Json(json!({"token": token, "vendor": vendor, "site_ids": sites})).into_response()
+            let mut v = json!({"vendor": vendor, "accessToken": access, "refreshToken": refresh,
+                "expiresIn": "3600"});
+            // Derapi names the customer's site for Enphase Grid Services only.
+            if vendor == "enphasevpp" {
+                if let Some(site) = sites.first() {
+                    v["siteID"] = json!(site);
+                }
+            }
+            axum::Json(v).into_response()
         }
     }
 }
 
+/// `GET /sites?vendor=&pageSize=&pageToken=`: `{"sites": [{"id"}], "errors": {}, "nextPageToken"}`.
 async fn sites(
     State(s): State<Arc<Server>>,
     h: HeaderMap,
@@ -480,9 +586,51 @@ async fn sites(
         .and_then(|v| v.strip_prefix("p").and_then(|n| n.parse().ok()))
         .unwrap_or(0);
     let b = s.books();
-    let page: Vec<Value> = b.sites.iter().skip(from).take(size).cloned().collect();
-    let next = (from + size < b.sites.len()).then(|| format!("p{}", from + size));
-    axum::Json(json!({"sites": page, "nextPageToken": next})).into_response()
+    let vendor = q.get("vendor");
+    if let Some(v) = vendor.filter(|v| !VENDORS.contains(&v.as_str())) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            &format!("Unknown vendor {v}"),
+        );
+    }
+    let wanted = |v: &&String| vendor.is_none_or(|w| w == *v);
+    let errors: serde_json::Map<String, Value> = b
+        .unreachable
+        .iter()
+        .filter(|(v, _)| wanted(v))
+        .map(|(v, why)| (v.clone(), json!(why)))
+        .collect();
+    let all: Vec<&Value> = b
+        .sites
+        .iter()
+        .filter(|x| {
+            let v = x["vendor"].as_str().unwrap_or_default();
+            vendor.is_none_or(|w| w == v) && !b.unreachable.contains_key(v)
+        })
+        .collect();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(from)
+        .take(size)
+        .map(|x| json!({"id": x["id"]}))
+        .collect();
+    let mut v = json!({"sites": page, "errors": errors});
+    if from + size < all.len() {
+        v["nextPageToken"] = json!(format!("p{}", from + size));
+    }
+    axum::Json(v).into_response()
+}
+
+/// `GET /sites/{id}`: the site, if the account sees it.
+async fn site(State(s): State<Arc<Server>>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Some(r) = guard(&s, &h) {
+        return r;
+    }
+    match s.books().sites.iter().find(|x| x["id"] == id.as_str()) {
+        Some(x) => axum::Json(x.clone()).into_response(),
+        None => problem(StatusCode::NOT_FOUND, "Not Found", "No such site"),
+    }
 }
 
 pub(crate) fn router(s: Arc<Server>) -> Router {
@@ -496,5 +644,6 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
         .route("/join/session/{id}/submit", post(session_submit))
         .route("/join/session/{id}/fetch-token", get(fetch_token))
         .route("/sites", get(sites))
+        .route("/sites/{id}", get(site))
         .with_state(s)
 }

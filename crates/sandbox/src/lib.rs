@@ -86,14 +86,6 @@ pub enum Vendor {
     Solis,
 }
 
-/// A SolarEdge customer's own API key, which sees exactly one site.
-#[derive(Clone, Debug, Serialize)]
-pub struct DemoSiteKey {
-    pub api_key: String,
-    pub site_id: u64,
-    pub site_name: String,
-}
-
 /// A Solis KeyId/KeySecret pair and the stations it sees.
 #[derive(Clone, Debug, Serialize)]
 pub struct DemoSolisKey {
@@ -102,11 +94,12 @@ pub struct DemoSolisKey {
     pub station_ids: Vec<String>,
 }
 
-/// The keys the sandbox accepts. Demo keys, not secrets.
+/// The keys the sandbox accepts. Demo keys, not secrets. SolarEdge V2 has no per-site key: a
+/// homeowner shares their site by signing in (Site Access), so its only key is the company's.
 #[derive(Clone, Debug, Serialize)]
 pub struct Demo {
+    /// The company's Monitoring API V2 key (Fleet Access): every site of the account.
     pub solaredge_account_key: String,
-    pub solaredge_site_keys: Vec<DemoSiteKey>,
     pub solis_account: DemoSolisKey,
     pub solis_customer_keys: Vec<DemoSolisKey>,
 }
@@ -139,15 +132,9 @@ impl Demo {
             key_secret: Some(k.key_secret.clone()),
         };
         let mut keys = vec![api_key(
-            "Installer account key".into(),
+            "Installer account key (fleet API key)".into(),
             &self.solaredge_account_key,
         )];
-        keys.extend(self.solaredge_site_keys.iter().map(|k| {
-            api_key(
-                format!("Customer key: {} (#{})", k.site_name, k.site_id),
-                &k.api_key,
-            )
-        }));
         keys.push(pair("Installer account key".into(), &self.solis_account));
         keys.extend(self.solis_customer_keys.iter().enumerate().map(|(i, k)| {
             let n = k.station_ids.len();
@@ -234,7 +221,6 @@ impl Sandbox {
         let so = solis::State::seeded(&cfg);
         let demo = Demo {
             solaredge_account_key: se.account_key.clone(),
-            solaredge_site_keys: se.demo_keys(),
             solis_account: so.account_demo(),
             solis_customer_keys: so.customer_demos(),
         };
@@ -349,15 +335,9 @@ impl Sandbox {
             self.solaredge_url()
         ));
         s.push_str(&format!(
-            "  installer account key  {}\n",
+            "  fleet API key          {}  (homeowners sign in: Site Access)\n",
             d.solaredge_account_key
         ));
-        for k in &d.solaredge_site_keys {
-            s.push_str(&format!(
-                "  customer key           {}  (site {} {})\n",
-                k.api_key, k.site_id, k.site_name
-            ));
-        }
         s.push_str(&format!(
             "\nSolis Cloud                  {}\n",
             self.solis_url()
@@ -387,6 +367,31 @@ impl Sandbox {
             "  Enphase partner account  token {t}  API key {k}\n"
         ));
         s
+    }
+
+    /// Endpoints, demo keys and demo apps as JSON, for clients written elsewhere (the contract
+    /// tests in tests/contract): nothing here is a real secret.
+    pub fn describe_json(&self) -> serde_json::Value {
+        let d = &self.demo;
+        let app = |v: OAuthVendor| {
+            let c = self.oauth_client(v);
+            serde_json::json!({"url": self.oauth_url(v), "client_id": c.client_id,
+                "client_secret": c.client_secret, "api_key": c.api_key})
+        };
+        let (derapi_id, derapi_secret) = self.derapi_client();
+        serde_json::json!({
+            "solaredge": {"url": self.solaredge_url(), "fleet_api_key": d.solaredge_account_key,
+                "site_access": app(OAuthVendor::SolarEdgeSite)},
+            "solis": {"url": self.solis_url(), "account": d.solis_account,
+                "customers": d.solis_customer_keys},
+            "tesla": app(OAuthVendor::Tesla),
+            "enphase": app(OAuthVendor::Enphase),
+            "sma": app(OAuthVendor::Sma),
+            "derapi": {"url": self.derapi_url(), "client_id": derapi_id,
+                "client_secret": derapi_secret,
+                "vendor_credentials": self.derapi_vendor_credentials().into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>()},
+        })
     }
 
     /// Stops every server.
@@ -513,7 +518,6 @@ impl Sandbox {
         all.extend([token, key]);
         let d = &self.demo;
         all.push(d.solaredge_account_key.clone());
-        all.extend(d.solaredge_site_keys.iter().map(|k| k.api_key.clone()));
         all.push(d.solis_account.key_secret.clone());
         all.extend(d.solis_customer_keys.iter().map(|k| k.key_secret.clone()));
         all
@@ -611,6 +615,18 @@ impl Sandbox {
             self.derapi.0.client_id.clone(),
             self.derapi.0.secret.clone(),
         )
+    }
+
+    /// The vendor credentials stored at the sandbox's Derapi account, (Derapi vendor name,
+    /// credentials id): what each Join entry for those vendors must name.
+    pub fn derapi_vendor_credentials(&self) -> Vec<(String, String)> {
+        self.derapi.0.vendor_credentials()
+    }
+
+    /// Derapi cannot reach `vendor` from now on (its site list names it in `errors` with `why`),
+    /// or can again (`None`).
+    pub fn set_derapi_unreachable(&self, vendor: &str, why: Option<&str>) {
+        self.derapi.0.set_unreachable(vendor, why);
     }
 
     /// The next Derapi API call answers this status (502, 504) once.

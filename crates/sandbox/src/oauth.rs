@@ -1411,16 +1411,31 @@ async fn enphase_systems(
     .into_response()
 }
 
-async fn sma_plants(State(s): State<Arc<Server>>, headers: HeaderMap) -> Response {
+/// SMA `GET /v1/plants`: entries carry `plantId`, `name`, `description` and `timezone`; a
+/// location only when asked for (`WithLocation=true`), never an address line or peak power
+/// (docs/vendors/sma.md; the location's inner shape is the sandbox's guess).
+async fn sma_plants(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if bearer(&s, &headers).is_none() {
         return unauthorized(&s);
     }
+    let with_location = q
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("WithLocation") && v.eq_ignore_ascii_case("true"));
     let plants: Vec<Value> = s
         .sites
         .iter()
         .map(|x| {
-            json!({"plantId": x.id.to_string(), "name": x.name, "timezone": x.time_zone,
-                        "address": x.address_line(), "peakPower": x.peak_power})
+            let mut p = json!({"plantId": x.id.to_string(), "name": x.name,
+                "description": format!("{:.1} kWp PV system", x.peak_power), "timezone": x.time_zone});
+            if with_location {
+                p["location"] = json!({"address": {"street": x.street, "city": x.city,
+                    "federalState": x.state, "postalCode": x.zip, "country": "US"}});
+            }
+            p
         })
         .collect();
     axum::Json(json!({"plants": plants})).into_response()
@@ -1435,14 +1450,13 @@ async fn solaredge_site(
         return unauthorized(&s);
     }
     match s.sites.iter().find(|x| x.id.to_string() == id) {
-        Some(x) => axum::Json(json!({
-            "siteId": x.id, "name": x.name, "status": "Active", "peakPower": x.peak_power,
-            "location": {"address": x.street, "city": x.city, "state": x.state, "zip": x.zip, "country": "United States"}
-        }))
-        .into_response(),
+        // The same V2 site as the fleet API's, `activationStatus` and all.
+        Some(x) => axum::Json(crate::solaredge::site_json(x)).into_response(),
         None => (
             StatusCode::FORBIDDEN,
-            axum::Json(json!({"title": "Forbidden", "status": 403, "detail": "No access to this site"})),
+            axum::Json(
+                json!({"title": "Forbidden", "status": 403, "detail": "No access to this site"}),
+            ),
         )
             .into_response(),
     }

@@ -4,6 +4,12 @@
 //! within 15 minutes of the server clock; `Authorization: API {KeyId}:{Sign}` where
 //! `Sign = base64(HMAC-SHA1(KeySecret, "POST\n{Content-MD5}\n{Content-Type}\n{Date}\n{path}"))`,
 //! Content-Type being the exact header value sent and path excluding host and query.
+//!
+//! Content-MD5 is checked as Solis checks it: the digest of the body, or of the same JSON with
+//! the whitespace between its tokens taken out. Widely used clients (soliscloud-api, the Home
+//! Assistant Solis integration) hash `json.dumps(body, separators=(",", ":"))` and then send
+//! aiohttp's `json=body`, which writes `", "` and `": "`; Solis answers them. Anything else (a
+//! changed value, key or order) is a mismatch. Onramp itself hashes exactly what it sends.
 
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +27,37 @@ pub fn content_md5(body: &[u8]) -> String {
         return String::new();
     }
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+/// The JSON text `body` with the whitespace between tokens removed (strings untouched); `None`
+/// if `body` is not JSON.
+fn without_insignificant_whitespace(body: &[u8]) -> Option<Vec<u8>> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
+    let mut out = Vec::with_capacity(body.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    Some(out)
+}
+
+/// Whether `md5` is the Content-MD5 Solis accepts for `body`: of the bytes received, or of the
+/// same JSON without the whitespace between tokens.
+fn md5_matches(md5: &str, body: &[u8]) -> bool {
+    md5 == content_md5(body)
+        || without_insignificant_whitespace(body)
+            .is_some_and(|compact| md5 == content_md5(&compact))
 }
 
 /// base64(HMAC-SHA1(secret, "POST\n{md5}\n{content type}\n{date}\n{path}")), as Solis verifies it.
@@ -78,7 +115,7 @@ pub(crate) fn verify<'h, 's>(
     ) else {
         return Err(Rejection::MissingHeaders);
     };
-    if md5 != content_md5(body) {
+    if !md5_matches(md5, body) {
         return Err(Rejection::Md5Mismatch);
     }
     let at = httpdate::parse_http_date(date).map_err(|_| Rejection::BadDate)?;
@@ -166,6 +203,38 @@ mod tests {
             sign(secret, &md5, ct, date, PATH),
             "xgJ/F76bAXb697WSc58DpGpLmcc="
         );
+    }
+
+    /// soliscloud-api hashes the compact JSON and sends aiohttp's spaced serialization: Solis
+    /// answers it, so the sandbox does too; a changed value or key order is still refused.
+    #[test]
+    fn accepts_the_md5_of_the_same_json_spaced_differently() {
+        let h = headers(
+            "kxdxk7rbAsrzSIWgEwhH4w==",
+            "API 2424:nBYQWeuzy3Y+gp67BN8zXTmvSDk=",
+        );
+        let now = at(DATE);
+        for sent in [
+            &br#"{"pageNo": 1, "pageSize": 10}"#[..],
+            b"{\n  \"pageNo\": 1,\n  \"pageSize\": 10\n}\n",
+        ] {
+            assert_eq!(verify(PATH, &h, sent, now, secret_2424), Ok("2424"));
+        }
+        for sent in [
+            &br#"{"pageNo": 2, "pageSize": 10}"#[..],
+            br#"{"pageSize": 10, "pageNo": 1}"#,
+            br#"{"pageNo": 1, "pageSize": 10"#,
+        ] {
+            assert_eq!(
+                verify(PATH, &h, sent, now, secret_2424),
+                Err(Rejection::Md5Mismatch)
+            );
+        }
+        // Whitespace inside a string is the string's.
+        let spaced = without_insignificant_whitespace(br#"{ "a b" : "c  d" }"#).unwrap();
+        assert_eq!(spaced, br#"{"a b":"c  d"}"#);
+        let escaped = without_insignificant_whitespace(br#"{"q": "say \"hi there\"" }"#).unwrap();
+        assert_eq!(escaped, br#"{"q":"say \"hi there\""}"#);
     }
 
     #[test]

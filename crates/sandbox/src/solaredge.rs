@@ -1,4 +1,12 @@
-//! SolarEdge Monitoring API V2: `X-API-Key`, problem+json errors, a per-key per-minute budget.
+//! SolarEdge Monitoring API V2 (Fleet Access): `X-API-Key`, problem+json errors, a per-key
+//! per-minute budget. Facts and their sources: docs/vendors/solaredge.md.
+//!
+//! - `GET /v2/sites?page=&sites-in-page=` answers `{"sites": {"count": N, "site": [...]}}`
+//!   (an object, a singular `site` array, `count` = every site the key sees), each site with
+//!   `siteId`, `name`, `peakPower`, `installationDate`, `location`, `activationStatus`, `note`.
+//! - V2 has no per-site API key: the only key is the company's fleet key (homeowners share one
+//!   site through Site Access, an OAuth sign-in served by the OAuth sandbox). `X-Account-Key`,
+//!   which SolarEdge's 2022 preview asked for besides `X-API-Key`, is accepted and not needed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,20 +21,13 @@ use serde_json::{json, Value};
 
 use crate::faults::{self, Knobs, Shapes};
 use crate::fleet::{self, FleetSite};
-use crate::{DemoSiteKey, SandboxConfig};
+use crate::SandboxConfig;
 
-const CUSTOMER_KEYS: usize = 8;
 const WINDOW: Duration = Duration::from_secs(60);
-
-enum Scope {
-    All,
-    One(u64),
-}
 
 pub(crate) struct State {
     pub(crate) account_key: String,
     fleet: Vec<FleetSite>,
-    customer_sites: Vec<(String, FleetSite)>,
     per_minute: u32,
     usage: Mutex<HashMap<String, (Instant, u32)>>,
 }
@@ -36,54 +37,12 @@ impl State {
         let mut rng = fleet::rng(cfg.seed, 1);
         let account_key = fleet::solaredge_key(&mut rng);
         let fleet = fleet::sites(cfg.seed, 0x5e, cfg.solaredge_sites, 4_012_345);
-        let customer_sites = fleet::sites(cfg.seed, 0x5e5e, CUSTOMER_KEYS, 5_100_001)
-            .into_iter()
-            .map(|s| (fleet::solaredge_key(&mut rng), s))
-            .collect();
         Arc::new(State {
             account_key,
             fleet,
-            customer_sites,
             per_minute: cfg.solaredge_per_minute,
             usage: Mutex::default(),
         })
-    }
-
-    pub(crate) fn demo_keys(&self) -> Vec<DemoSiteKey> {
-        self.customer_sites
-            .iter()
-            .map(|(k, s)| DemoSiteKey {
-                api_key: k.clone(),
-                site_id: s.id,
-                site_name: s.name.clone(),
-            })
-            .collect()
-    }
-
-    fn scope(&self, key: &str) -> Option<Scope> {
-        if key == self.account_key {
-            return Some(Scope::All);
-        }
-        self.customer_sites
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, s)| Scope::One(s.id))
-    }
-
-    fn visible(&self, scope: &Scope) -> Vec<&FleetSite> {
-        match scope {
-            Scope::All => self.fleet.iter().collect(),
-            Scope::One(id) => self
-                .customer_sites
-                .iter()
-                .map(|(_, s)| s)
-                .filter(|s| s.id == *id)
-                .collect(),
-        }
-    }
-
-    fn exists(&self, id: u64) -> bool {
-        self.fleet.iter().any(|s| s.id == id) || self.customer_sites.iter().any(|(_, s)| s.id == id)
     }
 
     /// Counts one call against the key's minute; Err(seconds until the minute resets) when over.
@@ -138,22 +97,24 @@ fn json_ok(body: Value, remaining: u32) -> Response {
     r
 }
 
-fn site_json(s: &FleetSite) -> Value {
+/// A V2 site as the site list and `GET /v2/sites/{siteId}` describe it.
+pub(crate) fn site_json(s: &FleetSite) -> Value {
     json!({
         "siteId": s.id,
         "name": s.name,
-        "status": if s.active { "Active" } else { "Pending Communication" },
         "peakPower": s.peak_power,
-        "installationDate": s.installed,
+        "installationDate": format!("{}T00:00:00Z", s.installed),
         "location": {
             "address": s.street, "city": s.city, "state": s.state, "zip": s.zip,
-            "country": "United States", "timeZone": s.time_zone
-        }
+            "country": "United States", "timezone": s.time_zone
+        },
+        "activationStatus": if s.active { "ACTIVE" } else { "PENDING" },
+        "note": ""
     })
 }
 
 /// The API key, then the budget: what every V2 call goes through.
-fn gate(st: &State, headers: &HeaderMap) -> Result<(Scope, u32), Response> {
+fn gate(st: &State, headers: &HeaderMap) -> Result<u32, Response> {
     let key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -165,9 +126,10 @@ fn gate(st: &State, headers: &HeaderMap) -> Result<(Scope, u32), Response> {
             "Unauthorized - Authentication Failed",
         )
     };
-    let scope = st.scope(key).ok_or_else(unauthorized)?;
-    let remaining = st.spend(key).map_err(too_many)?;
-    Ok((scope, remaining))
+    if key.is_empty() || key != st.account_key {
+        return Err(unauthorized());
+    }
+    st.spend(key).map_err(too_many)
 }
 
 /// Marks a response with the key's remaining budget for this minute.
@@ -200,7 +162,7 @@ async fn list_sites(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (scope, remaining) = match gate(&st, &headers) {
+    let remaining = match gate(&st, &headers) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -213,15 +175,15 @@ async fn list_sites(
             remaining,
         );
     };
-    let visible = st.visible(&scope);
-    let items: Vec<Value> = visible
+    let items: Vec<Value> = st
+        .fleet
         .iter()
         .skip((page - 1) * size)
         .take(size)
-        .map(|s| site_json(s))
+        .map(site_json)
         .collect();
     json_ok(
-        json!({"sites": items, "page": page, "sitesInPage": size, "totalCount": visible.len()}),
+        json!({"sites": {"count": st.fleet.len(), "site": items}}),
         remaining,
     )
 }
@@ -232,23 +194,15 @@ async fn get_site(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (scope, remaining) = match gate(&st, &headers) {
+    let remaining = match gate(&st, &headers) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<u64>() else {
         return with_remaining(bad_request("siteId must be a number"), remaining);
     };
-    match st.visible(&scope).into_iter().find(|s| s.id == id) {
+    match st.fleet.iter().find(|s| s.id == id) {
         Some(s) => json_ok(site_json(s), remaining),
-        None if st.exists(id) => with_remaining(
-            problem(
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                "You do not have access to this site",
-            ),
-            remaining,
-        ),
         None => with_remaining(
             problem(StatusCode::NOT_FOUND, "Not Found", "Site not found"),
             remaining,
@@ -281,7 +235,7 @@ fn malformed() -> Response {
     (
         StatusCode::OK,
         [("content-type", "application/json")],
-        "{\"sites\":[{\"siteId\":",
+        "{\"sites\":{\"count\":3,\"site\":[{\"siteId\":",
     )
         .into_response()
 }

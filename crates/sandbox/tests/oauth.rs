@@ -689,3 +689,59 @@ async fn a_declining_customer_is_sent_back_with_access_denied() {
         "{loc}"
     );
 }
+
+/// SMA's plant list carries `plantId`, `name`, `description`, `timezone`, and a location only
+/// when asked for (docs/vendors/sma.md); never an address line or peak power.
+#[tokio::test]
+async fn sma_plants_answer_in_smas_shape() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let v = OAuthVendor::Sma;
+    let c = sb.oauth_client(v);
+    let rt = sb.issue_grants(v, "offline_access", 1).remove(0);
+    let t: Value = reqwest::Client::new()
+        .post(format!("{}{}", sb.oauth_url(v), v.paths().1))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let plants = |query: &'static str| {
+        let url = format!("{}/v1/plants{query}", sb.oauth_url(v));
+        let access = access.clone();
+        async move {
+            let v: Value = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["plants"].as_array().unwrap().clone()
+        }
+    };
+    let plain = plants("").await;
+    assert!(!plain.is_empty());
+    for p in &plain {
+        let mut keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["description", "name", "plantId", "timezone"], "{p}");
+    }
+    let located = plants("?WithLocation=true").await;
+    assert!(
+        located.iter().all(|p| p["location"].is_object()),
+        "{located:?}"
+    );
+    assert!(located
+        .iter()
+        .all(|p| p.get("address").is_none() && p.get("peakPower").is_none()));
+}

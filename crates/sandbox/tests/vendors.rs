@@ -65,8 +65,10 @@ fn call<'a>(key_id: &'a str, secret: &'a str) -> SolisCall<'a> {
     }
 }
 
+/// SolarEdge's V2 site list: `{"sites": {"count": N, "site": [...]}}`, each site's state in
+/// `activationStatus` (the shape SolarEdge's V2 clients read; docs/vendors/solaredge.md).
 #[tokio::test]
-async fn solaredge_account_key_pages_through_every_site_and_site_keys_see_one() {
+async fn solaredge_fleet_key_pages_through_every_site_in_the_v2_shape() {
     let sb = sandbox().await;
     let d = sb.demo().clone();
     let mut ids = Vec::new();
@@ -80,35 +82,43 @@ async fn solaredge_account_key_pages_through_every_site_and_site_keys_see_one() 
         .json()
         .await
         .unwrap();
-        assert_eq!(v["totalCount"], 320);
-        ids.extend(
-            v["sites"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["siteId"].as_u64().unwrap()),
-        );
+        assert_eq!(v["sites"]["count"], 320, "{v}");
+        assert!(v.get("totalCount").is_none(), "no V1-era totalCount: {v}");
+        let site = v["sites"]["site"]
+            .as_array()
+            .expect("a singular `site` array");
+        for s in site {
+            let st = s["activationStatus"].as_str().unwrap();
+            assert!(["ACTIVE", "PENDING"].contains(&st), "{s}");
+            assert!(s.get("status").is_none(), "{s}");
+        }
+        ids.extend(site.iter().map(|s| s["siteId"].as_u64().unwrap()));
     }
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 320);
-
-    let k = &d.solaredge_site_keys[0];
-    let v: Value = se_get(&sb, "/v2/sites", Some(&k.api_key))
-        .await
-        .json()
+    // The preview's second header is accepted, and not needed.
+    let r = reqwest::Client::new()
+        .get(format!("{}/v2/sites?sites-in-page=1", sb.solaredge_url()))
+        .header("X-API-Key", &d.solaredge_account_key)
+        .header("X-Account-Key", "ANY")
+        .send()
         .await
         .unwrap();
-    assert_eq!(v["sites"].as_array().unwrap().len(), 1);
-    assert_eq!(v["sites"][0]["siteId"], k.site_id);
-    assert_eq!(v["sites"][0]["name"], k.site_name.as_str());
-
-    let r = se_get(&sb, &format!("/v2/sites/{}", k.site_id), Some(&k.api_key)).await;
     assert_eq!(r.status(), 200);
-    let other = d.solaredge_site_keys[1].site_id;
-    let r = se_get(&sb, &format!("/v2/sites/{other}"), Some(&k.api_key)).await;
-    assert_eq!(r.status(), 403);
-    let r = se_get(&sb, "/v2/sites/1", Some(&k.api_key)).await;
+
+    let one = ids[0];
+    let r = se_get(
+        &sb,
+        &format!("/v2/sites/{one}"),
+        Some(&d.solaredge_account_key),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["siteId"], one);
+    assert!(v["activationStatus"].is_string(), "{v}");
+    let r = se_get(&sb, "/v2/sites/1", Some(&d.solaredge_account_key)).await;
     assert_eq!(r.status(), 404);
 }
 
@@ -141,7 +151,7 @@ async fn solaredge_budget_per_key_per_minute() {
     })
     .await
     .unwrap();
-    let key = sb.demo().solaredge_site_keys[0].api_key.clone();
+    let key = sb.demo().solaredge_account_key.clone();
     for left in [2, 1, 0] {
         let r = se_get(&sb, "/v2/sites", Some(&key)).await;
         assert_eq!(r.status(), 200);
@@ -159,9 +169,6 @@ async fn solaredge_budget_per_key_per_minute() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry));
-    // Another key has its own budget.
-    let other = sb.demo().solaredge_site_keys[1].api_key.clone();
-    assert_eq!(se_get(&sb, "/v2/sites", Some(&other)).await.status(), 200);
 }
 
 #[tokio::test]
@@ -241,7 +248,7 @@ async fn solis_allows_three_calls_per_five_seconds() {
 #[tokio::test]
 async fn faults_answer_5xx_429_malformed_and_slowly() {
     let sb = sandbox().await;
-    let key = sb.demo().solaredge_site_keys[0].api_key.clone();
+    let key = sb.demo().solaredge_account_key.clone();
     sb.set_faults(
         Vendor::SolarEdge,
         Faults {
@@ -427,25 +434,25 @@ async fn fleets_look_like_real_installer_fleets() {
     };
     let (va, vb) = (page(&a).await, page(&b).await);
     assert_eq!(va, vb, "the same seed gives the same fleet");
-    let sites = va["sites"].as_array().unwrap();
+    let sites = va["sites"]["site"].as_array().unwrap();
     assert_eq!(sites.len(), 320);
-    let active = sites.iter().filter(|s| s["status"] == "Active").count();
+    let active = sites
+        .iter()
+        .filter(|s| s["activationStatus"] == "ACTIVE")
+        .count();
     assert!(active > 280, "mostly active: {active}");
     for s in sites {
         let kw = s["peakPower"].as_f64().unwrap();
         assert!((3.0..=25.0).contains(&kw));
         assert!(s["location"]["zip"].as_str().unwrap().len() == 5);
-        assert!(s["installationDate"].as_str().unwrap() <= "2026-09-30");
+        assert!(s["installationDate"].as_str().unwrap()[..10] <= *"2026-09-30");
     }
     let demo = a.demo();
     assert!(demo.solaredge_account_key.len() == 32);
     assert!(demo
-        .solaredge_site_keys
-        .iter()
-        .all(|k| k.api_key.len() == 32
-            && k.api_key
-                .bytes()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
+        .solaredge_account_key
+        .bytes()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
     for k in std::iter::once(&demo.solis_account).chain(&demo.solis_customer_keys) {
         assert_eq!(k.key_id.len(), 19);
         assert!(k.key_id.bytes().all(|c| c.is_ascii_digit()));

@@ -32,15 +32,16 @@ export const providers: ProviderInfo[] = [
     id: "solaredge",
     name: "SolarEdge",
     site_noun: "site",
-    fields: [{ name: "api_key", label: "API key", secret: true, placeholder: "32 letters and digits" }],
-    customer_key_help:
-      "In the SolarEdge monitoring portal: Admin → Site Access → API Access. Tick the terms, press Generate API key, then Save.",
-    account_key_help: "In the SolarEdge monitoring portal: My Account → Company Details → API Access.",
+    // Monitoring API V2 has no per-site key: the homeowner signs in, or the company's fleet key.
+    fields: [],
+    customer_key_help: "",
+    account_key_help:
+      "Sign in to SolarEdge's developer console (developer.solaredge.com), create an API key with Fleet Access to the Monitoring API V2, and copy it.",
     installer_account_configured: false,
-    account_fields: [{ name: "api_key", label: "API key", secret: true, placeholder: "32 letters and digits" }],
+    account_fields: [{ name: "api_key", label: "Fleet API key", secret: true, placeholder: "Monitoring API V2 key" }],
     category: "devices",
     note: null,
-    sign_in: signIn("The homeowner signs in with their mySolarEdge account and shares their site.", "loopback", ["loopback", "deep_link"]),
+    sign_in: signIn("The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in.", "loopback", ["loopback", "deep_link"]),
   },
   {
     id: "solis",
@@ -100,7 +101,7 @@ export const providers: ProviderInfo[] = [
     sign_in: {
       ...signIn("The customer picks their device vendor in Derapi Join and approves.", "loopback", ["loopback", "deep_link"]),
       choices: [
-        { id: "enphase_grid_services", label: "Enphase Grid Services" },
+        { id: "enphasevpp", label: "Enphase Grid Services (VPP)" },
         { id: "tesla", label: "Tesla" },
       ],
       choice_label: "Device vendor",
@@ -175,9 +176,7 @@ export function fakeUsage(customerId: string, source: string, title: string): Us
 
 const demoKeys: SandboxDemoKey[] = (
   [
-  { provider: "solaredge", label: "Installer account key", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null },
-  { provider: "solaredge", label: "Customer key: Garcia Residence", api_key: "SANDBOXCUSTOMERKEY0000000000001", key_id: null, key_secret: null },
-  { provider: "solaredge", label: "Customer key: Nguyen Home", api_key: "SANDBOXCUSTOMERKEY0000000000002", key_id: null, key_secret: null },
+  { provider: "solaredge", label: "Installer account key (fleet API key)", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null },
   { provider: "solis", label: "Installer account key", api_key: null, key_id: "1300000000000000001", key_secret: "a0000000000000000000000000000001" },
   { provider: "solis", label: "Customer key 1", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef" },
   ] as Omit<SandboxDemoKey, "access_token">[]
@@ -498,6 +497,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
         throw opts.connectError;
       }
       const d = detail(customerId);
+      if (info(input.provider).fields.length === 0)
+        reject({ code: "Validation", message: `${info(input.provider).name} has no customer key; the customer signs in, or pick the system from your installer account.`, hint: null });
       checkKey(input);
       const remote = [fleet[input.provider][(d.connections.length * 3 + d.customer.name.length) % 5]];
       return structuredClone(addConnection(d, input.provider, "customer_key", secretOf(input), remote));
@@ -742,7 +743,7 @@ function seed(
     hint: "The customer may have regenerated it. Ask for the new KeySecret, then connect again.",
   };
   const garcia = add("Ada Garcia", "1234 Oak St, Fresno, CA 93701", "ada.garcia@example.com", "(559) 555-0147", "J-2041");
-  addConnection(garcia, "solaredge", "customer_key", "SANDBOXCUSTOMERKEY0000000000001", [fleet.solaredge[0]]);
+  addConnection(garcia, "solaredge", "installer_account", "…0001", [fleet.solaredge[0]]);
   if (troubled) {
     const ben = customers.get("seed-1")!;
     const tesla = addConnection(ben, "tesla", "oauth", "", [

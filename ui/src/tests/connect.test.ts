@@ -3,22 +3,28 @@ import { describe, expect, it } from "vitest";
 import { app, go } from "../lib/app.svelte";
 import { $, $$, button, click, key, openCustomer, settle, start, text, type } from "./harness";
 
+/** Fills Solis's KeyId and KeySecret (the customer's own key; SolarEdge V2 has none). */
+function fillSolis(secret = "0123456789abcdef0123456789abcdef") {
+  type("field-key_id", "1234567890123456789");
+  type("field-key_secret", secret);
+}
+
 describe("connect with the customer's key", () => {
   it("submits the key form and shows the sites found", async () => {
     const fake = await start();
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
     // No installer account yet: that way in is disabled, with the way to Settings.
     expect(($("mode-account") as HTMLButtonElement).disabled).toBe(true);
     expect(text()).toContain("Add it in Settings");
     click("mode-customer-key");
     await settle();
-    expect(text()).toContain("Site Access");
-    const field = $("field-api_key") as HTMLInputElement;
+    expect(text()).toContain("API Management");
+    const field = $("field-key_secret") as HTMLInputElement;
     expect(field.type).toBe("password");
     expect(($("connect-submit") as HTMLButtonElement).disabled).toBe(true);
-    type("field-api_key", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345");
+    fillSolis("ABCDEFGHIJKLMNOPQRSTUVWXYZ012345");
     await settle();
     button("Show").click();
     await settle();
@@ -26,14 +32,14 @@ describe("connect with the customer's key", () => {
     click("connect-submit");
     await settle(10);
     expect(fake.calls.some((c) => c.startsWith("connectCustomerKey"))).toBe(true);
-    expect($("connect-outcome")!.textContent).toContain("SolarEdge connected");
+    expect($("connect-outcome")!.textContent).toContain("Solis connected");
     expect($$("found-site").length).toBe(1);
     // Behind the panel, the checklist row now shows the site; the key is nowhere on screen.
     expect($$("site-row").length).toBe(1);
-    expect($("status-solaredge")!.textContent).toContain("Connected");
-    expect($("connect-solaredge")!.textContent).toContain("Add another");
+    expect($("status-solis")!.textContent).toContain("Connected");
+    expect($("connect-solis")!.textContent).toContain("Add another");
     expect(text()).not.toContain("ABCDEFGHIJKLMNOPQRSTUVWXYZ012345");
-    expect(app.toasts.map((t) => t.text)).toContain("SolarEdge connected: 1 site");
+    expect(app.toasts.map((t) => t.text)).toContain("Solis connected: 1 station");
     key("Escape");
     await settle();
     expect($("connect-panel")).toBeNull();
@@ -46,8 +52,7 @@ describe("connect with the customer's key", () => {
     await settle();
     expect(($("field-key_id") as HTMLInputElement).type).toBe("text");
     expect(($("field-key_secret") as HTMLInputElement).type).toBe("password");
-    type("field-key_id", "1234567890123456789");
-    type("field-key_secret", "0123456789abcdef0123456789abcdef");
+    fillSolis();
     await settle();
     click("connect-submit");
     await settle(10);
@@ -55,34 +60,56 @@ describe("connect with the customer's key", () => {
     expect($("connect-outcome")!.textContent).toContain("1 station");
   });
 
-  it("shows the vendor's refusal with the hint, and keeps the form", async () => {
-    const fake = await start({
-      connectError: { code: "VendorRejected", message: "SolarEdge rejected this key: Unauthorized", hint: "Ask the customer for a new key." },
-    });
+  it("offers SolarEdge no customer key: Site Access sign-in, or the fleet key's list", async () => {
+    const fake = await start();
     await openCustomer(fake);
     click("connect-solaredge");
     await settle();
-    type("field-api_key", "SOMEKEY000000000000000000000000");
+    // No fleet key saved: straight to the homeowner's sign-in.
+    expect($("sign-in-panel")).not.toBeNull();
+    expect($("mode-customer-key")).toBeNull();
+    expect(text()).toContain("Site Access");
+    expect(text()).not.toContain("API Access");
+    key("Escape");
+    await settle();
+    await fake.saveInstallerAccount({ provider: "solaredge", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null });
+    await openCustomer(fake, "Ben Okafor");
+    click("connect-solaredge");
+    await settle(10);
+    expect(($("mode-account") as HTMLButtonElement).disabled).toBe(false);
+    expect($("mode-customer-key")).toBeNull();
+    expect($("switch-to-sign-in")).not.toBeNull();
+    expect($("sandbox-keys")).toBeNull();
+  });
+
+  it("shows the vendor's refusal with the hint, and keeps the form", async () => {
+    const fake = await start({
+      connectError: { code: "VendorRejected", message: "Solis rejected this key: wrong KeySecret", hint: "Ask the customer for a new key." },
+    });
+    await openCustomer(fake);
+    click("connect-solis");
+    await settle();
+    fillSolis();
     await settle();
     click("connect-submit");
     await settle(10);
     const box = $("error-box")!;
-    expect(box.textContent).toContain("SolarEdge rejected this key: Unauthorized");
+    expect(box.textContent).toContain("Solis rejected this key: wrong KeySecret");
     expect(box.textContent).toContain("Ask the customer for a new key.");
     expect(box.querySelector("button")).toBeNull(); // a rejected key is not retried as is
     expect($("connect-submit")).not.toBeNull();
-    expect(($("field-api_key") as HTMLInputElement).value).toBe("SOMEKEY000000000000000000000000");
-    expect($("status-solaredge")!.textContent).toContain("Not connected");
+    expect(($("field-key_id") as HTMLInputElement).value).toBe("1234567890123456789");
+    expect($("status-solis")!.textContent).toContain("Not connected");
   });
 
   it("offers Retry when the vendor is rate limiting", async () => {
     const fake = await start({
-      connectError: { code: "RateLimited", message: "SolarEdge is limiting requests right now.", hint: "Wait a minute, then Retry." },
+      connectError: { code: "RateLimited", message: "Solis is limiting requests right now.", hint: "Wait a minute, then Retry." },
     });
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
-    type("field-api_key", "SOMEKEY000000000000000000000000");
+    fillSolis();
     await settle();
     click("connect-submit");
     await settle(10);
@@ -98,9 +125,9 @@ describe("connect with the customer's key", () => {
       throw "the backend panicked";
     };
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
-    type("field-api_key", "SOMEKEY000000000000000000000000");
+    fillSolis();
     await settle();
     click("connect-submit");
     await settle(10);
@@ -111,18 +138,18 @@ describe("connect with the customer's key", () => {
   it("fills a sandbox demo key", async () => {
     const fake = await start();
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
     expect($("sandbox-keys")!.textContent).not.toContain("Installer account key");
     button("Use").click();
     await settle();
-    expect(($("field-api_key") as HTMLInputElement).value).toBe("SANDBOXCUSTOMERKEY0000000000001");
+    expect(($("field-key_id") as HTMLInputElement).value).toBe("1234567890123456789");
   });
 
   it("shows no demo keys in production", async () => {
     const fake = await start({ environment: "production" });
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
     expect($("sandbox-keys")).toBeNull();
   });
@@ -132,7 +159,7 @@ describe("the panel", () => {
   it("keeps Tab inside the panel", async () => {
     const fake = await start();
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
     const panel = $("connect-panel")!;
     expect(panel.contains(document.activeElement)).toBe(true);
@@ -148,30 +175,30 @@ describe("the panel", () => {
   it("lets the check run on when closed, and tells the outcome in a toast", async () => {
     const fake = await start({
       latency: 200,
-      connectError: { code: "Network", message: "SolarEdge could not be reached.", hint: "Check the internet connection, then Retry." },
+      connectError: { code: "Network", message: "Solis could not be reached.", hint: "Check the internet connection, then Retry." },
     });
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
-    type("field-api_key", "SOMEKEY000000000000000000000000");
+    fillSolis();
     await settle();
     click("connect-submit");
     await settle(1);
-    expect($("connect-progress")!.textContent).toContain("Checking the key with SolarEdge");
+    expect($("connect-progress")!.textContent).toContain("Checking the key with Solis");
     key("Escape");
     await settle();
     expect($("connect-panel")).toBeNull();
     await new Promise((r) => setTimeout(r, 300));
     await settle();
-    expect(app.toasts).toEqual([expect.objectContaining({ kind: "error", text: expect.stringContaining("SolarEdge could not be reached.") })]);
+    expect(app.toasts).toEqual([expect.objectContaining({ kind: "error", text: expect.stringContaining("Solis could not be reached.") })]);
   });
 
   it("reports a success that arrives after the panel closed", async () => {
     const fake = await start({ latency: 200 });
     await openCustomer(fake);
-    click("connect-solaredge");
+    click("connect-solis");
     await settle();
-    type("field-api_key", "SOMEKEY000000000000000000000000");
+    fillSolis();
     await settle();
     click("connect-submit");
     await settle(1);
@@ -179,8 +206,8 @@ describe("the panel", () => {
     await settle();
     await new Promise((r) => setTimeout(r, 300));
     await settle();
-    expect(app.toasts.map((t) => t.text)).toEqual(["SolarEdge connected: 1 site"]);
-    expect($("status-solaredge")!.textContent).toContain("Connected");
+    expect(app.toasts.map((t) => t.text)).toEqual(["Solis connected: 1 station"]);
+    expect($("status-solis")!.textContent).toContain("Connected");
   });
 });
 

@@ -50,11 +50,12 @@ describe("sign-in providers", () => {
     expect($("open-sign-in")).not.toBeNull();
   });
 
-  it("offers SolarEdge's sign-in beside the key", async () => {
+  it("offers SolarEdge's Site Access sign-in beside the fleet key's list", async () => {
     const fake = await start();
+    await fake.saveInstallerAccount({ provider: "solaredge", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null });
     await openCustomer(fake);
     click("connect-solaredge");
-    await settle();
+    await settle(10);
     click("switch-to-sign-in");
     await settle();
     expect($("sign-in-panel")).not.toBeNull();

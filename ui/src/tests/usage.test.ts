@@ -66,6 +66,6 @@ describe("utility usage", () => {
     expect($("provider-note")!.textContent).toContain("Enphase Grid Services");
     click("open-sign-in");
     await settle();
-    expect(fake.calls).toContain("beginSignIn:derapi:loopback:enphase_grid_services");
+    expect(fake.calls).toContain("beginSignIn:derapi:loopback:enphasevpp");
   });
 });

@@ -2,7 +2,24 @@
 //! credentials, HTTP Basic); the customer enrolls their system in Derapi Join, either through a
 //! Join flow (`/join/flows`, a browser redirect back to Onramp) or a Join session
 //! (`/join/session/start`, then `fetch-token` once the customer is done). Derapi then lists the
-//! sites it sees. Enphase Grid Services is enrolled only this way.
+//! sites it sees. Enphase Grid Services (`enphasevpp`) is enrolled only this way.
+//!
+//! Shapes, from Derapi's API reference and its SDK (`derapi` 0.1.2, generated from the API
+//! spec); sources in docs/vendors/derapi.md:
+//! - vendors are named `enphase`, `enphasevpp`, `sma`, `smasbox`, `solaredge`, `solis`, `tesla`,
+//!   `virtual`; each vendor entry of a flow or session is `{"vendor", "credentials"}`, where
+//!   `credentials` refers to vendor credentials stored at Derapi (`{"credentialsID": ...}`),
+//!   required for `enphase`, `enphasevpp`, `sma`, `smasbox` and `tesla`;
+//! - `POST /join/session/start` takes `{"storeCredentials", "vendors"}` and answers
+//!   `{"sessionID"}` (the older Join guide says `session_id`: both are read);
+//! - `GET /join/session/{id}/fetch-token` answers `{"vendor", "accessToken", "refreshToken",
+//!   "expiresIn", "siteID"}` (`expiresIn` a string of seconds, `siteID` for `enphasevpp` only);
+//! - `POST /join/flows` takes `{"redirectURI", "programID", "vendors"}`;
+//! - `GET /sites` answers `{"sites": [{"id"}], "errors": {vendor: message}, "nextPageToken"}`
+//!   (a vendor that could not be reached is named in `errors`, the others still listed);
+//!   `GET /sites/{id}` gives the site's `name`, `vendor` and `location`.
+
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
@@ -13,15 +30,20 @@ use crate::error::{Code, Error, Result};
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
-/// The device vendors a customer can enroll through Join: (Derapi's id, label).
+/// The device vendors a customer can enroll through Join: (Derapi's name, label).
 pub const VENDORS: &[(&str, &str)] = &[
-    ("enphase_grid_services", "Enphase Grid Services"),
+    ("enphasevpp", "Enphase Grid Services (VPP)"),
     ("enphase", "Enphase (monitoring)"),
     ("tesla", "Tesla"),
     ("solaredge", "SolarEdge"),
     ("sma", "SMA"),
     ("solis", "Solis"),
+    ("virtual", "Derapi Virtual Mode (test systems)"),
 ];
+
+/// Vendors whose Join entry must name vendor credentials stored at Derapi (the SDK's required
+/// `credentials` field).
+pub const NEEDS_CREDENTIALS: &[&str] = &["enphase", "enphasevpp", "sma", "smasbox", "tesla"];
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
     authorize_path: "",
@@ -129,6 +151,15 @@ async fn call(req: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Valu
     Ok((status, v))
 }
 
+/// One vendor of a Join flow or session: `{"vendor", "credentials"}`.
+fn vendor_entry(vendor: &str, credentials_id: Option<&str>) -> Value {
+    let mut v = json!({ "vendor": vendor });
+    if let Some(id) = credentials_id {
+        v["credentials"] = json!({ "credentialsID": id });
+    }
+    v
+}
+
 /// Creates a Join flow for one vendor, returning back to `redirect_uri`: the flow id.
 pub async fn create_flow(
     client: &Client,
@@ -136,9 +167,13 @@ pub async fn create_flow(
     bearer: &Sensitive<String>,
     redirect_uri: &str,
     vendor: &str,
+    credentials_id: Option<&str>,
     program_id: Option<&str>,
 ) -> Result<String> {
-    let mut body = json!({"redirectURI": redirect_uri, "vendors": [{"vendor": vendor}]});
+    let mut body = json!({
+        "redirectURI": redirect_uri,
+        "vendors": [vendor_entry(vendor, credentials_id)],
+    });
     if let Some(p) = program_id {
         body["programID"] = json!(p);
     }
@@ -175,23 +210,29 @@ pub fn flow_authorize_url(api: &str, flow_id: &str, vendor: &str, state: &str) -
     Ok(u.into())
 }
 
-/// Starts a Join session (the older model): its id.
+/// Starts a Join session (the older model) for one vendor, Derapi keeping the credentials the
+/// customer grants (`storeCredentials`): its id.
 pub async fn start_session(
     client: &Client,
     api: &str,
     bearer: &Sensitive<String>,
     vendor: &str,
+    credentials_id: Option<&str>,
 ) -> Result<String> {
     let (_, v) = call(
         client
             .http
             .post(url(api, "/join/session/start"))
             .bearer_auth(bearer.expose())
-            .json(&json!({"vendor": vendor})),
+            .json(&json!({
+                "storeCredentials": true,
+                "vendors": [vendor_entry(vendor, credentials_id)],
+            })),
     )
     .await?;
-    v.get("session_id")
-        .and_then(Value::as_str)
+    ["sessionID", "session_id"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
         .map(str::to_string)
         .ok_or_else(|| http::vendor_failed("Derapi", "no session id in the answer"))
 }
@@ -206,10 +247,39 @@ pub fn session_page_url(api: &str, session_id: &str) -> String {
 pub enum SessionPoll {
     Pending,
     Declined(String),
-    Done {
-        token: Sensitive<String>,
-        vendor: Option<String>,
-    },
+    Done(SessionTokens),
+}
+
+/// What `fetch-token` hands over once the customer authorized.
+pub struct SessionTokens {
+    pub vendor: Option<String>,
+    pub access_token: Sensitive<String>,
+    pub refresh_token: Option<Sensitive<String>>,
+    /// Seconds the access token lasts (Derapi sends a string).
+    pub expires_in: Option<u64>,
+    /// The customer's site (Derapi names it for `enphasevpp` only).
+    pub site_id: Option<String>,
+}
+
+fn text_of(v: &Value, k: &str) -> Option<String> {
+    match v.get(k)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads a `fetch-token` answer.
+fn session_tokens(v: &Value) -> Result<SessionTokens> {
+    let access = text_of(v, "accessToken")
+        .ok_or_else(|| http::vendor_failed("Derapi", "no access token in the answer"))?;
+    Ok(SessionTokens {
+        vendor: text_of(v, "vendor"),
+        access_token: Sensitive::new(access),
+        refresh_token: text_of(v, "refreshToken").map(Sensitive::new),
+        expires_in: text_of(v, "expiresIn").and_then(|e| e.trim().parse().ok()),
+        site_id: text_of(v, "siteID"),
+    })
 }
 
 pub async fn fetch_token(
@@ -234,15 +304,7 @@ pub async fn fetch_token(
     Ok(match status.as_u16() {
         409 => SessionPoll::Pending,
         410 => SessionPoll::Declined(detail),
-        _ => SessionPoll::Done {
-            token: Sensitive::new(
-                v.get("token")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| http::vendor_failed("Derapi", "no token in the answer"))?
-                    .to_string(),
-            ),
-            vendor: v.get("vendor").and_then(Value::as_str).map(str::to_string),
-        },
+        _ => SessionPoll::Done(session_tokens(&v)?),
     })
 }
 
@@ -253,58 +315,129 @@ pub struct DerapiSite {
     pub enrollment_id: Option<String>,
 }
 
-/// Every site Derapi sees, page by page.
+/// How many sites' details are read at most for one listing.
+const MAX_DETAILS: usize = 500;
+
+/// Every site Derapi sees (of one vendor, if given), page by page, each read in full. A vendor
+/// that Derapi could not reach is named in the list's `errors`: when it is the vendor asked for
+/// and nothing was listed, that is the answer, in Derapi's words.
 pub async fn sites(
     client: &Client,
     api: &str,
     bearer: &Sensitive<String>,
+    vendor: Option<&str>,
 ) -> Result<Vec<DerapiSite>> {
-    let mut out = Vec::new();
+    let mut listed: Vec<Value> = Vec::new();
+    let mut errors: BTreeMap<String, String> = BTreeMap::new();
     let mut token: Option<String> = None;
     for _ in 0..1000 {
         let mut req = client
             .http
             .get(url(api, "/sites"))
             .bearer_auth(bearer.expose())
-            .query(&[("pageSize", "100")]);
+            .query(&[("pageSize", "50")]);
+        if let Some(v) = vendor {
+            req = req.query(&[("vendor", v)]);
+        }
         if let Some(t) = &token {
             req = req.query(&[("pageToken", t)]);
         }
         let (_, v) = call(req).await?;
-        let s = |x: &Value, k: &str| x.get(k).and_then(Value::as_str).map(str::to_string);
-        for x in v
-            .get("sites")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(id) = s(x, "id") else { continue };
-            let loc = x.get("location");
-            let part = |k: &str| loc.and_then(|l| s(l, k));
-            let address = [part("address"), part("city"), part("state"), part("zip")]
+        listed.extend(
+            v.get("sites")
+                .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .collect::<Vec<_>>()
-                .join(", ");
-            let vendor = s(x, "vendor");
-            out.push(DerapiSite {
-                site: VendorSite {
-                    name: s(x, "name").unwrap_or_else(|| format!("Site {id}")),
-                    external_id: id,
-                    address: (!address.is_empty()).then_some(address),
-                    peak_power_kw: None,
-                    status: vendor
-                        .as_deref()
-                        .map(|v| vendor_label(v).unwrap_or(v).to_string()),
-                },
-                vendor,
-                enrollment_id: s(x, "enrollmentID"),
-            });
+                .cloned(),
+        );
+        if let Some(e) = v.get("errors").and_then(Value::as_object) {
+            for (k, m) in e {
+                let m = m
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.to_string());
+                errors.insert(k.clone(), m);
+            }
         }
-        token = s(&v, "nextPageToken").filter(|t| !t.is_empty());
+        token = text_of(&v, "nextPageToken");
         if token.is_none() {
             break;
         }
     }
+    let unreachable = errors
+        .iter()
+        .find(|(k, _)| vendor.is_none_or(|v| v == k.as_str()));
+    if let (true, Some((k, why))) = (listed.is_empty(), unreachable) {
+        let label = vendor_label(k).unwrap_or(k);
+        return Err(Error::new(
+            Code::VendorError,
+            format!("Derapi could not get an answer from {label}: {why}."),
+        )
+        .hint("This is on the vendor's side. Try again in a few minutes."));
+    }
+    if !errors.is_empty() {
+        tracing::warn!(vendors = ?errors.keys().collect::<Vec<_>>(), "Derapi listed sites with errors for some vendors");
+    }
+    let mut out = Vec::new();
+    for entry in listed.iter().take(MAX_DETAILS) {
+        let Some(id) = text_of(entry, "id") else {
+            continue;
+        };
+        let path: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let (_, d) = call(
+            client
+                .http
+                .get(url(api, &format!("/sites/{path}")))
+                .bearer_auth(bearer.expose()),
+        )
+        .await?;
+        let vendor = text_of(&d, "vendor").or_else(|| text_of(entry, "vendor"));
+        out.push(DerapiSite {
+            site: VendorSite {
+                name: text_of(&d, "name").unwrap_or_else(|| format!("Site {id}")),
+                external_id: id,
+                // Derapi gives coordinates and a time zone, not a street address.
+                address: None,
+                peak_power_kw: None,
+                status: vendor
+                    .as_deref()
+                    .map(|v| vendor_label(v).unwrap_or(v).to_string()),
+            },
+            vendor,
+            enrollment_id: text_of(entry, "enrollmentID").or_else(|| text_of(&d, "enrollmentID")),
+        });
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `fetch-token` as Derapi's SDK reads it: camelCase, `expiresIn` a string.
+    #[test]
+    fn reads_a_fetch_token_answer() {
+        let v = json!({"vendor": "enphasevpp", "accessToken": "at", "refreshToken": "rt",
+            "expiresIn": "3600", "siteID": "s-1"});
+        let t = session_tokens(&v).unwrap();
+        assert_eq!(t.access_token.expose(), "at");
+        assert_eq!(t.refresh_token.unwrap().expose(), "rt");
+        assert_eq!(
+            (t.expires_in, t.site_id.as_deref()),
+            (Some(3600), Some("s-1"))
+        );
+        // Onramp's earlier picture (`token`) is not Derapi's.
+        assert!(session_tokens(&json!({"token": "pt_1", "vendor": "sma"})).is_err());
+    }
+
+    #[test]
+    fn vendor_entries_name_stored_credentials() {
+        assert_eq!(
+            vendor_entry("tesla", Some("vc-1")),
+            json!({"vendor": "tesla", "credentials": {"credentialsID": "vc-1"}})
+        );
+        assert_eq!(vendor_entry("solis", None), json!({"vendor": "solis"}));
+        assert!(vendor_label("enphase_grid_services").is_none());
+        assert!(vendor_label("enphasevpp").is_some());
+    }
 }

@@ -670,6 +670,8 @@ pub async fn discover(
             Ok(enphase_systems(&v))
         }
         ProviderId::Sma => {
+            // Entries carry `plantId`, `name`, `description`, `timezone`; no address or peak
+            // power (location only with `WithLocation=true`): docs/vendors/sma.md.
             let v = api_get(client, name, &api("/v1/plants"), access, &[]).await?;
             let plants = v
                 .get("plants")
@@ -680,9 +682,11 @@ pub async fn discover(
                 .iter()
                 .map(|p| VendorSite {
                     external_id: str_of(p, "plantId").unwrap_or_default(),
-                    name: str_of(p, "name").unwrap_or_else(|| "SMA plant".into()),
-                    address: str_of(p, "address"),
-                    peak_power_kw: p.get("peakPower").and_then(Value::as_f64),
+                    name: str_of(p, "name")
+                        .or_else(|| str_of(p, "description"))
+                        .unwrap_or_else(|| "SMA plant".into()),
+                    address: None,
+                    peak_power_kw: None,
                     status: None,
                 })
                 .collect())
@@ -690,7 +694,7 @@ pub async fn discover(
         ProviderId::Solaredge => {
             let site_id = extra.get("site_id").filter(|s| s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty()).ok_or_else(|| {
                 Error::new(Code::VendorError, "SolarEdge did not say which site the customer shared.")
-                    .hint("Start again; if the customer owns several sites, connect with their site API key instead.")
+                    .hint("Start again. SolarEdge Site Access shares one site per sign-in; for a homeowner with several sites, pick them from your company's fleet key (Settings → Installer accounts).")
             })?;
             let v = api_get(
                 client,
@@ -712,7 +716,8 @@ pub async fn discover(
                 name: str_of(&v, "name").unwrap_or_else(|| format!("Site {site_id}")),
                 address: (!address.is_empty()).then_some(address),
                 peak_power_kw: v.get("peakPower").and_then(Value::as_f64),
-                status: str_of(&v, "status"),
+                status: str_of(&v, "activationStatus")
+                    .map(|st| super::solaredge::status_words(&st)),
             }])
         }
         ProviderId::Metry => Ok(super::metry::meters(client, &ep.api_url, access)

@@ -1,4 +1,13 @@
-//! SolarEdge Monitoring API V2 with `X-API-Key` (V1's `api_key` calls answer 410 since November 2026).
+//! SolarEdge Monitoring API V2 (V1's `api_key` calls answer 410 since November 2026).
+//!
+//! Two ways in, and no per-site key (V2 has none; see docs/vendors/solaredge.md for sources):
+//! - **Site Access**: the homeowner signs in at SolarEdge Connect and shares one site (OAuth,
+//!   [`OAUTH`]); the callback names the site, read with `GET /v2/sites/{siteId}` and the token.
+//! - **Fleet Access**: the installer company's API key from SolarEdge's developer console, in the
+//!   `X-API-Key` header (the only header V2 requires; the 2022 preview's `X-Account-Key` is not
+//!   sent). `GET /v2/sites` lists the account's sites, `{"sites": {"count": N, "site": [...]}}`,
+//!   paged with `page` and `sites-in-page` (at most 1,000); the installer picks sites from it.
+//!   A site's state is `activationStatus` (`"ACTIVE"`).
 
 use serde::Deserialize;
 
@@ -27,37 +36,41 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     default_redirect: RedirectMode::Loopback,
     paste_redirect_path: None,
     refresh_lifetime: Some(30 * 86_400), // "valid 30 days (unused => reauth)"; rotated on each refresh
-    help: "The homeowner signs in with their mySolarEdge account and shares their site (one site per sign-in).",
+    help: "The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in. A homeowner with several sites: pick them from your company's fleet key in Settings → Installer accounts.",
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     category: "devices",
     note: None,
-    account_fields: None,
+    account_fields: Some(&[FieldDef {
+        name: "api_key",
+        label: "Fleet API key",
+        secret: true,
+        placeholder: "Monitoring API V2 key",
+    }]),
     id: ProviderId::Solaredge,
     oauth: Some(&OAUTH),
     name: "SolarEdge",
     site_noun: "site",
     production_base_url: "https://monitoringapi.solaredge.com",
-    fields: &[FieldDef {
-        name: "api_key",
-        label: "API key",
-        secret: true,
-        placeholder: "32 letters and digits",
-    }],
-    customer_key_help: "The customer signs in to the SolarEdge monitoring portal (monitoring.solaredge.com), opens Admin → Site Access → API Access, accepts the terms and copies the site's API key (Monitoring API V2).",
-    account_key_help: "Sign in to the SolarEdge monitoring portal with the installer account, open My Account → Company Details → API Access, and copy the account API key. It lists every site your company installed.",
+    // V2 has no per-site key: homeowners sign in (Site Access), installers use the fleet key.
+    fields: &[],
+    customer_key_help: "",
+    account_key_help: "Sign in to SolarEdge's developer console (developer.solaredge.com) with your company's SolarEdge account, create an API key with Fleet Access to the Monitoring API V2, and copy it. It lists every site of your company's account; keys from the old monitoring portal (V1) no longer work.",
 };
 
 const PAGE: usize = 500;
 
+/// `GET /v2/sites`: `{"sites": {"count": N, "site": [...]}}`.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SitesPage {
+struct SitesAnswer {
+    sites: SitesBlock,
+}
+
+#[derive(Deserialize)]
+struct SitesBlock {
     #[serde(default)]
-    sites: Vec<Site>,
-    #[serde(default)]
-    total_count: Option<usize>,
+    site: Vec<Site>,
 }
 
 #[derive(Deserialize)]
@@ -66,11 +79,12 @@ struct Site {
     site_id: u64,
     name: String,
     #[serde(default)]
-    status: Option<String>,
+    activation_status: Option<String>,
     #[serde(default)]
     peak_power: Option<f64>,
+    /// Kept loose: one recorded answer carries a redacted string here.
     #[serde(default)]
-    location: Option<Location>,
+    location: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -106,14 +120,27 @@ fn address(l: &Location) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// `ACTIVE` → `Active`, `PENDING_COMMUNICATION` → `Pending communication`: for people.
+pub(crate) fn status_words(status: &str) -> String {
+    let words = status.trim().replace('_', " ").to_lowercase();
+    let mut c = words.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 impl From<Site> for VendorSite {
     fn from(s: Site) -> Self {
         VendorSite {
             external_id: s.site_id.to_string(),
             name: s.name,
-            address: s.location.as_ref().and_then(address),
+            address: s
+                .location
+                .and_then(|l| serde_json::from_value::<Location>(l).ok())
+                .as_ref()
+                .and_then(address),
             peak_power_kw: s.peak_power,
-            status: s.status,
+            status: s.activation_status.as_deref().map(status_words),
         }
     }
 }
@@ -134,12 +161,12 @@ fn error_for(
             Code::VendorRejected,
             format!("SolarEdge rejected this key: {reason}. Nothing was saved."),
         )
-        .hint("Check that it is a Monitoring API V2 key (V1 keys no longer work) and was copied whole, or create a new one in the monitoring portal under Admin → Site Access → API Access."),
+        .hint("Check that it is a Monitoring API V2 key from SolarEdge's developer console (keys from the old monitoring portal no longer work) and was copied whole, or create a new one there."),
         403 => Error::new(
             Code::VendorRejected,
             format!("SolarEdge refused access: {reason}. Nothing was saved."),
         )
-        .hint("The key is valid but cannot see this site. Use the key of the account that owns the site."),
+        .hint("The key is valid but cannot see this site, or its plan does not include this call. Use your company's fleet key of the account the site belongs to."),
         410 => Error::new(
             Code::VendorError,
             format!("SolarEdge retired this API: {reason}"),
@@ -168,7 +195,7 @@ async fn get_page(
     base_url: &str,
     key: &Sensitive<String>,
     page: usize,
-) -> Result<SitesPage> {
+) -> Result<Vec<Site>> {
     let url = format!("{}/v2/sites", base_url.trim_end_matches('/'));
     let resp = client
         .http
@@ -188,11 +215,13 @@ async fn get_page(
     if !status.is_success() {
         return Err(error_for(status, &headers, &body));
     }
-    serde_json::from_slice(&body)
+    serde_json::from_slice::<SitesAnswer>(&body)
+        .map(|a| a.sites.site)
         .map_err(|e| http::vendor_failed("SolarEdge", format!("an unreadable site list ({e})")))
 }
 
-/// Every site the key can see, across pages.
+/// Every site the fleet key can see, across pages: a short page is the last (`count` is not
+/// relied on, its meaning per page or in all is not documented).
 pub async fn list_sites(
     client: &Client,
     base_url: &str,
@@ -201,13 +230,9 @@ pub async fn list_sites(
     let mut sites = Vec::new();
     for page in 1.. {
         let p = get_page(client, base_url, key, page).await?;
-        let got = p.sites.len();
-        sites.extend(p.sites.into_iter().map(VendorSite::from));
-        let done = match p.total_count {
-            Some(total) => sites.len() >= total,
-            None => got < PAGE,
-        };
-        if done || got == 0 || page >= 200 {
+        let got = p.len();
+        sites.extend(p.into_iter().map(VendorSite::from));
+        if got < PAGE || page >= 200 {
             break;
         }
     }
@@ -218,16 +243,27 @@ pub async fn list_sites(
 mod tests {
     use super::*;
 
+    /// The V2 site list as SolarEdge answers it (the shape of SolarEdge's V2 clients' recorded
+    /// answers, docs/vendors/solaredge.md): an object with `count` and a singular `site`.
     #[test]
-    fn reads_a_v2_site() {
-        let body = br#"{"sites":[{"siteId":4012345,"name":"Garcia Residence","status":"Active","peakPower":7.6,
-            "location":{"address":"1234 Oak St","city":"Fresno","state":"CA","zip":"93701","country":"United States"}}],
-            "page":1,"sitesInPage":500,"totalCount":1}"#;
-        let p: SitesPage = serde_json::from_slice(body).unwrap();
-        let s = VendorSite::from(p.sites.into_iter().next().unwrap());
+    fn reads_a_v2_site_list() {
+        let body = br#"{"sites":{"count":1,"site":[{"siteId":4012345,"name":"Garcia Residence",
+            "peakPower":7.6,"installationDate":"2021-04-01T00:00:00Z",
+            "location":{"address":"1234 Oak St","city":"Fresno","state":"CA","zip":"93701","country":"United States"},
+            "activationStatus":"ACTIVE","note":""}]}}"#;
+        let a: SitesAnswer = serde_json::from_slice(body).unwrap();
+        let s = VendorSite::from(a.sites.site.into_iter().next().unwrap());
         assert_eq!(s.external_id, "4012345");
         assert_eq!(s.address.as_deref(), Some("1234 Oak St, Fresno, CA 93701"));
         assert_eq!(s.peak_power_kw, Some(7.6));
+        assert_eq!(s.status.as_deref(), Some("Active"));
+        assert_eq!(
+            status_words("PENDING_COMMUNICATION"),
+            "Pending communication"
+        );
+        // Onramp's earlier picture (a bare array and `totalCount`) is not SolarEdge's.
+        let old = br#"{"sites":[{"siteId":1,"name":"x","status":"Active"}],"totalCount":1}"#;
+        assert!(serde_json::from_slice::<SitesAnswer>(old).is_err());
     }
 
     #[test]

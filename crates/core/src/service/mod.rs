@@ -411,10 +411,17 @@ impl Onramp {
                 Code::NotConfigured,
                 format!("No {} installer account is set up.", spec.name),
             )
-            .hint(format!(
-                "Add the account key in Settings → Installer accounts, or use the customer's own {} key.",
-                spec.name
-            ))
+            .hint(if spec.keyed() {
+                format!(
+                    "Add the account key in Settings → Installer accounts, or use the customer's own {} key.",
+                    spec.name
+                )
+            } else {
+                format!(
+                    "Add your company's {} key in Settings → Installer accounts, or have the customer sign in.",
+                    spec.name
+                )
+            })
         })?;
         let sites =
             providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)

@@ -293,10 +293,41 @@ impl Onramp {
             ));
         }
         if providers::derapi::vendor_label(v).is_none() {
-            return Err(Error::validation(format!("Derapi Join does not offer {v:?}."))
-                .hint("Pick one of the vendors listed (tesla, enphase, enphase_grid_services, solaredge, sma, solis)."));
+            return Err(
+                Error::validation(format!("Derapi Join does not offer {v:?}.")).hint(format!(
+                    "Pick one of Derapi's vendors: {}.",
+                    providers::derapi::VENDORS
+                        .iter()
+                        .map(|(id, _)| *id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
         }
         Ok(v.to_string())
+    }
+
+    /// The id of the vendor credentials stored at Derapi that a Join for `vendor` names (from
+    /// `[oauth.derapi.vendor_credentials]`); an error when the vendor needs one and none is set.
+    pub(crate) fn derapi_credentials(&self, vendor: &str) -> Result<Option<String>> {
+        let id = self
+            .config
+            .oauth_config(ProviderId::Derapi)
+            .vendor_credentials
+            .get(vendor)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if id.is_none() && providers::derapi::NEEDS_CREDENTIALS.contains(&vendor) {
+            let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
+            return Err(Error::new(
+                Code::NotConfigured,
+                format!("Derapi Join for {label} needs your {label} app's credentials stored at Derapi."),
+            )
+            .hint(format!(
+                "Store them with Derapi (its Create Vendor Credentials call gives an id), then add it to onramp.toml: [oauth.derapi.vendor_credentials] {vendor} = \"<id>\"."
+            )));
+        }
+        Ok(id)
     }
 
     /// The UtilityAPI utility picked (or the only one configured) and the scope to ask for.
@@ -481,6 +512,7 @@ impl Onramp {
             }
             ProviderId::Derapi => {
                 let vendor = Self::derapi_vendor(options)?;
+                let credentials = self.derapi_credentials(&vendor)?;
                 let (_, bearer) = self.derapi_bearer().await?;
                 let program = self.config.oauth_config(provider).program_id;
                 let flow = providers::derapi::create_flow(
@@ -489,6 +521,7 @@ impl Onramp {
                     &bearer,
                     &redirect_uri,
                     &vendor,
+                    credentials.as_deref(),
                     program.as_deref(),
                 )
                 .await?;
@@ -913,7 +946,7 @@ impl Onramp {
         enrollment: Option<&str>,
     ) -> Result<Vec<providers::VendorSite>> {
         let (ep, bearer) = self.derapi_bearer().await?;
-        let all = providers::derapi::sites(&self.http, &ep.api_url, &bearer).await?;
+        let all = providers::derapi::sites(&self.http, &ep.api_url, &bearer, Some(vendor)).await?;
         Ok(all
             .into_iter()
             .filter(|s| s.vendor.as_deref().is_none_or(|v| v == vendor))
@@ -941,14 +974,14 @@ impl Onramp {
             .await
     }
 
-    /// Stores a Derapi enrollment (a Join session's token, if any, goes to the vault).
+    /// Stores a Derapi enrollment (a Join session's tokens, if any, go to the vault).
     pub(crate) async fn store_derapi(
         &self,
         customer_id: &str,
         vendor: &str,
         sites: Vec<providers::VendorSite>,
         details: BTreeMap<String, String>,
-        token: Option<&Sensitive<String>>,
+        tokens: Option<(&Sensitive<String>, Option<&Sensitive<String>>)>,
     ) -> Result<Connection> {
         let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
         if sites.is_empty() {
@@ -967,7 +1000,7 @@ impl Onramp {
                     provider: ProviderId::Derapi,
                     kind: CredentialKind::Oauth,
                     credential_hint: Some(format!("via Derapi: {label}")),
-                    secrets: token.map(|t| Grant::secrets(t, None)),
+                    secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
                     sites: &sites,
                     scopes: None,
                     access_expires_at: None,

@@ -421,9 +421,16 @@ impl Onramp {
     ) -> Result<DerapiSession> {
         let customer = self.store.customer(customer_id).await?;
         let vendor = Self::derapi_vendor_pub(vendor)?;
+        let credentials = self.derapi_credentials(&vendor)?;
         let (ep, bearer) = self.derapi_bearer().await?;
-        let id =
-            providers::derapi::start_session(&self.http, &ep.api_url, &bearer, &vendor).await?;
+        let id = providers::derapi::start_session(
+            &self.http,
+            &ep.api_url,
+            &bearer,
+            &vendor,
+            credentials.as_deref(),
+        )
+        .await?;
         Ok(DerapiSession {
             customer_id: customer.id,
             page_url: providers::derapi::session_page_url(&ep.api_url, &id),
@@ -448,15 +455,28 @@ impl Onramp {
             } else {
                 why
             })),
-            providers::derapi::SessionPoll::Done { token, vendor } => {
-                let vendor = vendor.unwrap_or_else(|| session.vendor.clone());
-                let sites = self.derapi_sites(&vendor, None).await?;
+            providers::derapi::SessionPoll::Done(t) => {
+                let vendor = t.vendor.clone().unwrap_or_else(|| session.vendor.clone());
+                let mut sites = self.derapi_sites(&vendor, None).await?;
+                if let Some(site) = &t.site_id {
+                    // Derapi named the customer's site (Enphase Grid Services): only that one.
+                    sites.retain(|s| &s.external_id == site);
+                }
                 let mut details = BTreeMap::new();
                 details.insert("vendor".to_string(), vendor.clone());
                 details.insert("session_id".to_string(), session.session_id.clone());
-                self.store_derapi(&session.customer_id, &vendor, sites, details, Some(&token))
-                    .await
-                    .map(Some)
+                if let Some(site) = &t.site_id {
+                    details.insert("site_id".to_string(), site.clone());
+                }
+                self.store_derapi(
+                    &session.customer_id,
+                    &vendor,
+                    sites,
+                    details,
+                    Some((&t.access_token, t.refresh_token.as_ref())),
+                )
+                .await
+                .map(Some)
             }
         }
     }
