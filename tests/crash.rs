@@ -31,17 +31,24 @@ fn bin() -> PathBuf {
     p
 }
 
-fn refresh_all(data: &Path, config: &Path) -> Command {
+/// The CLI on a data folder and config, quiet, with no terminal to ask anything on.
+fn onramp(data: &Path, config: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.arg("--data-dir")
         .arg(data)
         .arg("--config")
         .arg(config)
-        .args(["refresh", "--all", "--json"])
+        .args(args)
         .env("ONRAMP_LOG", "error")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::null());
+    c
+}
+
+fn refresh_all(data: &Path, config: &Path) -> Command {
+    let mut c = onramp(data, config, &["refresh", "--all", "--json"]);
+    c.stdout(Stdio::piped());
     c
 }
 
@@ -209,15 +216,7 @@ async fn kill_rounds(w: &World, config_file: &Path, ids: &[String], rounds: u32)
         // which tells the vendor that answer arrived (and closes its retry window).
         if round % 4 == 3 {
             let id = &ids[round as usize % ids.len()];
-            let mut check = Command::new(bin());
-            check
-                .arg("--data-dir")
-                .arg(w.dir.path())
-                .arg("--config")
-                .arg(config_file)
-                .args(["check", id])
-                .env("ONRAMP_LOG", "error")
-                .stdin(Stdio::null());
+            let check = onramp(w.dir.path(), config_file, &["check", id]);
             let _ = output_within(check, Duration::from_secs(60));
         }
         let before = w.sandbox.token_requests(OAuthVendor::Tesla);
@@ -416,21 +415,11 @@ async fn processes_racing_on_the_same_connections_spend_each_token_once() {
     all_refresh(&w, &config_file, &ids).await;
 }
 
-/// The CLI with this world's data folder and config, quiet, the customer's browser played by
-/// a script that visits the sign-in (the sandbox consents at once) and follows it back to the
-/// loopback listener.
+/// The CLI on the world's data folder, the customer's browser played by a script that visits
+/// the sign-in (the sandbox consents at once) and follows it back to the loopback listener.
 fn cli(w: &World, config_file: &Path, browser: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.arg("--data-dir")
-        .arg(w.dir.path())
-        .arg("--config")
-        .arg(config_file)
-        .args(args)
-        .env("ONRAMP_LOG", "error")
-        .env("BROWSER", browser)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut c = onramp(w.dir.path(), config_file, args);
+    c.env("BROWSER", browser);
     c
 }
 
