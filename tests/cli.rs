@@ -489,3 +489,279 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
     }
     assert!(!csv.contains(&app.client_secret), "the app secret leaked");
 }
+
+/// A customer's browser for `BROWSER`: opens the sign-in page; the sandbox consents at once and
+/// sends it back to Onramp's loopback listener.
+fn customer_browser(dir: &std::path::Path) -> PathBuf {
+    let browser = dir.join("customer-browser");
+    std::fs::write(
+        &browser,
+        "#!/usr/bin/env python3\nimport sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    browser
+}
+
+/// `onramp` in the Sandbox environment (no configuration file) with the customer's browser.
+fn sandbox_cli(dir: &std::path::Path, browser: &std::path::Path, args: &[&str]) -> Output {
+    onramp_with(
+        dir,
+        &dir.join("absent.toml"),
+        &[("BROWSER", browser)],
+        args,
+        "",
+    )
+}
+
+fn json(out: Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+/// The newcomer's first try: connect in the Sandbox, quit, come back. Every `onramp` call is a
+/// new process; the sandbox's vendors must still know what they issued, where they issued it.
+#[tokio::test]
+async fn sandbox_connections_still_check_and_refresh_in_later_cli_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let browser = customer_browser(dir.path());
+    let run = |args: &[&str]| sandbox_cli(dir.path(), &browser, args);
+    let status = json(run(&["status", "--json"]));
+    let key = status["sandbox_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["provider"] == "solis" && k["label"].as_str().unwrap().starts_with("Customer"))
+        .unwrap()
+        .clone();
+    let id = ok(run(&["customer", "add", "--name", "Ada"]))
+        .trim()
+        .to_string();
+    let sma = json(run(&[
+        "connect",
+        "sma",
+        "--customer",
+        &id,
+        "--timeout",
+        "60",
+        "--json",
+    ]));
+    let solis = json(onramp(
+        dir.path(),
+        &["connect", "solis", "--customer", &id, "--json"],
+        &format!(
+            "{}\n{}\n",
+            key["key_id"].as_str().unwrap(),
+            key["key_secret"].as_str().unwrap()
+        ),
+    ));
+    let (sma, solis) = (sma["id"].as_str().unwrap(), solis["id"].as_str().unwrap());
+
+    for c in [sma, solis] {
+        let checked = json(run(&["check", c, "--json"]));
+        assert_eq!(checked["state"], "active", "{checked}");
+    }
+    let refreshed = json(run(&["refresh", sma, "--json"]));
+    assert_eq!(refreshed["state"], "active", "{refreshed}");
+    // And again, with the token the last call was given.
+    let all = json(run(&["refresh", "--all", "--json"]));
+    assert_eq!(all["refreshed"], serde_json::json!([sma]), "{all}");
+    for c in [sma, solis] {
+        let checked = json(run(&["check", c, "--json"]));
+        assert_eq!(checked["state"], "active", "{checked}");
+    }
+    assert_eq!(ok(run(&["health", "--json"])).trim(), "[]");
+}
+
+/// `onramp sandbox --persistent --json`: the data folder's sandbox in a process of its own; the
+/// directory line it prints.
+fn kept_sandbox(dir: &std::path::Path) -> (std::process::Child, serde_json::Value) {
+    let mut child = Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--config")
+        .arg(dir.join("absent.toml"))
+        .args(["sandbox", "--persistent", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let v = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (child, v)
+}
+
+/// A token request at SMA's sandbox, as `describe_json` names it.
+async fn sma_token(sma: &serde_json::Value, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut all = vec![
+        ("client_id", sma["client_id"].as_str().unwrap()),
+        ("client_secret", sma["client_secret"].as_str().unwrap()),
+    ];
+    all.extend_from_slice(form);
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", sma["url"].as_str().unwrap()))
+        .form(&all)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// A vendor's answer counts once it is sent: the sandbox is SIGKILLed the moment a refresh
+/// was answered, three times over, and the token it answered last is the one it knows.
+#[tokio::test]
+async fn a_rotation_the_sandbox_answered_survives_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, d) = kept_sandbox(dir.path());
+    let sma = d["sma"].clone();
+    let redirect = "http://127.0.0.1:8765/callback";
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/oauth2/auth", sma["url"].as_str().unwrap()))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", sma["client_id"].as_str().unwrap()),
+            ("redirect_uri", redirect),
+            ("scope", "offline_access"),
+            ("state", "st"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+    let (status, v) = sma_token(
+        &sma,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let mut used = Vec::new();
+    let mut current = v["refresh_token"].as_str().unwrap().to_string();
+    for round in 0..3 {
+        if round > 0 {
+            let (c, again) = kept_sandbox(dir.path());
+            assert_eq!(again["sma"]["url"], sma["url"], "the same port");
+            child = c;
+        }
+        let (status, v) = sma_token(
+            &sma,
+            &[("grant_type", "refresh_token"), ("refresh_token", &current)],
+        )
+        .await;
+        assert_eq!(status, 200, "round {round}: {v}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        used.push(std::mem::replace(
+            &mut current,
+            v["refresh_token"].as_str().unwrap().to_string(),
+        ));
+    }
+
+    let sb = onramp_sandbox::SharedSandbox::open(dir.path(), SandboxConfig::default())
+        .await
+        .unwrap();
+    let served = sb.served().expect("the killed one holds nothing");
+    use onramp_sandbox::OAuthVendor::Sma;
+    assert!(served.grant_alive(Sma, &current), "the last answered token");
+    for old in &used {
+        assert!(
+            !served.grant_alive(Sma, old),
+            "a rotated-out token came back"
+        );
+    }
+    let (status, v) = sma_token(
+        &sma,
+        &[("grant_type", "refresh_token"), ("refresh_token", &current)],
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    drop(served);
+    sb.shutdown().await;
+}
+
+/// The app (here in-process, opened as the app opens) and CLI calls on one data folder at once:
+/// one sandbox. The CLI's sign-in and refresh happen at the app's vendors, the app refreshes
+/// with what the CLI stored, and once the app is gone the CLI serves the same books itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_and_the_cli_on_one_data_folder_share_one_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let browser = customer_browser(dir.path());
+    let app = onramp_launch::open(onramp_launch::Launch {
+        data_dir: dir.path().to_path_buf(),
+        config_file: dir.path().join("absent.toml"),
+        actor: "app",
+    })
+    .await
+    .unwrap();
+    let shared = app.sandbox.as_ref().unwrap();
+    let served = shared.served().expect("the first on the folder serves");
+    use onramp_sandbox::OAuthVendor::Sma;
+
+    let dir_path = dir.path().to_path_buf();
+    let browser_path = browser.clone();
+    let run = move |args: Vec<String>| {
+        let (d, b) = (dir_path.clone(), browser_path.clone());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            sandbox_cli(&d, &b, &args)
+        })
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let id = ok(run(args(&["customer", "add", "--name", "Ada"]))
+        .await
+        .unwrap())
+    .trim()
+    .to_string();
+    let conn = json(
+        run(args(&[
+            "connect",
+            "sma",
+            "--customer",
+            &id,
+            "--timeout",
+            "60",
+            "--json",
+        ]))
+        .await
+        .unwrap(),
+    );
+    let conn = conn["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        served.token_requests(Sma),
+        1,
+        "the CLI's code exchange reached the app's sandbox"
+    );
+    let checked = app.onramp.check_connection(&conn).await.unwrap();
+    assert_eq!(checked.id, conn);
+
+    json(run(args(&["refresh", &conn, "--json"])).await.unwrap());
+    app.onramp.refresh_connection(&conn).await.unwrap();
+    json(run(args(&["refresh", &conn, "--json"])).await.unwrap());
+    let stats = served.refresh_stats(Sma);
+    assert_eq!(
+        (stats.rotations, stats.replays, stats.unknown),
+        (3, 0, 0),
+        "every refresh, the CLI's and the app's, at one sandbox"
+    );
+    drop(served);
+
+    app.onramp.close().await;
+    app.sandbox.unwrap().shutdown().await;
+    let checked = json(run(args(&["check", &conn, "--json"])).await.unwrap());
+    assert_eq!(checked["state"], "active", "{checked}");
+    let refreshed = json(run(args(&["refresh", &conn, "--json"])).await.unwrap());
+    assert_eq!(refreshed["state"], "active", "{refreshed}");
+}

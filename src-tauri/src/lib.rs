@@ -9,14 +9,14 @@ use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::service::Sweep;
 use onramp_core::Onramp;
 use onramp_launch::{Launch, Launched};
-use onramp_sandbox::Sandbox;
+use onramp_sandbox::SharedSandbox;
 use tauri::{Emitter, Manager};
 
-/// What the commands share: the service, the in-process sandbox kept alive beside it, and the
+/// What the commands share: the service, the data folder's sandbox kept beside it, and the
 /// sign-ins in flight (the UI polls them; a deep link may finish one before the UI asks).
 pub struct AppState {
     pub onramp: Onramp,
-    _sandbox: Option<Sandbox>,
+    _sandbox: Option<SharedSandbox>,
     pub sign_ins: sign_in::SignIns,
 }
 

@@ -4,7 +4,7 @@
 Adds a customer, connects Solis with a sandbox KeyId/KeySecret (a wrong one first) and SolarEdge
 by the homeowner signing in (Site Access: V2 has no customer key), picks a second customer's
 SolarEdge site from the company's fleet key, sees the sites listed, quits, reopens and finds them
-again; imports a Green
+again (the sign-ins made before still refresh and check: the sandbox's vendors stayed up); imports a Green
 Button file, connects UtilityAPI (loopback) and Pelm (its hosted Connect page) and sees the usage. Screenshots go to
 target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
 """
@@ -339,6 +339,17 @@ def main():
             (By.XPATH, '//*[@data-testid="customer-row"][contains(., "Ada Garcia")]/td'))).click()
         wait_for(d, "site-row")
         assert "Connected" in d.find_element(*tid("status-solaredge")).text
+
+        # The sandbox's vendors stayed up across the relaunch (their books in the data folder, on
+        # the same ports): the sign-ins made before it still refresh and check.
+        for provider, name in (("tesla", "Tesla"), ("solaredge", "SolarEdge")):
+            row = f'//tr[@data-testid="provider-row-{provider}"]/following-sibling::tr[1]'
+            for button, said in (("refresh-connection", "new tokens"), ("check-connection", "working")):
+                WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
+                    (By.XPATH, f'{row}//button[@data-testid="{button}"]'))).click()
+                WebDriverWait(d, WAIT).until(lambda x: any(
+                    f"{name}: {said}" in t.text for t in x.find_elements(*tid("toast"))))
+        assert "Connected" in d.find_element(*tid("status-tesla")).text
 
         # Utility data. A file the customer downloaded from the utility (Download My Data),
         # picked with the file chooser; a broken file first: a plain error, nothing stored.

@@ -14,7 +14,7 @@ use onramp_core::model::*;
 use onramp_core::service::{ExportFormat, Redirect, Sweep};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
-use onramp_sandbox::{Sandbox, SandboxConfig};
+use onramp_sandbox::{Sandbox, SandboxConfig, SharedSandbox};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -104,10 +104,17 @@ enum Command {
     },
     /// Run the simulated vendors standalone and print their endpoints and demo keys.
     Sandbox {
-        #[arg(long, default_value_t = 47801)]
-        solaredge_port: u16,
-        #[arg(long, default_value_t = 47802)]
-        solis_port: u16,
+        /// SolarEdge's port (default 47801; with --persistent, the data folder's).
+        #[arg(long)]
+        solaredge_port: Option<u16>,
+        /// Solis's port (default 47802; with --persistent, the data folder's).
+        #[arg(long)]
+        solis_port: Option<u16>,
+        /// Serve the data folder's own sandbox, the one the Sandbox environment uses (kept in
+        /// sandbox-vendors.sqlite, on its remembered ports), instead of a fresh one in memory;
+        /// if another Onramp on the folder serves it, take over when that one exits.
+        #[arg(long)]
+        persistent: bool,
         /// Print one line of JSON instead (endpoints, demo keys and apps, and this many Tesla
         /// grants' refresh tokens), for clients written elsewhere; serve until stdin closes.
         #[arg(long)]
@@ -398,14 +405,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens the service; in the Sandbox environment starts the simulated vendors in-process.
-async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<Sandbox>)> {
+/// Opens the service; in the Sandbox environment opens the data folder's simulated vendors
+/// (served by this process, or by another Onramp on the same folder).
+async fn open(cli: &Cli) -> anyhow::Result<(Onramp, Option<SharedSandbox>)> {
     let l = onramp_launch::open(onramp_launch::Launch {
         data_dir: cli.data_dir.clone().unwrap_or_else(default_data_dir),
         config_file: cli.config.clone().unwrap_or_else(default_config_file),
         actor: "cli",
     })
     .await?;
+    if let Some(sb) = &l.sandbox {
+        for m in sb.moved_ports() {
+            eprintln!(
+                "note: the sandbox's {} port {} was taken by another program; it listens on {} now \
+                 (Sandbox connections made before may need connecting again)",
+                m.server, m.from, m.to
+            );
+        }
+    }
     Ok((l.onramp, l.sandbox))
 }
 
@@ -703,17 +720,79 @@ fn print_connection(c: &Connection) {
     }
 }
 
+/// `onramp sandbox --persistent`: the data folder's sandbox, served here (or by another Onramp
+/// on the folder, taken over when it exits) until stdin closes (`--json`) or Ctrl-C.
+async fn serve_persistent(
+    cli: &Cli,
+    solaredge_port: Option<u16>,
+    solis_port: Option<u16>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
+    onramp_core::private::create_dir(&data_dir)?;
+    let sb = SharedSandbox::open(
+        &data_dir,
+        SandboxConfig {
+            solaredge_port: solaredge_port.unwrap_or(0),
+            solis_port: solis_port.unwrap_or(0),
+            ..SandboxConfig::default()
+        },
+    )
+    .await?;
+    for m in sb.moved_ports() {
+        eprintln!(
+            "note: the sandbox's {} port {} was taken by another program; it listens on {} now",
+            m.server, m.from, m.to
+        );
+    }
+    if json {
+        println!("{}", sb.directory().describe_json());
+        std::io::stdout().flush()?;
+        tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        })
+        .await?;
+    } else {
+        println!("{}", sb.directory().describe());
+        println!(
+            "Kept in {}; {}.\nPress Ctrl-C to stop.",
+            sb.path().display(),
+            if sb.served().is_some() {
+                "served by this process"
+            } else {
+                "served by another Onramp on this data folder (this one takes over when it exits)"
+            }
+        );
+        std::io::stdout().flush()?;
+        tokio::signal::ctrl_c().await?;
+    }
+    sb.shutdown().await;
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Sandbox {
+        solaredge_port,
+        solis_port,
+        persistent: true,
+        json,
+        ..
+    } = cli.command
+    {
+        return serve_persistent(&cli, solaredge_port, solis_port, json).await;
+    }
     if let Command::Sandbox {
         solaredge_port,
         solis_port,
         json,
         tesla_grants,
+        ..
     } = cli.command
     {
         let sb = Sandbox::start(SandboxConfig {
-            solaredge_port,
-            solis_port,
+            solaredge_port: solaredge_port.unwrap_or(47801),
+            solis_port: solis_port.unwrap_or(47802),
             ..SandboxConfig::default()
         })
         .await?;

@@ -1,6 +1,7 @@
 //! Opening Onramp the same way from the app and the CLI: read `onramp.toml`; in the Sandbox
-//! environment start the simulated vendors in-process and point every provider, key-based and
-//! OAuth, at them with the sandbox's demo keys and demo apps; then open the service.
+//! environment open the data folder's simulated vendors (served by this process, or by another
+//! Onramp on the same folder: see `onramp_sandbox::shared`) and point every provider, key-based
+//! and OAuth, at them with the sandbox's demo keys and demo apps; then open the service.
 
 use std::path::PathBuf;
 
@@ -9,12 +10,12 @@ use onramp_core::model::{Environment, ProviderId, SandboxDemoKey};
 use onramp_core::providers::oauth::{AppCredentials, Endpoints};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp, OpenOptions, Result};
-use onramp_sandbox::{OAuthVendor, Sandbox, SandboxConfig, Vendor};
+use onramp_sandbox::{Directory, OAuthVendor, SandboxConfig, SharedSandbox, Vendor};
 
-/// The service, and the sandbox kept alive beside it (Sandbox environment only).
+/// The service, and the data folder's sandbox beside it (Sandbox environment only).
 pub struct Launched {
     pub onramp: Onramp,
-    pub sandbox: Option<Sandbox>,
+    pub sandbox: Option<SharedSandbox>,
 }
 
 pub struct Launch {
@@ -36,7 +37,7 @@ fn provider_of(v: OAuthVendor) -> ProviderId {
 }
 
 /// Demo keys as the UI lists them.
-pub fn sandbox_keys(sb: &Sandbox) -> Vec<SandboxDemoKey> {
+pub fn sandbox_keys(sb: &Directory) -> Vec<SandboxDemoKey> {
     let (partner_token, partner_key) = sb.enphase_partner();
     let partner = SandboxDemoKey {
         provider: ProviderId::Enphase,
@@ -72,8 +73,10 @@ fn app(client_id: String, secret: String) -> AppCredentials {
     }
 }
 
-/// Points `config` at the sandbox and returns its demo apps.
-pub fn wire(sb: &Sandbox, config: &mut Config) -> Vec<(ProviderId, AppCredentials)> {
+/// Points `config` at the sandbox (a running `Sandbox` or a `Directory`) and returns its demo
+/// apps.
+pub fn wire(sb: impl Into<Directory>, config: &mut Config) -> Vec<(ProviderId, AppCredentials)> {
+    let sb: Directory = sb.into();
     config.set_base_url(ProviderId::Solaredge, sb.solaredge_url());
     config.set_base_url(ProviderId::Solis, sb.solis_url());
     let ua = sb.utilityapi_url();
@@ -145,19 +148,42 @@ pub async fn open(launch: Launch) -> Result<Launched> {
     let mut keys = Vec::new();
     let mut apps = Vec::new();
     if config.environment == Environment::Sandbox {
-        let sb = Sandbox::start(SandboxConfig {
-            solaredge_port: config.sandbox.solaredge_port,
-            solis_port: config.sandbox.solis_port,
-            ..SandboxConfig::default()
-        })
+        onramp_core::private::create_dir(&launch.data_dir).map_err(|e| {
+            Error::internal(format!(
+                "Cannot create the data folder {}: {e}",
+                launch.data_dir.display()
+            ))
+            .hint("Choose a data folder you can write to (--data-dir, or ONRAMP_DATA_DIR).")
+        })?;
+        let sb = SharedSandbox::open(
+            &launch.data_dir,
+            SandboxConfig {
+                solaredge_port: config.sandbox.solaredge_port,
+                solis_port: config.sandbox.solis_port,
+                ..SandboxConfig::default()
+            },
+        )
         .await
         .map_err(|e| {
-            Error::internal(format!("The sandbox could not start: {e}"))
-                .hint("Check the [sandbox] ports in onramp.toml (0 picks free ones).")
+            Error::internal(format!("The sandbox could not start: {e}")).hint(
+                "Check the [sandbox] ports in onramp.toml (0: the ones this data folder \
+                 remembers), and that no other Onramp on this data folder is stuck.",
+            )
         })?;
-        apps = wire(&sb, &mut config);
-        keys = sandbox_keys(&sb);
-        tracing::info!(solaredge = %sb.solaredge_url(), solis = %sb.solis_url(), "sandbox started");
+        for m in sb.moved_ports() {
+            tracing::warn!(
+                server = %m.server,
+                from = m.from,
+                to = m.to,
+                "a sandbox vendor's port was taken by another program: it moved; Sandbox \
+                 connections made before may need connecting again"
+            );
+        }
+        apps = wire(sb.directory(), &mut config);
+        keys = sandbox_keys(sb.directory());
+        let d = sb.directory();
+        tracing::info!(serving = sb.served().is_some(), solaredge = %d.solaredge_url(),
+            solis = %d.solis_url(), "sandbox open");
         sandbox = Some(sb);
     }
     let onramp = Onramp::open(OpenOptions {

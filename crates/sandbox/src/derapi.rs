@@ -25,6 +25,8 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
 
+mod saved;
+
 pub(crate) const VENDORS: [&str; 8] = [
     "enphase",
     "enphasevpp",

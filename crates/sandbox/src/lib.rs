@@ -10,29 +10,36 @@
 
 pub mod browser;
 mod derapi;
+mod directory;
 pub mod espi;
 mod faults;
 mod fleet;
 mod ledger;
 mod oauth;
 mod pelm;
+pub mod shared;
 mod signing;
 mod solaredge;
 mod solis;
+mod store;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use crate::directory::{Directory, OAuthApp};
 pub use crate::faults::Faults;
 use crate::faults::Knobs;
 pub use crate::oauth::{
     LostAnswer, OAuthClient, OAuthVendor, RedirectAt, RefreshStats, TokenRequest,
 };
+pub use crate::shared::SharedSandbox;
 pub use crate::signing::{content_md5, sign};
+pub use crate::store::FILE as KEPT_FILE;
 
 /// What to serve where. Everything served is generated from `seed`.
 #[derive(Clone, Debug)]
@@ -80,14 +87,14 @@ impl Default for SandboxConfig {
 }
 
 /// A simulated vendor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Vendor {
     SolarEdge,
     Solis,
 }
 
 /// A Solis KeyId/KeySecret pair and the stations it sees.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DemoSolisKey {
     pub key_id: String,
     pub key_secret: String,
@@ -96,7 +103,7 @@ pub struct DemoSolisKey {
 
 /// The keys the sandbox accepts. Demo keys, not secrets. SolarEdge V2 has no per-site key: a
 /// homeowner shares their site by signing in (Site Access), so its only key is the company's.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Demo {
     /// The company's Monitoring API V2 key (Fleet Access): every site of the account.
     pub solaredge_account_key: String,
@@ -105,7 +112,7 @@ pub struct Demo {
 }
 
 /// A demo credential with a label for people, as the app and the CLI list them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabelledKey {
     pub vendor: Vendor,
     pub label: String,
@@ -158,8 +165,11 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn serve(addr: SocketAddr, router: axum::Router) -> std::io::Result<Server> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+async fn bind(host: IpAddr, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await
+}
+
+fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<Server> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -173,6 +183,144 @@ async fn serve(addr: SocketAddr, router: axum::Router) -> std::io::Result<Server
         .await;
     });
     Ok(Server { addr, stop, task })
+}
+
+/// A server whose remembered port was taken at start, and the port it listens on instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MovedPort {
+    /// `tesla`, `sma`, `solis`, ... (see the `ports` table of the sandbox's file).
+    pub server: String,
+    pub from: u16,
+    pub to: u16,
+}
+
+/// Where each server listens.
+enum Ports {
+    /// Any free port (an in-memory sandbox).
+    Any,
+    /// The data folder's: each server's remembered port, or a new one remembered from then on.
+    Kept {
+        remembered: HashMap<String, u16>,
+        chosen: HashMap<String, u16>,
+        moved: Vec<MovedPort>,
+        /// A remembered port still held is waited for until then: the process that served
+        /// before may be letting go of it.
+        patient_until: tokio::time::Instant,
+    },
+}
+
+/// The ports a kept sandbox picks, once: below every desktop system's ephemeral range (Linux
+/// starts it at 32768, macOS and Windows at 49152), so no outgoing connection takes them.
+const KEPT_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+impl Ports {
+    async fn listen(
+        &mut self,
+        host: IpAddr,
+        server: &str,
+        fixed: u16,
+    ) -> std::io::Result<tokio::net::TcpListener> {
+        let Ports::Kept {
+            remembered,
+            chosen,
+            moved,
+            patient_until,
+        } = self
+        else {
+            return bind(host, fixed).await;
+        };
+        let listener = if fixed != 0 {
+            bind(host, fixed).await?
+        } else if let Some(&port) = remembered.get(server) {
+            loop {
+                match bind(host, port).await {
+                    Ok(l) => break l,
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                        if tokio::time::Instant::now() < *patient_until {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        let l = pick(host).await?;
+                        let to = l.local_addr()?.port();
+                        tracing::warn!(
+                            server,
+                            from = port,
+                            to,
+                            "a sandbox port was taken; it moved"
+                        );
+                        moved.push(MovedPort {
+                            server: server.to_string(),
+                            from: port,
+                            to,
+                        });
+                        break l;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        } else {
+            pick(host).await?
+        };
+        chosen.insert(server.to_string(), listener.local_addr()?.port());
+        Ok(listener)
+    }
+}
+
+/// A port for a kept server: a free one in [`KEPT_PORTS`], else any free one.
+async fn pick(host: IpAddr) -> std::io::Result<tokio::net::TcpListener> {
+    use rand::Rng;
+    for _ in 0..64 {
+        let port = rand::thread_rng().gen_range(KEPT_PORTS);
+        if let Ok(l) = bind(host, port).await {
+            return Ok(l);
+        }
+    }
+    bind(host, 0).await
+}
+
+/// A server's name in the sandbox's file (its port, its books).
+fn server_name(vendor: OAuthVendor) -> &'static str {
+    match vendor {
+        OAuthVendor::Tesla => "tesla",
+        OAuthVendor::Enphase => "enphase",
+        OAuthVendor::Sma => "sma",
+        OAuthVendor::SolarEdgeSite => "solaredge-site",
+        OAuthVendor::UtilityApi => "utilityapi",
+        OAuthVendor::Metry => "metry",
+    }
+}
+
+/// Puts back a vendor's books as last saved, and makes every answer of `router` wait until
+/// what it changed is saved.
+async fn kept(
+    router: axum::Router,
+    store: &Arc<store::VendorStore>,
+    vendor: &str,
+    load: impl FnOnce(&str) -> serde_json::Result<()>,
+    save: impl Fn() -> String + Send + Sync + 'static,
+    restore: impl Fn(&str) + Send + Sync + 'static,
+) -> std::io::Result<axum::Router> {
+    let last = store.books(vendor).await?.unwrap_or_default();
+    if !last.is_empty() {
+        load(&last).map_err(|e| {
+            std::io::Error::other(format!(
+                "the {vendor} books in {} cannot be read ({e}); remove the file to start the \
+                 sandbox afresh (every Sandbox connection will need connecting again)",
+                store.path().display()
+            ))
+        })?;
+    }
+    let durable = Arc::new(store::Durable {
+        vendor: vendor.to_string(),
+        store: store.clone(),
+        save: Box::new(save),
+        restore: Box::new(restore),
+        last: tokio::sync::Mutex::new(last),
+    });
+    Ok(router.layer(axum::middleware::from_fn_with_state(
+        durable,
+        store::durable,
+    )))
 }
 
 impl Server {
@@ -201,6 +349,7 @@ pub struct Sandbox {
     solis_knobs: Arc<Knobs>,
     /// Where armed redirects point: counts every request that reaches it.
     elsewhere: (Arc<AtomicU64>, Server),
+    ports: Ports,
 }
 
 /// The redirect target: answers 200 to anything, and counts.
@@ -215,8 +364,41 @@ fn elsewhere_router(hits: Arc<AtomicU64>) -> axum::Router {
 }
 
 impl Sandbox {
-    /// Seeds both fleets from `cfg.seed` and starts both servers.
+    /// Seeds both fleets from `cfg.seed` and starts both servers, in memory: everything the
+    /// vendors issue is forgotten when the sandbox stops (tests' isolation).
     pub async fn start(cfg: SandboxConfig) -> std::io::Result<Sandbox> {
+        Sandbox::launch(cfg, Ports::Any, None).await
+    }
+
+    /// Starts the vendors kept in `store` (persistent mode): the seed recorded there, each
+    /// server on its remembered port, every vendor's books as last saved, and each answer saved
+    /// before it goes out. Only one process may serve a store at a time ([`shared`]).
+    pub(crate) async fn start_kept(
+        mut cfg: SandboxConfig,
+        store: Arc<store::VendorStore>,
+        patience: Duration,
+    ) -> std::io::Result<Sandbox> {
+        cfg.seed = store.seed(cfg.seed).await?;
+        let ports = Ports::Kept {
+            remembered: store.ports().await?,
+            chosen: HashMap::new(),
+            moved: Vec::new(),
+            patient_until: tokio::time::Instant::now() + patience,
+        };
+        let sb = Sandbox::launch(cfg, ports, Some(store.clone())).await?;
+        if let Ports::Kept { chosen, .. } = &sb.ports {
+            store.save_ports(chosen).await?;
+        }
+        let directory = serde_json::to_string(&sb.directory()).map_err(std::io::Error::other)?;
+        store.set_meta("directory", &directory).await?;
+        Ok(sb)
+    }
+
+    async fn launch(
+        cfg: SandboxConfig,
+        mut ports: Ports,
+        store: Option<Arc<store::VendorStore>>,
+    ) -> std::io::Result<Sandbox> {
         let se = solaredge::State::seeded(&cfg);
         let so = solis::State::seeded(&cfg);
         let demo = Demo {
@@ -227,17 +409,20 @@ impl Sandbox {
         let solaredge_knobs = Arc::new(Knobs::default());
         let solis_knobs = Arc::new(Knobs::default());
         let solaredge = serve(
-            SocketAddr::new(cfg.host, cfg.solaredge_port),
+            ports
+                .listen(cfg.host, "solaredge", cfg.solaredge_port)
+                .await?,
             solaredge::router(se, solaredge_knobs.clone()),
-        )
-        .await?;
+        )?;
         let solis = serve(
-            SocketAddr::new(cfg.host, cfg.solis_port),
+            ports.listen(cfg.host, "solis", cfg.solis_port).await?,
             solis::router(so, solis_knobs.clone()),
-        )
-        .await?;
+        )?;
         let hits = Arc::new(AtomicU64::new(0));
-        let elsewhere = serve(SocketAddr::new(cfg.host, 0), elsewhere_router(hits.clone())).await?;
+        let elsewhere = serve(
+            Ports::Any.listen(cfg.host, "elsewhere", 0).await?,
+            elsewhere_router(hits.clone()),
+        )?;
         let elsewhere_url = format!("http://{}", elsewhere.addr);
         let ledger = ledger::Ledger::default();
         let mut oauth = Vec::new();
@@ -251,7 +436,23 @@ impl Sandbox {
                 cfg.oauth_code_ttl,
                 ledger.clone(),
             );
-            let server = serve(SocketAddr::new(cfg.host, 0), oauth::router(state.clone())).await?;
+            let name = server_name(vendor);
+            let mut router = oauth::router(state.clone());
+            if let Some(store) = &store {
+                let (save, restore) = (state.clone(), state.clone());
+                router = kept(
+                    router,
+                    store,
+                    &format!("oauth:{name}"),
+                    |json| state.restore_books(json),
+                    move || save.saved_books(),
+                    move |json| {
+                        let _ = restore.restore_books(json);
+                    },
+                )
+                .await?;
+            }
+            let server = serve(ports.listen(cfg.host, name, 0).await?, router)?;
             let base = format!("http://{}", server.addr);
             if vendor == OAuthVendor::Enphase {
                 // Enphase's default redirect page, which shows the code to paste.
@@ -268,17 +469,39 @@ impl Sandbox {
         }
         let pelm_state =
             pelm::Server::new(cfg.seed, cfg.oauth_redirect_uris.clone(), ledger.clone());
-        let pelm_server = serve(
-            SocketAddr::new(cfg.host, 0),
-            pelm::router(pelm_state.clone()),
-        )
-        .await?;
+        let mut pelm_router = pelm::router(pelm_state.clone());
+        if let Some(store) = &store {
+            let (save, restore) = (pelm_state.clone(), pelm_state.clone());
+            pelm_router = kept(
+                pelm_router,
+                store,
+                "pelm",
+                |json| pelm_state.restore_books(json),
+                move || save.saved_books(),
+                move |json| {
+                    let _ = restore.restore_books(json);
+                },
+            )
+            .await?;
+        }
+        let pelm_server = serve(ports.listen(cfg.host, "pelm", 0).await?, pelm_router)?;
         let derapi_state = derapi::Server::new(cfg.seed, ledger.clone());
-        let derapi_server = serve(
-            SocketAddr::new(cfg.host, 0),
-            derapi::router(derapi_state.clone()),
-        )
-        .await?;
+        let mut derapi_router = derapi::router(derapi_state.clone());
+        if let Some(store) = &store {
+            let (save, restore) = (derapi_state.clone(), derapi_state.clone());
+            derapi_router = kept(
+                derapi_router,
+                store,
+                "derapi",
+                |json| derapi_state.restore_books(json),
+                move || save.saved_books(),
+                move |json| {
+                    let _ = restore.restore_books(json);
+                },
+            )
+            .await?;
+        }
+        let derapi_server = serve(ports.listen(cfg.host, "derapi", 0).await?, derapi_router)?;
         Ok(Sandbox {
             ledger,
             demo,
@@ -290,7 +513,43 @@ impl Sandbox {
             solaredge_knobs,
             solis_knobs,
             elsewhere: (hits, elsewhere),
+            ports,
         })
+    }
+
+    /// The servers whose remembered port was taken by something else at start, and where each
+    /// listens now (persistent mode; connections made before that point at the old port).
+    pub fn moved_ports(&self) -> &[MovedPort] {
+        match &self.ports {
+            Ports::Kept { moved, .. } => moved,
+            Ports::Any => &[],
+        }
+    }
+
+    /// Everything a client needs to talk to this sandbox: endpoints, demo apps and keys.
+    pub fn directory(&self) -> Directory {
+        Directory {
+            solaredge_url: self.solaredge_url(),
+            solis_url: self.solis_url(),
+            demo: self.demo.clone(),
+            oauth: self
+                .oauth
+                .iter()
+                .map(|(v, state, _)| OAuthApp {
+                    vendor: *v,
+                    url: self.oauth_url(*v),
+                    client: state.client.clone(),
+                    public_client: state.public_client.clone(),
+                    issuer: state.issuer(),
+                })
+                .collect(),
+            pelm_url: self.pelm_url(),
+            pelm_client: self.pelm_client(),
+            derapi_url: self.derapi_url(),
+            derapi_client: self.derapi_client(),
+            derapi_vendor_credentials: self.derapi_vendor_credentials(),
+            enphase_partner: self.enphase_partner(),
+        }
     }
 
     /// SolarEdge's base URL; clients append `/v2/...`.
@@ -327,71 +586,13 @@ impl Sandbox {
 
     /// Endpoints and demo keys, for people.
     pub fn describe(&self) -> String {
-        let d = &self.demo;
-        let mut s = String::new();
-        s.push_str("Onramp sandbox: simulated vendors on loopback\n\n");
-        s.push_str(&format!(
-            "SolarEdge Monitoring API V2  {}\n",
-            self.solaredge_url()
-        ));
-        s.push_str(&format!(
-            "  fleet API key          {}  (homeowners sign in: Site Access)\n",
-            d.solaredge_account_key
-        ));
-        s.push_str(&format!(
-            "\nSolis Cloud                  {}\n",
-            self.solis_url()
-        ));
-        s.push_str(&format!(
-            "  installer account      KeyId {}  KeySecret {}\n",
-            d.solis_account.key_id, d.solis_account.key_secret
-        ));
-        for k in &d.solis_customer_keys {
-            s.push_str(&format!(
-                "  customer key           KeyId {}  KeySecret {}  ({} station(s))\n",
-                k.key_id,
-                k.key_secret,
-                k.station_ids.len()
-            ));
-        }
-        s.push_str(&format!(
-            "\nUtilityAPI Green Button      {} (utilities demo, demo_gas)\nMetry                        {}\nPelm                         {} (Connect {})\nDerapi                       {}\n",
-            self.utilityapi_url(),
-            self.metry_url(),
-            self.pelm_url(),
-            self.pelm_connect_url(),
-            self.derapi_url()
-        ));
-        let (t, k) = self.enphase_partner();
-        s.push_str(&format!(
-            "  Enphase partner account  token {t}  API key {k}\n"
-        ));
-        s
+        self.directory().describe()
     }
 
     /// Endpoints, demo keys and demo apps as JSON, for clients written elsewhere (the contract
     /// tests in tests/contract): nothing here is a real secret.
     pub fn describe_json(&self) -> serde_json::Value {
-        let d = &self.demo;
-        let app = |v: OAuthVendor| {
-            let c = self.oauth_client(v);
-            serde_json::json!({"url": self.oauth_url(v), "client_id": c.client_id,
-                "client_secret": c.client_secret, "api_key": c.api_key})
-        };
-        let (derapi_id, derapi_secret) = self.derapi_client();
-        serde_json::json!({
-            "solaredge": {"url": self.solaredge_url(), "fleet_api_key": d.solaredge_account_key,
-                "site_access": app(OAuthVendor::SolarEdgeSite)},
-            "solis": {"url": self.solis_url(), "account": d.solis_account,
-                "customers": d.solis_customer_keys},
-            "tesla": app(OAuthVendor::Tesla),
-            "enphase": app(OAuthVendor::Enphase),
-            "sma": app(OAuthVendor::Sma),
-            "derapi": {"url": self.derapi_url(), "client_id": derapi_id,
-                "client_secret": derapi_secret,
-                "vendor_credentials": self.derapi_vendor_credentials().into_iter()
-                    .collect::<std::collections::BTreeMap<_, _>>()},
-        })
+        self.directory().describe_json()
     }
 
     /// Stops every server.

@@ -29,8 +29,10 @@ use crate::faults::{inject, Knobs, Shapes};
 use crate::fleet::{self, FleetSite};
 use crate::ledger::Ledger;
 
+mod saved;
+
 /// A vendor that enrolls through the authorization-code grant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum OAuthVendor {
     Tesla,
     Enphase,
@@ -118,7 +120,7 @@ impl OAuthVendor {
 }
 
 /// The app registration the sandbox knows for a vendor (a confidential client: it has a secret).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct OAuthClient {
     pub client_id: String,
     pub client_secret: String,
@@ -138,7 +140,7 @@ pub struct TokenRequest {
 ///
 /// Every refresh request the server read is in `requests` and in exactly one of the others
 /// (injected token faults answer before the request is read: see `Sandbox::token_requests`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RefreshStats {
     /// `refresh_token` grant requests received.
     pub requests: u64,

@@ -14,6 +14,8 @@ use axum::Router;
 use rand::Rng;
 use serde_json::json;
 
+mod saved;
+
 const UTILITIES: [(&str, &str); 3] = [
     ("pge", "PG&E"),
     ("coned", "Con Edison"),
