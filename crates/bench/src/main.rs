@@ -101,6 +101,10 @@ struct SweepArgs {
     /// Refreshes in flight at once, for every contender.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Onramp: rotations let wait for their durable write (the app's policy unless given; a
+    /// large number takes the bound away, to see what it does).
+    #[arg(long)]
+    max_uncommitted: Option<usize>,
     /// Leave out the Python peer (when authlib/httpx are not installed).
     #[arg(long)]
     no_python: bool,
@@ -126,6 +130,8 @@ struct WorkerArgs {
     n: usize,
     #[arg(long)]
     concurrency: usize,
+    #[arg(long)]
+    max_uncommitted: Option<usize>,
     /// The set-up written by `sweep`.
     #[arg(long)]
     setup: PathBuf,
@@ -197,6 +203,7 @@ async fn main() -> anyhow::Result<()> {
                     SweepArgs {
                         n: 40,
                         concurrency: 8,
+                        max_uncommitted: None,
                         no_python: !python_peer_available(),
                         rounds: 1,
                     },
@@ -209,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
                     SweepArgs {
                         n: 10_000,
                         concurrency: 8,
+                        max_uncommitted: None,
                         no_python: false,
                         rounds: 3,
                     },
@@ -393,6 +401,9 @@ async fn sweep(args: &SweepArgs) -> anyhow::Result<Vec<Run>> {
             let kind = if name == "onramp" { "onramp" } else { "bare" };
             let mut c = std::process::Command::new(std::env::current_exe()?);
             c.args(["worker", "--kind", kind]);
+            if let Some(m) = args.max_uncommitted {
+                c.args(["--max-uncommitted", &m.to_string()]);
+            }
             c
         };
         cmd.args(["--n", &n.to_string()])
@@ -433,7 +444,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<Run> {
     let setup: Setup = serde_json::from_slice(&std::fs::read(&args.setup)?)?;
     match args.kind {
         Kind::Bare => bare_worker(&setup, args.n, args.concurrency).await,
-        Kind::Onramp => onramp_worker(&setup, args.n, args.concurrency).await,
+        Kind::Onramp => onramp_worker(&setup, args.n, args.concurrency, args.max_uncommitted).await,
     }
 }
 
@@ -486,7 +497,12 @@ async fn bare_worker(setup: &Setup, n: usize, concurrency: usize) -> anyhow::Res
 
 /// Onramp, as the app runs it: its data key read from the keyring as it opens, N customers
 /// signed in (not timed), then one sweep of them all.
-async fn onramp_worker(setup: &Setup, n: usize, concurrency: usize) -> anyhow::Result<Run> {
+async fn onramp_worker(
+    setup: &Setup,
+    n: usize,
+    concurrency: usize,
+    max_uncommitted: Option<usize>,
+) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
     let mut onramp = open_bench(&setup.config, dir.path(), false).await?;
     if !onramp.status().vault.available {
@@ -509,6 +525,7 @@ async fn onramp_worker(setup: &Setup, n: usize, concurrency: usize) -> anyhow::R
         Policy {
             max_concurrency: concurrency,
             per_vendor: concurrency,
+            max_uncommitted: max_uncommitted.unwrap_or(Policy::default().max_uncommitted),
             ..Policy::default()
         },
     );
@@ -1018,7 +1035,9 @@ fn report(
         ratio("onramp", "python"),
         ratio("onramp", "bare"),
     ));
-    s.push_str("\n### What the vault costs\n\n| step | times | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
+    s.push_str(
+        "\n### What the vault costs\n\n| step | times | p50 ms | p99 ms |\n|---|---:|---:|---:|\n",
+    );
     for v in vault {
         s.push_str(&format!(
             "| {} | {} | {:.4} | {:.4} |\n",
