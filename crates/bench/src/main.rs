@@ -167,6 +167,9 @@ struct Run {
     /// commit, p50 and p99 (ms).
     #[serde(default)]
     window_ms: Option<(f64, f64)>,
+    /// CPU time the contender's process spent in the timed part (user and system), seconds.
+    #[serde(default)]
+    cpu_seconds: Option<f64>,
 }
 
 impl Run {
@@ -186,6 +189,23 @@ fn peak_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// CPU time this process has used so far (user and system), in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name; the
+    // kernel counts them in USER_HZ, which is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Starts the peak over from the current resident size (Linux: clear_refs 5).
@@ -454,6 +474,7 @@ async fn bare_worker(setup: &Setup, n: usize, concurrency: usize) -> anyhow::Res
     let client = reqwest::Client::new();
     let tokens = &setup.tokens[..n];
     reset_peak();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let new: Vec<String> = futures_util::stream::iter(tokens)
         .map(|rt| {
@@ -485,12 +506,14 @@ async fn bare_worker(setup: &Setup, n: usize, concurrency: usize) -> anyhow::Res
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     assert_eq!(new.len(), n);
     Ok(Run {
         name: "bare".into(),
         n,
         seconds,
         peak_kib: peak_kib(),
+        cpu_seconds: Some(cpu),
         ..Default::default()
     })
 }
@@ -575,9 +598,11 @@ async fn onramp_worker(
         .await;
     signed.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
     reset_peak();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let report = onramp.refresh_sweep(Sweep::All).await?;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     if report.refreshed.len() != n {
         bail!(
             "refreshed {} of {n}: {}",
@@ -599,6 +624,7 @@ async fn onramp_worker(
         seconds,
         peak_kib: peak,
         window_ms: Some((at(0.5), at(0.99))),
+        cpu_seconds: Some(cpu),
         ..Default::default()
     })
 }
@@ -1007,14 +1033,14 @@ fn report(
         "### Refresh sweep (Tesla, rotating single-use refresh tokens, concurrency {})\n\n",
         args.concurrency
     ));
-    s.push_str("| contender | connections | runs | seconds | refreshes/s (median) | slowest–fastest run | peak memory (MiB) | answer → durable p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| contender | connections | runs | seconds | refreshes/s (median) | slowest–fastest run | CPU µs per refresh | peak memory (MiB) | answer → durable p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in runs {
         let window = r
             .window_ms
             .map(|(p50, p99)| format!("{p50:.1} / {p99:.1}"))
             .unwrap_or_else(|| "–".into());
         s.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.0}–{:.0} | {:.1} | {} |\n",
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0}–{:.0} | {} | {:.1} | {} |\n",
             r.name,
             r.n,
             r.rounds,
@@ -1022,6 +1048,9 @@ fn report(
             r.per_second(),
             r.slowest,
             r.fastest,
+            r.cpu_seconds
+                .map(|c| format!("{:.0}", c * 1e6 / r.n as f64))
+                .unwrap_or_else(|| "–".into()),
             r.peak_kib as f64 / 1024.0,
             window
         ));
