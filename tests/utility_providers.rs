@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use onramp_core::model::{ConnectionState, CredentialKind, KeyInput, ProviderId, SignInOptions};
+use onramp_core::model::{ConnectionState, CredentialKind, ProviderId, SignInOptions};
 use onramp_core::service::Redirect;
 use onramp_core::Code;
 use onramp_sandbox::browser::submit_form;
@@ -554,64 +554,4 @@ async fn derapi_join_session_waits_for_the_customer_then_enrolls() {
     let e = onramp.poll_derapi_session(&session).await.unwrap_err();
     assert_eq!(e.code, Code::Declined);
     assert_eq!(row_count(&onramp, "connections").await, 1);
-}
-
-#[tokio::test]
-async fn enphase_partner_account_lists_systems_to_pick_from() {
-    let w = World::new().await;
-    let onramp = w.open().await;
-    let id = customer(&onramp, "Fay Moreau").await;
-    let (token, key) = w.sandbox.enphase_partner();
-    let bad = onramp
-        .save_installer_account(KeyInput {
-            provider: ProviderId::Enphase,
-            api_key: Some(key.clone()),
-            key_id: None,
-            key_secret: None,
-            access_token: Some("not-the-partner-token".into()),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(bad.code, Code::VendorRejected, "{bad:?}");
-    let saved = onramp
-        .save_installer_account(KeyInput {
-            provider: ProviderId::Enphase,
-            api_key: Some(key.clone()),
-            key_id: None,
-            key_secret: None,
-            access_token: Some(token.clone()),
-        })
-        .await
-        .unwrap();
-    assert!(saved.configured);
-    let found = onramp
-        .search_account_sites(ProviderId::Enphase, "")
-        .await
-        .unwrap();
-    assert_eq!(found.total, 30, "every partner system, across pages");
-    let pick = found.sites[3].external_id.clone();
-    let conn = onramp
-        .connect_account_sites(onramp_core::model::ConnectAccountSites {
-            customer_id: id.clone(),
-            provider: ProviderId::Enphase,
-            site_ids: vec![pick.clone()],
-        })
-        .await
-        .unwrap();
-    assert_eq!(conn.kind, CredentialKind::InstallerAccount);
-    assert_eq!(conn.sites[0].external_id, pick);
-    assert_eq!(
-        onramp.check_connection(&conn.id).await.unwrap().state,
-        ConnectionState::Active
-    );
-    // The customer's own sign-in stays available beside it.
-    let info = onramp.providers().await.unwrap();
-    let enphase = info.iter().find(|p| p.id == ProviderId::Enphase).unwrap();
-    assert!(enphase.installer_account_configured && enphase.sign_in.is_some());
-    onramp.close().await;
-    let bytes = store_bytes(w.dir.path());
-    assert!(
-        !contains(&bytes, &token) && !contains(&bytes, &key),
-        "the partner token or key is in SQLite"
-    );
 }

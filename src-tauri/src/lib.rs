@@ -60,6 +60,7 @@ async fn keep_alive(app: tauri::AppHandle) {
                     if !report.refreshed.is_empty()
                         || !report.needs_reauth.is_empty()
                         || !report.failed.is_empty()
+                        || !report.accounts_failed.is_empty()
                     {
                         let news = onramp_core::model::ConnectionsChanged {
                             summary: report.summary(),

@@ -503,13 +503,7 @@ fn print_vault(v: &VaultStatus) {
 fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
-    let mut input = KeyInput {
-        provider,
-        api_key: None,
-        key_id: None,
-        key_secret: None,
-        access_token: None,
-    };
+    let mut input = KeyInput::empty(provider);
     match provider {
         ProviderId::Solaredge if account => {
             input.api_key = Some(read_secret(
@@ -525,8 +519,12 @@ fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
         }
         ProviderId::Enphase if account => {
-            input.access_token = Some(read_secret("Enphase partner access token", &mut lines)?);
-            input.api_key = Some(read_secret("Enphase partner API key", &mut lines)?);
+            // The partner application and the Enlighten user it signs in as (the password is
+            // sent to Enphase once and never saved), in the order core lists them.
+            for f in onramp_core::providers::spec(provider).installer_fields() {
+                let value = read_secret(&format!("Enphase {}", f.label), &mut lines)?;
+                input.set(f.name, Some(value));
+            }
         }
         other => anyhow::bail!(
             "{} connects by the customer signing in: onramp connect {} --customer ID",

@@ -230,6 +230,7 @@ pub fn health(
             urgency,
             due_at: due,
             can_reauthorize: oauth && who == "customer",
+            in_settings: false,
         })
     };
     let sign_in_again = format!(
@@ -473,6 +474,11 @@ pub struct SweepReport {
     pub failed: Vec<(String, ErrorInfo)>,
     /// Due but held back (a vendor's Retry-After, a connection's backoff).
     pub held: usize,
+    /// The company's installer accounts whose sign-in was renewed (Enphase's partner plan).
+    pub accounts_renewed: Vec<ProviderId>,
+    /// Installer accounts whose renewal failed, with the reason (a refusal: sign in again in
+    /// Settings).
+    pub accounts_failed: Vec<(ProviderId, ErrorInfo)>,
     /// When the next connection becomes due, if any (RFC 3339).
     pub next_due: Option<String>,
     /// The same instant, for a scheduler.
@@ -500,6 +506,18 @@ impl SweepReport {
         }
         if self.held > 0 {
             parts.push(format!("{} held back", self.held));
+        }
+        if !self.accounts_renewed.is_empty() {
+            parts.push(format!(
+                "{} installer account(s) renewed",
+                self.accounts_renewed.len()
+            ));
+        }
+        if !self.accounts_failed.is_empty() {
+            parts.push(format!(
+                "{} installer account(s) failed to renew",
+                self.accounts_failed.len()
+            ));
         }
         format!(
             "{} of {} signed-in connections: {}",

@@ -233,6 +233,9 @@ pub struct HealthItem {
     pub due_at: Option<String>,
     /// Whether the customer signing in again fixes it (the re-authorize button).
     pub can_reauthorize: bool,
+    /// Not a customer's connection but the company's installer account, fixed in Settings
+    /// (`connection_id` is then `installer_account/{provider}`, `customer_id` empty).
+    pub in_settings: bool,
 }
 
 /// A connection whose refresh token was lost when a refresh was interrupted (Onramp was
@@ -454,10 +457,53 @@ pub struct KeyInput {
     /// Solis: KeyId and KeySecret.
     pub key_id: Option<String>,
     pub key_secret: Option<String>,
-    /// Enphase partner account: the partner access token (with `api_key`).
+    /// Enphase partner plan: the partner application's client id and secret (its API key in
+    /// `api_key`) and the Enlighten user it signs in as. The password is sent once, to sign
+    /// in, and never kept.
     #[serde(default)]
     #[ts(optional = nullable)]
-    pub access_token: Option<String>,
+    pub client_id: Option<String>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub username: Option<String>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub password: Option<String>,
+}
+
+impl KeyInput {
+    /// An input for `provider` with every field empty.
+    pub fn empty(provider: ProviderId) -> KeyInput {
+        KeyInput {
+            provider,
+            api_key: None,
+            key_id: None,
+            key_secret: None,
+            client_id: None,
+            client_secret: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// Sets the field a provider's [`FieldSpec`] names; false if no such field.
+    pub fn set(&mut self, name: &str, value: Option<String>) -> bool {
+        let slot = match name {
+            "api_key" => &mut self.api_key,
+            "key_id" => &mut self.key_id,
+            "key_secret" => &mut self.key_secret,
+            "client_id" => &mut self.client_id,
+            "client_secret" => &mut self.client_secret,
+            "username" => &mut self.username,
+            "password" => &mut self.password,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
 }
 
 impl std::fmt::Debug for KeyInput {
@@ -467,7 +513,10 @@ impl std::fmt::Debug for KeyInput {
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
             .field("key_id", &self.key_id)
             .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
-            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -487,6 +536,14 @@ pub struct InstallerAccount {
     pub credential_hint: Option<String>,
     pub updated_at: Option<String>,
     pub help: String,
+    /// The account is a sign-in Onramp keeps alive (Enphase's partner plan), not a key that
+    /// lasts: its access token's and refresh token's expiries (RFC 3339).
+    pub renews: bool,
+    pub access_expires_at: Option<String>,
+    pub refresh_expires_at: Option<String>,
+    /// The account must be signed in again, and why (its refresh was refused, or it was saved
+    /// the earlier way, as a pasted token).
+    pub needs_sign_in: Option<ErrorInfo>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -529,8 +586,11 @@ pub struct SandboxDemoKey {
     pub api_key: Option<String>,
     pub key_id: Option<String>,
     pub key_secret: Option<String>,
-    /// Enphase partner account: the partner access token.
-    pub access_token: Option<String>,
+    /// Enphase partner plan: the partner application and the Enlighten user it signs in as.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]

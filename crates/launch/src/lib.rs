@@ -38,14 +38,17 @@ fn provider_of(v: OAuthVendor) -> ProviderId {
 
 /// Demo keys as the UI lists them.
 pub fn sandbox_keys(sb: &Directory) -> Vec<SandboxDemoKey> {
-    let (partner_token, partner_key) = sb.enphase_partner();
+    let p = sb.enphase_partner();
     let partner = SandboxDemoKey {
         provider: ProviderId::Enphase,
         label: "Installer account (partner plan)".into(),
-        api_key: Some(partner_key),
+        api_key: Some(p.api_key),
         key_id: None,
         key_secret: None,
-        access_token: Some(partner_token),
+        client_id: Some(p.client_id),
+        client_secret: Some(p.client_secret),
+        username: Some(p.username),
+        password: Some(p.password),
     };
     sb.demo()
         .keys()
@@ -59,7 +62,10 @@ pub fn sandbox_keys(sb: &Directory) -> Vec<SandboxDemoKey> {
             api_key: k.api_key,
             key_id: k.key_id,
             key_secret: k.key_secret,
-            access_token: None,
+            client_id: None,
+            client_secret: None,
+            username: None,
+            password: None,
         })
         .chain(std::iter::once(partner))
         .collect()

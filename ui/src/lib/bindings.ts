@@ -124,8 +124,23 @@ due_at: string | null,
 /**
  * Whether the customer signing in again fixes it (the re-authorize button).
  */
-can_reauthorize: boolean, };
-export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, };
+can_reauthorize: boolean, 
+/**
+ * Not a customer's connection but the company's installer account, fixed in Settings
+ * (`connection_id` is then `installer_account/{provider}`, `customer_id` empty).
+ */
+in_settings: boolean, };
+export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, 
+/**
+ * The account is a sign-in Onramp keeps alive (Enphase's partner plan), not a key that
+ * lasts: its access token's and refresh token's expiries (RFC 3339).
+ */
+renews: boolean, access_expires_at: string | null, refresh_expires_at: string | null, 
+/**
+ * The account must be signed in again, and why (its refresh was refused, or it was saved
+ * the earlier way, as a pasted token).
+ */
+needs_sign_in: ErrorInfo | null, };
 export type KeyInput = { provider: ProviderId, 
 /**
  * SolarEdge: the API key.
@@ -136,9 +151,11 @@ api_key: string | null,
  */
 key_id: string | null, key_secret: string | null, 
 /**
- * Enphase partner account: the partner access token (with `api_key`).
+ * Enphase partner plan: the partner application's client id and secret (its API key in
+ * `api_key`) and the Enlighten user it signs in as. The password is sent once, to sign
+ * in, and never kept.
  */
-access_token?: string | null, };
+client_id?: string | null, client_secret?: string | null, username?: string | null, password?: string | null, };
 export type LostGrant = { connection_id: string, customer_id: string, customer_name: string, provider: ProviderId, 
 /**
  * What happened and when, for the installer.
@@ -188,9 +205,9 @@ export type RemoteSite = { external_id: string, name: string, address: string | 
 connected_to: string | null, };
 export type SandboxDemoKey = { provider: ProviderId, label: string, api_key: string | null, key_id: string | null, key_secret: string | null, 
 /**
- * Enphase partner account: the partner access token.
+ * Enphase partner plan: the partner application and the Enlighten user it signs in as.
  */
-access_token: string | null, };
+client_id: string | null, client_secret: string | null, username: string | null, password: string | null, };
 export type SignInChoice = { id: string, label: string, };
 export type SignInInfo = { 
 /**

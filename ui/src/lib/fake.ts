@@ -74,13 +74,17 @@ export const providers: ProviderInfo[] = [
     site_noun,
     fields: [],
     customer_key_help: "",
-    account_key_help: id === "enphase" ? "Enphase partner plan: the partner access token and API key." : "",
+    account_key_help:
+      id === "enphase" ? "Enphase partner plan: the partner application and your Enlighten user; Onramp signs in once and keeps it alive." : "",
     installer_account_configured: false,
     account_fields:
       id === "enphase"
         ? [
-            { name: "access_token", label: "Partner access token", secret: true, placeholder: "from the Enphase partner plan" },
-            { name: "api_key", label: "Partner API key", secret: true, placeholder: "32 letters and digits" },
+            { name: "client_id", label: "Partner app client ID", secret: false, placeholder: "from the Enphase developer portal" },
+            { name: "client_secret", label: "Partner app client secret", secret: true, placeholder: "the same application's client secret" },
+            { name: "api_key", label: "Partner app API key", secret: true, placeholder: "the same application's API key" },
+            { name: "username", label: "Enlighten user (email)", secret: false, placeholder: "the installer company's Enlighten login" },
+            { name: "password", label: "Enlighten password", secret: true, placeholder: "sent once to Enphase to sign in, never saved" },
           ]
         : [],
     category: "devices",
@@ -179,8 +183,9 @@ const demoKeys: SandboxDemoKey[] = (
   { provider: "solaredge", label: "Installer account key (fleet API key)", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null },
   { provider: "solis", label: "Installer account key", api_key: null, key_id: "1300000000000000001", key_secret: "a0000000000000000000000000000001" },
   { provider: "solis", label: "Customer key 1", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef" },
-  ] as Omit<SandboxDemoKey, "access_token">[]
-).map((k) => ({ ...k, access_token: null }));
+  { provider: "enphase", label: "Installer account (partner plan)", api_key: "partnerkey00000000000000000000002", key_id: null, key_secret: null, client_id: "0000abcd-sandbox-enphase-partner", client_secret: "partnersecret0001", username: "installer@sandbox-solar.example", password: "Pw-sandbox" },
+  ] as (Omit<SandboxDemoKey, "client_id" | "client_secret" | "username" | "password"> & Partial<SandboxDemoKey>)[]
+).map((k) => ({ client_id: null, client_secret: null, username: null, password: null, ...k }));
 
 export interface FakeOptions {
   environment?: "sandbox" | "production";
@@ -204,10 +209,12 @@ export interface FakeOptions {
 }
 
 /** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back.
- * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI. */
+ * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI.
+ * `refuseAccount`: the vendor refused a signed-in installer account's renewal. */
 export type FakeBackend = Backend & {
   calls: string[];
   setVault(available: boolean): void;
+  refuseAccount(provider: ProviderId, why: ErrorInfo): void;
   emitConnectionsChanged(news: ConnectionsChanged): void;
   emitVaultChanged(vault: VaultStatus): void;
 };
@@ -282,7 +289,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const detail = (cid: string) =>
     customers.get(cid) ?? reject({ code: "NotFound", message: "This customer no longer exists.", hint: "Go back to the customer list." });
   const provInfo = () => providers.map((p) => ({ ...p, installer_account_configured: accounts.has(p.id) }));
-  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : (k.access_token ?? k.key_secret)) ?? "";
+  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : (k.client_id ?? k.key_secret)) ?? "";
   const hint = (s: string) => "…" + s.slice(-4);
 
   function checkKey(input: KeyInput) {
@@ -382,6 +389,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     emitConnectionsChanged(news) {
       changed.forEach((cb) => cb(news));
     },
+    refuseAccount(provider, why) {
+      const a = accounts.get(provider);
+      if (a) a.needs_sign_in = why;
+    },
     emitVaultChanged(v) {
       vaultChanged.forEach((cb) => cb(v));
     },
@@ -446,6 +457,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
             credential_hint: null,
             updated_at: null,
             help: p.account_key_help,
+            renews: p.id === "enphase",
+            access_expires_at: null,
+            refresh_expires_at: null,
+            needs_sign_in: null,
           },
       );
     },
@@ -454,13 +469,24 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       await slow();
       checkKey(input);
       const p = info(input.provider);
+      for (const f of p.account_fields) {
+        if (!input[f.name as keyof KeyInput]) reject({ code: "Validation", message: `Enter the ${p.name} ${f.label}.`, hint: null });
+      }
+      const renews = p.id === "enphase";
+      if (renews && /wrong|bad/i.test(input.password ?? "")) {
+        reject({ code: "VendorRejected", message: "Enphase did not accept the Enlighten user or password. Nothing was saved.", hint: "Check the Enlighten email and password (capitals count), then sign in again." });
+      }
       const a: InstallerAccount = {
         provider: p.id,
         provider_name: p.name,
         configured: true,
-        credential_hint: hint(secretOf(input)),
+        credential_hint: renews ? `${input.username} · partner app ${(input.client_id ?? "").slice(0, 4)}…` : hint(secretOf(input)),
         updated_at: now(),
         help: p.account_key_help,
+        renews,
+        access_expires_at: renews ? new Date(Date.now() + 86393e3).toISOString() : null,
+        refresh_expires_at: renews ? new Date(Date.now() + 7 * 86400e3).toISOString() : null,
+        needs_sign_in: null,
       };
       accounts.set(p.id, a);
       log(null, "installer_account_saved", `${p.name} installer account saved`, p.id);
@@ -604,13 +630,21 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           const name = info(c.provider).name;
           const base = { connection_id: c.id, customer_id: d.customer.id, customer_name: d.customer.name, provider: c.provider, state: c.state };
           if (c.state === "needs_reauth" || c.state === "revoked") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: 0, due_at: null, can_reauthorize: c.kind === "oauth" });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: 0, due_at: null, can_reauthorize: c.kind === "oauth", in_settings: false });
           } else if (c.state === "error") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: 1, due_at: null, can_reauthorize: false });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: 1, due_at: null, can_reauthorize: false, in_settings: false });
           } else if (c.refresh_expires_at && new Date(c.refresh_expires_at).getTime() < soon) {
             const days = Math.round((new Date(c.refresh_expires_at).getTime() - Date.now()) / 86400e3);
-            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: 3, due_at: c.refresh_expires_at, can_reauthorize: false });
+            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: 3, due_at: c.refresh_expires_at, can_reauthorize: false, in_settings: false });
           }
+        }
+      }
+      for (const a of accounts.values()) {
+        const base = { connection_id: `${a.provider}/installer_account`, customer_id: "", customer_name: `Your ${a.provider_name} installer account`, provider: a.provider, due_at: null, can_reauthorize: false, in_settings: true };
+        if (a.needs_sign_in) {
+          items.push({ ...base, state: "needs_reauth", title: a.needs_sign_in.message, action: a.needs_sign_in.hint ?? "Sign in again in Settings → Installer accounts.", who: "installer", urgency: 0 });
+        } else if (a.refresh_expires_at) {
+          items.push({ ...base, state: "active", title: `The ${a.provider_name} installer account's sign-in lapses unless Onramp renews it first.`, action: "Nothing to do while Onramp runs: it renews the sign-in every day.", who: "onramp", urgency: 3, due_at: a.refresh_expires_at });
         }
       }
       return structuredClone(items.sort((a, b) => a.urgency - b.urgency));

@@ -137,7 +137,8 @@ pub enum Credential {
         key_id: Sensitive<String>,
         key_secret: Sensitive<String>,
     },
-    /// Enphase partner (installer) account: the partner's access token and API key.
+    /// Enphase partner (installer) account: the partner application's current access token
+    /// (renewed from its sign-in: [`enphase::PartnerSignIn`]) and its API key.
     EnphasePartner {
         access_token: Sensitive<String>,
         api_key: Sensitive<String>,
@@ -148,7 +149,6 @@ pub enum Credential {
 pub const API_KEY: &str = "api_key";
 pub const KEY_ID: &str = "key_id";
 pub const KEY_SECRET: &str = "key_secret";
-pub const PARTNER_TOKEN: &str = "partner_token";
 
 fn required(value: &Option<String>, label: &str, provider: &str) -> Result<Sensitive<String>> {
     let v = value.as_deref().map(str::trim).unwrap_or_default();
@@ -169,10 +169,6 @@ impl Credential {
     pub fn from_input(input: &KeyInput) -> Result<Credential> {
         let spec = spec(input.provider);
         match input.provider {
-            ProviderId::Enphase if input.access_token.is_some() => Ok(Credential::EnphasePartner {
-                access_token: required(&input.access_token, "partner access token", spec.name)?,
-                api_key: required(&input.api_key, "partner API key", spec.name)?,
-            }),
             ProviderId::Tesla
             | ProviderId::Enphase
             | ProviderId::Sma
@@ -212,7 +208,7 @@ impl Credential {
             Credential::EnphasePartner {
                 access_token,
                 api_key,
-            } => vec![(PARTNER_TOKEN, access_token), (API_KEY, api_key)],
+            } => vec![(enphase::ACCESS_TOKEN, access_token), (API_KEY, api_key)],
         }
     }
 

@@ -420,6 +420,17 @@ impl TokenEndpoint<'_> {
         self.request(p).await
     }
 
+    /// The resource owner's password grant (RFC 6749 §4.3): Enphase's partner plan signs its
+    /// application in as the installer's Enlighten user. The password goes in this one request
+    /// and is kept nowhere.
+    pub async fn password(&self, username: &str, password: &Sensitive<String>) -> Result<Tokens> {
+        let mut p = BTreeMap::new();
+        p.insert("grant_type", "password".to_string());
+        p.insert("username", username.to_string());
+        p.insert("password", password.expose().clone());
+        self.request(p).await
+    }
+
     /// The client's own token (`client_credentials`): UtilityAPI's client access token.
     pub async fn client_credentials(&self) -> Result<Tokens> {
         let mut p = BTreeMap::new();

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+mod account;
 mod backup;
 mod custody;
 mod export;
@@ -28,7 +29,7 @@ use crate::model::*;
 use crate::providers::oauth::AppCredentials;
 use crate::providers::{self, http, Credential, VendorSite};
 use crate::seal::Secrets;
-use crate::store::{app_aad, app_row, new_id, NewConnection, Store};
+use crate::store::{new_id, NewConnection, Store};
 use crate::vault::Vault;
 
 /// How long an installer account's site list is reused for searches before it is fetched again.
@@ -66,6 +67,9 @@ pub struct Onramp {
     /// Vendor apps saved in Settings, once read from the store and the vault (a refresh sweep
     /// would otherwise read the same app secret from the keyring for every connection).
     saved_apps: std::sync::Mutex<HashMap<ProviderId, AppCredentials>>,
+    /// Installer accounts whose last renewal failed for now (network, 5xx): the sweep leaves
+    /// them until then, so a vendor that is down is not asked every few seconds.
+    account_retry: std::sync::Mutex<HashMap<ProviderId, time::OffsetDateTime>>,
     lifecycle: Lifecycle,
 }
 
@@ -104,6 +108,7 @@ impl Onramp {
             actor: opts.actor,
             account_sites: Mutex::default(),
             saved_apps: std::sync::Mutex::default(),
+            account_retry: std::sync::Mutex::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
             lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
         };
@@ -277,7 +282,7 @@ impl Onramp {
         Ok(match provider {
             ProviderId::Solaredge => Credential::ApiKey(need(providers::API_KEY)?),
             ProviderId::Enphase => Credential::EnphasePartner {
-                access_token: need(providers::PARTNER_TOKEN)?,
+                access_token: need(providers::enphase::ACCESS_TOKEN)?,
                 api_key: need(providers::API_KEY)?,
             },
             ProviderId::Tesla
@@ -318,94 +323,11 @@ impl Onramp {
         Self::credential_from(conn.provider, &s)
     }
 
-    /// The installer account's credential, opened from its row.
-    async fn account_credential(&self, provider: ProviderId) -> Result<Option<Credential>> {
-        let Some(row) = self.store.installer_account(provider).await? else {
-            return Ok(None);
-        };
-        let Some(sealed) = row.sealed else {
-            return Ok(None);
-        };
-        let s = self
-            .vault
-            .open(&app_aad(&app_row(provider, "installer_account")), &sealed)
-            .await?;
-        Self::credential_from(provider, &s).map(Some)
-    }
-
-    // ---- installer accounts ----------------------------------------------------------------
-
-    pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
-        let mut out = Vec::new();
-        // Installer accounts exist where the vendor has account-wide keys.
-        for id in ProviderId::ALL
-            .into_iter()
-            .filter(|p| !providers::spec(*p).installer_fields().is_empty())
-        {
-            let spec = providers::spec(id);
-            let row = self.store.installer_account(id).await?;
-            out.push(InstallerAccount {
-                provider: id,
-                provider_name: spec.name.to_string(),
-                configured: row.is_some(),
-                credential_hint: row.as_ref().and_then(|r| r.credential_hint.clone()),
-                updated_at: row.map(|r| r.updated_at),
-                help: spec.account_key_help.to_string(),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Checks the account key with the vendor, then keeps it: secret in the vault, hint in the store.
-    pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
-        let provider = input.provider;
-        let credential = Credential::from_input(&input)?;
-        let sites =
-            providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
-                .await?;
-        self.store
-            .put_installer_account(
-                provider,
-                &credential.hint(),
-                &self.vault,
-                &Self::credential_secrets(&credential),
-                self.actor,
-            )
-            .await?;
-        self.account_sites.lock().await.insert(
-            provider,
-            CachedSites {
-                fetched: Instant::now(),
-                sites,
-            },
-        );
-        self.installer_accounts()
-            .await?
-            .into_iter()
-            .find(|a| a.provider == provider)
-            .ok_or_else(|| Error::internal("installer account vanished"))
-    }
-
-    pub async fn remove_installer_account(&self, provider: ProviderId) -> Result<()> {
-        if self.store.installer_account(provider).await?.is_some() {
-            // The row holds its sealed credential: both go in one statement.
-            self.store
-                .delete_installer_account(provider, self.actor)
-                .await?;
-        }
-        self.account_sites.lock().await.remove(&provider);
-        Ok(())
-    }
-
     /// The installer account's sites, fetched at most every few minutes.
     async fn account_sites(&self, provider: ProviderId, fresh: bool) -> Result<Vec<VendorSite>> {
-        let mut cache = self.account_sites.lock().await;
-        if let Some(c) = cache.get(&provider) {
-            if !fresh && c.fetched.elapsed() < ACCOUNT_CACHE_TTL {
-                return Ok(c.sites.clone());
-            }
-        }
         let spec = providers::spec(provider);
+        // The account is read first (a partner sign-in is renewed, or refused) even when its
+        // sites are cached: a list is never offered from an account that no longer works.
         let credential = self.account_credential(provider).await?.ok_or_else(|| {
             Error::new(
                 Code::NotConfigured,
@@ -423,6 +345,12 @@ impl Onramp {
                 )
             })
         })?;
+        let mut cache = self.account_sites.lock().await;
+        if let Some(c) = cache.get(&provider) {
+            if !fresh && c.fetched.elapsed() < ACCOUNT_CACHE_TTL {
+                return Ok(c.sites.clone());
+            }
+        }
         let sites =
             providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;

@@ -338,6 +338,7 @@ impl Onramp {
             .iter()
             .filter_map(|(c, name)| lifecycle::health(c, name, now, policy))
             .collect();
+        items.extend(self.account_health().await?);
         items.sort_by(|a, b| {
             (a.urgency, a.due_at.is_none(), &a.due_at, &a.customer_name).cmp(&(
                 b.urgency,
@@ -399,13 +400,17 @@ impl Onramp {
         let now = self.now();
         // Without the data key no token can be opened or sealed: ask no vendor anything.
         self.vault.require_ready()?;
+        // The company's installer accounts that are sign-ins (Enphase's partner plan) first.
+        let (accounts_renewed, accounts_failed, mut next) =
+            self.renew_installer_accounts(which == Sweep::All).await;
         let all = self.store.oauth_grants().await?;
         let mut report = SweepReport {
             checked: all.len(),
+            accounts_renewed,
+            accounts_failed,
             ..Default::default()
         };
         let mut todo = Vec::new();
-        let mut next: Option<time::OffsetDateTime> = None;
         for c in all {
             let wanted = match which {
                 Sweep::Due => lifecycle::due(&c, now, &policy).is_some(),

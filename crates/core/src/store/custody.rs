@@ -443,13 +443,19 @@ impl Store {
                 r.get("sealed"),
             ));
         }
-        for r in
-            sqlx::query("SELECT provider, kind, sealed FROM provider_apps WHERE sealed IS NOT NULL")
-                .fetch_all(&self.writer)
-                .await?
+        for r in sqlx::query(
+            "SELECT provider, kind, generation, sealed FROM provider_apps WHERE sealed IS NOT NULL",
+        )
+        .fetch_all(&self.writer)
+        .await?
         {
             let (p, k): (String, String) = (r.get("provider"), r.get("kind"));
-            out.push(("provider_apps", format!("{p}/{k}"), 0, r.get("sealed")));
+            out.push((
+                "provider_apps",
+                format!("{p}/{k}"),
+                r.get("generation"),
+                r.get("sealed"),
+            ));
         }
         for r in sqlx::query(
             "SELECT state_hash, sealed FROM pending_authorizations WHERE sealed IS NOT NULL",

@@ -2,9 +2,11 @@
 //! ([`crate::seal`]): each row keeps its own in a `sealed` column, written in the same
 //! transaction as the row's state.
 
+mod accounts;
 mod backup;
 mod custody;
 
+pub use accounts::{AccountLease, AccountRow, AccountState, AccountTokens};
 pub use backup::{
     would_replace, ConnectionRow, CustomerRow, EventRow, KeyChange, ProviderAppRow, SiteRow,
     Snapshot, UsageMonthRow, UsageSeriesRow,
@@ -146,10 +148,16 @@ pub fn connection_aad(id: &str, generation: i64) -> Aad<'_> {
 
 /// Where a vendor app's or installer account's sealed secrets belong (`{provider}/{kind}`).
 pub fn app_aad(row: &str) -> Aad<'_> {
+    app_aad_at(row, 0)
+}
+
+/// The same at a generation: an installer account that renews its sign-in (Enphase's partner
+/// plan) bumps it at every rotation, as a connection does.
+pub fn app_aad_at(row: &str, generation: i64) -> Aad<'_> {
     Aad {
         table: "provider_apps",
         row,
-        generation: 0,
+        generation,
     }
 }
 
@@ -186,13 +194,6 @@ pub enum Consumed {
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-/// An installer account row, its credential sealed.
-pub struct AccountRow {
-    pub credential_hint: Option<String>,
-    pub sealed: Option<String>,
-    pub updated_at: String,
 }
 
 fn opt_trim(v: &Option<String>) -> Option<String> {
@@ -1073,78 +1074,6 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-
-    pub async fn installer_account(&self, provider: ProviderId) -> Result<Option<AccountRow>> {
-        let row = sqlx::query(
-            "SELECT credential_hint, sealed, updated_at FROM provider_apps WHERE provider = ? AND kind = 'installer_account'",
-        )
-        .bind(provider.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| AccountRow {
-            credential_hint: r.get("credential_hint"),
-            sealed: r.get("sealed"),
-            updated_at: r.get("updated_at"),
-        }))
-    }
-
-    /// Saves an installer account: its masked hint and sealed credential in one row, with an event.
-    pub async fn put_installer_account(
-        &self,
-        provider: ProviderId,
-        credential_hint: &str,
-        vault: &Vault,
-        secrets: &Secrets,
-        actor: &str,
-    ) -> Result<()> {
-        let sealed = vault.seal(&app_aad(&app_row(provider, "installer_account")), secrets)?;
-        let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO provider_apps (provider, kind, credential_hint, sealed, updated_at)
-             VALUES (?, 'installer_account', ?, ?, ?)
-             ON CONFLICT (provider, kind) DO UPDATE SET
-                credential_hint = excluded.credential_hint, sealed = excluded.sealed,
-                secret_ref = NULL, updated_at = excluded.updated_at",
-        )
-        .bind(provider.as_str())
-        .bind(credential_hint)
-        .bind(&sealed)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
-        insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_saved",
-                &format!("installer account saved ({credential_hint})"),
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn delete_installer_account(&self, provider: ProviderId, actor: &str) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM provider_apps WHERE provider = ? AND kind = 'installer_account'")
-            .bind(provider.as_str())
-            .execute(&mut *tx)
-            .await?;
-        insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_removed",
-                "installer account removed",
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 /// A `provider_apps` row's key, which its sealed secrets are bound to.
@@ -1654,7 +1583,7 @@ fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
     let last_error = r
         .get::<Option<String>, _>("last_error_code")
         .map(|code| ErrorInfo {
-            code: serde_json::from_value(serde_json::Value::String(code)).unwrap_or(Code::Internal),
+            code: parse_code(&code),
             message: r
                 .get::<Option<String>, _>("last_error_message")
                 .unwrap_or_default(),
@@ -1682,6 +1611,11 @@ fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
         refresh_expires_at: r.get("refresh_expires_at"),
         tokens_issued_at: r.get("tokens_issued_at"),
     })
+}
+
+/// An error code as stored (`format!("{:?}", code)`).
+pub(crate) fn parse_code(code: &str) -> Code {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Code::Internal)
 }
 
 #[cfg(test)]
