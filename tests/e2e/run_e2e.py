@@ -325,6 +325,9 @@ def main():
         assert "Connected" in d.find_element(*tid("status-tesla")).text
 
         click(d, "connect-enphase")
+        # The partner account's list comes first; this customer signs in with their own
+        # Enlighten account instead.
+        click(d, "switch-to-sign-in")
         click(d, "open-sign-in")
         WebDriverWait(d, WAIT).until(lambda x: os.path.exists(code_file) and open(code_file).read())
         type_into(d, "paste-input", open(code_file).read())

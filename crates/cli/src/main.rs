@@ -1073,17 +1073,29 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }
         Command::Account(AccountCmd::List) => {
             for a in onramp.installer_accounts().await? {
-                let state = if a.configured {
-                    "configured"
-                } else {
-                    "not set"
+                let state = match (a.configured, a.renews, &a.needs_sign_in) {
+                    (false, _, _) => "not set",
+                    (true, _, Some(_)) => "sign in again",
+                    (true, true, None) => "signed in",
+                    (true, false, None) => "configured",
                 };
                 println!(
-                    "{:<10} {:<10} {}",
+                    "{:<10} {:<14} {}",
                     a.provider_name,
                     state,
                     opt(&a.credential_hint)
                 );
+                if let Some(e) = &a.needs_sign_in {
+                    println!("           {}", e.message);
+                    if let Some(h) = &e.hint {
+                        println!(
+                            "           {h} (onramp account set {})",
+                            a.provider.as_str()
+                        );
+                    }
+                } else if let Some(lapses) = a.refresh_expires_at.as_deref().filter(|_| a.renews) {
+                    println!("           renewed by Onramp while it runs; lapses {lapses} if it does not");
+                }
             }
         }
         Command::Account(AccountCmd::Remove { provider }) => {
