@@ -57,7 +57,8 @@ rust-test: bins
 contract-test: bins
 	timeout 120 tests/contract/.venv/bin/python tests/contract/run.py --onramp target/debug/onramp
 
-## SIGKILL at random moments of `onramp refresh --all`, 200 times: no connection is lost.
+## SIGKILL at random moments of `onramp refresh --all`, 200 times each way (ONRAMP_KILL_ROUNDS):
+## no grant lost silently.
 crash-test: bins
 	CARGO=$(CARGO) scripts/crash-test.sh
 
@@ -76,9 +77,10 @@ package: bins
 package-test: package
 	python3 tests/package/check_deb.py
 
-## Benchmarks (release build, real keyring in a private session): results into BENCHMARKS.md.
+## Benchmarks (release build, real keyring in a private session) and the kill tests at 1,000
+## kills each way: results into BENCHMARKS.md.
 bench: deps-test ui
-	$(CARGO) build --release --locked -p onramp-bench -p onramp-app -p onramp-floor
+	$(CARGO) build --release --locked -p onramp-bench -p onramp-app -p onramp-floor -p onramp-cli
 	$(MAKE) package PROFILE=release
 	scripts/with-keyring.sh scripts/bench.sh
 

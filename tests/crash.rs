@@ -125,6 +125,42 @@ struct Kills {
     lost: u32,
     /// Of those, how many Onramp said were lost in a crash (`token_lost`).
     reported: u32,
+    /// Of the runs left to finish, how long each rotation waited between the vendor's answer
+    /// and its durable commit (ms): the window a kill must hit to lose a single-use token.
+    windows_ms: Vec<f64>,
+}
+
+impl Kills {
+    /// The runs' rotation windows from a finished run's report.
+    fn note_windows(&mut self, out: &std::process::Output) {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if let Some(ms) = report["durable_ms"].as_array() {
+            self.windows_ms.extend(ms.iter().filter_map(|v| v.as_f64()));
+        }
+    }
+
+    /// The figures on one line for `make bench` (`scripts/bench.sh` collects them).
+    fn print_figures(&self, way: &str) {
+        let mut w = self.windows_ms.clone();
+        w.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            w.get(((w.len().max(1) - 1) as f64 * q).round() as usize)
+                .copied()
+        };
+        let figures = serde_json::json!({
+            "way": way,
+            "rounds": self.rounds,
+            "kills": self.kills,
+            "in_flight": self.in_flight,
+            "lost": self.lost,
+            "reported": self.reported,
+            "lost_per_1000_kills": self.lost as f64 * 1000.0 / self.kills.max(1) as f64,
+            "rotations_timed": w.len(),
+            "window_p50_ms": at(0.5),
+            "window_p99_ms": at(0.99),
+        });
+        eprintln!("KILL_FIGURES {figures}");
+    }
 }
 
 /// A data folder with `n` customers signed in at Tesla, the company's app saved for the CLI.
@@ -198,20 +234,24 @@ async fn kill_rounds(w: &World, config_file: &Path, ids: &[String], rounds: u32)
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let startup = t.elapsed();
-    assert!(child.wait().unwrap().success());
+    let first = child.wait_with_output().unwrap();
+    assert!(first.status.success());
     let run = t.elapsed() - startup;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    eprintln!("kill test: seed {seed}, {rounds} rounds; a run opens in {startup:?} and refreshes in {run:?}");
+    // `make bench` asks for a number of kills rather than rounds (some runs finish first).
+    let min_kills: u32 = std::env::var("ONRAMP_MIN_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    eprintln!("kill test: seed {seed}, {rounds} rounds (and at least {min_kills} kills); a run opens in {startup:?} and refreshes in {run:?}");
     let mut rng = Lcg(seed);
     let mut span = run * 11 / 10;
-    let mut k = Kills {
-        rounds,
-        ..Default::default()
-    };
-    for round in 0..rounds {
+    let mut k = Kills::default();
+    k.note_windows(&first);
+    for round in 0.. {
         // Now and then the installer checks a connection: it uses the stored access token,
         // which tells the vendor that answer arrived (and closes its retry window).
         if round % 4 == 3 {
@@ -242,19 +282,26 @@ async fn kill_rounds(w: &World, config_file: &Path, ids: &[String], rounds: u32)
         } else {
             span.mul_f64(1.05).min(run * 3)
         };
-        child.wait().unwrap();
-        if !done && w.sandbox.token_requests(OAuthVendor::Tesla) > before {
+        let out = child.wait_with_output().unwrap();
+        if done {
+            k.note_windows(&out);
+        } else if w.sandbox.token_requests(OAuthVendor::Tesla) > before {
             k.in_flight += 1;
         }
-        if round % 25 == 24 || round + 1 == rounds {
+        k.rounds = round + 1;
+        let last = k.rounds >= rounds && k.kills >= min_kills;
+        if round % 25 == 24 || last {
             // Let a killed holder's lease be seen as dead and everything settle: one full run.
             let out = output_within(
                 refresh_all(w.dir.path(), config_file),
                 Duration::from_secs(60),
             );
             keyring_still(keyring, &format!("after round {round}"));
-            let _ = out;
+            k.note_windows(&out);
             count_and_mend(w, ids, &mut k).await;
+        }
+        if last {
+            break;
         }
     }
     keyring_still(keyring, "during the kills");
@@ -313,7 +360,11 @@ async fn killed_mid_refresh_with_a_retry_window_no_grant_is_lost() {
         .set_reuse_window(OAuthVendor::Tesla, Duration::from_secs(5));
     let (config_file, ids) = fleet(&w, 3).await;
     let k = kill_rounds(&w, &config_file, &ids, rounds(200)).await;
-    eprintln!("kill test (5-second retry window): {k:?}");
+    eprintln!(
+        "kill test (5-second retry window): {} rounds, {} kills, {} in flight, {} lost ({} said)",
+        k.rounds, k.kills, k.in_flight, k.lost, k.reported
+    );
+    k.print_figures("5-second retry window");
     assert_eq!(k.lost, 0, "a retry window covers every kill: {k:?}");
     all_refresh(&w, &config_file, &ids).await;
     assert!(
@@ -337,9 +388,15 @@ async fn killed_mid_refresh_strictly_single_use_every_loss_is_said() {
     let (config_file, ids) = fleet(&w, 3).await;
     let k = kill_rounds(&w, &config_file, &ids, rounds(200)).await;
     eprintln!(
-        "kill test (strict single use): {k:?}; {:.1} grants lost per 1,000 kills",
+        "kill test (strict single use): {} rounds, {} kills, {} in flight, {} lost ({} said); {:.1} grants lost per 1,000 kills",
+        k.rounds,
+        k.kills,
+        k.in_flight,
+        k.lost,
+        k.reported,
         k.lost as f64 * 1000.0 / k.kills.max(1) as f64
     );
+    k.print_figures("strict single use");
     assert_eq!(
         k.lost, k.reported,
         "a grant was lost without Onramp saying so: {k:?}"

@@ -115,6 +115,69 @@ async fn a_sweep_writes_every_refresh_in_batches_and_a_refresh_meanwhile_waits_i
     onramp.close().await;
 }
 
+/// When the disk falls behind, a sweep stops asking vendors for rotations it cannot make
+/// durable yet: at most `max_uncommitted` token requests run ahead of their commits, so no
+/// rotated token waits long in memory (a crash would lose a single-use one). Here nothing can
+/// commit for a while (another connection holds SQLite's write lock): the sweep sends at most
+/// that many token requests meanwhile, then finishes once the disk is back, every rotation
+/// written and timed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_asks_for_no_more_rotations_than_it_can_make_durable() {
+    use sqlx::Connection as _;
+    let w = World::new().await;
+    let cap = 8;
+    let (onramp, _clock) = open_with_clock(
+        &w,
+        Policy {
+            max_concurrency: 4,
+            per_vendor: 4,
+            max_uncommitted: cap,
+            ..Policy::default()
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let c = customer(&onramp, &format!("Customer {i}")).await;
+        for _ in 0..3 {
+            ids.push(sign_in(&onramp, &c, ProviderId::Tesla).await);
+        }
+    }
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+    let stall = async {
+        while w.sandbox.token_requests(OAuthVendor::Tesla) == before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let url = format!("sqlite://{}", w.db_path().display());
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let held = w.sandbox.token_requests(OAuthVendor::Tesla);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let meanwhile = w.sandbox.token_requests(OAuthVendor::Tesla) - held;
+        sqlx::query("ROLLBACK").execute(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        meanwhile
+    };
+    let (report, meanwhile) = tokio::join!(onramp.refresh_sweep(Sweep::All), stall);
+    let report = report.unwrap();
+    assert!(
+        meanwhile <= cap as u64,
+        "{meanwhile} token requests while nothing could be made durable (at most {cap})"
+    );
+    assert_eq!(report.refreshed.len(), ids.len(), "{report:?}");
+    assert_eq!(report.durable_ms.len(), ids.len(), "every rotation timed");
+    assert_eq!(
+        w.sandbox.token_requests(OAuthVendor::Tesla) - before,
+        ids.len() as u64
+    );
+    let after = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert_eq!(after.refreshed.len(), ids.len(), "{after:?}");
+    onramp.close().await;
+}
+
 #[tokio::test]
 async fn the_sweep_refreshes_only_what_is_due_and_keeps_connections_alive_for_three_weeks() {
     let w = World::new().await;

@@ -73,6 +73,11 @@ pub struct Policy {
     pub max_concurrency: usize,
     /// Refreshes in flight at once per vendor.
     pub per_vendor: usize,
+    /// Rotations a sweep lets wait for their durable write, counted from the token request
+    /// (the vendor may rotate as soon as it is sent) to the commit: when the disk falls behind,
+    /// the sweep asks no vendor for more, so no rotated token waits long in memory (a crash
+    /// in that window loses a strictly single-use token).
+    pub max_uncommitted: usize,
     /// First backoff after a 5xx or network failure; doubled each time, up to `backoff_max`.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -87,6 +92,7 @@ impl Default for Policy {
             refresh_lead: Duration::from_secs(2 * 86_400),
             max_concurrency: 8,
             per_vendor: 4,
+            max_uncommitted: 128,
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(3600),
             rate_limit_default: Duration::from_secs(60),
@@ -481,6 +487,11 @@ pub struct SweepReport {
     pub accounts_failed: Vec<(ProviderId, ErrorInfo)>,
     /// When the next connection becomes due, if any (RFC 3339).
     pub next_due: Option<String>,
+    /// For each rotation written now, how long it waited between the vendor's answer and its
+    /// durable commit, in milliseconds: the window in which a crash loses a strictly
+    /// single-use refresh token.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub durable_ms: Vec<f64>,
     /// The same instant, for a scheduler.
     #[serde(skip)]
     pub next_due_at: Option<time::OffsetDateTime>,

@@ -117,7 +117,8 @@ impl Onramp {
         &self,
         connection_id: &str,
         loaded: Option<(Connection, Leased)>,
-    ) -> Result<impl std::future::Future<Output = Result<()>> + Send + '_> {
+    ) -> Result<impl std::future::Future<Output = Result<Option<std::time::Duration>>> + Send + '_>
+    {
         let asked = self.lifecycle.ticket();
         let (conn, lease) = match loaded {
             Some(l) => l,
@@ -132,7 +133,7 @@ impl Onramp {
                 match self.wait_for_lease(&conn, asked).await? {
                     Turn::Leased(lease) => (conn, lease),
                     Turn::DoneElsewhere => {
-                        return Ok(Either::Left(std::future::ready(Ok(()))));
+                        return Ok(Either::Left(std::future::ready(Ok(None))));
                     }
                 }
             }
@@ -145,7 +146,7 @@ impl Onramp {
                 self.store
                     .release_lease(&lease, lease.in_doubt_since.is_none())
                     .await?;
-                return done.map(|()| Either::Left(std::future::ready(Ok(()))));
+                return done.map(|()| Either::Left(std::future::ready(Ok(None))));
             }
         }
         match self.refresh_once(&conn, lease).await {
@@ -154,7 +155,7 @@ impl Onramp {
                 let outcome = lifecycle::result_of(&result);
                 self.lifecycle.record(&conn, &outcome);
                 slot.last = Some((self.lifecycle.ticket(), outcome));
-                result
+                result.map(Some)
             })),
             Err(e) => {
                 let outcome = Err(e.clone());
@@ -166,13 +167,15 @@ impl Onramp {
     }
 
     /// One token request under a lease this process holds. Returns the store's write of the
-    /// rotation, queued; on any failure the lease is given back (with the in-flight mark kept
-    /// when the vendor may have acted on a request whose answer was lost).
+    /// rotation, queued (it ends with how long the rotation waited for its durable commit); on
+    /// any failure the lease is given back (with the in-flight mark kept when the vendor may
+    /// have acted on a request whose answer was lost).
     async fn refresh_once(
         &self,
         conn: &Connection,
         lease: Leased,
-    ) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
+    ) -> Result<impl std::future::Future<Output = Result<std::time::Duration>> + Send + 'static>
+    {
         let name = providers::spec(conn.provider).name;
         // A lease taken long ago (a sweep's chunk waited behind a vendor's limit) may not
         // outlast the token request: take it afresh, or leave the connection to its new holder.
@@ -430,25 +433,67 @@ impl Onramp {
             }
             todo.push(c);
         }
-        // Leases are taken a chunk at a time, just before the chunk's token requests; those
-        // another holder has (a second Onramp refreshing them now) are left to it. Each refresh
-        // waits for its vendor's budget inside the overall bound. A refresh frees its place
-        // once the vendor answered; the store writes the outcomes in batches meanwhile, and a
-        // refresh counts as done when its write is durable.
+        // Leases are taken a chunk at a time, the next chunk's while this one's token requests
+        // run (so the sweep never waits for them); those another holder has (a second Onramp
+        // refreshing them now) are left to it. Each refresh waits for its vendor's budget
+        // inside the overall bound, and for a place among the rotations not yet durable: it
+        // takes one before its token request and gives it back once its write is committed,
+        // so when the disk falls behind no vendor is asked for more and no rotated token waits
+        // long in memory. A refresh frees its place in the overall bound once the vendor
+        // answered; the store writes the outcomes in batches meanwhile, and a refresh counts as
+        // done when its write is durable.
         let mut writes = futures_util::stream::FuturesUnordered::new();
         let mut locked = None;
         let mut lost = Vec::new();
-        for chunk in todo.chunks(LEASE_CHUNK) {
-            let items = self.lease_chunk(chunk.to_vec()).await;
-            let mut running = std::pin::pin!(futures_util::stream::iter(items)
+        let uncommitted =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(policy.max_uncommitted.max(1)));
+        // Leases taken whose refresh has not started: given back if the sweep stops.
+        let waiting = std::sync::Mutex::new(std::collections::HashMap::<String, Leased>::new());
+        {
+            let (waiting, uncommitted) = (&waiting, &uncommitted);
+            let (feed, fed) = tokio::sync::mpsc::channel::<Item>(LEASE_CHUNK);
+            let producer = async move {
+                for chunk in todo.chunks(LEASE_CHUNK) {
+                    let items = self.lease_chunk(chunk.to_vec()).await;
+                    let failed = items.iter().any(|i| matches!(i, Item::Failed(_)));
+                    {
+                        let mut w = waiting.lock().unwrap_or_else(|p| p.into_inner());
+                        for i in &items {
+                            if let Item::Leased(x) = i {
+                                w.insert(x.0.id.clone(), x.1.clone());
+                            }
+                        }
+                    }
+                    for i in items {
+                        if feed.send(i).await.is_err() {
+                            return;
+                        }
+                    }
+                    if failed {
+                        return;
+                    }
+                }
+            };
+            let mut producer = std::pin::pin!(futures_util::FutureExt::fuse(producer));
+            let items = futures_util::stream::unfold(fed, |mut fed| async move {
+                fed.recv().await.map(|i| (i, fed))
+            });
+            let mut running = std::pin::pin!(items
                 .map(|item| async move {
                     let (c, lease) = match item {
                         Item::Leased(x) => *x,
                         Item::Busy(n) => return Step::Busy(n),
                         Item::Failed(e) => return Step::Failed(e),
                     };
+                    let Ok(place) = uncommitted.clone().acquire_owned().await else {
+                        return Step::Held;
+                    };
                     let vendor = self.lifecycle.vendor_slot(c.provider);
                     let _turn = vendor.acquire().await;
+                    waiting
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&c.id);
                     // A 429 met by another refresh of this vendor while this one waited.
                     if which == Sweep::Due && self.lifecycle.held_until(&c).is_some() {
                         let _ = self
@@ -459,11 +504,12 @@ impl Onramp {
                     }
                     let id = c.id.clone();
                     let r = self.refresh_deferred(&id, Some((c, lease))).await;
-                    Step::Done(id, r)
+                    Step::Done(id, r, place)
                 })
                 .buffer_unordered(policy.max_concurrency.max(1)));
             loop {
                 tokio::select! {
+                    () = &mut producer => {}
                     step = running.next() => match step {
                         None => break,
                         Some(step @ (Step::Held | Step::Busy(_))) => report.held += step.count(),
@@ -471,10 +517,12 @@ impl Onramp {
                             locked = Some(e);
                             break;
                         }
-                        Some(Step::Done(id, Ok(written))) => {
-                            writes.push(async move { (id, written.await) })
-                        }
-                        Some(Step::Done(id, Err(e))) => {
+                        Some(Step::Done(id, Ok(written), place)) => writes.push(async move {
+                            let outcome = written.await;
+                            drop(place);
+                            (id, outcome)
+                        }),
+                        Some(Step::Done(id, Err(e), _)) => {
                             if let Some(e) = tally(&mut report, &mut lost, id, Err(e)) {
                                 locked = Some(e);
                                 break;
@@ -486,9 +534,18 @@ impl Onramp {
                     }
                 }
             }
-            if locked.is_some() {
-                break;
-            }
+        }
+        // A stop leaves leases taken for refreshes that never started: they go back as taken.
+        let unstarted: Vec<Leased> = waiting
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_values()
+            .collect();
+        for lease in unstarted {
+            let _ = self
+                .store
+                .release_lease(&lease, lease.in_doubt_since.is_none())
+                .await;
         }
         // What was refreshed before a stop is still written and counted.
         while let Some((id, outcome)) = writes.next().await {
@@ -525,7 +582,8 @@ enum Step<F> {
     Busy(usize),
     /// The leases could not be taken (the store failed): the sweep stops.
     Failed(Error),
-    Done(String, Result<F>),
+    /// Refreshed (or not), holding its place among the rotations not yet durable.
+    Done(String, Result<F>, tokio::sync::OwnedSemaphorePermit),
 }
 
 impl<F> Step<F> {
@@ -576,10 +634,15 @@ fn tally(
     report: &mut SweepReport,
     lost: &mut Vec<(String, String)>,
     id: String,
-    outcome: Result<()>,
+    outcome: Result<Option<std::time::Duration>>,
 ) -> Option<Error> {
     match outcome {
-        Ok(()) => report.refreshed.push(id),
+        Ok(durable) => {
+            if let Some(d) = durable {
+                report.durable_ms.push(d.as_secs_f64() * 1000.0);
+            }
+            report.refreshed.push(id)
+        }
         Err(e) if e.code == Code::TokenLost => {
             lost.push((id.clone(), e.message));
             report.needs_reauth.push(id);

@@ -192,15 +192,21 @@ impl Store {
             .collect()
     }
 
-    pub(super) fn note_windows(&self, answered: impl Iterator<Item = std::time::Instant>) {
+    /// Notes the windows of rotations committed now, and returns them in order.
+    pub(super) fn note_windows(
+        &self,
+        answered: impl Iterator<Item = std::time::Instant>,
+    ) -> Vec<std::time::Duration> {
         const KEEP: usize = 100_000;
+        let windows: Vec<_> = answered.map(|a| a.elapsed()).collect();
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        for a in answered {
+        for &d in &windows {
             if w.len() == KEEP {
                 w.pop_front();
             }
-            w.push_back(a.elapsed());
+            w.push_back(d);
         }
+        windows
     }
 
     /// Takes the leases of those of `ids` that are free (nobody holds them, they ran out, or

@@ -57,7 +57,13 @@ pub struct Store {
 /// Refreshes' writes waiting for the writer, and the turn to write them.
 #[derive(Default)]
 struct RefreshQueue {
-    waiting: std::sync::Mutex<Vec<(RefreshRecord, tokio::sync::oneshot::Sender<Result<()>>)>>,
+    #[allow(clippy::type_complexity)]
+    waiting: std::sync::Mutex<
+        Vec<(
+            RefreshRecord,
+            tokio::sync::oneshot::Sender<Result<std::time::Duration>>,
+        )>,
+    >,
     /// A task is writing them.
     flushing: std::sync::atomic::AtomicBool,
 }
@@ -1154,11 +1160,12 @@ impl Store {
     /// finishing close together are written together, in one transaction (group commit): a
     /// task writes everything waiting, then what came meanwhile, so a sweep pays for a few
     /// statements per batch rather than four per refresh, and its refreshes need not wait for
-    /// the disk. The returned future ends when this refresh's write is committed (or failed).
+    /// the disk. The returned future ends when this refresh's write is committed (or failed),
+    /// with how long it waited from the vendor's answer to the durable commit.
     pub fn queue_refresh(
         &self,
         record: RefreshRecord,
-    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<std::time::Duration>> + Send + 'static {
         let (done, outcome) = tokio::sync::oneshot::channel();
         lock(&self.refreshes.waiting).push((record, done));
         if !self
@@ -1217,10 +1224,12 @@ impl Store {
             let (records, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             match self.write_refreshes(&records).await {
                 Ok(landed) => {
-                    self.note_windows(records.iter().map(|r| r.answered));
-                    for ((w, landed), r) in waiters.into_iter().zip(landed).zip(&records) {
+                    let windows = self.note_windows(records.iter().map(|r| r.answered));
+                    for (((w, landed), r), window) in
+                        waiters.into_iter().zip(landed).zip(&records).zip(windows)
+                    {
                         let _ = w.send(if landed {
-                            Ok(())
+                            Ok(window)
                         } else {
                             Err(custody::lease_lost(r.provider))
                         });
