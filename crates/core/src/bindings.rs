@@ -36,6 +36,7 @@ pub fn typescript() -> String {
         LostGrant::decl(&cfg),
         NewCustomer::decl(&cfg),
         OAuthStart::decl(&cfg),
+        ProviderCategory::decl(&cfg),
         ProviderId::decl(&cfg),
         ProviderInfo::decl(&cfg),
         RedirectMode::decl(&cfg),

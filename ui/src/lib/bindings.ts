@@ -167,7 +167,8 @@ export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect
  * Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
  */
 state: string, expires_at: string, };
-export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "utilityapi" | "pelm" | "metry" | "derapi";
+export type ProviderCategory = "devices" | "aggregator" | "utility";
+export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "derapi" | "utilityapi" | "pelm" | "metry";
 export type ProviderInfo = { id: ProviderId, name: string, 
 /**
  * "Site", "Station", ...
@@ -190,9 +191,9 @@ account_fields: Array<FieldSpec>,
  */
 sign_in: SignInInfo | null, 
 /**
- * `devices` (inverters and batteries), `aggregator` or `utility` (usage data).
+ * Inverters and batteries, an aggregator, or a utility (usage data).
  */
-category: string, 
+category: ProviderCategory, 
 /**
  * A sentence the UI shows with the provider (e.g. what only this provider can do).
  */

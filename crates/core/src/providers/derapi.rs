@@ -27,6 +27,7 @@ use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use super::{ProviderSpec, VendorSite};
 use crate::error::{Code, Error, Result};
+use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -66,6 +67,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Derapi,
     name: "Derapi Join",
     site_noun: "site",
@@ -75,7 +77,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "aggregator",
+    category: ProviderCategory::Aggregator,
     note: Some("Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way."),
 };
 

@@ -13,6 +13,7 @@ use super::http::Client;
 use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{FieldDef, ProviderSpec, VendorSite};
 use crate::error::{Error, Result};
+use crate::model::ProviderCategory;
 use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -39,7 +40,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: None,
+    category: ProviderCategory::Devices,
     note: None,
     id: ProviderId::Enphase,
     name: "Enphase",

@@ -7,6 +7,7 @@ use super::http::Client;
 use super::oauth::{api_get, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{ProviderSpec, VendorSite};
 use crate::error::Result;
+use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode, UsageMonth};
 use crate::vault::Sensitive;
 
@@ -31,6 +32,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Metry,
     name: "Metry",
     site_noun: "meter",
@@ -40,7 +42,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: ProviderCategory::Utility,
     note: Some(
         "Nordic energy data: the customer's electricity and heat meters, with monthly consumption.",
     ),

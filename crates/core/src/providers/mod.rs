@@ -15,7 +15,8 @@ pub mod utilityapi;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice, SignInInfo,
+    FieldSpec, KeyInput, ProviderCategory, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
+    SignInInfo,
 };
 use crate::vault::Sensitive;
 
@@ -39,10 +40,12 @@ pub struct ProviderSpec {
     pub oauth: Option<&'static oauth::OAuthSpec>,
     /// The installer account's fields when they differ from the customer key's (`None`: the same).
     pub account_fields: Option<&'static [FieldDef]>,
-    /// `devices`, `aggregator` or `utility`.
-    pub category: &'static str,
+    pub category: ProviderCategory,
     /// What the UI says with the provider.
     pub note: Option<&'static str>,
+    /// Where the provider's own name connects another way (SolarEdge: sites from the fleet key),
+    /// the name a terminal uses to connect by the customer's sign-in (`solaredge-site`).
+    pub sign_in_name: Option<&'static str>,
 }
 
 pub fn spec(id: ProviderId) -> &'static ProviderSpec {
@@ -77,6 +80,11 @@ impl ProviderSpec {
         !self.fields.is_empty()
     }
 
+    /// Whether the provider's own name connects by the customer signing in (OAuth).
+    pub fn signs_in(&self) -> bool {
+        self.oauth.is_some() && self.sign_in_name.is_none()
+    }
+
     /// The installer account's fields (empty: the vendor has no installer account in Onramp).
     pub fn installer_fields(&self) -> &'static [FieldDef] {
         self.account_fields.unwrap_or(self.fields)
@@ -91,7 +99,7 @@ impl ProviderSpec {
             site_noun: self.site_noun.to_string(),
             fields: field_specs(self.fields),
             account_fields: field_specs(self.installer_fields()),
-            category: self.category.to_string(),
+            category: self.category,
             note: self.note.map(str::to_string),
             customer_key_help: self.customer_key_help.to_string(),
             account_key_help: self.account_key_help.to_string(),
@@ -255,5 +263,58 @@ pub async fn list_sites(
             },
         ) => enphase::partner_systems(client, base_url, access_token, api_key).await,
         _ => Err(Error::internal("credential does not match the provider")),
+    }
+}
+
+#[cfg(test)]
+mod checklist {
+    //! Every provider is declared everywhere it must be: a vendor left out of one place fails
+    //! here, not in a customer's hands. (The sandbox wiring is checked in `crates/launch`.)
+    use super::*;
+
+    #[test]
+    fn every_provider_has_its_facts_its_name_and_its_binding() {
+        let bindings = crate::bindings::typescript();
+        let union = bindings
+            .lines()
+            .find(|l| l.starts_with("export type ProviderId ="))
+            .expect("ProviderId is in the bindings");
+        for id in ProviderId::ALL {
+            let spec = spec(id);
+            assert_eq!(
+                spec.id, id,
+                "{id}: the registry hands out another vendor's facts"
+            );
+            assert_eq!(ProviderId::parse(id.as_str()), Some(id));
+            assert_eq!(
+                serde_json::to_value(id).unwrap(),
+                serde_json::Value::String(id.as_str().into()),
+                "{id}: its JSON name is its name"
+            );
+            assert!(
+                union.contains(&format!("\"{id}\"")),
+                "{id} is missing from bindings.ts"
+            );
+            assert!(!spec.name.is_empty() && !spec.site_noun.is_empty());
+            // A provider connects somehow: a customer key, an installer account, or a sign-in.
+            assert!(
+                spec.keyed() || !spec.installer_fields().is_empty() || spec.oauth.is_some(),
+                "{id} has no way to connect"
+            );
+            if let Some(name) = spec.sign_in_name {
+                assert!(
+                    spec.oauth.is_some(),
+                    "{id}: a sign-in name without a sign-in"
+                );
+                assert!(ProviderId::parse(name).is_none());
+            }
+        }
+        let names: std::collections::HashSet<_> =
+            ProviderId::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            ProviderId::ALL.len(),
+            "two providers share a name"
+        );
     }
 }

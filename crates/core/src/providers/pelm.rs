@@ -10,6 +10,7 @@ use super::http::{self, Client};
 use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{ProviderSpec, VendorSite};
 use crate::error::{Code, Error, Result};
+use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -35,6 +36,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Pelm,
     name: "Pelm",
     site_noun: "account",
@@ -44,7 +46,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: ProviderCategory::Utility,
     note: Some("US utility accounts (electric and gas) through the customer's utility sign-in."),
 };
 

@@ -2,6 +2,7 @@
 
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use super::ProviderSpec;
+use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -26,7 +27,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: None,
+    category: ProviderCategory::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Sma,

@@ -15,6 +15,7 @@ use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use super::{FieldDef, ProviderSpec, VendorSite};
 use crate::error::{Code, Error, Result};
+use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -40,7 +41,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: Some("solaredge-site"),
+    category: ProviderCategory::Devices,
     note: None,
     account_fields: Some(&[FieldDef {
         name: "api_key",

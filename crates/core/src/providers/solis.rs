@@ -11,11 +11,13 @@ use serde_json::json;
 use super::http::{self, Client};
 use super::{FieldDef, ProviderSpec, VendorSite};
 use crate::error::{Code, Error, Result};
+use crate::model::ProviderCategory;
 use crate::model::ProviderId;
 use crate::vault::Sensitive;
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: None,
+    category: ProviderCategory::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Solis,

@@ -9,6 +9,7 @@ use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use super::ProviderSpec;
 use crate::error::{Code, Error, Result};
+use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -39,6 +40,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Utilityapi,
     name: "UtilityAPI",
     site_noun: "meter",
@@ -48,7 +50,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: ProviderCategory::Utility,
     note: Some("Green Button Connect My Data: the customer's utility shares their electricity and gas usage."),
 };
 
