@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use onramp_core::auth::loopback::Loopback;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
-use onramp_core::service::{ExportFormat, Redirect, Sweep};
+use onramp_core::service::{ExportFormat, PasteOutcome, Redirect, Sweep};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig, SharedSandbox};
@@ -603,12 +603,23 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
             open_browser(start.authorize_url.clone());
             let stdin = std::io::stdin();
             let mut lines = stdin.lock().lines();
-            let pasted = read_secret(
-                &format!("The code {} shows (or the final address)", spec.name),
-                &mut lines,
-            )?;
-            eprintln!("Checking with {}…", spec.name);
-            Ok(onramp.complete_pasted(&start.state, &pasted).await?)
+            loop {
+                let pasted = read_secret(
+                    &format!("The code {} shows (or the final address)", spec.name),
+                    &mut lines,
+                )?;
+                eprintln!("Checking with {}…", spec.name);
+                match onramp.paste(&start.state, &pasted).await {
+                    PasteOutcome::Finished(result) => return Ok(result?),
+                    // Not this sign-in's answer: the sign-in still waits; paste again.
+                    PasteOutcome::Unreadable(e) => {
+                        eprintln!("{}", e.message);
+                        if let Some(h) = &e.hint {
+                            eprintln!("hint: {h}");
+                        }
+                    }
+                }
+            }
         }
     }
 }

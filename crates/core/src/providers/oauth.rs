@@ -282,10 +282,12 @@ fn token_error(
     };
     let why = e
         .error_description
+        .as_ref()
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
     let mut out = token_refusal(vendor, &e.error, &why);
     out.token_error = TokenError::parse(&e.error);
+    out.vendor_description = e.error_description;
     out
 }
 

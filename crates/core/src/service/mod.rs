@@ -18,7 +18,7 @@ mod usage;
 
 pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
 pub use export::ExportFormat;
-pub use oauth::Redirect;
+pub use oauth::{PasteOutcome, Redirect};
 pub use refresh::Sweep;
 pub use usage::DerapiSession;
 

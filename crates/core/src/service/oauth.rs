@@ -597,28 +597,20 @@ impl Onramp {
 
     /// Completes the sign-in `state` with what the installer pasted: the final URL or the bare code.
     pub async fn complete_pasted(&self, state: &str, pasted: &str) -> Result<Connection> {
-        let cb = match parse_pasted(pasted)? {
-            Pasted::Url(mut cb) => {
-                match cb.state.as_deref() {
-                    None => cb.state = Some(state.to_string()),
-                    Some(s) if s == state => {}
-                    Some(_) => return Err(Error::validation(
-                        "That address belongs to another sign-in.",
-                    )
-                    .hint("Paste the address from the sign-in you just started, or start again.")),
-                }
-                cb
-            }
-            Pasted::BareCode(code) => Callback {
-                state: Some(state.to_string()),
-                issuer: None,
-                outcome: Outcome::Code {
-                    code,
-                    extra: BTreeMap::new(),
-                },
-            },
-        };
-        self.finish(cb, None).await
+        match self.paste(state, pasted).await {
+            PasteOutcome::Finished(result) => result,
+            PasteOutcome::Unreadable(e) => Err(e),
+        }
+    }
+
+    /// Completes the sign-in `state` with a paste, saying whether the sign-in is over: a paste
+    /// that is not this sign-in's answer (empty, malformed, another sign-in's address) changes
+    /// nothing, and the installer may paste again.
+    pub async fn paste(&self, state: &str, pasted: &str) -> PasteOutcome {
+        match pasted_callback(state, pasted) {
+            Ok(cb) => PasteOutcome::Finished(self.finish(cb, None).await),
+            Err(e) => PasteOutcome::Unreadable(e),
+        }
     }
 
     async fn finish(&self, cb: Callback, expected: Option<ProviderId>) -> Result<Connection> {
@@ -1087,4 +1079,42 @@ impl Onramp {
         };
         self.record_check(&conn.id, found).await
     }
+}
+
+/// What a paste means for the sign-in `state`.
+#[derive(Debug)]
+pub enum PasteOutcome {
+    /// The sign-in is over: connected, or refused for good.
+    Finished(Result<Connection>),
+    /// Not this sign-in's answer; the sign-in still waits for one.
+    Unreadable(Error),
+}
+
+/// The callback a paste stands for, read once: the final URL (its `state` must be this
+/// sign-in's, or absent), or the bare code a vendor's page showed.
+fn pasted_callback(state: &str, pasted: &str) -> Result<Callback> {
+    Ok(match parse_pasted(pasted)? {
+        Pasted::Url(mut cb) => {
+            match cb.state.as_deref() {
+                None => cb.state = Some(state.to_string()),
+                Some(s) if s == state => {}
+                Some(_) => {
+                    return Err(
+                        Error::validation("That address belongs to another sign-in.").hint(
+                            "Paste the address from the sign-in you just started, or start again.",
+                        ),
+                    )
+                }
+            }
+            cb
+        }
+        Pasted::BareCode(code) => Callback {
+            state: Some(state.to_string()),
+            issuer: None,
+            outcome: Outcome::Code {
+                code,
+                extra: BTreeMap::new(),
+            },
+        },
+    })
 }
