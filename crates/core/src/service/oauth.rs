@@ -1083,6 +1083,8 @@ impl Onramp {
 
 /// What a paste means for the sign-in `state`.
 #[derive(Debug)]
+// Returned once and matched at once, never stored: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum PasteOutcome {
     /// The sign-in is over: connected, or refused for good.
     Finished(Result<Connection>),
