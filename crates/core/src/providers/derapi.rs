@@ -25,10 +25,10 @@ use serde_json::{json, Value};
 
 use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, VendorSite};
+use super::{ProviderSpec, Vendor, VendorSite};
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{ProviderId, RedirectMode, SignInChoice};
 use crate::vault::Sensitive;
 
 /// The device vendors a customer can enroll through Join: (Derapi's name, label).
@@ -410,6 +410,29 @@ pub async fn sites(
         });
     }
     Ok(out)
+}
+
+/// Derapi's implementation of [`Vendor`].
+pub struct Derapi;
+
+impl Vendor for Derapi {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn sign_in_choices(&self) -> Vec<SignInChoice> {
+        VENDORS
+            .iter()
+            .map(|(id, label)| SignInChoice {
+                id: id.to_string(),
+                label: label.to_string(),
+            })
+            .collect()
+    }
+
+    fn choice_label(&self) -> Option<&'static str> {
+        Some("Device vendor")
+    }
 }
 
 #[cfg(test)]

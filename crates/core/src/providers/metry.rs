@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::http::Client;
 use super::oauth::{api_get, OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, VendorSite};
+use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::Result;
 use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode, UsageMonth};
@@ -162,4 +162,23 @@ pub async fn monthly(
         }
     }
     Ok(out)
+}
+
+/// Metry's implementation of [`Vendor`].
+pub struct Metry;
+
+impl Vendor for Metry {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            Ok(meters(d.client, &d.endpoints.api_url, d.access)
+                .await?
+                .into_iter()
+                .map(|m| m.site)
+                .collect())
+        })
+    }
 }

@@ -13,6 +13,10 @@ pub mod solis;
 pub mod tesla;
 pub mod utilityapi;
 
+use std::collections::BTreeMap;
+
+use futures_util::future::BoxFuture;
+
 use crate::error::{Error, Result};
 use crate::model::{
     FieldSpec, KeyInput, ProviderCategory, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
@@ -48,17 +52,101 @@ pub struct ProviderSpec {
     pub sign_in_name: Option<&'static str>,
 }
 
-pub fn spec(id: ProviderId) -> &'static ProviderSpec {
+/// The registry: each provider's implementation. The one `match` on every vendor; a vendor
+/// added to [`ProviderId`] and not here does not compile.
+pub fn vendor(id: ProviderId) -> &'static dyn Vendor {
     match id {
-        ProviderId::Solaredge => &solaredge::SPEC,
-        ProviderId::Solis => &solis::SPEC,
-        ProviderId::Tesla => &tesla::SPEC,
-        ProviderId::Enphase => &enphase::SPEC,
-        ProviderId::Sma => &sma::SPEC,
-        ProviderId::Utilityapi => &utilityapi::SPEC,
-        ProviderId::Pelm => &pelm::SPEC,
-        ProviderId::Metry => &metry::SPEC,
-        ProviderId::Derapi => &derapi::SPEC,
+        ProviderId::Solaredge => &solaredge::SolarEdge,
+        ProviderId::Solis => &solis::Solis,
+        ProviderId::Tesla => &tesla::Tesla,
+        ProviderId::Enphase => &enphase::Enphase,
+        ProviderId::Sma => &sma::Sma,
+        ProviderId::Utilityapi => &utilityapi::UtilityApi,
+        ProviderId::Pelm => &pelm::Pelm,
+        ProviderId::Metry => &metry::Metry,
+        ProviderId::Derapi => &derapi::Derapi,
+    }
+}
+
+/// A provider's facts.
+pub fn spec(id: ProviderId) -> &'static ProviderSpec {
+    vendor(id).spec()
+}
+
+/// What a vendor's site discovery gets after the customer signed in.
+pub struct Discovery<'a> {
+    pub client: &'a http::Client,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub access: &'a Sensitive<String>,
+    /// What the sign-in's answer carried besides the code (SolarEdge's `site_id`).
+    pub extra: &'a BTreeMap<String, String>,
+}
+
+/// A vendor's future: the trait stays object safe, so the registry hands out `&dyn Vendor`.
+pub type VendorFuture<'a, T> = BoxFuture<'a, Result<T>>;
+
+/// What Onramp asks of a vendor: its facts ([`ProviderSpec`]) and what a table cannot say. Each
+/// vendor implements it in its own file; the defaults are what a plain OAuth vendor does (the
+/// code exchange and the refresh are shared: `oauth::TokenEndpoint`), so such a vendor writes
+/// `spec` and `discover` only.
+pub trait Vendor: Sync {
+    /// Its facts.
+    fn spec(&self) -> &'static ProviderSpec;
+
+    /// Choices offered before a sign-in starts (Derapi: the device vendor).
+    fn sign_in_choices(&self) -> Vec<SignInChoice> {
+        Vec::new()
+    }
+
+    /// What those choices are called (a utility, a device vendor).
+    fn choice_label(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The scope the sign-in form starts with, where the installer may edit it.
+    fn default_scope(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the vendor accepts a public client (PKCE, no secret): see
+    /// [`oauth::public_client_allowed`].
+    fn public_client_allowed(&self) -> bool {
+        false
+    }
+
+    /// The issuer the vendor names in its authorization answers: see
+    /// [`oauth::documented_issuer`].
+    fn documented_issuer(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The customer's own key, checked for shape before anything is sent.
+    fn customer_key(&self, _input: &KeyInput) -> Result<Credential> {
+        Err(Error::validation(format!(
+            "{} connects by the customer signing in, not with a key.",
+            self.spec().name
+        )))
+    }
+
+    /// Every site a key (the customer's or the installer account's) can see.
+    fn list_sites<'a>(
+        &'a self,
+        _client: &'a http::Client,
+        _base_url: &'a str,
+        _credential: &'a Credential,
+    ) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async { Err(Error::internal("credential does not match the provider")) })
+    }
+
+    /// The sites a fresh access token gives access to.
+    fn discover<'a>(&'a self, _d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        let name = self.spec().name;
+        Box::pin(async move {
+            Err(Error::internal(format!(
+                "{name} sites are not discovered with the access token alone"
+            )))
+        })
     }
 }
 
@@ -115,23 +203,9 @@ impl ProviderSpec {
                 .into_iter()
                 .filter(|m| *m != RedirectMode::Paste || o.paste_redirect_path.is_some())
                 .collect(),
-                choices: match self.id {
-                    ProviderId::Derapi => derapi::VENDORS
-                        .iter()
-                        .map(|(id, label)| SignInChoice {
-                            id: id.to_string(),
-                            label: label.to_string(),
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                },
-                choice_label: match self.id {
-                    ProviderId::Derapi => Some("Device vendor".into()),
-                    ProviderId::Utilityapi => Some("Utility".into()),
-                    _ => None,
-                },
-                default_scope: (self.id == ProviderId::Utilityapi)
-                    .then(|| utilityapi::DEFAULT_SCOPE.to_string()),
+                choices: vendor(self.id).sign_in_choices(),
+                choice_label: vendor(self.id).choice_label().map(str::to_string),
+                default_scope: vendor(self.id).default_scope().map(str::to_string),
             }),
         }
     }
@@ -158,7 +232,11 @@ pub const API_KEY: &str = "api_key";
 pub const KEY_ID: &str = "key_id";
 pub const KEY_SECRET: &str = "key_secret";
 
-fn required(value: &Option<String>, label: &str, provider: &str) -> Result<Sensitive<String>> {
+pub(crate) fn required(
+    value: &Option<String>,
+    label: &str,
+    provider: &str,
+) -> Result<Sensitive<String>> {
     let v = value.as_deref().map(str::trim).unwrap_or_default();
     if v.is_empty() {
         return Err(Error::validation(format!("Enter the {provider} {label}.")));
@@ -175,35 +253,7 @@ fn required(value: &Option<String>, label: &str, provider: &str) -> Result<Sensi
 impl Credential {
     /// Checks the shape of what was typed, before anything is sent to a vendor.
     pub fn from_input(input: &KeyInput) -> Result<Credential> {
-        let spec = spec(input.provider);
-        match input.provider {
-            ProviderId::Tesla
-            | ProviderId::Enphase
-            | ProviderId::Sma
-            | ProviderId::Utilityapi
-            | ProviderId::Pelm
-            | ProviderId::Metry
-            | ProviderId::Derapi => Err(Error::validation(format!(
-                "{} connects by the customer signing in, not with a key.",
-                spec.name
-            ))),
-            ProviderId::Solaredge => Ok(Credential::ApiKey(required(
-                &input.api_key,
-                "API key",
-                spec.name,
-            )?)),
-            ProviderId::Solis => {
-                let key_id = required(&input.key_id, "KeyId", spec.name)?;
-                if !key_id.expose().chars().all(|c| c.is_ascii_digit()) {
-                    return Err(Error::validation("A Solis KeyId is made of digits only.")
-                        .hint("Copy the KeyId from SolisCloud: Account → Basic Settings → API Management."));
-                }
-                Ok(Credential::Solis {
-                    key_id,
-                    key_secret: required(&input.key_secret, "KeySecret", spec.name)?,
-                })
-            }
-        }
+        vendor(input.provider).customer_key(input)
     }
 
     /// (vault entry name, secret) pairs.
@@ -248,22 +298,9 @@ pub async fn list_sites(
     base_url: &str,
     credential: &Credential,
 ) -> Result<Vec<VendorSite>> {
-    match (provider, credential) {
-        (ProviderId::Solaredge, Credential::ApiKey(key)) => {
-            solaredge::list_sites(client, base_url, key).await
-        }
-        (ProviderId::Solis, Credential::Solis { key_id, key_secret }) => {
-            solis::list_stations(client, base_url, key_id, key_secret).await
-        }
-        (
-            ProviderId::Enphase,
-            Credential::EnphasePartner {
-                access_token,
-                api_key,
-            },
-        ) => enphase::partner_systems(client, base_url, access_token, api_key).await,
-        _ => Err(Error::internal("credential does not match the provider")),
-    }
+    vendor(provider)
+        .list_sites(client, base_url, credential)
+        .await
 }
 
 #[cfg(test)]

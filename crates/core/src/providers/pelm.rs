@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::http::{self, Client};
 use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, VendorSite};
+use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
@@ -219,4 +219,18 @@ pub async fn accounts(
             })
         })
         .collect())
+}
+
+/// Pelm's implementation of [`Vendor`].
+pub struct Pelm;
+
+impl Vendor for Pelm {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    /// The utility accounts the customer shared.
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(accounts(d.client, &d.endpoints.api_url, d.app, d.access))
+    }
 }

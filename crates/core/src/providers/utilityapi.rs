@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::ProviderSpec;
+use super::{ProviderSpec, Vendor};
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
@@ -166,4 +166,21 @@ pub async fn authorization_status(
     }
     let text = String::from_utf8_lossy(&body);
     Ok(crate::usage::authorization_status(&text))
+}
+
+/// UtilityApi's implementation of [`Vendor`].
+pub struct UtilityApi;
+
+impl Vendor for UtilityApi {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn choice_label(&self) -> Option<&'static str> {
+        Some("Utility")
+    }
+
+    fn default_scope(&self) -> Option<&'static str> {
+        Some(DEFAULT_SCOPE)
+    }
 }

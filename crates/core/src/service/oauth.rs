@@ -701,15 +701,15 @@ impl Onramp {
                 sites
             }
             _ => {
-                vendor_oauth::discover(
-                    &self.http,
-                    provider,
-                    &ep,
-                    &app,
-                    &tokens.access_token,
-                    &done.extra,
-                )
-                .await?
+                providers::vendor(provider)
+                    .discover(providers::Discovery {
+                        client: &self.http,
+                        endpoints: &ep,
+                        app: &app,
+                        access: &tokens.access_token,
+                        extra: &done.extra,
+                    })
+                    .await?
             }
         };
         if sites.is_empty() && usage_error.is_none() {
@@ -1066,17 +1066,15 @@ impl Onramp {
         if let Some(first) = conn.sites.first() {
             extra.insert("site_id".to_string(), first.external_id.clone());
         }
-        let found = match conn.provider {
-            ProviderId::Pelm => {
-                providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await
-            }
-            ProviderId::Metry => providers::metry::meters(&self.http, &ep.api_url, &access)
-                .await
-                .map(|m| m.into_iter().map(|m| m.site).collect()),
-            _ => {
-                vendor_oauth::discover(&self.http, conn.provider, &ep, &app, &access, &extra).await
-            }
-        };
+        let found = providers::vendor(conn.provider)
+            .discover(providers::Discovery {
+                client: &self.http,
+                endpoints: &ep,
+                app: &app,
+                access: &access,
+                extra: &extra,
+            })
+            .await;
         self.record_check(&conn.id, found).await
     }
 }
