@@ -83,6 +83,25 @@ pub struct Discovery<'a> {
     pub extra: &'a BTreeMap<String, String>,
 }
 
+/// What a usage fetch gets: the grant's endpoints, its access token and its details.
+pub struct UsageRequest<'a> {
+    pub client: &'a http::Client,
+    pub endpoints: &'a oauth::Endpoints,
+    pub access: &'a Sensitive<String>,
+    pub details: &'a BTreeMap<String, String>,
+    /// This year (the injected clock's): Metry reads it and the year before.
+    pub year: i32,
+}
+
+/// A utility's usage: its meters as sites, where the series come from, the series.
+pub struct VendorUsage {
+    pub sites: Vec<VendorSite>,
+    pub source: String,
+    pub series: Vec<crate::store::NewSeries>,
+    /// The account's name, where the vendor gives one (Metry).
+    pub account: Option<String>,
+}
+
 /// A vendor's future: the trait stays object safe, so the registry hands out `&dyn Vendor`.
 pub type VendorFuture<'a, T> = BoxFuture<'a, Result<T>>;
 
@@ -137,6 +156,39 @@ pub trait Vendor: Sync {
         _credential: &'a Credential,
     ) -> VendorFuture<'a, Vec<VendorSite>> {
         Box::pin(async { Err(Error::internal("credential does not match the provider")) })
+    }
+
+    /// A grant's endpoints: the configured ones, unless the vendor's grant names its own
+    /// (UtilityAPI: the utility the customer chose, kept in the connection's `details`).
+    fn grant_endpoints(
+        &self,
+        _config: &crate::config::Config,
+        _details: &BTreeMap<String, String>,
+        configured: oauth::Endpoints,
+    ) -> Result<oauth::Endpoints> {
+        Ok(configured)
+    }
+
+    /// A fresh grant's answer is complete (UtilityAPI: it names where the data is).
+    fn check_grant(&self, _tokens: &oauth::Tokens) -> Result<()> {
+        Ok(())
+    }
+
+    /// A grant is kept when its first usage fetch fails (it can be fetched again later);
+    /// otherwise the sign-in fails with it.
+    fn grant_outlives_usage(&self) -> bool {
+        false
+    }
+
+    /// Whether the vendor gives usage data ([`Vendor::usage`] is `Some`; the checklist holds
+    /// the two together).
+    fn gives_usage(&self) -> bool {
+        false
+    }
+
+    /// The usage a grant gives (utilities), or `None`: the vendor gives none.
+    fn usage<'a>(&'a self, _r: UsageRequest<'a>) -> Option<VendorFuture<'a, VendorUsage>> {
+        None
     }
 
     /// The sites a fresh access token gives access to.

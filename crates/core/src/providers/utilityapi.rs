@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, Vendor};
+use std::collections::BTreeMap;
+
+use super::oauth::{Endpoints, Tokens};
+use super::{ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
+use crate::config::Config;
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
+use crate::usage::espi;
 use crate::vault::Sensitive;
 
 /// What Onramp asks for unless the installer edits it: usage and cost intervals (15-minute or
@@ -168,6 +173,45 @@ pub async fn authorization_status(
     Ok(crate::usage::authorization_status(&text))
 }
 
+/// Downloads and parses the ESPI feed at `resource_uri` (on the utility's own host only).
+pub async fn green_button_feed(
+    client: &Client,
+    resource_uri: &str,
+    token_url: &str,
+    access: &Sensitive<String>,
+) -> Result<espi::Feed> {
+    let url = same_origin(resource_uri, token_url)?;
+    let file = download_feed(client, &url, access).await?;
+    tokio::task::spawn_blocking(move || espi::parse_file(file.path()))
+        .await
+        .map_err(|e| Error::internal(format!("reading the usage feed stopped: {e}")))?
+        .map_err(|e| {
+            Error::new(
+                Code::VendorError,
+                format!("UtilityAPI's usage feed could not be read: {e}."),
+            )
+            .hint("Try Fetch usage again later; if it persists, contact UtilityAPI support.")
+        })
+}
+
+/// The meters (usage points) of a feed, as the connection's sites.
+pub fn usage_points(feed: &espi::Feed) -> Vec<VendorSite> {
+    let mut out: Vec<VendorSite> = Vec::new();
+    for s in &feed.series {
+        if out.iter().any(|o| o.external_id == s.usage_point) {
+            continue;
+        }
+        out.push(VendorSite {
+            external_id: s.usage_point.clone(),
+            name: s.title.clone(),
+            address: None,
+            peak_power_kw: None,
+            status: Some(format!("{:?}", s.commodity).to_lowercase()),
+        });
+    }
+    out
+}
+
 /// UtilityApi's implementation of [`Vendor`].
 pub struct UtilityApi;
 
@@ -178,6 +222,69 @@ impl Vendor for UtilityApi {
 
     fn choice_label(&self) -> Option<&'static str> {
         Some("Utility")
+    }
+
+    /// The utility the customer chose: its own authorize and token endpoints.
+    fn grant_endpoints(
+        &self,
+        config: &Config,
+        details: &BTreeMap<String, String>,
+        _configured: Endpoints,
+    ) -> Result<Endpoints> {
+        let id = details.get("utility").cloned().unwrap_or_default();
+        Ok(config
+            .utility(&id)
+            .ok_or_else(|| {
+                Error::new(
+                    Code::NotConfigured,
+                    format!("The utility {id:?} is no longer configured."),
+                )
+                .hint("Add it back to the [[utility]] list in onramp.toml.")
+            })?
+            .endpoints())
+    }
+
+    /// The Green Button feed the grant names (`resource_uri`), on the utility's own host.
+    fn gives_usage(&self) -> bool {
+        true
+    }
+
+    fn grant_outlives_usage(&self) -> bool {
+        true
+    }
+
+    fn check_grant(&self, tokens: &Tokens) -> Result<()> {
+        match tokens.resource_uri {
+            Some(_) => Ok(()),
+            None => Err(Error::new(
+                Code::VendorError,
+                "UtilityAPI did not say where the customer's data is (no resourceURI).",
+            )
+            .hint("Start again; if it persists, contact UtilityAPI support.")),
+        }
+    }
+
+    fn usage<'a>(&'a self, r: UsageRequest<'a>) -> Option<VendorFuture<'a, VendorUsage>> {
+        Some(Box::pin(async move {
+            let resource = r.details.get("resource_uri").ok_or_else(|| {
+                Error::new(
+                    Code::ReauthRequired,
+                    "Onramp does not know where this customer's usage is.",
+                )
+                .hint("Connect UtilityAPI again with the customer.")
+            })?;
+            let feed =
+                green_button_feed(r.client, resource, &r.endpoints.token_url, r.access).await?;
+            Ok(VendorUsage {
+                sites: usage_points(&feed),
+                source: format!(
+                    "UtilityAPI ({})",
+                    r.details.get("utility_name").cloned().unwrap_or_default()
+                ),
+                series: crate::usage::to_series(&feed, "utilityapi"),
+                account: None,
+            })
+        }))
     }
 
     fn default_scope(&self) -> Option<&'static str> {

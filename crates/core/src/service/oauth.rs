@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use super::usage::usage_points;
 use super::Onramp;
 use crate::auth::callback::{parse_pasted, parse_url, Callback, Outcome, Pasted, DEEP_LINK};
 use crate::auth::{Authorizations, BeginRequest, DEFAULT_TTL};
@@ -630,23 +629,11 @@ impl Onramp {
             _ => {}
         }
         let provider = done.provider;
-        let name = providers::spec(provider).name;
-        let (spec, mut ep) = self.oauth_spec(provider)?;
+        let vendor = providers::vendor(provider);
+        let name = vendor.spec().name;
+        let (spec, configured) = self.oauth_spec(provider)?;
         let mut details = details;
-        if provider == ProviderId::Utilityapi {
-            let id = details.get("utility").cloned().unwrap_or_default();
-            ep = self
-                .config
-                .utility(&id)
-                .ok_or_else(|| {
-                    Error::new(
-                        Code::NotConfigured,
-                        format!("The utility {id:?} is no longer configured."),
-                    )
-                    .hint("Add it back to onramp.toml, then start again.")
-                })?
-                .endpoints();
-        }
+        let ep = vendor.grant_endpoints(&self.config, &details, configured)?;
         let app = self.app_credentials(provider).await?;
         let tokens = vendor_oauth::TokenEndpoint {
             client: &self.http,
@@ -657,51 +644,40 @@ impl Onramp {
         }
         .exchange_code(&done.code, &done.redirect_uri, &done.verifier)
         .await?;
+        vendor.check_grant(&tokens)?;
+        // Where an ESPI grant keeps the customer's data (UtilityAPI), on the token's host.
+        super::refresh::grant_uris(&tokens, &ep.token_url, &mut details)?;
         // Usage that comes with the grant (Green Button, Metry), stored with the connection.
         let mut usage: Option<(String, Vec<crate::store::NewSeries>)> = None;
         let mut usage_error: Option<Error> = None;
-        let sites = match provider {
-            ProviderId::Utilityapi => {
-                super::refresh::grant_uris(&tokens, &ep.token_url, &mut details)?;
-                let resource = tokens.resource_uri.clone().ok_or_else(|| {
-                    Error::new(
-                        Code::VendorError,
-                        "UtilityAPI did not say where the customer's data is (no resourceURI).",
-                    )
-                    .hint("Start again; if it persists, contact UtilityAPI support.")
-                })?;
-                match self
-                    .green_button_feed(&resource, &ep.token_url, &tokens.access_token)
-                    .await
-                {
-                    Ok(feed) => {
-                        let sites = usage_points(&feed);
-                        usage = Some((
-                            format!(
-                                "UtilityAPI ({})",
-                                details.get("utility_name").cloned().unwrap_or_default()
-                            ),
-                            crate::usage::to_series(&feed, "utilityapi"),
-                        ));
-                        sites
+        let request = providers::UsageRequest {
+            client: &self.http,
+            endpoints: &ep,
+            access: &tokens.access_token,
+            details: &details,
+            year: now.year(),
+        };
+        let fetched = match vendor.usage(request) {
+            Some(fetch) => Some(fetch.await),
+            None => None,
+        };
+        let sites = match fetched {
+            Some(fetched) => match fetched {
+                Ok(u) => {
+                    if let Some(a) = u.account {
+                        details.insert("account".into(), a);
                     }
-                    Err(e) => {
-                        usage_error = Some(e);
-                        Vec::new()
-                    }
+                    usage = Some((u.source, u.series));
+                    u.sites
                 }
-            }
-            ProviderId::Metry => {
-                let (sites, series, account) =
-                    self.metry_usage(&ep.api_url, &tokens.access_token).await?;
-                if let Some(a) = account {
-                    details.insert("account".into(), a);
+                Err(e) if vendor.grant_outlives_usage() => {
+                    usage_error = Some(e);
+                    Vec::new()
                 }
-                usage = Some(("Metry".into(), series));
-                sites
-            }
-            _ => {
-                providers::vendor(provider)
+                Err(e) => return Err(e),
+            },
+            None => {
+                vendor
                     .discover(providers::Discovery {
                         client: &self.http,
                         endpoints: &ep,
