@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::http::{self, Client};
-use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, Vendor, VendorSite};
+use super::oauth::{AppCredentials, Endpoints, OAuthHosts, OAuthSpec, TokenEndpoint, TokenStyle};
+use super::{AppCheck, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode, SignInChoice};
@@ -412,6 +412,45 @@ pub async fn sites(
     Ok(out)
 }
 
+/// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
+pub async fn app_bearer(
+    client: &Client,
+    spec: &OAuthSpec,
+    endpoints: &Endpoints,
+    app: &AppCredentials,
+) -> Result<Sensitive<String>> {
+    let t = TokenEndpoint {
+        client,
+        vendor: "Derapi",
+        spec,
+        endpoints,
+        app,
+    }
+    .client_credentials()
+    .await?;
+    Ok(t.access_token)
+}
+
+/// The sites Derapi sees for one vendor (and one enrollment, when Derapi names it).
+pub async fn vendor_sites(
+    client: &Client,
+    api: &str,
+    bearer: &Sensitive<String>,
+    vendor: &str,
+    enrollment: Option<&str>,
+) -> Result<Vec<VendorSite>> {
+    let all = sites(client, api, bearer, Some(vendor)).await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| s.vendor.as_deref().is_none_or(|v| v == vendor))
+        .filter(|s| match (enrollment, s.enrollment_id.as_deref()) {
+            (Some(want), Some(have)) => want == have,
+            _ => true,
+        })
+        .map(|s| s.site)
+        .collect())
+}
+
 /// Derapi's implementation of [`Vendor`].
 pub struct Derapi;
 
@@ -432,6 +471,20 @@ impl Vendor for Derapi {
 
     fn choice_label(&self) -> Option<&'static str> {
         Some("Device vendor")
+    }
+
+    fn checks_with_app(&self) -> bool {
+        true
+    }
+
+    /// The enrolled sites, with Onramp's own bearer token (Derapi holds the vendor's).
+    fn check_with_app<'a>(&'a self, c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let bearer = app_bearer(c.client, c.spec, c.endpoints, c.app).await?;
+            let vendor = c.details.get("vendor").cloned().unwrap_or_default();
+            let enrollment = c.details.get("enrollment_id").map(String::as_str);
+            vendor_sites(c.client, &c.endpoints.api_url, &bearer, &vendor, enrollment).await
+        })
     }
 }
 

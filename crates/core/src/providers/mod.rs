@@ -93,6 +93,18 @@ pub struct UsageRequest<'a> {
     pub year: i32,
 }
 
+/// What a check with the company's app gets.
+pub struct AppCheck<'a> {
+    pub client: &'a http::Client,
+    pub spec: &'static oauth::OAuthSpec,
+    /// The grant's endpoints ([`Vendor::grant_endpoints`]).
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub details: &'a BTreeMap<String, String>,
+    /// The sites Onramp knows, for a vendor whose check says only "still valid".
+    pub known: Vec<VendorSite>,
+}
+
 /// A utility's usage: its meters as sites, where the series come from, the series.
 pub struct VendorUsage {
     pub sites: Vec<VendorSite>,
@@ -167,6 +179,22 @@ pub trait Vendor: Sync {
         configured: oauth::Endpoints,
     ) -> Result<oauth::Endpoints> {
         Ok(configured)
+    }
+
+    /// Whether a check asks the vendor with the company's app rather than the customer's access
+    /// token ([`Vendor::check_with_app`]).
+    fn checks_with_app(&self) -> bool {
+        false
+    }
+
+    /// A check with the company's app: the sites still there (Derapi holds the vendor's
+    /// credentials; UtilityAPI keeps an authorization record).
+    fn check_with_app<'a>(&'a self, _c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async {
+            Err(Error::internal(
+                "this provider is checked with its access token",
+            ))
+        })
     }
 
     /// A fresh grant's answer is complete (UtilityAPI: it names where the data is).

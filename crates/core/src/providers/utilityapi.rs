@@ -9,8 +9,8 @@ use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use std::collections::BTreeMap;
 
-use super::oauth::{Endpoints, Tokens};
-use super::{ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
+use super::oauth::{Endpoints, TokenEndpoint, Tokens};
+use super::{AppCheck, ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
@@ -251,6 +251,54 @@ impl Vendor for UtilityApi {
 
     fn grant_outlives_usage(&self) -> bool {
         true
+    }
+
+    fn checks_with_app(&self) -> bool {
+        true
+    }
+
+    /// Whether the customer's authorization is still active, asked with Onramp's client access
+    /// token (`client_credentials`) at the connection's `authorizationURI`.
+    fn check_with_app<'a>(&'a self, c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let uri = c.details.get("authorization_uri").ok_or_else(|| {
+                Error::new(
+                    Code::VendorRejected,
+                    "Onramp does not know this authorization's record.",
+                )
+                .hint("Connect UtilityAPI again with the customer.")
+            })?;
+            let url = same_origin(uri, &c.endpoints.token_url)?;
+            let client_token = TokenEndpoint {
+                client: c.client,
+                vendor: "UtilityAPI",
+                spec: c.spec,
+                endpoints: c.endpoints,
+                app: c.app,
+            }
+            .client_credentials()
+            .await?;
+            match authorization_status(c.client, &url, &client_token.access_token).await? {
+                Some(1) => Ok(c.known),
+                Some(0) => Err(Error::new(
+                    Code::VendorRejected,
+                    "The customer revoked this Green Button authorization.",
+                )
+                .hint(
+                    "Ask the customer to authorize again if they still want to share their usage.",
+                )),
+                Some(2) => Err(Error::new(
+                    Code::VendorRejected,
+                    "The utility denied this Green Button authorization.",
+                )
+                .hint("Ask the customer to authorize again.")),
+                _ => Err(Error::new(
+                    Code::VendorError,
+                    "UtilityAPI's authorization record has no status.",
+                )
+                .hint("Try again later.")),
+            }
+        })
     }
 
     fn check_grant(&self, tokens: &Tokens) -> Result<()> {

@@ -271,16 +271,8 @@ impl Onramp {
     pub(crate) async fn derapi_bearer(&self) -> Result<(Endpoints, Sensitive<String>)> {
         let (spec, ep) = self.oauth_spec(ProviderId::Derapi)?;
         let app = self.app_credentials(ProviderId::Derapi).await?;
-        let t = vendor_oauth::TokenEndpoint {
-            client: &self.http,
-            vendor: "Derapi",
-            spec,
-            endpoints: &ep,
-            app: &app,
-        }
-        .client_credentials()
-        .await?;
-        Ok((ep, t.access_token))
+        let bearer = providers::derapi::app_bearer(&self.http, spec, &ep, &app).await?;
+        Ok((ep, bearer))
     }
 
     /// The Derapi vendor picked for a Join, checked against the list.
@@ -914,16 +906,7 @@ impl Onramp {
         enrollment: Option<&str>,
     ) -> Result<Vec<providers::VendorSite>> {
         let (ep, bearer) = self.derapi_bearer().await?;
-        let all = providers::derapi::sites(&self.http, &ep.api_url, &bearer, Some(vendor)).await?;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.vendor.as_deref().is_none_or(|v| v == vendor))
-            .filter(|s| match (enrollment, s.enrollment_id.as_deref()) {
-                (Some(want), Some(have)) => want == have,
-                _ => true,
-            })
-            .map(|s| s.site)
-            .collect())
+        providers::derapi::vendor_sites(&self.http, &ep.api_url, &bearer, vendor, enrollment).await
     }
 
     /// Derapi Join came back: Derapi holds the vendor's credentials; Onramp lists the sites.
@@ -997,22 +980,25 @@ impl Onramp {
                 })
                 .collect::<Vec<_>>()
         };
-        match conn.provider {
-            ProviderId::Derapi => {
-                let vendor = conn.details.get("vendor").cloned().unwrap_or_default();
-                let found = self
-                    .derapi_sites(
-                        &vendor,
-                        conn.details.get("enrollment_id").map(String::as_str),
-                    )
-                    .await;
-                return self.record_check(&conn.id, found).await;
+        let vendor = providers::vendor(conn.provider);
+        if vendor.checks_with_app() {
+            let found = async {
+                let (spec, configured) = self.oauth_spec(conn.provider)?;
+                let endpoints = vendor.grant_endpoints(&self.config, &conn.details, configured)?;
+                let app = self.app_credentials(conn.provider).await?;
+                vendor
+                    .check_with_app(providers::AppCheck {
+                        client: &self.http,
+                        spec,
+                        endpoints: &endpoints,
+                        app: &app,
+                        details: &conn.details,
+                        known: known(),
+                    })
+                    .await
             }
-            ProviderId::Utilityapi => {
-                let found = self.utilityapi_authorization(&conn).await.map(|_| known());
-                return self.record_check(&conn.id, found).await;
-            }
-            _ => {}
+            .await;
+            return self.record_check(&conn.id, found).await;
         }
         // An access token that has expired (or is about to) is renewed first: the vendor would
         // refuse it, and that refusal says nothing about the connection.

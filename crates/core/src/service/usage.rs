@@ -240,55 +240,6 @@ impl Onramp {
         providers::vendor(conn.provider).grant_endpoints(&self.config, &conn.details, configured)
     }
 
-    /// UtilityAPI: whether the customer's authorization is still active, asked with Onramp's
-    /// client access token (`client_credentials`) at the connection's `authorizationURI`.
-    pub(crate) async fn utilityapi_authorization(&self, conn: &Connection) -> Result<()> {
-        let ep = self.token_endpoints(conn)?;
-        let uri = conn.details.get("authorization_uri").ok_or_else(|| {
-            Error::new(
-                Code::VendorRejected,
-                "Onramp does not know this authorization's record.",
-            )
-            .hint("Connect UtilityAPI again with the customer.")
-        })?;
-        let url = providers::utilityapi::same_origin(uri, &ep.token_url)?;
-        let (spec, _) = self.oauth_spec_pub(ProviderId::Utilityapi)?;
-        let app = self.app_credentials(ProviderId::Utilityapi).await?;
-        let client_token = vendor_oauth::TokenEndpoint {
-            client: &self.http,
-            vendor: "UtilityAPI",
-            spec,
-            endpoints: &ep,
-            app: &app,
-        }
-        .client_credentials()
-        .await?;
-        match providers::utilityapi::authorization_status(
-            &self.http,
-            &url,
-            &client_token.access_token,
-        )
-        .await?
-        {
-            Some(1) => Ok(()),
-            Some(0) => Err(Error::new(
-                Code::VendorRejected,
-                "The customer revoked this Green Button authorization.",
-            )
-            .hint("Ask the customer to authorize again if they still want to share their usage.")),
-            Some(2) => Err(Error::new(
-                Code::VendorRejected,
-                "The utility denied this Green Button authorization.",
-            )
-            .hint("Ask the customer to authorize again.")),
-            _ => Err(Error::new(
-                Code::VendorError,
-                "UtilityAPI's authorization record has no status.",
-            )
-            .hint("Try again later.")),
-        }
-    }
-
     // ---- Derapi Join sessions (the older model: no redirect, Onramp asks until done) ----------
 
     /// Starts a Derapi Join session for a vendor: the page to open for the customer.
