@@ -25,10 +25,14 @@ use serde_json::{json, Value};
 
 use super::http::{self, Client};
 use super::oauth::{AppCredentials, Endpoints, OAuthHosts, OAuthSpec, TokenEndpoint, TokenStyle};
-use super::{AppCheck, ProviderSpec, Vendor, VendorFuture, VendorSite};
+use super::{
+    AppCheck, AuthorizeRequest, Prepared, ProviderSpec, SignInPrep, Vendor, VendorFuture,
+    VendorSite,
+};
+use crate::config::Config;
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
-use crate::model::{ProviderId, RedirectMode, SignInChoice};
+use crate::model::{ProviderId, RedirectMode, SignInChoice, SignInOptions};
 use crate::vault::Sensitive;
 
 /// The device vendors a customer can enroll through Join: (Derapi's name, label).
@@ -412,6 +416,51 @@ pub async fn sites(
     Ok(out)
 }
 
+/// The Derapi vendor picked for a Join, checked against the list.
+pub fn chosen_vendor(options: &SignInOptions) -> Result<String> {
+    let v = options.vendor.as_deref().map(str::trim).unwrap_or_default();
+    if v.is_empty() {
+        return Err(Error::validation(
+            "Pick the customer's device vendor for Derapi Join.",
+        ));
+    }
+    if vendor_label(v).is_none() {
+        return Err(
+            Error::validation(format!("Derapi Join does not offer {v:?}.")).hint(format!(
+                "Pick one of Derapi's vendors: {}.",
+                VENDORS
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
+    Ok(v.to_string())
+}
+
+/// The id of the vendor credentials stored at Derapi that a Join for `vendor` names (from
+/// `[oauth.derapi.vendor_credentials]`); an error when the vendor needs one and none is set.
+pub fn stored_credentials(config: &Config, vendor: &str) -> Result<Option<String>> {
+    let id = config
+        .oauth_config(SPEC.id)
+        .vendor_credentials
+        .get(vendor)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if id.is_none() && NEEDS_CREDENTIALS.contains(&vendor) {
+        let label = vendor_label(vendor).unwrap_or(vendor);
+        return Err(Error::new(
+            Code::NotConfigured,
+            format!("Derapi Join for {label} needs your {label} app's credentials stored at Derapi."),
+        )
+        .hint(format!(
+            "Store them with Derapi (its Create Vendor Credentials call gives an id), then add it to onramp.toml: [oauth.derapi.vendor_credentials] {vendor} = \"<id>\"."
+        )));
+    }
+    Ok(id)
+}
+
 /// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
 pub async fn app_bearer(
     client: &Client,
@@ -471,6 +520,44 @@ impl Vendor for Derapi {
 
     fn choice_label(&self) -> Option<&'static str> {
         Some("Device vendor")
+    }
+
+    /// A Join flow for the chosen device vendor, made with Onramp's own bearer token.
+    fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async move {
+            let vendor = chosen_vendor(p.options)?;
+            let credentials = stored_credentials(p.config, &vendor)?;
+            let bearer = app_bearer(p.client, p.spec, p.endpoints, p.app).await?;
+            let program = p.config.oauth_config(SPEC.id).program_id;
+            let flow = create_flow(
+                p.client,
+                &p.endpoints.api_url,
+                &bearer,
+                p.redirect_uri,
+                &vendor,
+                credentials.as_deref(),
+                program.as_deref(),
+            )
+            .await?;
+            let mut details = BTreeMap::new();
+            details.insert("vendor".into(), vendor);
+            details.insert("flow_id".into(), flow);
+            Ok(Prepared {
+                details,
+                ..Prepared::default()
+            })
+        })
+    }
+
+    /// Derapi's Join page for the flow.
+    fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
+        let detail = |k: &str| a.details.get(k).map(String::as_str).unwrap_or_default();
+        flow_authorize_url(
+            &a.endpoints.api_url,
+            detail("flow_id"),
+            detail("vendor"),
+            a.state,
+        )
     }
 
     fn checks_with_app(&self) -> bool {

@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use crate::error::{Error, Result};
 use crate::model::{
     FieldSpec, KeyInput, ProviderCategory, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
-    SignInInfo,
+    SignInInfo, SignInOptions,
 };
 use crate::vault::Sensitive;
 
@@ -91,6 +91,46 @@ pub struct UsageRequest<'a> {
     pub details: &'a BTreeMap<String, String>,
     /// This year (the injected clock's): Metry reads it and the year before.
     pub year: i32,
+}
+
+/// What a sign-in's preparation gets, before the pending sign-in is written.
+pub struct SignInPrep<'a> {
+    pub client: &'a http::Client,
+    pub config: &'a crate::config::Config,
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub customer_id: &'a str,
+    pub options: &'a SignInOptions,
+    pub redirect_uri: &'a str,
+    /// The customer already has a signed-in connection at this vendor.
+    pub existing: bool,
+}
+
+/// What a vendor needs before the browser opens, and what its completion needs to know.
+#[derive(Default)]
+pub struct Prepared {
+    /// Endpoints other than the configured ones (UtilityAPI: the chosen utility's).
+    pub endpoints: Option<oauth::Endpoints>,
+    /// The scope to ask for, when the installer chose it.
+    pub scope: Option<String>,
+    /// Kept with the pending sign-in and then with the connection.
+    pub details: BTreeMap<String, String>,
+    /// A secret the authorize URL carries (Pelm's connect token); never stored.
+    pub ticket: Option<Sensitive<String>>,
+}
+
+/// What the authorize URL is made of.
+pub struct AuthorizeRequest<'a> {
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub redirect_uri: &'a str,
+    pub state: &'a str,
+    pub challenge: &'a str,
+    pub scope: &'a str,
+    pub details: &'a BTreeMap<String, String>,
+    pub ticket: Option<&'a Sensitive<String>>,
 }
 
 /// What a check with the company's app gets.
@@ -179,6 +219,25 @@ pub trait Vendor: Sync {
         configured: oauth::Endpoints,
     ) -> Result<oauth::Endpoints> {
         Ok(configured)
+    }
+
+    /// What must exist before the browser opens (UtilityAPI's utility, Pelm's connect token,
+    /// Derapi's Join flow). Default: nothing.
+    fn prepare_sign_in<'a>(&'a self, _p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async { Ok(Prepared::default()) })
+    }
+
+    /// The URL the customer opens. Default: the authorization-code request with PKCE.
+    fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
+        oauth::authorize_url(
+            a.spec,
+            a.endpoints,
+            &a.app.client_id,
+            a.redirect_uri,
+            a.state,
+            a.challenge,
+            a.scope,
+        )
     }
 
     /// Whether a check asks the vendor with the company's app rather than the customer's access

@@ -8,7 +8,12 @@ use serde_json::Value;
 
 use super::http::{self, Client};
 use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
-use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
+use std::collections::BTreeMap;
+
+use super::{
+    AuthorizeRequest, Discovery, Prepared, ProviderSpec, SignInPrep, Vendor, VendorFuture,
+    VendorSite,
+};
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
@@ -227,6 +232,42 @@ pub struct Pelm;
 impl Vendor for Pelm {
     fn spec(&self) -> &'static ProviderSpec {
         &SPEC
+    }
+
+    /// A connect token for the customer (Pelm's user id is Onramp's customer id); a second
+    /// sign-in updates the user's accounts rather than creating them.
+    fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async move {
+            let utility = p
+                .options
+                .utility
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty());
+            let token = connect_token(
+                p.client,
+                &p.endpoints.api_url,
+                p.app,
+                p.customer_id,
+                utility,
+            )
+            .await?;
+            let mut details = BTreeMap::new();
+            details.insert("user_id".into(), p.customer_id.to_string());
+            let mode = if p.existing { "update" } else { "create" };
+            details.insert("mode".into(), mode.into());
+            Ok(Prepared {
+                details,
+                ticket: Some(token),
+                ..Prepared::default()
+            })
+        })
+    }
+
+    /// Pelm Connect's page with the connect token.
+    fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
+        let token = a.ticket.map(|t| t.expose().as_str()).unwrap_or_default();
+        connect_url(&a.endpoints.authorize_url, a.redirect_uri, token, a.state)
     }
 
     /// The utility accounts the customer shared.

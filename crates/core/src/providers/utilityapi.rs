@@ -10,11 +10,14 @@ use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use std::collections::BTreeMap;
 
 use super::oauth::{Endpoints, TokenEndpoint, Tokens};
-use super::{AppCheck, ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
-use crate::config::Config;
+use super::{
+    AppCheck, Prepared, ProviderSpec, SignInPrep, UsageRequest, Vendor, VendorFuture, VendorSite,
+    VendorUsage,
+};
+use crate::config::{Config, Utility};
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{ProviderId, RedirectMode, SignInOptions};
 use crate::usage::espi;
 use crate::vault::Sensitive;
 
@@ -173,6 +176,53 @@ pub async fn authorization_status(
     Ok(crate::usage::authorization_status(&text))
 }
 
+/// The UtilityAPI utility picked (or the only one configured) and the scope to ask for.
+pub fn utility_choice(config: &Config, options: &SignInOptions) -> Result<(Utility, String)> {
+    let utilities = &config.utilities;
+    let utility = match options
+        .utility
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        Some(id) => config.utility(id).cloned().ok_or_else(|| {
+            Error::validation(format!("Onramp has no utility {id:?} configured.")).hint(format!(
+                "Pick one of: {} (the [[utility]] list in onramp.toml).",
+                utilities
+                    .iter()
+                    .map(|u| u.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+        None => match utilities.as_slice() {
+            [only] => only.clone(),
+            [] => return Err(Error::new(
+                Code::NotConfigured,
+                "No UtilityAPI utility is configured.",
+            )
+            .hint("Add the utility's authorize and token URLs as a [[utility]] in onramp.toml.")),
+            _ => return Err(Error::validation("Pick the customer's utility.")),
+        },
+    };
+    let scope = options
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .or_else(|| config.oauth_scope(SPEC.id))
+        .unwrap_or_else(|| DEFAULT_SCOPE.to_string());
+    if !scope.starts_with("FB=")
+        || scope.len() > 1024
+        || scope.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::validation("That is not a Green Button scope.")
+            .hint("A scope looks like FB=4_5_15_46;IntervalDuration=3600;HistoryLength=31536000 (no spaces)."));
+    }
+    Ok((utility, scope))
+}
+
 /// Downloads and parses the ESPI feed at `resource_uri` (on the utility's own host only).
 pub async fn green_button_feed(
     client: &Client,
@@ -247,6 +297,23 @@ impl Vendor for UtilityApi {
     /// The Green Button feed the grant names (`resource_uri`), on the utility's own host.
     fn gives_usage(&self) -> bool {
         true
+    }
+
+    /// The utility picked (or the only one configured) and the scope asked for.
+    fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async move {
+            let (utility, asked) = utility_choice(p.config, p.options)?;
+            let mut details = BTreeMap::new();
+            details.insert("utility".into(), utility.id.clone());
+            details.insert("utility_name".into(), utility.name.clone());
+            details.insert("scope_requested".into(), asked.clone());
+            Ok(Prepared {
+                endpoints: Some(utility.endpoints()),
+                scope: Some(asked),
+                details,
+                ticket: None,
+            })
+        })
     }
 
     fn grant_outlives_usage(&self) -> bool {

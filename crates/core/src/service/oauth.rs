@@ -277,99 +277,12 @@ impl Onramp {
 
     /// The Derapi vendor picked for a Join, checked against the list.
     fn derapi_vendor(options: &SignInOptions) -> Result<String> {
-        let v = options.vendor.as_deref().map(str::trim).unwrap_or_default();
-        if v.is_empty() {
-            return Err(Error::validation(
-                "Pick the customer's device vendor for Derapi Join.",
-            ));
-        }
-        if providers::derapi::vendor_label(v).is_none() {
-            return Err(
-                Error::validation(format!("Derapi Join does not offer {v:?}.")).hint(format!(
-                    "Pick one of Derapi's vendors: {}.",
-                    providers::derapi::VENDORS
-                        .iter()
-                        .map(|(id, _)| *id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            );
-        }
-        Ok(v.to_string())
+        providers::derapi::chosen_vendor(options)
     }
 
-    /// The id of the vendor credentials stored at Derapi that a Join for `vendor` names (from
-    /// `[oauth.derapi.vendor_credentials]`); an error when the vendor needs one and none is set.
+    /// The id of the vendor credentials stored at Derapi that a Join for `vendor` names.
     pub(crate) fn derapi_credentials(&self, vendor: &str) -> Result<Option<String>> {
-        let id = self
-            .config
-            .oauth_config(ProviderId::Derapi)
-            .vendor_credentials
-            .get(vendor)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if id.is_none() && providers::derapi::NEEDS_CREDENTIALS.contains(&vendor) {
-            let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
-            return Err(Error::new(
-                Code::NotConfigured,
-                format!("Derapi Join for {label} needs your {label} app's credentials stored at Derapi."),
-            )
-            .hint(format!(
-                "Store them with Derapi (its Create Vendor Credentials call gives an id), then add it to onramp.toml: [oauth.derapi.vendor_credentials] {vendor} = \"<id>\"."
-            )));
-        }
-        Ok(id)
-    }
-
-    /// The UtilityAPI utility picked (or the only one configured) and the scope to ask for.
-    fn utility_choice(&self, options: &SignInOptions) -> Result<(crate::config::Utility, String)> {
-        let utilities = &self.config.utilities;
-        let utility = match options
-            .utility
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-        {
-            Some(id) => self.config.utility(id).cloned().ok_or_else(|| {
-                Error::validation(format!("Onramp has no utility {id:?} configured.")).hint(
-                    format!(
-                        "Pick one of: {} (the [[utility]] list in onramp.toml).",
-                        utilities
-                            .iter()
-                            .map(|u| u.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?,
-            None => match utilities.as_slice() {
-                [only] => only.clone(),
-                [] => return Err(Error::new(
-                    Code::NotConfigured,
-                    "No UtilityAPI utility is configured.",
-                )
-                .hint(
-                    "Add the utility's authorize and token URLs as a [[utility]] in onramp.toml.",
-                )),
-                _ => return Err(Error::validation("Pick the customer's utility.")),
-            },
-        };
-        let scope = options
-            .scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .or_else(|| self.config.oauth_scope(ProviderId::Utilityapi))
-            .unwrap_or_else(|| providers::utilityapi::DEFAULT_SCOPE.to_string());
-        if !scope.starts_with("FB=")
-            || scope.len() > 1024
-            || scope.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(Error::validation("That is not a Green Button scope.")
-                .hint("A scope looks like FB=4_5_15_46;IntervalDuration=3600;HistoryLength=31536000 (no spaces)."));
-        }
-        Ok((utility, scope))
+        providers::derapi::stored_credentials(&self.config, vendor)
     }
 
     /// Starts a sign-in: records the pending authorization and returns the URL to open.
@@ -454,74 +367,34 @@ impl Onramp {
             }
         };
         // What must exist before the browser opens, and what the completion needs to know.
-        let mut details: BTreeMap<String, String> = BTreeMap::new();
-        let mut scope = self
-            .config
-            .oauth_scope(provider)
-            .unwrap_or_else(|| spec.scopes.to_string());
-        let mut pelm_token = None;
-        let mut derapi_flow = None;
-        match provider {
-            ProviderId::Utilityapi => {
-                let (utility, asked) = self.utility_choice(options)?;
-                ep = utility.endpoints();
-                details.insert("utility".into(), utility.id.clone());
-                details.insert("utility_name".into(), utility.name.clone());
-                details.insert("scope_requested".into(), asked.clone());
-                scope = asked;
-            }
-            ProviderId::Pelm => {
-                let existing = self
-                    .store
-                    .find_connection(&customer.id, ProviderId::Pelm, CredentialKind::Oauth)
-                    .await?;
-                let utility = options
-                    .utility
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty());
-                pelm_token = Some(
-                    providers::pelm::connect_token(
-                        &self.http,
-                        &ep.api_url,
-                        &app,
-                        &customer.id,
-                        utility,
-                    )
-                    .await?,
-                );
-                details.insert("user_id".into(), customer.id.clone());
-                details.insert(
-                    "mode".into(),
-                    if existing.is_some() {
-                        "update"
-                    } else {
-                        "create"
-                    }
-                    .into(),
-                );
-            }
-            ProviderId::Derapi => {
-                let vendor = Self::derapi_vendor(options)?;
-                let credentials = self.derapi_credentials(&vendor)?;
-                let (_, bearer) = self.derapi_bearer().await?;
-                let program = self.config.oauth_config(provider).program_id;
-                let flow = providers::derapi::create_flow(
-                    &self.http,
-                    &ep.api_url,
-                    &bearer,
-                    &redirect_uri,
-                    &vendor,
-                    credentials.as_deref(),
-                    program.as_deref(),
-                )
-                .await?;
-                details.insert("vendor".into(), vendor);
-                details.insert("flow_id".into(), flow.clone());
-                derapi_flow = Some(flow);
-            }
-            _ => {}
+        let vendor = providers::vendor(provider);
+        let existing = self
+            .store
+            .find_connection(&customer.id, provider, CredentialKind::Oauth)
+            .await?
+            .is_some();
+        let prepared = vendor
+            .prepare_sign_in(providers::SignInPrep {
+                client: &self.http,
+                config: &self.config,
+                spec,
+                endpoints: &ep,
+                app: &app,
+                customer_id: &customer.id,
+                options,
+                redirect_uri: &redirect_uri,
+                existing,
+            })
+            .await?;
+        if let Some(own) = prepared.endpoints {
+            ep = own;
         }
+        let scope = prepared.scope.unwrap_or_else(|| {
+            self.config
+                .oauth_scope(provider)
+                .unwrap_or_else(|| spec.scopes.to_string())
+        });
+        let details = prepared.details;
         let now = self.now();
         let begun = Authorizations::new(&self.store, &self.vault)
             .begin(
@@ -537,35 +410,17 @@ impl Onramp {
                 now,
             )
             .await?;
-        let authorize_url = match provider {
-            ProviderId::Pelm => providers::pelm::connect_url(
-                &ep.authorize_url,
-                &redirect_uri,
-                pelm_token
-                    .as_ref()
-                    .map(|t| t.expose().as_str())
-                    .unwrap_or_default(),
-                &begun.state,
-            )?,
-            ProviderId::Derapi => providers::derapi::flow_authorize_url(
-                &ep.api_url,
-                derapi_flow.as_deref().unwrap_or_default(),
-                details
-                    .get("vendor")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-                &begun.state,
-            )?,
-            _ => vendor_oauth::authorize_url(
-                spec,
-                &ep,
-                &app.client_id,
-                &redirect_uri,
-                &begun.state,
-                &begun.challenge,
-                &scope,
-            )?,
-        };
+        let authorize_url = vendor.authorize_url(providers::AuthorizeRequest {
+            spec,
+            endpoints: &ep,
+            app: &app,
+            redirect_uri: &redirect_uri,
+            state: &begun.state,
+            challenge: &begun.challenge,
+            scope: &scope,
+            details: &details,
+            ticket: prepared.ticket.as_ref(),
+        })?;
         Ok(OAuthStart {
             provider,
             authorize_url,
