@@ -26,8 +26,8 @@ use serde_json::{json, Value};
 use super::http::{self, Client};
 use super::oauth::{AppCredentials, Endpoints, OAuthHosts, OAuthSpec, TokenEndpoint, TokenStyle};
 use super::{
-    AppCheck, AuthorizeRequest, Prepared, ProviderSpec, SignInPrep, Vendor, VendorFuture,
-    VendorSite,
+    Answer, AppCheck, AuthorizeRequest, Hosted, Prepared, ProviderSpec, SignInPrep, Vendor,
+    VendorFuture, VendorSite,
 };
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
@@ -461,6 +461,20 @@ pub fn stored_credentials(config: &Config, vendor: &str) -> Result<Option<String
     Ok(id)
 }
 
+/// A Join that enrolled no site (yet).
+pub fn no_sites(label: &str) -> Error {
+    Error::new(
+        Code::VendorRejected,
+        format!("Derapi does not see any {label} site for this enrollment yet."),
+    )
+    .hint("Ask the customer whether the Join finished at the vendor, then start again.")
+}
+
+/// What a Derapi connection says of its credential.
+pub fn hint(label: &str) -> String {
+    format!("via Derapi: {label}")
+}
+
 /// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
 pub async fn app_bearer(
     client: &Client,
@@ -558,6 +572,33 @@ impl Vendor for Derapi {
             detail("vendor"),
             a.state,
         )
+    }
+
+    /// Derapi Join came back: Derapi holds the vendor's credentials; Onramp lists the sites.
+    fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
+        Some(Box::pin(async move {
+            let mut details = a.details.clone();
+            let vendor = details.get("vendor").cloned().unwrap_or_default();
+            let enrollment = a.extra.get("enrollmentID").cloned();
+            if let Some(e) = &enrollment {
+                details.insert("enrollment_id".into(), e.clone());
+            }
+            let bearer = app_bearer(a.client, a.spec, a.endpoints, a.app).await?;
+            let api = &a.endpoints.api_url;
+            let sites =
+                vendor_sites(a.client, api, &bearer, &vendor, enrollment.as_deref()).await?;
+            let label = vendor_label(&vendor).unwrap_or(&vendor).to_string();
+            if sites.is_empty() {
+                return Err(no_sites(&label));
+            }
+            Ok(Hosted {
+                sites,
+                details,
+                access: None,
+                credential_hint: Some(hint(&label)),
+                renewal: None,
+            })
+        }))
     }
 
     fn checks_with_app(&self) -> bool {

@@ -133,6 +133,33 @@ pub struct AuthorizeRequest<'a> {
     pub ticket: Option<&'a Sensitive<String>>,
 }
 
+/// A hosted sign-in's answer (Pelm Connect, Derapi Join), for a vendor that completes it its own
+/// way rather than with the code exchange.
+pub struct Answer<'a> {
+    pub client: &'a http::Client,
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    /// The code of the answer (empty where the vendor sends none).
+    pub code: &'a str,
+    /// What the answer carried besides the code.
+    pub extra: &'a BTreeMap<String, String>,
+    /// What the sign-in kept from its preparation.
+    pub details: &'a BTreeMap<String, String>,
+}
+
+/// What a hosted sign-in gave: the connection to write.
+pub struct Hosted {
+    pub sites: Vec<VendorSite>,
+    pub details: BTreeMap<String, String>,
+    /// The customer's access token, where the vendor gives one (it does not expire).
+    pub access: Option<Sensitive<String>>,
+    pub credential_hint: Option<String>,
+    /// The customer's signed-in connection at this vendor is renewed in place, with this
+    /// event (Pelm's update mode), rather than a second one made.
+    pub renewal: Option<String>,
+}
+
 /// What a check with the company's app gets.
 pub struct AppCheck<'a> {
     pub client: &'a http::Client,
@@ -238,6 +265,12 @@ pub trait Vendor: Sync {
             a.challenge,
             a.scope,
         )
+    }
+
+    /// How the answer completes, for a vendor whose sign-in is hosted (`None`: the default, the
+    /// authorization-code exchange, then usage or discovery).
+    fn complete_hosted<'a>(&'a self, _a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
+        None
     }
 
     /// Whether a check asks the vendor with the company's app rather than the customer's access

@@ -11,8 +11,8 @@ use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
 use std::collections::BTreeMap;
 
 use super::{
-    AuthorizeRequest, Discovery, Prepared, ProviderSpec, SignInPrep, Vendor, VendorFuture,
-    VendorSite,
+    Answer, AuthorizeRequest, Discovery, Hosted, Prepared, ProviderSpec, SignInPrep, Vendor,
+    VendorFuture, VendorSite,
 };
 use crate::error::{Code, Error, Result};
 use crate::model::ProviderCategory;
@@ -268,6 +268,34 @@ impl Vendor for Pelm {
     fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
         let token = a.ticket.map(|t| t.expose().as_str()).unwrap_or_default();
         connect_url(&a.endpoints.authorize_url, a.redirect_uri, token, a.state)
+    }
+
+    /// The Connect code for the customer's access token; their accounts as the sites.
+    fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
+        Some(Box::pin(async move {
+            let api = &a.endpoints.api_url;
+            let access = exchange(a.client, api, a.app, a.code).await?;
+            let sites = accounts(a.client, api, a.app, &access).await?;
+            if sites.is_empty() {
+                return Err(Error::new(
+                    Code::VendorRejected,
+                    "Pelm found no utility accounts for this customer.",
+                )
+                .hint("Ask the customer to check their utility sign-in, then connect again."));
+            }
+            let renewal = format!(
+                "Pelm connection updated: {} account{}",
+                sites.len(),
+                if sites.len() == 1 { "" } else { "s" }
+            );
+            Ok(Hosted {
+                sites,
+                details: a.details.clone(),
+                access: Some(access),
+                credential_hint: None,
+                renewal: Some(renewal),
+            })
+        }))
     }
 
     /// The utility accounts the customer shared.

@@ -470,18 +470,26 @@ impl Onramp {
             .as_deref()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
-        match done.provider {
-            ProviderId::Pelm => return self.finish_pelm(&done, details).await,
-            ProviderId::Derapi => return self.finish_derapi(&done, details).await,
-            _ => {}
-        }
         let provider = done.provider;
         let vendor = providers::vendor(provider);
         let name = vendor.spec().name;
         let (spec, configured) = self.oauth_spec(provider)?;
+        let app = self.app_credentials(provider).await?;
+        let answer = providers::Answer {
+            client: &self.http,
+            spec,
+            endpoints: &configured,
+            app: &app,
+            code: &done.code,
+            extra: &done.extra,
+            details: &details,
+        };
+        if let Some(complete) = vendor.complete_hosted(answer) {
+            let hosted = complete.await?;
+            return self.store_hosted(&done.customer_id, provider, hosted).await;
+        }
         let mut details = details;
         let ep = vendor.grant_endpoints(&self.config, &details, configured)?;
-        let app = self.app_credentials(provider).await?;
         let tokens = vendor_oauth::TokenEndpoint {
             client: &self.http,
             vendor: name,
@@ -678,55 +686,44 @@ impl Onramp {
         self.store.connection(&conn.id).await
     }
 
-    /// Pelm: the Connect code for the customer's access token; their accounts as the sites.
-    /// A second Connect for the same customer (Pelm's update mode) renews the same connection.
-    async fn finish_pelm(
+    /// Writes what a hosted sign-in gave: a new connection, or the customer's signed-in one
+    /// renewed in place where the vendor renews (Pelm's update mode).
+    async fn store_hosted(
         &self,
-        done: &crate::auth::Completed,
-        details: BTreeMap<String, String>,
+        customer_id: &str,
+        provider: ProviderId,
+        hosted: providers::Hosted,
     ) -> Result<Connection> {
-        let (_, ep) = self.oauth_spec(ProviderId::Pelm)?;
-        let app = self.app_credentials(ProviderId::Pelm).await?;
-        let access = providers::pelm::exchange(&self.http, &ep.api_url, &app, &done.code).await?;
-        let sites = providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await?;
-        if sites.is_empty() {
-            return Err(Error::new(
-                Code::VendorRejected,
-                "Pelm found no utility accounts for this customer.",
-            )
-            .hint("Ask the customer to check their utility sign-in, then connect again."));
-        }
-        let existing = self
-            .store
-            .find_connection(&done.customer_id, ProviderId::Pelm, CredentialKind::Oauth)
-            .await?;
-        if let Some(id) = existing {
-            if self.store.connection_secrets(&id).await?.is_some() {
-                self.store
-                    .update_grant(
-                        &id,
-                        None,
-                        None,
-                        None,
-                        Some(&rfc3339(self.now())),
-                        Some(&details),
-                        Some(&sites),
-                        (&self.vault, &Grant::secrets(&access, None)),
-                        Some(crate::store::NewEvent {
-                            customer_id: Some(&done.customer_id),
-                            connection_id: Some(&id),
-                            provider: Some(ProviderId::Pelm),
-                            kind: "reauthorized",
-                            summary: format!(
-                                "Pelm connection updated: {} account{}",
-                                sites.len(),
-                                if sites.len() == 1 { "" } else { "s" }
-                            ),
-                            actor: self.actor,
-                        }),
-                    )
-                    .await?;
-                return self.store.connection(&id).await;
+        let secrets = hosted.access.as_ref().map(|a| Grant::secrets(a, None));
+        if let Some(summary) = hosted.renewal {
+            let existing = self
+                .store
+                .find_connection(customer_id, provider, CredentialKind::Oauth)
+                .await?;
+            if let (Some(id), Some(secrets)) = (existing, secrets.as_ref()) {
+                if self.store.connection_secrets(&id).await?.is_some() {
+                    self.store
+                        .update_grant(
+                            &id,
+                            None,
+                            None,
+                            None,
+                            Some(&rfc3339(self.now())),
+                            Some(&hosted.details),
+                            Some(&hosted.sites),
+                            (&self.vault, secrets),
+                            Some(crate::store::NewEvent {
+                                customer_id: Some(customer_id),
+                                connection_id: Some(&id),
+                                provider: Some(provider),
+                                kind: "reauthorized",
+                                summary,
+                                actor: self.actor,
+                            }),
+                        )
+                        .await?;
+                    return self.store.connection(&id).await;
+                }
             }
         }
         let id = self
@@ -734,18 +731,18 @@ impl Onramp {
             .insert_connection(
                 &NewConnection {
                     id: new_id(),
-                    customer_id: &done.customer_id,
-                    provider: ProviderId::Pelm,
+                    customer_id,
+                    provider,
                     kind: CredentialKind::Oauth,
-                    credential_hint: None,
-                    secrets: Some(Grant::secrets(&access, None)),
-                    sites: &sites,
+                    credential_hint: hosted.credential_hint,
+                    secrets,
+                    sites: &hosted.sites,
                     scopes: None,
-                    // Pelm's access token does not expire.
+                    // A hosted sign-in's access token does not expire (Pelm), or there is none.
                     access_expires_at: None,
                     refresh_expires_at: None,
                     tokens_issued_at: None,
-                    details,
+                    details: hosted.details,
                 },
                 &self.vault,
                 self.actor,
@@ -764,22 +761,6 @@ impl Onramp {
         providers::derapi::vendor_sites(&self.http, &ep.api_url, &bearer, vendor, enrollment).await
     }
 
-    /// Derapi Join came back: Derapi holds the vendor's credentials; Onramp lists the sites.
-    async fn finish_derapi(
-        &self,
-        done: &crate::auth::Completed,
-        mut details: BTreeMap<String, String>,
-    ) -> Result<Connection> {
-        let vendor = details.get("vendor").cloned().unwrap_or_default();
-        let enrollment = done.extra.get("enrollmentID").cloned();
-        if let Some(e) = &enrollment {
-            details.insert("enrollment_id".into(), e.clone());
-        }
-        let sites = self.derapi_sites(&vendor, enrollment.as_deref()).await?;
-        self.store_derapi(&done.customer_id, &vendor, sites, details, None)
-            .await
-    }
-
     /// Stores a Derapi enrollment (a Join session's tokens, if any, go to the vault).
     pub(crate) async fn store_derapi(
         &self,
@@ -791,11 +772,7 @@ impl Onramp {
     ) -> Result<Connection> {
         let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
         if sites.is_empty() {
-            return Err(Error::new(
-                Code::VendorRejected,
-                format!("Derapi does not see any {label} site for this enrollment yet."),
-            )
-            .hint("Ask the customer whether the Join finished at the vendor, then start again."));
+            return Err(providers::derapi::no_sites(label));
         }
         let id = self
             .store
@@ -805,7 +782,7 @@ impl Onramp {
                     customer_id,
                     provider: ProviderId::Derapi,
                     kind: CredentialKind::Oauth,
-                    credential_hint: Some(format!("via Derapi: {label}")),
+                    credential_hint: Some(providers::derapi::hint(label)),
                     secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
                     sites: &sites,
                     scopes: None,
