@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 mod account;
+mod apps;
 mod backup;
+mod check;
 mod custody;
 mod export;
+mod join;
 mod oauth;
 mod refresh;
 mod tokens;

@@ -10,10 +10,8 @@ use crate::auth::{Authorizations, BeginRequest, DEFAULT_TTL};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers;
-use crate::providers::oauth::{self as vendor_oauth, AppCredentials, Endpoints, OAuthSpec};
-use crate::seal::Secrets;
-use crate::store::{app_aad, app_row, new_id, rfc3339, NewConnection};
-use crate::vault::Sensitive;
+use crate::providers::oauth::{self as vendor_oauth, Endpoints, OAuthSpec};
+use crate::store::{new_id, rfc3339, NewConnection};
 
 use super::tokens::{Grant, REFRESH_TOKEN};
 
@@ -36,14 +34,10 @@ impl Onramp {
         self.oauth_spec(provider)
     }
 
-    pub(crate) fn derapi_vendor_pub(vendor: &str) -> Result<String> {
-        Self::derapi_vendor(&SignInOptions {
-            vendor: Some(vendor.to_string()),
-            ..Default::default()
-        })
-    }
-
-    fn oauth_spec(&self, provider: ProviderId) -> Result<(&'static OAuthSpec, Endpoints)> {
+    pub(super) fn oauth_spec(
+        &self,
+        provider: ProviderId,
+    ) -> Result<(&'static OAuthSpec, Endpoints)> {
         let spec = providers::spec(provider);
         let oauth = spec.oauth.ok_or_else(|| {
             Error::validation(format!(
@@ -58,204 +52,6 @@ impl Onramp {
         Ok((oauth, ep))
     }
 
-    /// The vendor app's credentials: the sandbox's demo app, or the ones saved in Settings.
-    pub(crate) async fn app_credentials(&self, provider: ProviderId) -> Result<AppCredentials> {
-        if let Some(app) = self.oauth_apps.get(&provider) {
-            return Ok(app.clone());
-        }
-        if let Some(app) = self.saved_apps().get(&provider) {
-            return Ok(app.clone());
-        }
-        let name = providers::spec(provider).name;
-        let not_set = || {
-            Error::new(Code::NotConfigured, format!("Onramp's {name} app is not set up on this laptop."))
-                .hint(format!(
-                    "Enter the {name} client id and secret your company registered (Settings → Vendor apps, or `onramp app set {}`).",
-                    provider.as_str()
-                ))
-        };
-        let (client_id, sealed) = self.store.oauth_app(provider).await?.ok_or_else(not_set)?;
-        let secrets = self
-            .vault
-            .open(&app_aad(&app_row(provider, "oauth_app")), &sealed)
-            .await?;
-        let client_secret = secrets.get(CLIENT_SECRET).cloned();
-        if client_secret.is_none() && !vendor_oauth::public_client_allowed(provider) {
-            return Err(not_set());
-        }
-        let app = AppCredentials {
-            client_id,
-            client_secret,
-            api_key: secrets.get(APP_API_KEY).cloned(),
-        };
-        self.saved_apps().insert(provider, app.clone());
-        Ok(app)
-    }
-
-    pub(super) fn saved_apps(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ProviderId, AppCredentials>> {
-        self.saved_apps.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Saves a vendor app registration: the client id in the store, the secrets in the vault.
-    /// An empty secret saves a public client (PKCE only), where the vendor allows one
-    /// ([`vendor_oauth::public_client_allowed`]); elsewhere it is refused.
-    pub async fn save_oauth_app(
-        &self,
-        provider: ProviderId,
-        client_id: &str,
-        client_secret: Sensitive<String>,
-        api_key: Option<Sensitive<String>>,
-    ) -> Result<()> {
-        let (spec, _) = self.oauth_spec(provider)?;
-        let client_id = client_id.trim();
-        let public = client_secret.expose().trim().is_empty();
-        if client_id.is_empty() {
-            return Err(Error::validation("Enter the app's client id."));
-        }
-        if public && !vendor_oauth::public_client_allowed(provider) {
-            let name = providers::spec(provider).name;
-            return Err(Error::validation(format!(
-                "Enter the client secret: {name} apps always have one."
-            ))
-            .hint(format!(
-                "{name} gives every app registration a client secret; copy it from where your company registered the app."
-            )));
-        }
-        if spec.needs_api_key
-            && api_key
-                .as_ref()
-                .is_none_or(|k| k.expose().trim().is_empty())
-        {
-            return Err(Error::validation("Enphase apps also need their API key."));
-        }
-        self.saved_apps().remove(&provider);
-        // Refreshes held back because the vendor refused the old app may go at once.
-        self.lifecycle.forget_connections();
-        let mut secrets = Secrets::new();
-        if !public {
-            secrets.insert(CLIENT_SECRET, client_secret.clone());
-        }
-        if let Some(k) = &api_key {
-            secrets.insert(APP_API_KEY, k.clone());
-        }
-        self.store
-            .put_oauth_app(provider, client_id, &self.vault, &secrets, self.actor)
-            .await
-    }
-
-    /// Every vendor app Onramp can use, and where its credentials come from.
-    pub async fn vendor_apps(&self) -> Result<Vec<VendorApp>> {
-        let mut out = Vec::new();
-        for id in ProviderId::ALL {
-            let spec = providers::spec(id);
-            let Some(oauth) = spec.oauth else { continue };
-            let (client_id, source) = match self.oauth_apps.get(&id) {
-                Some(app) => (Some(app.client_id.clone()), "sandbox"),
-                None => match self.store.oauth_app(id).await? {
-                    Some((c, _)) => (Some(c), "settings"),
-                    None => (None, "none"),
-                },
-            };
-            let (redirect_mode, relay_url) = self.sign_in_return(id).await?;
-            out.push(VendorApp {
-                provider: id,
-                provider_name: spec.name.to_string(),
-                client_id,
-                source: source.to_string(),
-                needs_api_key: oauth.needs_api_key,
-                public_client: vendor_oauth::public_client_allowed(id),
-                redirect_mode,
-                modes: spec
-                    .info(false)
-                    .sign_in
-                    .map(|s| s.modes)
-                    .unwrap_or_default(),
-                relay_url,
-            });
-        }
-        Ok(out)
-    }
-
-    /// How a provider's sign-ins come back: Settings, then onramp.toml, then the vendor's default;
-    /// and the relay page's address the same way.
-    pub(crate) async fn sign_in_return(
-        &self,
-        provider: ProviderId,
-    ) -> Result<(RedirectMode, Option<String>)> {
-        let saved = self.store.sign_in_return(provider).await?;
-        self.sign_in_return_from(provider, saved)
-    }
-
-    /// The way back for `provider`'s sign-ins given what Settings saved.
-    pub(crate) fn sign_in_return_from(
-        &self,
-        provider: ProviderId,
-        (saved_mode, saved_relay): (Option<RedirectMode>, Option<String>),
-    ) -> Result<(RedirectMode, Option<String>)> {
-        let (spec, _) = self.oauth_spec(provider)?;
-        let file = self.config.oauth_config(provider);
-        let supported =
-            |m: &RedirectMode| *m != RedirectMode::Paste || spec.paste_redirect_path.is_some();
-        let mode = saved_mode
-            .filter(supported)
-            .or(file.redirect.filter(supported))
-            .unwrap_or(spec.default_redirect);
-        Ok((mode, saved_relay.or(file.relay_url)))
-    }
-
-    /// Chooses in Settings how a provider's sign-ins come back.
-    pub async fn set_sign_in_return(&self, input: SignInReturn) -> Result<VendorApp> {
-        let (spec, _) = self.oauth_spec(input.provider)?;
-        if input.mode == RedirectMode::Paste && spec.paste_redirect_path.is_none() {
-            return Err(Error::validation(format!(
-                "{} has no page that shows the code to paste.",
-                providers::spec(input.provider).name
-            )));
-        }
-        let relay = input
-            .relay_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
-        if let Some(r) = relay {
-            let ok = url::Url::parse(r).is_ok_and(|u| u.scheme() == "https");
-            if !ok {
-                return Err(Error::validation("The relay page must be an https address.")
-                    .hint("The address you registered with the vendor, where relay/index.html is hosted."));
-            }
-        }
-        self.store
-            .put_sign_in_return(input.provider, input.mode, relay)
-            .await?;
-        self.vendor_apps()
-            .await?
-            .into_iter()
-            .find(|a| a.provider == input.provider)
-            .ok_or_else(|| Error::internal("vendor app vanished"))
-    }
-
-    /// Saves a vendor app typed in Settings.
-    pub async fn save_vendor_app(&self, input: VendorAppInput) -> Result<VendorApp> {
-        let provider = input.provider;
-        self.save_oauth_app(
-            provider,
-            &input.client_id,
-            Sensitive::new(input.client_secret),
-            input
-                .api_key
-                .filter(|k| !k.trim().is_empty())
-                .map(Sensitive::new),
-        )
-        .await?;
-        self.vendor_apps()
-            .await?
-            .into_iter()
-            .find(|a| a.provider == provider)
-            .ok_or_else(|| Error::internal("vendor app vanished"))
-    }
-
     /// Starts a sign-in with the vendor's defaults (no utility, scope or vendor picked).
     pub async fn begin_oauth(
         &self,
@@ -265,24 +61,6 @@ impl Onramp {
     ) -> Result<OAuthStart> {
         self.begin_sign_in(customer_id, provider, redirect, &SignInOptions::default())
             .await
-    }
-
-    /// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
-    pub(crate) async fn derapi_bearer(&self) -> Result<(Endpoints, Sensitive<String>)> {
-        let (spec, ep) = self.oauth_spec(ProviderId::Derapi)?;
-        let app = self.app_credentials(ProviderId::Derapi).await?;
-        let bearer = providers::derapi::app_bearer(&self.http, spec, &ep, &app).await?;
-        Ok((ep, bearer))
-    }
-
-    /// The Derapi vendor picked for a Join, checked against the list.
-    fn derapi_vendor(options: &SignInOptions) -> Result<String> {
-        providers::derapi::chosen_vendor(options)
-    }
-
-    /// The id of the vendor credentials stored at Derapi that a Join for `vendor` names.
-    pub(crate) fn derapi_credentials(&self, vendor: &str) -> Result<Option<String>> {
-        providers::derapi::stored_credentials(&self.config, vendor)
     }
 
     /// Starts a sign-in: records the pending authorization and returns the URL to open.
@@ -749,127 +527,6 @@ impl Onramp {
             )
             .await?;
         self.store.connection(&id).await
-    }
-
-    /// The sites Derapi sees for one vendor (and one enrollment, when Derapi names it).
-    pub(crate) async fn derapi_sites(
-        &self,
-        vendor: &str,
-        enrollment: Option<&str>,
-    ) -> Result<Vec<providers::VendorSite>> {
-        let (ep, bearer) = self.derapi_bearer().await?;
-        providers::derapi::vendor_sites(&self.http, &ep.api_url, &bearer, vendor, enrollment).await
-    }
-
-    /// Stores a Derapi enrollment (a Join session's tokens, if any, go to the vault).
-    pub(crate) async fn store_derapi(
-        &self,
-        customer_id: &str,
-        vendor: &str,
-        sites: Vec<providers::VendorSite>,
-        details: BTreeMap<String, String>,
-        tokens: Option<(&Sensitive<String>, Option<&Sensitive<String>>)>,
-    ) -> Result<Connection> {
-        let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
-        if sites.is_empty() {
-            return Err(providers::derapi::no_sites(label));
-        }
-        let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id,
-                    provider: ProviderId::Derapi,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: Some(providers::derapi::hint(label)),
-                    secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details,
-                },
-                &self.vault,
-                self.actor,
-            )
-            .await?;
-        self.store.connection(&id).await
-    }
-
-    /// Asks the vendor again with the stored access token.
-    pub(super) async fn check_oauth_connection(&self, conn: Connection) -> Result<Connection> {
-        let known = || {
-            conn.sites
-                .iter()
-                .map(|s| providers::VendorSite {
-                    external_id: s.external_id.clone(),
-                    name: s.name.clone(),
-                    address: s.address.clone(),
-                    peak_power_kw: s.peak_power_kw,
-                    status: s.status.clone(),
-                })
-                .collect::<Vec<_>>()
-        };
-        let vendor = providers::vendor(conn.provider);
-        if vendor.checks_with_app() {
-            let found = async {
-                let (spec, configured) = self.oauth_spec(conn.provider)?;
-                let endpoints = vendor.grant_endpoints(&self.config, &conn.details, configured)?;
-                let app = self.app_credentials(conn.provider).await?;
-                vendor
-                    .check_with_app(providers::AppCheck {
-                        client: &self.http,
-                        spec,
-                        endpoints: &endpoints,
-                        app: &app,
-                        details: &conn.details,
-                        known: known(),
-                    })
-                    .await
-            }
-            .await;
-            return self.record_check(&conn.id, found).await;
-        }
-        // An access token that has expired (or is about to) is renewed first: the vendor would
-        // refuse it, and that refusal says nothing about the connection.
-        let conn = match crate::lifecycle::due(&conn, self.now(), self.lifecycle.policy()) {
-            Some(crate::lifecycle::Due::Access) => match self.refresh_connection(&conn.id).await {
-                Ok(renewed) => renewed,
-                // The refusal is recorded on the connection (needs the customer, or the
-                // company's app): that is the check's answer.
-                Err(e)
-                    if e.code == Code::ReauthRequired
-                        || e.token_error
-                            .is_some_and(crate::error::TokenError::app_refused) =>
-                {
-                    return self.store.connection(&conn.id).await;
-                }
-                // Nothing to renew with (no refresh token): the vendor judges the token it has.
-                Err(e) if e.code == Code::Validation => conn,
-                // A transient failure (network, rate limit, another holder): nothing changed.
-                Err(e) => return Err(e),
-            },
-            _ => conn,
-        };
-        let access = self.access_token(&conn.id).await?;
-        let (_, ep) = self.oauth_spec(conn.provider)?;
-        let app = self.app_credentials(conn.provider).await?;
-        let mut extra = BTreeMap::new();
-        if let Some(first) = conn.sites.first() {
-            extra.insert("site_id".to_string(), first.external_id.clone());
-        }
-        let found = providers::vendor(conn.provider)
-            .discover(providers::Discovery {
-                client: &self.http,
-                endpoints: &ep,
-                app: &app,
-                access: &access,
-                extra: &extra,
-            })
-            .await;
-        self.record_check(&conn.id, found).await
     }
 }
 
