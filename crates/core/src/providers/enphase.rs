@@ -257,6 +257,14 @@ impl Vendor for Enphase {
         })
     }
 
+    /// The partner account: its current access token and the application's API key.
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::EnphasePartner {
+            access_token: secret(ACCESS_TOKEN)?,
+            api_key: secret(super::API_KEY)?,
+        })
+    }
+
     fn list_sites<'a>(
         &'a self,
         client: &'a Client,

@@ -227,6 +227,14 @@ pub trait Vendor: Sync {
         )))
     }
 
+    /// A key credential from its stored secrets (`secret` opens one by its entry name).
+    fn stored_key(
+        &self,
+        _secret: &dyn Fn(&str) -> Result<Sensitive<String>>,
+    ) -> Result<Credential> {
+        Err(Error::internal("an OAuth provider has no key credential"))
+    }
+
     /// Every site a key (the customer's or the installer account's) can see.
     fn list_sites<'a>(
         &'a self,

@@ -260,6 +260,10 @@ impl Vendor for SolarEdge {
         )?))
     }
 
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::ApiKey(secret(super::API_KEY)?))
+    }
+
     fn list_sites<'a>(
         &'a self,
         client: &'a Client,

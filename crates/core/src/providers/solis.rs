@@ -276,6 +276,13 @@ impl Vendor for Solis {
         })
     }
 
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::Solis {
+            key_id: secret(super::KEY_ID)?,
+            key_secret: secret(super::KEY_SECRET)?,
+        })
+    }
+
     fn list_sites<'a>(
         &'a self,
         client: &'a Client,
