@@ -15,6 +15,7 @@ const HEADER: &str =
 pub fn typescript() -> String {
     let cfg = Config::new().with_large_int("number");
     let mut decls = vec![
+        AppSource::decl(&cfg),
         AppStatus::decl(&cfg),
         BackupSummary::decl(&cfg),
         Code::decl(&cfg),
@@ -48,6 +49,7 @@ pub fn typescript() -> String {
         SignInStatus::decl(&cfg),
         Site::decl(&cfg),
         SiteSearch::decl(&cfg),
+        Urgency::decl(&cfg),
         UsageImport::decl(&cfg),
         UsageMonth::decl(&cfg),
         UsageSeries::decl(&cfg),
@@ -55,6 +57,7 @@ pub fn typescript() -> String {
         VaultStatus::decl(&cfg),
         VendorApp::decl(&cfg),
         VendorAppInput::decl(&cfg),
+        Who::decl(&cfg),
     ];
     decls.sort();
     let mut out = String::from(HEADER);
@@ -63,6 +66,27 @@ pub fn typescript() -> String {
         out.push_str(d.trim());
         out.push('\n');
     }
+    out.push_str(&constants());
+    out
+}
+
+/// Values the UI needs beside the types: the shell's event names and the board's order.
+fn constants() -> String {
+    let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let mut out = String::from(
+        "/** The events the shell sends the UI, by name. */\nexport const UI_EVENTS = {\n",
+    );
+    for (key, name) in crate::model::ui_event::ALL {
+        out.push_str(&format!("  {key}: {},\n", quoted(name)));
+    }
+    out.push_str("} as const;\n");
+    out.push_str("/** Every urgency, most urgent first: the health board's order. */\nexport const URGENCIES: readonly Urgency[] = [");
+    let all: Vec<String> = Urgency::ALL
+        .iter()
+        .map(|u| serde_json::to_string(u).expect("an urgency serializes"))
+        .collect();
+    out.push_str(&all.join(", "));
+    out.push_str("];\n");
     out
 }
 

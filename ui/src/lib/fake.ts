@@ -23,6 +23,7 @@ import type {
   UsageSeries,
   VaultStatus,
 } from "./bindings";
+import { URGENCIES } from "./bindings";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
@@ -630,24 +631,24 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           const name = info(c.provider).name;
           const base = { connection_id: c.id, customer_id: d.customer.id, customer_name: d.customer.name, provider: c.provider, state: c.state };
           if (c.state === "needs_reauth" || c.state === "revoked") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: 0, due_at: null, can_reauthorize: c.kind === "oauth", in_settings: false });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: "now", due_at: null, can_reauthorize: c.kind === "oauth", in_settings: false });
           } else if (c.state === "error") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: 1, due_at: null, can_reauthorize: false, in_settings: false });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: "soon", due_at: null, can_reauthorize: false, in_settings: false });
           } else if (c.refresh_expires_at && new Date(c.refresh_expires_at).getTime() < soon) {
             const days = Math.round((new Date(c.refresh_expires_at).getTime() - Date.now()) / 86400e3);
-            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: 3, due_at: c.refresh_expires_at, can_reauthorize: false, in_settings: false });
+            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: "later", due_at: c.refresh_expires_at, can_reauthorize: false, in_settings: false });
           }
         }
       }
       for (const a of accounts.values()) {
         const base = { connection_id: `${a.provider}/installer_account`, customer_id: "", customer_name: `Your ${a.provider_name} installer account`, provider: a.provider, due_at: null, can_reauthorize: false, in_settings: true };
         if (a.needs_sign_in) {
-          items.push({ ...base, state: "needs_reauth", title: a.needs_sign_in.message, action: a.needs_sign_in.hint ?? "Sign in again in Settings → Installer accounts.", who: "installer", urgency: 0 });
+          items.push({ ...base, state: "needs_reauth", title: a.needs_sign_in.message, action: a.needs_sign_in.hint ?? "Sign in again in Settings → Installer accounts.", who: "installer", urgency: "now" });
         } else if (a.refresh_expires_at) {
-          items.push({ ...base, state: "active", title: `The ${a.provider_name} installer account's sign-in lapses unless Onramp renews it first.`, action: "Nothing to do while Onramp runs: it renews the sign-in every day.", who: "onramp", urgency: 3, due_at: a.refresh_expires_at });
+          items.push({ ...base, state: "active", title: `The ${a.provider_name} installer account's sign-in lapses unless Onramp renews it first.`, action: "Nothing to do while Onramp runs: it renews the sign-in every day.", who: "onramp", urgency: "later", due_at: a.refresh_expires_at });
         }
       }
-      return structuredClone(items.sort((a, b) => a.urgency - b.urgency));
+      return structuredClone(items.sort((a, b) => URGENCIES.indexOf(a.urgency) - URGENCIES.indexOf(b.urgency)));
     },
     async pasteSignIn(signIn, pasted) {
       calls.push(`pasteSignIn:${pasted}`);
