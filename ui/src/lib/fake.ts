@@ -1,6 +1,6 @@
 // An in-memory backend for component tests and for previewing the UI in a plain browser
 // (`npm run dev` outside the app window). It follows the commands' contract, not the vendors.
-import type { Backend } from "./backend";
+import type { Backend, FileDrop } from "./backend";
 import type {
   AppStatus,
   ConnectionsChanged,
@@ -211,6 +211,7 @@ export interface FakeOptions {
 
 /** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back.
  * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI.
+ * `emitFileDrop`: a file dragged onto the window.
  * `refuseAccount`: the vendor refused a signed-in installer account's renewal. */
 export type FakeBackend = Backend & {
   calls: string[];
@@ -218,6 +219,8 @@ export type FakeBackend = Backend & {
   refuseAccount(provider: ProviderId, why: ErrorInfo): void;
   emitConnectionsChanged(news: ConnectionsChanged): void;
   emitVaultChanged(vault: VaultStatus): void;
+  /** Files dragged over or dropped on the window, as the app window reports them. */
+  emitFileDrop(drop: FileDrop): void;
 };
 
 export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
@@ -382,6 +385,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
 
   const changed = new Set<(news: ConnectionsChanged) => void>();
   const vaultChanged = new Set<(vault: VaultStatus) => void>();
+  const drops = new Set<(d: FileDrop) => void>();
   const b: FakeBackend = {
     calls,
     setVault(available) {
@@ -404,6 +408,13 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async onVaultChanged(cb) {
       vaultChanged.add(cb);
       return () => vaultChanged.delete(cb);
+    },
+    emitFileDrop(d) {
+      drops.forEach((cb) => cb(d));
+    },
+    async onFileDrop(cb) {
+      drops.add(cb);
+      return () => drops.delete(cb);
     },
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");
