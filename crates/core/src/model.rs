@@ -667,8 +667,9 @@ pub enum RedirectMode {
     Paste,
 }
 
-/// A sign-in started: what to open in the browser, and how long it may take.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+/// A sign-in started: what to open in the browser, and how long it may take. Its `Debug`
+/// leaves out the state (and the URL that carries it).
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct OAuthStart {
     pub provider: ProviderId,
     pub authorize_url: String,
@@ -689,6 +690,19 @@ pub enum AppSource {
     Settings,
     /// None yet.
     None,
+}
+
+impl std::fmt::Debug for OAuthStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthStart")
+            .field("provider", &self.provider)
+            .field("authorize_url", &"***")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("mode", &self.mode)
+            .field("state", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A vendor app registration (OAuth client) as Settings shows it: never its secret.
