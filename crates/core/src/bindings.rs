@@ -1,7 +1,9 @@
-//! Generates `ui/src/lib/bindings.ts` from the Rust types that cross to the UI.
+//! Generates `ui/src/lib/bindings.ts` from the Rust types that cross to the UI (with the shell's
+//! event names and the health board's order), and `ui/src/lib/providers.json`, every provider's
+//! facts for the UI's fake backend.
 //!
-//! `cargo test -p onramp-core bindings` fails when the committed file is stale;
-//! `UPDATE_BINDINGS=1` (or `make bindings`) rewrites it.
+//! `cargo test -p onramp-core bindings` fails when a committed file is stale;
+//! `UPDATE_BINDINGS=1` (or `make bindings`) rewrites both.
 
 use ts_rs::{Config, TS};
 
@@ -70,6 +72,18 @@ pub fn typescript() -> String {
     out
 }
 
+/// Every provider's facts as the UI receives them (`ProviderSpec::info`, no installer account
+/// set up yet): the fixture the UI's fake backend is built on, so it cannot drift from core.
+pub fn provider_fixture() -> String {
+    let all: Vec<crate::model::ProviderInfo> = ProviderId::ALL
+        .iter()
+        .map(|id| crate::providers::spec(*id).info(false))
+        .collect();
+    let mut out = serde_json::to_string_pretty(&all).expect("provider facts serialize");
+    out.push('\n');
+    out
+}
+
 /// Values the UI needs beside the types: the shell's event names and the board's order.
 fn constants() -> String {
     let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
@@ -94,10 +108,11 @@ fn constants() -> String {
 mod tests {
     use std::path::PathBuf;
 
-    #[test]
-    fn bindings_are_fresh() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings.ts");
-        let want = super::typescript();
+    /// Writes `file` (under `ui/src/lib`) with `UPDATE_BINDINGS`; otherwise fails when it is stale.
+    fn fresh(file: &str, want: String) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../ui/src/lib")
+            .join(file);
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, &want).unwrap();
             return;
@@ -105,7 +120,17 @@ mod tests {
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             have == want,
-            "ui/src/lib/bindings.ts is stale: run `make bindings` and commit the result"
+            "ui/src/lib/{file} is stale: run `make bindings` and commit the result"
         );
+    }
+
+    #[test]
+    fn bindings_are_fresh() {
+        fresh("bindings.ts", super::typescript());
+    }
+
+    #[test]
+    fn the_ui_fixture_of_provider_facts_is_fresh() {
+        fresh("providers.json", super::provider_fixture());
     }
 }

@@ -18,141 +18,24 @@ import type {
   RedirectMode,
   RemoteSite,
   SandboxDemoKey,
-  SignInInfo,
   Site,
   UsageSeries,
   VaultStatus,
 } from "./bindings";
 import { URGENCIES } from "./bindings";
+import fixture from "./providers.json";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
 
-export const providers: ProviderInfo[] = [
-  {
-    id: "solaredge",
-    name: "SolarEdge",
-    site_noun: "site",
-    // Monitoring API V2 has no per-site key: the homeowner signs in, or the company's fleet key.
-    fields: [],
-    customer_key_help: "",
-    account_key_help:
-      "Sign in to SolarEdge's developer console (developer.solaredge.com), create an API key with Fleet Access to the Monitoring API V2, and copy it.",
-    installer_account_configured: false,
-    account_fields: [{ name: "api_key", label: "Fleet API key", secret: true, placeholder: "Monitoring API V2 key" }],
-    category: "devices",
-    note: null,
-    sign_in: signIn("The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in.", "loopback", ["loopback", "deep_link"]),
-  },
-  {
-    id: "solis",
-    name: "Solis",
-    site_noun: "station",
-    fields: [
-      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
-      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
-    ],
-    customer_key_help: "On soliscloud.com: Account → Basic Settings → API Management. Activate it, then View Key.",
-    account_key_help: "On soliscloud.com, signed in as the installer: Account → Basic Settings → API Management.",
-    installer_account_configured: false,
-    account_fields: [
-      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
-      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
-    ],
-    category: "devices",
-    note: null,
-    sign_in: null,
-  },
-  ...(
-    [
-      ["tesla", "Tesla", "energy site", "deep_link", ["loopback", "deep_link"]],
-      ["enphase", "Enphase", "system", "paste", ["loopback", "deep_link", "paste"]],
-      ["sma", "SMA", "plant", "loopback", ["loopback", "deep_link"]],
-    ] as const
-  ).map(([id, name, site_noun, default_mode, modes]) => ({
-    id,
-    name,
-    site_noun,
-    fields: [],
-    customer_key_help: "",
-    account_key_help:
-      id === "enphase" ? "Enphase partner plan: the partner application and your Enlighten user; Onramp signs in once and keeps it alive." : "",
-    installer_account_configured: false,
-    account_fields:
-      id === "enphase"
-        ? [
-            { name: "client_id", label: "Partner app client ID", secret: false, placeholder: "from the Enphase developer portal" },
-            { name: "client_secret", label: "Partner app client secret", secret: true, placeholder: "the same application's client secret" },
-            { name: "api_key", label: "Partner app API key", secret: true, placeholder: "the same application's API key" },
-            { name: "username", label: "Enlighten user (email)", secret: false, placeholder: "the installer company's Enlighten login" },
-            { name: "password", label: "Enlighten password", secret: true, placeholder: "sent once to Enphase to sign in, never saved" },
-          ]
-        : [],
-    category: "devices",
-    note: null,
-    sign_in: signIn(`The customer signs in with their ${name} account.`, default_mode, [...modes]),
-  })),
-  {
-    id: "derapi",
-    name: "Derapi Join",
-    site_noun: "site",
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "aggregator",
-    note: "Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way.",
-    sign_in: {
-      ...signIn("The customer picks their device vendor in Derapi Join and approves.", "loopback", ["loopback", "deep_link"]),
-      choices: [
-        { id: "enphasevpp", label: "Enphase Grid Services (VPP)" },
-        { id: "tesla", label: "Tesla" },
-      ],
-      choice_label: "Device vendor",
-    },
-  },
-  {
-    id: "utilityapi",
-    name: "UtilityAPI",
-    site_noun: "meter",
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "utility",
-    note: "Green Button Connect My Data: the customer's utility shares their electricity and gas usage.",
-    sign_in: {
-      ...signIn("The customer signs in at their utility and approves sharing their usage.", "loopback", ["loopback", "deep_link"]),
-      choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }],
-      choice_label: "Utility",
-      default_scope: "FB=4_5_15_16_46;IntervalDuration=900_3600;HistoryLength=31536000",
-    },
-  },
-  ...(
-    [
-      ["pelm", "Pelm", "account"],
-      ["metry", "Metry", "meter"],
-    ] as const
-  ).map(([id, name, site_noun]) => ({
-    id,
-    name,
-    site_noun,
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "utility",
-    note: null,
-    sign_in: signIn(`The customer signs in with their ${name} account.`, "loopback", ["loopback", "deep_link"]),
-  })),
-];
-
-function signIn(help: string, default_mode: RedirectMode, modes: RedirectMode[]): SignInInfo {
-  return { help, default_mode, modes, choices: [], choice_label: null, default_scope: null };
-}
+/** Every provider's facts, as core gives them (`ProviderSpec::info`): generated with the bindings
+ * into providers.json, so the fake cannot drift from the real list. What onramp.toml decides is
+ * laid over them as the Sandbox's own configuration does: UtilityAPI's utilities. */
+export const providers: ProviderInfo[] = (fixture as ProviderInfo[]).map((p) =>
+  p.id === "utilityapi" && p.sign_in
+    ? { ...p, sign_in: { ...p.sign_in, choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }] } }
+    : p,
+);
 
 /** A year of monthly usage, as an import or a utility connection would give it. */
 export function fakeUsage(customerId: string, source: string, title: string): UsageSeries {
