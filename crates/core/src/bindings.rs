@@ -125,6 +125,15 @@ mod tests {
     }
 
     #[test]
+    fn the_ui_sorts_urgencies_as_the_board_does() {
+        use crate::model::Urgency;
+        assert!(Urgency::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!(super::typescript().contains(
+            r#"export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];"#
+        ));
+    }
+
+    #[test]
     fn bindings_are_fresh() {
         fresh("bindings.ts", super::typescript());
     }
