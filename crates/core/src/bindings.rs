@@ -20,6 +20,7 @@ pub fn typescript() -> String {
         AppSource::decl(&cfg),
         AppStatus::decl(&cfg),
         BackupSummary::decl(&cfg),
+        Category::decl(&cfg),
         Code::decl(&cfg),
         ConnectAccountSites::decl(&cfg),
         ConnectionsChanged::decl(&cfg),

@@ -338,6 +338,18 @@ pub struct FieldSpec {
     pub placeholder: String,
 }
 
+/// What kind of data a provider brings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Inverters and batteries, from their vendor.
+    Devices,
+    /// Devices of many vendors through one service (Derapi).
+    Aggregator,
+    /// Usage data from the utility.
+    Utility,
+}
+
 /// What the UI needs to draw a provider's checklist row and its forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ProviderInfo {
@@ -355,8 +367,8 @@ pub struct ProviderInfo {
     pub account_fields: Vec<FieldSpec>,
     /// Set when the customer can connect by signing in at the vendor (OAuth).
     pub sign_in: Option<SignInInfo>,
-    /// `devices` (inverters and batteries), `aggregator` or `utility` (usage data).
-    pub category: String,
+    /// Which list of the customer's checklist it belongs to.
+    pub category: Category,
     /// A sentence the UI shows with the provider (e.g. what only this provider can do).
     pub note: Option<String>,
 }

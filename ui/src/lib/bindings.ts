@@ -30,6 +30,7 @@ secrets: number,
  * What the installer should know (after a restore: what a backup cannot bring back).
  */
 note: string | null, };
+export type Category = "devices" | "aggregator" | "utility";
 export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
@@ -189,9 +190,9 @@ account_fields: Array<FieldSpec>,
  */
 sign_in: SignInInfo | null, 
 /**
- * `devices` (inverters and batteries), `aggregator` or `utility` (usage data).
+ * Which list of the customer's checklist it belongs to.
  */
-category: string, 
+category: Category, 
 /**
  * A sentence the UI shows with the provider (e.g. what only this provider can do).
  */
