@@ -75,7 +75,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "aggregator",
+    category: crate::model::Category::Aggregator,
     note: Some("Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way."),
 };
 

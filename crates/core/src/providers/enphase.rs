@@ -39,7 +39,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    category: crate::model::Category::Devices,
     note: None,
     id: ProviderId::Enphase,
     name: "Enphase",

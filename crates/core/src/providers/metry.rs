@@ -40,7 +40,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: crate::model::Category::Utility,
     note: Some(
         "Nordic energy data: the customer's electricity and heat meters, with monthly consumption.",
     ),

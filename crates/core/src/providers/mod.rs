@@ -40,7 +40,7 @@ pub struct ProviderSpec {
     /// The installer account's fields when they differ from the customer key's (`None`: the same).
     pub account_fields: Option<&'static [FieldDef]>,
     /// `devices`, `aggregator` or `utility`.
-    pub category: &'static str,
+    pub category: crate::model::Category,
     /// What the UI says with the provider.
     pub note: Option<&'static str>,
 }
@@ -91,7 +91,7 @@ impl ProviderSpec {
             site_noun: self.site_noun.to_string(),
             fields: field_specs(self.fields),
             account_fields: field_specs(self.installer_fields()),
-            category: self.category.to_string(),
+            category: self.category,
             note: self.note.map(str::to_string),
             customer_key_help: self.customer_key_help.to_string(),
             account_key_help: self.account_key_help.to_string(),

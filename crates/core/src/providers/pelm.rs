@@ -44,7 +44,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: crate::model::Category::Utility,
     note: Some("US utility accounts (electric and gas) through the customer's utility sign-in."),
 };
 

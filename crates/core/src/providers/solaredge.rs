@@ -40,7 +40,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: Some(&[FieldDef {
         name: "api_key",

@@ -15,7 +15,7 @@ use crate::model::ProviderId;
 use crate::vault::Sensitive;
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Solis,

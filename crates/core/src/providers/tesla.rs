@@ -25,7 +25,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Tesla,

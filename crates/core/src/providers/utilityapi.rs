@@ -48,7 +48,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: crate::model::Category::Utility,
     note: Some("Green Button Connect My Data: the customer's utility shares their electricity and gas usage."),
 };
 

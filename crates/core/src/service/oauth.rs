@@ -153,10 +153,10 @@ impl Onramp {
             let spec = providers::spec(id);
             let Some(oauth) = spec.oauth else { continue };
             let (client_id, source) = match self.oauth_apps.get(&id) {
-                Some(app) => (Some(app.client_id.clone()), "sandbox"),
+                Some(app) => (Some(app.client_id.clone()), AppSource::Sandbox),
                 None => match self.store.oauth_app(id).await? {
-                    Some((c, _)) => (Some(c), "settings"),
-                    None => (None, "none"),
+                    Some((c, _)) => (Some(c), AppSource::Settings),
+                    None => (None, AppSource::None),
                 },
             };
             let (redirect_mode, relay_url) = self.sign_in_return(id).await?;
@@ -164,7 +164,7 @@ impl Onramp {
                 provider: id,
                 provider_name: spec.name.to_string(),
                 client_id,
-                source: source.to_string(),
+                source,
                 needs_api_key: oauth.needs_api_key,
                 public_client: vendor_oauth::public_client_allowed(id),
                 redirect_mode,
@@ -554,7 +554,7 @@ impl Onramp {
                     .as_ref()
                     .map(|t| t.expose().as_str())
                     .unwrap_or_default(),
-                &begun.state,
+                begun.state.expose(),
             )?,
             ProviderId::Derapi => providers::derapi::flow_authorize_url(
                 &ep.api_url,
@@ -563,14 +563,14 @@ impl Onramp {
                     .get("vendor")
                     .map(String::as_str)
                     .unwrap_or_default(),
-                &begun.state,
+                begun.state.expose(),
             )?,
             _ => vendor_oauth::authorize_url(
                 spec,
                 &ep,
                 &app.client_id,
                 &redirect_uri,
-                &begun.state,
+                begun.state.expose(),
                 &begun.challenge,
                 &scope,
             )?,
@@ -580,7 +580,7 @@ impl Onramp {
             authorize_url,
             redirect_uri,
             mode,
-            state: begun.state,
+            state: begun.state.expose().to_string(),
             expires_at: rfc3339(begun.expires_at),
         })
     }
@@ -599,8 +599,8 @@ impl Onramp {
     pub async fn complete_pasted(&self, state: &str, pasted: &str) -> Result<Connection> {
         let cb = match parse_pasted(pasted)? {
             Pasted::Url(mut cb) => {
-                match cb.state.as_deref() {
-                    None => cb.state = Some(state.to_string()),
+                match cb.state.as_ref().map(crate::vault::OAuthState::expose) {
+                    None => cb.state = Some(crate::vault::OAuthState::new(state)),
                     Some(s) if s == state => {}
                     Some(_) => return Err(Error::validation(
                         "That address belongs to another sign-in.",
@@ -610,7 +610,7 @@ impl Onramp {
                 cb
             }
             Pasted::BareCode(code) => Callback {
-                state: Some(state.to_string()),
+                state: Some(crate::vault::OAuthState::new(state)),
                 issuer: None,
                 outcome: Outcome::Code {
                     code,
@@ -663,7 +663,7 @@ impl Onramp {
             endpoints: &ep,
             app: &app,
         }
-        .exchange_code(&done.code, &done.redirect_uri, &done.verifier)
+        .exchange_code(done.code.expose(), &done.redirect_uri, &done.verifier)
         .await?;
         // Usage that comes with the grant (Green Button, Metry), stored with the connection.
         let mut usage: Option<(String, Vec<crate::store::NewSeries>)> = None;
@@ -872,7 +872,8 @@ impl Onramp {
     ) -> Result<Connection> {
         let (_, ep) = self.oauth_spec(ProviderId::Pelm)?;
         let app = self.app_credentials(ProviderId::Pelm).await?;
-        let access = providers::pelm::exchange(&self.http, &ep.api_url, &app, &done.code).await?;
+        let access =
+            providers::pelm::exchange(&self.http, &ep.api_url, &app, done.code.expose()).await?;
         let sites = providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await?;
         if sites.is_empty() {
             return Err(Error::new(
