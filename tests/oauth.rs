@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use onramp_core::auth::loopback::Loopback;
-use onramp_core::model::{ConnectionState, CredentialKind, ProviderId, RedirectMode};
+use onramp_core::model::{AppSource, ConnectionState, CredentialKind, ProviderId, RedirectMode};
 use onramp_core::service::Redirect;
 use onramp_core::Code;
 use onramp_sandbox::OAuthVendor;
@@ -347,13 +347,13 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
     );
     assert!(apps
         .iter()
-        .all(|a| a.source == "none" && a.client_id.is_none()));
+        .all(|a| a.source == AppSource::None && a.client_id.is_none()));
     assert!(onramp
         .vendor_apps()
         .await
         .unwrap()
         .iter()
-        .all(|a| a.source == "sandbox"));
+        .all(|a| a.source == AppSource::Sandbox));
     let app = w.sandbox.oauth_client(OAuthVendor::Tesla);
     bare.save_oauth_app(
         ProviderId::Tesla,
@@ -368,7 +368,7 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
         .iter()
         .find(|a| a.provider == ProviderId::Tesla)
         .unwrap();
-    assert_eq!(tesla.source, "settings");
+    assert_eq!(tesla.source, AppSource::Settings);
     assert_eq!(tesla.client_id.as_deref(), Some(app.client_id.as_str()));
     let start = bare
         .begin_oauth(&c, ProviderId::Tesla, Redirect::DeepLink)

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::*;
 use onramp_core::lifecycle::{Clock, ManualClock, Policy};
-use onramp_core::model::{ConnectAccountSites, ConnectionState, CredentialKind, ProviderId};
+use onramp_core::model::{
+    ConnectAccountSites, ConnectionState, CredentialKind, ProviderId, Urgency, Who,
+};
 use onramp_core::service::Sweep;
 use onramp_core::{Code, Onramp};
 use onramp_sandbox::{LostAnswer, OAuthVendor};
@@ -144,10 +146,7 @@ async fn signs_in_lists_systems_and_keeps_no_password() {
         .iter()
         .find(|h| h.in_settings)
         .expect("the account on the board");
-    assert_eq!(
-        (row.who.as_str(), row.provider),
-        ("onramp", ProviderId::Enphase)
-    );
+    assert_eq!((row.who, row.provider), (Who::Onramp, ProviderId::Enphase));
     onramp.close().await;
 
     let bytes = store_bytes(w.dir.path());
@@ -287,8 +286,8 @@ async fn a_refused_renewal_asks_the_installer_in_settings_and_a_new_sign_in_mend
     let health = onramp.health().await.unwrap();
     let row = health.iter().find(|h| h.in_settings).expect("on the board");
     assert_eq!(
-        (row.who.as_str(), row.urgency, row.can_reauthorize),
-        ("installer", 0, false)
+        (row.who, row.urgency, row.can_reauthorize),
+        (Who::Installer, Urgency::Now, false)
     );
     assert!(row.customer_id.is_empty());
     let e = onramp
@@ -312,7 +311,7 @@ async fn a_refused_renewal_asks_the_installer_in_settings_and_a_new_sign_in_mend
         .await
         .unwrap()
         .iter()
-        .all(|h| h.who == "onramp" || !h.in_settings));
+        .all(|h| h.who == Who::Onramp || !h.in_settings));
     assert_eq!(
         onramp
             .search_account_sites(ProviderId::Enphase, "")
@@ -434,7 +433,9 @@ async fn an_account_saved_the_earlier_way_must_sign_in_again() {
     let why = a.needs_sign_in.expect("an old account must sign in again");
     assert!(why.message.contains("pasted"), "{why:?}");
     let health = onramp.health().await.unwrap();
-    assert!(health.iter().any(|h| h.in_settings && h.who == "installer"));
+    assert!(health
+        .iter()
+        .any(|h| h.in_settings && h.who == Who::Installer));
     let e = onramp
         .search_account_sites(ProviderId::Enphase, "")
         .await

@@ -89,7 +89,10 @@ fn deliver(app: &AppHandle, url: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let key = parse_url(&url).ok().and_then(|c| c.state);
+        let key = parse_url(&url)
+            .ok()
+            .and_then(|c| c.state)
+            .map(|s| s.expose().to_string());
         let result = state.onramp.complete_oauth(&url, None).await;
         match (&key, &result) {
             (Some(k), _) => state.sign_ins.finish(k, &result),

@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 use crate::error::{Code, Error, Result};
 use crate::model::{
     Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, LostGrant, ProviderId,
+    Urgency, Who,
 };
 
 /// Where "now" comes from.
@@ -223,7 +224,7 @@ pub fn health(
     let name = crate::providers::spec(conn.provider).name;
     let state = state_at(conn, now, policy);
     let oauth = conn.kind == CredentialKind::Oauth;
-    let item = |urgency: u8, who: &str, title: String, action: String, due: Option<String>| {
+    let item = |urgency: Urgency, who: Who, title: String, action: String, due: Option<String>| {
         Some(HealthItem {
             connection_id: conn.id.clone(),
             customer_id: conn.customer_id.clone(),
@@ -232,10 +233,10 @@ pub fn health(
             state,
             title,
             action,
-            who: who.into(),
+            who,
             urgency,
             due_at: due,
-            can_reauthorize: oauth && who == "customer",
+            can_reauthorize: oauth && who == Who::Customer,
             in_settings: false,
         })
     };
@@ -250,8 +251,8 @@ pub fn health(
                 .map(|e| e.message.clone())
                 .unwrap_or_else(|| format!("{name} no longer accepts Onramp's access."));
             return item(
-                0,
-                if oauth { "customer" } else { "installer" },
+                Urgency::Now,
+                if oauth { Who::Customer } else { Who::Installer },
                 why,
                 if oauth {
                     sign_in_again
@@ -268,15 +269,15 @@ pub fn health(
                 hint: None,
             });
             let who = match e.code {
-                Code::ReauthRequired | Code::TokenLost if oauth => "customer",
+                Code::ReauthRequired | Code::TokenLost if oauth => Who::Customer,
                 // A signed-in connection that fails for want of a setting: the company's vendor
                 // app (a refused client id or secret, a missing API key). Neither the customer
                 // nor a key fixes it; whoever manages the company's app does.
-                Code::NotConfigured if oauth => "company",
-                _ => "installer",
+                Code::NotConfigured if oauth => Who::Company,
+                _ => Who::Installer,
             };
             return item(
-                1,
+                Urgency::Soon,
                 who,
                 e.message,
                 e.hint
@@ -286,8 +287,8 @@ pub fn health(
         }
         ConnectionState::Pending => {
             return item(
-                2,
-                "customer",
+                Urgency::Waiting,
+                Who::Customer,
                 format!("Waiting for the customer to finish at {name}."),
                 "Ask the customer to finish the sign-in, or start it again.".into(),
                 None,
@@ -298,8 +299,8 @@ pub fn health(
     let expires = parse(&conn.refresh_expires_at)?;
     if expires <= now {
         return item(
-            0,
-            "customer",
+            Urgency::Now,
+            Who::Customer,
             format!("{name}'s refresh token lapsed while Onramp was not running."),
             sign_in_again,
             conn.refresh_expires_at.clone(),
@@ -309,8 +310,12 @@ pub fn health(
         return None;
     }
     item(
-        if expires - now < time::Duration::days(1) { 1 } else { 3 },
-        "onramp",
+        if expires - now < time::Duration::days(1) {
+            Urgency::Soon
+        } else {
+            Urgency::Later
+        },
+        Who::Onramp,
         format!(
             "{name}'s refresh token expires {} unless Onramp runs.",
             in_words(expires - now)
@@ -627,7 +632,7 @@ mod tests {
 
         let soon = conn(None, Some("2026-06-03T12:00:00Z"));
         let h = health(&soon, "Ada", now, &Policy::default()).unwrap();
-        assert_eq!((h.urgency, h.who.as_str()), (3, "onramp"));
+        assert_eq!((h.urgency, h.who), (Urgency::Later, Who::Onramp));
         assert_eq!(h.state, ConnectionState::Expiring);
         assert_eq!(
             h.title,
@@ -637,7 +642,7 @@ mod tests {
 
         let lapsed = conn(None, Some("2026-05-30T00:00:00Z"));
         let h = health(&lapsed, "Ada", now, &Policy::default()).unwrap();
-        assert_eq!((h.urgency, h.who.as_str()), (0, "customer"));
+        assert_eq!((h.urgency, h.who), (Urgency::Now, Who::Customer));
         assert_eq!(h.state, ConnectionState::NeedsReauth);
         assert!(h.can_reauthorize);
 
@@ -650,7 +655,7 @@ mod tests {
         });
         let h = health(&revoked, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(h.title, "Tesla no longer accepts this sign-in.");
-        assert!(h.can_reauthorize && h.urgency == 0 && h.customer_name == "Ada");
+        assert!(h.can_reauthorize && h.urgency == Urgency::Now && h.customer_name == "Ada");
 
         // A sign-in whose refresh the vendor refused for the company's app: the company acts.
         let mut app = conn(Some("2026-06-01T11:00:00Z"), None);
@@ -664,8 +669,8 @@ mod tests {
         });
         let h = health(&app, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(
-            (h.urgency, h.who.as_str(), h.can_reauthorize),
-            (1, "company", false)
+            (h.urgency, h.who, h.can_reauthorize),
+            (Urgency::Soon, Who::Company, false)
         );
         assert_eq!(h.action, "Fix it in Settings → Vendor apps.");
 
@@ -674,8 +679,8 @@ mod tests {
         key.state = ConnectionState::Error;
         let h = health(&key, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(
-            (h.urgency, h.who.as_str(), h.can_reauthorize),
-            (1, "installer", false)
+            (h.urgency, h.who, h.can_reauthorize),
+            (Urgency::Soon, Who::Installer, false)
         );
     }
 

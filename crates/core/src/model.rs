@@ -204,6 +204,59 @@ pub struct Connection {
     pub tokens_issued_at: Option<String>,
 }
 
+/// Who must act on a row of the health board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    /// The customer signs in again.
+    Customer,
+    /// The installer: a key, a setting, an installer account.
+    Installer,
+    /// Whoever manages the company's vendor app (its client id or secret).
+    Company,
+    /// Nobody while Onramp runs: it renews ahead of time.
+    Onramp,
+}
+
+/// How soon a row of the health board needs someone. The order is the board's order: `Now`
+/// sorts first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// Broken now: the vendor refuses Onramp's access, or it lapsed.
+    Now,
+    /// A failed check, or a lapse within a day or two.
+    Soon,
+    /// Waiting for the customer to finish a sign-in.
+    Waiting,
+    /// Coming, and handled while Onramp runs.
+    Later,
+}
+
+impl Urgency {
+    /// Every urgency, most urgent first (the UI's sort order, exported with the bindings).
+    pub const ALL: [Urgency; 4] = [
+        Urgency::Now,
+        Urgency::Soon,
+        Urgency::Waiting,
+        Urgency::Later,
+    ];
+}
+
+/// The events the app's shell sends the UI, by name: the shell emits them under these names and
+/// the UI listens under the same ones (generated into `bindings.ts` as `UI_EVENTS`).
+pub mod ui_event {
+    /// A background sweep changed something; the payload is a `ConnectionsChanged`.
+    pub const CONNECTIONS_CHANGED: &str = "connections-changed";
+    /// The keyring went away or came back; the payload is a `VaultStatus`.
+    pub const VAULT_CHANGED: &str = "vault-changed";
+    /// Every event, with the name the UI knows it by.
+    pub const ALL: [(&str, &str); 2] = [
+        ("connectionsChanged", CONNECTIONS_CHANGED),
+        ("vaultChanged", VAULT_CHANGED),
+    ];
+}
+
 /// A connection that needs someone, or will: one row of the health board.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct HealthItem {
@@ -217,12 +270,10 @@ pub struct HealthItem {
     pub title: String,
     /// What to do about it.
     pub action: String,
-    /// Who must act: `customer` (sign in again), `installer` (a key, a setting), `company`
-    /// (the company's vendor app: its client id or secret) or `onramp` (nothing to do while
-    /// Onramp runs).
-    pub who: String,
-    /// 0 is the most urgent.
-    pub urgency: u8,
+    /// Who must act.
+    pub who: Who,
+    /// How soon; the board sorts by it, most urgent first.
+    pub urgency: Urgency,
     /// When it lapses, if it does (RFC 3339).
     pub due_at: Option<String>,
     /// Whether the customer signing in again fixes it (the re-authorize button).
@@ -281,6 +332,18 @@ pub struct FieldSpec {
     pub placeholder: String,
 }
 
+/// What kind of data a provider brings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Inverters and batteries, from their vendor.
+    Devices,
+    /// Devices of many vendors through one service (Derapi).
+    Aggregator,
+    /// Usage data from the utility.
+    Utility,
+}
+
 /// What the UI needs to draw a provider's checklist row and its forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ProviderInfo {
@@ -298,22 +361,10 @@ pub struct ProviderInfo {
     pub account_fields: Vec<FieldSpec>,
     /// Set when the customer can connect by signing in at the vendor (OAuth).
     pub sign_in: Option<SignInInfo>,
-    /// Inverters and batteries, an aggregator, or a utility (usage data).
-    pub category: ProviderCategory,
+    /// Which list of the customer's checklist it belongs to.
+    pub category: Category,
     /// A sentence the UI shows with the provider (e.g. what only this provider can do).
     pub note: Option<String>,
-}
-
-/// What kind of vendor a provider is, for the UI's grouping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderCategory {
-    /// Inverters and batteries.
-    Devices,
-    /// Many device vendors through one.
-    Aggregator,
-    /// Utility usage data.
-    Utility,
 }
 
 /// A choice offered before a sign-in starts (a utility, a device vendor).
@@ -622,8 +673,9 @@ pub enum RedirectMode {
     Paste,
 }
 
-/// A sign-in started: what to open in the browser, and how long it may take.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+/// A sign-in started: what to open in the browser, and how long it may take. Its `Debug`
+/// leaves out the state (and the URL that carries it).
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct OAuthStart {
     pub provider: ProviderId,
     pub authorize_url: String,
@@ -634,14 +686,39 @@ pub struct OAuthStart {
     pub expires_at: String,
 }
 
+/// Where a vendor app's credentials come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AppSource {
+    /// The Sandbox's demo app.
+    Sandbox,
+    /// Saved here, in Settings.
+    Settings,
+    /// None yet.
+    None,
+}
+
+impl std::fmt::Debug for OAuthStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthStart")
+            .field("provider", &self.provider)
+            .field("authorize_url", &"***")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("mode", &self.mode)
+            .field("state", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// A vendor app registration (OAuth client) as Settings shows it: never its secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct VendorApp {
     pub provider: ProviderId,
     pub provider_name: String,
     pub client_id: Option<String>,
-    /// `sandbox` (the Sandbox's demo app), `settings` (saved here) or `none`.
-    pub source: String,
+    /// Where its credentials come from.
+    pub source: AppSource,
     /// Enphase apps also carry an API key.
     pub needs_api_key: bool,
     /// The vendor accepts a public client (PKCE, no secret: Tesla's Open Source apps): the

@@ -62,6 +62,43 @@ impl Sensitive<String> {
     }
 }
 
+/// A secret string of one kind: prints as `Name(***)` and is never serialized. Distinct kinds
+/// are distinct types, so passing one where another is expected does not compile.
+macro_rules! secret_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret itself: for the request that sends it, and the state's hash.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(***)"))
+            }
+        }
+    };
+}
+
+secret_string!(
+    /// An OAuth authorization code (RFC 6749 §4.1.2): whoever holds it before it is exchanged
+    /// can finish the sign-in.
+    AuthCode
+);
+secret_string!(
+    /// An OAuth `state` (RFC 6749 §10.12): the sign-in's one-time key, stored only as its hash.
+    OAuthState
+);
+
 /// A masked form of a credential: the last 4 characters when it is long enough to keep most of it hidden.
 pub fn mask(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();

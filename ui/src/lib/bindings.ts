@@ -1,4 +1,5 @@
 // This file was generated from Onramp's Rust types. Do not edit it by hand.
+export type AppSource = "sandbox" | "settings" | "none";
 export type AppStatus = { version: string, environment: Environment, data_dir: string, config_file: string, vault: VaultStatus, 
 /**
  * Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
@@ -29,6 +30,7 @@ secrets: number,
  * What the installer should know (after a restore: what a backup cannot bring back).
  */
 note: string | null, };
+export type Category = "devices" | "aggregator" | "utility";
 export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
@@ -108,15 +110,13 @@ title: string,
  */
 action: string, 
 /**
- * Who must act: `customer` (sign in again), `installer` (a key, a setting), `company`
- * (the company's vendor app: its client id or secret) or `onramp` (nothing to do while
- * Onramp runs).
+ * Who must act.
  */
-who: string, 
+who: Who, 
 /**
- * 0 is the most urgent.
+ * How soon; the board sorts by it, most urgent first.
  */
-urgency: number, 
+urgency: Urgency, 
 /**
  * When it lapses, if it does (RFC 3339).
  */
@@ -167,7 +167,6 @@ export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect
  * Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
  */
 state: string, expires_at: string, };
-export type ProviderCategory = "devices" | "aggregator" | "utility";
 export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "derapi" | "utilityapi" | "pelm" | "metry";
 export type ProviderInfo = { id: ProviderId, name: string, 
 /**
@@ -191,9 +190,9 @@ account_fields: Array<FieldSpec>,
  */
 sign_in: SignInInfo | null, 
 /**
- * Inverters and batteries, an aggregator, or a utility (usage data).
+ * Which list of the customer's checklist it belongs to.
  */
-category: ProviderCategory, 
+category: Category, 
 /**
  * A sentence the UI shows with the provider (e.g. what only this provider can do).
  */
@@ -252,6 +251,7 @@ export type Site = { id: string, connection_id: string, provider: ProviderId,
  */
 external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, };
 export type SiteSearch = { total: number, sites: Array<RemoteSite>, };
+export type Urgency = "now" | "soon" | "waiting" | "later";
 export type UsageImport = { file_name: string, bytes: number, series: Array<UsageSeries>, };
 export type UsageMonth = { 
 /**
@@ -303,9 +303,9 @@ available: boolean, state: VaultState,
 backend: string, message: string | null, hint: string | null, };
 export type VendorApp = { provider: ProviderId, provider_name: string, client_id: string | null, 
 /**
- * `sandbox` (the Sandbox's demo app), `settings` (saved here) or `none`.
+ * Where its credentials come from.
  */
-source: string, 
+source: AppSource, 
 /**
  * Enphase apps also carry an API key.
  */
@@ -324,3 +324,11 @@ redirect_mode: RedirectMode, modes: Array<RedirectMode>,
  */
 relay_url: string | null, };
 export type VendorAppInput = { provider: ProviderId, client_id: string, client_secret: string, api_key: string | null, };
+export type Who = "customer" | "installer" | "company" | "onramp";
+/** The events the shell sends the UI, by name. */
+export const UI_EVENTS = {
+  connectionsChanged: "connections-changed",
+  vaultChanged: "vault-changed",
+} as const;
+/** Every urgency, most urgent first: the health board's order. */
+export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];

@@ -1,6 +1,6 @@
 // An in-memory backend for component tests and for previewing the UI in a plain browser
 // (`npm run dev` outside the app window). It follows the commands' contract, not the vendors.
-import type { Backend } from "./backend";
+import type { Backend, FileDrop } from "./backend";
 import type {
   AppStatus,
   ConnectionsChanged,
@@ -18,140 +18,24 @@ import type {
   RedirectMode,
   RemoteSite,
   SandboxDemoKey,
-  SignInInfo,
   Site,
   UsageSeries,
   VaultStatus,
 } from "./bindings";
+import { URGENCIES } from "./bindings";
+import fixture from "./providers.json";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
 
-export const providers: ProviderInfo[] = [
-  {
-    id: "solaredge",
-    name: "SolarEdge",
-    site_noun: "site",
-    // Monitoring API V2 has no per-site key: the homeowner signs in, or the company's fleet key.
-    fields: [],
-    customer_key_help: "",
-    account_key_help:
-      "Sign in to SolarEdge's developer console (developer.solaredge.com), create an API key with Fleet Access to the Monitoring API V2, and copy it.",
-    installer_account_configured: false,
-    account_fields: [{ name: "api_key", label: "Fleet API key", secret: true, placeholder: "Monitoring API V2 key" }],
-    category: "devices" as const,
-    note: null,
-    sign_in: signIn("The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in.", "loopback", ["loopback", "deep_link"]),
-  },
-  {
-    id: "solis",
-    name: "Solis",
-    site_noun: "station",
-    fields: [
-      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
-      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
-    ],
-    customer_key_help: "On soliscloud.com: Account → Basic Settings → API Management. Activate it, then View Key.",
-    account_key_help: "On soliscloud.com, signed in as the installer: Account → Basic Settings → API Management.",
-    installer_account_configured: false,
-    account_fields: [
-      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
-      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
-    ],
-    category: "devices" as const,
-    note: null,
-    sign_in: null,
-  },
-  ...(
-    [
-      ["tesla", "Tesla", "energy site", "deep_link", ["loopback", "deep_link"]],
-      ["enphase", "Enphase", "system", "paste", ["loopback", "deep_link", "paste"]],
-      ["sma", "SMA", "plant", "loopback", ["loopback", "deep_link"]],
-    ] as const
-  ).map(([id, name, site_noun, default_mode, modes]) => ({
-    id,
-    name,
-    site_noun,
-    fields: [],
-    customer_key_help: "",
-    account_key_help:
-      id === "enphase" ? "Enphase partner plan: the partner application and your Enlighten user; Onramp signs in once and keeps it alive." : "",
-    installer_account_configured: false,
-    account_fields:
-      id === "enphase"
-        ? [
-            { name: "client_id", label: "Partner app client ID", secret: false, placeholder: "from the Enphase developer portal" },
-            { name: "client_secret", label: "Partner app client secret", secret: true, placeholder: "the same application's client secret" },
-            { name: "api_key", label: "Partner app API key", secret: true, placeholder: "the same application's API key" },
-            { name: "username", label: "Enlighten user (email)", secret: false, placeholder: "the installer company's Enlighten login" },
-            { name: "password", label: "Enlighten password", secret: true, placeholder: "sent once to Enphase to sign in, never saved" },
-          ]
-        : [],
-    category: "devices" as const,
-    note: null,
-    sign_in: signIn(`The customer signs in with their ${name} account.`, default_mode, [...modes]),
-  })),
-  {
-    id: "derapi",
-    name: "Derapi Join",
-    site_noun: "site",
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "aggregator" as const,
-    note: "Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way.",
-    sign_in: {
-      ...signIn("The customer picks their device vendor in Derapi Join and approves.", "loopback", ["loopback", "deep_link"]),
-      choices: [
-        { id: "enphasevpp", label: "Enphase Grid Services (VPP)" },
-        { id: "tesla", label: "Tesla" },
-      ],
-      choice_label: "Device vendor",
-    },
-  },
-  {
-    id: "utilityapi",
-    name: "UtilityAPI",
-    site_noun: "meter",
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "utility" as const,
-    note: "Green Button Connect My Data: the customer's utility shares their electricity and gas usage.",
-    sign_in: {
-      ...signIn("The customer signs in at their utility and approves sharing their usage.", "loopback", ["loopback", "deep_link"]),
-      choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }],
-      choice_label: "Utility",
-      default_scope: "FB=4_5_15_16_46;IntervalDuration=900_3600;HistoryLength=31536000",
-    },
-  },
-  ...(
-    [
-      ["pelm", "Pelm", "account"],
-      ["metry", "Metry", "meter"],
-    ] as const
-  ).map(([id, name, site_noun]) => ({
-    id,
-    name,
-    site_noun,
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "utility" as const,
-    note: null,
-    sign_in: signIn(`The customer signs in with their ${name} account.`, "loopback", ["loopback", "deep_link"]),
-  })),
-];
-
-function signIn(help: string, default_mode: RedirectMode, modes: RedirectMode[]): SignInInfo {
-  return { help, default_mode, modes, choices: [], choice_label: null, default_scope: null };
-}
+/** Every provider's facts, as core gives them (`ProviderSpec::info`): generated with the bindings
+ * into providers.json, so the fake cannot drift from the real list. What onramp.toml decides is
+ * laid over them as the Sandbox's own configuration does: UtilityAPI's utilities. */
+export const providers: ProviderInfo[] = (fixture as ProviderInfo[]).map((p) =>
+  p.id === "utilityapi" && p.sign_in
+    ? { ...p, sign_in: { ...p.sign_in, choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }] } }
+    : p,
+);
 
 /** A year of monthly usage, as an import or a utility connection would give it. */
 export function fakeUsage(customerId: string, source: string, title: string): UsageSeries {
@@ -210,6 +94,7 @@ export interface FakeOptions {
 
 /** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back.
  * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI.
+ * `emitFileDrop`: a file dragged onto the window.
  * `refuseAccount`: the vendor refused a signed-in installer account's renewal. */
 export type FakeBackend = Backend & {
   calls: string[];
@@ -217,6 +102,8 @@ export type FakeBackend = Backend & {
   refuseAccount(provider: ProviderId, why: ErrorInfo): void;
   emitConnectionsChanged(news: ConnectionsChanged): void;
   emitVaultChanged(vault: VaultStatus): void;
+  /** Files dragged over or dropped on the window, as the app window reports them. */
+  emitFileDrop(drop: FileDrop): void;
 };
 
 export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
@@ -381,6 +268,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
 
   const changed = new Set<(news: ConnectionsChanged) => void>();
   const vaultChanged = new Set<(vault: VaultStatus) => void>();
+  const drops = new Set<(d: FileDrop) => void>();
   const b: FakeBackend = {
     calls,
     setVault(available) {
@@ -403,6 +291,13 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async onVaultChanged(cb) {
       vaultChanged.add(cb);
       return () => vaultChanged.delete(cb);
+    },
+    emitFileDrop(d) {
+      drops.forEach((cb) => cb(d));
+    },
+    async onFileDrop(cb) {
+      drops.add(cb);
+      return () => drops.delete(cb);
     },
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");
@@ -630,24 +525,24 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           const name = info(c.provider).name;
           const base = { connection_id: c.id, customer_id: d.customer.id, customer_name: d.customer.name, provider: c.provider, state: c.state };
           if (c.state === "needs_reauth" || c.state === "revoked") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: 0, due_at: null, can_reauthorize: c.kind === "oauth", in_settings: false });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: "now", due_at: null, can_reauthorize: c.kind === "oauth", in_settings: false });
           } else if (c.state === "error") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: 1, due_at: null, can_reauthorize: false, in_settings: false });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: "soon", due_at: null, can_reauthorize: false, in_settings: false });
           } else if (c.refresh_expires_at && new Date(c.refresh_expires_at).getTime() < soon) {
             const days = Math.round((new Date(c.refresh_expires_at).getTime() - Date.now()) / 86400e3);
-            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: 3, due_at: c.refresh_expires_at, can_reauthorize: false, in_settings: false });
+            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: "later", due_at: c.refresh_expires_at, can_reauthorize: false, in_settings: false });
           }
         }
       }
       for (const a of accounts.values()) {
         const base = { connection_id: `${a.provider}/installer_account`, customer_id: "", customer_name: `Your ${a.provider_name} installer account`, provider: a.provider, due_at: null, can_reauthorize: false, in_settings: true };
         if (a.needs_sign_in) {
-          items.push({ ...base, state: "needs_reauth", title: a.needs_sign_in.message, action: a.needs_sign_in.hint ?? "Sign in again in Settings → Installer accounts.", who: "installer", urgency: 0 });
+          items.push({ ...base, state: "needs_reauth", title: a.needs_sign_in.message, action: a.needs_sign_in.hint ?? "Sign in again in Settings → Installer accounts.", who: "installer", urgency: "now" });
         } else if (a.refresh_expires_at) {
-          items.push({ ...base, state: "active", title: `The ${a.provider_name} installer account's sign-in lapses unless Onramp renews it first.`, action: "Nothing to do while Onramp runs: it renews the sign-in every day.", who: "onramp", urgency: 3, due_at: a.refresh_expires_at });
+          items.push({ ...base, state: "active", title: `The ${a.provider_name} installer account's sign-in lapses unless Onramp renews it first.`, action: "Nothing to do while Onramp runs: it renews the sign-in every day.", who: "onramp", urgency: "later", due_at: a.refresh_expires_at });
         }
       }
-      return structuredClone(items.sort((a, b) => a.urgency - b.urgency));
+      return structuredClone(items.sort((a, b) => URGENCIES.indexOf(a.urgency) - URGENCIES.indexOf(b.urgency)));
     },
     async pasteSignIn(signIn, pasted) {
       calls.push(`pasteSignIn:${pasted}`);

@@ -107,7 +107,7 @@ fn a_plain_oauth_vendor_is_its_file() {
         account_key_help: "",
         oauth: Some(&OAUTH),
         account_fields: None,
-        category: ProviderCategory::Devices,
+        category: crate::model::Category::Devices,
         note: None,
         sign_in_name: None,
     };

@@ -15,7 +15,6 @@ use serde_json::Value;
 use super::oauth::{api_get, join, str_of, AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderCategory;
 use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -43,7 +42,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     sign_in_name: None,
-    category: ProviderCategory::Devices,
+    category: crate::model::Category::Devices,
     note: None,
     id: ProviderId::Enphase,
     name: "Enphase",

@@ -7,7 +7,6 @@ use super::http::Client;
 use super::oauth::{api_get, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{Discovery, ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
 use crate::error::Result;
-use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode, UsageMonth};
 use crate::store::NewSeries;
 use crate::vault::Sensitive;
@@ -43,7 +42,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: ProviderCategory::Utility,
+    category: crate::model::Category::Utility,
     note: Some(
         "Nordic energy data: the customer's electricity and heat meters, with monthly consumption.",
     ),

@@ -19,8 +19,8 @@ use futures_util::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    FieldSpec, KeyInput, ProviderCategory, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
-    SignInInfo, SignInOptions,
+    FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice, SignInInfo,
+    SignInOptions,
 };
 use crate::vault::Sensitive;
 
@@ -44,7 +44,7 @@ pub struct ProviderSpec {
     pub oauth: Option<&'static oauth::OAuthSpec>,
     /// The installer account's fields when they differ from the customer key's (`None`: the same).
     pub account_fields: Option<&'static [FieldDef]>,
-    pub category: ProviderCategory,
+    pub category: crate::model::Category,
     /// What the UI says with the provider.
     pub note: Option<&'static str>,
     /// Where the provider's own name connects another way (SolarEdge: sites from the fleet key),

@@ -15,7 +15,6 @@ use super::{
     VendorFuture, VendorSite,
 };
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -51,7 +50,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: ProviderCategory::Utility,
+    category: crate::model::Category::Utility,
     note: Some("US utility accounts (electric and gas) through the customer's utility sign-in."),
 };
 

@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use super::oauth::{api_get, join, str_of, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
-use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -30,7 +29,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     sign_in_name: None,
-    category: ProviderCategory::Devices,
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Sma,

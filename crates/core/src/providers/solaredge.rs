@@ -18,7 +18,6 @@ use serde_json::Value;
 use super::oauth::{api_get, join, str_of};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderCategory;
 use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -45,7 +44,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     sign_in_name: Some("solaredge-site"),
-    category: ProviderCategory::Devices,
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: Some(&[FieldDef {
         name: "api_key",

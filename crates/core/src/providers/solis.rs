@@ -11,13 +11,12 @@ use serde_json::json;
 use super::http::{self, Client};
 use super::{Credential, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderCategory;
 use crate::model::{KeyInput, ProviderId};
 use crate::vault::Sensitive;
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     sign_in_name: None,
-    category: ProviderCategory::Devices,
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Solis,

@@ -9,7 +9,6 @@ use super::oauth::{
 };
 use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::Result;
-use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -35,7 +34,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     sign_in_name: None,
-    category: ProviderCategory::Devices,
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Tesla,

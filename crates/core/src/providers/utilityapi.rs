@@ -16,7 +16,6 @@ use super::{
 };
 use crate::config::{Config, Utility};
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode, SignInOptions};
 use crate::usage::espi;
 use crate::vault::Sensitive;
@@ -58,7 +57,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: ProviderCategory::Utility,
+    category: crate::model::Category::Utility,
     note: Some("Green Button Connect My Data: the customer's utility shares their electricity and gas usage."),
 };
 

@@ -517,7 +517,7 @@ impl Onramp {
             if !a.configured {
                 continue;
             }
-            let item = |state, title: String, action: String, who: &str, urgency, due| HealthItem {
+            let item = |state, title: String, action: String, who: Who, urgency, due| HealthItem {
                 connection_id: app_row(a.provider, "installer_account"),
                 customer_id: String::new(),
                 customer_name: format!("Your {} installer account", a.provider_name),
@@ -525,7 +525,7 @@ impl Onramp {
                 state,
                 title,
                 action,
-                who: who.into(),
+                who,
                 urgency,
                 due_at: due,
                 can_reauthorize: false,
@@ -538,8 +538,8 @@ impl Onramp {
                     e.hint.clone().unwrap_or_else(|| {
                         "Sign in again in Settings → Installer accounts.".into()
                     }),
-                    "installer",
-                    0,
+                    Who::Installer,
+                    Urgency::Now,
                     None,
                 ));
                 continue;
@@ -550,8 +550,8 @@ impl Onramp {
                         ConnectionState::NeedsReauth,
                         format!("The {} installer account's sign-in lapsed while Onramp was not running.", a.provider_name),
                         "Sign in again in Settings → Installer accounts.".into(),
-                        "installer",
-                        0,
+                        Who::Installer,
+                        Urgency::Now,
                         a.refresh_expires_at.clone(),
                     ));
                 } else if lapses - now <= crate::lifecycle::HEALTH_HORIZON {
@@ -559,8 +559,12 @@ impl Onramp {
                         ConnectionState::Active,
                         format!("The {} installer account's sign-in lapses unless Onramp renews it first.", a.provider_name),
                         "Nothing to do while Onramp runs: it renews the sign-in every day.".into(),
-                        "onramp",
-                        if lapses - now < time::Duration::days(2) { 1 } else { 3 },
+                        Who::Onramp,
+                        if lapses - now < time::Duration::days(2) {
+                            Urgency::Soon
+                        } else {
+                            Urgency::Later
+                        },
                         a.refresh_expires_at.clone(),
                     ));
                 }

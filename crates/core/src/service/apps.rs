@@ -106,10 +106,10 @@ impl Onramp {
             let spec = providers::spec(id);
             let Some(oauth) = spec.oauth else { continue };
             let (client_id, source) = match self.oauth_apps.get(&id) {
-                Some(app) => (Some(app.client_id.clone()), "sandbox"),
+                Some(app) => (Some(app.client_id.clone()), AppSource::Sandbox),
                 None => match self.store.oauth_app(id).await? {
-                    Some((c, _)) => (Some(c), "settings"),
-                    None => (None, "none"),
+                    Some((c, _)) => (Some(c), AppSource::Settings),
+                    None => (None, AppSource::None),
                 },
             };
             let (redirect_mode, relay_url) = self.sign_in_return(id).await?;
@@ -117,7 +117,7 @@ impl Onramp {
                 provider: id,
                 provider_name: spec.name.to_string(),
                 client_id,
-                source: source.to_string(),
+                source,
                 needs_api_key: oauth.needs_api_key,
                 public_client: vendor_oauth::public_client_allowed(id),
                 redirect_mode,

@@ -193,7 +193,7 @@ impl Onramp {
             endpoints: &ep,
             app: &app,
             redirect_uri: &redirect_uri,
-            state: &begun.state,
+            state: begun.state.expose(),
             challenge: &begun.challenge,
             scope: &scope,
             details: &details,
@@ -204,7 +204,7 @@ impl Onramp {
             authorize_url,
             redirect_uri,
             mode,
-            state: begun.state,
+            state: begun.state.expose().to_string(),
             expires_at: rfc3339(begun.expires_at),
         })
     }
@@ -258,7 +258,7 @@ impl Onramp {
             spec,
             endpoints: &configured,
             app: &app,
-            code: &done.code,
+            code: done.code.expose(),
             extra: &done.extra,
             details: &details,
         };
@@ -275,7 +275,7 @@ impl Onramp {
             endpoints: &ep,
             app: &app,
         }
-        .exchange_code(&done.code, &done.redirect_uri, &done.verifier)
+        .exchange_code(done.code.expose(), &done.redirect_uri, &done.verifier)
         .await?;
         vendor.check_grant(&tokens)?;
         // Where an ESPI grant keeps the customer's data (UtilityAPI), on the token's host.
@@ -546,8 +546,8 @@ pub enum PasteOutcome {
 fn pasted_callback(state: &str, pasted: &str) -> Result<Callback> {
     Ok(match parse_pasted(pasted)? {
         Pasted::Url(mut cb) => {
-            match cb.state.as_deref() {
-                None => cb.state = Some(state.to_string()),
+            match cb.state.as_ref().map(crate::vault::OAuthState::expose) {
+                None => cb.state = Some(crate::vault::OAuthState::new(state)),
                 Some(s) if s == state => {}
                 Some(_) => {
                     return Err(
@@ -560,7 +560,7 @@ fn pasted_callback(state: &str, pasted: &str) -> Result<Callback> {
             cb
         }
         Pasted::BareCode(code) => Callback {
-            state: Some(state.to_string()),
+            state: Some(crate::vault::OAuthState::new(state)),
             issuer: None,
             outcome: Outcome::Code {
                 code,

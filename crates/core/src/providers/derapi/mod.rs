@@ -31,7 +31,6 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderCategory;
 use crate::model::{ProviderId, RedirectMode, SignInChoice, SignInOptions};
 use crate::vault::Sensitive;
 
@@ -84,7 +83,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: ProviderCategory::Aggregator,
+    category: crate::model::Category::Aggregator,
     note: Some("Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way."),
 };
 
