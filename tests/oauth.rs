@@ -134,6 +134,48 @@ async fn enphase_connects_by_pasting_the_code_its_page_shows() {
     );
 }
 
+/// A paste that is not the sign-in's answer (empty, malformed, another sign-in's address) is a
+/// typed outcome that leaves the sign-in waiting: the right code pasted next still connects.
+#[tokio::test]
+async fn a_malformed_paste_leaves_the_sign_in_waiting() {
+    use onramp_core::service::PasteOutcome;
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ben").await;
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Enphase, Redirect::Paste)
+        .await
+        .unwrap();
+    let page = reqwest::get(&start.authorize_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = page
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap();
+    for bad in [
+        "   ",
+        "not a code!",
+        "http://127.0.0.1:1/cb?code=x&state=another-sign-in",
+    ] {
+        match onramp.paste(&start.state, bad).await {
+            PasteOutcome::Unreadable(e) => assert_eq!(e.code, Code::Validation, "{bad}: {e:?}"),
+            PasteOutcome::Finished(r) => panic!("{bad:?} ended the sign-in: {r:?}"),
+        }
+    }
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Enphase), 0);
+    match onramp.paste(&start.state, code).await {
+        PasteOutcome::Finished(Ok(conn)) => assert_eq!(conn.provider, ProviderId::Enphase),
+        other => panic!("the right code did not connect: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn the_deep_link_carries_the_callback() {
     let w = World::new().await;

@@ -171,10 +171,10 @@ pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
 }
 
 /// What a refused grant makes of a connection. OAuth has one error for a grant that lapsed and
-/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`,
-/// which the error's message carries. Either way the customer signs in again.
+/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`
+/// ([`Error::grant_revoked`]). Either way the customer signs in again.
 pub fn refused_state(e: &Error) -> ConnectionState {
-    if e.message.to_ascii_lowercase().contains("revoked") {
+    if e.grant_revoked() {
         ConnectionState::Revoked
     } else {
         ConnectionState::NeedsReauth
@@ -721,7 +721,15 @@ mod tests {
         key.kind = CredentialKind::CustomerKey;
         assert_eq!(state_at(&key, at(30), &p), ConnectionState::Active);
         // A refused grant: revoked when the vendor says so, otherwise lapsed.
-        let refused = |m: &str| Error::new(Code::ReauthRequired, m);
+        // (The vendor's answer, as `providers::oauth` reads it: the code and its description.)
+        let refused = |m: &str| {
+            let (_, d) = m.split_once('(').unwrap();
+            Error {
+                token_error: Some(crate::error::TokenError::InvalidGrant),
+                vendor_description: Some(d.trim_end_matches(").").into()),
+                ..Error::new(Code::ReauthRequired, m)
+            }
+        };
         assert_eq!(
             refused_state(&refused(
                 "Tesla refused the authorization: invalid_grant (The refresh token was revoked)."

@@ -6,50 +6,44 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// A vendor Onramp can connect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderId {
-    Solaredge,
-    Solis,
-    Tesla,
-    Enphase,
-    Sma,
-    /// UtilityAPI Green Button Connect My Data.
-    Utilityapi,
-    Pelm,
-    Metry,
+/// Declares [`ProviderId`] once: its variants, their names, [`ProviderId::ALL`] (in the order the
+/// UI lists them) and parsing all come from this one list, so a vendor cannot be half declared.
+macro_rules! providers {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal ),+ $(,)?) => {
+        /// A vendor Onramp can connect.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ProviderId {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl ProviderId {
+            pub const ALL: [ProviderId; [$($name),+].len()] = [ $( ProviderId::$variant, )+ ];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( ProviderId::$variant => $name, )+
+                }
+            }
+        }
+    };
+}
+
+providers! {
+    Solaredge = "solaredge",
+    Solis = "solis",
+    Tesla = "tesla",
+    Enphase = "enphase",
+    Sma = "sma",
     /// Derapi Join: any device vendor through Derapi.
-    Derapi,
+    Derapi = "derapi",
+    /// UtilityAPI Green Button Connect My Data.
+    Utilityapi = "utilityapi",
+    Pelm = "pelm",
+    Metry = "metry",
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 9] = [
-        ProviderId::Solaredge,
-        ProviderId::Solis,
-        ProviderId::Tesla,
-        ProviderId::Enphase,
-        ProviderId::Sma,
-        ProviderId::Derapi,
-        ProviderId::Utilityapi,
-        ProviderId::Pelm,
-        ProviderId::Metry,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::Solaredge => "solaredge",
-            ProviderId::Solis => "solis",
-            ProviderId::Tesla => "tesla",
-            ProviderId::Enphase => "enphase",
-            ProviderId::Sma => "sma",
-            ProviderId::Utilityapi => "utilityapi",
-            ProviderId::Pelm => "pelm",
-            ProviderId::Metry => "metry",
-            ProviderId::Derapi => "derapi",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<ProviderId> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }

@@ -167,7 +167,7 @@ export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect
  * Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
  */
 state: string, expires_at: string, };
-export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "utilityapi" | "pelm" | "metry" | "derapi";
+export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "derapi" | "utilityapi" | "pelm" | "metry";
 export type ProviderInfo = { id: ProviderId, name: string, 
 /**
  * "Site", "Station", ...

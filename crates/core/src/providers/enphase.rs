@@ -10,9 +10,11 @@
 //! (one holder, fenced, durable before use); the password is sent once and never kept.
 
 use super::http::Client;
-use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
-use super::{FieldDef, ProviderSpec, VendorSite};
-use crate::error::{Error, Result};
+use serde_json::Value;
+
+use super::oauth::{api_get, join, str_of, AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
+use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
+use crate::error::{Code, Error, Result};
 use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -39,6 +41,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     category: crate::model::Category::Devices,
     note: None,
     id: ProviderId::Enphase,
@@ -106,7 +109,7 @@ pub async fn partner_systems(
             &[("key", api_key.expose()), ("page", &p), ("size", &size)],
         )
         .await?;
-        let batch = super::oauth::enphase_systems(&v);
+        let batch = enphase_systems(&v);
         let total = v.get("total").and_then(serde_json::Value::as_u64);
         let n = batch.len();
         out.extend(batch);
@@ -188,4 +191,93 @@ impl PartnerSignIn {
 pub fn account_hint(username: &str, client_id: &str) -> String {
     let app: String = client_id.chars().take(4).collect();
     format!("{username} · partner app {app}…")
+}
+
+/// Enphase's `systems` list as sites.
+pub fn enphase_systems(v: &Value) -> Vec<VendorSite> {
+    let systems = v
+        .get("systems")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    systems
+        .iter()
+        .map(|s| {
+            let addr = s.get("address");
+            let part = |k: &str| addr.and_then(|a| str_of(a, k));
+            let address = [part("city"), part("state"), part("postal_code")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            VendorSite {
+                external_id: str_of(s, "system_id").unwrap_or_default(),
+                name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
+                address: (!address.is_empty()).then_some(address),
+                peak_power_kw: None,
+                status: str_of(s, "status"),
+            }
+        })
+        .collect()
+}
+
+/// Enphase's implementation of [`Vendor`].
+pub struct Enphase;
+
+impl Vendor for Enphase {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let Discovery {
+                client,
+                endpoints: ep,
+                app,
+                access,
+                ..
+            } = d;
+            let name = SPEC.name;
+            let api = |p: &str| join(&ep.api_url, p);
+            let key = app.api_key.as_ref().ok_or_else(|| {
+                Error::new(Code::NotConfigured, "The Enphase app's API key is missing.")
+                    .hint("Add it in Settings → Vendor apps → Enphase.")
+            })?;
+            let v = api_get(
+                client,
+                name,
+                &api("/api/v4/systems"),
+                access,
+                &[("key", key.expose()), ("size", "100")],
+            )
+            .await?;
+            Ok(enphase_systems(&v))
+        })
+    }
+
+    /// The partner account: its current access token and the application's API key.
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::EnphasePartner {
+            access_token: secret(ACCESS_TOKEN)?,
+            api_key: secret(super::API_KEY)?,
+        })
+    }
+
+    fn list_sites<'a>(
+        &'a self,
+        client: &'a Client,
+        base_url: &'a str,
+        credential: &'a Credential,
+    ) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            match credential {
+                Credential::EnphasePartner {
+                    access_token,
+                    api_key,
+                } => partner_systems(client, base_url, access_token, api_key).await,
+                _ => Err(Error::internal("credential does not match the provider")),
+            }
+        })
+    }
 }

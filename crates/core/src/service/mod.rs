@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 mod account;
+mod apps;
 mod backup;
+mod check;
 mod custody;
 mod export;
+mod join;
 mod oauth;
 mod refresh;
 mod tokens;
@@ -18,7 +21,7 @@ mod usage;
 
 pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
 pub use export::ExportFormat;
-pub use oauth::Redirect;
+pub use oauth::{PasteOutcome, Redirect};
 pub use refresh::Sweep;
 pub use usage::DerapiSession;
 
@@ -279,25 +282,7 @@ impl Onramp {
                 .hint("Enter the key again to reconnect.")
             })
         };
-        Ok(match provider {
-            ProviderId::Solaredge => Credential::ApiKey(need(providers::API_KEY)?),
-            ProviderId::Enphase => Credential::EnphasePartner {
-                access_token: need(providers::enphase::ACCESS_TOKEN)?,
-                api_key: need(providers::API_KEY)?,
-            },
-            ProviderId::Tesla
-            | ProviderId::Sma
-            | ProviderId::Utilityapi
-            | ProviderId::Pelm
-            | ProviderId::Metry
-            | ProviderId::Derapi => {
-                return Err(Error::internal("an OAuth provider has no key credential"))
-            }
-            ProviderId::Solis => Credential::Solis {
-                key_id: need(providers::KEY_ID)?,
-                key_secret: need(providers::KEY_SECRET)?,
-            },
-        })
+        providers::vendor(provider).stored_key(&need)
     }
 
     /// A key connection's credential, opened from its row.
