@@ -1018,7 +1018,9 @@ fn report(
         ratio("onramp", "python"),
         ratio("onramp", "bare"),
     ));
-    s.push_str("\n### What the vault costs\n\n| step | times | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
+    s.push_str(
+        "\n### What the vault costs\n\n| step | times | p50 ms | p99 ms |\n|---|---:|---:|---:|\n",
+    );
     for v in vault {
         s.push_str(&format!(
             "| {} | {} | {:.4} | {:.4} |\n",

@@ -117,7 +117,9 @@ impl Onramp {
     }
 
     /// Replaces the clock and the refresh policy (tests and simulations move time by hand).
+    /// The store stamps its writes with the same clock.
     pub fn set_lifecycle(&mut self, clock: Arc<dyn Clock>, policy: Policy) {
+        self.store.set_clock(clock.clone());
         self.lifecycle = Lifecycle::new(clock, policy);
     }
 

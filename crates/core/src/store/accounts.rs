@@ -7,7 +7,7 @@
 use sqlx::Row;
 
 use super::custody::{lease_lost, rfc3339_micros};
-use super::{app_aad_at, app_row, insert_event, now, provider_event, Store};
+use super::{app_aad_at, app_row, provider_event, Store};
 use crate::error::{Code, Error, Result};
 use crate::model::{ErrorInfo, ProviderId};
 use crate::seal::Secrets;
@@ -139,10 +139,10 @@ impl Store {
         .bind(credential_hint)
         .bind(&sealed)
         .bind(generation)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &provider_event(
                 provider,
@@ -191,10 +191,10 @@ impl Store {
         .bind(generation)
         .bind(&tokens.access_expires_at)
         .bind(&tokens.refresh_expires_at)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &provider_event(
                 provider,
@@ -214,7 +214,7 @@ impl Store {
             .bind(provider.as_str())
             .execute(&mut *tx)
             .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &provider_event(
                 provider,
@@ -312,7 +312,7 @@ impl Store {
         .bind(next)
         .bind(&tokens.access_expires_at)
         .bind(&tokens.refresh_expires_at)
-        .bind(now())
+        .bind(self.now())
         .bind(provider.as_str())
         .bind(lease.generation)
         .bind(&lease.lease_id)
@@ -322,7 +322,7 @@ impl Store {
         if done != 1 {
             return Err(lease_lost(provider));
         }
-        insert_event(
+        self.insert_event(
             &mut tx,
             &provider_event(
                 provider,
@@ -355,14 +355,14 @@ impl Store {
         .bind(format!("{:?}", error.code))
         .bind(&error.message)
         .bind(&error.hint)
-        .bind(now())
+        .bind(self.now())
         .bind(provider.as_str())
         .bind(&lease.lease_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 1 {
-            insert_event(
+            self.insert_event(
                 &mut tx,
                 &provider_event(
                     provider,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::events::{connected_event, insert_event};
+use super::events::connected_event;
 use super::*;
 
 /// What a new connection is made of; written with its sites and event in one transaction.
@@ -141,7 +141,7 @@ impl Store {
             Some(s) => Some(vault.seal(&connection_aad(&id, 0), s)?),
             None => None,
         };
-        let now = now();
+        let now = self.now();
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, sealed,
@@ -165,8 +165,9 @@ impl Store {
         .bind(details_json(&new.details))
         .execute(&mut *tx)
         .await?;
-        insert_sites(&mut tx, &id, new.provider, new.sites).await?;
-        insert_event(
+        self.insert_sites(&mut tx, &id, new.provider, new.sites)
+            .await?;
+        self.insert_event(
             &mut tx,
             &connected_event(new.customer_id, &id, new.provider, new.sites, actor),
         )
@@ -185,14 +186,15 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        insert_sites(&mut tx, connection_id, provider, sites).await?;
+        self.insert_sites(&mut tx, connection_id, provider, sites)
+            .await?;
         sqlx::query("UPDATE connections SET updated_at = ?, last_checked_at = ? WHERE id = ?")
-            .bind(now())
-            .bind(now())
+            .bind(self.now())
+            .bind(self.now())
             .bind(connection_id)
             .execute(&mut *tx)
             .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &connected_event(customer_id, connection_id, provider, sites, actor),
         )
@@ -225,7 +227,7 @@ impl Store {
         sites: &[VendorSite],
         actor: &str,
     ) -> Result<()> {
-        let now = now();
+        let now = self.now();
         let mut tx = self.write_tx().await?;
         let state = if error.is_some() { "error" } else { "active" };
         sqlx::query(
@@ -246,10 +248,11 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let provider = provider_of(row.get("provider"))?;
-        insert_sites(&mut tx, connection_id, provider, sites).await?;
+        self.insert_sites(&mut tx, connection_id, provider, sites)
+            .await?;
         if let Some(e) = error {
             let customer_id: String = row.get("customer_id");
-            insert_event(
+            self.insert_event(
                 &mut tx,
                 &NewEvent {
                     customer_id: Some(&customer_id),
@@ -295,12 +298,12 @@ impl Store {
         .bind(format!("{:?}", why.code))
         .bind(&why.message)
         .bind(&why.hint)
-        .bind(now())
+        .bind(self.now())
         .bind(connection_id)
         .fetch_one(&mut *tx)
         .await?;
         let customer_id: String = row.get("customer_id");
-        insert_event(
+        self.insert_event(
             &mut tx,
             &NewEvent {
                 customer_id: Some(&customer_id),
@@ -348,13 +351,13 @@ impl Store {
         .bind(&code)
         .bind(&why.message)
         .bind(&why.hint)
-        .bind(now())
+        .bind(self.now())
         .bind(connection_id)
         .execute(&mut *tx)
         .await?;
         if !known {
             let customer_id: String = row.get("customer_id");
-            insert_event(
+            self.insert_event(
                 &mut tx,
                 &NewEvent {
                     customer_id: Some(&customer_id),
@@ -386,7 +389,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &NewEvent {
                 customer_id: Some(&customer_id),
@@ -468,8 +471,8 @@ impl Store {
         .bind(refresh_expires_at)
         .bind(tokens_issued_at)
         .bind(details.and_then(details_json))
-        .bind(now())
-        .bind(now())
+        .bind(self.now())
+        .bind(self.now())
         .bind(connection_id)
         .execute(&mut *tx)
         .await?;
@@ -479,10 +482,11 @@ impl Store {
                     .bind(connection_id)
                     .fetch_one(&mut *tx)
                     .await?;
-            insert_sites(&mut tx, connection_id, provider_of(&provider)?, sites).await?;
+            self.insert_sites(&mut tx, connection_id, provider_of(&provider)?, sites)
+                .await?;
         }
         if let Some(e) = event {
-            insert_event(&mut tx, &e).await?;
+            self.insert_event(&mut tx, &e).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -504,15 +508,17 @@ pub(super) fn details_json(d: &std::collections::BTreeMap<String, String>) -> Op
     (!d.is_empty()).then(|| serde_json::to_string(d).unwrap_or_default())
 }
 
-pub(super) async fn insert_sites(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    connection_id: &str,
-    provider: ProviderId,
-    sites: &[VendorSite],
-) -> Result<()> {
-    let now = now();
-    for s in sites {
-        sqlx::query(
+impl Store {
+    pub(super) async fn insert_sites(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        connection_id: &str,
+        provider: ProviderId,
+        sites: &[VendorSite],
+    ) -> Result<()> {
+        let now = self.now();
+        for s in sites {
+            sqlx::query(
             "INSERT INTO sites (id, connection_id, provider, external_id, name, address, peak_power_kw, status, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (connection_id, external_id) DO UPDATE SET
@@ -530,8 +536,9 @@ pub(super) async fn insert_sites(
         .bind(&now)
         .execute(&mut **tx)
         .await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A `connections` row as a [`Connection`], with its sites.

@@ -385,8 +385,7 @@ impl Store {
                     if let Some(r) = r {
                         let customer: String = r.get("customer_id");
                         let provider: String = r.get("provider");
-                        super::insert_event(
-                            &mut tx,
+                        self.insert_event(&mut tx,
                             &super::NewEvent {
                                 customer_id: Some(&customer),
                                 connection_id: Some(&row.key),

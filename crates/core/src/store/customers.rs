@@ -3,7 +3,6 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::events::insert_event;
 use super::*;
 
 impl Store {
@@ -17,7 +16,7 @@ impl Store {
                 "The name is too long (200 characters at most).",
             ));
         }
-        let now = now();
+        let now = self.now();
         let c = Customer {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_string(),
@@ -43,7 +42,7 @@ impl Store {
         .bind(&c.updated_at)
         .execute(&mut *tx)
         .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &NewEvent {
                 customer_id: Some(&c.id),

@@ -53,7 +53,7 @@ impl Store {
 
     pub async fn add_event(&self, event: &NewEvent<'_>) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -111,22 +111,26 @@ pub(super) fn connected_event<'a>(
     }
 }
 
-pub(super) async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    e: &NewEvent<'_>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
+impl Store {
+    /// Writes an event in the transaction of the change it records, stamped by the store's clock.
+    pub(super) async fn insert_event(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        e: &NewEvent<'_>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now())
-    .bind(e.customer_id)
-    .bind(e.connection_id)
-    .bind(e.provider.map(|p| p.as_str()))
-    .bind(e.kind)
-    .bind(&e.summary)
-    .bind(e.actor)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        )
+        .bind(self.now())
+        .bind(e.customer_id)
+        .bind(e.connection_id)
+        .bind(e.provider.map(|p| p.as_str()))
+        .bind(e.kind)
+        .bind(&e.summary)
+        .bind(e.actor)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 }

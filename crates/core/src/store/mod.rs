@@ -21,7 +21,6 @@ pub use backup::{
 pub use connections::NewConnection;
 pub(crate) use custody::lease_lost;
 pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
-use events::insert_event;
 pub(crate) use events::provider_event;
 pub use events::NewEvent;
 pub use provider_apps::app_row;
@@ -36,6 +35,7 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers::VendorSite;
@@ -44,12 +44,10 @@ use crate::vault::Vault;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
 
-pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+/// A time as the store writes it: RFC 3339 in UTC, to the second.
+pub fn stamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    rfc3339(t.replace_nanosecond(0).unwrap_or(t))
 }
 
 #[derive(Clone)]
@@ -67,6 +65,11 @@ pub struct Store {
     holder: std::sync::Arc<LeaseHolder>,
     /// The last rotations' answer-to-durable-commit times ([`Store::rotation_windows`]).
     windows: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<std::time::Duration>>>,
+    /// Where the times the store writes come from: the system clock from [`Store::open`],
+    /// replaced by [`Store::set_clock`] (as `Onramp::set_lifecycle` does) for every copy of
+    /// this store at once. Leases are the exception: they coordinate with other processes,
+    /// so they run on the system's time ([`custody`]).
+    clock: std::sync::Arc<std::sync::RwLock<std::sync::Arc<dyn Clock>>>,
 }
 
 /// A new row id.
@@ -178,7 +181,18 @@ impl Store {
             store_id,
             holder,
             windows: Default::default(),
+            clock: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(SystemClock))),
         })
+    }
+
+    /// Replaces the clock the store stamps its writes with (every copy of this store).
+    pub fn set_clock(&self, clock: std::sync::Arc<dyn Clock>) {
+        *self.clock.write().unwrap_or_else(|p| p.into_inner()) = clock;
+    }
+
+    /// Now, by the store's clock, as the store writes it ([`stamp`]).
+    pub(crate) fn now(&self) -> String {
+        stamp(self.clock.read().unwrap_or_else(|p| p.into_inner()).now())
     }
 
     /// A random id made when the store was created; names this store's keyring entries.

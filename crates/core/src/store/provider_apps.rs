@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::events::{insert_event, provider_event};
+use super::events::provider_event;
 use super::*;
 
 impl Store {
@@ -80,7 +80,7 @@ impl Store {
         .bind(provider.as_str())
         .bind(mode)
         .bind(relay_url)
-        .bind(now())
+        .bind(self.now())
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -119,10 +119,10 @@ impl Store {
         .bind(provider.as_str())
         .bind(client_id)
         .bind(&sealed)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &provider_event(
                 provider,

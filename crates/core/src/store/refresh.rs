@@ -136,7 +136,7 @@ impl Store {
     /// connection is still at the generation the refresh started from and still leased to it.
     /// Says for each record whether it landed.
     async fn write_refreshes(&self, records: &[RefreshRecord]) -> Result<Vec<bool>> {
-        let now = now();
+        let now = self.now();
         let updates = serde_json::Value::Array(
             records
                 .iter()

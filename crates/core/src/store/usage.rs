@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::events::insert_event;
 use super::*;
 
 /// A meter's usage summary as it is written.
@@ -33,7 +32,7 @@ impl Store {
         event: &NewEvent<'_>,
     ) -> Result<Vec<String>> {
         let mut tx = self.write_tx().await?;
-        let now = now();
+        let now = self.now();
         let mut ids = Vec::new();
         for s in series {
             let id: String = sqlx::query_scalar(
@@ -81,7 +80,7 @@ impl Store {
             }
             ids.push(id);
         }
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ids)
     }
