@@ -229,7 +229,7 @@ async fn kill_rounds(w: &World, config_file: &Path, ids: &[String], rounds: u32)
     // land anywhere in the refresh part (opening the store comes before it).
     let before = w.sandbox.token_requests(OAuthVendor::Tesla);
     let t = Instant::now();
-    let mut child = refresh_all(w.dir.path(), config_file).spawn().unwrap();
+    let child = refresh_all(w.dir.path(), config_file).spawn().unwrap();
     while w.sandbox.token_requests(OAuthVendor::Tesla) == before {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

@@ -29,6 +29,7 @@ pub fn typescript() -> String {
         Environment::decl(&cfg),
         ErrorInfo::decl(&cfg),
         Event::decl(&cfg),
+        EventKind::decl(&cfg),
         FieldSpec::decl(&cfg),
         HealthItem::decl(&cfg),
         InstallerAccount::decl(&cfg),

@@ -82,16 +82,12 @@ export type CustomerSummary = { id: string, name: string, address: string | null
 last_activity_at: string, };
 export type Environment = "sandbox" | "production";
 export type ErrorInfo = { code: Code, message: string, hint: string | null, };
-export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, 
-/**
- * `customer_created`, `connected`, `connect_failed`, `connection_removed`,
- * `installer_account_saved`, `installer_account_removed`.
- */
-kind: string, summary: string, 
+export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, kind: EventKind, summary: string, 
 /**
  * `app` or `cli`.
  */
 actor: string, };
+export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
  * `api_key`, `key_id` or `key_secret`.

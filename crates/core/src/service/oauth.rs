@@ -142,7 +142,13 @@ impl Onramp {
             secrets.insert(APP_API_KEY, k.clone());
         }
         self.store
-            .put_oauth_app(provider, client_id, &self.vault, &secrets, self.actor)
+            .put_oauth_app(
+                provider,
+                client_id,
+                &self.vault,
+                &secrets,
+                &super::words::app_saved(provider, client_id, self.actor),
+            )
             .await
     }
 
@@ -744,34 +750,30 @@ impl Onramp {
                 )
                 .await;
         }
-        let id =
-            self.store
-                .insert_connection(
-                    &NewConnection {
-                        id: new_id(),
-                        customer_id: &done.customer_id,
-                        provider,
-                        kind: CredentialKind::Oauth,
-                        credential_hint: None,
-                        secrets: Some(Grant::secrets(
-                            &tokens.access_token,
-                            tokens.refresh_token.as_ref(),
-                        )),
-                        sites: &sites,
-                        scopes: tokens.scope.clone().or_else(|| {
-                            details.get("scope_requested").cloned().or_else(|| {
-                                self.config.oauth_scope(provider).filter(|s| !s.is_empty())
-                            })
-                        }),
-                        access_expires_at: at(tokens.expires_in),
-                        refresh_expires_at: at(refresh_expires),
-                        tokens_issued_at: Some(rfc3339(now)),
-                        details,
-                    },
-                    &self.vault,
-                    self.actor,
-                )
-                .await?;
+        let id = self
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id: &done.customer_id,
+                provider,
+                kind: CredentialKind::Oauth,
+                credential_hint: None,
+                secrets: Some(Grant::secrets(
+                    &tokens.access_token,
+                    tokens.refresh_token.as_ref(),
+                )),
+                sites: &sites,
+                scopes: tokens.scope.clone().or_else(|| {
+                    details
+                        .get("scope_requested")
+                        .cloned()
+                        .or_else(|| self.config.oauth_scope(provider).filter(|s| !s.is_empty()))
+                }),
+                access_expires_at: at(tokens.expires_in),
+                refresh_expires_at: at(refresh_expires),
+                tokens_issued_at: Some(rfc3339(now)),
+                details,
+            })
+            .await?;
         let conn = self.store.connection(&id).await?;
         if let Some((source, series)) = usage {
             self.store_usage(&conn.customer_id, Some(&conn.id), &source, &series)
@@ -843,7 +845,7 @@ impl Onramp {
                     customer_id: Some(customer_id),
                     connection_id: Some(&conn.id),
                     provider: Some(provider),
-                    kind: "reauthorized",
+                    kind: crate::model::EventKind::Reauthorized,
                     summary: format!(
                         "{name} re-authorized by the customer{}",
                         tokens
@@ -901,7 +903,7 @@ impl Onramp {
                             customer_id: Some(&done.customer_id),
                             connection_id: Some(&id),
                             provider: Some(ProviderId::Pelm),
-                            kind: "reauthorized",
+                            kind: crate::model::EventKind::Reauthorized,
                             summary: format!(
                                 "Pelm connection updated: {} account{}",
                                 sites.len(),
@@ -915,26 +917,21 @@ impl Onramp {
             }
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id: &done.customer_id,
-                    provider: ProviderId::Pelm,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: None,
-                    secrets: Some(Grant::secrets(&access, None)),
-                    sites: &sites,
-                    scopes: None,
-                    // Pelm's access token does not expire.
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details,
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id: &done.customer_id,
+                provider: ProviderId::Pelm,
+                kind: CredentialKind::Oauth,
+                credential_hint: None,
+                secrets: Some(Grant::secrets(&access, None)),
+                sites: &sites,
+                scopes: None,
+                // Pelm's access token does not expire.
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details,
+            })
             .await?;
         self.store.connection(&id).await
     }
@@ -992,25 +989,20 @@ impl Onramp {
             .hint("Ask the customer whether the Join finished at the vendor, then start again."));
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id,
-                    provider: ProviderId::Derapi,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: Some(format!("via Derapi: {label}")),
-                    secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details,
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id,
+                provider: ProviderId::Derapi,
+                kind: CredentialKind::Oauth,
+                credential_hint: Some(format!("via Derapi: {label}")),
+                secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
+                sites: &sites,
+                scopes: None,
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details,
+            })
             .await?;
         self.store.connection(&id).await
     }

@@ -85,7 +85,7 @@ impl Onramp {
                     customer_id: Some(customer_id),
                     connection_id,
                     provider: None,
-                    kind: "usage_imported",
+                    kind: crate::model::EventKind::UsageImported,
                     summary: format!(
                         "Usage from {source}: {} meter reading series, {months} months",
                         series.len()

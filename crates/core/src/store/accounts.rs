@@ -7,8 +7,8 @@
 use sqlx::Row;
 
 use super::custody::{lease_lost, rfc3339_micros};
-use super::{app_aad_at, app_row, provider_event, Store};
-use crate::error::{Code, Error, Result};
+use super::{app_aad_at, app_row, NewEvent, Store};
+use crate::error::{Error, Result};
 use crate::model::{ErrorInfo, ProviderId};
 use crate::seal::Secrets;
 use crate::vault::Vault;
@@ -118,7 +118,7 @@ impl Store {
         credential_hint: &str,
         vault: &Vault,
         secrets: &Secrets,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let row = app_row(provider, ROW);
         let mut tx = self.write_tx().await?;
@@ -142,18 +142,7 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        self.insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_saved",
-                &format!("installer account saved ({credential_hint})"),
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// Saves an installer account that is a sign-in (its tokens sealed at a new generation, so
@@ -165,7 +154,7 @@ impl Store {
         credential_hint: &str,
         vault: &Vault,
         tokens: &AccountTokens<'_>,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let row = app_row(provider, ROW);
         let mut tx = self.write_tx().await?;
@@ -194,38 +183,20 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        self.insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_signed_in",
-                &format!("installer account signed in ({credential_hint})"),
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
-    pub async fn delete_installer_account(&self, provider: ProviderId, actor: &str) -> Result<()> {
+    pub async fn delete_installer_account(
+        &self,
+        provider: ProviderId,
+        event: &NewEvent<'_>,
+    ) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM provider_apps WHERE provider = ? AND kind = 'installer_account'")
             .bind(provider.as_str())
             .execute(&mut *tx)
             .await?;
-        self.insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_removed",
-                "installer account removed",
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// Takes the renewal lease of a signed-in account, if it is active and nobody holds it
@@ -295,7 +266,7 @@ impl Store {
         lease: &AccountLease,
         vault: &Vault,
         tokens: &AccountTokens<'_>,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let provider = lease.provider;
         let next = lease.generation + 1;
@@ -322,18 +293,7 @@ impl Store {
         if done != 1 {
             return Err(lease_lost(provider));
         }
-        self.insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_renewed",
-                "installer account's sign-in renewed",
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// The vendor refused the account's sign-in: it needs the installer, with why; the lease
@@ -342,7 +302,7 @@ impl Store {
         &self,
         lease: &AccountLease,
         error: &Error,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let provider = lease.provider;
         let mut tx = self.write_tx().await?;
@@ -362,20 +322,7 @@ impl Store {
         .await?
         .rows_affected();
         if done == 1 {
-            self.insert_event(
-                &mut tx,
-                &provider_event(
-                    provider,
-                    if error.code == Code::TokenLost {
-                        "installer_account_token_lost"
-                    } else {
-                        "installer_account_needs_sign_in"
-                    },
-                    "installer account must be signed in again",
-                    actor,
-                ),
-            )
-            .await?;
+            self.insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())

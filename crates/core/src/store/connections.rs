@@ -5,8 +5,25 @@ use std::collections::HashMap;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::events::connected_event;
 use super::*;
+
+/// A grant the vendor no longer accepts, as [`Store::set_grant_refused`] writes it.
+#[derive(Clone, Copy)]
+pub struct GrantRefused<'a> {
+    pub connection_id: &'a str,
+    /// `needs_reauth` or `revoked`.
+    pub state: ConnectionState,
+    pub why: &'a ErrorInfo,
+    pub kind: EventKind,
+}
+
+/// Sites added to an existing connection.
+#[derive(Clone, Copy)]
+pub struct NewSites<'a> {
+    pub connection_id: &'a str,
+    pub provider: ProviderId,
+    pub sites: &'a [VendorSite],
+}
 
 /// What a new connection is made of; written with its sites and event in one transaction.
 pub struct NewConnection<'a> {
@@ -134,7 +151,7 @@ impl Store {
         &self,
         new: &NewConnection<'_>,
         vault: &Vault,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<String> {
         let id = new.id.clone();
         let sealed = match &new.secrets {
@@ -167,24 +184,17 @@ impl Store {
         .await?;
         self.insert_sites(&mut tx, &id, new.provider, new.sites)
             .await?;
-        self.insert_event(
-            &mut tx,
-            &connected_event(new.customer_id, &id, new.provider, new.sites, actor),
-        )
-        .await?;
-        tx.commit().await?;
+        self.commit_with(tx, event).await?;
         Ok(id)
     }
 
     /// Adds sites to an existing connection (installer-account picks made later).
-    pub async fn add_sites(
-        &self,
-        connection_id: &str,
-        customer_id: &str,
-        provider: ProviderId,
-        sites: &[VendorSite],
-        actor: &str,
-    ) -> Result<()> {
+    pub async fn add_sites(&self, added: &NewSites<'_>, event: &NewEvent<'_>) -> Result<()> {
+        let NewSites {
+            connection_id,
+            provider,
+            sites,
+        } = *added;
         let mut tx = self.write_tx().await?;
         self.insert_sites(&mut tx, connection_id, provider, sites)
             .await?;
@@ -194,13 +204,7 @@ impl Store {
             .bind(connection_id)
             .execute(&mut *tx)
             .await?;
-        self.insert_event(
-            &mut tx,
-            &connected_event(customer_id, connection_id, provider, sites, actor),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// A connection's sealed secrets and the generation they are sealed for.
@@ -258,7 +262,7 @@ impl Store {
                     customer_id: Some(&customer_id),
                     connection_id: Some(connection_id),
                     provider: Some(provider),
-                    kind: "check_failed",
+                    kind: crate::model::EventKind::CheckFailed,
                     summary: e.message.clone(),
                     actor,
                 },
@@ -273,16 +277,16 @@ impl Store {
     /// The vendor no longer accepts the grant: `needs_reauth` (it lapsed) or `revoked` (the
     /// customer or the vendor withdrew it). Either way the customer signs in again.
     ///
-    /// `kind` names the event: the state's own, or `token_lost` when the refresh token was
-    /// spent by a refresh whose answer a crash lost. The lease and the in-flight mark go.
-    pub async fn set_grant_refused(
-        &self,
-        connection_id: &str,
-        state: ConnectionState,
-        why: &ErrorInfo,
-        kind: Option<&str>,
-        actor: &str,
-    ) -> Result<()> {
+    /// The event's kind is the caller's: the state's own, or `token_lost` when the refresh
+    /// token was spent by a refresh whose answer a crash lost; its summary is the reason. The
+    /// lease and the in-flight mark go.
+    pub async fn set_grant_refused(&self, refused: &GrantRefused<'_>, actor: &str) -> Result<()> {
+        let GrantRefused {
+            connection_id,
+            state,
+            why,
+            kind,
+        } = *refused;
         debug_assert!(matches!(
             state,
             ConnectionState::NeedsReauth | ConnectionState::Revoked
@@ -309,7 +313,7 @@ impl Store {
                 customer_id: Some(&customer_id),
                 connection_id: Some(connection_id),
                 provider: Some(provider_of(row.get("provider"))?),
-                kind: kind.unwrap_or(state.as_str()),
+                kind,
                 summary: why.message.clone(),
                 actor,
             },
@@ -363,7 +367,7 @@ impl Store {
                     customer_id: Some(&customer_id),
                     connection_id: Some(connection_id),
                     provider: Some(provider_of(row.get("provider"))?),
-                    kind: "refresh_refused",
+                    kind: crate::model::EventKind::RefreshRefused,
                     summary: why.message.clone(),
                     actor,
                 },
@@ -376,36 +380,17 @@ impl Store {
 
     /// Deletes a connection with its sealed secrets and its sites, with an event, in one
     /// transaction.
-    pub async fn delete_connection(&self, id: &str, actor: &str) -> Result<()> {
+    pub async fn delete_connection(&self, id: &str, event: &NewEvent<'_>) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT customer_id, provider FROM connections WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| Error::not_found("No such connection."))?;
-        let provider = provider_of(row.get("provider"))?;
-        let customer_id: String = row.get("customer_id");
-        sqlx::query("DELETE FROM connections WHERE id = ?")
+        let gone = sqlx::query("DELETE FROM connections WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
-            .await?;
-        self.insert_event(
-            &mut tx,
-            &NewEvent {
-                customer_id: Some(&customer_id),
-                connection_id: Some(id),
-                provider: Some(provider),
-                kind: "connection_removed",
-                summary: format!(
-                    "{} connection removed",
-                    crate::providers::spec(provider).name
-                ),
-                actor,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(Error::not_found("No such connection."));
+        }
+        self.commit_with(tx, event).await
     }
 
     /// For each site of a provider already connected: its external id -> the customer's name.

@@ -390,7 +390,7 @@ impl Store {
                                 customer_id: Some(&customer),
                                 connection_id: Some(&row.key),
                                 provider: ProviderId::parse(&provider),
-                                kind: "secrets_missing",
+                                kind: crate::model::EventKind::SecretsMissing,
                                 summary: "The connection's saved secrets were missing from the keyring; the customer must connect again".into(),
                                 actor,
                             },

@@ -6,7 +6,12 @@ use sqlx::Row;
 use super::*;
 
 impl Store {
-    pub async fn insert_customer(&self, input: &NewCustomer, actor: &str) -> Result<Customer> {
+    /// Writes a new customer with its event (about the row made here, whose id it takes).
+    pub async fn insert_customer(
+        &self,
+        input: &NewCustomer,
+        event: NewEvent<'_>,
+    ) -> Result<Customer> {
         let name = input.name.trim();
         if name.is_empty() {
             return Err(Error::validation("Enter the customer's name."));
@@ -42,19 +47,11 @@ impl Store {
         .bind(&c.updated_at)
         .execute(&mut *tx)
         .await?;
-        self.insert_event(
-            &mut tx,
-            &NewEvent {
-                customer_id: Some(&c.id),
-                connection_id: None,
-                provider: None,
-                kind: "customer_created",
-                summary: format!("Customer {} added", c.name),
-                actor,
-            },
-        )
-        .await?;
-        tx.commit().await?;
+        let event = NewEvent {
+            customer_id: Some(&c.id),
+            ..event
+        };
+        self.commit_with(tx, &event).await?;
         Ok(c)
     }
 

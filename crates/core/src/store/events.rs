@@ -4,11 +4,13 @@ use sqlx::Row;
 
 use super::*;
 
+/// An event as the service hands it to the store: whose it is, its kind, and its summary in
+/// the installer's words (the store composes no sentence).
 pub struct NewEvent<'a> {
     pub customer_id: Option<&'a str>,
     pub connection_id: Option<&'a str>,
     pub provider: Option<ProviderId>,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub summary: String,
     pub actor: &'a str,
 }
@@ -43,7 +45,7 @@ impl Store {
                         .get::<Option<String>, _>("provider")
                         .map(|p| provider_of(&p))
                         .transpose()?,
-                    kind: r.get("kind"),
+                    kind: kind_of(r.get("kind"))?,
                     summary: r.get("summary"),
                     actor: r.get("actor"),
                 })
@@ -56,58 +58,6 @@ impl Store {
         self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// An event about a provider's account or app rather than a customer.
-pub(crate) fn provider_event<'a>(
-    provider: ProviderId,
-    kind: &'a str,
-    what: &str,
-    actor: &'a str,
-) -> NewEvent<'a> {
-    NewEvent {
-        customer_id: None,
-        connection_id: None,
-        provider: Some(provider),
-        kind,
-        summary: format!("{} {what}", crate::providers::spec(provider).name),
-        actor,
-    }
-}
-
-pub(super) fn connected_event<'a>(
-    customer_id: &'a str,
-    connection_id: &'a str,
-    provider: ProviderId,
-    sites: &[VendorSite],
-    actor: &'a str,
-) -> NewEvent<'a> {
-    let spec = crate::providers::spec(provider);
-    let names: Vec<&str> = sites.iter().take(3).map(|s| s.name.as_str()).collect();
-    let more = sites.len().saturating_sub(names.len());
-    let noun = if sites.len() == 1 {
-        spec.site_noun.to_string()
-    } else {
-        format!("{}s", spec.site_noun)
-    };
-    let mut summary = format!(
-        "{} connected: {} {noun} ({}",
-        spec.name,
-        sites.len(),
-        names.join(", ")
-    );
-    if more > 0 {
-        summary.push_str(&format!(" and {more} more"));
-    }
-    summary.push(')');
-    NewEvent {
-        customer_id: Some(customer_id),
-        connection_id: Some(connection_id),
-        provider: Some(provider),
-        kind: "connected",
-        summary,
-        actor,
     }
 }
 
@@ -126,11 +76,28 @@ impl Store {
         .bind(e.customer_id)
         .bind(e.connection_id)
         .bind(e.provider.map(|p| p.as_str()))
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(&e.summary)
         .bind(e.actor)
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
+
+    /// The end of every change that leaves a trace: its event, written in its transaction,
+    /// and the commit (both or neither).
+    pub(super) async fn commit_with(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        e: &NewEvent<'_>,
+    ) -> Result<()> {
+        self.insert_event(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn kind_of(s: &str) -> Result<EventKind> {
+    EventKind::parse(s)
+        .ok_or_else(|| Error::storage(format!("unknown event kind {s:?} in the store")))
 }

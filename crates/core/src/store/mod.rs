@@ -18,10 +18,9 @@ pub use backup::{
     would_replace, ConnectionRow, CustomerRow, EventRow, KeyChange, ProviderAppRow, SiteRow,
     Snapshot, UsageMonthRow, UsageSeriesRow,
 };
-pub use connections::NewConnection;
+pub use connections::{GrantRefused, NewConnection, NewSites};
 pub(crate) use custody::lease_lost;
 pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
-pub(crate) use events::provider_event;
 pub use events::NewEvent;
 pub use provider_apps::app_row;
 use refresh::RefreshQueue;
@@ -222,6 +221,7 @@ pub(crate) fn parse_code(code: &str) -> Code {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::words;
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -251,7 +251,7 @@ mod tests {
                     job_number: Some("J-100".into()),
                     ..Default::default()
                 },
-                "app",
+                words::customer_created("Ada Garcia", "app"),
             )
             .await
             .unwrap();
@@ -261,7 +261,7 @@ mod tests {
                 address: Some("12 Elm St, Fresno".into()),
                 ..Default::default()
             },
-            "app",
+            words::customer_created("Ben Okafor", "app"),
         )
         .await
         .unwrap();
@@ -280,28 +280,25 @@ mod tests {
 
         let vault = Vault::in_memory(s.store_id());
         assert!(vault.unlock(&s).await.available);
-        s.insert_connection(
-            &NewConnection {
-                id: new_id(),
-                customer_id: &a.id,
-                provider: ProviderId::Solaredge,
-                kind: CredentialKind::CustomerKey,
-                credential_hint: Some("…ABCD".into()),
-                secrets: Some(
-                    Secrets::new().with("api_key", &crate::vault::Sensitive::new("K".into())),
-                ),
-                sites: &[site("1", "Garcia Residence"), site("2", "Garcia Barn")],
-                scopes: None,
-                access_expires_at: None,
-                refresh_expires_at: None,
-                tokens_issued_at: None,
-                details: Default::default(),
-            },
-            &vault,
-            "app",
-        )
-        .await
-        .unwrap();
+        let new = NewConnection {
+            id: new_id(),
+            customer_id: &a.id,
+            provider: ProviderId::Solaredge,
+            kind: CredentialKind::CustomerKey,
+            credential_hint: Some("…ABCD".into()),
+            secrets: Some(
+                Secrets::new().with("api_key", &crate::vault::Sensitive::new("K".into())),
+            ),
+            sites: &[site("1", "Garcia Residence"), site("2", "Garcia Barn")],
+            scopes: None,
+            access_expires_at: None,
+            refresh_expires_at: None,
+            tokens_issued_at: None,
+            details: Default::default(),
+        };
+        s.insert_connection(&new, &vault, &words::new_connection(&new, "app"))
+            .await
+            .unwrap();
         let list = s.list_customers(Some("ada")).await.unwrap();
         assert_eq!((list[0].connected, list[0].sites), (1, 2));
         let conns = s.connections_for(&a.id).await.unwrap();
@@ -319,7 +316,7 @@ mod tests {
     async fn a_customer_needs_a_name() {
         let (_d, s) = store().await;
         let e = s
-            .insert_customer(&NewCustomer::default(), "app")
+            .insert_customer(&NewCustomer::default(), words::customer_created("", "app"))
             .await
             .unwrap_err();
         assert_eq!(e.code, Code::Validation);

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::events::provider_event;
 use super::*;
 
 impl Store {
@@ -106,7 +105,7 @@ impl Store {
         client_id: &str,
         vault: &Vault,
         secrets: &Secrets,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let sealed = vault.seal(&app_aad(&app_row(provider, "oauth_app")), secrets)?;
         let mut tx = self.write_tx().await?;
@@ -122,18 +121,7 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        self.insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "app_saved",
-                &format!("app saved (client id {client_id})"),
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 }
 
