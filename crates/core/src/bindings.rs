@@ -21,6 +21,7 @@ pub fn typescript() -> String {
         ConnectAccountSites::decl(&cfg),
         ConnectionsChanged::decl(&cfg),
         Connection::decl(&cfg),
+        ConnectionDetails::decl(&cfg),
         ConnectionState::decl(&cfg),
         CredentialKind::decl(&cfg),
         Customer::decl(&cfg),

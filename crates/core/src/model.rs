@@ -199,9 +199,8 @@ pub struct Connection {
     pub sites: Vec<Site>,
     /// OAuth: the scope the vendor granted (the customer may have edited it).
     pub scopes: Option<String>,
-    /// Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
-    /// `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
-    pub details: std::collections::BTreeMap<String, String>,
+    /// Facts about the grant worth showing, never secrets.
+    pub details: ConnectionDetails,
     /// OAuth: when the access token expires (RFC 3339), if the vendor said.
     pub access_expires_at: Option<String>,
     /// OAuth: when the refresh token expires unless it is used (RFC 3339), if known.
@@ -379,6 +378,147 @@ impl PartialEq<&str> for EventKind {
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Facts about a grant worth keeping and showing, never secrets; stored as JSON in the
+/// connection's row (and, while a sign-in is in flight, in its pending authorization).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ConnectionDetails {
+    /// UtilityAPI: the utility's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub utility: Option<String>,
+    /// UtilityAPI: the utility's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub utility_name: Option<String>,
+    /// UtilityAPI: the scope asked for (the customer may grant less).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub scope_requested: Option<String>,
+    /// UtilityAPI: ESPI's `resourceURI` from the token answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resource_uri: Option<String>,
+    /// UtilityAPI: ESPI's `authorizationURI` from the token answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub authorization_uri: Option<String>,
+    /// Pelm: the user the connection belongs to (the customer's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub user_id: Option<String>,
+    /// Pelm Connect's mode for this sign-in: `create` or `update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub mode: Option<String>,
+    /// Derapi: the device vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub vendor: Option<String>,
+    /// Derapi: the sign-in flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub flow_id: Option<String>,
+    /// Derapi: the enrollment the sign-in made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub enrollment_id: Option<String>,
+    /// Derapi: the vendor session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<String>,
+    /// Derapi: the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub site_id: Option<String>,
+    /// The account the vendor says the grant is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account: Option<String>,
+}
+
+impl ConnectionDetails {
+    /// Takes every fact `other` has (its facts win).
+    pub fn merge(&mut self, other: ConnectionDetails) {
+        if other.utility.is_some() {
+            self.utility = other.utility;
+        }
+        if other.utility_name.is_some() {
+            self.utility_name = other.utility_name;
+        }
+        if other.scope_requested.is_some() {
+            self.scope_requested = other.scope_requested;
+        }
+        if other.resource_uri.is_some() {
+            self.resource_uri = other.resource_uri;
+        }
+        if other.authorization_uri.is_some() {
+            self.authorization_uri = other.authorization_uri;
+        }
+        if other.user_id.is_some() {
+            self.user_id = other.user_id;
+        }
+        if other.mode.is_some() {
+            self.mode = other.mode;
+        }
+        if other.vendor.is_some() {
+            self.vendor = other.vendor;
+        }
+        if other.flow_id.is_some() {
+            self.flow_id = other.flow_id;
+        }
+        if other.enrollment_id.is_some() {
+            self.enrollment_id = other.enrollment_id;
+        }
+        if other.session_id.is_some() {
+            self.session_id = other.session_id;
+        }
+        if other.site_id.is_some() {
+            self.site_id = other.site_id;
+        }
+        if other.account.is_some() {
+            self.account = other.account;
+        }
+    }
+
+    /// The facts known, by their stored name, in the names' order.
+    pub fn entries(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("account", &self.account),
+            ("authorization_uri", &self.authorization_uri),
+            ("enrollment_id", &self.enrollment_id),
+            ("flow_id", &self.flow_id),
+            ("mode", &self.mode),
+            ("resource_uri", &self.resource_uri),
+            ("scope_requested", &self.scope_requested),
+            ("session_id", &self.session_id),
+            ("site_id", &self.site_id),
+            ("user_id", &self.user_id),
+            ("utility", &self.utility),
+            ("utility_name", &self.utility_name),
+            ("vendor", &self.vendor),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_deref()?)))
+        .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.utility.is_none()
+            && self.utility_name.is_none()
+            && self.scope_requested.is_none()
+            && self.resource_uri.is_none()
+            && self.authorization_uri.is_none()
+            && self.user_id.is_none()
+            && self.mode.is_none()
+            && self.vendor.is_none()
+            && self.flow_id.is_none()
+            && self.enrollment_id.is_none()
+            && self.session_id.is_none()
+            && self.site_id.is_none()
+            && self.account.is_none()
     }
 }
 

@@ -41,10 +41,9 @@ credential_hint: string | null, last_error: ErrorInfo | null, created_at: string
  */
 scopes: string | null, 
 /**
- * Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
- * `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
+ * Facts about the grant worth showing, never secrets.
  */
-details: { [key in string]: string }, 
+details: ConnectionDetails, 
 /**
  * OAuth: when the access token expires (RFC 3339), if the vendor said.
  */
@@ -57,6 +56,59 @@ refresh_expires_at: string | null,
  * OAuth: when the current tokens were issued (RFC 3339).
  */
 tokens_issued_at: string | null, };
+export type ConnectionDetails = { 
+/**
+ * UtilityAPI: the utility's id.
+ */
+utility?: string, 
+/**
+ * UtilityAPI: the utility's name.
+ */
+utility_name?: string, 
+/**
+ * UtilityAPI: the scope asked for (the customer may grant less).
+ */
+scope_requested?: string, 
+/**
+ * UtilityAPI: ESPI's `resourceURI` from the token answer.
+ */
+resource_uri?: string, 
+/**
+ * UtilityAPI: ESPI's `authorizationURI` from the token answer.
+ */
+authorization_uri?: string, 
+/**
+ * Pelm: the user the connection belongs to (the customer's id).
+ */
+user_id?: string, 
+/**
+ * Pelm Connect's mode for this sign-in: `create` or `update`.
+ */
+mode?: string, 
+/**
+ * Derapi: the device vendor.
+ */
+vendor?: string, 
+/**
+ * Derapi: the sign-in flow.
+ */
+flow_id?: string, 
+/**
+ * Derapi: the enrollment the sign-in made.
+ */
+enrollment_id?: string, 
+/**
+ * Derapi: the vendor session.
+ */
+session_id?: string, 
+/**
+ * Derapi: the site.
+ */
+site_id?: string, 
+/**
+ * The account the vendor says the grant is for.
+ */
+account?: string, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
 export type ConnectionsChanged = { 
 /**

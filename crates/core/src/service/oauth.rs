@@ -415,9 +415,9 @@ impl Onramp {
             .hint("For a key, enter the new key with Connect."));
         }
         let options = SignInOptions {
-            utility: conn.details.get("utility").cloned(),
-            scope: conn.details.get("scope_requested").cloned(),
-            vendor: conn.details.get("vendor").cloned(),
+            utility: conn.details.utility.clone(),
+            scope: conn.details.scope_requested.clone(),
+            vendor: conn.details.vendor.clone(),
         };
         self.begin_sign_in_for(
             &conn.customer_id,
@@ -469,7 +469,7 @@ impl Onramp {
             }
         };
         // What must exist before the browser opens, and what the completion needs to know.
-        let mut details: BTreeMap<String, String> = BTreeMap::new();
+        let mut details = ConnectionDetails::default();
         let mut scope = self
             .config
             .oauth_scope(provider)
@@ -480,9 +480,9 @@ impl Onramp {
             ProviderId::Utilityapi => {
                 let (utility, asked) = self.utility_choice(options)?;
                 ep = utility.endpoints();
-                details.insert("utility".into(), utility.id.clone());
-                details.insert("utility_name".into(), utility.name.clone());
-                details.insert("scope_requested".into(), asked.clone());
+                details.utility = Some(utility.id.clone());
+                details.utility_name = Some(utility.name.clone());
+                details.scope_requested = Some(asked.clone());
                 scope = asked;
             }
             ProviderId::Pelm => {
@@ -505,9 +505,8 @@ impl Onramp {
                     )
                     .await?,
                 );
-                details.insert("user_id".into(), customer.id.clone());
-                details.insert(
-                    "mode".into(),
+                details.user_id = Some(customer.id.clone());
+                details.mode = Some(
                     if existing.is_some() {
                         "update"
                     } else {
@@ -531,8 +530,8 @@ impl Onramp {
                     program.as_deref(),
                 )
                 .await?;
-                details.insert("vendor".into(), vendor);
-                details.insert("flow_id".into(), flow.clone());
+                details.vendor = Some(vendor);
+                details.flow_id = Some(flow.clone());
                 derapi_flow = Some(flow);
             }
             _ => {}
@@ -565,10 +564,7 @@ impl Onramp {
             ProviderId::Derapi => providers::derapi::flow_authorize_url(
                 &ep.api_url,
                 derapi_flow.as_deref().unwrap_or_default(),
-                details
-                    .get("vendor")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
+                details.vendor.as_deref().unwrap_or_default(),
                 &begun.state,
             )?,
             _ => vendor_oauth::authorize_url(
@@ -633,11 +629,12 @@ impl Onramp {
         auth.check_issuer(&cb, |p| self.config.oauth_issuer(p))
             .await?;
         let done = auth.complete(&cb, expected, now).await?;
-        let details: BTreeMap<String, String> = done
-            .details
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or_default();
+        let details: ConnectionDetails = match done.details.as_deref() {
+            None => ConnectionDetails::default(),
+            Some(d) => serde_json::from_str(d).map_err(|e| {
+                Error::storage(format!("The sign-in's saved details are unreadable ({e})."))
+            })?,
+        };
         match done.provider {
             ProviderId::Pelm => return self.finish_pelm(&done, details).await,
             ProviderId::Derapi => return self.finish_derapi(&done, details).await,
@@ -648,7 +645,7 @@ impl Onramp {
         let (spec, mut ep) = self.oauth_spec(provider)?;
         let mut details = details;
         if provider == ProviderId::Utilityapi {
-            let id = details.get("utility").cloned().unwrap_or_default();
+            let id = details.utility.clone().unwrap_or_default();
             ep = self
                 .config
                 .utility(&id)
@@ -693,7 +690,7 @@ impl Onramp {
                         usage = Some((
                             format!(
                                 "UtilityAPI ({})",
-                                details.get("utility_name").cloned().unwrap_or_default()
+                                details.utility_name.clone().unwrap_or_default()
                             ),
                             crate::usage::to_series(&feed, "utilityapi"),
                         ));
@@ -709,7 +706,7 @@ impl Onramp {
                 let (sites, series, account) =
                     self.metry_usage(&ep.api_url, &tokens.access_token).await?;
                 if let Some(a) = account {
-                    details.insert("account".into(), a);
+                    details.account = Some(a);
                 }
                 usage = Some(("Metry".into(), series));
                 sites
@@ -764,7 +761,8 @@ impl Onramp {
                 sites: &sites,
                 scopes: tokens.scope.clone().or_else(|| {
                     details
-                        .get("scope_requested")
+                        .scope_requested
+                        .as_ref()
                         .cloned()
                         .or_else(|| self.config.oauth_scope(provider).filter(|s| !s.is_empty()))
                 }),
@@ -799,7 +797,7 @@ impl Onramp {
         provider: ProviderId,
         tokens: &vendor_oauth::Tokens,
         (access_expires, refresh_expires, issued): (Option<String>, Option<String>, String),
-        mut details: BTreeMap<String, String>,
+        details: ConnectionDetails,
         usage: Option<(String, Vec<crate::store::NewSeries>)>,
     ) -> Result<Connection> {
         let conn = self.store.connection(connection_id).await?;
@@ -829,7 +827,7 @@ impl Onramp {
             tokens.refresh_token.as_ref().or(kept.as_ref()),
         );
         let mut merged = conn.details.clone();
-        merged.append(&mut details);
+        merged.merge(details);
         let name = providers::spec(provider).name;
         self.store
             .update_grant(
@@ -870,7 +868,7 @@ impl Onramp {
     async fn finish_pelm(
         &self,
         done: &crate::auth::Completed,
-        details: BTreeMap<String, String>,
+        details: ConnectionDetails,
     ) -> Result<Connection> {
         let (_, ep) = self.oauth_spec(ProviderId::Pelm)?;
         let app = self.app_credentials(ProviderId::Pelm).await?;
@@ -959,12 +957,12 @@ impl Onramp {
     async fn finish_derapi(
         &self,
         done: &crate::auth::Completed,
-        mut details: BTreeMap<String, String>,
+        mut details: ConnectionDetails,
     ) -> Result<Connection> {
-        let vendor = details.get("vendor").cloned().unwrap_or_default();
+        let vendor = details.vendor.clone().unwrap_or_default();
         let enrollment = done.extra.get("enrollmentID").cloned();
         if let Some(e) = &enrollment {
-            details.insert("enrollment_id".into(), e.clone());
+            details.enrollment_id = Some(e.clone());
         }
         let sites = self.derapi_sites(&vendor, enrollment.as_deref()).await?;
         self.store_derapi(&done.customer_id, &vendor, sites, details, None)
@@ -977,7 +975,7 @@ impl Onramp {
         customer_id: &str,
         vendor: &str,
         sites: Vec<providers::VendorSite>,
-        details: BTreeMap<String, String>,
+        details: ConnectionDetails,
         tokens: Option<(&Sensitive<String>, Option<&Sensitive<String>>)>,
     ) -> Result<Connection> {
         let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
@@ -1023,12 +1021,9 @@ impl Onramp {
         };
         match conn.provider {
             ProviderId::Derapi => {
-                let vendor = conn.details.get("vendor").cloned().unwrap_or_default();
+                let vendor = conn.details.vendor.clone().unwrap_or_default();
                 let found = self
-                    .derapi_sites(
-                        &vendor,
-                        conn.details.get("enrollment_id").map(String::as_str),
-                    )
+                    .derapi_sites(&vendor, conn.details.enrollment_id.as_deref())
                     .await;
                 return self.record_check(&conn.id, found).await;
             }

@@ -288,9 +288,9 @@ impl Onramp {
                 return Err(e);
             }
         };
-        let mut learned = std::collections::BTreeMap::new();
+        let mut learned = ConnectionDetails::default();
         if let Err(e) = grant_uris(&tokens, &ep.token_url, &mut learned) {
-            learned.clear();
+            learned = ConnectionDetails::default();
             tracing::warn!(error = %e, "a token answer's grant addresses were refused");
         }
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
@@ -668,15 +668,15 @@ fn tally(
 pub(crate) fn grant_uris(
     tokens: &vendor_oauth::Tokens,
     token_url: &str,
-    details: &mut std::collections::BTreeMap<String, String>,
+    details: &mut ConnectionDetails,
 ) -> Result<()> {
-    for (k, v) in [
-        ("resource_uri", &tokens.resource_uri),
-        ("authorization_uri", &tokens.authorization_uri),
+    for (v, field) in [
+        (&tokens.resource_uri, &mut details.resource_uri),
+        (&tokens.authorization_uri, &mut details.authorization_uri),
     ] {
         if let Some(v) = v {
             providers::utilityapi::same_origin(v, token_url)?;
-            details.insert(k.into(), v.clone());
+            *field = Some(v.clone());
         }
     }
     Ok(())

@@ -2,7 +2,6 @@
 //! customer downloaded), Metry's monthly consumption; token refresh for the connections that
 //! fetch it; Derapi Join sessions.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use time::OffsetDateTime;
@@ -309,7 +308,7 @@ impl Onramp {
         match conn.provider {
             ProviderId::Utilityapi => {
                 let ep = self.utility_endpoints(conn)?;
-                let resource = conn.details.get("resource_uri").ok_or_else(|| {
+                let resource = conn.details.resource_uri.as_ref().ok_or_else(|| {
                     Error::new(
                         Code::ReauthRequired,
                         "Onramp does not know where this customer's usage is.",
@@ -324,7 +323,8 @@ impl Onramp {
                     format!(
                         "UtilityAPI ({})",
                         conn.details
-                            .get("utility_name")
+                            .utility_name
+                            .as_ref()
                             .cloned()
                             .unwrap_or_default()
                     ),
@@ -340,7 +340,7 @@ impl Onramp {
     }
 
     fn utility_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
-        let id = conn.details.get("utility").cloned().unwrap_or_default();
+        let id = conn.details.utility.clone().unwrap_or_default();
         Ok(self
             .config
             .utility(&id)
@@ -366,7 +366,7 @@ impl Onramp {
     /// client access token (`client_credentials`) at the connection's `authorizationURI`.
     pub(crate) async fn utilityapi_authorization(&self, conn: &Connection) -> Result<()> {
         let ep = self.utility_endpoints(conn)?;
-        let uri = conn.details.get("authorization_uri").ok_or_else(|| {
+        let uri = conn.details.authorization_uri.as_ref().ok_or_else(|| {
             Error::new(
                 Code::VendorRejected,
                 "Onramp does not know this authorization's record.",
@@ -462,12 +462,12 @@ impl Onramp {
                     // Derapi named the customer's site (Enphase Grid Services): only that one.
                     sites.retain(|s| &s.external_id == site);
                 }
-                let mut details = BTreeMap::new();
-                details.insert("vendor".to_string(), vendor.clone());
-                details.insert("session_id".to_string(), session.session_id.clone());
-                if let Some(site) = &t.site_id {
-                    details.insert("site_id".to_string(), site.clone());
-                }
+                let details = ConnectionDetails {
+                    vendor: Some(vendor.clone()),
+                    session_id: Some(session.session_id.clone()),
+                    site_id: t.site_id.clone(),
+                    ..Default::default()
+                };
                 self.store_derapi(
                     &session.customer_id,
                     &vendor,

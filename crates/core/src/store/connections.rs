@@ -43,7 +43,7 @@ pub struct NewConnection<'a> {
     /// When these tokens were issued (Onramp's clock).
     pub tokens_issued_at: Option<String>,
     /// Non-secret facts of the grant (see [`Connection::details`]).
-    pub details: std::collections::BTreeMap<String, String>,
+    pub details: ConnectionDetails,
 }
 
 impl Store {
@@ -423,7 +423,7 @@ impl Store {
         access_expires_at: Option<&str>,
         refresh_expires_at: Option<&str>,
         tokens_issued_at: Option<&str>,
-        details: Option<&std::collections::BTreeMap<String, String>>,
+        details: Option<&ConnectionDetails>,
         sites: Option<&[VendorSite]>,
         (vault, secrets): (&Vault, &Secrets),
         event: Option<NewEvent<'_>>,
@@ -489,8 +489,21 @@ impl Store {
     }
 }
 
-pub(super) fn details_json(d: &std::collections::BTreeMap<String, String>) -> Option<String> {
+/// Details as stored: JSON of the facts known, nothing when none are.
+pub(super) fn details_json(d: &ConnectionDetails) -> Option<String> {
     (!d.is_empty()).then(|| serde_json::to_string(d).unwrap_or_default())
+}
+
+/// Details as read back: an unreadable value is an error that says so, not an empty set.
+fn details_of(stored: Option<String>, id: &str) -> Result<ConnectionDetails> {
+    match stored {
+        None => Ok(ConnectionDetails::default()),
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            Error::storage(format!(
+                "The details saved for connection {id} are unreadable ({e})."
+            ))
+        }),
+    }
 }
 
 impl Store {
@@ -572,10 +585,7 @@ fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
         last_checked_at: r.get("last_checked_at"),
         sites,
         scopes: r.get("scopes"),
-        details: r
-            .get::<Option<String>, _>("details")
-            .and_then(|d| serde_json::from_str(&d).ok())
-            .unwrap_or_default(),
+        details: details_of(r.get("details"), r.get("id"))?,
         access_expires_at: r.get("access_expires_at"),
         refresh_expires_at: r.get("refresh_expires_at"),
         tokens_issued_at: r.get("tokens_issued_at"),

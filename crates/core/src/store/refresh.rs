@@ -38,7 +38,7 @@ pub struct RefreshRecord {
     pub refresh_expires_at: Option<String>,
     pub tokens_issued_at: String,
     /// Details the token answer told (merged into the stored ones, which stay otherwise).
-    pub learned: std::collections::BTreeMap<String, String>,
+    pub learned: ConnectionDetails,
     pub summary: String,
     pub actor: String,
 }
