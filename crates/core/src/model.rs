@@ -522,6 +522,30 @@ impl ConnectionDetails {
     }
 }
 
+/// A site as a vendor describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VendorSite {
+    pub external_id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub peak_power_kw: Option<f64>,
+    pub status: Option<String>,
+}
+
+/// A meter's usage summary as it is written.
+pub struct NewSeries {
+    pub source_key: String,
+    pub title: String,
+    pub commodity: String,
+    pub flow: String,
+    pub unit: String,
+    pub currency: Option<String>,
+    pub readings: i64,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub months: Vec<UsageMonth>,
+}
+
 /// An entry of the activity log. Never carries a secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {

@@ -223,15 +223,7 @@ impl Credential {
     }
 }
 
-/// A site as a vendor describes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VendorSite {
-    pub external_id: String,
-    pub name: String,
-    pub address: Option<String>,
-    pub peak_power_kw: Option<f64>,
-    pub status: Option<String>,
-}
+pub use crate::model::VendorSite;
 
 /// Every site the credential can see.
 pub async fn list_sites(

@@ -49,6 +49,20 @@ pub struct Leased {
     pub taken: std::time::Instant,
 }
 
+impl crate::vault::KeyRecord for Store {
+    fn meta(&self, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send {
+        Store::meta(self, key)
+    }
+
+    fn init_data_key(
+        &self,
+        key_id: &str,
+        check: &str,
+    ) -> impl std::future::Future<Output = Result<String>> + Send {
+        Store::init_data_key(self, key_id, check)
+    }
+}
+
 /// The refresh's write was fenced out: another holder took the lease over meanwhile.
 pub(crate) fn lease_lost(provider: ProviderId) -> Error {
     Error::new(

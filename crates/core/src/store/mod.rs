@@ -13,6 +13,8 @@ mod refresh;
 mod sign_ins;
 mod usage;
 
+/// Shared with the parsers (`crate::usage`), which stay below the store.
+pub use crate::model::NewSeries;
 pub use accounts::{AccountLease, AccountRow, AccountState, AccountTokens};
 pub use backup::{
     would_replace, ConnectionRow, CustomerRow, EventRow, KeyChange, ProviderAppRow, SiteRow,
@@ -26,7 +28,6 @@ pub use provider_apps::app_row;
 use refresh::RefreshQueue;
 pub use refresh::RefreshRecord;
 pub use sign_ins::{Consumed, PendingRow};
-pub use usage::NewSeries;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -37,7 +38,6 @@ use sqlx::SqlitePool;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
-use crate::providers::VendorSite;
 use crate::seal::{Aad, Secrets};
 use crate::vault::Vault;
 
@@ -109,10 +109,7 @@ pub fn pending_aad(state_hash: &str) -> Aad<'_> {
     }
 }
 
-pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::clock::rfc3339;
 
 fn provider_of(s: &str) -> Result<ProviderId> {
     ProviderId::parse(s)

@@ -6,20 +6,6 @@ use sqlx::Row;
 
 use super::*;
 
-/// A meter's usage summary as it is written.
-pub struct NewSeries {
-    pub source_key: String,
-    pub title: String,
-    pub commodity: String,
-    pub flow: String,
-    pub unit: String,
-    pub currency: Option<String>,
-    pub readings: i64,
-    pub first_at: Option<String>,
-    pub last_at: Option<String>,
-    pub months: Vec<UsageMonth>,
-}
-
 impl Store {
     /// Writes meters' usage summaries and an event in one transaction. A series already stored
     /// under the same `source_key` for this customer is replaced, months and all.
