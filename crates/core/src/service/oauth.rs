@@ -831,14 +831,17 @@ impl Onramp {
         let name = providers::spec(provider).name;
         self.store
             .update_grant(
-                &conn.id,
-                tokens.scope.as_deref(),
-                access_expires.as_deref(),
-                refresh_expires.as_deref(),
-                Some(&issued),
-                Some(&merged),
-                None,
-                (&self.vault, &secrets),
+                &crate::store::NewGrant {
+                    connection_id: &conn.id,
+                    scopes: tokens.scope.as_deref(),
+                    access_expires_at: access_expires.as_deref(),
+                    refresh_expires_at: refresh_expires.as_deref(),
+                    tokens_issued_at: Some(&issued),
+                    details: Some(&merged),
+                    sites: None,
+                    secrets: &secrets,
+                },
+                &self.vault,
                 Some(crate::store::NewEvent {
                     customer_id: Some(customer_id),
                     connection_id: Some(&conn.id),
@@ -889,14 +892,17 @@ impl Onramp {
             if self.store.connection_secrets(&id).await?.is_some() {
                 self.store
                     .update_grant(
-                        &id,
-                        None,
-                        None,
-                        None,
-                        Some(&rfc3339(self.now())),
-                        Some(&details),
-                        Some(&sites),
-                        (&self.vault, &Grant::secrets(&access, None)),
+                        &crate::store::NewGrant {
+                            connection_id: &id,
+                            scopes: None,
+                            access_expires_at: None,
+                            refresh_expires_at: None,
+                            tokens_issued_at: Some(&rfc3339(self.now())),
+                            details: Some(&details),
+                            sites: Some(&sites),
+                            secrets: &Grant::secrets(&access, None),
+                        },
+                        &self.vault,
                         Some(crate::store::NewEvent {
                             customer_id: Some(&done.customer_id),
                             connection_id: Some(&id),

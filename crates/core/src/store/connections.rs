@@ -17,6 +17,21 @@ pub struct GrantRefused<'a> {
     pub kind: EventKind,
 }
 
+/// A new grant for an existing connection, as [`Store::update_grant`] writes it. `None`
+/// keeps what is stored (except the access token's expiry, which goes with the old token).
+#[derive(Clone, Copy)]
+pub struct NewGrant<'a> {
+    pub connection_id: &'a str,
+    pub scopes: Option<&'a str>,
+    pub access_expires_at: Option<&'a str>,
+    pub refresh_expires_at: Option<&'a str>,
+    pub tokens_issued_at: Option<&'a str>,
+    pub details: Option<&'a ConnectionDetails>,
+    pub sites: Option<&'a [VendorSite]>,
+    /// The new tokens, sealed at the next generation.
+    pub secrets: &'a Secrets,
+}
+
 /// Sites added to an existing connection.
 #[derive(Clone, Copy)]
 pub struct NewSites<'a> {
@@ -415,19 +430,22 @@ impl Store {
     /// Replaces a connection's tokens' facts after a new grant for it (re-authorization,
     /// Pelm's update mode): scope, expiries, details and sites, with an event. A refresh writes
     /// the same facts through [`Store::queue_refresh`].
-    #[allow(clippy::too_many_arguments)]
     pub async fn update_grant(
         &self,
-        connection_id: &str,
-        scopes: Option<&str>,
-        access_expires_at: Option<&str>,
-        refresh_expires_at: Option<&str>,
-        tokens_issued_at: Option<&str>,
-        details: Option<&ConnectionDetails>,
-        sites: Option<&[VendorSite]>,
-        (vault, secrets): (&Vault, &Secrets),
+        grant: &NewGrant<'_>,
+        vault: &Vault,
         event: Option<NewEvent<'_>>,
     ) -> Result<()> {
+        let NewGrant {
+            connection_id,
+            scopes,
+            access_expires_at,
+            refresh_expires_at,
+            tokens_issued_at,
+            details,
+            sites,
+            secrets,
+        } = *grant;
         let mut tx = self.write_tx().await?;
         // The new grant replaces the old whatever a refresh of it is doing: the generation moves
         // on, so a holder of the old lease can no longer write.

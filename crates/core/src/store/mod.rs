@@ -20,7 +20,7 @@ pub use backup::{
     would_replace, ConnectionRow, CustomerRow, EventRow, KeyChange, ProviderAppRow, SiteRow,
     Snapshot, UsageMonthRow, UsageSeriesRow,
 };
-pub use connections::{GrantRefused, NewConnection, NewSites};
+pub use connections::{GrantRefused, NewConnection, NewGrant, NewSites};
 pub(crate) use custody::lease_lost;
 pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
 pub use events::NewEvent;
@@ -326,5 +326,75 @@ mod tests {
         let p = dir.path().join("x.sqlite");
         let id = Store::open(&p).await.unwrap().store_id().to_string();
         assert_eq!(Store::open(&p).await.unwrap().store_id(), id);
+    }
+
+    #[tokio::test]
+    async fn every_time_the_store_writes_comes_from_its_clock() {
+        let (_d, s) = store().await;
+        let start = time::macros::datetime!(2031-05-04 03:02:01.5 UTC);
+        s.set_clock(crate::clock::ManualClock::new(start));
+        let c = s
+            .insert_customer(
+                &NewCustomer {
+                    name: "Ada".into(),
+                    ..Default::default()
+                },
+                words::customer_created("Ada", "app"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(c.created_at, "2031-05-04T03:02:01Z");
+        let copy = s.clone();
+        let events = copy.events(Some(&c.id), 10).await.unwrap();
+        assert_eq!(events[0].at, "2031-05-04T03:02:01Z");
+        assert_eq!(events[0].kind, EventKind::CustomerCreated);
+    }
+
+    #[tokio::test]
+    async fn unreadable_details_are_an_error_not_an_empty_set() {
+        let (_d, s) = store().await;
+        let c = s
+            .insert_customer(
+                &NewCustomer {
+                    name: "Ada".into(),
+                    ..Default::default()
+                },
+                words::customer_created("Ada", "app"),
+            )
+            .await
+            .unwrap();
+        let vault = Vault::in_memory(s.store_id());
+        let new = NewConnection {
+            id: new_id(),
+            customer_id: &c.id,
+            provider: ProviderId::Solaredge,
+            kind: CredentialKind::CustomerKey,
+            credential_hint: None,
+            secrets: None,
+            sites: &[],
+            scopes: None,
+            access_expires_at: None,
+            refresh_expires_at: None,
+            tokens_issued_at: None,
+            details: ConnectionDetails {
+                utility: Some("pge".into()),
+                ..Default::default()
+            },
+        };
+        s.insert_connection(&new, &vault, &words::new_connection(&new, "app"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.grant(&new.id).await.unwrap().details.utility.as_deref(),
+            Some("pge")
+        );
+        sqlx::query("UPDATE connections SET details = '{\"utility\": 7}' WHERE id = ?")
+            .bind(&new.id)
+            .execute(&s.writer)
+            .await
+            .unwrap();
+        let e = s.grant(&new.id).await.unwrap_err();
+        assert_eq!(e.code, Code::Storage);
+        assert!(e.message.contains("unreadable"), "{}", e.message);
     }
 }
