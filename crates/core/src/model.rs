@@ -176,13 +176,8 @@ pub struct Site {
     pub status: Option<String>,
 }
 
-/// What the UI shows of an error. `code` is what the UI acts on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-pub struct ErrorInfo {
-    pub code: crate::error::Code,
-    pub message: String,
-    pub hint: Option<String>,
-}
+/// Lives with the error it shows (`error` depends on nothing in `model`).
+pub use crate::error::ErrorInfo;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Connection {
