@@ -958,6 +958,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_event_kind_is_listed_once_under_its_stored_name() {
+        let mut seen = std::collections::HashSet::new();
+        for k in EventKind::ALL {
+            // The name written to the store is the one the UI receives.
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            assert!(seen.insert(k), "{k} listed twice");
+        }
+        assert_eq!(EventKind::parse("connect_failed"), None);
+    }
+
+    #[test]
     fn stored_names_read_back() {
         for p in ProviderId::ALL {
             assert_eq!(ProviderId::parse(p.as_str()), Some(p));
