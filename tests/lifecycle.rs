@@ -658,14 +658,16 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
     onramp
         .store()
         .set_grant_refused(
-            &refused,
-            ConnectionState::NeedsReauth,
-            &onramp_core::model::ErrorInfo {
-                code: Code::ReauthRequired,
-                message: "Tesla no longer accepts this grant.".into(),
-                hint: None,
+            &onramp_core::store::GrantRefused {
+                connection_id: &refused,
+                state: ConnectionState::NeedsReauth,
+                why: &onramp_core::model::ErrorInfo {
+                    code: Code::ReauthRequired,
+                    message: "Tesla no longer accepts this grant.".into(),
+                    hint: None,
+                },
+                kind: onramp_core::model::EventKind::NeedsReauth,
             },
-            None,
             "test",
         )
         .await

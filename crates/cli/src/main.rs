@@ -717,7 +717,7 @@ fn print_connection(c: &Connection) {
     if let Some(scope) = &c.scopes {
         println!("    scope {scope}");
     }
-    for (k, v) in &c.details {
+    for (k, v) in c.details.entries() {
         println!("    {k} {v}");
     }
     if let Some(e) = &c.last_error {

@@ -3,7 +3,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::model::ErrorInfo;
+/// What the UI shows of an error. `code` is what the UI acts on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ErrorInfo {
+    pub code: Code,
+    pub message: String,
+    pub hint: Option<String>,
+}
 
 /// The small set of codes the UI acts on. Add one only when the UI does something different for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]

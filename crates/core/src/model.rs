@@ -170,13 +170,8 @@ pub struct Site {
     pub status: Option<String>,
 }
 
-/// What the UI shows of an error. `code` is what the UI acts on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-pub struct ErrorInfo {
-    pub code: crate::error::Code,
-    pub message: String,
-    pub hint: Option<String>,
-}
+/// Lives with the error it shows (`error` depends on nothing in `model`).
+pub use crate::error::ErrorInfo;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Connection {
@@ -193,9 +188,8 @@ pub struct Connection {
     pub sites: Vec<Site>,
     /// OAuth: the scope the vendor granted (the customer may have edited it).
     pub scopes: Option<String>,
-    /// Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
-    /// `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
-    pub details: std::collections::BTreeMap<String, String>,
+    /// Facts about the grant worth showing, never secrets.
+    pub details: ConnectionDetails,
     /// OAuth: when the access token expires (RFC 3339), if the vendor said.
     pub access_expires_at: Option<String>,
     /// OAuth: when the refresh token expires unless it is used (RFC 3339), if known.
@@ -305,6 +299,293 @@ pub struct ConnectionsChanged {
     pub lost: Vec<LostGrant>,
 }
 
+/// What an event of the activity log records (its `kind`). Written by the service, stored as
+/// its snake_case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A customer was added.
+    CustomerCreated,
+    /// A connection was made, or sites were added to one.
+    Connected,
+    /// The customer signed in again for an existing connection.
+    Reauthorized,
+    /// A connection's tokens were renewed.
+    Refreshed,
+    /// Asking the vendor again failed (the summary is the reason).
+    CheckFailed,
+    /// The vendor no longer accepts the grant: it lapsed.
+    NeedsReauth,
+    /// The customer or the vendor withdrew the grant.
+    Revoked,
+    /// The refresh token was spent by a refresh whose answer a crash lost.
+    TokenLost,
+    /// A refresh was refused for a reason that is not the grant's (its app).
+    RefreshRefused,
+    /// A connection was removed, with its secrets and sites.
+    ConnectionRemoved,
+    /// A connection's secrets were missing from the keyring at adoption.
+    SecretsMissing,
+    /// Usage summaries were imported.
+    UsageImported,
+    /// A vendor app (client id and secret) was saved.
+    AppSaved,
+    /// An installer account's key was saved.
+    InstallerAccountSaved,
+    /// An installer account was signed in.
+    InstallerAccountSignedIn,
+    /// An installer account was removed.
+    InstallerAccountRemoved,
+    /// An installer account's sign-in was renewed.
+    InstallerAccountRenewed,
+    /// An installer account must be signed in again.
+    InstallerAccountNeedsSignIn,
+    /// An installer account's renewal was lost in a crash; it must be signed in again.
+    InstallerAccountTokenLost,
+    /// The data key sealing the secrets was rotated.
+    KeyRotated,
+    /// A backup was written.
+    BackupCreated,
+    /// A backup was restored.
+    BackupRestored,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 22] = [
+        EventKind::CustomerCreated,
+        EventKind::Connected,
+        EventKind::Reauthorized,
+        EventKind::Refreshed,
+        EventKind::CheckFailed,
+        EventKind::NeedsReauth,
+        EventKind::Revoked,
+        EventKind::TokenLost,
+        EventKind::RefreshRefused,
+        EventKind::ConnectionRemoved,
+        EventKind::SecretsMissing,
+        EventKind::UsageImported,
+        EventKind::AppSaved,
+        EventKind::InstallerAccountSaved,
+        EventKind::InstallerAccountSignedIn,
+        EventKind::InstallerAccountRemoved,
+        EventKind::InstallerAccountRenewed,
+        EventKind::InstallerAccountNeedsSignIn,
+        EventKind::InstallerAccountTokenLost,
+        EventKind::KeyRotated,
+        EventKind::BackupCreated,
+        EventKind::BackupRestored,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::CustomerCreated => "customer_created",
+            EventKind::Connected => "connected",
+            EventKind::Reauthorized => "reauthorized",
+            EventKind::Refreshed => "refreshed",
+            EventKind::CheckFailed => "check_failed",
+            EventKind::NeedsReauth => "needs_reauth",
+            EventKind::Revoked => "revoked",
+            EventKind::TokenLost => "token_lost",
+            EventKind::RefreshRefused => "refresh_refused",
+            EventKind::ConnectionRemoved => "connection_removed",
+            EventKind::SecretsMissing => "secrets_missing",
+            EventKind::UsageImported => "usage_imported",
+            EventKind::AppSaved => "app_saved",
+            EventKind::InstallerAccountSaved => "installer_account_saved",
+            EventKind::InstallerAccountSignedIn => "installer_account_signed_in",
+            EventKind::InstallerAccountRemoved => "installer_account_removed",
+            EventKind::InstallerAccountRenewed => "installer_account_renewed",
+            EventKind::InstallerAccountNeedsSignIn => "installer_account_needs_sign_in",
+            EventKind::InstallerAccountTokenLost => "installer_account_token_lost",
+            EventKind::KeyRotated => "key_rotated",
+            EventKind::BackupCreated => "backup_created",
+            EventKind::BackupRestored => "backup_restored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A kind compares with its stored name (`kind == "refreshed"`).
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Facts about a grant worth keeping and showing, never secrets; stored as JSON in the
+/// connection's row (and, while a sign-in is in flight, in its pending authorization).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ConnectionDetails {
+    /// UtilityAPI: the utility's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub utility: Option<String>,
+    /// UtilityAPI: the utility's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub utility_name: Option<String>,
+    /// UtilityAPI: the scope asked for (the customer may grant less).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub scope_requested: Option<String>,
+    /// UtilityAPI: ESPI's `resourceURI` from the token answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resource_uri: Option<String>,
+    /// UtilityAPI: ESPI's `authorizationURI` from the token answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub authorization_uri: Option<String>,
+    /// Pelm: the user the connection belongs to (the customer's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub user_id: Option<String>,
+    /// Pelm Connect's mode for this sign-in: `create` or `update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub mode: Option<String>,
+    /// Derapi: the device vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub vendor: Option<String>,
+    /// Derapi: the sign-in flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub flow_id: Option<String>,
+    /// Derapi: the enrollment the sign-in made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub enrollment_id: Option<String>,
+    /// Derapi: the vendor session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<String>,
+    /// Derapi: the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub site_id: Option<String>,
+    /// The account the vendor says the grant is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account: Option<String>,
+}
+
+impl ConnectionDetails {
+    /// Takes every fact `other` has (its facts win).
+    pub fn merge(&mut self, other: ConnectionDetails) {
+        if other.utility.is_some() {
+            self.utility = other.utility;
+        }
+        if other.utility_name.is_some() {
+            self.utility_name = other.utility_name;
+        }
+        if other.scope_requested.is_some() {
+            self.scope_requested = other.scope_requested;
+        }
+        if other.resource_uri.is_some() {
+            self.resource_uri = other.resource_uri;
+        }
+        if other.authorization_uri.is_some() {
+            self.authorization_uri = other.authorization_uri;
+        }
+        if other.user_id.is_some() {
+            self.user_id = other.user_id;
+        }
+        if other.mode.is_some() {
+            self.mode = other.mode;
+        }
+        if other.vendor.is_some() {
+            self.vendor = other.vendor;
+        }
+        if other.flow_id.is_some() {
+            self.flow_id = other.flow_id;
+        }
+        if other.enrollment_id.is_some() {
+            self.enrollment_id = other.enrollment_id;
+        }
+        if other.session_id.is_some() {
+            self.session_id = other.session_id;
+        }
+        if other.site_id.is_some() {
+            self.site_id = other.site_id;
+        }
+        if other.account.is_some() {
+            self.account = other.account;
+        }
+    }
+
+    /// The facts known, by their stored name, in the names' order.
+    pub fn entries(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("account", &self.account),
+            ("authorization_uri", &self.authorization_uri),
+            ("enrollment_id", &self.enrollment_id),
+            ("flow_id", &self.flow_id),
+            ("mode", &self.mode),
+            ("resource_uri", &self.resource_uri),
+            ("scope_requested", &self.scope_requested),
+            ("session_id", &self.session_id),
+            ("site_id", &self.site_id),
+            ("user_id", &self.user_id),
+            ("utility", &self.utility),
+            ("utility_name", &self.utility_name),
+            ("vendor", &self.vendor),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_deref()?)))
+        .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.utility.is_none()
+            && self.utility_name.is_none()
+            && self.scope_requested.is_none()
+            && self.resource_uri.is_none()
+            && self.authorization_uri.is_none()
+            && self.user_id.is_none()
+            && self.mode.is_none()
+            && self.vendor.is_none()
+            && self.flow_id.is_none()
+            && self.enrollment_id.is_none()
+            && self.session_id.is_none()
+            && self.site_id.is_none()
+            && self.account.is_none()
+    }
+}
+
+/// A site as a vendor describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VendorSite {
+    pub external_id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub peak_power_kw: Option<f64>,
+    pub status: Option<String>,
+}
+
+/// A meter's usage summary as it is written.
+pub struct NewSeries {
+    pub source_key: String,
+    pub title: String,
+    pub commodity: String,
+    pub flow: String,
+    pub unit: String,
+    pub currency: Option<String>,
+    pub readings: i64,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub months: Vec<UsageMonth>,
+}
+
 /// An entry of the activity log. Never carries a secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {
@@ -314,9 +595,7 @@ pub struct Event {
     pub customer_id: Option<String>,
     pub connection_id: Option<String>,
     pub provider: Option<ProviderId>,
-    /// `customer_created`, `connected`, `connect_failed`, `connection_removed`,
-    /// `installer_account_saved`, `installer_account_removed`.
-    pub kind: String,
+    pub kind: EventKind,
     pub summary: String,
     /// `app` or `cli`.
     pub actor: String,
@@ -760,6 +1039,18 @@ impl std::fmt::Debug for VendorAppInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_kind_is_listed_once_under_its_stored_name() {
+        let mut seen = std::collections::HashSet::new();
+        for k in EventKind::ALL {
+            // The name written to the store is the one the UI receives.
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            assert!(seen.insert(k), "{k} listed twice");
+        }
+        assert_eq!(EventKind::parse("connect_failed"), None);
+    }
 
     #[test]
     fn stored_names_read_back() {

@@ -43,10 +43,9 @@ credential_hint: string | null, last_error: ErrorInfo | null, created_at: string
  */
 scopes: string | null, 
 /**
- * Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
- * `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
+ * Facts about the grant worth showing, never secrets.
  */
-details: { [key in string]: string }, 
+details: ConnectionDetails, 
 /**
  * OAuth: when the access token expires (RFC 3339), if the vendor said.
  */
@@ -59,6 +58,59 @@ refresh_expires_at: string | null,
  * OAuth: when the current tokens were issued (RFC 3339).
  */
 tokens_issued_at: string | null, };
+export type ConnectionDetails = { 
+/**
+ * UtilityAPI: the utility's id.
+ */
+utility?: string, 
+/**
+ * UtilityAPI: the utility's name.
+ */
+utility_name?: string, 
+/**
+ * UtilityAPI: the scope asked for (the customer may grant less).
+ */
+scope_requested?: string, 
+/**
+ * UtilityAPI: ESPI's `resourceURI` from the token answer.
+ */
+resource_uri?: string, 
+/**
+ * UtilityAPI: ESPI's `authorizationURI` from the token answer.
+ */
+authorization_uri?: string, 
+/**
+ * Pelm: the user the connection belongs to (the customer's id).
+ */
+user_id?: string, 
+/**
+ * Pelm Connect's mode for this sign-in: `create` or `update`.
+ */
+mode?: string, 
+/**
+ * Derapi: the device vendor.
+ */
+vendor?: string, 
+/**
+ * Derapi: the sign-in flow.
+ */
+flow_id?: string, 
+/**
+ * Derapi: the enrollment the sign-in made.
+ */
+enrollment_id?: string, 
+/**
+ * Derapi: the vendor session.
+ */
+session_id?: string, 
+/**
+ * Derapi: the site.
+ */
+site_id?: string, 
+/**
+ * The account the vendor says the grant is for.
+ */
+account?: string, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
 export type ConnectionsChanged = { 
 /**
@@ -84,16 +136,12 @@ export type CustomerSummary = { id: string, name: string, address: string | null
 last_activity_at: string, };
 export type Environment = "sandbox" | "production";
 export type ErrorInfo = { code: Code, message: string, hint: string | null, };
-export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, 
-/**
- * `customer_created`, `connected`, `connect_failed`, `connection_removed`,
- * `installer_account_saved`, `installer_account_removed`.
- */
-kind: string, summary: string, 
+export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, kind: EventKind, summary: string, 
 /**
  * `app` or `cli`.
  */
 actor: string, };
+export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
  * `api_key`, `key_id` or `key_secret`.

@@ -11,6 +11,7 @@ import type {
   CustomerSummary,
   ErrorInfo,
   Event,
+  EventKind,
   InstallerAccount,
   KeyInput,
   ProviderId,
@@ -158,7 +159,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     throw e;
   };
   const info = (p: ProviderId) => providers.find((x) => x.id === p)!;
-  const log = (customer_id: string | null, kind: string, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
+  const log = (customer_id: string | null, kind: EventKind, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
     events.unshift({ id: ++eventId, at: now(), customer_id, connection_id, provider, kind, summary, actor: "app" });
     const d = customer_id ? customers.get(customer_id) : undefined;
     if (d) d.customer.updated_at = now();
@@ -414,7 +415,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`connectCustomerKey:${customerId}:${input.provider}`);
       await slow();
       if (opts.connectError) {
-        log(customerId, "connect_failed", `${info(input.provider).name}: ${opts.connectError.message}`, input.provider);
+        // Onramp logs no event for a key the vendor refused: nothing was saved.
         throw opts.connectError;
       }
       const d = detail(customerId);

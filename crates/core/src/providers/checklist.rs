@@ -40,7 +40,10 @@ fn every_provider_has_its_facts_its_name_and_its_binding() {
         }
     }
     // The hooks that go in pairs agree (a future that is made is not run).
-    let (client, details) = (http::Client::new().unwrap(), BTreeMap::new());
+    let (client, details) = (
+        http::Client::new().unwrap(),
+        crate::model::ConnectionDetails::default(),
+    );
     let (access, endpoints) = (Sensitive::new(String::new()), oauth::Endpoints::same(""));
     for id in ProviderId::ALL {
         let v = vendor(id);
@@ -140,7 +143,7 @@ fn a_plain_oauth_vendor_is_its_file() {
     let ep = oauth::Endpoints::defaults(&OAUTH);
     let config = crate::config::Config::default();
     let kept = v
-        .grant_endpoints(&config, &BTreeMap::new(), ep.clone())
+        .grant_endpoints(&config, &Default::default(), ep.clone())
         .unwrap();
     assert_eq!(kept.token_url, "https://auth.example.com/token");
 }

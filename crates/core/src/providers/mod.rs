@@ -19,8 +19,8 @@ use futures_util::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice, SignInInfo,
-    SignInOptions,
+    ConnectionDetails, FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
+    SignInInfo, SignInOptions,
 };
 use crate::vault::Sensitive;
 
@@ -88,7 +88,7 @@ pub struct UsageRequest<'a> {
     pub client: &'a http::Client,
     pub endpoints: &'a oauth::Endpoints,
     pub access: &'a Sensitive<String>,
-    pub details: &'a BTreeMap<String, String>,
+    pub details: &'a ConnectionDetails,
     /// This year (the injected clock's): Metry reads it and the year before.
     pub year: i32,
 }
@@ -115,7 +115,7 @@ pub struct Prepared {
     /// The scope to ask for, when the installer chose it.
     pub scope: Option<String>,
     /// Kept with the pending sign-in and then with the connection.
-    pub details: BTreeMap<String, String>,
+    pub details: ConnectionDetails,
     /// A secret the authorize URL carries (Pelm's connect token); never stored.
     pub ticket: Option<Sensitive<String>>,
 }
@@ -129,7 +129,7 @@ pub struct AuthorizeRequest<'a> {
     pub state: &'a str,
     pub challenge: &'a str,
     pub scope: &'a str,
-    pub details: &'a BTreeMap<String, String>,
+    pub details: &'a ConnectionDetails,
     pub ticket: Option<&'a Sensitive<String>>,
 }
 
@@ -145,13 +145,13 @@ pub struct Answer<'a> {
     /// What the answer carried besides the code.
     pub extra: &'a BTreeMap<String, String>,
     /// What the sign-in kept from its preparation.
-    pub details: &'a BTreeMap<String, String>,
+    pub details: &'a ConnectionDetails,
 }
 
 /// What a hosted sign-in gave: the connection to write.
 pub struct Hosted {
     pub sites: Vec<VendorSite>,
-    pub details: BTreeMap<String, String>,
+    pub details: ConnectionDetails,
     /// The customer's access token, where the vendor gives one (it does not expire).
     pub access: Option<Sensitive<String>>,
     pub credential_hint: Option<String>,
@@ -167,7 +167,7 @@ pub struct AppCheck<'a> {
     /// The grant's endpoints ([`Vendor::grant_endpoints`]).
     pub endpoints: &'a oauth::Endpoints,
     pub app: &'a oauth::AppCredentials,
-    pub details: &'a BTreeMap<String, String>,
+    pub details: &'a ConnectionDetails,
     /// The sites Onramp knows, for a vendor whose check says only "still valid".
     pub known: Vec<VendorSite>,
 }
@@ -250,7 +250,7 @@ pub trait Vendor: Sync {
     fn grant_endpoints(
         &self,
         _config: &crate::config::Config,
-        _details: &BTreeMap<String, String>,
+        _details: &ConnectionDetails,
         configured: oauth::Endpoints,
     ) -> Result<oauth::Endpoints> {
         Ok(configured)
@@ -461,15 +461,7 @@ impl Credential {
     }
 }
 
-/// A site as a vendor describes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VendorSite {
-    pub external_id: String,
-    pub name: String,
-    pub address: Option<String>,
-    pub peak_power_kw: Option<f64>,
-    pub status: Option<String>,
-}
+pub use crate::model::VendorSite;
 
 /// Every site the credential can see.
 pub async fn list_sites(

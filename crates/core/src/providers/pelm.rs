@@ -8,14 +8,13 @@ use serde_json::Value;
 
 use super::http::{self, Client};
 use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
-use std::collections::BTreeMap;
 
 use super::{
     Answer, AuthorizeRequest, Discovery, Hosted, Prepared, ProviderSpec, SignInPrep, Vendor,
     VendorFuture, VendorSite,
 };
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -251,10 +250,12 @@ impl Vendor for Pelm {
                 utility,
             )
             .await?;
-            let mut details = BTreeMap::new();
-            details.insert("user_id".into(), p.customer_id.to_string());
             let mode = if p.existing { "update" } else { "create" };
-            details.insert("mode".into(), mode.into());
+            let details = ConnectionDetails {
+                user_id: Some(p.customer_id.to_string()),
+                mode: Some(mode.into()),
+                ..ConnectionDetails::default()
+            };
             Ok(Prepared {
                 details,
                 ticket: Some(token),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use std::collections::BTreeMap;
 
 use super::oauth::{Endpoints, TokenEndpoint, Tokens};
 use super::{
@@ -16,7 +15,7 @@ use super::{
 };
 use crate::config::{Config, Utility};
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode, SignInOptions};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInOptions};
 use crate::usage::espi;
 use crate::vault::Sensitive;
 
@@ -277,10 +276,10 @@ impl Vendor for UtilityApi {
     fn grant_endpoints(
         &self,
         config: &Config,
-        details: &BTreeMap<String, String>,
+        details: &ConnectionDetails,
         _configured: Endpoints,
     ) -> Result<Endpoints> {
-        let id = details.get("utility").cloned().unwrap_or_default();
+        let id = details.utility.clone().unwrap_or_default();
         Ok(config
             .utility(&id)
             .ok_or_else(|| {
@@ -302,10 +301,12 @@ impl Vendor for UtilityApi {
     fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
         Box::pin(async move {
             let (utility, asked) = utility_choice(p.config, p.options)?;
-            let mut details = BTreeMap::new();
-            details.insert("utility".into(), utility.id.clone());
-            details.insert("utility_name".into(), utility.name.clone());
-            details.insert("scope_requested".into(), asked.clone());
+            let details = ConnectionDetails {
+                utility: Some(utility.id.clone()),
+                utility_name: Some(utility.name.clone()),
+                scope_requested: Some(asked.clone()),
+                ..ConnectionDetails::default()
+            };
             Ok(Prepared {
                 endpoints: Some(utility.endpoints()),
                 scope: Some(asked),
@@ -327,7 +328,7 @@ impl Vendor for UtilityApi {
     /// token (`client_credentials`) at the connection's `authorizationURI`.
     fn check_with_app<'a>(&'a self, c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
         Box::pin(async move {
-            let uri = c.details.get("authorization_uri").ok_or_else(|| {
+            let uri = c.details.authorization_uri.as_ref().ok_or_else(|| {
                 Error::new(
                     Code::VendorRejected,
                     "Onramp does not know this authorization's record.",
@@ -380,7 +381,7 @@ impl Vendor for UtilityApi {
 
     fn usage<'a>(&'a self, r: UsageRequest<'a>) -> Option<VendorFuture<'a, VendorUsage>> {
         Some(Box::pin(async move {
-            let resource = r.details.get("resource_uri").ok_or_else(|| {
+            let resource = r.details.resource_uri.as_ref().ok_or_else(|| {
                 Error::new(
                     Code::ReauthRequired,
                     "Onramp does not know where this customer's usage is.",
@@ -393,7 +394,7 @@ impl Vendor for UtilityApi {
                 sites: usage_points(&feed),
                 source: format!(
                     "UtilityAPI ({})",
-                    r.details.get("utility_name").cloned().unwrap_or_default()
+                    r.details.utility_name.clone().unwrap_or_default()
                 ),
                 series: crate::usage::to_series(&feed, "utilityapi"),
                 account: None,

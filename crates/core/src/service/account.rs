@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use super::{CachedSites, Onramp};
+use super::{words, CachedSites, Onramp};
 use crate::error::{Code, Error, Result, TokenError};
 use crate::model::*;
 use crate::providers::enphase::{self, PartnerSignIn};
@@ -139,7 +139,7 @@ impl Onramp {
                     &credential.hint(),
                     &self.vault,
                     &Self::credential_secrets(&credential),
-                    self.actor,
+                    &words::installer_account_saved(provider, &credential.hint(), self.actor),
                 )
                 .await?;
             sites
@@ -162,7 +162,10 @@ impl Onramp {
         if self.store.installer_account(provider).await?.is_some() {
             // The row holds its sealed credential: both go in one statement.
             self.store
-                .delete_installer_account(provider, self.actor)
+                .delete_installer_account(
+                    provider,
+                    &words::installer_account_removed(provider, self.actor),
+                )
                 .await?;
         }
         self.account_sites.lock().await.remove(&provider);
@@ -311,7 +314,11 @@ impl Onramp {
                     access_expires_at,
                     refresh_expires_at,
                 },
-                self.actor,
+                &words::installer_account_signed_in(
+                    ProviderId::Enphase,
+                    &sign_in.hint(),
+                    self.actor,
+                ),
             )
             .await?;
         Ok(sites)
@@ -373,7 +380,13 @@ impl Onramp {
                 "The Enphase installer account's saved sign-in is missing.",
             )
             .hint("Sign in again in Settings → Installer accounts.");
-            self.store.account_refused(lease, &e, self.actor).await?;
+            self.store
+                .account_refused(
+                    lease,
+                    &e,
+                    &words::installer_account_refused(lease.provider, &e, self.actor),
+                )
+                .await?;
             return Err(e);
         };
         let opened = self
@@ -403,7 +416,13 @@ impl Onramp {
                 "The Enphase installer account's saved sign-in has no refresh token.",
             )
             .hint("Sign in again in Settings → Installer accounts.");
-            self.store.account_refused(lease, &e, self.actor).await?;
+            self.store
+                .account_refused(
+                    lease,
+                    &e,
+                    &words::installer_account_refused(lease.provider, &e, self.actor),
+                )
+                .await?;
             return Err(e);
         };
         let ep = self.partner_endpoints()?;
@@ -422,7 +441,13 @@ impl Onramp {
                     .hint("Sign in again in Settings → Installer accounts."),
                     _ => partner_refused(&e, false),
                 };
-                self.store.account_refused(lease, &why, self.actor).await?;
+                self.store
+                    .account_refused(
+                        lease,
+                        &why,
+                        &words::installer_account_refused(lease.provider, &why, self.actor),
+                    )
+                    .await?;
                 tracing::warn!(provider = provider.as_str(), code = ?why.code, "installer account needs sign-in");
                 return Err(why);
             }
@@ -451,7 +476,7 @@ impl Onramp {
                     access_expires_at,
                     refresh_expires_at,
                 },
-                self.actor,
+                &words::installer_account_renewed(provider, self.actor),
             )
             .await?;
         tracing::info!(provider = provider.as_str(), "installer account renewed");

@@ -95,7 +95,13 @@ impl Onramp {
             secrets.insert(APP_API_KEY, k.clone());
         }
         self.store
-            .put_oauth_app(provider, client_id, &self.vault, &secrets, self.actor)
+            .put_oauth_app(
+                provider,
+                client_id,
+                &self.vault,
+                &secrets,
+                &super::words::app_saved(provider, client_id, self.actor),
+            )
             .await
     }
 

@@ -540,7 +540,7 @@ impl Onramp {
                 customer_id: None,
                 connection_id: None,
                 provider: None,
-                kind: "backup_created",
+                kind: crate::model::EventKind::BackupCreated,
                 summary: format!(
                     "Backup made: {} customers, {} connections, {} secrets",
                     c.customers, c.connections, c.secrets
@@ -669,7 +669,7 @@ impl Onramp {
                             customer_id: None,
                             connection_id: None,
                             provider: None,
-                            kind: "backup_restored",
+                            kind: crate::model::EventKind::BackupRestored,
                             summary: format!(
                                 "Restored the backup made {}: {} customers, {} connections",
                                 header.created_at, c.customers, c.connections

@@ -147,7 +147,7 @@ impl Onramp {
                             customer_id: None,
                             connection_id: None,
                             provider: None,
-                            kind: "key_rotated",
+                            kind: crate::model::EventKind::KeyRotated,
                             summary: format!(
                                 "The data key was rotated: {} secrets re-sealed",
                                 values.len()

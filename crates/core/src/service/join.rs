@@ -1,8 +1,6 @@
 //! Derapi Join in the service: Onramp's own bearer at Derapi, the Join's device vendor and the
 //! enrollments written as connections (the Join sessions are in `usage.rs`).
 
-use std::collections::BTreeMap;
-
 use super::tokens::Grant;
 use super::Onramp;
 use crate::error::Result;
@@ -54,7 +52,7 @@ impl Onramp {
         customer_id: &str,
         vendor: &str,
         sites: Vec<providers::VendorSite>,
-        details: BTreeMap<String, String>,
+        details: ConnectionDetails,
         tokens: Option<(&Sensitive<String>, Option<&Sensitive<String>>)>,
     ) -> Result<Connection> {
         let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
@@ -62,25 +60,20 @@ impl Onramp {
             return Err(providers::derapi::no_sites(label));
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id,
-                    provider: ProviderId::Derapi,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: Some(providers::derapi::hint(label)),
-                    secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details,
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id,
+                provider: ProviderId::Derapi,
+                kind: CredentialKind::Oauth,
+                credential_hint: Some(providers::derapi::hint(label)),
+                secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
+                sites: &sites,
+                scopes: None,
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details,
+            })
             .await?;
         self.store.connection(&id).await
     }

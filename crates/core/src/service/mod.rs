@@ -18,6 +18,7 @@ mod oauth;
 mod refresh;
 mod tokens;
 mod usage;
+pub mod words;
 
 pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
 pub use export::ExportFormat;
@@ -32,7 +33,7 @@ use crate::model::*;
 use crate::providers::oauth::AppCredentials;
 use crate::providers::{self, http, Credential, VendorSite};
 use crate::seal::Secrets;
-use crate::store::{new_id, NewConnection, Store};
+use crate::store::{new_id, NewConnection, NewSites, Store};
 use crate::vault::Vault;
 
 /// How long an installer account's site list is reused for searches before it is fetched again.
@@ -120,7 +121,9 @@ impl Onramp {
     }
 
     /// Replaces the clock and the refresh policy (tests and simulations move time by hand).
+    /// The store stamps its writes with the same clock.
     pub fn set_lifecycle(&mut self, clock: Arc<dyn Clock>, policy: Policy) {
+        self.store.set_clock(clock.clone());
         self.lifecycle = Lifecycle::new(clock, policy);
     }
 
@@ -207,7 +210,16 @@ impl Onramp {
     // ---- customers -------------------------------------------------------------------------
 
     pub async fn add_customer(&self, input: NewCustomer) -> Result<Customer> {
-        self.store.insert_customer(&input, self.actor).await
+        self.store
+            .insert_customer(&input, words::customer_created(&input.name, self.actor))
+            .await
+    }
+
+    /// Writes a new connection with its "connected" event.
+    pub(crate) async fn save_connection(&self, new: &NewConnection<'_>) -> Result<String> {
+        self.store
+            .insert_connection(new, &self.vault, &words::new_connection(new, self.actor))
+            .await
     }
 
     pub async fn list_customers(&self, query: Option<&str>) -> Result<Vec<CustomerSummary>> {
@@ -445,31 +457,33 @@ impl Onramp {
         {
             Some(id) => {
                 self.store
-                    .add_sites(&id, &customer.id, provider, &picked, self.actor)
+                    .add_sites(
+                        &NewSites {
+                            connection_id: &id,
+                            provider,
+                            sites: &picked,
+                        },
+                        &words::connected(&customer.id, &id, provider, &picked, self.actor),
+                    )
                     .await?;
                 id
             }
             None => {
-                self.store
-                    .insert_connection(
-                        &NewConnection {
-                            id: new_id(),
-                            customer_id: &customer.id,
-                            provider,
-                            kind: CredentialKind::InstallerAccount,
-                            credential_hint: account.credential_hint,
-                            secrets: None,
-                            sites: &picked,
-                            scopes: None,
-                            access_expires_at: None,
-                            refresh_expires_at: None,
-                            tokens_issued_at: None,
-                            details: Default::default(),
-                        },
-                        &self.vault,
-                        self.actor,
-                    )
-                    .await?
+                self.save_connection(&NewConnection {
+                    id: new_id(),
+                    customer_id: &customer.id,
+                    provider,
+                    kind: CredentialKind::InstallerAccount,
+                    credential_hint: account.credential_hint,
+                    secrets: None,
+                    sites: &picked,
+                    scopes: None,
+                    access_expires_at: None,
+                    refresh_expires_at: None,
+                    tokens_issued_at: None,
+                    details: Default::default(),
+                })
+                .await?
             }
         };
         self.store.connection(&id).await
@@ -506,25 +520,20 @@ impl Onramp {
             .hint("Ask the customer for the key of the account that owns the system."));
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id: &customer.id,
-                    provider,
-                    kind: CredentialKind::CustomerKey,
-                    credential_hint: Some(credential.hint()),
-                    secrets: Some(Self::credential_secrets(&credential)),
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details: Default::default(),
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id: &customer.id,
+                provider,
+                kind: CredentialKind::CustomerKey,
+                credential_hint: Some(credential.hint()),
+                secrets: Some(Self::credential_secrets(&credential)),
+                sites: &sites,
+                scopes: None,
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details: Default::default(),
+            })
             .await?;
         self.store.connection(&id).await
     }
@@ -597,6 +606,11 @@ impl Onramp {
         if conn.kind == CredentialKind::Oauth {
             self.revoke_at_vendor(&conn).await?;
         }
-        self.store.delete_connection(id, self.actor).await
+        self.store
+            .delete_connection(
+                id,
+                &words::connection_removed(&conn.customer_id, id, conn.provider, self.actor),
+            )
+            .await
     }
 }

@@ -91,9 +91,9 @@ impl Onramp {
             .hint("For a key, enter the new key with Connect."));
         }
         let options = SignInOptions {
-            utility: conn.details.get("utility").cloned(),
-            scope: conn.details.get("scope_requested").cloned(),
-            vendor: conn.details.get("vendor").cloned(),
+            utility: conn.details.utility.clone(),
+            scope: conn.details.scope_requested.clone(),
+            vendor: conn.details.vendor.clone(),
         };
         self.begin_sign_in_for(
             &conn.customer_id,
@@ -243,11 +243,12 @@ impl Onramp {
         auth.check_issuer(&cb, |p| self.config.oauth_issuer(p))
             .await?;
         let done = auth.complete(&cb, expected, now).await?;
-        let details: BTreeMap<String, String> = done
-            .details
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or_default();
+        let details: ConnectionDetails = match done.details.as_deref() {
+            None => ConnectionDetails::default(),
+            Some(d) => serde_json::from_str(d).map_err(|e| {
+                Error::storage(format!("The sign-in's saved details are unreadable ({e})."))
+            })?,
+        };
         let provider = done.provider;
         let vendor = providers::vendor(provider);
         let name = vendor.spec().name;
@@ -298,7 +299,7 @@ impl Onramp {
             Some(fetched) => match fetched {
                 Ok(u) => {
                     if let Some(a) = u.account {
-                        details.insert("account".into(), a);
+                        details.account = Some(a);
                     }
                     usage = Some((u.source, u.series));
                     u.sites
@@ -345,34 +346,31 @@ impl Onramp {
                 )
                 .await;
         }
-        let id =
-            self.store
-                .insert_connection(
-                    &NewConnection {
-                        id: new_id(),
-                        customer_id: &done.customer_id,
-                        provider,
-                        kind: CredentialKind::Oauth,
-                        credential_hint: None,
-                        secrets: Some(Grant::secrets(
-                            &tokens.access_token,
-                            tokens.refresh_token.as_ref(),
-                        )),
-                        sites: &sites,
-                        scopes: tokens.scope.clone().or_else(|| {
-                            details.get("scope_requested").cloned().or_else(|| {
-                                self.config.oauth_scope(provider).filter(|s| !s.is_empty())
-                            })
-                        }),
-                        access_expires_at: at(tokens.expires_in),
-                        refresh_expires_at: at(refresh_expires),
-                        tokens_issued_at: Some(rfc3339(now)),
-                        details,
-                    },
-                    &self.vault,
-                    self.actor,
-                )
-                .await?;
+        let id = self
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id: &done.customer_id,
+                provider,
+                kind: CredentialKind::Oauth,
+                credential_hint: None,
+                secrets: Some(Grant::secrets(
+                    &tokens.access_token,
+                    tokens.refresh_token.as_ref(),
+                )),
+                sites: &sites,
+                scopes: tokens.scope.clone().or_else(|| {
+                    details
+                        .scope_requested
+                        .as_ref()
+                        .cloned()
+                        .or_else(|| self.config.oauth_scope(provider).filter(|s| !s.is_empty()))
+                }),
+                access_expires_at: at(tokens.expires_in),
+                refresh_expires_at: at(refresh_expires),
+                tokens_issued_at: Some(rfc3339(now)),
+                details,
+            })
+            .await?;
         let conn = self.store.connection(&id).await?;
         if let Some((source, series)) = usage {
             self.store_usage(&conn.customer_id, Some(&conn.id), &source, &series)
@@ -398,7 +396,7 @@ impl Onramp {
         provider: ProviderId,
         tokens: &vendor_oauth::Tokens,
         (access_expires, refresh_expires, issued): (Option<String>, Option<String>, String),
-        mut details: BTreeMap<String, String>,
+        details: ConnectionDetails,
         usage: Option<(String, Vec<crate::store::NewSeries>)>,
     ) -> Result<Connection> {
         let conn = self.store.connection(connection_id).await?;
@@ -428,23 +426,26 @@ impl Onramp {
             tokens.refresh_token.as_ref().or(kept.as_ref()),
         );
         let mut merged = conn.details.clone();
-        merged.append(&mut details);
+        merged.merge(details);
         let name = providers::spec(provider).name;
         self.store
             .update_grant(
-                &conn.id,
-                tokens.scope.as_deref(),
-                access_expires.as_deref(),
-                refresh_expires.as_deref(),
-                Some(&issued),
-                Some(&merged),
-                None,
-                (&self.vault, &secrets),
+                &crate::store::NewGrant {
+                    connection_id: &conn.id,
+                    scopes: tokens.scope.as_deref(),
+                    access_expires_at: access_expires.as_deref(),
+                    refresh_expires_at: refresh_expires.as_deref(),
+                    tokens_issued_at: Some(&issued),
+                    details: Some(&merged),
+                    sites: None,
+                    secrets: &secrets,
+                },
+                &self.vault,
                 Some(crate::store::NewEvent {
                     customer_id: Some(customer_id),
                     connection_id: Some(&conn.id),
                     provider: Some(provider),
-                    kind: "reauthorized",
+                    kind: crate::model::EventKind::Reauthorized,
                     summary: format!(
                         "{name} re-authorized by the customer{}",
                         tokens
@@ -482,19 +483,22 @@ impl Onramp {
                 if self.store.connection_secrets(&id).await?.is_some() {
                     self.store
                         .update_grant(
-                            &id,
-                            None,
-                            None,
-                            None,
-                            Some(&rfc3339(self.now())),
-                            Some(&hosted.details),
-                            Some(&hosted.sites),
-                            (&self.vault, secrets),
+                            &crate::store::NewGrant {
+                                connection_id: &id,
+                                scopes: None,
+                                access_expires_at: None,
+                                refresh_expires_at: None,
+                                tokens_issued_at: Some(&rfc3339(self.now())),
+                                details: Some(&hosted.details),
+                                sites: Some(&hosted.sites),
+                                secrets,
+                            },
+                            &self.vault,
                             Some(crate::store::NewEvent {
                                 customer_id: Some(customer_id),
                                 connection_id: Some(&id),
                                 provider: Some(provider),
-                                kind: "reauthorized",
+                                kind: crate::model::EventKind::Reauthorized,
                                 summary,
                                 actor: self.actor,
                             }),
@@ -505,26 +509,21 @@ impl Onramp {
             }
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id,
-                    provider,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: hosted.credential_hint,
-                    secrets,
-                    sites: &hosted.sites,
-                    scopes: None,
-                    // A hosted sign-in's access token does not expire (Pelm), or there is none.
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details: hosted.details,
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id,
+                provider,
+                kind: CredentialKind::Oauth,
+                credential_hint: hosted.credential_hint,
+                secrets,
+                sites: &hosted.sites,
+                scopes: None,
+                // A hosted sign-in's access token does not expire (Pelm), or there is none.
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details: hosted.details,
+            })
             .await?;
         self.store.connection(&id).await
     }

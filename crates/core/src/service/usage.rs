@@ -2,7 +2,6 @@
 //! customer downloaded), Metry's monthly consumption; token refresh for the connections that
 //! fetch it; Derapi Join sessions.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use time::OffsetDateTime;
@@ -57,7 +56,7 @@ impl Onramp {
                     customer_id: Some(customer_id),
                     connection_id,
                     provider: None,
-                    kind: "usage_imported",
+                    kind: crate::model::EventKind::UsageImported,
                     summary: format!(
                         "Usage from {source}: {} meter reading series, {months} months",
                         series.len()
@@ -291,12 +290,12 @@ impl Onramp {
                     // Derapi named the customer's site (Enphase Grid Services): only that one.
                     sites.retain(|s| &s.external_id == site);
                 }
-                let mut details = BTreeMap::new();
-                details.insert("vendor".to_string(), vendor.clone());
-                details.insert("session_id".to_string(), session.session_id.clone());
-                if let Some(site) = &t.site_id {
-                    details.insert("site_id".to_string(), site.clone());
-                }
+                let details = ConnectionDetails {
+                    vendor: Some(vendor.clone()),
+                    session_id: Some(session.session_id.clone()),
+                    site_id: t.site_id.clone(),
+                    ..Default::default()
+                };
                 self.store_derapi(
                     &session.customer_id,
                     &vendor,

@@ -7,8 +7,8 @@
 use sqlx::Row;
 
 use super::custody::{lease_lost, rfc3339_micros};
-use super::{app_aad_at, app_row, insert_event, now, provider_event, Store};
-use crate::error::{Code, Error, Result};
+use super::{app_aad_at, app_row, NewEvent, Store};
+use crate::error::{Error, Result};
 use crate::model::{ErrorInfo, ProviderId};
 use crate::seal::Secrets;
 use crate::vault::Vault;
@@ -118,7 +118,7 @@ impl Store {
         credential_hint: &str,
         vault: &Vault,
         secrets: &Secrets,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let row = app_row(provider, ROW);
         let mut tx = self.write_tx().await?;
@@ -139,21 +139,10 @@ impl Store {
         .bind(credential_hint)
         .bind(&sealed)
         .bind(generation)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_saved",
-                &format!("installer account saved ({credential_hint})"),
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// Saves an installer account that is a sign-in (its tokens sealed at a new generation, so
@@ -165,7 +154,7 @@ impl Store {
         credential_hint: &str,
         vault: &Vault,
         tokens: &AccountTokens<'_>,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let row = app_row(provider, ROW);
         let mut tx = self.write_tx().await?;
@@ -191,41 +180,23 @@ impl Store {
         .bind(generation)
         .bind(&tokens.access_expires_at)
         .bind(&tokens.refresh_expires_at)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_signed_in",
-                &format!("installer account signed in ({credential_hint})"),
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
-    pub async fn delete_installer_account(&self, provider: ProviderId, actor: &str) -> Result<()> {
+    pub async fn delete_installer_account(
+        &self,
+        provider: ProviderId,
+        event: &NewEvent<'_>,
+    ) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM provider_apps WHERE provider = ? AND kind = 'installer_account'")
             .bind(provider.as_str())
             .execute(&mut *tx)
             .await?;
-        insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_removed",
-                "installer account removed",
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// Takes the renewal lease of a signed-in account, if it is active and nobody holds it
@@ -295,7 +266,7 @@ impl Store {
         lease: &AccountLease,
         vault: &Vault,
         tokens: &AccountTokens<'_>,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let provider = lease.provider;
         let next = lease.generation + 1;
@@ -312,7 +283,7 @@ impl Store {
         .bind(next)
         .bind(&tokens.access_expires_at)
         .bind(&tokens.refresh_expires_at)
-        .bind(now())
+        .bind(self.now())
         .bind(provider.as_str())
         .bind(lease.generation)
         .bind(&lease.lease_id)
@@ -322,18 +293,7 @@ impl Store {
         if done != 1 {
             return Err(lease_lost(provider));
         }
-        insert_event(
-            &mut tx,
-            &provider_event(
-                provider,
-                "installer_account_renewed",
-                "installer account's sign-in renewed",
-                actor,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with(tx, event).await
     }
 
     /// The vendor refused the account's sign-in: it needs the installer, with why; the lease
@@ -342,7 +302,7 @@ impl Store {
         &self,
         lease: &AccountLease,
         error: &Error,
-        actor: &str,
+        event: &NewEvent<'_>,
     ) -> Result<()> {
         let provider = lease.provider;
         let mut tx = self.write_tx().await?;
@@ -355,27 +315,14 @@ impl Store {
         .bind(format!("{:?}", error.code))
         .bind(&error.message)
         .bind(&error.hint)
-        .bind(now())
+        .bind(self.now())
         .bind(provider.as_str())
         .bind(&lease.lease_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 1 {
-            insert_event(
-                &mut tx,
-                &provider_event(
-                    provider,
-                    if error.code == Code::TokenLost {
-                        "installer_account_token_lost"
-                    } else {
-                        "installer_account_needs_sign_in"
-                    },
-                    "installer account must be signed in again",
-                    actor,
-                ),
-            )
-            .await?;
+            self.insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())

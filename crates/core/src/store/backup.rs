@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{insert_event, NewEvent, Store};
+use super::{NewEvent, Store};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -449,7 +449,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -31,7 +31,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode, SignInChoice, SignInOptions};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInChoice, SignInOptions};
 use crate::vault::Sensitive;
 
 mod session;
@@ -457,9 +457,11 @@ impl Vendor for Derapi {
                 program.as_deref(),
             )
             .await?;
-            let mut details = BTreeMap::new();
-            details.insert("vendor".into(), vendor);
-            details.insert("flow_id".into(), flow);
+            let details = ConnectionDetails {
+                vendor: Some(vendor),
+                flow_id: Some(flow),
+                ..ConnectionDetails::default()
+            };
             Ok(Prepared {
                 details,
                 ..Prepared::default()
@@ -469,11 +471,10 @@ impl Vendor for Derapi {
 
     /// Derapi's Join page for the flow.
     fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
-        let detail = |k: &str| a.details.get(k).map(String::as_str).unwrap_or_default();
         flow_authorize_url(
             &a.endpoints.api_url,
-            detail("flow_id"),
-            detail("vendor"),
+            a.details.flow_id.as_deref().unwrap_or_default(),
+            a.details.vendor.as_deref().unwrap_or_default(),
             a.state,
         )
     }
@@ -482,10 +483,10 @@ impl Vendor for Derapi {
     fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
         Some(Box::pin(async move {
             let mut details = a.details.clone();
-            let vendor = details.get("vendor").cloned().unwrap_or_default();
+            let vendor = details.vendor.clone().unwrap_or_default();
             let enrollment = a.extra.get("enrollmentID").cloned();
             if let Some(e) = &enrollment {
-                details.insert("enrollment_id".into(), e.clone());
+                details.enrollment_id = Some(e.clone());
             }
             let bearer = app_bearer(a.client, a.spec, a.endpoints, a.app).await?;
             let api = &a.endpoints.api_url;
@@ -513,8 +514,8 @@ impl Vendor for Derapi {
     fn check_with_app<'a>(&'a self, c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
         Box::pin(async move {
             let bearer = app_bearer(c.client, c.spec, c.endpoints, c.app).await?;
-            let vendor = c.details.get("vendor").cloned().unwrap_or_default();
-            let enrollment = c.details.get("enrollment_id").map(String::as_str);
+            let vendor = c.details.vendor.clone().unwrap_or_default();
+            let enrollment = c.details.enrollment_id.as_deref();
             vendor_sites(c.client, &c.endpoints.api_url, &bearer, &vendor, enrollment).await
         })
     }
