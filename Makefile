@@ -44,7 +44,7 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-## Regenerate ui/src/lib/bindings.ts from the Rust types.
+## Regenerate ui/src/lib/bindings.ts (and the UI fixture providers.json) from the Rust types.
 bindings:
 	UPDATE_BINDINGS=1 $(CARGO) test -p onramp-core --lib bindings
 

@@ -57,13 +57,13 @@ async fn the_first_valid_callback_completes_and_any_replay_is_refused() {
 
     let cb = callback(&format!(
         "code=the-code&state={}&site_id=4012345",
-        begun.state
+        begun.state.expose()
     ));
     let done = auth
         .complete(&cb, Some(ProviderId::Solaredge), now)
         .await
         .unwrap();
-    assert_eq!(done.code, "the-code");
+    assert_eq!(done.code.expose(), "the-code");
     assert_eq!(done.redirect_uri, DEEP_LINK);
     assert_eq!(done.customer_id, "cust-1");
     assert_eq!(
@@ -116,7 +116,7 @@ async fn forged_missing_late_and_misdirected_callbacks_are_refused() {
         .unwrap();
     let e = auth
         .complete(
-            &callback(&format!("code=c&state={}", late.state)),
+            &callback(&format!("code=c&state={}", late.state.expose())),
             None,
             now + time::Duration::minutes(11),
         )
@@ -127,7 +127,7 @@ async fn forged_missing_late_and_misdirected_callbacks_are_refused() {
     let other = auth.begin(&request(ProviderId::Solis), now).await.unwrap();
     let e = auth
         .complete(
-            &callback(&format!("code=c&state={}", other.state)),
+            &callback(&format!("code=c&state={}", other.state.expose())),
             Some(ProviderId::Solaredge),
             now,
         )
@@ -147,7 +147,10 @@ async fn a_decline_reads_as_the_customer_declining() {
         .unwrap();
     let e = auth
         .complete(
-            &callback(&format!("error=access_denied&state={}", begun.state)),
+            &callback(&format!(
+                "error=access_denied&state={}",
+                begun.state.expose()
+            )),
             None,
             now,
         )
@@ -171,7 +174,7 @@ async fn two_processes_racing_with_the_same_callback_complete_it_once() {
         .unwrap();
     // A second store on the same file stands for the second app process single-instance hands off to.
     let second = Store::open(&f.path).await.unwrap();
-    let cb = callback(&format!("code=c&state={}", begun.state));
+    let cb = callback(&format!("code=c&state={}", begun.state.expose()));
     let a = Authorizations::new(&f.store, &f.vault);
     let b = Authorizations::new(&second, &f.vault);
     let (x, y) = tokio::join!(a.complete(&cb, None, now), b.complete(&cb, None, now));
@@ -195,6 +198,6 @@ async fn the_database_never_holds_a_live_state_or_verifier() {
         }
     }
     assert!(!bytes
-        .windows(begun.state.len())
-        .any(|w| w == begun.state.as_bytes()));
+        .windows(begun.state.expose().len())
+        .any(|w| w == begun.state.expose().as_bytes()));
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use onramp_core::model::{ConnectionState, ProviderId, VaultState};
+use onramp_core::model::{AppSource, ConnectionState, ProviderId, VaultState};
 use onramp_core::service::RESTORE_NOTE;
 use onramp_core::store::Snapshot;
 use onramp_core::vault::Sensitive;
@@ -197,7 +197,7 @@ async fn a_backup_restored_into_a_new_data_folder_brings_everything_back() {
         .iter()
         .find(|a| a.provider == ProviderId::Tesla)
         .unwrap();
-    assert_eq!(tesla_app.source, "settings");
+    assert_eq!(tesla_app.source, AppSource::Settings);
     let found = b
         .search_account_sites(ProviderId::Solaredge, "")
         .await

@@ -164,15 +164,29 @@ async fn installer_account_from_the_terminal() {
     ));
     assert!(out.contains(&first), "{out}");
 
-    // The Enphase partner account: token and API key once, then the customer's system picked
-    // from the partner's list.
-    let (token, key) = sb.enphase_partner();
+    // The Enphase partner plan: the partner application and the Enlighten user once (the
+    // password is sent to Enphase and kept nowhere), then the customer's system picked from the
+    // partner's list in later calls, which renew nothing until the day-long token lapses.
+    let p = sb.enphase_partner();
     let out = ok(onramp(
         dir.path(),
         &["account", "set", "enphase"],
-        &format!("{token}\n{key}\n"),
+        &format!(
+            "{}\n{}\n{}\n{}\n{}\n",
+            p.client_id, p.client_secret, p.api_key, p.username, p.password
+        ),
     ));
     assert!(out.contains("installer account saved"), "{out}");
+    let store = std::fs::read(dir.path().join("sandbox.sqlite")).unwrap_or_default();
+    let wal = std::fs::read(dir.path().join("sandbox.sqlite-wal")).unwrap_or_default();
+    for bytes in [&store, &wal] {
+        assert!(
+            !bytes
+                .windows(p.password.len())
+                .any(|w| w == p.password.as_bytes()),
+            "the Enlighten password is never stored"
+        );
+    }
     let found: serde_json::Value = serde_json::from_str(&ok(onramp(
         dir.path(),
         &["account", "sites", "enphase", "--json"],

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use onramp_core::lifecycle::{ManualClock, Policy};
-use onramp_core::model::{ConnectionState, ProviderId};
+use onramp_core::model::{ConnectionState, ProviderId, Who};
 use onramp_core::service::{ExportFormat, Redirect, Sweep};
 use onramp_core::vault::{Sensitive, Vault};
 use onramp_core::{Code, Onramp};
@@ -658,14 +658,16 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
     onramp
         .store()
         .set_grant_refused(
-            &refused,
-            ConnectionState::NeedsReauth,
-            &onramp_core::model::ErrorInfo {
-                code: Code::ReauthRequired,
-                message: "Tesla no longer accepts this grant.".into(),
-                hint: None,
+            &onramp_core::store::GrantRefused {
+                connection_id: &refused,
+                state: ConnectionState::NeedsReauth,
+                why: &onramp_core::model::ErrorInfo {
+                    code: Code::ReauthRequired,
+                    message: "Tesla no longer accepts this grant.".into(),
+                    hint: None,
+                },
+                kind: onramp_core::model::EventKind::NeedsReauth,
             },
-            None,
             "test",
         )
         .await
@@ -674,7 +676,7 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
         .connect_customer_key(&c, customer_key(&w, 0))
         .await
         .unwrap();
-    fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
+    fn sorted(mut v: Vec<(String, Who)>) -> Vec<(String, Who)> {
         v.sort();
         v
     }
@@ -689,8 +691,8 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
     assert_eq!(
         board(onramp.health().await.unwrap()),
         sorted(vec![
-            (enphase.clone(), "onramp".to_string()),
-            (refused.clone(), "customer".to_string()),
+            (enphase.clone(), Who::Onramp),
+            (refused.clone(), Who::Customer),
         ])
     );
 
@@ -699,18 +701,15 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
     assert_eq!(
         board(onramp.health().await.unwrap()),
         sorted(vec![
-            (enphase.clone(), "customer".to_string()),
-            (refused.clone(), "customer".to_string()),
+            (enphase.clone(), Who::Customer),
+            (refused.clone(), Who::Customer),
         ])
     );
 
     // Eighty days on, Tesla's comes within the board's two weeks.
     clock.advance(Duration::from_secs(80 * 86_400));
     let items = board(onramp.health().await.unwrap());
-    assert!(
-        items.contains(&(tesla.clone(), "onramp".to_string())),
-        "{items:?}"
-    );
+    assert!(items.contains(&(tesla.clone(), Who::Onramp)), "{items:?}");
     assert_eq!(items.len(), 3, "{items:?}");
     onramp.close().await;
 }

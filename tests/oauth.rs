@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use onramp_core::auth::loopback::Loopback;
-use onramp_core::model::{ConnectionState, CredentialKind, ProviderId, RedirectMode};
+use onramp_core::model::{AppSource, ConnectionState, CredentialKind, ProviderId, RedirectMode};
 use onramp_core::service::Redirect;
 use onramp_core::Code;
 use onramp_sandbox::OAuthVendor;
@@ -132,6 +132,48 @@ async fn enphase_connects_by_pasting_the_code_its_page_shows() {
         conn.sites.len(),
         w.sandbox.oauth_sites(OAuthVendor::Enphase).len()
     );
+}
+
+/// A paste that is not the sign-in's answer (empty, malformed, another sign-in's address) is a
+/// typed outcome that leaves the sign-in waiting: the right code pasted next still connects.
+#[tokio::test]
+async fn a_malformed_paste_leaves_the_sign_in_waiting() {
+    use onramp_core::service::PasteOutcome;
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Ben").await;
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Enphase, Redirect::Paste)
+        .await
+        .unwrap();
+    let page = reqwest::get(&start.authorize_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = page
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap();
+    for bad in [
+        "   ",
+        "not a code!",
+        "http://127.0.0.1:1/cb?code=x&state=another-sign-in",
+    ] {
+        match onramp.paste(&start.state, bad).await {
+            PasteOutcome::Unreadable(e) => assert_eq!(e.code, Code::Validation, "{bad}: {e:?}"),
+            PasteOutcome::Finished(r) => panic!("{bad:?} ended the sign-in: {r:?}"),
+        }
+    }
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Enphase), 0);
+    match onramp.paste(&start.state, code).await {
+        PasteOutcome::Finished(Ok(conn)) => assert_eq!(conn.provider, ProviderId::Enphase),
+        other => panic!("the right code did not connect: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -305,13 +347,13 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
     );
     assert!(apps
         .iter()
-        .all(|a| a.source == "none" && a.client_id.is_none()));
+        .all(|a| a.source == AppSource::None && a.client_id.is_none()));
     assert!(onramp
         .vendor_apps()
         .await
         .unwrap()
         .iter()
-        .all(|a| a.source == "sandbox"));
+        .all(|a| a.source == AppSource::Sandbox));
     let app = w.sandbox.oauth_client(OAuthVendor::Tesla);
     bare.save_oauth_app(
         ProviderId::Tesla,
@@ -326,7 +368,7 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
         .iter()
         .find(|a| a.provider == ProviderId::Tesla)
         .unwrap();
-    assert_eq!(tesla.source, "settings");
+    assert_eq!(tesla.source, AppSource::Settings);
     assert_eq!(tesla.client_id.as_deref(), Some(app.client_id.as_str()));
     let start = bare
         .begin_oauth(&c, ProviderId::Tesla, Redirect::DeepLink)

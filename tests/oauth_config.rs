@@ -13,7 +13,7 @@ use common::*;
 use onramp_core::config::Config;
 use onramp_core::error::TokenError;
 use onramp_core::lifecycle::{ManualClock, Policy};
-use onramp_core::model::{ConnectionState, ProviderId};
+use onramp_core::model::{AppSource, ConnectionState, ProviderId, Who};
 use onramp_core::providers::oauth::AppCredentials;
 use onramp_core::service::{Redirect, Sweep};
 use onramp_core::vault::Sensitive;
@@ -215,7 +215,7 @@ async fn a_public_client_signs_in_and_refreshes_with_pkce_only() {
         .iter()
         .find(|a| a.provider == ProviderId::Tesla)
         .unwrap();
-    assert!(tesla.public_client && tesla.source == "settings");
+    assert!(tesla.public_client && tesla.source == AppSource::Settings);
 
     let c = customer(&onramp, "Ada").await;
     let id = sign_in(&onramp, &c, ProviderId::Tesla).await;
@@ -521,7 +521,7 @@ async fn a_refresh_refused_for_the_companys_app_shows_on_the_connection_and_the_
     let board = onramp.health().await.unwrap();
     assert_eq!(board.len(), 1, "{board:?}");
     assert_eq!(board[0].connection_id, id);
-    assert_eq!(board[0].who, "company", "the company must fix its app");
+    assert_eq!(board[0].who, Who::Company, "the company must fix its app");
     assert!(
         !board[0].can_reauthorize,
         "the customer signing in again does not help"
@@ -584,7 +584,7 @@ async fn check_renews_an_expired_access_token_before_asking_the_vendor() {
     assert_eq!(why.code, Code::ReauthRequired);
     assert!(!why.message.contains("API key") && !why.hint.unwrap_or_default().contains("API key"));
     let board = onramp.health().await.unwrap();
-    assert_eq!(board[0].who, "customer");
+    assert_eq!(board[0].who, Who::Customer);
     onramp.close().await;
 }
 

@@ -109,15 +109,9 @@ async fn no_secret_leaves_the_keyring() {
         .await
         .unwrap();
     seen.add("save_installer_account", &acct);
-    let (partner_token, partner_key) = sb.enphase_partner();
+    let partner = sb.enphase_partner();
     let acct = onramp
-        .save_installer_account(KeyInput {
-            provider: ProviderId::Enphase,
-            api_key: Some(partner_key),
-            key_id: None,
-            key_secret: None,
-            access_token: Some(partner_token),
-        })
+        .save_installer_account(enphase_partner_input(&partner, &partner.password))
         .await
         .unwrap();
     seen.add("save_installer_account", &acct);

@@ -6,6 +6,7 @@ mod commands;
 mod sign_in;
 
 use onramp_core::config::{default_config_file, default_data_dir};
+use onramp_core::model::ui_event;
 use onramp_core::service::Sweep;
 use onramp_core::Onramp;
 use onramp_launch::{Launch, Launched};
@@ -60,12 +61,13 @@ async fn keep_alive(app: tauri::AppHandle) {
                     if !report.refreshed.is_empty()
                         || !report.needs_reauth.is_empty()
                         || !report.failed.is_empty()
+                        || !report.accounts_failed.is_empty()
                     {
                         let news = onramp_core::model::ConnectionsChanged {
                             summary: report.summary(),
                             lost: report.lost.clone(),
                         };
-                        let _ = app.emit("connections-changed", &news);
+                        let _ = app.emit(ui_event::CONNECTIONS_CHANGED, &news);
                     }
                     report
                         .next_due_at
@@ -87,7 +89,7 @@ async fn keep_alive(app: tauri::AppHandle) {
         let vault = onramp.status().vault;
         if vault.available != vault_seen {
             vault_seen = vault.available;
-            let _ = app.emit("vault-changed", &vault);
+            let _ = app.emit(ui_event::VAULT_CHANGED, &vault);
         }
         let wait = if vault.available { wait } else { KEYRING_RETRY };
         tokio::time::sleep(wait).await;

@@ -11,7 +11,7 @@ use onramp_core::auth::loopback::Loopback;
 use onramp_core::model::{
     Connection, OAuthStart, ProviderId, RedirectMode, SignInOptions, SignInStatus,
 };
-use onramp_core::service::Redirect;
+use onramp_core::service::{PasteOutcome, Redirect};
 use onramp_core::{Code, Error};
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_deep_link::DeepLinkExt;
@@ -89,7 +89,10 @@ fn deliver(app: &AppHandle, url: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let key = parse_url(&url).ok().and_then(|c| c.state);
+        let key = parse_url(&url)
+            .ok()
+            .and_then(|c| c.state)
+            .map(|s| s.expose().to_string());
         let result = state.onramp.complete_oauth(&url, None).await;
         match (&key, &result) {
             (Some(k), _) => state.sign_ins.finish(k, &result),
@@ -279,16 +282,14 @@ pub async fn paste_sign_in(
     sign_in: String,
     pasted: String,
 ) -> Result<Connection> {
-    let result = state.onramp.complete_pasted(&sign_in, &pasted).await;
-    // A malformed paste leaves the sign-in waiting, so the installer can paste again.
-    if result
-        .as_ref()
-        .is_err_and(|e| e.code == Code::Validation && e.message.starts_with("Paste"))
-    {
-        return result;
+    match state.onramp.paste(&sign_in, &pasted).await {
+        // Not this sign-in's answer: it stays waiting, so the installer can paste again.
+        PasteOutcome::Unreadable(e) => Err(e),
+        PasteOutcome::Finished(result) => {
+            state.sign_ins.finish(&sign_in, &result);
+            result
+        }
     }
-    state.sign_ins.finish(&sign_in, &result);
-    result
 }
 
 #[tauri::command]

@@ -73,11 +73,8 @@ pub async fn customer(onramp: &Onramp, name: &str) -> String {
 
 pub fn solaredge_key(key: &str) -> KeyInput {
     KeyInput {
-        provider: ProviderId::Solaredge,
         api_key: Some(key.into()),
-        key_id: None,
-        key_secret: None,
-        access_token: None,
+        ..KeyInput::empty(ProviderId::Solaredge)
     }
 }
 
@@ -90,11 +87,22 @@ pub fn customer_key(w: &World, i: usize) -> KeyInput {
 
 pub fn solis_key(id: &str, secret: &str) -> KeyInput {
     KeyInput {
-        provider: ProviderId::Solis,
-        api_key: None,
         key_id: Some(id.into()),
         key_secret: Some(secret.into()),
-        access_token: None,
+        ..KeyInput::empty(ProviderId::Solis)
+    }
+}
+
+/// The Enphase partner plan's sign-in as the installer types it in Settings: the partner
+/// application and the Enlighten user (with this password).
+pub fn enphase_partner_input(p: &onramp_sandbox::EnphasePartner, password: &str) -> KeyInput {
+    KeyInput {
+        client_id: Some(p.client_id.clone()),
+        client_secret: Some(p.client_secret.clone()),
+        api_key: Some(p.api_key.clone()),
+        username: Some(p.username.clone()),
+        password: Some(password.into()),
+        ..KeyInput::empty(ProviderId::Enphase)
     }
 }
 

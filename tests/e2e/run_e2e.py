@@ -280,6 +280,16 @@ def main():
         click(d, "account-save-solaredge")
         WebDriverWait(d, WAIT).until(lambda x: "installer account saved" in x.find_element(By.TAG_NAME, "body").text)
         shot(d, "settings")
+        # Enphase's partner plan: the sandbox's partner application and Enlighten user, signed
+        # in once; the password is sent to Enphase and is gone from the form and the screen.
+        click(d, "account-sandbox-enphase")
+        click(d, "account-save-enphase")
+        WebDriverWait(d, WAIT).until(lambda x: "installer account signed in" in x.find_element(By.TAG_NAME, "body").text)
+        wait_text(d, "account-renews-enphase", "renews this sign-in by itself")
+        assert d.find_element(*tid("account-field-enphase-password")).get_attribute("value") == ""
+        d.execute_script("document.querySelector('[data-testid=\"account-enphase\"]').scrollIntoView()")
+        time.sleep(0.3)
+        shot(d, "settings-enphase-partner")
         nav(d, "Customers")
         click(d, "new-customer")
         type_into(d, "customer-name", "Ben Okafor")
@@ -315,6 +325,9 @@ def main():
         assert "Connected" in d.find_element(*tid("status-tesla")).text
 
         click(d, "connect-enphase")
+        # The partner account's list comes first; this customer signs in with their own
+        # Enlighten account instead.
+        click(d, "switch-to-sign-in")
         click(d, "open-sign-in")
         WebDriverWait(d, WAIT).until(lambda x: os.path.exists(code_file) and open(code_file).read())
         type_into(d, "paste-input", open(code_file).read())

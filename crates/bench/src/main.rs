@@ -967,29 +967,30 @@ async fn seed(
             status: Some("Active".into()),
         }];
         let provider = providers[i % providers.len()];
+        let new = NewConnection {
+            id: onramp_core::store::new_id(),
+            customer_id: &ids[i % ids.len()],
+            provider,
+            kind: if provider == ProviderId::Solaredge {
+                CredentialKind::CustomerKey
+            } else {
+                CredentialKind::Oauth
+            },
+            credential_hint: None,
+            secrets: None,
+            sites: &sites,
+            scopes: None,
+            access_expires_at: None,
+            refresh_expires_at: Some("2099-01-01T00:00:00Z".into()),
+            tokens_issued_at: None,
+            details: Default::default(),
+        };
         onramp
             .store()
             .insert_connection(
-                &NewConnection {
-                    id: onramp_core::store::new_id(),
-                    customer_id: &ids[i % ids.len()],
-                    provider,
-                    kind: if provider == ProviderId::Solaredge {
-                        CredentialKind::CustomerKey
-                    } else {
-                        CredentialKind::Oauth
-                    },
-                    credential_hint: None,
-                    secrets: None,
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: Some("2099-01-01T00:00:00Z".into()),
-                    tokens_issued_at: None,
-                    details: Default::default(),
-                },
+                &new,
                 onramp.vault(),
-                "bench",
+                &onramp_core::service::words::new_connection(&new, "bench"),
             )
             .await?;
     }

@@ -7,11 +7,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use onramp_core::auth::loopback::Loopback;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
-use onramp_core::service::{ExportFormat, Redirect, Sweep};
+use onramp_core::service::{ExportFormat, PasteOutcome, Redirect, Sweep};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig, SharedSandbox};
@@ -191,55 +192,59 @@ enum UsageCmd {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Provider {
-    /// SolarEdge from your company's fleet key: pick the sites with --site.
-    Solaredge,
-    Solis,
-    Tesla,
-    Enphase,
-    Sma,
-    /// SolarEdge Site Access: the homeowner signs in (OAuth) instead of giving a key.
-    SolaredgeSite,
-    /// UtilityAPI Green Button Connect My Data (pick the utility with --utility).
-    Utilityapi,
-    /// Pelm Connect: US utility accounts through Pelm's hosted page.
-    Pelm,
-    /// Metry: utility meters and monthly consumption (Nordic utilities).
-    Metry,
-    /// Derapi Join (pick the device vendor with --vendor).
-    Derapi,
+/// A provider as a terminal names it: core's name (`ProviderId::as_str`), or the sign-in name core
+/// gives a provider whose own name connects another way (`solaredge-site`). Every fact comes from
+/// core: a provider added there is here too.
+#[derive(Clone, Copy, Debug)]
+struct Provider {
+    id: ProviderId,
+    /// Connect by the customer signing in (OAuth).
+    sign_in: bool,
+}
+
+impl Provider {
+    fn parse(name: &str) -> Option<Provider> {
+        if let Some(id) = ProviderId::parse(name) {
+            return Some(Provider {
+                id,
+                sign_in: onramp_core::providers::spec(id).signs_in(),
+            });
+        }
+        ProviderId::ALL
+            .into_iter()
+            .find(|id| onramp_core::providers::spec(*id).sign_in_name == Some(name))
+            .map(|id| Provider { id, sign_in: true })
+    }
+
+    fn signs_in(self) -> bool {
+        self.sign_in
+    }
+
+    /// The names clap offers, with what each one is.
+    fn possible_values() -> Vec<PossibleValue> {
+        let mut values = Vec::new();
+        for id in ProviderId::ALL {
+            let spec = onramp_core::providers::spec(id);
+            values.push(PossibleValue::new(id.as_str()).help(spec.name));
+            if let Some(name) = spec.sign_in_name {
+                values.push(
+                    PossibleValue::new(name)
+                        .help(format!("{}: the customer signs in (OAuth)", spec.name)),
+                );
+            }
+        }
+        values
+    }
+
+    fn value_parser() -> impl TypedValueParser<Value = Provider> {
+        PossibleValuesParser::new(Provider::possible_values())
+            .map(|name| Provider::parse(&name).expect("clap offers core's names only"))
+    }
 }
 
 impl From<Provider> for ProviderId {
     fn from(p: Provider) -> Self {
-        match p {
-            Provider::Solaredge | Provider::SolaredgeSite => ProviderId::Solaredge,
-            Provider::Solis => ProviderId::Solis,
-            Provider::Tesla => ProviderId::Tesla,
-            Provider::Enphase => ProviderId::Enphase,
-            Provider::Sma => ProviderId::Sma,
-            Provider::Utilityapi => ProviderId::Utilityapi,
-            Provider::Pelm => ProviderId::Pelm,
-            Provider::Metry => ProviderId::Metry,
-            Provider::Derapi => ProviderId::Derapi,
-        }
-    }
-}
-
-impl Provider {
-    fn signs_in(self) -> bool {
-        matches!(
-            self,
-            Provider::Tesla
-                | Provider::Enphase
-                | Provider::Sma
-                | Provider::SolaredgeSite
-                | Provider::Utilityapi
-                | Provider::Pelm
-                | Provider::Metry
-                | Provider::Derapi
-        )
+        p.id
     }
 }
 
@@ -253,6 +258,7 @@ enum RedirectArg {
 
 #[derive(Args)]
 struct ConnectArgs {
+    #[arg(value_parser = Provider::value_parser())]
     provider: Provider,
     #[arg(long)]
     customer: String,
@@ -346,6 +352,7 @@ enum VaultCmd {
 enum AppCmd {
     /// Save the app's client id; the client secret (and Enphase's API key) come from a prompt or stdin.
     Set {
+        #[arg(value_parser = Provider::value_parser())]
         provider: Provider,
         #[arg(long)]
         client_id: String,
@@ -359,14 +366,17 @@ enum AppCmd {
 enum AccountCmd {
     /// Save (and check) the installer account key; the key is read from a prompt or stdin.
     Set {
+        #[arg(value_parser = Provider::value_parser())]
         provider: Provider,
     },
     List,
     Remove {
+        #[arg(value_parser = Provider::value_parser())]
         provider: Provider,
     },
     /// Search the installer account's sites.
     Sites {
+        #[arg(value_parser = Provider::value_parser())]
         provider: Provider,
         #[arg(long, short, default_value = "")]
         query: String,
@@ -503,13 +513,7 @@ fn print_vault(v: &VaultStatus) {
 fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
-    let mut input = KeyInput {
-        provider,
-        api_key: None,
-        key_id: None,
-        key_secret: None,
-        access_token: None,
-    };
+    let mut input = KeyInput::empty(provider);
     match provider {
         ProviderId::Solaredge if account => {
             input.api_key = Some(read_secret(
@@ -525,8 +529,12 @@ fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
             input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
         }
         ProviderId::Enphase if account => {
-            input.access_token = Some(read_secret("Enphase partner access token", &mut lines)?);
-            input.api_key = Some(read_secret("Enphase partner API key", &mut lines)?);
+            // The partner application and the Enlighten user it signs in as (the password is
+            // sent to Enphase once and never saved), in the order core lists them.
+            for f in onramp_core::providers::spec(provider).installer_fields() {
+                let value = read_secret(&format!("Enphase {}", f.label), &mut lines)?;
+                input.set(f.name, Some(value));
+            }
         }
         other => anyhow::bail!(
             "{} connects by the customer signing in: onramp connect {} --customer ID",
@@ -595,12 +603,23 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
             open_browser(start.authorize_url.clone());
             let stdin = std::io::stdin();
             let mut lines = stdin.lock().lines();
-            let pasted = read_secret(
-                &format!("The code {} shows (or the final address)", spec.name),
-                &mut lines,
-            )?;
-            eprintln!("Checking with {}…", spec.name);
-            Ok(onramp.complete_pasted(&start.state, &pasted).await?)
+            loop {
+                let pasted = read_secret(
+                    &format!("The code {} shows (or the final address)", spec.name),
+                    &mut lines,
+                )?;
+                eprintln!("Checking with {}…", spec.name);
+                match onramp.paste(&start.state, &pasted).await {
+                    PasteOutcome::Finished(result) => return Ok(result?),
+                    // Not this sign-in's answer: the sign-in still waits; paste again.
+                    PasteOutcome::Unreadable(e) => {
+                        eprintln!("{}", e.message);
+                        if let Some(h) = &e.hint {
+                            eprintln!("hint: {h}");
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -698,7 +717,7 @@ fn print_connection(c: &Connection) {
     if let Some(scope) = &c.scopes {
         println!("    scope {scope}");
     }
-    for (k, v) in &c.details {
+    for (k, v) in c.details.entries() {
         println!("    {k} {v}");
     }
     if let Some(e) = &c.last_error {
@@ -1075,17 +1094,29 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }
         Command::Account(AccountCmd::List) => {
             for a in onramp.installer_accounts().await? {
-                let state = if a.configured {
-                    "configured"
-                } else {
-                    "not set"
+                let state = match (a.configured, a.renews, &a.needs_sign_in) {
+                    (false, _, _) => "not set",
+                    (true, _, Some(_)) => "sign in again",
+                    (true, true, None) => "signed in",
+                    (true, false, None) => "configured",
                 };
                 println!(
-                    "{:<10} {:<10} {}",
+                    "{:<10} {:<14} {}",
                     a.provider_name,
                     state,
                     opt(&a.credential_hint)
                 );
+                if let Some(e) = &a.needs_sign_in {
+                    println!("           {}", e.message);
+                    if let Some(h) = &e.hint {
+                        println!(
+                            "           {h} (onramp account set {})",
+                            a.provider.as_str()
+                        );
+                    }
+                } else if let Some(lapses) = a.refresh_expires_at.as_deref().filter(|_| a.renews) {
+                    println!("           renewed by Onramp while it runs; lapses {lapses} if it does not");
+                }
             }
         }
         Command::Account(AccountCmd::Remove { provider }) => {

@@ -3,7 +3,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::model::ErrorInfo;
+/// What the UI shows of an error. `code` is what the UI acts on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ErrorInfo {
+    pub code: Code,
+    pub message: String,
+    pub hint: Option<String>,
+}
 
 /// The small set of codes the UI acts on. Add one only when the UI does something different for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -94,6 +100,9 @@ pub struct Error {
     pub retry_after: Option<u64>,
     /// What the vendor's token endpoint answered, when the error is its refusal.
     pub token_error: Option<TokenError>,
+    /// The vendor's own `error_description` with that refusal, as it sent it (for the logs, and
+    /// for what RFC 6749 leaves to it: [`Error::grant_revoked`]).
+    pub vendor_description: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -106,6 +115,7 @@ impl Error {
             hint: None,
             retry_after: None,
             token_error: None,
+            vendor_description: None,
         }
     }
 
@@ -145,7 +155,20 @@ impl Error {
             )),
             retry_after,
             token_error: None,
+            vendor_description: None,
         }
+    }
+
+    /// The vendor refused the grant as withdrawn (revoked), not as lapsed. RFC 6749 has one code
+    /// for both (`invalid_grant`); the vendors tell them apart in their `error_description`
+    /// (Tesla and the sandbox: "The refresh token was revoked"). Decided on the vendor's answer,
+    /// never on the message Onramp wrote.
+    pub fn grant_revoked(&self) -> bool {
+        self.token_error == Some(TokenError::InvalidGrant)
+            && self
+                .vendor_description
+                .as_deref()
+                .is_some_and(|d| d.to_ascii_lowercase().contains("revoked"))
     }
 
     pub fn info(&self) -> ErrorInfo {
@@ -188,6 +211,21 @@ mod tests {
             v,
             serde_json::json!({"code": "VendorRejected", "message": "SolarEdge rejected this key", "hint": "Check it"})
         );
+    }
+
+    #[test]
+    fn a_revoked_grant_is_the_vendors_word() {
+        let refused = |error: &str, description: Option<&str>| Error {
+            token_error: TokenError::parse(error),
+            vendor_description: description.map(str::to_string),
+            ..Error::new(Code::ReauthRequired, "refused (revoked)")
+        };
+        assert!(refused("invalid_grant", Some("The refresh token was revoked")).grant_revoked());
+        assert!(!refused("invalid_grant", Some("expired")).grant_revoked());
+        assert!(!refused("invalid_grant", None).grant_revoked());
+        // Onramp's own words decide nothing.
+        assert!(!Error::new(Code::ReauthRequired, "the grant was revoked").grant_revoked());
+        assert!(!refused("invalid_client", Some("revoked app")).grant_revoked());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bindings;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod lifecycle;

@@ -26,41 +26,10 @@ use time::OffsetDateTime;
 use crate::error::{Code, Error, Result};
 use crate::model::{
     Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, LostGrant, ProviderId,
+    Urgency, Who,
 };
 
-/// Where "now" comes from.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
-
-/// A clock that only moves when told to (tests, simulations).
-pub struct ManualClock(Mutex<OffsetDateTime>);
-
-impl ManualClock {
-    pub fn new(start: OffsetDateTime) -> Arc<Self> {
-        Arc::new(ManualClock(Mutex::new(start)))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *t += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 /// How eagerly and how hard Onramp refreshes.
 #[derive(Clone, Debug)]
@@ -170,10 +139,10 @@ pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
 }
 
 /// What a refused grant makes of a connection. OAuth has one error for a grant that lapsed and
-/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`,
-/// which the error's message carries. Either way the customer signs in again.
+/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`
+/// ([`Error::grant_revoked`]). Either way the customer signs in again.
 pub fn refused_state(e: &Error) -> ConnectionState {
-    if e.message.to_ascii_lowercase().contains("revoked") {
+    if e.grant_revoked() {
         ConnectionState::Revoked
     } else {
         ConnectionState::NeedsReauth
@@ -223,7 +192,7 @@ pub fn health(
     let name = crate::providers::spec(conn.provider).name;
     let state = state_at(conn, now, policy);
     let oauth = conn.kind == CredentialKind::Oauth;
-    let item = |urgency: u8, who: &str, title: String, action: String, due: Option<String>| {
+    let item = |urgency: Urgency, who: Who, title: String, action: String, due: Option<String>| {
         Some(HealthItem {
             connection_id: conn.id.clone(),
             customer_id: conn.customer_id.clone(),
@@ -232,10 +201,11 @@ pub fn health(
             state,
             title,
             action,
-            who: who.into(),
+            who,
             urgency,
             due_at: due,
-            can_reauthorize: oauth && who == "customer",
+            can_reauthorize: oauth && who == Who::Customer,
+            in_settings: false,
         })
     };
     let sign_in_again = format!(
@@ -249,8 +219,8 @@ pub fn health(
                 .map(|e| e.message.clone())
                 .unwrap_or_else(|| format!("{name} no longer accepts Onramp's access."));
             return item(
-                0,
-                if oauth { "customer" } else { "installer" },
+                Urgency::Now,
+                if oauth { Who::Customer } else { Who::Installer },
                 why,
                 if oauth {
                     sign_in_again
@@ -267,15 +237,15 @@ pub fn health(
                 hint: None,
             });
             let who = match e.code {
-                Code::ReauthRequired | Code::TokenLost if oauth => "customer",
+                Code::ReauthRequired | Code::TokenLost if oauth => Who::Customer,
                 // A signed-in connection that fails for want of a setting: the company's vendor
                 // app (a refused client id or secret, a missing API key). Neither the customer
                 // nor a key fixes it; whoever manages the company's app does.
-                Code::NotConfigured if oauth => "company",
-                _ => "installer",
+                Code::NotConfigured if oauth => Who::Company,
+                _ => Who::Installer,
             };
             return item(
-                1,
+                Urgency::Soon,
                 who,
                 e.message,
                 e.hint
@@ -285,8 +255,8 @@ pub fn health(
         }
         ConnectionState::Pending => {
             return item(
-                2,
-                "customer",
+                Urgency::Waiting,
+                Who::Customer,
                 format!("Waiting for the customer to finish at {name}."),
                 "Ask the customer to finish the sign-in, or start it again.".into(),
                 None,
@@ -297,8 +267,8 @@ pub fn health(
     let expires = parse(&conn.refresh_expires_at)?;
     if expires <= now {
         return item(
-            0,
-            "customer",
+            Urgency::Now,
+            Who::Customer,
             format!("{name}'s refresh token lapsed while Onramp was not running."),
             sign_in_again,
             conn.refresh_expires_at.clone(),
@@ -308,8 +278,12 @@ pub fn health(
         return None;
     }
     item(
-        if expires - now < time::Duration::days(1) { 1 } else { 3 },
-        "onramp",
+        if expires - now < time::Duration::days(1) {
+            Urgency::Soon
+        } else {
+            Urgency::Later
+        },
+        Who::Onramp,
         format!(
             "{name}'s refresh token expires {} unless Onramp runs.",
             in_words(expires - now)
@@ -479,6 +453,11 @@ pub struct SweepReport {
     pub failed: Vec<(String, ErrorInfo)>,
     /// Due but held back (a vendor's Retry-After, a connection's backoff).
     pub held: usize,
+    /// The company's installer accounts whose sign-in was renewed (Enphase's partner plan).
+    pub accounts_renewed: Vec<ProviderId>,
+    /// Installer accounts whose renewal failed, with the reason (a refusal: sign in again in
+    /// Settings).
+    pub accounts_failed: Vec<(ProviderId, ErrorInfo)>,
     /// When the next connection becomes due, if any (RFC 3339).
     pub next_due: Option<String>,
     /// For each rotation written now, how long it waited between the vendor's answer and its
@@ -511,6 +490,18 @@ impl SweepReport {
         }
         if self.held > 0 {
             parts.push(format!("{} held back", self.held));
+        }
+        if !self.accounts_renewed.is_empty() {
+            parts.push(format!(
+                "{} installer account(s) renewed",
+                self.accounts_renewed.len()
+            ));
+        }
+        if !self.accounts_failed.is_empty() {
+            parts.push(format!(
+                "{} installer account(s) failed to renew",
+                self.accounts_failed.len()
+            ));
         }
         format!(
             "{} of {} signed-in connections: {}",
@@ -609,7 +600,7 @@ mod tests {
 
         let soon = conn(None, Some("2026-06-03T12:00:00Z"));
         let h = health(&soon, "Ada", now, &Policy::default()).unwrap();
-        assert_eq!((h.urgency, h.who.as_str()), (3, "onramp"));
+        assert_eq!((h.urgency, h.who), (Urgency::Later, Who::Onramp));
         assert_eq!(h.state, ConnectionState::Expiring);
         assert_eq!(
             h.title,
@@ -619,7 +610,7 @@ mod tests {
 
         let lapsed = conn(None, Some("2026-05-30T00:00:00Z"));
         let h = health(&lapsed, "Ada", now, &Policy::default()).unwrap();
-        assert_eq!((h.urgency, h.who.as_str()), (0, "customer"));
+        assert_eq!((h.urgency, h.who), (Urgency::Now, Who::Customer));
         assert_eq!(h.state, ConnectionState::NeedsReauth);
         assert!(h.can_reauthorize);
 
@@ -632,7 +623,7 @@ mod tests {
         });
         let h = health(&revoked, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(h.title, "Tesla no longer accepts this sign-in.");
-        assert!(h.can_reauthorize && h.urgency == 0 && h.customer_name == "Ada");
+        assert!(h.can_reauthorize && h.urgency == Urgency::Now && h.customer_name == "Ada");
 
         // A sign-in whose refresh the vendor refused for the company's app: the company acts.
         let mut app = conn(Some("2026-06-01T11:00:00Z"), None);
@@ -646,8 +637,8 @@ mod tests {
         });
         let h = health(&app, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(
-            (h.urgency, h.who.as_str(), h.can_reauthorize),
-            (1, "company", false)
+            (h.urgency, h.who, h.can_reauthorize),
+            (Urgency::Soon, Who::Company, false)
         );
         assert_eq!(h.action, "Fix it in Settings → Vendor apps.");
 
@@ -656,8 +647,8 @@ mod tests {
         key.state = ConnectionState::Error;
         let h = health(&key, "Ada", now, &Policy::default()).unwrap();
         assert_eq!(
-            (h.urgency, h.who.as_str(), h.can_reauthorize),
-            (1, "installer", false)
+            (h.urgency, h.who, h.can_reauthorize),
+            (Urgency::Soon, Who::Installer, false)
         );
     }
 
@@ -698,7 +689,15 @@ mod tests {
         key.kind = CredentialKind::CustomerKey;
         assert_eq!(state_at(&key, at(30), &p), ConnectionState::Active);
         // A refused grant: revoked when the vendor says so, otherwise lapsed.
-        let refused = |m: &str| Error::new(Code::ReauthRequired, m);
+        // (The vendor's answer, as `providers::oauth` reads it: the code and its description.)
+        let refused = |m: &str| {
+            let (_, d) = m.split_once('(').unwrap();
+            Error {
+                token_error: Some(crate::error::TokenError::InvalidGrant),
+                vendor_description: Some(d.trim_end_matches(").").into()),
+                ..Error::new(Code::ReauthRequired, m)
+            }
+        };
         assert_eq!(
             refused_state(&refused(
                 "Tesla refused the authorization: invalid_grant (The refresh token was revoked)."

@@ -25,7 +25,19 @@ use serde::Serialize;
 use crate::error::{Code, Error, Result};
 use crate::model::{VaultState, VaultStatus};
 use crate::seal::{key_id_of, Aad, DataKey, Secrets};
-use crate::store::Store;
+
+/// Where the vault finds and records the data folder's key: the store
+/// ([`crate::store::Store`] implements it), which the vault does not depend on.
+pub trait KeyRecord: Sync {
+    /// A value of the store's `meta` table (`data_key`, `data_key_check`).
+    fn meta(&self, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
+    /// Records the key id and check value unless a key is already recorded; the id that stands.
+    fn init_data_key(
+        &self,
+        key_id: &str,
+        check: &str,
+    ) -> impl std::future::Future<Output = Result<String>> + Send;
+}
 
 /// A secret in memory. Prints as `***` and refuses to be serialized, so it cannot slip into
 /// logs, events, JSON sent to the UI, or the database.
@@ -61,6 +73,43 @@ impl Sensitive<String> {
         mask(&self.0)
     }
 }
+
+/// A secret string of one kind: prints as `Name(***)` and is never serialized. Distinct kinds
+/// are distinct types, so passing one where another is expected does not compile.
+macro_rules! secret_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret itself: for the request that sends it, and the state's hash.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(***)"))
+            }
+        }
+    };
+}
+
+secret_string!(
+    /// An OAuth authorization code (RFC 6749 §4.1.2): whoever holds it before it is exchanged
+    /// can finish the sign-in.
+    AuthCode
+);
+secret_string!(
+    /// An OAuth `state` (RFC 6749 §10.12): the sign-in's one-time key, stored only as its hash.
+    OAuthState
+);
 
 /// A masked form of a credential: the last 4 characters when it is long enough to keep most of it hidden.
 pub fn mask(value: &str) -> String {
@@ -370,7 +419,7 @@ impl Vault {
     /// proves it with the check value, or, for a store that has none yet, makes one, writes it
     /// to the keyring, reads it back and only then records it in the store. A keyring that is
     /// locked or gone leaves the vault unavailable (the status says why) and changes nothing.
-    pub async fn unlock(&self, store: &Store) -> VaultStatus {
+    pub async fn unlock(&self, store: &impl KeyRecord) -> VaultStatus {
         if self.keys().current.is_some() {
             return self.status();
         }
@@ -401,7 +450,7 @@ impl Vault {
         self.status()
     }
 
-    async fn try_unlock(&self, store: &Store) -> std::result::Result<DataKey, Unlock> {
+    async fn try_unlock(&self, store: &impl KeyRecord) -> std::result::Result<DataKey, Unlock> {
         let named = store.meta("data_key").await?;
         let id = match named {
             Some(id) => id,

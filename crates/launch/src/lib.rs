@@ -38,14 +38,17 @@ fn provider_of(v: OAuthVendor) -> ProviderId {
 
 /// Demo keys as the UI lists them.
 pub fn sandbox_keys(sb: &Directory) -> Vec<SandboxDemoKey> {
-    let (partner_token, partner_key) = sb.enphase_partner();
+    let p = sb.enphase_partner();
     let partner = SandboxDemoKey {
         provider: ProviderId::Enphase,
         label: "Installer account (partner plan)".into(),
-        api_key: Some(partner_key),
+        api_key: Some(p.api_key),
         key_id: None,
         key_secret: None,
-        access_token: Some(partner_token),
+        client_id: Some(p.client_id),
+        client_secret: Some(p.client_secret),
+        username: Some(p.username),
+        password: Some(p.password),
     };
     sb.demo()
         .keys()
@@ -59,7 +62,10 @@ pub fn sandbox_keys(sb: &Directory) -> Vec<SandboxDemoKey> {
             api_key: k.api_key,
             key_id: k.key_id,
             key_secret: k.key_secret,
-            access_token: None,
+            client_id: None,
+            client_secret: None,
+            username: None,
+            password: None,
         })
         .chain(std::iter::once(partner))
         .collect()
@@ -196,4 +202,42 @@ pub async fn open(launch: Launch) -> Result<Launched> {
     })
     .await?;
     Ok(Launched { onramp, sandbox })
+}
+
+#[cfg(test)]
+mod tests {
+    use onramp_core::config::Config;
+    use onramp_core::model::ProviderId;
+    use onramp_core::providers;
+    use onramp_sandbox::{Sandbox, SandboxConfig};
+
+    /// The checklist's sandbox half: every provider core declares is wired to the sandbox (its
+    /// API or its sign-in endpoints on loopback, a demo app for each sign-in), so a vendor added
+    /// to core and forgotten here fails.
+    #[tokio::test]
+    async fn every_provider_is_wired_to_the_sandbox() {
+        let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let mut config = Config::default();
+        let apps = super::wire(&sb, &mut config);
+        let on_loopback = |url: &str| url.starts_with("http://127.0.0.1:");
+        for id in ProviderId::ALL {
+            let spec = providers::spec(id);
+            match config.oauth_endpoints(id) {
+                Some(ep) => {
+                    for url in [&ep.authorize_url, &ep.token_url, &ep.api_url] {
+                        assert!(on_loopback(url), "{id}: {url} is not the sandbox");
+                    }
+                    assert!(
+                        apps.iter().any(|(p, _)| *p == id),
+                        "{id}: the sandbox has no demo app"
+                    );
+                }
+                None => assert!(spec.oauth.is_none()),
+            }
+            if spec.keyed() || (spec.oauth.is_none() && !spec.installer_fields().is_empty()) {
+                let url = config.base_url(id);
+                assert!(on_loopback(url), "{id}: its API {url} is not the sandbox");
+            }
+        }
+    }
 }

@@ -30,7 +30,18 @@ pub struct Directory {
     pub derapi_url: String,
     pub derapi_client: (String, String),
     pub derapi_vendor_credentials: Vec<(String, String)>,
-    pub enphase_partner: (String, String),
+    pub enphase_partner: EnphasePartner,
+}
+
+/// Enphase's partner plan in the sandbox: the partner application (client id, secret, API key)
+/// and the Enlighten user it signs in as (the password grant).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnphasePartner {
+    pub client_id: String,
+    pub client_secret: String,
+    pub api_key: String,
+    pub username: String,
+    pub password: String,
 }
 
 impl From<&Sandbox> for Directory {
@@ -128,7 +139,7 @@ impl Directory {
         self.derapi_vendor_credentials.clone()
     }
 
-    pub fn enphase_partner(&self) -> (String, String) {
+    pub fn enphase_partner(&self) -> EnphasePartner {
         self.enphase_partner.clone()
     }
 
@@ -169,9 +180,10 @@ impl Directory {
             self.pelm_connect_url(),
             self.derapi_url()
         ));
-        let (t, k) = self.enphase_partner();
+        let p = self.enphase_partner();
         s.push_str(&format!(
-            "  Enphase partner account  token {t}  API key {k}\n"
+            "\nEnphase partner plan (installer account)\n  partner app            client id {}  secret {}  API key {}\n  Enlighten user         {}  password {}\n",
+            p.client_id, p.client_secret, p.api_key, p.username, p.password
         ));
         s
     }

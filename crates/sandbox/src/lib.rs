@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::directory::{Directory, OAuthApp};
+pub use crate::directory::{Directory, EnphasePartner, OAuthApp};
 pub use crate::faults::Faults;
 use crate::faults::Knobs;
 pub use crate::oauth::{
@@ -715,8 +715,8 @@ impl Sandbox {
         }
         all.push(self.pelm.0.secret.clone());
         all.push(self.derapi.0.secret.clone());
-        let (token, key) = self.enphase_partner();
-        all.extend([token, key]);
+        let p = self.enphase_partner();
+        all.extend([p.client_secret, p.api_key, p.password]);
         let d = &self.demo;
         all.push(d.solaredge_account_key.clone());
         all.push(d.solis_account.key_secret.clone());
@@ -835,15 +835,21 @@ impl Sandbox {
         self.derapi.0.set_fault(status);
     }
 
-    /// The Enphase partner (installer) account: (access token, API key).
-    pub fn enphase_partner(&self) -> (String, String) {
+    /// The Enphase partner plan: the partner application and the Enlighten user it signs in as.
+    pub fn enphase_partner(&self) -> EnphasePartner {
         let p = self
             .oauth(OAuthVendor::Enphase)
             .0
             .partner
             .as_ref()
             .expect("Enphase has a partner account");
-        (p.0.clone(), p.1.clone())
+        EnphasePartner {
+            client_id: p.app.client_id.clone(),
+            client_secret: p.app.client_secret.clone(),
+            api_key: p.app.api_key.clone().unwrap_or_default(),
+            username: p.username.clone(),
+            password: p.password.clone(),
+        }
     }
 
     /// How long a used refresh token may be presented again (a retry whose answer was lost),

@@ -186,6 +186,8 @@ struct Grant {
     revoked: bool,
     /// Issued to the vendor's public client (PKCE only, no secret).
     public: bool,
+    /// Issued to the Enphase partner application by the password grant.
+    partner: bool,
     scope: String,
     offline: bool,
     /// UtilityAPI: the utility the customer authorized at.
@@ -286,6 +288,18 @@ impl Books {
     }
 }
 
+/// Enphase's partner plan: a partner application of its own (client id, secret, API key) whose
+/// tokens come from the resource-owner password grant with an Enlighten user's credentials
+/// (`POST /oauth/token?grant_type=password&username=..&password=..`, HTTP Basic with the
+/// partner application), and the systems that user's company installed.
+#[derive(Clone, Debug)]
+pub struct PartnerAccount {
+    pub app: OAuthClient,
+    pub username: String,
+    pub password: String,
+    pub(crate) systems: Vec<FleetSite>,
+}
+
 pub(crate) struct Server {
     vendor: OAuthVendor,
     pub(crate) client: OAuthClient,
@@ -329,8 +343,8 @@ pub(crate) struct Server {
     /// UtilityAPI: each utility's Green Button feed, generated once.
     feeds: Mutex<HashMap<String, Feed>>,
     seed: u64,
-    /// Enphase: the partner (installer) account's access token and API key, and its systems.
-    pub(crate) partner: Option<(String, String, Vec<FleetSite>)>,
+    /// Enphase: the partner (installer) plan's application and Enlighten user, and its systems.
+    pub(crate) partner: Option<PartnerAccount>,
     ledger: Ledger,
 }
 
@@ -399,11 +413,16 @@ impl Server {
             seed,
             partner: (vendor == OAuthVendor::Enphase).then(|| {
                 let mut r = fleet::rng(seed, 0xa27);
-                (
-                    format!("ptk_{}", fleet::solis_secret(&mut r)),
-                    fleet::solis_secret(&mut r),
-                    fleet::sites(seed, 0xa27 << 8, 30, 9_100_001),
-                )
+                PartnerAccount {
+                    app: OAuthClient {
+                        client_id: format!("{:08x}-sandbox-enphase-partner", r.gen::<u32>()),
+                        client_secret: fleet::solis_secret(&mut r),
+                        api_key: Some(fleet::solis_secret(&mut r)),
+                    },
+                    username: "installer@sandbox-solar.example".to_string(),
+                    password: format!("Pw-{}", &fleet::solis_secret(&mut r)[..16]),
+                    systems: fleet::sites(seed, 0xa27 << 8, 30, 9_100_001),
+                }
             }),
             ledger,
         })
@@ -466,6 +485,7 @@ impl Server {
                     Grant {
                         revoked: false,
                         public: false,
+                        partner: false,
                         scope: scope.to_string(),
                         offline: scope.split_whitespace().any(|x| x == "offline_access"),
                         utility: String::new(),
@@ -720,6 +740,7 @@ async fn authorize(
             Grant {
                 revoked: false,
                 public,
+                partner: false,
                 scope: granted,
                 offline,
                 utility: utility.clone(),
@@ -832,6 +853,8 @@ enum Authenticated {
     Confidential,
     /// The public client: its client id and no secret (PKCE binds its codes).
     Public,
+    /// Enphase's partner application (HTTP Basic with its own id and secret).
+    Partner,
 }
 
 fn authenticated(
@@ -841,6 +864,15 @@ fn authenticated(
 ) -> Option<Authenticated> {
     if client_ok(s, p, headers) {
         return Some(Authenticated::Confidential);
+    }
+    if let Some(partner) = &s.partner {
+        let want = (
+            partner.app.client_id.clone(),
+            partner.app.client_secret.clone(),
+        );
+        if basic_credentials(headers) == Some(want) {
+            return Some(Authenticated::Partner);
+        }
     }
     let public = s.public_client.as_deref()?;
     // A public client presents no secret at all (RFC 6749 §2.1): one that sends a secret, or
@@ -852,16 +884,7 @@ fn authenticated(
 
 /// Client authentication as the vendor expects it, for its confidential app.
 fn client_ok(s: &Server, p: &HashMap<String, String>, headers: &HeaderMap) -> bool {
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.split_once(':')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        });
+    let basic = basic_credentials(headers);
     let body = p
         .get("client_id")
         .cloned()
@@ -876,6 +899,20 @@ fn client_ok(s: &Server, p: &HashMap<String, String>, headers: &HeaderMap) -> bo
         }
         OAuthVendor::Tesla | OAuthVendor::SolarEdgeSite | OAuthVendor::Metry => body == Some(want),
     }
+}
+
+/// The (id, secret) of an HTTP Basic `Authorization` header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
 }
 
 fn s256(verifier: &str) -> String {
@@ -1112,6 +1149,11 @@ fn exchange(
             }
             let presented = match client {
                 Some(Authenticated::Public) => s.public_client.as_deref().unwrap_or_default(),
+                Some(Authenticated::Partner) => s
+                    .partner
+                    .as_ref()
+                    .map(|p| p.app.client_id.as_str())
+                    .unwrap_or_default(),
                 _ => s.client.client_id.as_str(),
             };
             if c.client_id != presented {
@@ -1172,7 +1214,10 @@ fn exchange(
                 b.stats.refused += 1;
                 return Err(refuse("invalid_grant", "The grant was revoked"));
             }
-            if b.grants[&grant].public != (client == Authenticated::Public) {
+            let g = &b.grants[&grant];
+            if g.public != (client == Authenticated::Public)
+                || g.partner != (client == Authenticated::Partner)
+            {
                 b.stats.refused += 1;
                 return Err(refuse(
                     "invalid_grant",
@@ -1195,6 +1240,40 @@ fn exchange(
             }
             Ok(answer)
         }
+        // Enphase's partner plan: the partner application signs in as the Enlighten user.
+        Some("password") if s.vendor == OAuthVendor::Enphase => {
+            if client != Some(Authenticated::Partner) {
+                return Err(refuse(
+                    "unauthorized_client",
+                    "Unauthorized grant type: password",
+                ));
+            }
+            let partner = s.partner.as_ref().expect("Enphase has a partner account");
+            let (user, pass) = (p.get("username"), p.get("password"));
+            if user.is_none_or(|u| u.is_empty()) || pass.is_none_or(|p| p.is_empty()) {
+                return Err(refuse(
+                    "invalid_request",
+                    "Missing username or password",
+                ));
+            }
+            if user != Some(&partner.username) || pass != Some(&partner.password) {
+                return Err(refuse("invalid_grant", "Bad credentials"));
+            }
+            b.next_grant += 1;
+            let grant = b.next_grant;
+            b.grants.insert(
+                grant,
+                Grant {
+                    revoked: false,
+                    public: false,
+                    partner: true,
+                    scope: "read write".into(),
+                    offline: true,
+                    utility: String::new(),
+                },
+            );
+            Ok(issue(s, &mut b, grant))
+        }
         Some("client_credentials") if s.vendor == OAuthVendor::UtilityApi => {
             let token = s.token("cat_");
             b.client_tokens
@@ -1205,7 +1284,7 @@ fn exchange(
         }
         _ => Err(refuse(
             "unsupported_grant_type",
-            "grant_type must be authorization_code or refresh_token",
+            "grant_type must be authorization_code or refresh_token (Enphase partner applications: password)",
         )),
     }
 }
@@ -1355,11 +1434,25 @@ async fn enphase_systems(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some((token, key, systems)) = &s.partner {
-        if q.get("key") == Some(key) {
-            if bearer_token(&headers).as_ref() != Some(token) {
+    if let Some(partner) = &s.partner {
+        if q.get("key") == partner.app.api_key.as_ref() {
+            // The partner application's key takes the partner user's access token only.
+            let grant = bearer(&s, &headers);
+            let is_partner = grant.is_some_and(|g| {
+                let b = s.books.lock().unwrap_or_else(|p| p.into_inner());
+                b.grants.get(&g).is_some_and(|g| g.partner)
+            });
+            if !is_partner {
+                if grant.is_some() {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(json!({"message": "Not Authorized", "details": "API Key -Client mismatch", "code": 401})),
+                    )
+                        .into_response();
+                }
                 return unauthorized(&s);
             }
+            let systems = &partner.systems;
             let size: usize = q
                 .get("size")
                 .and_then(|v| v.parse().ok())

@@ -205,3 +205,75 @@ async fn a_second_user_of_the_folder_shares_the_sandbox_and_takes_over_when_the_
     assert_eq!(status, 200, "{v}");
     second.shutdown().await;
 }
+
+/// A token request at Enphase (parameters in the query, HTTP Basic with `app`).
+async fn enphase_token(d: &Directory, app: (&str, &str), query: &[(&str, &str)]) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth/token", d.oauth_url(OAuthVendor::Enphase)))
+        .basic_auth(app.0, Some(app.1))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_enphase_partner_sign_in_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path()).await;
+    let d1 = first.directory().clone();
+    let p = d1.enphase_partner();
+    let partner = (p.client_id.as_str(), p.client_secret.as_str());
+    let (status, signed_in) = enphase_token(
+        &d1,
+        partner,
+        &[
+            ("grant_type", "password"),
+            ("username", &p.username),
+            ("password", &p.password),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{signed_in}");
+    first.shutdown().await;
+
+    let again = open(dir.path()).await;
+    let d2 = again.directory().clone();
+    assert_eq!(
+        d2.enphase_partner(),
+        p,
+        "the same partner application and user"
+    );
+    let systems = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v4/systems",
+            d2.oauth_url(OAuthVendor::Enphase)
+        ))
+        .bearer_auth(s(&signed_in, "access_token"))
+        .query(&[("key", p.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(systems.status(), 200);
+    // Still the partner's grant: the customer sign-in app cannot refresh it, the partner can.
+    let customer_app = d2.oauth_client(OAuthVendor::Enphase);
+    let rt = s(&signed_in, "refresh_token");
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
+    let (status, refused) = enphase_token(
+        &d2,
+        (&customer_app.client_id, &customer_app.client_secret),
+        &refresh,
+    )
+    .await;
+    assert_eq!(
+        (status, s(&refused, "error").as_str()),
+        (400, "invalid_grant")
+    );
+    let (status, rotated) = enphase_token(&d2, partner, &refresh).await;
+    assert_eq!(status, 200, "{rotated}");
+    again.shutdown().await;
+}

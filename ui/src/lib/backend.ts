@@ -1,6 +1,8 @@
-// The UI's one door to Onramp's backend. Every `invoke` lives here, so the components run the
-// same against the real app and against a fake in tests and in a plain browser preview.
+// The UI's one door to Onramp's backend. Every `invoke`, every event `listen` and the window's
+// file drops live here, so the components run the same against the real app and against a fake
+// in tests and in a plain browser preview. No other module imports `@tauri-apps/api`.
 import { invoke } from "@tauri-apps/api/core";
+import { UI_EVENTS } from "./bindings";
 import type {
   AppStatus,
   BackupSummary,
@@ -30,6 +32,9 @@ import type {
   ProviderInfo,
   SiteSearch,
 } from "./bindings";
+
+/** A file dragged over the app window, or dropped on it: its paths on this computer. */
+export type FileDrop = { type: "enter" | "drop"; paths: string[] } | { type: "over" | "leave" };
 
 export interface Backend {
   appStatus(): Promise<AppStatus>;
@@ -80,6 +85,9 @@ export interface Backend {
   onConnectionsChanged(cb: (news: ConnectionsChanged) => void): Promise<() => void>;
   /** The keyring went away or came back. */
   onVaultChanged(cb: (vault: VaultStatus) => void): Promise<() => void>;
+  /** Files dragged over or dropped on the window (the app window hands over their paths);
+   * resolves to the way to stop listening. */
+  onFileDrop(cb: (drop: FileDrop) => void): Promise<() => void>;
 }
 
 /** Anything a command rejects with, as `{code, message, hint}`. */
@@ -142,9 +150,19 @@ export const tauriBackend: Backend = {
     }
   },
   onConnectionsChanged: (cb) =>
-    import("@tauri-apps/api/event").then(({ listen }) => listen<ConnectionsChanged>("connections-changed", (e) => cb(e.payload))),
+    import("@tauri-apps/api/event").then(({ listen }) =>
+      listen<ConnectionsChanged>(UI_EVENTS.connectionsChanged, (e) => cb(e.payload)),
+    ),
   onVaultChanged: (cb) =>
-    import("@tauri-apps/api/event").then(({ listen }) => listen<VaultStatus>("vault-changed", (e) => cb(e.payload))),
+    import("@tauri-apps/api/event").then(({ listen }) => listen<VaultStatus>(UI_EVENTS.vaultChanged, (e) => cb(e.payload))),
+  onFileDrop: (cb) =>
+    import("@tauri-apps/api/webview").then(({ getCurrentWebview }) =>
+      getCurrentWebview().onDragDropEvent((ev) => {
+        const p = ev.payload;
+        if (p.type === "enter" || p.type === "drop") cb({ type: p.type, paths: p.paths });
+        else cb({ type: p.type });
+      }),
+    ),
 };
 
 let current: Backend = tauriBackend;

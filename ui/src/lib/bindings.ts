@@ -1,4 +1,5 @@
 // This file was generated from Onramp's Rust types. Do not edit it by hand.
+export type AppSource = "sandbox" | "settings" | "none";
 export type AppStatus = { version: string, environment: Environment, data_dir: string, config_file: string, vault: VaultStatus, 
 /**
  * Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
@@ -29,6 +30,7 @@ secrets: number,
  * What the installer should know (after a restore: what a backup cannot bring back).
  */
 note: string | null, };
+export type Category = "devices" | "aggregator" | "utility";
 export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
@@ -41,10 +43,9 @@ credential_hint: string | null, last_error: ErrorInfo | null, created_at: string
  */
 scopes: string | null, 
 /**
- * Facts about the grant worth showing, never secrets: UtilityAPI's `resource_uri` and
- * `authorization_uri`, the utility, Pelm's `user_id`, Derapi's `vendor` and `enrollment_id`.
+ * Facts about the grant worth showing, never secrets.
  */
-details: { [key in string]: string }, 
+details: ConnectionDetails, 
 /**
  * OAuth: when the access token expires (RFC 3339), if the vendor said.
  */
@@ -57,6 +58,59 @@ refresh_expires_at: string | null,
  * OAuth: when the current tokens were issued (RFC 3339).
  */
 tokens_issued_at: string | null, };
+export type ConnectionDetails = { 
+/**
+ * UtilityAPI: the utility's id.
+ */
+utility?: string, 
+/**
+ * UtilityAPI: the utility's name.
+ */
+utility_name?: string, 
+/**
+ * UtilityAPI: the scope asked for (the customer may grant less).
+ */
+scope_requested?: string, 
+/**
+ * UtilityAPI: ESPI's `resourceURI` from the token answer.
+ */
+resource_uri?: string, 
+/**
+ * UtilityAPI: ESPI's `authorizationURI` from the token answer.
+ */
+authorization_uri?: string, 
+/**
+ * Pelm: the user the connection belongs to (the customer's id).
+ */
+user_id?: string, 
+/**
+ * Pelm Connect's mode for this sign-in: `create` or `update`.
+ */
+mode?: string, 
+/**
+ * Derapi: the device vendor.
+ */
+vendor?: string, 
+/**
+ * Derapi: the sign-in flow.
+ */
+flow_id?: string, 
+/**
+ * Derapi: the enrollment the sign-in made.
+ */
+enrollment_id?: string, 
+/**
+ * Derapi: the vendor session.
+ */
+session_id?: string, 
+/**
+ * Derapi: the site.
+ */
+site_id?: string, 
+/**
+ * The account the vendor says the grant is for.
+ */
+account?: string, };
 export type ConnectionState = "active" | "expiring" | "needs_reauth" | "error" | "revoked" | "pending";
 export type ConnectionsChanged = { 
 /**
@@ -82,16 +136,12 @@ export type CustomerSummary = { id: string, name: string, address: string | null
 last_activity_at: string, };
 export type Environment = "sandbox" | "production";
 export type ErrorInfo = { code: Code, message: string, hint: string | null, };
-export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, 
-/**
- * `customer_created`, `connected`, `connect_failed`, `connection_removed`,
- * `installer_account_saved`, `installer_account_removed`.
- */
-kind: string, summary: string, 
+export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, kind: EventKind, summary: string, 
 /**
  * `app` or `cli`.
  */
 actor: string, };
+export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
  * `api_key`, `key_id` or `key_secret`.
@@ -108,15 +158,13 @@ title: string,
  */
 action: string, 
 /**
- * Who must act: `customer` (sign in again), `installer` (a key, a setting), `company`
- * (the company's vendor app: its client id or secret) or `onramp` (nothing to do while
- * Onramp runs).
+ * Who must act.
  */
-who: string, 
+who: Who, 
 /**
- * 0 is the most urgent.
+ * How soon; the board sorts by it, most urgent first.
  */
-urgency: number, 
+urgency: Urgency, 
 /**
  * When it lapses, if it does (RFC 3339).
  */
@@ -124,8 +172,23 @@ due_at: string | null,
 /**
  * Whether the customer signing in again fixes it (the re-authorize button).
  */
-can_reauthorize: boolean, };
-export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, };
+can_reauthorize: boolean, 
+/**
+ * Not a customer's connection but the company's installer account, fixed in Settings
+ * (`connection_id` is then `installer_account/{provider}`, `customer_id` empty).
+ */
+in_settings: boolean, };
+export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, 
+/**
+ * The account is a sign-in Onramp keeps alive (Enphase's partner plan), not a key that
+ * lasts: its access token's and refresh token's expiries (RFC 3339).
+ */
+renews: boolean, access_expires_at: string | null, refresh_expires_at: string | null, 
+/**
+ * The account must be signed in again, and why (its refresh was refused, or it was saved
+ * the earlier way, as a pasted token).
+ */
+needs_sign_in: ErrorInfo | null, };
 export type KeyInput = { provider: ProviderId, 
 /**
  * SolarEdge: the API key.
@@ -136,9 +199,11 @@ api_key: string | null,
  */
 key_id: string | null, key_secret: string | null, 
 /**
- * Enphase partner account: the partner access token (with `api_key`).
+ * Enphase partner plan: the partner application's client id and secret (its API key in
+ * `api_key`) and the Enlighten user it signs in as. The password is sent once, to sign
+ * in, and never kept.
  */
-access_token?: string | null, };
+client_id?: string | null, client_secret?: string | null, username?: string | null, password?: string | null, };
 export type LostGrant = { connection_id: string, customer_id: string, customer_name: string, provider: ProviderId, 
 /**
  * What happened and when, for the installer.
@@ -150,7 +215,7 @@ export type OAuthStart = { provider: ProviderId, authorize_url: string, redirect
  * Identifies this sign-in (for paste and cancel); it travels in the URL anyway.
  */
 state: string, expires_at: string, };
-export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "utilityapi" | "pelm" | "metry" | "derapi";
+export type ProviderId = "solaredge" | "solis" | "tesla" | "enphase" | "sma" | "derapi" | "utilityapi" | "pelm" | "metry";
 export type ProviderInfo = { id: ProviderId, name: string, 
 /**
  * "Site", "Station", ...
@@ -173,9 +238,9 @@ account_fields: Array<FieldSpec>,
  */
 sign_in: SignInInfo | null, 
 /**
- * `devices` (inverters and batteries), `aggregator` or `utility` (usage data).
+ * Which list of the customer's checklist it belongs to.
  */
-category: string, 
+category: Category, 
 /**
  * A sentence the UI shows with the provider (e.g. what only this provider can do).
  */
@@ -188,9 +253,9 @@ export type RemoteSite = { external_id: string, name: string, address: string | 
 connected_to: string | null, };
 export type SandboxDemoKey = { provider: ProviderId, label: string, api_key: string | null, key_id: string | null, key_secret: string | null, 
 /**
- * Enphase partner account: the partner access token.
+ * Enphase partner plan: the partner application and the Enlighten user it signs in as.
  */
-access_token: string | null, };
+client_id: string | null, client_secret: string | null, username: string | null, password: string | null, };
 export type SignInChoice = { id: string, label: string, };
 export type SignInInfo = { 
 /**
@@ -234,6 +299,7 @@ export type Site = { id: string, connection_id: string, provider: ProviderId,
  */
 external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, };
 export type SiteSearch = { total: number, sites: Array<RemoteSite>, };
+export type Urgency = "now" | "soon" | "waiting" | "later";
 export type UsageImport = { file_name: string, bytes: number, series: Array<UsageSeries>, };
 export type UsageMonth = { 
 /**
@@ -285,9 +351,9 @@ available: boolean, state: VaultState,
 backend: string, message: string | null, hint: string | null, };
 export type VendorApp = { provider: ProviderId, provider_name: string, client_id: string | null, 
 /**
- * `sandbox` (the Sandbox's demo app), `settings` (saved here) or `none`.
+ * Where its credentials come from.
  */
-source: string, 
+source: AppSource, 
 /**
  * Enphase apps also carry an API key.
  */
@@ -306,3 +372,11 @@ redirect_mode: RedirectMode, modes: Array<RedirectMode>,
  */
 relay_url: string | null, };
 export type VendorAppInput = { provider: ProviderId, client_id: string, client_secret: string, api_key: string | null, };
+export type Who = "customer" | "installer" | "company" | "onramp";
+/** The events the shell sends the UI, by name. */
+export const UI_EVENTS = {
+  connectionsChanged: "connections-changed",
+  vaultChanged: "vault-changed",
+} as const;
+/** Every urgency, most urgent first: the health board's order. */
+export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];

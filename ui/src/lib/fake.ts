@@ -1,6 +1,6 @@
 // An in-memory backend for component tests and for previewing the UI in a plain browser
 // (`npm run dev` outside the app window). It follows the commands' contract, not the vendors.
-import type { Backend } from "./backend";
+import type { Backend, FileDrop } from "./backend";
 import type {
   AppStatus,
   ConnectionsChanged,
@@ -11,6 +11,7 @@ import type {
   CustomerSummary,
   ErrorInfo,
   Event,
+  EventKind,
   InstallerAccount,
   KeyInput,
   ProviderId,
@@ -18,136 +19,24 @@ import type {
   RedirectMode,
   RemoteSite,
   SandboxDemoKey,
-  SignInInfo,
   Site,
   UsageSeries,
   VaultStatus,
 } from "./bindings";
+import { URGENCIES } from "./bindings";
+import fixture from "./providers.json";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
 
-export const providers: ProviderInfo[] = [
-  {
-    id: "solaredge",
-    name: "SolarEdge",
-    site_noun: "site",
-    // Monitoring API V2 has no per-site key: the homeowner signs in, or the company's fleet key.
-    fields: [],
-    customer_key_help: "",
-    account_key_help:
-      "Sign in to SolarEdge's developer console (developer.solaredge.com), create an API key with Fleet Access to the Monitoring API V2, and copy it.",
-    installer_account_configured: false,
-    account_fields: [{ name: "api_key", label: "Fleet API key", secret: true, placeholder: "Monitoring API V2 key" }],
-    category: "devices",
-    note: null,
-    sign_in: signIn("The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in.", "loopback", ["loopback", "deep_link"]),
-  },
-  {
-    id: "solis",
-    name: "Solis",
-    site_noun: "station",
-    fields: [
-      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
-      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
-    ],
-    customer_key_help: "On soliscloud.com: Account → Basic Settings → API Management. Activate it, then View Key.",
-    account_key_help: "On soliscloud.com, signed in as the installer: Account → Basic Settings → API Management.",
-    installer_account_configured: false,
-    account_fields: [
-      { name: "key_id", label: "KeyId", secret: false, placeholder: "19 digits" },
-      { name: "key_secret", label: "KeySecret", secret: true, placeholder: "32 characters" },
-    ],
-    category: "devices",
-    note: null,
-    sign_in: null,
-  },
-  ...(
-    [
-      ["tesla", "Tesla", "energy site", "deep_link", ["loopback", "deep_link"]],
-      ["enphase", "Enphase", "system", "paste", ["loopback", "deep_link", "paste"]],
-      ["sma", "SMA", "plant", "loopback", ["loopback", "deep_link"]],
-    ] as const
-  ).map(([id, name, site_noun, default_mode, modes]) => ({
-    id,
-    name,
-    site_noun,
-    fields: [],
-    customer_key_help: "",
-    account_key_help: id === "enphase" ? "Enphase partner plan: the partner access token and API key." : "",
-    installer_account_configured: false,
-    account_fields:
-      id === "enphase"
-        ? [
-            { name: "access_token", label: "Partner access token", secret: true, placeholder: "from the Enphase partner plan" },
-            { name: "api_key", label: "Partner API key", secret: true, placeholder: "32 letters and digits" },
-          ]
-        : [],
-    category: "devices",
-    note: null,
-    sign_in: signIn(`The customer signs in with their ${name} account.`, default_mode, [...modes]),
-  })),
-  {
-    id: "derapi",
-    name: "Derapi Join",
-    site_noun: "site",
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "aggregator",
-    note: "Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way.",
-    sign_in: {
-      ...signIn("The customer picks their device vendor in Derapi Join and approves.", "loopback", ["loopback", "deep_link"]),
-      choices: [
-        { id: "enphasevpp", label: "Enphase Grid Services (VPP)" },
-        { id: "tesla", label: "Tesla" },
-      ],
-      choice_label: "Device vendor",
-    },
-  },
-  {
-    id: "utilityapi",
-    name: "UtilityAPI",
-    site_noun: "meter",
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "utility",
-    note: "Green Button Connect My Data: the customer's utility shares their electricity and gas usage.",
-    sign_in: {
-      ...signIn("The customer signs in at their utility and approves sharing their usage.", "loopback", ["loopback", "deep_link"]),
-      choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }],
-      choice_label: "Utility",
-      default_scope: "FB=4_5_15_16_46;IntervalDuration=900_3600;HistoryLength=31536000",
-    },
-  },
-  ...(
-    [
-      ["pelm", "Pelm", "account"],
-      ["metry", "Metry", "meter"],
-    ] as const
-  ).map(([id, name, site_noun]) => ({
-    id,
-    name,
-    site_noun,
-    fields: [],
-    customer_key_help: "",
-    account_key_help: "",
-    installer_account_configured: false,
-    account_fields: [],
-    category: "utility",
-    note: null,
-    sign_in: signIn(`The customer signs in with their ${name} account.`, "loopback", ["loopback", "deep_link"]),
-  })),
-];
-
-function signIn(help: string, default_mode: RedirectMode, modes: RedirectMode[]): SignInInfo {
-  return { help, default_mode, modes, choices: [], choice_label: null, default_scope: null };
-}
+/** Every provider's facts, as core gives them (`ProviderSpec::info`): generated with the bindings
+ * into providers.json, so the fake cannot drift from the real list. What onramp.toml decides is
+ * laid over them as the Sandbox's own configuration does: UtilityAPI's utilities. */
+export const providers: ProviderInfo[] = (fixture as ProviderInfo[]).map((p) =>
+  p.id === "utilityapi" && p.sign_in
+    ? { ...p, sign_in: { ...p.sign_in, choices: [{ id: "demo", label: "Sandbox Utility (electric and gas)" }] } }
+    : p,
+);
 
 /** A year of monthly usage, as an import or a utility connection would give it. */
 export function fakeUsage(customerId: string, source: string, title: string): UsageSeries {
@@ -179,8 +68,9 @@ const demoKeys: SandboxDemoKey[] = (
   { provider: "solaredge", label: "Installer account key (fleet API key)", api_key: "SANDBOXACCOUNTKEY00000000000001", key_id: null, key_secret: null },
   { provider: "solis", label: "Installer account key", api_key: null, key_id: "1300000000000000001", key_secret: "a0000000000000000000000000000001" },
   { provider: "solis", label: "Customer key 1", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef" },
-  ] as Omit<SandboxDemoKey, "access_token">[]
-).map((k) => ({ ...k, access_token: null }));
+  { provider: "enphase", label: "Installer account (partner plan)", api_key: "partnerkey00000000000000000000002", key_id: null, key_secret: null, client_id: "0000abcd-sandbox-enphase-partner", client_secret: "partnersecret0001", username: "installer@sandbox-solar.example", password: "Pw-sandbox" },
+  ] as (Omit<SandboxDemoKey, "client_id" | "client_secret" | "username" | "password"> & Partial<SandboxDemoKey>)[]
+).map((k) => ({ client_id: null, client_secret: null, username: null, password: null, ...k }));
 
 export interface FakeOptions {
   environment?: "sandbox" | "production";
@@ -204,12 +94,17 @@ export interface FakeOptions {
 }
 
 /** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back.
- * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI. */
+ * `emitConnectionsChanged` / `emitVaultChanged`: what the background refresh tells the UI.
+ * `emitFileDrop`: a file dragged onto the window.
+ * `refuseAccount`: the vendor refused a signed-in installer account's renewal. */
 export type FakeBackend = Backend & {
   calls: string[];
   setVault(available: boolean): void;
+  refuseAccount(provider: ProviderId, why: ErrorInfo): void;
   emitConnectionsChanged(news: ConnectionsChanged): void;
   emitVaultChanged(vault: VaultStatus): void;
+  /** Files dragged over or dropped on the window, as the app window reports them. */
+  emitFileDrop(drop: FileDrop): void;
 };
 
 export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
@@ -264,7 +159,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     throw e;
   };
   const info = (p: ProviderId) => providers.find((x) => x.id === p)!;
-  const log = (customer_id: string | null, kind: string, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
+  const log = (customer_id: string | null, kind: EventKind, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
     events.unshift({ id: ++eventId, at: now(), customer_id, connection_id, provider, kind, summary, actor: "app" });
     const d = customer_id ? customers.get(customer_id) : undefined;
     if (d) d.customer.updated_at = now();
@@ -282,7 +177,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const detail = (cid: string) =>
     customers.get(cid) ?? reject({ code: "NotFound", message: "This customer no longer exists.", hint: "Go back to the customer list." });
   const provInfo = () => providers.map((p) => ({ ...p, installer_account_configured: accounts.has(p.id) }));
-  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : (k.access_token ?? k.key_secret)) ?? "";
+  const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : (k.client_id ?? k.key_secret)) ?? "";
   const hint = (s: string) => "…" + s.slice(-4);
 
   function checkKey(input: KeyInput) {
@@ -374,6 +269,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
 
   const changed = new Set<(news: ConnectionsChanged) => void>();
   const vaultChanged = new Set<(vault: VaultStatus) => void>();
+  const drops = new Set<(d: FileDrop) => void>();
   const b: FakeBackend = {
     calls,
     setVault(available) {
@@ -381,6 +277,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     },
     emitConnectionsChanged(news) {
       changed.forEach((cb) => cb(news));
+    },
+    refuseAccount(provider, why) {
+      const a = accounts.get(provider);
+      if (a) a.needs_sign_in = why;
     },
     emitVaultChanged(v) {
       vaultChanged.forEach((cb) => cb(v));
@@ -392,6 +292,13 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async onVaultChanged(cb) {
       vaultChanged.add(cb);
       return () => vaultChanged.delete(cb);
+    },
+    emitFileDrop(d) {
+      drops.forEach((cb) => cb(d));
+    },
+    async onFileDrop(cb) {
+      drops.add(cb);
+      return () => drops.delete(cb);
     },
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");
@@ -446,6 +353,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
             credential_hint: null,
             updated_at: null,
             help: p.account_key_help,
+            renews: p.id === "enphase",
+            access_expires_at: null,
+            refresh_expires_at: null,
+            needs_sign_in: null,
           },
       );
     },
@@ -454,13 +365,24 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       await slow();
       checkKey(input);
       const p = info(input.provider);
+      for (const f of p.account_fields) {
+        if (!input[f.name as keyof KeyInput]) reject({ code: "Validation", message: `Enter the ${p.name} ${f.label}.`, hint: null });
+      }
+      const renews = p.id === "enphase";
+      if (renews && /wrong|bad/i.test(input.password ?? "")) {
+        reject({ code: "VendorRejected", message: "Enphase did not accept the Enlighten user or password. Nothing was saved.", hint: "Check the Enlighten email and password (capitals count), then sign in again." });
+      }
       const a: InstallerAccount = {
         provider: p.id,
         provider_name: p.name,
         configured: true,
-        credential_hint: hint(secretOf(input)),
+        credential_hint: renews ? `${input.username} · partner app ${(input.client_id ?? "").slice(0, 4)}…` : hint(secretOf(input)),
         updated_at: now(),
         help: p.account_key_help,
+        renews,
+        access_expires_at: renews ? new Date(Date.now() + 86393e3).toISOString() : null,
+        refresh_expires_at: renews ? new Date(Date.now() + 7 * 86400e3).toISOString() : null,
+        needs_sign_in: null,
       };
       accounts.set(p.id, a);
       log(null, "installer_account_saved", `${p.name} installer account saved`, p.id);
@@ -493,7 +415,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`connectCustomerKey:${customerId}:${input.provider}`);
       await slow();
       if (opts.connectError) {
-        log(customerId, "connect_failed", `${info(input.provider).name}: ${opts.connectError.message}`, input.provider);
+        // Onramp logs no event for a key the vendor refused: nothing was saved.
         throw opts.connectError;
       }
       const d = detail(customerId);
@@ -604,16 +526,24 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           const name = info(c.provider).name;
           const base = { connection_id: c.id, customer_id: d.customer.id, customer_name: d.customer.name, provider: c.provider, state: c.state };
           if (c.state === "needs_reauth" || c.state === "revoked") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: 0, due_at: null, can_reauthorize: c.kind === "oauth" });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} no longer accepts Onramp's access.`, action: `Re-authorize with the customer: they sign in at ${name} again.`, who: c.kind === "oauth" ? "customer" : "installer", urgency: "now", due_at: null, can_reauthorize: c.kind === "oauth", in_settings: false });
           } else if (c.state === "error") {
-            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: 1, due_at: null, can_reauthorize: false });
+            items.push({ ...base, title: c.last_error?.message ?? `${name} failed the last check.`, action: c.last_error?.hint ?? "Check the connection again.", who: "installer", urgency: "soon", due_at: null, can_reauthorize: false, in_settings: false });
           } else if (c.refresh_expires_at && new Date(c.refresh_expires_at).getTime() < soon) {
             const days = Math.round((new Date(c.refresh_expires_at).getTime() - Date.now()) / 86400e3);
-            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: 3, due_at: c.refresh_expires_at, can_reauthorize: false });
+            items.push({ ...base, title: `${name}'s refresh token expires in ${days} days unless Onramp runs.`, action: "Nothing to do while Onramp is open.", who: "onramp", urgency: "later", due_at: c.refresh_expires_at, can_reauthorize: false, in_settings: false });
           }
         }
       }
-      return structuredClone(items.sort((a, b) => a.urgency - b.urgency));
+      for (const a of accounts.values()) {
+        const base = { connection_id: `${a.provider}/installer_account`, customer_id: "", customer_name: `Your ${a.provider_name} installer account`, provider: a.provider, due_at: null, can_reauthorize: false, in_settings: true };
+        if (a.needs_sign_in) {
+          items.push({ ...base, state: "needs_reauth", title: a.needs_sign_in.message, action: a.needs_sign_in.hint ?? "Sign in again in Settings → Installer accounts.", who: "installer", urgency: "now" });
+        } else if (a.refresh_expires_at) {
+          items.push({ ...base, state: "active", title: `The ${a.provider_name} installer account's sign-in lapses unless Onramp renews it first.`, action: "Nothing to do while Onramp runs: it renews the sign-in every day.", who: "onramp", urgency: "later", due_at: a.refresh_expires_at });
+        }
+      }
+      return structuredClone(items.sort((a, b) => URGENCIES.indexOf(a.urgency) - URGENCIES.indexOf(b.urgency)));
     },
     async pasteSignIn(signIn, pasted) {
       calls.push(`pasteSignIn:${pasted}`);

@@ -244,14 +244,25 @@ describe("the Enphase partner account", () => {
     const fake = await start();
     go({ name: "settings" });
     await settle();
-    type("account-field-enphase-access_token", "partner-token-0001");
+    // Signing in needs every field: the partner application and the Enlighten user.
+    type("account-field-enphase-client_id", "9f1e-partner-app");
+    type("account-field-enphase-client_secret", "partner-secret-0001");
     type("account-field-enphase-api_key", "partnerkey0002");
+    type("account-field-enphase-username", "office@sunny-installs.example");
+    await settle();
+    expect(($("account-save-enphase") as HTMLButtonElement).disabled).toBe(true);
+    expect($("account-save-enphase")!.textContent).toContain("Sign in");
+    type("account-field-enphase-password", "Correct Horse 1");
     await settle();
     click("account-save-enphase");
     await settle(10);
     expect(fake.calls).toContain("saveInstallerAccount:enphase");
-    expect($("account-enphase")!.textContent).toContain("Saved");
-    expect(text()).not.toContain("partner-token-0001");
+    expect($("account-enphase")!.textContent).toContain("Signed in");
+    expect($("account-renews-enphase")!.textContent).toContain("renews this sign-in by itself");
+    expect(text()).toContain("office@sunny-installs.example");
+    // Neither the password nor the secret stays on screen or in the form.
+    expect(text()).not.toContain("partner-secret-0001");
+    expect(($("account-field-enphase-password") as HTMLInputElement).value).toBe("");
 
     await openCustomer(fake);
     click("connect-enphase");
@@ -270,6 +281,31 @@ describe("the Enphase partner account", () => {
     await settle(10);
     expect(fake.calls).toContain("connectAccountSites:4100067");
     expect($("status-enphase")!.textContent).toContain("Connected");
+  });
+});
+
+describe("a partner sign-in that Enphase no longer accepts", () => {
+  it("says so in Settings and on the health board, which leads to Settings", async () => {
+    const fake = await start();
+    await fake.saveInstallerAccount({
+      provider: "enphase", api_key: "partnerkey0002", key_id: null, key_secret: null,
+      client_id: "9f1e-partner-app", client_secret: "s", username: "office@sunny-installs.example", password: "pw",
+    });
+    fake.refuseAccount("enphase", {
+      code: "ReauthRequired",
+      message: "Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed).",
+      hint: "Sign in again in Settings → Installer accounts with the partner application and your Enlighten user.",
+    });
+    go({ name: "health" });
+    await settle(10);
+    expect(text()).toContain("Your Enphase installer account");
+    expect($("health-reauthorize")).toBeNull();
+    click("health-open-settings");
+    await settle(10);
+    expect(app.route.name).toBe("settings");
+    expect($("account-needs-sign-in-enphase")).not.toBeNull();
+    expect($("account-problem-enphase")!.textContent).toContain("no longer accepts");
+    expect($("account-save-enphase")!.textContent).toContain("Sign in again");
   });
 });
 

@@ -39,6 +39,15 @@ describe("data", () => {
     expect(($("backup-passphrase") as HTMLInputElement).value).toBe("");
   });
 
+  it("takes a backup dropped on the window as the file to restore", async () => {
+    const fake = await start({ seed: true });
+    go({ name: "settings" });
+    await until("data-section");
+    fake.emitFileDrop({ type: "drop", paths: ["/media/usb/readme.txt", "/media/usb/onramp-backup-2026-11-29-1405.onrampbackup"] });
+    await settle();
+    expect(($("restore-path") as HTMLInputElement).value).toBe("/media/usb/onramp-backup-2026-11-29-1405.onrampbackup");
+  });
+
   it("says what a backup cannot bring back, and asks before replacing customers", async () => {
     const fake = await start({ seed: true });
     go({ name: "settings" });

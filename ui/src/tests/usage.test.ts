@@ -28,6 +28,17 @@ describe("utility usage", () => {
     expect(text()).toContain("Imported usage.xml");
   });
 
+  it("imports a Green Button file dropped on the window, by its path", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    fake.emitFileDrop({ type: "enter", paths: ["/home/installer/Downloads/usage.xml"] });
+    fake.emitFileDrop({ type: "drop", paths: ["/home/installer/Downloads/notes.txt", "/home/installer/Downloads/usage.xml"] });
+    await settle(20);
+    expect(fake.calls).toContain("importUsageFile:/home/installer/Downloads/usage.xml");
+    expect($$("usage-series")).toHaveLength(1);
+    expect(text()).toContain("Imported usage.xml");
+  });
+
   it("says plainly why a file is not usage, and stores nothing", async () => {
     const fake = await start();
     await openCustomer(fake);

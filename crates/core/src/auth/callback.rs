@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::vault::{AuthCode, OAuthState};
 
 /// Longest callback URL accepted (vendors' codes and states are far shorter).
 pub const MAX_URL: usize = 4096;
@@ -32,7 +33,8 @@ const KNOWN: &[&str] = &[
 pub enum Outcome {
     /// The customer consented: the code, and vendor extras such as SolarEdge's `site_id`.
     Code {
-        code: String,
+        /// Empty for flows that come back without a code (Derapi Join).
+        code: AuthCode,
         extra: BTreeMap<String, String>,
     },
     /// The server refused or the customer declined (`access_denied`).
@@ -44,7 +46,7 @@ pub enum Outcome {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Callback {
-    pub state: Option<String>,
+    pub state: Option<OAuthState>,
     /// The issuer the answer names (RFC 9207 `iss`; Tesla calls it `issuer`), if it names one.
     pub issuer: Option<String>,
     pub outcome: Outcome,
@@ -107,7 +109,10 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
             return Err(invalid(format!("the parameter {k} appears twice")));
         }
     }
-    let state = params.remove("state").filter(|s| !s.is_empty());
+    let state = params
+        .remove("state")
+        .filter(|s| !s.is_empty())
+        .map(OAuthState::new);
     let issuer = match (params.remove("iss"), params.remove("issuer")) {
         (Some(a), Some(b)) if a != b => {
             return Err(invalid("it names two different issuers"));
@@ -127,8 +132,8 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
     // Derapi Join comes back with the state (and an enrollmentID) only; whether a codeless
     // answer is acceptable is decided with the pending sign-in, which knows the provider.
     let code = match params.remove("code").filter(|c| !c.is_empty()) {
-        Some(c) => c,
-        None if state.is_some() => String::new(),
+        Some(c) => AuthCode::new(c),
+        None if state.is_some() => AuthCode::new(""),
         None => return Err(invalid("it carries neither a code nor an error")),
     };
     params.remove("error_description");
@@ -147,7 +152,7 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pasted {
     Url(Callback),
-    BareCode(String),
+    BareCode(AuthCode),
 }
 
 pub fn parse_pasted(text: &str) -> Result<Pasted> {
@@ -166,7 +171,7 @@ pub fn parse_pasted(text: &str) -> Result<Pasted> {
     if !ok {
         return Err(invalid("a code is letters, digits and - . _ ~ + / = only"));
     }
-    Ok(Pasted::BareCode(t.to_string()))
+    Ok(Pasted::BareCode(AuthCode::new(t)))
 }
 
 #[cfg(test)]
@@ -178,13 +183,24 @@ mod tests {
     fn reads_a_deep_link_with_code_state_and_extras() {
         let c =
             parse_url("onramp://oauth/callback?code=abc&state=xyz&site_id=4012345&foo=1").unwrap();
-        assert_eq!(c.state.as_deref(), Some("xyz"));
+        assert_eq!(c.state.as_ref().map(OAuthState::expose), Some("xyz"));
         let Outcome::Code { code, extra } = c.outcome else {
             panic!()
         };
-        assert_eq!(code, "abc");
+        assert_eq!(code.expose(), "abc");
         assert_eq!(extra.get("site_id").map(String::as_str), Some("4012345"));
         assert!(!extra.contains_key("foo"));
+    }
+
+    #[test]
+    fn the_code_and_the_state_never_print() {
+        let c = parse_url("onramp://oauth/callback?code=c0de-Secret&state=st4te-Secret").unwrap();
+        let pasted = parse_pasted("c0de-Secret").unwrap();
+        for printed in [format!("{c:?}"), format!("{pasted:?}")] {
+            assert!(!printed.contains("Secret"), "{printed}");
+        }
+        assert!(format!("{c:?}").contains("AuthCode(***)"));
+        assert!(format!("{c:?}").contains("OAuthState(***)"));
     }
 
     #[test]
@@ -232,10 +248,10 @@ mod tests {
     fn a_codeless_answer_keeps_its_state_for_the_pending_sign_in_to_judge() {
         // Derapi Join returns `state` (and `enrollmentID`) only; other providers refuse it later.
         let c = parse_url("onramp://oauth/callback?state=b&enrollmentID=enr-7").unwrap();
-        assert_eq!(c.state.as_deref(), Some("b"));
+        assert_eq!(c.state.as_ref().map(OAuthState::expose), Some("b"));
         match c.outcome {
             Outcome::Code { code, extra } => {
-                assert_eq!(code, "");
+                assert_eq!(code.expose(), "");
                 assert_eq!(extra["enrollmentID"], "enr-7");
             }
             other => panic!("{other:?}"),
@@ -279,7 +295,7 @@ mod tests {
     fn pasted_text_is_a_url_or_a_bare_code() {
         assert_eq!(
             parse_pasted("  Ab-12_x.y~z  ").unwrap(),
-            Pasted::BareCode("Ab-12_x.y~z".into())
+            Pasted::BareCode(AuthCode::new("Ab-12_x.y~z"))
         );
         assert!(matches!(
             parse_pasted("https://api.enphaseenergy.com/oauth/redirect_uri?code=Q1w2E3").unwrap(),
@@ -294,7 +310,7 @@ mod tests {
         #[test]
         fn never_panics_and_bounds_what_it_accepts(s in "\\PC{0,600}") {
             if let Ok(c) = parse_url(&s) {
-                prop_assert!(c.state.as_ref().is_none_or(|v| v.len() <= MAX_VALUE));
+                prop_assert!(c.state.as_ref().is_none_or(|v| v.expose().len() <= MAX_VALUE));
             }
             let _ = parse_pasted(&s);
         }
@@ -304,8 +320,8 @@ mod tests {
             let mut u = url::Url::parse(DEEP_LINK).unwrap();
             u.query_pairs_mut().append_pair("code", &code).append_pair("state", &state);
             let c = parse_url(u.as_str()).unwrap();
-            prop_assert_eq!(c.state, Some(state));
-            prop_assert_eq!(c.outcome, Outcome::Code { code, extra: BTreeMap::new() });
+            prop_assert_eq!(c.state, Some(OAuthState::new(state)));
+            prop_assert_eq!(c.outcome, Outcome::Code { code: AuthCode::new(code), extra: BTreeMap::new() });
         }
     }
 }

@@ -90,7 +90,8 @@ async fn hit(State(ctx): State<Ctx>, uri: Uri) -> Response {
     let (redirect, state, tx) = &*ctx;
     let full = format!("{}{}", redirect.trim_end_matches(PATH), uri);
     let ours = uri.path() == PATH
-        && parse_url(&full).is_ok_and(|cb| cb.state.as_deref() == Some(state.as_str()));
+        && parse_url(&full)
+            .is_ok_and(|cb| cb.state.as_ref().map(|s| s.expose()) == Some(state.as_str()));
     if !ours {
         return (StatusCode::BAD_REQUEST, Html(WRONG)).into_response();
     }

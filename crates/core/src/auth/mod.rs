@@ -17,7 +17,7 @@ use crate::error::{Code, Error, Result};
 use crate::model::ProviderId;
 use crate::seal::Secrets;
 use crate::store::{pending_aad, Consumed, PendingRow, Store};
-use crate::vault::{Sensitive, Vault};
+use crate::vault::{AuthCode, OAuthState, Sensitive, Vault};
 use callback::{Callback, Outcome};
 
 /// How long a sign-in may take unless the vendor says otherwise.
@@ -26,7 +26,7 @@ pub const DEFAULT_TTL: time::Duration = time::Duration::minutes(10);
 /// What the browser needs to start a sign-in.
 #[derive(Debug)]
 pub struct Begun {
-    pub state: String,
+    pub state: OAuthState,
     /// `code_challenge` for `code_challenge_method=S256`.
     pub challenge: String,
     pub expires_at: OffsetDateTime,
@@ -41,7 +41,7 @@ pub struct Completed {
     pub redirect_uri: String,
     pub verifier: Sensitive<String>,
     /// Empty for flows that come back without a code (Derapi Join).
-    pub code: String,
+    pub code: AuthCode,
     pub extra: std::collections::BTreeMap<String, String>,
     /// What the installer picked before the sign-in.
     pub details: Option<String>,
@@ -99,7 +99,7 @@ impl<'a> Authorizations<'a> {
             .insert_pending(&hash, &row, self.vault, &secrets, now)
             .await?;
         Ok(Begun {
-            state,
+            state: OAuthState::new(state),
             challenge: challenge.as_str().to_string(),
             expires_at,
         })
@@ -115,10 +115,14 @@ impl<'a> Authorizations<'a> {
         cb: &Callback,
         issuer_of: impl Fn(ProviderId) -> Option<String>,
     ) -> Result<()> {
-        let (Some(state), Some(got)) = (cb.state.as_deref(), cb.issuer.as_deref()) else {
+        let (Some(state), Some(got)) = (cb.state.as_ref(), cb.issuer.as_deref()) else {
             return Ok(());
         };
-        let Some(provider) = self.store.pending_provider(&state_hash(state)).await? else {
+        let Some(provider) = self
+            .store
+            .pending_provider(&state_hash(state.expose()))
+            .await?
+        else {
             // Unknown or used states are refused by `complete` in their own words.
             return Ok(());
         };
@@ -147,7 +151,8 @@ impl<'a> Authorizations<'a> {
     ) -> Result<Completed> {
         let state = cb
             .state
-            .as_deref()
+            .as_ref()
+            .map(OAuthState::expose)
             .ok_or_else(|| refused("This sign-in answer has no state, so Onramp cannot tell which sign-in it belongs to."))?;
         let hash = state_hash(state);
         let (row, sealed) = match self.store.consume_pending(&hash, now).await? {
@@ -200,7 +205,7 @@ impl<'a> Authorizations<'a> {
                 ),
             )
             .hint("Check the vendor app's settings (client id, redirect URI, scopes), then start again.")),
-            Outcome::Code { code, extra } if code.is_empty() && row.provider != ProviderId::Derapi => {
+            Outcome::Code { code, extra } if code.expose().is_empty() && row.provider != ProviderId::Derapi => {
                 let _ = extra;
                 Err(refused("This sign-in answer carries neither a code nor an error."))
             }

@@ -1,10 +1,21 @@
-//! Enphase Enlighten API v4: systems, through the system owner's Enlighten sign-in.
+//! Enphase Enlighten API v4: systems, through the system owner's Enlighten sign-in, or through
+//! the installer company's partner plan.
+//!
+//! The partner plan (Enphase's "Partner" API plan for installers) has an application of its own
+//! that obtains tokens with the resource owner's password grant: `POST /oauth/token?
+//! grant_type=password&username=..&password=..` with HTTP Basic of the application's client id
+//! and secret, parameters in the query as in Enphase's code exchange. The answer is the usual
+//! token set: an access token for about a day (`expires_in` 86393) and a refresh token that is
+//! replaced at each refresh (vendors.md §2). Onramp renews it as it renews a customer's grant
+//! (one holder, fenced, durable before use); the password is sent once and never kept.
 
 use super::http::Client;
-use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::{FieldDef, ProviderSpec, VendorSite};
-use crate::error::Result;
-use crate::model::{ProviderId, RedirectMode};
+use serde_json::Value;
+
+use super::oauth::{api_get, join, str_of, AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
+use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
+use crate::error::{Code, Error, Result};
+use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -30,7 +41,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: None,
+    category: crate::model::Category::Devices,
     note: None,
     id: ProviderId::Enphase,
     name: "Enphase",
@@ -39,20 +51,38 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     fields: &[],
     account_fields: Some(&[
         FieldDef {
-            name: "access_token",
-            label: "Partner access token",
+            name: "client_id",
+            label: "Partner app client ID",
+            secret: false,
+            placeholder: "from the partner application in the Enphase developer portal",
+        },
+        FieldDef {
+            name: "client_secret",
+            label: "Partner app client secret",
             secret: true,
-            placeholder: "from the Enphase partner plan",
+            placeholder: "the same application's client secret",
         },
         FieldDef {
             name: "api_key",
-            label: "Partner API key",
+            label: "Partner app API key",
             secret: true,
-            placeholder: "32 letters and digits",
+            placeholder: "the same application's API key",
+        },
+        FieldDef {
+            name: "username",
+            label: "Enlighten user (email)",
+            secret: false,
+            placeholder: "the installer company's Enlighten login",
+        },
+        FieldDef {
+            name: "password",
+            label: "Enlighten password",
+            secret: true,
+            placeholder: "sent once to Enphase to sign in, never saved",
         },
     ]),
     customer_key_help: "",
-    account_key_help: "Enphase partner (installer) plan: copy the partner access token and the API key of your partner application from the Enphase developer portal. Enrolling a customer then means picking their system from your systems list. Enphase Grid Services can only be enrolled through Derapi Join.",
+    account_key_help: "Enphase partner (installer) plan: the client ID, client secret and API key of your partner application (Enphase developer portal → Applications), and the Enlighten user of your installer company. Onramp signs the application in as that user once (Enphase's password grant), keeps the sign-in alive by itself, and never saves the password. Enrolling a customer then means picking their system from your systems list. Enphase Grid Services can only be enrolled through Derapi Join.",
     oauth: Some(&OAUTH),
 };
 
@@ -79,7 +109,7 @@ pub async fn partner_systems(
             &[("key", api_key.expose()), ("page", &p), ("size", &size)],
         )
         .await?;
-        let batch = super::oauth::enphase_systems(&v);
+        let batch = enphase_systems(&v);
         let total = v.get("total").and_then(serde_json::Value::as_u64);
         let n = batch.len();
         out.extend(batch);
@@ -89,4 +119,165 @@ pub async fn partner_systems(
         }
     }
     Ok(out)
+}
+
+/// What the installer types to sign the partner application in.
+pub struct PartnerSignIn {
+    pub app: AppCredentials,
+    pub username: String,
+    pub password: Sensitive<String>,
+}
+
+/// Names of the partner account's sealed secrets.
+pub const ACCESS_TOKEN: &str = "access_token";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const CLIENT_SECRET: &str = "client_secret";
+
+impl PartnerSignIn {
+    /// Checks the shape of what was typed, before anything is sent to Enphase.
+    pub fn from_input(input: &KeyInput) -> Result<PartnerSignIn> {
+        let field = |v: &Option<String>, label: &str| -> Result<String> {
+            let v = v.as_deref().map(str::trim).unwrap_or_default();
+            if v.is_empty() {
+                return Err(Error::validation(format!("Enter the Enphase {label}.")));
+            }
+            if v.len() > 512 || v.chars().any(char::is_control) {
+                return Err(Error::validation(format!(
+                    "That does not look like an Enphase {label}: it is too long or has line breaks."
+                ))
+                .hint("Copy it again from the Enphase developer portal."));
+            }
+            Ok(v.to_string())
+        };
+        let client_id = field(&input.client_id, "partner app client ID")?;
+        let client_secret = field(&input.client_secret, "partner app client secret")?;
+        let api_key = field(&input.api_key, "partner app API key")?;
+        let username = field(&input.username, "Enlighten user")?;
+        // A password is taken as typed: spaces may be part of it.
+        let password = input.password.clone().unwrap_or_default();
+        if password.is_empty() {
+            return Err(Error::validation("Enter the Enlighten password."));
+        }
+        for (v, label) in [
+            (&client_id, "partner app client ID"),
+            (&client_secret, "partner app client secret"),
+            (&api_key, "partner app API key"),
+        ] {
+            if v.chars().any(char::is_whitespace) {
+                return Err(Error::validation(format!(
+                    "That does not look like an Enphase {label}: it has spaces."
+                ))
+                .hint("Copy it again from the Enphase developer portal, without spaces."));
+            }
+        }
+        Ok(PartnerSignIn {
+            app: AppCredentials {
+                client_id,
+                client_secret: Some(Sensitive::new(client_secret)),
+                api_key: Some(Sensitive::new(api_key)),
+            },
+            username,
+            password: Sensitive::new(password),
+        })
+    }
+
+    /// What the installer sees of the account: the user and the application, masked.
+    pub fn hint(&self) -> String {
+        account_hint(&self.username, &self.app.client_id)
+    }
+}
+
+/// "installer@… · partner app 1a2b…".
+pub fn account_hint(username: &str, client_id: &str) -> String {
+    let app: String = client_id.chars().take(4).collect();
+    format!("{username} · partner app {app}…")
+}
+
+/// Enphase's `systems` list as sites.
+pub fn enphase_systems(v: &Value) -> Vec<VendorSite> {
+    let systems = v
+        .get("systems")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    systems
+        .iter()
+        .map(|s| {
+            let addr = s.get("address");
+            let part = |k: &str| addr.and_then(|a| str_of(a, k));
+            let address = [part("city"), part("state"), part("postal_code")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            VendorSite {
+                external_id: str_of(s, "system_id").unwrap_or_default(),
+                name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
+                address: (!address.is_empty()).then_some(address),
+                peak_power_kw: None,
+                status: str_of(s, "status"),
+            }
+        })
+        .collect()
+}
+
+/// Enphase's implementation of [`Vendor`].
+pub struct Enphase;
+
+impl Vendor for Enphase {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let Discovery {
+                client,
+                endpoints: ep,
+                app,
+                access,
+                ..
+            } = d;
+            let name = SPEC.name;
+            let api = |p: &str| join(&ep.api_url, p);
+            let key = app.api_key.as_ref().ok_or_else(|| {
+                Error::new(Code::NotConfigured, "The Enphase app's API key is missing.")
+                    .hint("Add it in Settings → Vendor apps → Enphase.")
+            })?;
+            let v = api_get(
+                client,
+                name,
+                &api("/api/v4/systems"),
+                access,
+                &[("key", key.expose()), ("size", "100")],
+            )
+            .await?;
+            Ok(enphase_systems(&v))
+        })
+    }
+
+    /// The partner account: its current access token and the application's API key.
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::EnphasePartner {
+            access_token: secret(ACCESS_TOKEN)?,
+            api_key: secret(super::API_KEY)?,
+        })
+    }
+
+    fn list_sites<'a>(
+        &'a self,
+        client: &'a Client,
+        base_url: &'a str,
+        credential: &'a Credential,
+    ) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            match credential {
+                Credential::EnphasePartner {
+                    access_token,
+                    api_key,
+                } => partner_systems(client, base_url, access_token, api_key).await,
+                _ => Err(Error::internal("credential does not match the provider")),
+            }
+        })
+    }
 }

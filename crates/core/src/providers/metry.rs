@@ -5,9 +5,10 @@ use serde_json::Value;
 
 use super::http::Client;
 use super::oauth::{api_get, OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, VendorSite};
+use super::{Discovery, ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
 use crate::error::Result;
 use crate::model::{ProviderId, RedirectMode, UsageMonth};
+use crate::store::NewSeries;
 use crate::vault::Sensitive;
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -31,6 +32,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Metry,
     name: "Metry",
     site_noun: "meter",
@@ -40,7 +42,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: crate::model::Category::Utility,
     note: Some(
         "Nordic energy data: the customer's electricity and heat meters, with monthly consumption.",
     ),
@@ -160,4 +162,71 @@ pub async fn monthly(
         }
     }
     Ok(out)
+}
+
+fn commodity(kind: &str) -> &'static str {
+    match kind {
+        "electricity" => "electricity",
+        "heat" | "heating" | "district_heating" => "heat",
+        "gas" => "gas",
+        "water" | "hot_water" => "water",
+        _ => "other",
+    }
+}
+
+/// Metry's implementation of [`Vendor`].
+pub struct Metry;
+
+impl Vendor for Metry {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    /// The account, its meters and two years of monthly consumption.
+    fn gives_usage(&self) -> bool {
+        true
+    }
+
+    fn usage<'a>(&'a self, r: UsageRequest<'a>) -> Option<VendorFuture<'a, VendorUsage>> {
+        Some(Box::pin(async move {
+            let (client, api, access) = (r.client, r.endpoints.api_url.as_str(), r.access);
+            let account = account_name(client, api, access).await?;
+            let meters = meters(client, api, access).await?;
+            let mut series = Vec::new();
+            for m in &meters {
+                let mut months = Vec::new();
+                for y in [r.year - 1, r.year] {
+                    months.extend(monthly(client, api, access, &m.site.external_id, y).await?);
+                }
+                series.push(NewSeries {
+                    source_key: format!("metry:{}", m.site.external_id),
+                    title: m.site.name.clone(),
+                    commodity: commodity(&m.kind).to_string(),
+                    flow: "delivered".into(),
+                    unit: "kWh".into(),
+                    currency: None,
+                    readings: months.len() as i64,
+                    first_at: None,
+                    last_at: None,
+                    months,
+                });
+            }
+            Ok(VendorUsage {
+                sites: meters.into_iter().map(|m| m.site).collect(),
+                source: "Metry".into(),
+                series,
+                account,
+            })
+        }))
+    }
+
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            Ok(meters(d.client, &d.endpoints.api_url, d.access)
+                .await?
+                .into_iter()
+                .map(|m| m.site)
+                .collect())
+        })
+    }
 }

@@ -13,9 +13,14 @@ pub mod solis;
 pub mod tesla;
 pub mod utilityapi;
 
+use std::collections::BTreeMap;
+
+use futures_util::future::BoxFuture;
+
 use crate::error::{Error, Result};
 use crate::model::{
-    FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice, SignInInfo,
+    ConnectionDetails, FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
+    SignInInfo, SignInOptions,
 };
 use crate::vault::Sensitive;
 
@@ -39,23 +44,289 @@ pub struct ProviderSpec {
     pub oauth: Option<&'static oauth::OAuthSpec>,
     /// The installer account's fields when they differ from the customer key's (`None`: the same).
     pub account_fields: Option<&'static [FieldDef]>,
-    /// `devices`, `aggregator` or `utility`.
-    pub category: &'static str,
+    pub category: crate::model::Category,
     /// What the UI says with the provider.
     pub note: Option<&'static str>,
+    /// Where the provider's own name connects another way (SolarEdge: sites from the fleet key),
+    /// the name a terminal uses to connect by the customer's sign-in (`solaredge-site`).
+    pub sign_in_name: Option<&'static str>,
 }
 
-pub fn spec(id: ProviderId) -> &'static ProviderSpec {
+/// The registry: each provider's implementation. The one `match` on every vendor; a vendor
+/// added to [`ProviderId`] and not here does not compile.
+pub fn vendor(id: ProviderId) -> &'static dyn Vendor {
     match id {
-        ProviderId::Solaredge => &solaredge::SPEC,
-        ProviderId::Solis => &solis::SPEC,
-        ProviderId::Tesla => &tesla::SPEC,
-        ProviderId::Enphase => &enphase::SPEC,
-        ProviderId::Sma => &sma::SPEC,
-        ProviderId::Utilityapi => &utilityapi::SPEC,
-        ProviderId::Pelm => &pelm::SPEC,
-        ProviderId::Metry => &metry::SPEC,
-        ProviderId::Derapi => &derapi::SPEC,
+        ProviderId::Solaredge => &solaredge::SolarEdge,
+        ProviderId::Solis => &solis::Solis,
+        ProviderId::Tesla => &tesla::Tesla,
+        ProviderId::Enphase => &enphase::Enphase,
+        ProviderId::Sma => &sma::Sma,
+        ProviderId::Utilityapi => &utilityapi::UtilityApi,
+        ProviderId::Pelm => &pelm::Pelm,
+        ProviderId::Metry => &metry::Metry,
+        ProviderId::Derapi => &derapi::Derapi,
+    }
+}
+
+/// A provider's facts.
+pub fn spec(id: ProviderId) -> &'static ProviderSpec {
+    vendor(id).spec()
+}
+
+/// What a vendor's site discovery gets after the customer signed in.
+pub struct Discovery<'a> {
+    pub client: &'a http::Client,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub access: &'a Sensitive<String>,
+    /// What the sign-in's answer carried besides the code (SolarEdge's `site_id`).
+    pub extra: &'a BTreeMap<String, String>,
+}
+
+/// What a usage fetch gets: the grant's endpoints, its access token and its details.
+pub struct UsageRequest<'a> {
+    pub client: &'a http::Client,
+    pub endpoints: &'a oauth::Endpoints,
+    pub access: &'a Sensitive<String>,
+    pub details: &'a ConnectionDetails,
+    /// This year (the injected clock's): Metry reads it and the year before.
+    pub year: i32,
+}
+
+/// What a sign-in's preparation gets, before the pending sign-in is written.
+pub struct SignInPrep<'a> {
+    pub client: &'a http::Client,
+    pub config: &'a crate::config::Config,
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub customer_id: &'a str,
+    pub options: &'a SignInOptions,
+    pub redirect_uri: &'a str,
+    /// The customer already has a signed-in connection at this vendor.
+    pub existing: bool,
+}
+
+/// What a vendor needs before the browser opens, and what its completion needs to know.
+#[derive(Default)]
+pub struct Prepared {
+    /// Endpoints other than the configured ones (UtilityAPI: the chosen utility's).
+    pub endpoints: Option<oauth::Endpoints>,
+    /// The scope to ask for, when the installer chose it.
+    pub scope: Option<String>,
+    /// Kept with the pending sign-in and then with the connection.
+    pub details: ConnectionDetails,
+    /// A secret the authorize URL carries (Pelm's connect token); never stored.
+    pub ticket: Option<Sensitive<String>>,
+}
+
+/// What the authorize URL is made of.
+pub struct AuthorizeRequest<'a> {
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub redirect_uri: &'a str,
+    pub state: &'a str,
+    pub challenge: &'a str,
+    pub scope: &'a str,
+    pub details: &'a ConnectionDetails,
+    pub ticket: Option<&'a Sensitive<String>>,
+}
+
+/// A hosted sign-in's answer (Pelm Connect, Derapi Join), for a vendor that completes it its own
+/// way rather than with the code exchange.
+pub struct Answer<'a> {
+    pub client: &'a http::Client,
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    /// The code of the answer (empty where the vendor sends none).
+    pub code: &'a str,
+    /// What the answer carried besides the code.
+    pub extra: &'a BTreeMap<String, String>,
+    /// What the sign-in kept from its preparation.
+    pub details: &'a ConnectionDetails,
+}
+
+/// What a hosted sign-in gave: the connection to write.
+pub struct Hosted {
+    pub sites: Vec<VendorSite>,
+    pub details: ConnectionDetails,
+    /// The customer's access token, where the vendor gives one (it does not expire).
+    pub access: Option<Sensitive<String>>,
+    pub credential_hint: Option<String>,
+    /// The customer's signed-in connection at this vendor is renewed in place, with this
+    /// event (Pelm's update mode), rather than a second one made.
+    pub renewal: Option<String>,
+}
+
+/// What a check with the company's app gets.
+pub struct AppCheck<'a> {
+    pub client: &'a http::Client,
+    pub spec: &'static oauth::OAuthSpec,
+    /// The grant's endpoints ([`Vendor::grant_endpoints`]).
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub details: &'a ConnectionDetails,
+    /// The sites Onramp knows, for a vendor whose check says only "still valid".
+    pub known: Vec<VendorSite>,
+}
+
+/// A utility's usage: its meters as sites, where the series come from, the series.
+pub struct VendorUsage {
+    pub sites: Vec<VendorSite>,
+    pub source: String,
+    pub series: Vec<crate::store::NewSeries>,
+    /// The account's name, where the vendor gives one (Metry).
+    pub account: Option<String>,
+}
+
+/// A vendor's future: the trait stays object safe, so the registry hands out `&dyn Vendor`.
+pub type VendorFuture<'a, T> = BoxFuture<'a, Result<T>>;
+
+/// What Onramp asks of a vendor: its facts ([`ProviderSpec`]) and what a table cannot say. Each
+/// vendor implements it in its own file; the defaults are what a plain OAuth vendor does (the
+/// code exchange and the refresh are shared: `oauth::TokenEndpoint`), so such a vendor writes
+/// `spec` and `discover` only.
+pub trait Vendor: Sync {
+    /// Its facts.
+    fn spec(&self) -> &'static ProviderSpec;
+
+    /// Choices offered before a sign-in starts (Derapi: the device vendor).
+    fn sign_in_choices(&self) -> Vec<SignInChoice> {
+        Vec::new()
+    }
+
+    /// What those choices are called (a utility, a device vendor).
+    fn choice_label(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The scope the sign-in form starts with, where the installer may edit it.
+    fn default_scope(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the vendor accepts a public client (PKCE, no secret): see
+    /// [`oauth::public_client_allowed`].
+    fn public_client_allowed(&self) -> bool {
+        false
+    }
+
+    /// The issuer the vendor names in its authorization answers: see
+    /// [`oauth::documented_issuer`].
+    fn documented_issuer(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The customer's own key, checked for shape before anything is sent.
+    fn customer_key(&self, _input: &KeyInput) -> Result<Credential> {
+        Err(Error::validation(format!(
+            "{} connects by the customer signing in, not with a key.",
+            self.spec().name
+        )))
+    }
+
+    /// A key credential from its stored secrets (`secret` opens one by its entry name).
+    fn stored_key(
+        &self,
+        _secret: &dyn Fn(&str) -> Result<Sensitive<String>>,
+    ) -> Result<Credential> {
+        Err(Error::internal("an OAuth provider has no key credential"))
+    }
+
+    /// Every site a key (the customer's or the installer account's) can see.
+    fn list_sites<'a>(
+        &'a self,
+        _client: &'a http::Client,
+        _base_url: &'a str,
+        _credential: &'a Credential,
+    ) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async { Err(Error::internal("credential does not match the provider")) })
+    }
+
+    /// A grant's endpoints: the configured ones, unless the vendor's grant names its own
+    /// (UtilityAPI: the utility the customer chose, kept in the connection's `details`).
+    fn grant_endpoints(
+        &self,
+        _config: &crate::config::Config,
+        _details: &ConnectionDetails,
+        configured: oauth::Endpoints,
+    ) -> Result<oauth::Endpoints> {
+        Ok(configured)
+    }
+
+    /// What must exist before the browser opens (UtilityAPI's utility, Pelm's connect token,
+    /// Derapi's Join flow). Default: nothing.
+    fn prepare_sign_in<'a>(&'a self, _p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async { Ok(Prepared::default()) })
+    }
+
+    /// The URL the customer opens. Default: the authorization-code request with PKCE.
+    fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
+        oauth::authorize_url(
+            a.spec,
+            a.endpoints,
+            &a.app.client_id,
+            a.redirect_uri,
+            a.state,
+            a.challenge,
+            a.scope,
+        )
+    }
+
+    /// How the answer completes, for a vendor whose sign-in is hosted (`None`: the default, the
+    /// authorization-code exchange, then usage or discovery).
+    fn complete_hosted<'a>(&'a self, _a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
+        None
+    }
+
+    /// Whether a check asks the vendor with the company's app rather than the customer's access
+    /// token ([`Vendor::check_with_app`]).
+    fn checks_with_app(&self) -> bool {
+        false
+    }
+
+    /// A check with the company's app: the sites still there (Derapi holds the vendor's
+    /// credentials; UtilityAPI keeps an authorization record).
+    fn check_with_app<'a>(&'a self, _c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async {
+            Err(Error::internal(
+                "this provider is checked with its access token",
+            ))
+        })
+    }
+
+    /// A fresh grant's answer is complete (UtilityAPI: it names where the data is).
+    fn check_grant(&self, _tokens: &oauth::Tokens) -> Result<()> {
+        Ok(())
+    }
+
+    /// A grant is kept when its first usage fetch fails (it can be fetched again later);
+    /// otherwise the sign-in fails with it.
+    fn grant_outlives_usage(&self) -> bool {
+        false
+    }
+
+    /// Whether the vendor gives usage data ([`Vendor::usage`] is `Some`; the checklist holds
+    /// the two together).
+    fn gives_usage(&self) -> bool {
+        false
+    }
+
+    /// The usage a grant gives (utilities), or `None`: the vendor gives none.
+    fn usage<'a>(&'a self, _r: UsageRequest<'a>) -> Option<VendorFuture<'a, VendorUsage>> {
+        None
+    }
+
+    /// The sites a fresh access token gives access to.
+    fn discover<'a>(&'a self, _d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        let name = self.spec().name;
+        Box::pin(async move {
+            Err(Error::internal(format!(
+                "{name} sites are not discovered with the access token alone"
+            )))
+        })
     }
 }
 
@@ -77,6 +348,11 @@ impl ProviderSpec {
         !self.fields.is_empty()
     }
 
+    /// Whether the provider's own name connects by the customer signing in (OAuth).
+    pub fn signs_in(&self) -> bool {
+        self.oauth.is_some() && self.sign_in_name.is_none()
+    }
+
     /// The installer account's fields (empty: the vendor has no installer account in Onramp).
     pub fn installer_fields(&self) -> &'static [FieldDef] {
         self.account_fields.unwrap_or(self.fields)
@@ -91,7 +367,7 @@ impl ProviderSpec {
             site_noun: self.site_noun.to_string(),
             fields: field_specs(self.fields),
             account_fields: field_specs(self.installer_fields()),
-            category: self.category.to_string(),
+            category: self.category,
             note: self.note.map(str::to_string),
             customer_key_help: self.customer_key_help.to_string(),
             account_key_help: self.account_key_help.to_string(),
@@ -107,23 +383,9 @@ impl ProviderSpec {
                 .into_iter()
                 .filter(|m| *m != RedirectMode::Paste || o.paste_redirect_path.is_some())
                 .collect(),
-                choices: match self.id {
-                    ProviderId::Derapi => derapi::VENDORS
-                        .iter()
-                        .map(|(id, label)| SignInChoice {
-                            id: id.to_string(),
-                            label: label.to_string(),
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                },
-                choice_label: match self.id {
-                    ProviderId::Derapi => Some("Device vendor".into()),
-                    ProviderId::Utilityapi => Some("Utility".into()),
-                    _ => None,
-                },
-                default_scope: (self.id == ProviderId::Utilityapi)
-                    .then(|| utilityapi::DEFAULT_SCOPE.to_string()),
+                choices: vendor(self.id).sign_in_choices(),
+                choice_label: vendor(self.id).choice_label().map(str::to_string),
+                default_scope: vendor(self.id).default_scope().map(str::to_string),
             }),
         }
     }
@@ -137,7 +399,8 @@ pub enum Credential {
         key_id: Sensitive<String>,
         key_secret: Sensitive<String>,
     },
-    /// Enphase partner (installer) account: the partner's access token and API key.
+    /// Enphase partner (installer) account: the partner application's current access token
+    /// (renewed from its sign-in: [`enphase::PartnerSignIn`]) and its API key.
     EnphasePartner {
         access_token: Sensitive<String>,
         api_key: Sensitive<String>,
@@ -148,9 +411,12 @@ pub enum Credential {
 pub const API_KEY: &str = "api_key";
 pub const KEY_ID: &str = "key_id";
 pub const KEY_SECRET: &str = "key_secret";
-pub const PARTNER_TOKEN: &str = "partner_token";
 
-fn required(value: &Option<String>, label: &str, provider: &str) -> Result<Sensitive<String>> {
+pub(crate) fn required(
+    value: &Option<String>,
+    label: &str,
+    provider: &str,
+) -> Result<Sensitive<String>> {
     let v = value.as_deref().map(str::trim).unwrap_or_default();
     if v.is_empty() {
         return Err(Error::validation(format!("Enter the {provider} {label}.")));
@@ -167,39 +433,7 @@ fn required(value: &Option<String>, label: &str, provider: &str) -> Result<Sensi
 impl Credential {
     /// Checks the shape of what was typed, before anything is sent to a vendor.
     pub fn from_input(input: &KeyInput) -> Result<Credential> {
-        let spec = spec(input.provider);
-        match input.provider {
-            ProviderId::Enphase if input.access_token.is_some() => Ok(Credential::EnphasePartner {
-                access_token: required(&input.access_token, "partner access token", spec.name)?,
-                api_key: required(&input.api_key, "partner API key", spec.name)?,
-            }),
-            ProviderId::Tesla
-            | ProviderId::Enphase
-            | ProviderId::Sma
-            | ProviderId::Utilityapi
-            | ProviderId::Pelm
-            | ProviderId::Metry
-            | ProviderId::Derapi => Err(Error::validation(format!(
-                "{} connects by the customer signing in, not with a key.",
-                spec.name
-            ))),
-            ProviderId::Solaredge => Ok(Credential::ApiKey(required(
-                &input.api_key,
-                "API key",
-                spec.name,
-            )?)),
-            ProviderId::Solis => {
-                let key_id = required(&input.key_id, "KeyId", spec.name)?;
-                if !key_id.expose().chars().all(|c| c.is_ascii_digit()) {
-                    return Err(Error::validation("A Solis KeyId is made of digits only.")
-                        .hint("Copy the KeyId from SolisCloud: Account → Basic Settings → API Management."));
-                }
-                Ok(Credential::Solis {
-                    key_id,
-                    key_secret: required(&input.key_secret, "KeySecret", spec.name)?,
-                })
-            }
-        }
+        vendor(input.provider).customer_key(input)
     }
 
     /// (vault entry name, secret) pairs.
@@ -212,7 +446,7 @@ impl Credential {
             Credential::EnphasePartner {
                 access_token,
                 api_key,
-            } => vec![(PARTNER_TOKEN, access_token), (API_KEY, api_key)],
+            } => vec![(enphase::ACCESS_TOKEN, access_token), (API_KEY, api_key)],
         }
     }
 
@@ -227,15 +461,7 @@ impl Credential {
     }
 }
 
-/// A site as a vendor describes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VendorSite {
-    pub external_id: String,
-    pub name: String,
-    pub address: Option<String>,
-    pub peak_power_kw: Option<f64>,
-    pub status: Option<String>,
-}
+pub use crate::model::VendorSite;
 
 /// Every site the credential can see.
 pub async fn list_sites(
@@ -244,20 +470,10 @@ pub async fn list_sites(
     base_url: &str,
     credential: &Credential,
 ) -> Result<Vec<VendorSite>> {
-    match (provider, credential) {
-        (ProviderId::Solaredge, Credential::ApiKey(key)) => {
-            solaredge::list_sites(client, base_url, key).await
-        }
-        (ProviderId::Solis, Credential::Solis { key_id, key_secret }) => {
-            solis::list_stations(client, base_url, key_id, key_secret).await
-        }
-        (
-            ProviderId::Enphase,
-            Credential::EnphasePartner {
-                access_token,
-                api_key,
-            },
-        ) => enphase::partner_systems(client, base_url, access_token, api_key).await,
-        _ => Err(Error::internal("credential does not match the provider")),
-    }
+    vendor(provider)
+        .list_sites(client, base_url, credential)
+        .await
 }
+
+#[cfg(test)]
+mod checklist;

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::{self, Client};
-use super::VendorSite;
 use crate::error::{Code, Error, Result, TokenError};
 use crate::model::ProviderId;
 use crate::vault::Sensitive;
@@ -93,7 +92,7 @@ impl AppCredentials {
 ///   UtilityAPI (HTTP Basic), Pelm (`Pelm-Secret`) and Derapi (client credentials): the secret
 ///   is part of every documented token request.
 pub fn public_client_allowed(provider: ProviderId) -> bool {
-    matches!(provider, ProviderId::Tesla)
+    super::vendor(provider).public_client_allowed()
 }
 
 /// The issuer identifier a vendor's authorization server puts in its authorization responses
@@ -102,10 +101,7 @@ pub fn public_client_allowed(provider: ProviderId) -> bool {
 /// issuer of its OpenID configuration). No other vendor Onramp signs in with sends one; an
 /// issuer can be declared for any provider with `issuer` in `onramp.toml`.
 pub fn documented_issuer(provider: ProviderId) -> Option<&'static str> {
-    match provider {
-        ProviderId::Tesla => Some("https://auth.tesla.com/oauth2/v3"),
-        _ => None,
-    }
+    super::vendor(provider).documented_issuer()
 }
 
 /// An authorize or token endpoint as `onramp.toml` gives it. Decided by the URL's shape alone:
@@ -180,7 +176,7 @@ impl Endpoints {
     }
 }
 
-fn join(base: &str, path: &str) -> String {
+pub(crate) fn join(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
 
@@ -282,10 +278,12 @@ fn token_error(
     };
     let why = e
         .error_description
+        .as_ref()
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
     let mut out = token_refusal(vendor, &e.error, &why);
     out.token_error = TokenError::parse(&e.error);
+    out.vendor_description = e.error_description;
     out
 }
 
@@ -420,6 +418,17 @@ impl TokenEndpoint<'_> {
         self.request(p).await
     }
 
+    /// The resource owner's password grant (RFC 6749 §4.3): Enphase's partner plan signs its
+    /// application in as the installer's Enlighten user. The password goes in this one request
+    /// and is kept nowhere.
+    pub async fn password(&self, username: &str, password: &Sensitive<String>) -> Result<Tokens> {
+        let mut p = BTreeMap::new();
+        p.insert("grant_type", "password".to_string());
+        p.insert("username", username.to_string());
+        p.insert("password", password.expose().clone());
+        self.request(p).await
+    }
+
     /// The client's own token (`client_credentials`): UtilityAPI's client access token.
     pub async fn client_credentials(&self) -> Result<Tokens> {
         let mut p = BTreeMap::new();
@@ -447,7 +456,7 @@ impl TokenEndpoint<'_> {
 }
 
 /// A GET on the vendor's API with the access token: the status and body as they came.
-async fn raw_get(
+pub(crate) async fn raw_get(
     client: &Client,
     vendor: &str,
     url: &str,
@@ -481,7 +490,7 @@ pub async fn api_get(
 }
 
 /// A data API answer as JSON, or the error it means.
-fn read_answer(
+pub(crate) fn read_answer(
     vendor: &str,
     status: reqwest::StatusCode,
     body: &[u8],
@@ -507,229 +516,11 @@ fn read_answer(
     }
 }
 
-/// Tesla's regional Fleet API hosts, by the `ou_code` of the access token.
-const TESLA_REGIONS: [(&str, &str); 3] = [
-    ("NA", "https://fleet-api.prd.na.vn.cloud.tesla.com"),
-    ("EU", "https://fleet-api.prd.eu.vn.cloud.tesla.com"),
-    ("CN", "https://fleet-api.prd.cn.vn.cloud.tesla.cn"),
-];
-
-/// The `ou_code` claim of Tesla's access token (a JWT), if it has one.
-pub fn tesla_region(access_token: &str) -> Option<String> {
-    let payload = access_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("ou_code")?.as_str().map(str::to_uppercase)
-}
-
-/// Tesla's products at the account's region: the token's `ou_code` picks the host when the
-/// configured one is a Tesla regional host; a 421 (wrong region) asks `/api/1/users/region`.
-async fn tesla_products(
-    client: &Client,
-    api_url: &str,
-    access: &Sensitive<String>,
-) -> Result<Value> {
-    let configured_is_tesla = TESLA_REGIONS
-        .iter()
-        .any(|(_, u)| api_url.trim_end_matches('/') == *u);
-    let mut base = api_url.to_string();
-    if configured_is_tesla {
-        if let Some(code) = tesla_region(access.expose()) {
-            if let Some((_, u)) = TESLA_REGIONS.iter().find(|(c, _)| *c == code) {
-                base = u.to_string();
-            }
-        }
-    }
-    let (status, body, retry) = raw_get(
-        client,
-        "Tesla",
-        &join(&base, "/api/1/products"),
-        access,
-        &[],
-    )
-    .await?;
-    if status.as_u16() != 421 {
-        return read_answer("Tesla", status, &body, retry);
-    }
-    // 421: the account lives in another region; Tesla names it.
-    let region = api_get(
-        client,
-        "Tesla",
-        &join(&base, "/api/1/users/region"),
-        access,
-        &[],
-    )
-    .await?;
-    let right = region
-        .pointer("/response/fleet_api_base_url")
-        .and_then(Value::as_str)
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://127.0.0.1"))
-        .ok_or_else(|| http::vendor_failed("Tesla", "no region for this account"))?;
-    api_get(
-        client,
-        "Tesla",
-        &join(right, "/api/1/products"),
-        access,
-        &[],
-    )
-    .await
-}
-
-fn str_of(v: &Value, k: &str) -> Option<String> {
+pub(crate) fn str_of(v: &Value, k: &str) -> Option<String> {
     match v.get(k)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
-    }
-}
-
-/// Enphase's `systems` list as sites.
-pub fn enphase_systems(v: &Value) -> Vec<VendorSite> {
-    let systems = v
-        .get("systems")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    systems
-        .iter()
-        .map(|s| {
-            let addr = s.get("address");
-            let part = |k: &str| addr.and_then(|a| str_of(a, k));
-            let address = [part("city"), part("state"), part("postal_code")]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ");
-            VendorSite {
-                external_id: str_of(s, "system_id").unwrap_or_default(),
-                name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
-                address: (!address.is_empty()).then_some(address),
-                peak_power_kw: None,
-                status: str_of(s, "status"),
-            }
-        })
-        .collect()
-}
-
-/// The sites a fresh token gives access to.
-pub async fn discover(
-    client: &Client,
-    provider: ProviderId,
-    ep: &Endpoints,
-    app: &AppCredentials,
-    access: &Sensitive<String>,
-    extra: &BTreeMap<String, String>,
-) -> Result<Vec<VendorSite>> {
-    let name = super::spec(provider).name;
-    let api = |p: &str| join(&ep.api_url, p);
-    match provider {
-        ProviderId::Tesla => {
-            let v = tesla_products(client, &ep.api_url, access).await?;
-            let items = v
-                .get("response")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            Ok(items
-                .iter()
-                .filter(|p| p.get("energy_site_id").is_some())
-                .filter(|p| {
-                    // Sites without a battery, solar or wall connector have nothing to monitor.
-                    let c = p.get("components");
-                    ["battery", "solar"]
-                        .iter()
-                        .any(|k| c.and_then(|c| c.get(k)).and_then(Value::as_bool) == Some(true))
-                        || c.and_then(|c| c.get("wall_connectors"))
-                            .and_then(Value::as_array)
-                            .is_some_and(|w| !w.is_empty())
-                })
-                .map(|p| VendorSite {
-                    external_id: str_of(p, "energy_site_id").unwrap_or_default(),
-                    name: str_of(p, "site_name").unwrap_or_else(|| "Tesla energy site".into()),
-                    address: None,
-                    peak_power_kw: None,
-                    status: str_of(p, "resource_type"),
-                })
-                .collect())
-        }
-        ProviderId::Enphase => {
-            let key = app.api_key.as_ref().ok_or_else(|| {
-                Error::new(Code::NotConfigured, "The Enphase app's API key is missing.")
-                    .hint("Add it in Settings → Vendor apps → Enphase.")
-            })?;
-            let v = api_get(
-                client,
-                name,
-                &api("/api/v4/systems"),
-                access,
-                &[("key", key.expose()), ("size", "100")],
-            )
-            .await?;
-            Ok(enphase_systems(&v))
-        }
-        ProviderId::Sma => {
-            // Entries carry `plantId`, `name`, `description`, `timezone`; no address or peak
-            // power (location only with `WithLocation=true`): docs/vendors/sma.md.
-            let v = api_get(client, name, &api("/v1/plants"), access, &[]).await?;
-            let plants = v
-                .get("plants")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            Ok(plants
-                .iter()
-                .map(|p| VendorSite {
-                    external_id: str_of(p, "plantId").unwrap_or_default(),
-                    name: str_of(p, "name")
-                        .or_else(|| str_of(p, "description"))
-                        .unwrap_or_else(|| "SMA plant".into()),
-                    address: None,
-                    peak_power_kw: None,
-                    status: None,
-                })
-                .collect())
-        }
-        ProviderId::Solaredge => {
-            let site_id = extra.get("site_id").filter(|s| s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty()).ok_or_else(|| {
-                Error::new(Code::VendorError, "SolarEdge did not say which site the customer shared.")
-                    .hint("Start again. SolarEdge Site Access shares one site per sign-in; for a homeowner with several sites, pick them from your company's fleet key (Settings → Installer accounts).")
-            })?;
-            let v = api_get(
-                client,
-                name,
-                &api(&format!("/v2/sites/{site_id}")),
-                access,
-                &[],
-            )
-            .await?;
-            let loc = v.get("location");
-            let part = |k: &str| loc.and_then(|l| str_of(l, k));
-            let address = [part("address"), part("city"), part("state"), part("zip")]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ");
-            Ok(vec![VendorSite {
-                external_id: site_id.clone(),
-                name: str_of(&v, "name").unwrap_or_else(|| format!("Site {site_id}")),
-                address: (!address.is_empty()).then_some(address),
-                peak_power_kw: v.get("peakPower").and_then(Value::as_f64),
-                status: str_of(&v, "activationStatus")
-                    .map(|st| super::solaredge::status_words(&st)),
-            }])
-        }
-        ProviderId::Metry => Ok(super::metry::meters(client, &ep.api_url, access)
-            .await?
-            .into_iter()
-            .map(|m| m.site)
-            .collect()),
-        ProviderId::Solis | ProviderId::Utilityapi | ProviderId::Pelm | ProviderId::Derapi => {
-            Err(Error::internal(format!(
-                "{name} sites are not discovered with the access token alone"
-            )))
-        }
     }
 }
 
@@ -739,6 +530,7 @@ mod tests {
 
     #[test]
     fn reads_the_region_from_teslas_token() {
+        use crate::providers::tesla::tesla_region;
         let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(r#"{"sub":"u1","ou_code":"eu"}"#);
         assert_eq!(

@@ -8,9 +8,13 @@ use serde_json::Value;
 
 use super::http::{self, Client};
 use super::oauth::{AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, VendorSite};
+
+use super::{
+    Answer, AuthorizeRequest, Discovery, Hosted, Prepared, ProviderSpec, SignInPrep, Vendor,
+    VendorFuture, VendorSite,
+};
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -35,6 +39,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Pelm,
     name: "Pelm",
     site_noun: "account",
@@ -44,7 +49,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: crate::model::Category::Utility,
     note: Some("US utility accounts (electric and gas) through the customer's utility sign-in."),
 };
 
@@ -217,4 +222,84 @@ pub async fn accounts(
             })
         })
         .collect())
+}
+
+/// Pelm's implementation of [`Vendor`].
+pub struct Pelm;
+
+impl Vendor for Pelm {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    /// A connect token for the customer (Pelm's user id is Onramp's customer id); a second
+    /// sign-in updates the user's accounts rather than creating them.
+    fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async move {
+            let utility = p
+                .options
+                .utility
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty());
+            let token = connect_token(
+                p.client,
+                &p.endpoints.api_url,
+                p.app,
+                p.customer_id,
+                utility,
+            )
+            .await?;
+            let mode = if p.existing { "update" } else { "create" };
+            let details = ConnectionDetails {
+                user_id: Some(p.customer_id.to_string()),
+                mode: Some(mode.into()),
+                ..ConnectionDetails::default()
+            };
+            Ok(Prepared {
+                details,
+                ticket: Some(token),
+                ..Prepared::default()
+            })
+        })
+    }
+
+    /// Pelm Connect's page with the connect token.
+    fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
+        let token = a.ticket.map(|t| t.expose().as_str()).unwrap_or_default();
+        connect_url(&a.endpoints.authorize_url, a.redirect_uri, token, a.state)
+    }
+
+    /// The Connect code for the customer's access token; their accounts as the sites.
+    fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
+        Some(Box::pin(async move {
+            let api = &a.endpoints.api_url;
+            let access = exchange(a.client, api, a.app, a.code).await?;
+            let sites = accounts(a.client, api, a.app, &access).await?;
+            if sites.is_empty() {
+                return Err(Error::new(
+                    Code::VendorRejected,
+                    "Pelm found no utility accounts for this customer.",
+                )
+                .hint("Ask the customer to check their utility sign-in, then connect again."));
+            }
+            let renewal = format!(
+                "Pelm connection updated: {} account{}",
+                sites.len(),
+                if sites.len() == 1 { "" } else { "s" }
+            );
+            Ok(Hosted {
+                sites,
+                details: a.details.clone(),
+                access: Some(access),
+                credential_hint: None,
+                renewal: Some(renewal),
+            })
+        }))
+    }
+
+    /// The utility accounts the customer shared.
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(accounts(d.client, &d.endpoints.api_url, d.app, d.access))
+    }
 }

@@ -1,7 +1,9 @@
 //! SMA Monitoring API (Sunny Portal / ennexOS): plants, through the owner's SMA sign-in.
 
-use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::ProviderSpec;
+use serde_json::Value;
+
+use super::oauth::{api_get, join, str_of, OAuthHosts, OAuthSpec, TokenStyle};
+use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::model::{ProviderId, RedirectMode};
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -26,7 +28,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: None,
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Sma,
@@ -38,3 +41,45 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     account_key_help: "",
     oauth: Some(&OAUTH),
 };
+
+/// Sma's implementation of [`Vendor`].
+pub struct Sma;
+
+impl Vendor for Sma {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let Discovery {
+                client,
+                endpoints: ep,
+                access,
+                ..
+            } = d;
+            let name = SPEC.name;
+            let api = |p: &str| join(&ep.api_url, p);
+            // Entries carry `plantId`, `name`, `description`, `timezone`; no address or peak
+            // power (location only with `WithLocation=true`): docs/vendors/sma.md.
+            let v = api_get(client, name, &api("/v1/plants"), access, &[]).await?;
+            let plants = v
+                .get("plants")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Ok(plants
+                .iter()
+                .map(|p| VendorSite {
+                    external_id: str_of(p, "plantId").unwrap_or_default(),
+                    name: str_of(p, "name")
+                        .or_else(|| str_of(p, "description"))
+                        .unwrap_or_else(|| "SMA plant".into()),
+                    address: None,
+                    peak_power_kw: None,
+                    status: None,
+                })
+                .collect())
+        })
+    }
+}

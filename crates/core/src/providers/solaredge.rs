@@ -13,9 +13,12 @@ use serde::Deserialize;
 
 use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::{FieldDef, ProviderSpec, VendorSite};
+use serde_json::Value;
+
+use super::oauth::{api_get, join, str_of};
+use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
 /// Site Access: the homeowner signs in and shares one site (V2 OAuth).
@@ -40,7 +43,8 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: Some("solaredge-site"),
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: Some(&[FieldDef {
         name: "api_key",
@@ -237,6 +241,81 @@ pub async fn list_sites(
         }
     }
     Ok(sites)
+}
+
+/// SolarEdge's implementation of [`Vendor`].
+pub struct SolarEdge;
+
+impl Vendor for SolarEdge {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn customer_key(&self, input: &KeyInput) -> Result<Credential> {
+        Ok(Credential::ApiKey(super::required(
+            &input.api_key,
+            "API key",
+            SPEC.name,
+        )?))
+    }
+
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::ApiKey(secret(super::API_KEY)?))
+    }
+
+    fn list_sites<'a>(
+        &'a self,
+        client: &'a Client,
+        base_url: &'a str,
+        credential: &'a Credential,
+    ) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            match credential {
+                Credential::ApiKey(key) => list_sites(client, base_url, key).await,
+                _ => Err(Error::internal("credential does not match the provider")),
+            }
+        })
+    }
+
+    fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let Discovery {
+                client,
+                endpoints: ep,
+                access,
+                extra,
+                ..
+            } = d;
+            let name = SPEC.name;
+            let api = |p: &str| join(&ep.api_url, p);
+            let site_id = extra.get("site_id").filter(|s| s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty()).ok_or_else(|| {
+                Error::new(Code::VendorError, "SolarEdge did not say which site the customer shared.")
+                    .hint("Start again. SolarEdge Site Access shares one site per sign-in; for a homeowner with several sites, pick them from your company's fleet key (Settings → Installer accounts).")
+            })?;
+            let v = api_get(
+                client,
+                name,
+                &api(&format!("/v2/sites/{site_id}")),
+                access,
+                &[],
+            )
+            .await?;
+            let loc = v.get("location");
+            let part = |k: &str| loc.and_then(|l| str_of(l, k));
+            let address = [part("address"), part("city"), part("state"), part("zip")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(vec![VendorSite {
+                external_id: site_id.clone(),
+                name: str_of(&v, "name").unwrap_or_else(|| format!("Site {site_id}")),
+                address: (!address.is_empty()).then_some(address),
+                peak_power_kw: v.get("peakPower").and_then(Value::as_f64),
+                status: str_of(&v, "activationStatus").map(|st| status_words(&st)),
+            }])
+        })
+    }
 }
 
 #[cfg(test)]

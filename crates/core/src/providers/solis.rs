@@ -9,13 +9,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::http::{self, Client};
-use super::{FieldDef, ProviderSpec, VendorSite};
+use super::{Credential, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::ProviderId;
+use crate::model::{KeyInput, ProviderId};
 use crate::vault::Sensitive;
 
 pub static SPEC: ProviderSpec = ProviderSpec {
-    category: "devices",
+    sign_in_name: None,
+    category: crate::model::Category::Devices,
     note: None,
     account_fields: None,
     id: ProviderId::Solis,
@@ -249,6 +250,53 @@ pub async fn list_stations(
         page_no += 1;
     }
     Ok(sites)
+}
+
+/// Solis's implementation of [`Vendor`].
+pub struct Solis;
+
+impl Vendor for Solis {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn customer_key(&self, input: &KeyInput) -> Result<Credential> {
+        let key_id = super::required(&input.key_id, "KeyId", SPEC.name)?;
+        if !key_id.expose().chars().all(|c| c.is_ascii_digit()) {
+            return Err(
+                Error::validation("A Solis KeyId is made of digits only.").hint(
+                    "Copy the KeyId from SolisCloud: Account → Basic Settings → API Management.",
+                ),
+            );
+        }
+        Ok(Credential::Solis {
+            key_id,
+            key_secret: super::required(&input.key_secret, "KeySecret", SPEC.name)?,
+        })
+    }
+
+    fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
+        Ok(Credential::Solis {
+            key_id: secret(super::KEY_ID)?,
+            key_secret: secret(super::KEY_SECRET)?,
+        })
+    }
+
+    fn list_sites<'a>(
+        &'a self,
+        client: &'a Client,
+        base_url: &'a str,
+        credential: &'a Credential,
+    ) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            match credential {
+                Credential::Solis { key_id, key_secret } => {
+                    list_stations(client, base_url, key_id, key_secret).await
+                }
+                _ => Err(Error::internal("credential does not match the provider")),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

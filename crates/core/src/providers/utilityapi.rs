@@ -7,9 +7,16 @@ use std::time::Duration;
 
 use super::http::{self, Client};
 use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::ProviderSpec;
+
+use super::oauth::{Endpoints, TokenEndpoint, Tokens};
+use super::{
+    AppCheck, Prepared, ProviderSpec, SignInPrep, UsageRequest, Vendor, VendorFuture, VendorSite,
+    VendorUsage,
+};
+use crate::config::{Config, Utility};
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInOptions};
+use crate::usage::espi;
 use crate::vault::Sensitive;
 
 /// What Onramp asks for unless the installer edits it: usage and cost intervals (15-minute or
@@ -39,6 +46,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Utilityapi,
     name: "UtilityAPI",
     site_noun: "meter",
@@ -48,7 +56,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "utility",
+    category: crate::model::Category::Utility,
     note: Some("Green Button Connect My Data: the customer's utility shares their electricity and gas usage."),
 };
 
@@ -164,4 +172,237 @@ pub async fn authorization_status(
     }
     let text = String::from_utf8_lossy(&body);
     Ok(crate::usage::authorization_status(&text))
+}
+
+/// The UtilityAPI utility picked (or the only one configured) and the scope to ask for.
+pub fn utility_choice(config: &Config, options: &SignInOptions) -> Result<(Utility, String)> {
+    let utilities = &config.utilities;
+    let utility = match options
+        .utility
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        Some(id) => config.utility(id).cloned().ok_or_else(|| {
+            Error::validation(format!("Onramp has no utility {id:?} configured.")).hint(format!(
+                "Pick one of: {} (the [[utility]] list in onramp.toml).",
+                utilities
+                    .iter()
+                    .map(|u| u.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+        None => match utilities.as_slice() {
+            [only] => only.clone(),
+            [] => return Err(Error::new(
+                Code::NotConfigured,
+                "No UtilityAPI utility is configured.",
+            )
+            .hint("Add the utility's authorize and token URLs as a [[utility]] in onramp.toml.")),
+            _ => return Err(Error::validation("Pick the customer's utility.")),
+        },
+    };
+    let scope = options
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .or_else(|| config.oauth_scope(SPEC.id))
+        .unwrap_or_else(|| DEFAULT_SCOPE.to_string());
+    if !scope.starts_with("FB=")
+        || scope.len() > 1024
+        || scope.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::validation("That is not a Green Button scope.")
+            .hint("A scope looks like FB=4_5_15_46;IntervalDuration=3600;HistoryLength=31536000 (no spaces)."));
+    }
+    Ok((utility, scope))
+}
+
+/// Downloads and parses the ESPI feed at `resource_uri` (on the utility's own host only).
+pub async fn green_button_feed(
+    client: &Client,
+    resource_uri: &str,
+    token_url: &str,
+    access: &Sensitive<String>,
+) -> Result<espi::Feed> {
+    let url = same_origin(resource_uri, token_url)?;
+    let file = download_feed(client, &url, access).await?;
+    tokio::task::spawn_blocking(move || espi::parse_file(file.path()))
+        .await
+        .map_err(|e| Error::internal(format!("reading the usage feed stopped: {e}")))?
+        .map_err(|e| {
+            Error::new(
+                Code::VendorError,
+                format!("UtilityAPI's usage feed could not be read: {e}."),
+            )
+            .hint("Try Fetch usage again later; if it persists, contact UtilityAPI support.")
+        })
+}
+
+/// The meters (usage points) of a feed, as the connection's sites.
+pub fn usage_points(feed: &espi::Feed) -> Vec<VendorSite> {
+    let mut out: Vec<VendorSite> = Vec::new();
+    for s in &feed.series {
+        if out.iter().any(|o| o.external_id == s.usage_point) {
+            continue;
+        }
+        out.push(VendorSite {
+            external_id: s.usage_point.clone(),
+            name: s.title.clone(),
+            address: None,
+            peak_power_kw: None,
+            status: Some(format!("{:?}", s.commodity).to_lowercase()),
+        });
+    }
+    out
+}
+
+/// UtilityApi's implementation of [`Vendor`].
+pub struct UtilityApi;
+
+impl Vendor for UtilityApi {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
+    }
+
+    fn choice_label(&self) -> Option<&'static str> {
+        Some("Utility")
+    }
+
+    /// The utility the customer chose: its own authorize and token endpoints.
+    fn grant_endpoints(
+        &self,
+        config: &Config,
+        details: &ConnectionDetails,
+        _configured: Endpoints,
+    ) -> Result<Endpoints> {
+        let id = details.utility.clone().unwrap_or_default();
+        Ok(config
+            .utility(&id)
+            .ok_or_else(|| {
+                Error::new(
+                    Code::NotConfigured,
+                    format!("The utility {id:?} is no longer configured."),
+                )
+                .hint("Add it back to the [[utility]] list in onramp.toml.")
+            })?
+            .endpoints())
+    }
+
+    /// The Green Button feed the grant names (`resource_uri`), on the utility's own host.
+    fn gives_usage(&self) -> bool {
+        true
+    }
+
+    /// The utility picked (or the only one configured) and the scope asked for.
+    fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async move {
+            let (utility, asked) = utility_choice(p.config, p.options)?;
+            let details = ConnectionDetails {
+                utility: Some(utility.id.clone()),
+                utility_name: Some(utility.name.clone()),
+                scope_requested: Some(asked.clone()),
+                ..ConnectionDetails::default()
+            };
+            Ok(Prepared {
+                endpoints: Some(utility.endpoints()),
+                scope: Some(asked),
+                details,
+                ticket: None,
+            })
+        })
+    }
+
+    fn grant_outlives_usage(&self) -> bool {
+        true
+    }
+
+    fn checks_with_app(&self) -> bool {
+        true
+    }
+
+    /// Whether the customer's authorization is still active, asked with Onramp's client access
+    /// token (`client_credentials`) at the connection's `authorizationURI`.
+    fn check_with_app<'a>(&'a self, c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let uri = c.details.authorization_uri.as_ref().ok_or_else(|| {
+                Error::new(
+                    Code::VendorRejected,
+                    "Onramp does not know this authorization's record.",
+                )
+                .hint("Connect UtilityAPI again with the customer.")
+            })?;
+            let url = same_origin(uri, &c.endpoints.token_url)?;
+            let client_token = TokenEndpoint {
+                client: c.client,
+                vendor: "UtilityAPI",
+                spec: c.spec,
+                endpoints: c.endpoints,
+                app: c.app,
+            }
+            .client_credentials()
+            .await?;
+            match authorization_status(c.client, &url, &client_token.access_token).await? {
+                Some(1) => Ok(c.known),
+                Some(0) => Err(Error::new(
+                    Code::VendorRejected,
+                    "The customer revoked this Green Button authorization.",
+                )
+                .hint(
+                    "Ask the customer to authorize again if they still want to share their usage.",
+                )),
+                Some(2) => Err(Error::new(
+                    Code::VendorRejected,
+                    "The utility denied this Green Button authorization.",
+                )
+                .hint("Ask the customer to authorize again.")),
+                _ => Err(Error::new(
+                    Code::VendorError,
+                    "UtilityAPI's authorization record has no status.",
+                )
+                .hint("Try again later.")),
+            }
+        })
+    }
+
+    fn check_grant(&self, tokens: &Tokens) -> Result<()> {
+        match tokens.resource_uri {
+            Some(_) => Ok(()),
+            None => Err(Error::new(
+                Code::VendorError,
+                "UtilityAPI did not say where the customer's data is (no resourceURI).",
+            )
+            .hint("Start again; if it persists, contact UtilityAPI support.")),
+        }
+    }
+
+    fn usage<'a>(&'a self, r: UsageRequest<'a>) -> Option<VendorFuture<'a, VendorUsage>> {
+        Some(Box::pin(async move {
+            let resource = r.details.resource_uri.as_ref().ok_or_else(|| {
+                Error::new(
+                    Code::ReauthRequired,
+                    "Onramp does not know where this customer's usage is.",
+                )
+                .hint("Connect UtilityAPI again with the customer.")
+            })?;
+            let feed =
+                green_button_feed(r.client, resource, &r.endpoints.token_url, r.access).await?;
+            Ok(VendorUsage {
+                sites: usage_points(&feed),
+                source: format!(
+                    "UtilityAPI ({})",
+                    r.details.utility_name.clone().unwrap_or_default()
+                ),
+                series: crate::usage::to_series(&feed, "utilityapi"),
+                account: None,
+            })
+        }))
+    }
+
+    fn default_scope(&self) -> Option<&'static str> {
+        Some(DEFAULT_SCOPE)
+    }
 }

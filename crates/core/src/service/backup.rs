@@ -23,7 +23,9 @@ use super::Onramp;
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::seal::{Aad, Secrets};
-use crate::store::{app_aad, connection_aad, would_replace, KeyChange, NewEvent, Snapshot};
+use crate::store::{
+    app_aad, app_aad_at, connection_aad, would_replace, KeyChange, NewEvent, Snapshot,
+};
 use crate::vault::Sensitive;
 
 /// The payload's format name.
@@ -502,7 +504,10 @@ impl Onramp {
         for a in &data.provider_apps {
             if let Some(sealed) = &a.sealed {
                 let key = a.key();
-                let opened = self.vault.open(&app_aad(&key), sealed).await?;
+                let opened = self
+                    .vault
+                    .open(&app_aad_at(&key, a.generation), sealed)
+                    .await?;
                 secrets.push(SecretEntry {
                     table: "provider_apps".into(),
                     row: key,
@@ -535,7 +540,7 @@ impl Onramp {
                 customer_id: None,
                 connection_id: None,
                 provider: None,
-                kind: "backup_created",
+                kind: crate::model::EventKind::BackupCreated,
                 summary: format!(
                     "Backup made: {} customers, {} connections, {} secrets",
                     c.customers, c.connections, c.secrets
@@ -630,6 +635,7 @@ impl Onramp {
             }
             for a in &mut data.provider_apps {
                 let key = a.key();
+                a.generation = 0;
                 a.sealed = by_place
                     .get(&("provider_apps", key.as_str()))
                     .map(|v| seal(&app_aad(&key), &v.secrets()))
@@ -663,7 +669,7 @@ impl Onramp {
                             customer_id: None,
                             connection_id: None,
                             provider: None,
-                            kind: "backup_restored",
+                            kind: crate::model::EventKind::BackupRestored,
                             summary: format!(
                                 "Restored the backup made {}: {} customers, {} connections",
                                 header.created_at, c.customers, c.connections

@@ -9,7 +9,7 @@ use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers;
 use crate::seal::{Aad, Secrets};
-use crate::store::{app_aad, connection_aad, pending_aad, LegacyRow};
+use crate::store::{app_aad_at, connection_aad, pending_aad, LegacyRow};
 use crate::vault::Sensitive;
 
 /// The names secrets had in the earlier layout, under a row's `secret_ref`.
@@ -20,7 +20,8 @@ const LEGACY_NAMES: [&str; 9] = [
     providers::API_KEY,
     providers::KEY_ID,
     providers::KEY_SECRET,
-    providers::PARTNER_TOKEN,
+    // Enphase's installer account as it was saved before: a pasted partner access token.
+    "partner_token",
     CLIENT_SECRET,
     crate::auth::VERIFIER,
 ];
@@ -35,7 +36,7 @@ pub struct Rotated {
 fn aad_of<'a>(table: &'static str, key: &'a str, generation: i64) -> Aad<'a> {
     match table {
         "connections" => connection_aad(key, generation),
-        "provider_apps" => app_aad(key),
+        "provider_apps" => app_aad_at(key, generation),
         _ => pending_aad(key),
     }
 }
@@ -146,7 +147,7 @@ impl Onramp {
                             customer_id: None,
                             connection_id: None,
                             provider: None,
-                            kind: "key_rotated",
+                            kind: crate::model::EventKind::KeyRotated,
                             summary: format!(
                                 "The data key was rotated: {} secrets re-sealed",
                                 values.len()

@@ -66,7 +66,7 @@ impl Onramp {
                     .map(String::as_str)
                     .unwrap_or(""),
                 provider: provider(e.provider),
-                kind: &e.kind,
+                kind: e.kind.as_str(),
                 summary: &e.summary,
                 actor: &e.actor,
                 customer_id: e.customer_id.as_deref().unwrap_or(""),

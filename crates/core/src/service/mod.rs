@@ -7,17 +7,22 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+mod account;
+mod apps;
 mod backup;
+mod check;
 mod custody;
 mod export;
+mod join;
 mod oauth;
 mod refresh;
 mod tokens;
 mod usage;
+pub mod words;
 
 pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
 pub use export::ExportFormat;
-pub use oauth::Redirect;
+pub use oauth::{PasteOutcome, Redirect};
 pub use refresh::Sweep;
 pub use usage::DerapiSession;
 
@@ -28,7 +33,7 @@ use crate::model::*;
 use crate::providers::oauth::AppCredentials;
 use crate::providers::{self, http, Credential, VendorSite};
 use crate::seal::Secrets;
-use crate::store::{app_aad, app_row, new_id, NewConnection, Store};
+use crate::store::{new_id, NewConnection, NewSites, Store};
 use crate::vault::Vault;
 
 /// How long an installer account's site list is reused for searches before it is fetched again.
@@ -66,6 +71,9 @@ pub struct Onramp {
     /// Vendor apps saved in Settings, once read from the store and the vault (a refresh sweep
     /// would otherwise read the same app secret from the keyring for every connection).
     saved_apps: std::sync::Mutex<HashMap<ProviderId, AppCredentials>>,
+    /// Installer accounts whose last renewal failed for now (network, 5xx): the sweep leaves
+    /// them until then, so a vendor that is down is not asked every few seconds.
+    account_retry: std::sync::Mutex<HashMap<ProviderId, time::OffsetDateTime>>,
     lifecycle: Lifecycle,
 }
 
@@ -104,6 +112,7 @@ impl Onramp {
             actor: opts.actor,
             account_sites: Mutex::default(),
             saved_apps: std::sync::Mutex::default(),
+            account_retry: std::sync::Mutex::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
             lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
         };
@@ -112,7 +121,9 @@ impl Onramp {
     }
 
     /// Replaces the clock and the refresh policy (tests and simulations move time by hand).
+    /// The store stamps its writes with the same clock.
     pub fn set_lifecycle(&mut self, clock: Arc<dyn Clock>, policy: Policy) {
+        self.store.set_clock(clock.clone());
         self.lifecycle = Lifecycle::new(clock, policy);
     }
 
@@ -199,7 +210,16 @@ impl Onramp {
     // ---- customers -------------------------------------------------------------------------
 
     pub async fn add_customer(&self, input: NewCustomer) -> Result<Customer> {
-        self.store.insert_customer(&input, self.actor).await
+        self.store
+            .insert_customer(&input, words::customer_created(&input.name, self.actor))
+            .await
+    }
+
+    /// Writes a new connection with its "connected" event.
+    pub(crate) async fn save_connection(&self, new: &NewConnection<'_>) -> Result<String> {
+        self.store
+            .insert_connection(new, &self.vault, &words::new_connection(new, self.actor))
+            .await
     }
 
     pub async fn list_customers(&self, query: Option<&str>) -> Result<Vec<CustomerSummary>> {
@@ -274,25 +294,7 @@ impl Onramp {
                 .hint("Enter the key again to reconnect.")
             })
         };
-        Ok(match provider {
-            ProviderId::Solaredge => Credential::ApiKey(need(providers::API_KEY)?),
-            ProviderId::Enphase => Credential::EnphasePartner {
-                access_token: need(providers::PARTNER_TOKEN)?,
-                api_key: need(providers::API_KEY)?,
-            },
-            ProviderId::Tesla
-            | ProviderId::Sma
-            | ProviderId::Utilityapi
-            | ProviderId::Pelm
-            | ProviderId::Metry
-            | ProviderId::Derapi => {
-                return Err(Error::internal("an OAuth provider has no key credential"))
-            }
-            ProviderId::Solis => Credential::Solis {
-                key_id: need(providers::KEY_ID)?,
-                key_secret: need(providers::KEY_SECRET)?,
-            },
-        })
+        providers::vendor(provider).stored_key(&need)
     }
 
     /// A key connection's credential, opened from its row.
@@ -318,94 +320,11 @@ impl Onramp {
         Self::credential_from(conn.provider, &s)
     }
 
-    /// The installer account's credential, opened from its row.
-    async fn account_credential(&self, provider: ProviderId) -> Result<Option<Credential>> {
-        let Some(row) = self.store.installer_account(provider).await? else {
-            return Ok(None);
-        };
-        let Some(sealed) = row.sealed else {
-            return Ok(None);
-        };
-        let s = self
-            .vault
-            .open(&app_aad(&app_row(provider, "installer_account")), &sealed)
-            .await?;
-        Self::credential_from(provider, &s).map(Some)
-    }
-
-    // ---- installer accounts ----------------------------------------------------------------
-
-    pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
-        let mut out = Vec::new();
-        // Installer accounts exist where the vendor has account-wide keys.
-        for id in ProviderId::ALL
-            .into_iter()
-            .filter(|p| !providers::spec(*p).installer_fields().is_empty())
-        {
-            let spec = providers::spec(id);
-            let row = self.store.installer_account(id).await?;
-            out.push(InstallerAccount {
-                provider: id,
-                provider_name: spec.name.to_string(),
-                configured: row.is_some(),
-                credential_hint: row.as_ref().and_then(|r| r.credential_hint.clone()),
-                updated_at: row.map(|r| r.updated_at),
-                help: spec.account_key_help.to_string(),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Checks the account key with the vendor, then keeps it: secret in the vault, hint in the store.
-    pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
-        let provider = input.provider;
-        let credential = Credential::from_input(&input)?;
-        let sites =
-            providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
-                .await?;
-        self.store
-            .put_installer_account(
-                provider,
-                &credential.hint(),
-                &self.vault,
-                &Self::credential_secrets(&credential),
-                self.actor,
-            )
-            .await?;
-        self.account_sites.lock().await.insert(
-            provider,
-            CachedSites {
-                fetched: Instant::now(),
-                sites,
-            },
-        );
-        self.installer_accounts()
-            .await?
-            .into_iter()
-            .find(|a| a.provider == provider)
-            .ok_or_else(|| Error::internal("installer account vanished"))
-    }
-
-    pub async fn remove_installer_account(&self, provider: ProviderId) -> Result<()> {
-        if self.store.installer_account(provider).await?.is_some() {
-            // The row holds its sealed credential: both go in one statement.
-            self.store
-                .delete_installer_account(provider, self.actor)
-                .await?;
-        }
-        self.account_sites.lock().await.remove(&provider);
-        Ok(())
-    }
-
     /// The installer account's sites, fetched at most every few minutes.
     async fn account_sites(&self, provider: ProviderId, fresh: bool) -> Result<Vec<VendorSite>> {
-        let mut cache = self.account_sites.lock().await;
-        if let Some(c) = cache.get(&provider) {
-            if !fresh && c.fetched.elapsed() < ACCOUNT_CACHE_TTL {
-                return Ok(c.sites.clone());
-            }
-        }
         let spec = providers::spec(provider);
+        // The account is read first (a partner sign-in is renewed, or refused) even when its
+        // sites are cached: a list is never offered from an account that no longer works.
         let credential = self.account_credential(provider).await?.ok_or_else(|| {
             Error::new(
                 Code::NotConfigured,
@@ -423,6 +342,12 @@ impl Onramp {
                 )
             })
         })?;
+        let mut cache = self.account_sites.lock().await;
+        if let Some(c) = cache.get(&provider) {
+            if !fresh && c.fetched.elapsed() < ACCOUNT_CACHE_TTL {
+                return Ok(c.sites.clone());
+            }
+        }
         let sites =
             providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
                 .await?;
@@ -532,31 +457,33 @@ impl Onramp {
         {
             Some(id) => {
                 self.store
-                    .add_sites(&id, &customer.id, provider, &picked, self.actor)
+                    .add_sites(
+                        &NewSites {
+                            connection_id: &id,
+                            provider,
+                            sites: &picked,
+                        },
+                        &words::connected(&customer.id, &id, provider, &picked, self.actor),
+                    )
                     .await?;
                 id
             }
             None => {
-                self.store
-                    .insert_connection(
-                        &NewConnection {
-                            id: new_id(),
-                            customer_id: &customer.id,
-                            provider,
-                            kind: CredentialKind::InstallerAccount,
-                            credential_hint: account.credential_hint,
-                            secrets: None,
-                            sites: &picked,
-                            scopes: None,
-                            access_expires_at: None,
-                            refresh_expires_at: None,
-                            tokens_issued_at: None,
-                            details: Default::default(),
-                        },
-                        &self.vault,
-                        self.actor,
-                    )
-                    .await?
+                self.save_connection(&NewConnection {
+                    id: new_id(),
+                    customer_id: &customer.id,
+                    provider,
+                    kind: CredentialKind::InstallerAccount,
+                    credential_hint: account.credential_hint,
+                    secrets: None,
+                    sites: &picked,
+                    scopes: None,
+                    access_expires_at: None,
+                    refresh_expires_at: None,
+                    tokens_issued_at: None,
+                    details: Default::default(),
+                })
+                .await?
             }
         };
         self.store.connection(&id).await
@@ -593,25 +520,20 @@ impl Onramp {
             .hint("Ask the customer for the key of the account that owns the system."));
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id: &customer.id,
-                    provider,
-                    kind: CredentialKind::CustomerKey,
-                    credential_hint: Some(credential.hint()),
-                    secrets: Some(Self::credential_secrets(&credential)),
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details: Default::default(),
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id: &customer.id,
+                provider,
+                kind: CredentialKind::CustomerKey,
+                credential_hint: Some(credential.hint()),
+                secrets: Some(Self::credential_secrets(&credential)),
+                sites: &sites,
+                scopes: None,
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details: Default::default(),
+            })
             .await?;
         self.store.connection(&id).await
     }
@@ -684,6 +606,11 @@ impl Onramp {
         if conn.kind == CredentialKind::Oauth {
             self.revoke_at_vendor(&conn).await?;
         }
-        self.store.delete_connection(id, self.actor).await
+        self.store
+            .delete_connection(
+                id,
+                &words::connection_removed(&conn.customer_id, id, conn.provider, self.actor),
+            )
+            .await
     }
 }

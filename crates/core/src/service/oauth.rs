@@ -4,17 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use super::usage::usage_points;
 use super::Onramp;
 use crate::auth::callback::{parse_pasted, parse_url, Callback, Outcome, Pasted, DEEP_LINK};
 use crate::auth::{Authorizations, BeginRequest, DEFAULT_TTL};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers;
-use crate::providers::oauth::{self as vendor_oauth, AppCredentials, Endpoints, OAuthSpec};
-use crate::seal::Secrets;
-use crate::store::{app_aad, app_row, new_id, rfc3339, NewConnection};
-use crate::vault::Sensitive;
+use crate::providers::oauth::{self as vendor_oauth, Endpoints, OAuthSpec};
+use crate::store::{new_id, rfc3339, NewConnection};
 
 use super::tokens::{Grant, REFRESH_TOKEN};
 
@@ -37,14 +34,10 @@ impl Onramp {
         self.oauth_spec(provider)
     }
 
-    pub(crate) fn derapi_vendor_pub(vendor: &str) -> Result<String> {
-        Self::derapi_vendor(&SignInOptions {
-            vendor: Some(vendor.to_string()),
-            ..Default::default()
-        })
-    }
-
-    fn oauth_spec(&self, provider: ProviderId) -> Result<(&'static OAuthSpec, Endpoints)> {
+    pub(super) fn oauth_spec(
+        &self,
+        provider: ProviderId,
+    ) -> Result<(&'static OAuthSpec, Endpoints)> {
         let spec = providers::spec(provider);
         let oauth = spec.oauth.ok_or_else(|| {
             Error::validation(format!(
@@ -59,204 +52,6 @@ impl Onramp {
         Ok((oauth, ep))
     }
 
-    /// The vendor app's credentials: the sandbox's demo app, or the ones saved in Settings.
-    pub(crate) async fn app_credentials(&self, provider: ProviderId) -> Result<AppCredentials> {
-        if let Some(app) = self.oauth_apps.get(&provider) {
-            return Ok(app.clone());
-        }
-        if let Some(app) = self.saved_apps().get(&provider) {
-            return Ok(app.clone());
-        }
-        let name = providers::spec(provider).name;
-        let not_set = || {
-            Error::new(Code::NotConfigured, format!("Onramp's {name} app is not set up on this laptop."))
-                .hint(format!(
-                    "Enter the {name} client id and secret your company registered (Settings → Vendor apps, or `onramp app set {}`).",
-                    provider.as_str()
-                ))
-        };
-        let (client_id, sealed) = self.store.oauth_app(provider).await?.ok_or_else(not_set)?;
-        let secrets = self
-            .vault
-            .open(&app_aad(&app_row(provider, "oauth_app")), &sealed)
-            .await?;
-        let client_secret = secrets.get(CLIENT_SECRET).cloned();
-        if client_secret.is_none() && !vendor_oauth::public_client_allowed(provider) {
-            return Err(not_set());
-        }
-        let app = AppCredentials {
-            client_id,
-            client_secret,
-            api_key: secrets.get(APP_API_KEY).cloned(),
-        };
-        self.saved_apps().insert(provider, app.clone());
-        Ok(app)
-    }
-
-    pub(super) fn saved_apps(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ProviderId, AppCredentials>> {
-        self.saved_apps.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Saves a vendor app registration: the client id in the store, the secrets in the vault.
-    /// An empty secret saves a public client (PKCE only), where the vendor allows one
-    /// ([`vendor_oauth::public_client_allowed`]); elsewhere it is refused.
-    pub async fn save_oauth_app(
-        &self,
-        provider: ProviderId,
-        client_id: &str,
-        client_secret: Sensitive<String>,
-        api_key: Option<Sensitive<String>>,
-    ) -> Result<()> {
-        let (spec, _) = self.oauth_spec(provider)?;
-        let client_id = client_id.trim();
-        let public = client_secret.expose().trim().is_empty();
-        if client_id.is_empty() {
-            return Err(Error::validation("Enter the app's client id."));
-        }
-        if public && !vendor_oauth::public_client_allowed(provider) {
-            let name = providers::spec(provider).name;
-            return Err(Error::validation(format!(
-                "Enter the client secret: {name} apps always have one."
-            ))
-            .hint(format!(
-                "{name} gives every app registration a client secret; copy it from where your company registered the app."
-            )));
-        }
-        if spec.needs_api_key
-            && api_key
-                .as_ref()
-                .is_none_or(|k| k.expose().trim().is_empty())
-        {
-            return Err(Error::validation("Enphase apps also need their API key."));
-        }
-        self.saved_apps().remove(&provider);
-        // Refreshes held back because the vendor refused the old app may go at once.
-        self.lifecycle.forget_connections();
-        let mut secrets = Secrets::new();
-        if !public {
-            secrets.insert(CLIENT_SECRET, client_secret.clone());
-        }
-        if let Some(k) = &api_key {
-            secrets.insert(APP_API_KEY, k.clone());
-        }
-        self.store
-            .put_oauth_app(provider, client_id, &self.vault, &secrets, self.actor)
-            .await
-    }
-
-    /// Every vendor app Onramp can use, and where its credentials come from.
-    pub async fn vendor_apps(&self) -> Result<Vec<VendorApp>> {
-        let mut out = Vec::new();
-        for id in ProviderId::ALL {
-            let spec = providers::spec(id);
-            let Some(oauth) = spec.oauth else { continue };
-            let (client_id, source) = match self.oauth_apps.get(&id) {
-                Some(app) => (Some(app.client_id.clone()), "sandbox"),
-                None => match self.store.oauth_app(id).await? {
-                    Some((c, _)) => (Some(c), "settings"),
-                    None => (None, "none"),
-                },
-            };
-            let (redirect_mode, relay_url) = self.sign_in_return(id).await?;
-            out.push(VendorApp {
-                provider: id,
-                provider_name: spec.name.to_string(),
-                client_id,
-                source: source.to_string(),
-                needs_api_key: oauth.needs_api_key,
-                public_client: vendor_oauth::public_client_allowed(id),
-                redirect_mode,
-                modes: spec
-                    .info(false)
-                    .sign_in
-                    .map(|s| s.modes)
-                    .unwrap_or_default(),
-                relay_url,
-            });
-        }
-        Ok(out)
-    }
-
-    /// How a provider's sign-ins come back: Settings, then onramp.toml, then the vendor's default;
-    /// and the relay page's address the same way.
-    pub(crate) async fn sign_in_return(
-        &self,
-        provider: ProviderId,
-    ) -> Result<(RedirectMode, Option<String>)> {
-        let saved = self.store.sign_in_return(provider).await?;
-        self.sign_in_return_from(provider, saved)
-    }
-
-    /// The way back for `provider`'s sign-ins given what Settings saved.
-    pub(crate) fn sign_in_return_from(
-        &self,
-        provider: ProviderId,
-        (saved_mode, saved_relay): (Option<RedirectMode>, Option<String>),
-    ) -> Result<(RedirectMode, Option<String>)> {
-        let (spec, _) = self.oauth_spec(provider)?;
-        let file = self.config.oauth_config(provider);
-        let supported =
-            |m: &RedirectMode| *m != RedirectMode::Paste || spec.paste_redirect_path.is_some();
-        let mode = saved_mode
-            .filter(supported)
-            .or(file.redirect.filter(supported))
-            .unwrap_or(spec.default_redirect);
-        Ok((mode, saved_relay.or(file.relay_url)))
-    }
-
-    /// Chooses in Settings how a provider's sign-ins come back.
-    pub async fn set_sign_in_return(&self, input: SignInReturn) -> Result<VendorApp> {
-        let (spec, _) = self.oauth_spec(input.provider)?;
-        if input.mode == RedirectMode::Paste && spec.paste_redirect_path.is_none() {
-            return Err(Error::validation(format!(
-                "{} has no page that shows the code to paste.",
-                providers::spec(input.provider).name
-            )));
-        }
-        let relay = input
-            .relay_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
-        if let Some(r) = relay {
-            let ok = url::Url::parse(r).is_ok_and(|u| u.scheme() == "https");
-            if !ok {
-                return Err(Error::validation("The relay page must be an https address.")
-                    .hint("The address you registered with the vendor, where relay/index.html is hosted."));
-            }
-        }
-        self.store
-            .put_sign_in_return(input.provider, input.mode, relay)
-            .await?;
-        self.vendor_apps()
-            .await?
-            .into_iter()
-            .find(|a| a.provider == input.provider)
-            .ok_or_else(|| Error::internal("vendor app vanished"))
-    }
-
-    /// Saves a vendor app typed in Settings.
-    pub async fn save_vendor_app(&self, input: VendorAppInput) -> Result<VendorApp> {
-        let provider = input.provider;
-        self.save_oauth_app(
-            provider,
-            &input.client_id,
-            Sensitive::new(input.client_secret),
-            input
-                .api_key
-                .filter(|k| !k.trim().is_empty())
-                .map(Sensitive::new),
-        )
-        .await?;
-        self.vendor_apps()
-            .await?
-            .into_iter()
-            .find(|a| a.provider == provider)
-            .ok_or_else(|| Error::internal("vendor app vanished"))
-    }
-
     /// Starts a sign-in with the vendor's defaults (no utility, scope or vendor picked).
     pub async fn begin_oauth(
         &self,
@@ -266,119 +61,6 @@ impl Onramp {
     ) -> Result<OAuthStart> {
         self.begin_sign_in(customer_id, provider, redirect, &SignInOptions::default())
             .await
-    }
-
-    /// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
-    pub(crate) async fn derapi_bearer(&self) -> Result<(Endpoints, Sensitive<String>)> {
-        let (spec, ep) = self.oauth_spec(ProviderId::Derapi)?;
-        let app = self.app_credentials(ProviderId::Derapi).await?;
-        let t = vendor_oauth::TokenEndpoint {
-            client: &self.http,
-            vendor: "Derapi",
-            spec,
-            endpoints: &ep,
-            app: &app,
-        }
-        .client_credentials()
-        .await?;
-        Ok((ep, t.access_token))
-    }
-
-    /// The Derapi vendor picked for a Join, checked against the list.
-    fn derapi_vendor(options: &SignInOptions) -> Result<String> {
-        let v = options.vendor.as_deref().map(str::trim).unwrap_or_default();
-        if v.is_empty() {
-            return Err(Error::validation(
-                "Pick the customer's device vendor for Derapi Join.",
-            ));
-        }
-        if providers::derapi::vendor_label(v).is_none() {
-            return Err(
-                Error::validation(format!("Derapi Join does not offer {v:?}.")).hint(format!(
-                    "Pick one of Derapi's vendors: {}.",
-                    providers::derapi::VENDORS
-                        .iter()
-                        .map(|(id, _)| *id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            );
-        }
-        Ok(v.to_string())
-    }
-
-    /// The id of the vendor credentials stored at Derapi that a Join for `vendor` names (from
-    /// `[oauth.derapi.vendor_credentials]`); an error when the vendor needs one and none is set.
-    pub(crate) fn derapi_credentials(&self, vendor: &str) -> Result<Option<String>> {
-        let id = self
-            .config
-            .oauth_config(ProviderId::Derapi)
-            .vendor_credentials
-            .get(vendor)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if id.is_none() && providers::derapi::NEEDS_CREDENTIALS.contains(&vendor) {
-            let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
-            return Err(Error::new(
-                Code::NotConfigured,
-                format!("Derapi Join for {label} needs your {label} app's credentials stored at Derapi."),
-            )
-            .hint(format!(
-                "Store them with Derapi (its Create Vendor Credentials call gives an id), then add it to onramp.toml: [oauth.derapi.vendor_credentials] {vendor} = \"<id>\"."
-            )));
-        }
-        Ok(id)
-    }
-
-    /// The UtilityAPI utility picked (or the only one configured) and the scope to ask for.
-    fn utility_choice(&self, options: &SignInOptions) -> Result<(crate::config::Utility, String)> {
-        let utilities = &self.config.utilities;
-        let utility = match options
-            .utility
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-        {
-            Some(id) => self.config.utility(id).cloned().ok_or_else(|| {
-                Error::validation(format!("Onramp has no utility {id:?} configured.")).hint(
-                    format!(
-                        "Pick one of: {} (the [[utility]] list in onramp.toml).",
-                        utilities
-                            .iter()
-                            .map(|u| u.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?,
-            None => match utilities.as_slice() {
-                [only] => only.clone(),
-                [] => return Err(Error::new(
-                    Code::NotConfigured,
-                    "No UtilityAPI utility is configured.",
-                )
-                .hint(
-                    "Add the utility's authorize and token URLs as a [[utility]] in onramp.toml.",
-                )),
-                _ => return Err(Error::validation("Pick the customer's utility.")),
-            },
-        };
-        let scope = options
-            .scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .or_else(|| self.config.oauth_scope(ProviderId::Utilityapi))
-            .unwrap_or_else(|| providers::utilityapi::DEFAULT_SCOPE.to_string());
-        if !scope.starts_with("FB=")
-            || scope.len() > 1024
-            || scope.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(Error::validation("That is not a Green Button scope.")
-                .hint("A scope looks like FB=4_5_15_46;IntervalDuration=3600;HistoryLength=31536000 (no spaces)."));
-        }
-        Ok((utility, scope))
     }
 
     /// Starts a sign-in: records the pending authorization and returns the URL to open.
@@ -409,9 +91,9 @@ impl Onramp {
             .hint("For a key, enter the new key with Connect."));
         }
         let options = SignInOptions {
-            utility: conn.details.get("utility").cloned(),
-            scope: conn.details.get("scope_requested").cloned(),
-            vendor: conn.details.get("vendor").cloned(),
+            utility: conn.details.utility.clone(),
+            scope: conn.details.scope_requested.clone(),
+            vendor: conn.details.vendor.clone(),
         };
         self.begin_sign_in_for(
             &conn.customer_id,
@@ -463,74 +145,34 @@ impl Onramp {
             }
         };
         // What must exist before the browser opens, and what the completion needs to know.
-        let mut details: BTreeMap<String, String> = BTreeMap::new();
-        let mut scope = self
-            .config
-            .oauth_scope(provider)
-            .unwrap_or_else(|| spec.scopes.to_string());
-        let mut pelm_token = None;
-        let mut derapi_flow = None;
-        match provider {
-            ProviderId::Utilityapi => {
-                let (utility, asked) = self.utility_choice(options)?;
-                ep = utility.endpoints();
-                details.insert("utility".into(), utility.id.clone());
-                details.insert("utility_name".into(), utility.name.clone());
-                details.insert("scope_requested".into(), asked.clone());
-                scope = asked;
-            }
-            ProviderId::Pelm => {
-                let existing = self
-                    .store
-                    .find_connection(&customer.id, ProviderId::Pelm, CredentialKind::Oauth)
-                    .await?;
-                let utility = options
-                    .utility
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty());
-                pelm_token = Some(
-                    providers::pelm::connect_token(
-                        &self.http,
-                        &ep.api_url,
-                        &app,
-                        &customer.id,
-                        utility,
-                    )
-                    .await?,
-                );
-                details.insert("user_id".into(), customer.id.clone());
-                details.insert(
-                    "mode".into(),
-                    if existing.is_some() {
-                        "update"
-                    } else {
-                        "create"
-                    }
-                    .into(),
-                );
-            }
-            ProviderId::Derapi => {
-                let vendor = Self::derapi_vendor(options)?;
-                let credentials = self.derapi_credentials(&vendor)?;
-                let (_, bearer) = self.derapi_bearer().await?;
-                let program = self.config.oauth_config(provider).program_id;
-                let flow = providers::derapi::create_flow(
-                    &self.http,
-                    &ep.api_url,
-                    &bearer,
-                    &redirect_uri,
-                    &vendor,
-                    credentials.as_deref(),
-                    program.as_deref(),
-                )
-                .await?;
-                details.insert("vendor".into(), vendor);
-                details.insert("flow_id".into(), flow.clone());
-                derapi_flow = Some(flow);
-            }
-            _ => {}
+        let vendor = providers::vendor(provider);
+        let existing = self
+            .store
+            .find_connection(&customer.id, provider, CredentialKind::Oauth)
+            .await?
+            .is_some();
+        let prepared = vendor
+            .prepare_sign_in(providers::SignInPrep {
+                client: &self.http,
+                config: &self.config,
+                spec,
+                endpoints: &ep,
+                app: &app,
+                customer_id: &customer.id,
+                options,
+                redirect_uri: &redirect_uri,
+                existing,
+            })
+            .await?;
+        if let Some(own) = prepared.endpoints {
+            ep = own;
         }
+        let scope = prepared.scope.unwrap_or_else(|| {
+            self.config
+                .oauth_scope(provider)
+                .unwrap_or_else(|| spec.scopes.to_string())
+        });
+        let details = prepared.details;
         let now = self.now();
         let begun = Authorizations::new(&self.store, &self.vault)
             .begin(
@@ -546,41 +188,23 @@ impl Onramp {
                 now,
             )
             .await?;
-        let authorize_url = match provider {
-            ProviderId::Pelm => providers::pelm::connect_url(
-                &ep.authorize_url,
-                &redirect_uri,
-                pelm_token
-                    .as_ref()
-                    .map(|t| t.expose().as_str())
-                    .unwrap_or_default(),
-                &begun.state,
-            )?,
-            ProviderId::Derapi => providers::derapi::flow_authorize_url(
-                &ep.api_url,
-                derapi_flow.as_deref().unwrap_or_default(),
-                details
-                    .get("vendor")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-                &begun.state,
-            )?,
-            _ => vendor_oauth::authorize_url(
-                spec,
-                &ep,
-                &app.client_id,
-                &redirect_uri,
-                &begun.state,
-                &begun.challenge,
-                &scope,
-            )?,
-        };
+        let authorize_url = vendor.authorize_url(providers::AuthorizeRequest {
+            spec,
+            endpoints: &ep,
+            app: &app,
+            redirect_uri: &redirect_uri,
+            state: begun.state.expose(),
+            challenge: &begun.challenge,
+            scope: &scope,
+            details: &details,
+            ticket: prepared.ticket.as_ref(),
+        })?;
         Ok(OAuthStart {
             provider,
             authorize_url,
             redirect_uri,
             mode,
-            state: begun.state,
+            state: begun.state.expose().to_string(),
             expires_at: rfc3339(begun.expires_at),
         })
     }
@@ -597,28 +221,20 @@ impl Onramp {
 
     /// Completes the sign-in `state` with what the installer pasted: the final URL or the bare code.
     pub async fn complete_pasted(&self, state: &str, pasted: &str) -> Result<Connection> {
-        let cb = match parse_pasted(pasted)? {
-            Pasted::Url(mut cb) => {
-                match cb.state.as_deref() {
-                    None => cb.state = Some(state.to_string()),
-                    Some(s) if s == state => {}
-                    Some(_) => return Err(Error::validation(
-                        "That address belongs to another sign-in.",
-                    )
-                    .hint("Paste the address from the sign-in you just started, or start again.")),
-                }
-                cb
-            }
-            Pasted::BareCode(code) => Callback {
-                state: Some(state.to_string()),
-                issuer: None,
-                outcome: Outcome::Code {
-                    code,
-                    extra: BTreeMap::new(),
-                },
-            },
-        };
-        self.finish(cb, None).await
+        match self.paste(state, pasted).await {
+            PasteOutcome::Finished(result) => result,
+            PasteOutcome::Unreadable(e) => Err(e),
+        }
+    }
+
+    /// Completes the sign-in `state` with a paste, saying whether the sign-in is over: a paste
+    /// that is not this sign-in's answer (empty, malformed, another sign-in's address) changes
+    /// nothing, and the installer may paste again.
+    pub async fn paste(&self, state: &str, pasted: &str) -> PasteOutcome {
+        match pasted_callback(state, pasted) {
+            Ok(cb) => PasteOutcome::Finished(self.finish(cb, None).await),
+            Err(e) => PasteOutcome::Unreadable(e),
+        }
     }
 
     async fn finish(&self, cb: Callback, expected: Option<ProviderId>) -> Result<Connection> {
@@ -627,35 +243,32 @@ impl Onramp {
         auth.check_issuer(&cb, |p| self.config.oauth_issuer(p))
             .await?;
         let done = auth.complete(&cb, expected, now).await?;
-        let details: BTreeMap<String, String> = done
-            .details
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or_default();
-        match done.provider {
-            ProviderId::Pelm => return self.finish_pelm(&done, details).await,
-            ProviderId::Derapi => return self.finish_derapi(&done, details).await,
-            _ => {}
-        }
+        let details: ConnectionDetails = match done.details.as_deref() {
+            None => ConnectionDetails::default(),
+            Some(d) => serde_json::from_str(d).map_err(|e| {
+                Error::storage(format!("The sign-in's saved details are unreadable ({e})."))
+            })?,
+        };
         let provider = done.provider;
-        let name = providers::spec(provider).name;
-        let (spec, mut ep) = self.oauth_spec(provider)?;
-        let mut details = details;
-        if provider == ProviderId::Utilityapi {
-            let id = details.get("utility").cloned().unwrap_or_default();
-            ep = self
-                .config
-                .utility(&id)
-                .ok_or_else(|| {
-                    Error::new(
-                        Code::NotConfigured,
-                        format!("The utility {id:?} is no longer configured."),
-                    )
-                    .hint("Add it back to onramp.toml, then start again.")
-                })?
-                .endpoints();
-        }
+        let vendor = providers::vendor(provider);
+        let name = vendor.spec().name;
+        let (spec, configured) = self.oauth_spec(provider)?;
         let app = self.app_credentials(provider).await?;
+        let answer = providers::Answer {
+            client: &self.http,
+            spec,
+            endpoints: &configured,
+            app: &app,
+            code: done.code.expose(),
+            extra: &done.extra,
+            details: &details,
+        };
+        if let Some(complete) = vendor.complete_hosted(answer) {
+            let hosted = complete.await?;
+            return self.store_hosted(&done.customer_id, provider, hosted).await;
+        }
+        let mut details = details;
+        let ep = vendor.grant_endpoints(&self.config, &details, configured)?;
         let tokens = vendor_oauth::TokenEndpoint {
             client: &self.http,
             vendor: name,
@@ -663,61 +276,50 @@ impl Onramp {
             endpoints: &ep,
             app: &app,
         }
-        .exchange_code(&done.code, &done.redirect_uri, &done.verifier)
+        .exchange_code(done.code.expose(), &done.redirect_uri, &done.verifier)
         .await?;
+        vendor.check_grant(&tokens)?;
+        // Where an ESPI grant keeps the customer's data (UtilityAPI), on the token's host.
+        super::refresh::grant_uris(&tokens, &ep.token_url, &mut details)?;
         // Usage that comes with the grant (Green Button, Metry), stored with the connection.
         let mut usage: Option<(String, Vec<crate::store::NewSeries>)> = None;
         let mut usage_error: Option<Error> = None;
-        let sites = match provider {
-            ProviderId::Utilityapi => {
-                super::refresh::grant_uris(&tokens, &ep.token_url, &mut details)?;
-                let resource = tokens.resource_uri.clone().ok_or_else(|| {
-                    Error::new(
-                        Code::VendorError,
-                        "UtilityAPI did not say where the customer's data is (no resourceURI).",
-                    )
-                    .hint("Start again; if it persists, contact UtilityAPI support.")
-                })?;
-                match self
-                    .green_button_feed(&resource, &ep.token_url, &tokens.access_token)
-                    .await
-                {
-                    Ok(feed) => {
-                        let sites = usage_points(&feed);
-                        usage = Some((
-                            format!(
-                                "UtilityAPI ({})",
-                                details.get("utility_name").cloned().unwrap_or_default()
-                            ),
-                            crate::usage::to_series(&feed, "utilityapi"),
-                        ));
-                        sites
+        let request = providers::UsageRequest {
+            client: &self.http,
+            endpoints: &ep,
+            access: &tokens.access_token,
+            details: &details,
+            year: now.year(),
+        };
+        let fetched = match vendor.usage(request) {
+            Some(fetch) => Some(fetch.await),
+            None => None,
+        };
+        let sites = match fetched {
+            Some(fetched) => match fetched {
+                Ok(u) => {
+                    if let Some(a) = u.account {
+                        details.account = Some(a);
                     }
-                    Err(e) => {
-                        usage_error = Some(e);
-                        Vec::new()
-                    }
+                    usage = Some((u.source, u.series));
+                    u.sites
                 }
-            }
-            ProviderId::Metry => {
-                let (sites, series, account) =
-                    self.metry_usage(&ep.api_url, &tokens.access_token).await?;
-                if let Some(a) = account {
-                    details.insert("account".into(), a);
+                Err(e) if vendor.grant_outlives_usage() => {
+                    usage_error = Some(e);
+                    Vec::new()
                 }
-                usage = Some(("Metry".into(), series));
-                sites
-            }
-            _ => {
-                vendor_oauth::discover(
-                    &self.http,
-                    provider,
-                    &ep,
-                    &app,
-                    &tokens.access_token,
-                    &done.extra,
-                )
-                .await?
+                Err(e) => return Err(e),
+            },
+            None => {
+                vendor
+                    .discover(providers::Discovery {
+                        client: &self.http,
+                        endpoints: &ep,
+                        app: &app,
+                        access: &tokens.access_token,
+                        extra: &done.extra,
+                    })
+                    .await?
             }
         };
         if sites.is_empty() && usage_error.is_none() {
@@ -744,34 +346,31 @@ impl Onramp {
                 )
                 .await;
         }
-        let id =
-            self.store
-                .insert_connection(
-                    &NewConnection {
-                        id: new_id(),
-                        customer_id: &done.customer_id,
-                        provider,
-                        kind: CredentialKind::Oauth,
-                        credential_hint: None,
-                        secrets: Some(Grant::secrets(
-                            &tokens.access_token,
-                            tokens.refresh_token.as_ref(),
-                        )),
-                        sites: &sites,
-                        scopes: tokens.scope.clone().or_else(|| {
-                            details.get("scope_requested").cloned().or_else(|| {
-                                self.config.oauth_scope(provider).filter(|s| !s.is_empty())
-                            })
-                        }),
-                        access_expires_at: at(tokens.expires_in),
-                        refresh_expires_at: at(refresh_expires),
-                        tokens_issued_at: Some(rfc3339(now)),
-                        details,
-                    },
-                    &self.vault,
-                    self.actor,
-                )
-                .await?;
+        let id = self
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id: &done.customer_id,
+                provider,
+                kind: CredentialKind::Oauth,
+                credential_hint: None,
+                secrets: Some(Grant::secrets(
+                    &tokens.access_token,
+                    tokens.refresh_token.as_ref(),
+                )),
+                sites: &sites,
+                scopes: tokens.scope.clone().or_else(|| {
+                    details
+                        .scope_requested
+                        .as_ref()
+                        .cloned()
+                        .or_else(|| self.config.oauth_scope(provider).filter(|s| !s.is_empty()))
+                }),
+                access_expires_at: at(tokens.expires_in),
+                refresh_expires_at: at(refresh_expires),
+                tokens_issued_at: Some(rfc3339(now)),
+                details,
+            })
+            .await?;
         let conn = self.store.connection(&id).await?;
         if let Some((source, series)) = usage {
             self.store_usage(&conn.customer_id, Some(&conn.id), &source, &series)
@@ -797,7 +396,7 @@ impl Onramp {
         provider: ProviderId,
         tokens: &vendor_oauth::Tokens,
         (access_expires, refresh_expires, issued): (Option<String>, Option<String>, String),
-        mut details: BTreeMap<String, String>,
+        details: ConnectionDetails,
         usage: Option<(String, Vec<crate::store::NewSeries>)>,
     ) -> Result<Connection> {
         let conn = self.store.connection(connection_id).await?;
@@ -827,23 +426,26 @@ impl Onramp {
             tokens.refresh_token.as_ref().or(kept.as_ref()),
         );
         let mut merged = conn.details.clone();
-        merged.append(&mut details);
+        merged.merge(details);
         let name = providers::spec(provider).name;
         self.store
             .update_grant(
-                &conn.id,
-                tokens.scope.as_deref(),
-                access_expires.as_deref(),
-                refresh_expires.as_deref(),
-                Some(&issued),
-                Some(&merged),
-                None,
-                (&self.vault, &secrets),
+                &crate::store::NewGrant {
+                    connection_id: &conn.id,
+                    scopes: tokens.scope.as_deref(),
+                    access_expires_at: access_expires.as_deref(),
+                    refresh_expires_at: refresh_expires.as_deref(),
+                    tokens_issued_at: Some(&issued),
+                    details: Some(&merged),
+                    sites: None,
+                    secrets: &secrets,
+                },
+                &self.vault,
                 Some(crate::store::NewEvent {
                     customer_id: Some(customer_id),
                     connection_id: Some(&conn.id),
                     provider: Some(provider),
-                    kind: "reauthorized",
+                    kind: crate::model::EventKind::Reauthorized,
                     summary: format!(
                         "{name} re-authorized by the customer{}",
                         tokens
@@ -863,228 +465,106 @@ impl Onramp {
         self.store.connection(&conn.id).await
     }
 
-    /// Pelm: the Connect code for the customer's access token; their accounts as the sites.
-    /// A second Connect for the same customer (Pelm's update mode) renews the same connection.
-    async fn finish_pelm(
-        &self,
-        done: &crate::auth::Completed,
-        details: BTreeMap<String, String>,
-    ) -> Result<Connection> {
-        let (_, ep) = self.oauth_spec(ProviderId::Pelm)?;
-        let app = self.app_credentials(ProviderId::Pelm).await?;
-        let access = providers::pelm::exchange(&self.http, &ep.api_url, &app, &done.code).await?;
-        let sites = providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await?;
-        if sites.is_empty() {
-            return Err(Error::new(
-                Code::VendorRejected,
-                "Pelm found no utility accounts for this customer.",
-            )
-            .hint("Ask the customer to check their utility sign-in, then connect again."));
-        }
-        let existing = self
-            .store
-            .find_connection(&done.customer_id, ProviderId::Pelm, CredentialKind::Oauth)
-            .await?;
-        if let Some(id) = existing {
-            if self.store.connection_secrets(&id).await?.is_some() {
-                self.store
-                    .update_grant(
-                        &id,
-                        None,
-                        None,
-                        None,
-                        Some(&rfc3339(self.now())),
-                        Some(&details),
-                        Some(&sites),
-                        (&self.vault, &Grant::secrets(&access, None)),
-                        Some(crate::store::NewEvent {
-                            customer_id: Some(&done.customer_id),
-                            connection_id: Some(&id),
-                            provider: Some(ProviderId::Pelm),
-                            kind: "reauthorized",
-                            summary: format!(
-                                "Pelm connection updated: {} account{}",
-                                sites.len(),
-                                if sites.len() == 1 { "" } else { "s" }
-                            ),
-                            actor: self.actor,
-                        }),
-                    )
-                    .await?;
-                return self.store.connection(&id).await;
-            }
-        }
-        let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id: &done.customer_id,
-                    provider: ProviderId::Pelm,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: None,
-                    secrets: Some(Grant::secrets(&access, None)),
-                    sites: &sites,
-                    scopes: None,
-                    // Pelm's access token does not expire.
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details,
-                },
-                &self.vault,
-                self.actor,
-            )
-            .await?;
-        self.store.connection(&id).await
-    }
-
-    /// The sites Derapi sees for one vendor (and one enrollment, when Derapi names it).
-    pub(crate) async fn derapi_sites(
-        &self,
-        vendor: &str,
-        enrollment: Option<&str>,
-    ) -> Result<Vec<providers::VendorSite>> {
-        let (ep, bearer) = self.derapi_bearer().await?;
-        let all = providers::derapi::sites(&self.http, &ep.api_url, &bearer, Some(vendor)).await?;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.vendor.as_deref().is_none_or(|v| v == vendor))
-            .filter(|s| match (enrollment, s.enrollment_id.as_deref()) {
-                (Some(want), Some(have)) => want == have,
-                _ => true,
-            })
-            .map(|s| s.site)
-            .collect())
-    }
-
-    /// Derapi Join came back: Derapi holds the vendor's credentials; Onramp lists the sites.
-    async fn finish_derapi(
-        &self,
-        done: &crate::auth::Completed,
-        mut details: BTreeMap<String, String>,
-    ) -> Result<Connection> {
-        let vendor = details.get("vendor").cloned().unwrap_or_default();
-        let enrollment = done.extra.get("enrollmentID").cloned();
-        if let Some(e) = &enrollment {
-            details.insert("enrollment_id".into(), e.clone());
-        }
-        let sites = self.derapi_sites(&vendor, enrollment.as_deref()).await?;
-        self.store_derapi(&done.customer_id, &vendor, sites, details, None)
-            .await
-    }
-
-    /// Stores a Derapi enrollment (a Join session's tokens, if any, go to the vault).
-    pub(crate) async fn store_derapi(
+    /// Writes what a hosted sign-in gave: a new connection, or the customer's signed-in one
+    /// renewed in place where the vendor renews (Pelm's update mode).
+    async fn store_hosted(
         &self,
         customer_id: &str,
-        vendor: &str,
-        sites: Vec<providers::VendorSite>,
-        details: BTreeMap<String, String>,
-        tokens: Option<(&Sensitive<String>, Option<&Sensitive<String>>)>,
+        provider: ProviderId,
+        hosted: providers::Hosted,
     ) -> Result<Connection> {
-        let label = providers::derapi::vendor_label(vendor).unwrap_or(vendor);
-        if sites.is_empty() {
-            return Err(Error::new(
-                Code::VendorRejected,
-                format!("Derapi does not see any {label} site for this enrollment yet."),
-            )
-            .hint("Ask the customer whether the Join finished at the vendor, then start again."));
+        let secrets = hosted.access.as_ref().map(|a| Grant::secrets(a, None));
+        if let Some(summary) = hosted.renewal {
+            let existing = self
+                .store
+                .find_connection(customer_id, provider, CredentialKind::Oauth)
+                .await?;
+            if let (Some(id), Some(secrets)) = (existing, secrets.as_ref()) {
+                if self.store.connection_secrets(&id).await?.is_some() {
+                    self.store
+                        .update_grant(
+                            &crate::store::NewGrant {
+                                connection_id: &id,
+                                scopes: None,
+                                access_expires_at: None,
+                                refresh_expires_at: None,
+                                tokens_issued_at: Some(&rfc3339(self.now())),
+                                details: Some(&hosted.details),
+                                sites: Some(&hosted.sites),
+                                secrets,
+                            },
+                            &self.vault,
+                            Some(crate::store::NewEvent {
+                                customer_id: Some(customer_id),
+                                connection_id: Some(&id),
+                                provider: Some(provider),
+                                kind: crate::model::EventKind::Reauthorized,
+                                summary,
+                                actor: self.actor,
+                            }),
+                        )
+                        .await?;
+                    return self.store.connection(&id).await;
+                }
+            }
         }
         let id = self
-            .store
-            .insert_connection(
-                &NewConnection {
-                    id: new_id(),
-                    customer_id,
-                    provider: ProviderId::Derapi,
-                    kind: CredentialKind::Oauth,
-                    credential_hint: Some(format!("via Derapi: {label}")),
-                    secrets: tokens.map(|(access, refresh)| Grant::secrets(access, refresh)),
-                    sites: &sites,
-                    scopes: None,
-                    access_expires_at: None,
-                    refresh_expires_at: None,
-                    tokens_issued_at: None,
-                    details,
-                },
-                &self.vault,
-                self.actor,
-            )
+            .save_connection(&NewConnection {
+                id: new_id(),
+                customer_id,
+                provider,
+                kind: CredentialKind::Oauth,
+                credential_hint: hosted.credential_hint,
+                secrets,
+                sites: &hosted.sites,
+                scopes: None,
+                // A hosted sign-in's access token does not expire (Pelm), or there is none.
+                access_expires_at: None,
+                refresh_expires_at: None,
+                tokens_issued_at: None,
+                details: hosted.details,
+            })
             .await?;
         self.store.connection(&id).await
     }
+}
 
-    /// Asks the vendor again with the stored access token.
-    pub(super) async fn check_oauth_connection(&self, conn: Connection) -> Result<Connection> {
-        let known = || {
-            conn.sites
-                .iter()
-                .map(|s| providers::VendorSite {
-                    external_id: s.external_id.clone(),
-                    name: s.name.clone(),
-                    address: s.address.clone(),
-                    peak_power_kw: s.peak_power_kw,
-                    status: s.status.clone(),
-                })
-                .collect::<Vec<_>>()
-        };
-        match conn.provider {
-            ProviderId::Derapi => {
-                let vendor = conn.details.get("vendor").cloned().unwrap_or_default();
-                let found = self
-                    .derapi_sites(
-                        &vendor,
-                        conn.details.get("enrollment_id").map(String::as_str),
+/// What a paste means for the sign-in `state`.
+#[derive(Debug)]
+// Returned once and matched at once, never stored: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum PasteOutcome {
+    /// The sign-in is over: connected, or refused for good.
+    Finished(Result<Connection>),
+    /// Not this sign-in's answer; the sign-in still waits for one.
+    Unreadable(Error),
+}
+
+/// The callback a paste stands for, read once: the final URL (its `state` must be this
+/// sign-in's, or absent), or the bare code a vendor's page showed.
+fn pasted_callback(state: &str, pasted: &str) -> Result<Callback> {
+    Ok(match parse_pasted(pasted)? {
+        Pasted::Url(mut cb) => {
+            match cb.state.as_ref().map(crate::vault::OAuthState::expose) {
+                None => cb.state = Some(crate::vault::OAuthState::new(state)),
+                Some(s) if s == state => {}
+                Some(_) => {
+                    return Err(
+                        Error::validation("That address belongs to another sign-in.").hint(
+                            "Paste the address from the sign-in you just started, or start again.",
+                        ),
                     )
-                    .await;
-                return self.record_check(&conn.id, found).await;
-            }
-            ProviderId::Utilityapi => {
-                let found = self.utilityapi_authorization(&conn).await.map(|_| known());
-                return self.record_check(&conn.id, found).await;
-            }
-            _ => {}
-        }
-        // An access token that has expired (or is about to) is renewed first: the vendor would
-        // refuse it, and that refusal says nothing about the connection.
-        let conn = match crate::lifecycle::due(&conn, self.now(), self.lifecycle.policy()) {
-            Some(crate::lifecycle::Due::Access) => match self.refresh_connection(&conn.id).await {
-                Ok(renewed) => renewed,
-                // The refusal is recorded on the connection (needs the customer, or the
-                // company's app): that is the check's answer.
-                Err(e)
-                    if e.code == Code::ReauthRequired
-                        || e.token_error
-                            .is_some_and(crate::error::TokenError::app_refused) =>
-                {
-                    return self.store.connection(&conn.id).await;
                 }
-                // Nothing to renew with (no refresh token): the vendor judges the token it has.
-                Err(e) if e.code == Code::Validation => conn,
-                // A transient failure (network, rate limit, another holder): nothing changed.
-                Err(e) => return Err(e),
-            },
-            _ => conn,
-        };
-        let access = self.access_token(&conn.id).await?;
-        let (_, ep) = self.oauth_spec(conn.provider)?;
-        let app = self.app_credentials(conn.provider).await?;
-        let mut extra = BTreeMap::new();
-        if let Some(first) = conn.sites.first() {
-            extra.insert("site_id".to_string(), first.external_id.clone());
+            }
+            cb
         }
-        let found = match conn.provider {
-            ProviderId::Pelm => {
-                providers::pelm::accounts(&self.http, &ep.api_url, &app, &access).await
-            }
-            ProviderId::Metry => providers::metry::meters(&self.http, &ep.api_url, &access)
-                .await
-                .map(|m| m.into_iter().map(|m| m.site).collect()),
-            _ => {
-                vendor_oauth::discover(&self.http, conn.provider, &ep, &app, &access, &extra).await
-            }
-        };
-        self.record_check(&conn.id, found).await
-    }
+        Pasted::BareCode(code) => Callback {
+            state: Some(crate::vault::OAuthState::new(state)),
+            issuer: None,
+            outcome: Outcome::Code {
+                code,
+                extra: BTreeMap::new(),
+            },
+        },
+    })
 }

@@ -14,7 +14,9 @@ use crate::error::{Code, Error, Result, TokenError};
 use crate::lifecycle::{self, SweepReport};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth};
-use crate::store::{connection_aad, rfc3339, Leased, RefreshRecord, SealedRow, LEASE};
+use crate::store::{
+    connection_aad, rfc3339, GrantRefused, Leased, RefreshRecord, SealedRow, LEASE,
+};
 
 /// Leases are taken for this many connections of a sweep at once (one short transaction).
 const LEASE_CHUNK: usize = 64;
@@ -240,16 +242,20 @@ impl Onramp {
         let tokens = match result {
             Ok(t) => t,
             Err(e) if e.code == Code::ReauthRequired => {
+                let state = lifecycle::refused_state(&e);
                 let (why, kind) = match &lease.in_doubt_since {
-                    Some(since) => (lost_in_crash(name, since, &e), Some("token_lost")),
-                    None => (e.clone(), None),
+                    Some(since) => (lost_in_crash(name, since, &e), EventKind::TokenLost),
+                    None if state == ConnectionState::Revoked => (e.clone(), EventKind::Revoked),
+                    None => (e.clone(), EventKind::NeedsReauth),
                 };
                 self.store
                     .set_grant_refused(
-                        &conn.id,
-                        lifecycle::refused_state(&e),
-                        &why.info(),
-                        kind,
+                        &GrantRefused {
+                            connection_id: &conn.id,
+                            state,
+                            why: &why.info(),
+                            kind,
+                        },
                         self.actor,
                     )
                     .await?;
@@ -282,9 +288,9 @@ impl Onramp {
                 return Err(e);
             }
         };
-        let mut learned = std::collections::BTreeMap::new();
+        let mut learned = ConnectionDetails::default();
         if let Err(e) = grant_uris(&tokens, &ep.token_url, &mut learned) {
-            learned.clear();
+            learned = ConnectionDetails::default();
             tracing::warn!(error = %e, "a token answer's grant addresses were refused");
         }
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
@@ -341,6 +347,7 @@ impl Onramp {
             .iter()
             .filter_map(|(c, name)| lifecycle::health(c, name, now, policy))
             .collect();
+        items.extend(self.account_health().await?);
         items.sort_by(|a, b| {
             (a.urgency, a.due_at.is_none(), &a.due_at, &a.customer_name).cmp(&(
                 b.urgency,
@@ -402,13 +409,17 @@ impl Onramp {
         let now = self.now();
         // Without the data key no token can be opened or sealed: ask no vendor anything.
         self.vault.require_ready()?;
+        // The company's installer accounts that are sign-ins (Enphase's partner plan) first.
+        let (accounts_renewed, accounts_failed, mut next) =
+            self.renew_installer_accounts(which == Sweep::All).await;
         let all = self.store.oauth_grants().await?;
         let mut report = SweepReport {
             checked: all.len(),
+            accounts_renewed,
+            accounts_failed,
             ..Default::default()
         };
         let mut todo = Vec::new();
-        let mut next: Option<time::OffsetDateTime> = None;
         for c in all {
             let wanted = match which {
                 Sweep::Due => lifecycle::due(&c, now, &policy).is_some(),
@@ -657,15 +668,15 @@ fn tally(
 pub(crate) fn grant_uris(
     tokens: &vendor_oauth::Tokens,
     token_url: &str,
-    details: &mut std::collections::BTreeMap<String, String>,
+    details: &mut ConnectionDetails,
 ) -> Result<()> {
-    for (k, v) in [
-        ("resource_uri", &tokens.resource_uri),
-        ("authorization_uri", &tokens.authorization_uri),
+    for (v, field) in [
+        (&tokens.resource_uri, &mut details.resource_uri),
+        (&tokens.authorization_uri, &mut details.authorization_uri),
     ] {
         if let Some(v) = v {
             providers::utilityapi::same_origin(v, token_url)?;
-            details.insert(k.into(), v.clone());
+            *field = Some(v.clone());
         }
     }
     Ok(())

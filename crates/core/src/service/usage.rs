@@ -2,7 +2,6 @@
 //! customer downloaded), Metry's monthly consumption; token refresh for the connections that
 //! fetch it; Derapi Join sessions.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use time::OffsetDateTime;
@@ -18,24 +17,6 @@ use crate::vault::Sensitive;
 /// Largest Green Button file Onramp imports.
 const MAX_FILE: u64 = 512 * 1024 * 1024;
 
-/// The meters (usage points) of a feed, as the connection's sites.
-pub(super) fn usage_points(feed: &espi::Feed) -> Vec<VendorSite> {
-    let mut out: Vec<VendorSite> = Vec::new();
-    for s in &feed.series {
-        if out.iter().any(|o| o.external_id == s.usage_point) {
-            continue;
-        }
-        out.push(VendorSite {
-            external_id: s.usage_point.clone(),
-            name: s.title.clone(),
-            address: None,
-            peak_power_kw: None,
-            status: Some(format!("{:?}", s.commodity).to_lowercase()),
-        });
-    }
-    out
-}
-
 /// A parser error in words an installer can act on; nothing was stored.
 fn unreadable(file: &str, e: espi::EspiError) -> Error {
     let hint = match e {
@@ -47,16 +28,6 @@ fn unreadable(file: &str, e: espi::EspiError) -> Error {
         "{file} could not be imported: {e}. Nothing was saved."
     ))
     .hint(hint)
-}
-
-fn metry_commodity(kind: &str) -> &'static str {
-    match kind {
-        "electricity" => "electricity",
-        "heat" | "heating" | "district_heating" => "heat",
-        "gas" => "gas",
-        "water" | "hot_water" => "water",
-        _ => "other",
-    }
 }
 
 impl Onramp {
@@ -85,7 +56,7 @@ impl Onramp {
                     customer_id: Some(customer_id),
                     connection_id,
                     provider: None,
-                    kind: "usage_imported",
+                    kind: crate::model::EventKind::UsageImported,
                     summary: format!(
                         "Usage from {source}: {} meter reading series, {months} months",
                         series.len()
@@ -195,70 +166,11 @@ impl Onramp {
         })
     }
 
-    /// Downloads and parses the ESPI feed at `resource_uri` (on the utility's own host only).
-    pub(crate) async fn green_button_feed(
-        &self,
-        resource_uri: &str,
-        token_url: &str,
-        access: &Sensitive<String>,
-    ) -> Result<espi::Feed> {
-        let url = providers::utilityapi::same_origin(resource_uri, token_url)?;
-        let file = providers::utilityapi::download_feed(&self.http, &url, access).await?;
-        tokio::task::spawn_blocking(move || espi::parse_file(file.path()))
-            .await
-            .map_err(|e| Error::internal(format!("reading the usage feed stopped: {e}")))?
-            .map_err(|e| {
-                Error::new(
-                    Code::VendorError,
-                    format!("UtilityAPI's usage feed could not be read: {e}."),
-                )
-                .hint("Try Fetch usage again later; if it persists, contact UtilityAPI support.")
-            })
-    }
-
-    /// Metry: the account, its meters and two years of monthly consumption.
-    pub(crate) async fn metry_usage(
-        &self,
-        api: &str,
-        access: &Sensitive<String>,
-    ) -> Result<(Vec<VendorSite>, Vec<NewSeries>, Option<String>)> {
-        let account = providers::metry::account_name(&self.http, api, access).await?;
-        let meters = providers::metry::meters(&self.http, api, access).await?;
-        let year = self.now().year();
-        let mut series = Vec::new();
-        for m in &meters {
-            let mut months = Vec::new();
-            for y in [year - 1, year] {
-                months.extend(
-                    providers::metry::monthly(&self.http, api, access, &m.site.external_id, y)
-                        .await?,
-                );
-            }
-            series.push(NewSeries {
-                source_key: format!("metry:{}", m.site.external_id),
-                title: m.site.name.clone(),
-                commodity: metry_commodity(&m.kind).to_string(),
-                flow: "delivered".into(),
-                unit: "kWh".into(),
-                currency: None,
-                readings: months.len() as i64,
-                first_at: None,
-                last_at: None,
-                months,
-            });
-        }
-        Ok((
-            meters.into_iter().map(|m| m.site).collect(),
-            series,
-            account,
-        ))
-    }
-
     /// Fetches a utility connection's usage again (UtilityAPI, Metry), refreshing the access
     /// token first when it has expired or the vendor says so.
     pub async fn fetch_usage(&self, connection_id: &str) -> Result<Vec<UsageSeries>> {
         let conn = self.store.connection(connection_id).await?;
-        if !matches!(conn.provider, ProviderId::Utilityapi | ProviderId::Metry) {
+        if !providers::vendor(conn.provider).gives_usage() {
             return Err(Error::validation(format!(
                 "{} does not provide usage data.",
                 providers::spec(conn.provider).name
@@ -306,109 +218,25 @@ impl Onramp {
         conn: &Connection,
         access: &Sensitive<String>,
     ) -> Result<(Vec<VendorSite>, String, Vec<NewSeries>)> {
-        match conn.provider {
-            ProviderId::Utilityapi => {
-                let ep = self.utility_endpoints(conn)?;
-                let resource = conn.details.get("resource_uri").ok_or_else(|| {
-                    Error::new(
-                        Code::ReauthRequired,
-                        "Onramp does not know where this customer's usage is.",
-                    )
-                    .hint("Connect UtilityAPI again with the customer.")
-                })?;
-                let feed = self
-                    .green_button_feed(resource, &ep.token_url, access)
-                    .await?;
-                Ok((
-                    usage_points(&feed),
-                    format!(
-                        "UtilityAPI ({})",
-                        conn.details
-                            .get("utility_name")
-                            .cloned()
-                            .unwrap_or_default()
-                    ),
-                    usage::to_series(&feed, "utilityapi"),
-                ))
-            }
-            _ => {
-                let (_, ep) = self.oauth_spec_pub(ProviderId::Metry)?;
-                let (sites, series, _) = self.metry_usage(&ep.api_url, access).await?;
-                Ok((sites, "Metry".into(), series))
-            }
-        }
-    }
-
-    fn utility_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
-        let id = conn.details.get("utility").cloned().unwrap_or_default();
-        Ok(self
-            .config
-            .utility(&id)
-            .ok_or_else(|| {
-                Error::new(
-                    Code::NotConfigured,
-                    format!("The utility {id:?} is no longer configured."),
-                )
-                .hint("Add it back to the [[utility]] list in onramp.toml.")
-            })?
-            .endpoints())
+        let endpoints = self.token_endpoints(conn)?;
+        let request = providers::UsageRequest {
+            client: &self.http,
+            endpoints: &endpoints,
+            access,
+            details: &conn.details,
+            year: self.now().year(),
+        };
+        let Some(fetch) = providers::vendor(conn.provider).usage(request) else {
+            return Err(Error::internal("this provider gives no usage"));
+        };
+        let u = fetch.await?;
+        Ok((u.sites, u.source, u.series))
     }
 
     /// The provider's token endpoint for a connection (UtilityAPI's is per utility).
     pub(crate) fn token_endpoints(&self, conn: &Connection) -> Result<vendor_oauth::Endpoints> {
-        if conn.provider == ProviderId::Utilityapi {
-            return self.utility_endpoints(conn);
-        }
-        Ok(self.oauth_spec_pub(conn.provider)?.1)
-    }
-
-    /// UtilityAPI: whether the customer's authorization is still active, asked with Onramp's
-    /// client access token (`client_credentials`) at the connection's `authorizationURI`.
-    pub(crate) async fn utilityapi_authorization(&self, conn: &Connection) -> Result<()> {
-        let ep = self.utility_endpoints(conn)?;
-        let uri = conn.details.get("authorization_uri").ok_or_else(|| {
-            Error::new(
-                Code::VendorRejected,
-                "Onramp does not know this authorization's record.",
-            )
-            .hint("Connect UtilityAPI again with the customer.")
-        })?;
-        let url = providers::utilityapi::same_origin(uri, &ep.token_url)?;
-        let (spec, _) = self.oauth_spec_pub(ProviderId::Utilityapi)?;
-        let app = self.app_credentials(ProviderId::Utilityapi).await?;
-        let client_token = vendor_oauth::TokenEndpoint {
-            client: &self.http,
-            vendor: "UtilityAPI",
-            spec,
-            endpoints: &ep,
-            app: &app,
-        }
-        .client_credentials()
-        .await?;
-        match providers::utilityapi::authorization_status(
-            &self.http,
-            &url,
-            &client_token.access_token,
-        )
-        .await?
-        {
-            Some(1) => Ok(()),
-            Some(0) => Err(Error::new(
-                Code::VendorRejected,
-                "The customer revoked this Green Button authorization.",
-            )
-            .hint("Ask the customer to authorize again if they still want to share their usage.")),
-            Some(2) => Err(Error::new(
-                Code::VendorRejected,
-                "The utility denied this Green Button authorization.",
-            )
-            .hint("Ask the customer to authorize again.")),
-            _ => Err(Error::new(
-                Code::VendorError,
-                "UtilityAPI's authorization record has no status.",
-            )
-            .hint("Try again later.")),
-        }
+        let configured = self.oauth_spec_pub(conn.provider)?.1;
+        providers::vendor(conn.provider).grant_endpoints(&self.config, &conn.details, configured)
     }
 
     // ---- Derapi Join sessions (the older model: no redirect, Onramp asks until done) ----------
@@ -462,12 +290,12 @@ impl Onramp {
                     // Derapi named the customer's site (Enphase Grid Services): only that one.
                     sites.retain(|s| &s.external_id == site);
                 }
-                let mut details = BTreeMap::new();
-                details.insert("vendor".to_string(), vendor.clone());
-                details.insert("session_id".to_string(), session.session_id.clone());
-                if let Some(site) = &t.site_id {
-                    details.insert("site_id".to_string(), site.clone());
-                }
+                let details = ConnectionDetails {
+                    vendor: Some(vendor.clone()),
+                    session_id: Some(session.session_id.clone()),
+                    site_id: t.site_id.clone(),
+                    ..Default::default()
+                };
                 self.store_derapi(
                     &session.customer_id,
                     &vendor,

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{insert_event, NewEvent, Store};
+use super::{NewEvent, Store};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -77,8 +77,25 @@ pub struct ProviderAppRow {
     pub redirect_mode: Option<String>,
     pub relay_url: Option<String>,
     pub updated_at: String,
+    /// A signed-in installer account (Enphase's partner plan): its state, its tokens' expiries
+    /// and what went wrong last (backups made before these existed have none).
+    #[serde(default)]
+    pub account_state: Option<String>,
+    #[serde(default)]
+    pub access_expires_at: Option<String>,
+    #[serde(default)]
+    pub refresh_expires_at: Option<String>,
+    #[serde(default)]
+    pub last_error_code: Option<String>,
+    #[serde(default)]
+    pub last_error_message: Option<String>,
+    #[serde(default)]
+    pub last_error_hint: Option<String>,
     #[serde(skip)]
     pub sealed: Option<String>,
+    /// What the sealed secrets are bound to; restored rows are sealed afresh at 0.
+    #[serde(skip)]
+    pub generation: i64,
 }
 
 impl ProviderAppRow {
@@ -202,7 +219,8 @@ impl Store {
             .await?,
             provider_apps: sqlx::query_as(
                 "SELECT provider, kind, client_id, credential_hint, redirect_mode, relay_url,
-                    updated_at, sealed
+                    updated_at, account_state, access_expires_at, refresh_expires_at,
+                    last_error_code, last_error_message, last_error_hint, sealed, generation
                  FROM provider_apps ORDER BY provider, kind",
             )
             .fetch_all(&mut *tx)
@@ -356,8 +374,10 @@ impl Store {
         for a in &snap.provider_apps {
             sqlx::query(
                 "INSERT INTO provider_apps (provider, kind, client_id, credential_hint,
-                    redirect_mode, relay_url, updated_at, sealed)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    redirect_mode, relay_url, updated_at, account_state, access_expires_at,
+                    refresh_expires_at, last_error_code, last_error_message, last_error_hint,
+                    sealed, generation)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&a.provider)
             .bind(&a.kind)
@@ -366,7 +386,14 @@ impl Store {
             .bind(&a.redirect_mode)
             .bind(&a.relay_url)
             .bind(&a.updated_at)
+            .bind(&a.account_state)
+            .bind(&a.access_expires_at)
+            .bind(&a.refresh_expires_at)
+            .bind(&a.last_error_code)
+            .bind(&a.last_error_message)
+            .bind(&a.last_error_hint)
             .bind(&a.sealed)
+            .bind(a.generation)
             .execute(&mut *tx)
             .await?;
         }
@@ -422,7 +449,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

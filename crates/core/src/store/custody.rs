@@ -49,6 +49,20 @@ pub struct Leased {
     pub taken: std::time::Instant,
 }
 
+impl crate::vault::KeyRecord for Store {
+    fn meta(&self, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send {
+        Store::meta(self, key)
+    }
+
+    fn init_data_key(
+        &self,
+        key_id: &str,
+        check: &str,
+    ) -> impl std::future::Future<Output = Result<String>> + Send {
+        Store::init_data_key(self, key_id, check)
+    }
+}
+
 /// The refresh's write was fenced out: another holder took the lease over meanwhile.
 pub(crate) fn lease_lost(provider: ProviderId) -> Error {
     Error::new(
@@ -385,13 +399,12 @@ impl Store {
                     if let Some(r) = r {
                         let customer: String = r.get("customer_id");
                         let provider: String = r.get("provider");
-                        super::insert_event(
-                            &mut tx,
+                        self.insert_event(&mut tx,
                             &super::NewEvent {
                                 customer_id: Some(&customer),
                                 connection_id: Some(&row.key),
                                 provider: ProviderId::parse(&provider),
-                                kind: "secrets_missing",
+                                kind: crate::model::EventKind::SecretsMissing,
                                 summary: "The connection's saved secrets were missing from the keyring; the customer must connect again".into(),
                                 actor,
                             },
@@ -449,13 +462,19 @@ impl Store {
                 r.get("sealed"),
             ));
         }
-        for r in
-            sqlx::query("SELECT provider, kind, sealed FROM provider_apps WHERE sealed IS NOT NULL")
-                .fetch_all(&self.writer)
-                .await?
+        for r in sqlx::query(
+            "SELECT provider, kind, generation, sealed FROM provider_apps WHERE sealed IS NOT NULL",
+        )
+        .fetch_all(&self.writer)
+        .await?
         {
             let (p, k): (String, String) = (r.get("provider"), r.get("kind"));
-            out.push(("provider_apps", format!("{p}/{k}"), 0, r.get("sealed")));
+            out.push((
+                "provider_apps",
+                format!("{p}/{k}"),
+                r.get("generation"),
+                r.get("sealed"),
+            ));
         }
         for r in sqlx::query(
             "SELECT state_hash, sealed FROM pending_authorizations WHERE sealed IS NOT NULL",

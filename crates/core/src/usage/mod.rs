@@ -3,8 +3,9 @@
 
 pub mod espi;
 
+use crate::clock::rfc3339;
+use crate::model::NewSeries;
 use crate::model::UsageMonth;
-use crate::store::{rfc3339, NewSeries};
 
 /// The ESPI `Authorization` entry's `status` (1 active, 0 revoked, 2 denied), if present.
 pub fn authorization_status(xml: &str) -> Option<u32> {

@@ -34,6 +34,8 @@ struct SavedGrant {
     id: u64,
     revoked: bool,
     public: bool,
+    #[serde(default)]
+    partner: bool,
     scope: String,
     offline: bool,
     utility: String,
@@ -88,6 +90,7 @@ impl Server {
                 id: *id,
                 revoked: g.revoked,
                 public: g.public,
+                partner: g.partner,
                 scope: g.scope.clone(),
                 offline: g.offline,
                 utility: g.utility.clone(),
@@ -179,6 +182,7 @@ impl Server {
                     Grant {
                         revoked: g.revoked,
                         public: g.public,
+                        partner: g.partner,
                         scope: g.scope,
                         offline: g.offline,
                         utility: g.utility,

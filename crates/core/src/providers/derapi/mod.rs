@@ -24,11 +24,18 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::http::{self, Client};
-use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
-use super::{ProviderSpec, VendorSite};
+use super::oauth::{AppCredentials, Endpoints, OAuthHosts, OAuthSpec, TokenEndpoint, TokenStyle};
+use super::{
+    Answer, AppCheck, AuthorizeRequest, Hosted, Prepared, ProviderSpec, SignInPrep, Vendor,
+    VendorFuture, VendorSite,
+};
+use crate::config::Config;
 use crate::error::{Code, Error, Result};
-use crate::model::{ProviderId, RedirectMode};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInChoice, SignInOptions};
 use crate::vault::Sensitive;
+
+mod session;
+pub use session::*;
 
 /// The device vendors a customer can enroll through Join: (Derapi's name, label).
 pub const VENDORS: &[(&str, &str)] = &[
@@ -66,6 +73,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
+    sign_in_name: None,
     id: ProviderId::Derapi,
     name: "Derapi Join",
     site_noun: "site",
@@ -75,7 +83,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     customer_key_help: "",
     account_key_help: "",
     oauth: Some(&OAUTH),
-    category: "aggregator",
+    category: crate::model::Category::Aggregator,
     note: Some("Any supported device vendor through Derapi. Enphase Grid Services can only be enrolled this way."),
 };
 
@@ -210,104 +218,6 @@ pub fn flow_authorize_url(api: &str, flow_id: &str, vendor: &str, state: &str) -
     Ok(u.into())
 }
 
-/// Starts a Join session (the older model) for one vendor, Derapi keeping the credentials the
-/// customer grants (`storeCredentials`): its id.
-pub async fn start_session(
-    client: &Client,
-    api: &str,
-    bearer: &Sensitive<String>,
-    vendor: &str,
-    credentials_id: Option<&str>,
-) -> Result<String> {
-    let (_, v) = call(
-        client
-            .http
-            .post(url(api, "/join/session/start"))
-            .bearer_auth(bearer.expose())
-            .json(&json!({
-                "storeCredentials": true,
-                "vendors": [vendor_entry(vendor, credentials_id)],
-            })),
-    )
-    .await?;
-    ["sessionID", "session_id"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_str))
-        .map(str::to_string)
-        .ok_or_else(|| http::vendor_failed("Derapi", "no session id in the answer"))
-}
-
-/// The Join page of a session, for the customer's browser.
-pub fn session_page_url(api: &str, session_id: &str) -> String {
-    let id: String = url::form_urlencoded::byte_serialize(session_id.as_bytes()).collect();
-    url(api, &format!("/join/session/{id}"))
-}
-
-/// Where a Join session stands.
-pub enum SessionPoll {
-    Pending,
-    Declined(String),
-    Done(SessionTokens),
-}
-
-/// What `fetch-token` hands over once the customer authorized.
-pub struct SessionTokens {
-    pub vendor: Option<String>,
-    pub access_token: Sensitive<String>,
-    pub refresh_token: Option<Sensitive<String>>,
-    /// Seconds the access token lasts (Derapi sends a string).
-    pub expires_in: Option<u64>,
-    /// The customer's site (Derapi names it for `enphasevpp` only).
-    pub site_id: Option<String>,
-}
-
-fn text_of(v: &Value, k: &str) -> Option<String> {
-    match v.get(k)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// Reads a `fetch-token` answer.
-fn session_tokens(v: &Value) -> Result<SessionTokens> {
-    let access = text_of(v, "accessToken")
-        .ok_or_else(|| http::vendor_failed("Derapi", "no access token in the answer"))?;
-    Ok(SessionTokens {
-        vendor: text_of(v, "vendor"),
-        access_token: Sensitive::new(access),
-        refresh_token: text_of(v, "refreshToken").map(Sensitive::new),
-        expires_in: text_of(v, "expiresIn").and_then(|e| e.trim().parse().ok()),
-        site_id: text_of(v, "siteID"),
-    })
-}
-
-pub async fn fetch_token(
-    client: &Client,
-    api: &str,
-    bearer: &Sensitive<String>,
-    session_id: &str,
-) -> Result<SessionPoll> {
-    let id: String = url::form_urlencoded::byte_serialize(session_id.as_bytes()).collect();
-    let (status, v) = call(
-        client
-            .http
-            .get(url(api, &format!("/join/session/{id}/fetch-token")))
-            .bearer_auth(bearer.expose()),
-    )
-    .await?;
-    let detail = v
-        .get("detail")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Ok(match status.as_u16() {
-        409 => SessionPoll::Pending,
-        410 => SessionPoll::Declined(detail),
-        _ => SessionPoll::Done(session_tokens(&v)?),
-    })
-}
-
 /// A site Derapi sees, with its device vendor.
 pub struct DerapiSite {
     pub site: VendorSite,
@@ -410,34 +320,206 @@ pub async fn sites(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `fetch-token` as Derapi's SDK reads it: camelCase, `expiresIn` a string.
-    #[test]
-    fn reads_a_fetch_token_answer() {
-        let v = json!({"vendor": "enphasevpp", "accessToken": "at", "refreshToken": "rt",
-            "expiresIn": "3600", "siteID": "s-1"});
-        let t = session_tokens(&v).unwrap();
-        assert_eq!(t.access_token.expose(), "at");
-        assert_eq!(t.refresh_token.unwrap().expose(), "rt");
-        assert_eq!(
-            (t.expires_in, t.site_id.as_deref()),
-            (Some(3600), Some("s-1"))
+/// The Derapi vendor picked for a Join, checked against the list.
+pub fn chosen_vendor(options: &SignInOptions) -> Result<String> {
+    let v = options.vendor.as_deref().map(str::trim).unwrap_or_default();
+    if v.is_empty() {
+        return Err(Error::validation(
+            "Pick the customer's device vendor for Derapi Join.",
+        ));
+    }
+    if vendor_label(v).is_none() {
+        return Err(
+            Error::validation(format!("Derapi Join does not offer {v:?}.")).hint(format!(
+                "Pick one of Derapi's vendors: {}.",
+                VENDORS
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         );
-        // Onramp's earlier picture (`token`) is not Derapi's.
-        assert!(session_tokens(&json!({"token": "pt_1", "vendor": "sma"})).is_err());
+    }
+    Ok(v.to_string())
+}
+
+/// The id of the vendor credentials stored at Derapi that a Join for `vendor` names (from
+/// `[oauth.derapi.vendor_credentials]`); an error when the vendor needs one and none is set.
+pub fn stored_credentials(config: &Config, vendor: &str) -> Result<Option<String>> {
+    let id = config
+        .oauth_config(SPEC.id)
+        .vendor_credentials
+        .get(vendor)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if id.is_none() && NEEDS_CREDENTIALS.contains(&vendor) {
+        let label = vendor_label(vendor).unwrap_or(vendor);
+        return Err(Error::new(
+            Code::NotConfigured,
+            format!("Derapi Join for {label} needs your {label} app's credentials stored at Derapi."),
+        )
+        .hint(format!(
+            "Store them with Derapi (its Create Vendor Credentials call gives an id), then add it to onramp.toml: [oauth.derapi.vendor_credentials] {vendor} = \"<id>\"."
+        )));
+    }
+    Ok(id)
+}
+
+/// A Join that enrolled no site (yet).
+pub fn no_sites(label: &str) -> Error {
+    Error::new(
+        Code::VendorRejected,
+        format!("Derapi does not see any {label} site for this enrollment yet."),
+    )
+    .hint("Ask the customer whether the Join finished at the vendor, then start again.")
+}
+
+/// What a Derapi connection says of its credential.
+pub fn hint(label: &str) -> String {
+    format!("via Derapi: {label}")
+}
+
+/// Onramp's own bearer token at Derapi (client credentials, HTTP Basic).
+pub async fn app_bearer(
+    client: &Client,
+    spec: &OAuthSpec,
+    endpoints: &Endpoints,
+    app: &AppCredentials,
+) -> Result<Sensitive<String>> {
+    let t = TokenEndpoint {
+        client,
+        vendor: "Derapi",
+        spec,
+        endpoints,
+        app,
+    }
+    .client_credentials()
+    .await?;
+    Ok(t.access_token)
+}
+
+/// The sites Derapi sees for one vendor (and one enrollment, when Derapi names it).
+pub async fn vendor_sites(
+    client: &Client,
+    api: &str,
+    bearer: &Sensitive<String>,
+    vendor: &str,
+    enrollment: Option<&str>,
+) -> Result<Vec<VendorSite>> {
+    let all = sites(client, api, bearer, Some(vendor)).await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| s.vendor.as_deref().is_none_or(|v| v == vendor))
+        .filter(|s| match (enrollment, s.enrollment_id.as_deref()) {
+            (Some(want), Some(have)) => want == have,
+            _ => true,
+        })
+        .map(|s| s.site)
+        .collect())
+}
+
+/// Derapi's implementation of [`Vendor`].
+pub struct Derapi;
+
+impl Vendor for Derapi {
+    fn spec(&self) -> &'static ProviderSpec {
+        &SPEC
     }
 
-    #[test]
-    fn vendor_entries_name_stored_credentials() {
-        assert_eq!(
-            vendor_entry("tesla", Some("vc-1")),
-            json!({"vendor": "tesla", "credentials": {"credentialsID": "vc-1"}})
-        );
-        assert_eq!(vendor_entry("solis", None), json!({"vendor": "solis"}));
-        assert!(vendor_label("enphase_grid_services").is_none());
-        assert!(vendor_label("enphasevpp").is_some());
+    fn sign_in_choices(&self) -> Vec<SignInChoice> {
+        VENDORS
+            .iter()
+            .map(|(id, label)| SignInChoice {
+                id: id.to_string(),
+                label: label.to_string(),
+            })
+            .collect()
+    }
+
+    fn choice_label(&self) -> Option<&'static str> {
+        Some("Device vendor")
+    }
+
+    /// A Join flow for the chosen device vendor, made with Onramp's own bearer token.
+    fn prepare_sign_in<'a>(&'a self, p: SignInPrep<'a>) -> VendorFuture<'a, Prepared> {
+        Box::pin(async move {
+            let vendor = chosen_vendor(p.options)?;
+            let credentials = stored_credentials(p.config, &vendor)?;
+            let bearer = app_bearer(p.client, p.spec, p.endpoints, p.app).await?;
+            let program = p.config.oauth_config(SPEC.id).program_id;
+            let flow = create_flow(
+                p.client,
+                &p.endpoints.api_url,
+                &bearer,
+                p.redirect_uri,
+                &vendor,
+                credentials.as_deref(),
+                program.as_deref(),
+            )
+            .await?;
+            let details = ConnectionDetails {
+                vendor: Some(vendor),
+                flow_id: Some(flow),
+                ..ConnectionDetails::default()
+            };
+            Ok(Prepared {
+                details,
+                ..Prepared::default()
+            })
+        })
+    }
+
+    /// Derapi's Join page for the flow.
+    fn authorize_url(&self, a: AuthorizeRequest<'_>) -> Result<String> {
+        flow_authorize_url(
+            &a.endpoints.api_url,
+            a.details.flow_id.as_deref().unwrap_or_default(),
+            a.details.vendor.as_deref().unwrap_or_default(),
+            a.state,
+        )
+    }
+
+    /// Derapi Join came back: Derapi holds the vendor's credentials; Onramp lists the sites.
+    fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
+        Some(Box::pin(async move {
+            let mut details = a.details.clone();
+            let vendor = details.vendor.clone().unwrap_or_default();
+            let enrollment = a.extra.get("enrollmentID").cloned();
+            if let Some(e) = &enrollment {
+                details.enrollment_id = Some(e.clone());
+            }
+            let bearer = app_bearer(a.client, a.spec, a.endpoints, a.app).await?;
+            let api = &a.endpoints.api_url;
+            let sites =
+                vendor_sites(a.client, api, &bearer, &vendor, enrollment.as_deref()).await?;
+            let label = vendor_label(&vendor).unwrap_or(&vendor).to_string();
+            if sites.is_empty() {
+                return Err(no_sites(&label));
+            }
+            Ok(Hosted {
+                sites,
+                details,
+                access: None,
+                credential_hint: Some(hint(&label)),
+                renewal: None,
+            })
+        }))
+    }
+
+    fn checks_with_app(&self) -> bool {
+        true
+    }
+
+    /// The enrolled sites, with Onramp's own bearer token (Derapi holds the vendor's).
+    fn check_with_app<'a>(&'a self, c: AppCheck<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let bearer = app_bearer(c.client, c.spec, c.endpoints, c.app).await?;
+            let vendor = c.details.vendor.clone().unwrap_or_default();
+            let enrollment = c.details.enrollment_id.as_deref();
+            vendor_sites(c.client, &c.endpoints.api_url, &bearer, &vendor, enrollment).await
+        })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,600 @@
+//! The company's installer accounts: keys that last (SolarEdge's fleet key, Solis's account
+//! key pair) and Enphase's partner plan, a sign-in Onramp keeps alive like a customer's grant.
+//!
+//! The partner account's renewal follows the custody rules of a connection's refresh: one
+//! holder at a time (a lease in the store, across processes), the in-flight mark before the
+//! token request, the rotated tokens sealed at the next generation and written fenced by the
+//! lease before the new access token is used, and a refusal recorded as the installer's to fix
+//! (Settings, Health). The Enlighten password is sent once, at sign-in, and kept nowhere.
+
+use std::time::Instant;
+
+use super::{words, CachedSites, Onramp};
+use crate::error::{Code, Error, Result, TokenError};
+use crate::model::*;
+use crate::providers::enphase::{self, PartnerSignIn};
+use crate::providers::oauth::{AppCredentials, TokenEndpoint, Tokens};
+use crate::providers::{self, Credential};
+use crate::seal::Secrets;
+use crate::store::{app_aad_at, app_row, rfc3339, AccountLease, AccountState, AccountTokens};
+use crate::vault::Sensitive;
+
+/// Renew the partner account's access token when less than this is left of it (Enphase's last
+/// about a day; the sweep renews it ahead, a use renews it when it has lapsed or nearly).
+const RENEW_AHEAD: time::Duration = time::Duration::hours(2);
+const RENEW_ON_USE: time::Duration = time::Duration::minutes(5);
+/// After a renewal that failed for now (network, the vendor's 5xx), the sweep waits this long.
+const RETRY_AFTER_FAILURE: time::Duration = time::Duration::minutes(5);
+
+/// What renewing an installer account came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Its tokens were rotated now.
+    Renewed,
+    /// Not due, not a sign-in, or another Onramp renewed it meanwhile.
+    Unchanged,
+}
+
+fn parse_time(s: &Option<String>) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(
+        s.as_deref()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()
+}
+
+/// Enphase's refusal of the partner account's sign-in or renewal, in the installer's words.
+fn partner_refused(e: &Error, first_sign_in: bool) -> Error {
+    let raw = e.message.clone();
+    let nothing = if first_sign_in {
+        " Nothing was saved."
+    } else {
+        ""
+    };
+    match e.token_error {
+        Some(TokenError::InvalidGrant) if first_sign_in => Error::new(
+            Code::VendorRejected,
+            format!("Enphase did not accept the Enlighten user or password.{nothing} (Enphase said: {raw})"),
+        )
+        .hint("Check the Enlighten email and password (capitals count), then sign in again."),
+        Some(TokenError::InvalidGrant) => Error::new(
+            Code::ReauthRequired,
+            format!("Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed). (Enphase said: {raw})"),
+        )
+        .hint("Sign in again in Settings → Installer accounts with the partner application and your Enlighten user."),
+        Some(TokenError::UnauthorizedClient) => Error::new(
+            Code::NotConfigured,
+            format!("This Enphase application may not sign in with an Enlighten user: only a partner-plan application can.{nothing} (Enphase said: {raw})"),
+        )
+        .hint("Enter the client ID and secret of your partner application, not those of the app customers sign in to."),
+        Some(TokenError::InvalidClient) => Error::new(
+            Code::NotConfigured,
+            format!("Enphase refused the partner application's client ID or secret.{nothing} (Enphase said: {raw})"),
+        )
+        .hint("Copy the client ID and secret again from the Enphase developer portal (Applications), then sign in again in Settings → Installer accounts."),
+        _ => e.clone(),
+    }
+}
+
+impl Onramp {
+    fn retry_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ProviderId, time::OffsetDateTime>>
+    {
+        self.account_retry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn installer_accounts(&self) -> Result<Vec<InstallerAccount>> {
+        let mut out = Vec::new();
+        // Installer accounts exist where the vendor has account-wide keys.
+        for id in ProviderId::ALL
+            .into_iter()
+            .filter(|p| !providers::spec(*p).installer_fields().is_empty())
+        {
+            let spec = providers::spec(id);
+            let row = self.store.installer_account(id).await?;
+            let needs_sign_in = row
+                .as_ref()
+                .filter(|r| r.state == Some(AccountState::NeedsSignIn))
+                .map(|r| {
+                    r.last_error.clone().unwrap_or(ErrorInfo {
+                        code: Code::ReauthRequired,
+                        message: format!(
+                            "The {} installer account must be signed in again.",
+                            spec.name
+                        ),
+                        hint: None,
+                    })
+                });
+            out.push(InstallerAccount {
+                provider: id,
+                provider_name: spec.name.to_string(),
+                configured: row.is_some(),
+                credential_hint: row.as_ref().and_then(|r| r.credential_hint.clone()),
+                updated_at: row.as_ref().map(|r| r.updated_at.clone()),
+                help: spec.account_key_help.to_string(),
+                renews: id == ProviderId::Enphase,
+                access_expires_at: row.as_ref().and_then(|r| r.access_expires_at.clone()),
+                refresh_expires_at: row.as_ref().and_then(|r| r.refresh_expires_at.clone()),
+                needs_sign_in,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Checks the account with the vendor, then keeps it: secrets sealed in its row, the hint
+    /// beside them. Enphase's partner plan signs in first (the password grant).
+    pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
+        let provider = input.provider;
+        let sites = if provider == ProviderId::Enphase {
+            self.sign_in_partner_account(&input).await?
+        } else {
+            let credential = Credential::from_input(&input)?;
+            let sites =
+                providers::list_sites(&self.http, provider, &self.base_url(provider), &credential)
+                    .await?;
+            self.store
+                .put_installer_account(
+                    provider,
+                    &credential.hint(),
+                    &self.vault,
+                    &Self::credential_secrets(&credential),
+                    &words::installer_account_saved(provider, &credential.hint(), self.actor),
+                )
+                .await?;
+            sites
+        };
+        self.account_sites.lock().await.insert(
+            provider,
+            CachedSites {
+                fetched: Instant::now(),
+                sites,
+            },
+        );
+        self.installer_accounts()
+            .await?
+            .into_iter()
+            .find(|a| a.provider == provider)
+            .ok_or_else(|| Error::internal("installer account vanished"))
+    }
+
+    pub async fn remove_installer_account(&self, provider: ProviderId) -> Result<()> {
+        if self.store.installer_account(provider).await?.is_some() {
+            // The row holds its sealed credential: both go in one statement.
+            self.store
+                .delete_installer_account(
+                    provider,
+                    &words::installer_account_removed(provider, self.actor),
+                )
+                .await?;
+        }
+        self.account_sites.lock().await.remove(&provider);
+        Ok(())
+    }
+
+    /// The installer account's credential, opened from its row; a partner account whose
+    /// access token has lapsed (or nearly) is renewed first.
+    pub(super) async fn account_credential(
+        &self,
+        provider: ProviderId,
+    ) -> Result<Option<Credential>> {
+        if provider == ProviderId::Enphase {
+            self.renew_installer_account(provider, Some(RENEW_ON_USE))
+                .await?;
+        }
+        let Some(row) = self.store.installer_account(provider).await? else {
+            return Ok(None);
+        };
+        if row.state == Some(AccountState::NeedsSignIn) {
+            let e = row.last_error.unwrap_or(ErrorInfo {
+                code: Code::ReauthRequired,
+                message: String::new(),
+                hint: None,
+            });
+            return Err(Error::new(
+                Code::ReauthRequired,
+                format!(
+                    "The {} installer account must be signed in again: {}",
+                    providers::spec(provider).name,
+                    e.message
+                ),
+            )
+            .hint("Sign in again in Settings → Installer accounts."));
+        }
+        let Some(sealed) = row.sealed else {
+            return Ok(None);
+        };
+        let s = self
+            .vault
+            .open(
+                &app_aad_at(&app_row(provider, "installer_account"), row.generation),
+                &sealed,
+            )
+            .await?;
+        Self::credential_from(provider, &s).map(Some)
+    }
+
+    // ---- Enphase's partner plan --------------------------------------------------------------
+
+    fn partner_endpoint<'a>(
+        &'a self,
+        endpoints: &'a providers::oauth::Endpoints,
+        app: &'a AppCredentials,
+    ) -> TokenEndpoint<'a> {
+        TokenEndpoint {
+            client: &self.http,
+            vendor: "Enphase",
+            spec: &enphase::OAUTH,
+            endpoints,
+            app,
+        }
+    }
+
+    fn partner_endpoints(&self) -> Result<providers::oauth::Endpoints> {
+        self.config
+            .oauth_endpoints(ProviderId::Enphase)
+            .ok_or_else(|| Error::internal("Enphase has OAuth endpoints"))
+    }
+
+    /// The sealed form of the partner account: the application's secret and API key, and the
+    /// tokens of its sign-in.
+    fn partner_secrets(
+        app: &AppCredentials,
+        tokens: &Tokens,
+        refresh: &Sensitive<String>,
+    ) -> Secrets {
+        let mut s = Secrets::new();
+        if let Some(secret) = &app.client_secret {
+            s.insert(enphase::CLIENT_SECRET, secret.clone());
+        }
+        if let Some(key) = &app.api_key {
+            s.insert(providers::API_KEY, key.clone());
+        }
+        s.insert(enphase::ACCESS_TOKEN, tokens.access_token.clone());
+        s.insert(enphase::REFRESH_TOKEN, refresh.clone());
+        s
+    }
+
+    fn token_expiries(&self, tokens: &Tokens) -> (Option<String>, Option<String>) {
+        let now = self.now();
+        let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
+        let refresh = tokens
+            .refresh_expires_in
+            .or(enphase::OAUTH.refresh_lifetime);
+        (at(tokens.expires_in), at(refresh))
+    }
+
+    /// Signs the partner application in as the installer's Enlighten user, checks that its API
+    /// key lists the company's systems, and only then keeps the account.
+    async fn sign_in_partner_account(
+        &self,
+        input: &KeyInput,
+    ) -> Result<Vec<providers::VendorSite>> {
+        let sign_in = PartnerSignIn::from_input(input)?;
+        self.vault.require_ready()?;
+        let ep = self.partner_endpoints()?;
+        let tokens = self
+            .partner_endpoint(&ep, &sign_in.app)
+            .password(&sign_in.username, &sign_in.password)
+            .await
+            .map_err(|e| partner_refused(&e, true))?;
+        let refresh = tokens.refresh_token.clone().ok_or_else(|| {
+            providers::http::vendor_failed(
+                "Enphase",
+                "a sign-in without a refresh token, which Onramp could not keep alive",
+            )
+        })?;
+        let api_key = sign_in
+            .app
+            .api_key
+            .clone()
+            .unwrap_or_else(|| Sensitive::new(String::new()));
+        let sites = enphase::partner_systems(&self.http, &ep.api_url, &tokens.access_token, &api_key)
+            .await
+            .map_err(|e| {
+                if e.code == Code::VendorRejected {
+                    Error::new(
+                        Code::VendorRejected,
+                        format!("Enphase signed the partner application in but refused its API key. Nothing was saved. ({})", e.message),
+                    )
+                    .hint("Copy the API key of the same partner application again from the Enphase developer portal.")
+                } else {
+                    e
+                }
+            })?;
+        let (access_expires_at, refresh_expires_at) = self.token_expiries(&tokens);
+        self.store
+            .put_signed_in_account(
+                ProviderId::Enphase,
+                &sign_in.app.client_id,
+                &sign_in.hint(),
+                &self.vault,
+                &AccountTokens {
+                    secrets: &Self::partner_secrets(&sign_in.app, &tokens, &refresh),
+                    access_expires_at,
+                    refresh_expires_at,
+                },
+                &words::installer_account_signed_in(
+                    ProviderId::Enphase,
+                    &sign_in.hint(),
+                    self.actor,
+                ),
+            )
+            .await?;
+        Ok(sites)
+    }
+
+    /// Renews a signed-in installer account whose access token has less than `ahead` left
+    /// (None: whatever is left). Another Onramp renewing it meanwhile is waited for.
+    pub(crate) async fn renew_installer_account(
+        &self,
+        provider: ProviderId,
+        ahead: Option<time::Duration>,
+    ) -> Result<Renewal> {
+        let due = |row: &crate::store::AccountRow| {
+            row.state == Some(AccountState::Active)
+                && ahead.is_none_or(|a| {
+                    parse_time(&row.access_expires_at).is_none_or(|t| t - self.now() < a)
+                })
+        };
+        let Some(row) = self.store.installer_account(provider).await? else {
+            return Ok(Renewal::Unchanged);
+        };
+        if !due(&row) {
+            return Ok(Renewal::Unchanged);
+        }
+        self.vault.require_ready()?;
+        let lease = loop {
+            if let Some(lease) = self.store.take_account_lease(provider).await? {
+                break lease;
+            }
+            // Another holder renews it now: wait for its outcome (a lease lasts at most
+            // [`crate::store::LEASE`]), then see whether anything is left to do.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if !self.store.account_leased(provider).await? {
+                match self.store.installer_account(provider).await? {
+                    Some(r) if due(&r) => continue,
+                    _ => return Ok(Renewal::Unchanged),
+                }
+            }
+        };
+        // Read again under the lease: another holder may have renewed it just before.
+        let now_row = self.store.installer_account(provider).await?;
+        if ahead.is_some() && !now_row.as_ref().is_some_and(due) {
+            self.store
+                .release_account_lease(&lease, lease.in_doubt_since.is_none(), None)
+                .await?;
+            return Ok(Renewal::Unchanged);
+        }
+        match self.renew_leased(&lease).await {
+            Ok(()) => Ok(Renewal::Renewed),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn renew_leased(&self, lease: &AccountLease) -> Result<()> {
+        let provider = lease.provider;
+        let (Some(sealed), Some(client_id)) = (&lease.sealed, &lease.client_id) else {
+            let e = Error::new(
+                Code::ReauthRequired,
+                "The Enphase installer account's saved sign-in is missing.",
+            )
+            .hint("Sign in again in Settings → Installer accounts.");
+            self.store
+                .account_refused(
+                    lease,
+                    &e,
+                    &words::installer_account_refused(lease.provider, &e, self.actor),
+                )
+                .await?;
+            return Err(e);
+        };
+        let opened = self
+            .vault
+            .open(
+                &app_aad_at(&app_row(provider, "installer_account"), lease.generation),
+                sealed,
+            )
+            .await;
+        let s = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                self.store
+                    .release_account_lease(lease, lease.in_doubt_since.is_none(), None)
+                    .await?;
+                return Err(e);
+            }
+        };
+        let app = AppCredentials {
+            client_id: client_id.clone(),
+            client_secret: s.get(enphase::CLIENT_SECRET).cloned(),
+            api_key: s.get(providers::API_KEY).cloned(),
+        };
+        let Some(refresh) = s.get(enphase::REFRESH_TOKEN).cloned() else {
+            let e = Error::new(
+                Code::ReauthRequired,
+                "The Enphase installer account's saved sign-in has no refresh token.",
+            )
+            .hint("Sign in again in Settings → Installer accounts.");
+            self.store
+                .account_refused(
+                    lease,
+                    &e,
+                    &words::installer_account_refused(lease.provider, &e, self.actor),
+                )
+                .await?;
+            return Err(e);
+        };
+        let ep = self.partner_endpoints()?;
+        let result = self.partner_endpoint(&ep, &app).refresh(&refresh).await;
+        let tokens = match result {
+            Ok(t) => t,
+            Err(e)
+                if e.code == Code::ReauthRequired
+                    || e.token_error.is_some_and(TokenError::app_refused) =>
+            {
+                let why = match (&lease.in_doubt_since, e.code) {
+                    (Some(since), Code::ReauthRequired) => Error::new(
+                        Code::TokenLost,
+                        format!("The Enphase installer account's sign-in was lost: a renewal at {since} was interrupted (Onramp was stopped, or Enphase's answer did not arrive) after Enphase had already replaced the token."),
+                    )
+                    .hint("Sign in again in Settings → Installer accounts."),
+                    _ => partner_refused(&e, false),
+                };
+                self.store
+                    .account_refused(
+                        lease,
+                        &why,
+                        &words::installer_account_refused(lease.provider, &why, self.actor),
+                    )
+                    .await?;
+                tracing::warn!(provider = provider.as_str(), code = ?why.code, "installer account needs sign-in");
+                return Err(why);
+            }
+            Err(e) => {
+                // A refusal before Enphase did anything settles the attempt; a lost or
+                // unreadable answer may hide a rotation, so the in-flight mark stays.
+                let settled = !matches!(e.code, Code::Network | Code::VendorError);
+                self.store
+                    .release_account_lease(
+                        lease,
+                        settled && lease.in_doubt_since.is_none(),
+                        Some(&e),
+                    )
+                    .await?;
+                return Err(e);
+            }
+        };
+        let next_refresh = tokens.refresh_token.clone().unwrap_or(refresh);
+        let (access_expires_at, refresh_expires_at) = self.token_expiries(&tokens);
+        self.store
+            .write_account_rotation(
+                lease,
+                &self.vault,
+                &AccountTokens {
+                    secrets: &Self::partner_secrets(&app, &tokens, &next_refresh),
+                    access_expires_at,
+                    refresh_expires_at,
+                },
+                &words::installer_account_renewed(provider, self.actor),
+            )
+            .await?;
+        tracing::info!(provider = provider.as_str(), "installer account renewed");
+        Ok(())
+    }
+
+    /// The sweep's part for installer accounts: those due are renewed. Returns what changed
+    /// and what failed, and when the next one is due.
+    pub(crate) async fn renew_installer_accounts(
+        &self,
+        all: bool,
+    ) -> (
+        Vec<ProviderId>,
+        Vec<(ProviderId, ErrorInfo)>,
+        Option<time::OffsetDateTime>,
+    ) {
+        let (mut renewed, mut failed) = (Vec::new(), Vec::new());
+        let provider = ProviderId::Enphase;
+        let ahead = (!all).then_some(RENEW_AHEAD);
+        let retry_at = self.retry_map().get(&provider).copied();
+        let held = !all && retry_at.is_some_and(|t| t > self.now());
+        if !held {
+            match self.renew_installer_account(provider, ahead).await {
+                Ok(Renewal::Renewed) => {
+                    renewed.push(provider);
+                    self.retry_map().remove(&provider);
+                }
+                Ok(Renewal::Unchanged) => {}
+                Err(e) => {
+                    if !e.code.needs_customer() && e.code != Code::NotConfigured {
+                        // Failed for now: tried again in a few minutes, not at every sweep.
+                        self.retry_map()
+                            .insert(provider, self.now() + RETRY_AFTER_FAILURE);
+                    }
+                    failed.push((provider, e.info()));
+                }
+            }
+        }
+        if !renewed.is_empty() {
+            self.account_sites.lock().await.remove(&provider);
+        }
+        let next = match self.store.installer_account(provider).await {
+            Ok(Some(r)) if r.state == Some(AccountState::Active) => {
+                let due = parse_time(&r.access_expires_at).map(|t| t - RENEW_AHEAD);
+                let retry = self.retry_map().get(&provider).copied();
+                match (due, retry) {
+                    (Some(d), Some(r)) => Some(d.max(r)),
+                    (d, r) => d.or(r),
+                }
+            }
+            _ => None,
+        };
+        (renewed, failed, next)
+    }
+
+    /// The health board's rows for installer accounts: one that must be signed in again, and
+    /// a partner sign-in whose refresh token lapses within the board's horizon unless Onramp
+    /// runs.
+    pub(crate) async fn account_health(&self) -> Result<Vec<HealthItem>> {
+        let mut out = Vec::new();
+        let now = self.now();
+        for a in self.installer_accounts().await? {
+            if !a.configured {
+                continue;
+            }
+            let item = |state, title: String, action: String, who: Who, urgency, due| HealthItem {
+                connection_id: app_row(a.provider, "installer_account"),
+                customer_id: String::new(),
+                customer_name: format!("Your {} installer account", a.provider_name),
+                provider: a.provider,
+                state,
+                title,
+                action,
+                who,
+                urgency,
+                due_at: due,
+                can_reauthorize: false,
+                in_settings: true,
+            };
+            if let Some(e) = &a.needs_sign_in {
+                out.push(item(
+                    ConnectionState::NeedsReauth,
+                    e.message.clone(),
+                    e.hint.clone().unwrap_or_else(|| {
+                        "Sign in again in Settings → Installer accounts.".into()
+                    }),
+                    Who::Installer,
+                    Urgency::Now,
+                    None,
+                ));
+                continue;
+            }
+            if let Some(lapses) = parse_time(&a.refresh_expires_at) {
+                if lapses <= now {
+                    out.push(item(
+                        ConnectionState::NeedsReauth,
+                        format!("The {} installer account's sign-in lapsed while Onramp was not running.", a.provider_name),
+                        "Sign in again in Settings → Installer accounts.".into(),
+                        Who::Installer,
+                        Urgency::Now,
+                        a.refresh_expires_at.clone(),
+                    ));
+                } else if lapses - now <= crate::lifecycle::HEALTH_HORIZON {
+                    out.push(item(
+                        ConnectionState::Active,
+                        format!("The {} installer account's sign-in lapses unless Onramp renews it first.", a.provider_name),
+                        "Nothing to do while Onramp runs: it renews the sign-in every day.".into(),
+                        Who::Onramp,
+                        if lapses - now < time::Duration::days(2) {
+                            Urgency::Soon
+                        } else {
+                            Urgency::Later
+                        },
+                        a.refresh_expires_at.clone(),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

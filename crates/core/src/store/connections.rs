@@ -1,0 +1,611 @@
+//! Connections (one grant or key of a customer at a vendor) and their sites.
+
+use std::collections::HashMap;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::*;
+
+/// A grant the vendor no longer accepts, as [`Store::set_grant_refused`] writes it.
+#[derive(Clone, Copy)]
+pub struct GrantRefused<'a> {
+    pub connection_id: &'a str,
+    /// `needs_reauth` or `revoked`.
+    pub state: ConnectionState,
+    pub why: &'a ErrorInfo,
+    pub kind: EventKind,
+}
+
+/// A new grant for an existing connection, as [`Store::update_grant`] writes it. `None`
+/// keeps what is stored (except the access token's expiry, which goes with the old token).
+#[derive(Clone, Copy)]
+pub struct NewGrant<'a> {
+    pub connection_id: &'a str,
+    pub scopes: Option<&'a str>,
+    pub access_expires_at: Option<&'a str>,
+    pub refresh_expires_at: Option<&'a str>,
+    pub tokens_issued_at: Option<&'a str>,
+    pub details: Option<&'a ConnectionDetails>,
+    pub sites: Option<&'a [VendorSite]>,
+    /// The new tokens, sealed at the next generation.
+    pub secrets: &'a Secrets,
+}
+
+/// Sites added to an existing connection.
+#[derive(Clone, Copy)]
+pub struct NewSites<'a> {
+    pub connection_id: &'a str,
+    pub provider: ProviderId,
+    pub sites: &'a [VendorSite],
+}
+
+/// What a new connection is made of; written with its sites and event in one transaction.
+pub struct NewConnection<'a> {
+    /// Made by the caller ([`new_id`]): the connection's secrets are sealed for it.
+    pub id: String,
+    pub customer_id: &'a str,
+    pub provider: ProviderId,
+    pub kind: CredentialKind,
+    pub credential_hint: Option<String>,
+    /// The connection's secrets (tokens or key), sealed into its row.
+    pub secrets: Option<Secrets>,
+    pub sites: &'a [VendorSite],
+    /// OAuth: the scope the vendor granted and when the tokens expire (RFC 3339).
+    pub scopes: Option<String>,
+    pub access_expires_at: Option<String>,
+    pub refresh_expires_at: Option<String>,
+    /// When these tokens were issued (Onramp's clock).
+    pub tokens_issued_at: Option<String>,
+    /// Non-secret facts of the grant (see [`Connection::details`]).
+    pub details: ConnectionDetails,
+}
+
+impl Store {
+    pub async fn connections_for(&self, customer_id: &str) -> Result<Vec<Connection>> {
+        let rows =
+            sqlx::query("SELECT * FROM connections WHERE customer_id = ? ORDER BY created_at, id")
+                .bind(customer_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let site_rows = sqlx::query(
+            "SELECT s.* FROM sites s JOIN connections k ON s.connection_id = k.id
+             WHERE k.customer_id = ? ORDER BY s.name",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut sites = sites_by_connection(&site_rows)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.get("id");
+                connection_of(r, sites.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The connections the health board may show, with their customer's name, without sites:
+    /// every one not plainly active, and the active ones whose refresh token expires before
+    /// `horizon` (the board decides; this leaves out the many that are fine).
+    pub async fn connections_for_health(
+        &self,
+        horizon: time::OffsetDateTime,
+    ) -> Result<Vec<(Connection, String)>> {
+        let rows = sqlx::query(
+            "SELECT k.*, c.name AS customer_name FROM connections k
+             JOIN customers c ON c.id = k.customer_id
+             WHERE k.state NOT IN ('active', 'expiring')
+                OR julianday(k.refresh_expires_at) <= julianday(?)
+             ORDER BY k.created_at, k.id",
+        )
+        .bind(rfc3339(horizon))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((connection_of(r, Vec::new())?, r.get("customer_name"))))
+            .collect()
+    }
+
+    /// Every signed-in (OAuth) connection that has tokens, without sites: what the refresh
+    /// sweep looks at (the secrets come with the lease).
+    pub async fn oauth_grants(&self) -> Result<Vec<Connection>> {
+        let rows = sqlx::query(
+            "SELECT * FROM connections WHERE kind = 'oauth' AND sealed IS NOT NULL
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| connection_of(r, Vec::new())).collect()
+    }
+
+    /// One connection with its sites (two indexed lookups, whatever the customer has).
+    pub async fn connection(&self, id: &str) -> Result<Connection> {
+        let row = sqlx::query("SELECT * FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let site_rows = sqlx::query("SELECT * FROM sites WHERE connection_id = ? ORDER BY name")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut sites = sites_by_connection(&site_rows)?;
+        connection_of(&row, sites.remove(id).unwrap_or_default())
+    }
+
+    /// A connection without its sites (one indexed lookup).
+    pub async fn grant(&self, id: &str) -> Result<Connection> {
+        let row = sqlx::query("SELECT * FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        connection_of(&row, Vec::new())
+    }
+
+    /// The existing connection of this kind for a customer and provider, if any.
+    pub async fn find_connection(
+        &self,
+        customer_id: &str,
+        provider: ProviderId,
+        kind: CredentialKind,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM connections WHERE customer_id = ? AND provider = ? AND kind = ? ORDER BY created_at LIMIT 1",
+        )
+        .bind(customer_id)
+        .bind(provider.as_str())
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Writes the connection, its sealed secrets, its sites and an event in one transaction:
+    /// a connection and its secrets exist together or not at all.
+    pub async fn insert_connection(
+        &self,
+        new: &NewConnection<'_>,
+        vault: &Vault,
+        event: &NewEvent<'_>,
+    ) -> Result<String> {
+        let id = new.id.clone();
+        let sealed = match &new.secrets {
+            Some(s) => Some(vault.seal(&connection_aad(&id, 0), s)?),
+            None => None,
+        };
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO connections (id, customer_id, provider, kind, state, credential_hint, sealed,
+                 created_at, updated_at, last_checked_at, scopes, access_expires_at, refresh_expires_at,
+                 tokens_issued_at, details)
+             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(new.customer_id)
+        .bind(new.provider.as_str())
+        .bind(new.kind.as_str())
+        .bind(&new.credential_hint)
+        .bind(&sealed)
+        .bind(&now)
+        .bind(&now)
+        .bind(&now)
+        .bind(&new.scopes)
+        .bind(&new.access_expires_at)
+        .bind(&new.refresh_expires_at)
+        .bind(&new.tokens_issued_at)
+        .bind(details_json(&new.details))
+        .execute(&mut *tx)
+        .await?;
+        self.insert_sites(&mut tx, &id, new.provider, new.sites)
+            .await?;
+        self.commit_with(tx, event).await?;
+        Ok(id)
+    }
+
+    /// Adds sites to an existing connection (installer-account picks made later).
+    pub async fn add_sites(&self, added: &NewSites<'_>, event: &NewEvent<'_>) -> Result<()> {
+        let NewSites {
+            connection_id,
+            provider,
+            sites,
+        } = *added;
+        let mut tx = self.write_tx().await?;
+        self.insert_sites(&mut tx, connection_id, provider, sites)
+            .await?;
+        sqlx::query("UPDATE connections SET updated_at = ?, last_checked_at = ? WHERE id = ?")
+            .bind(self.now())
+            .bind(self.now())
+            .bind(connection_id)
+            .execute(&mut *tx)
+            .await?;
+        self.commit_with(tx, event).await
+    }
+
+    /// A connection's sealed secrets and the generation they are sealed for.
+    pub async fn connection_secrets(&self, connection_id: &str) -> Result<Option<SealedRow>> {
+        let row = sqlx::query("SELECT sealed, generation FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        Ok(row
+            .get::<Option<String>, _>("sealed")
+            .map(|sealed| SealedRow {
+                sealed,
+                generation: row.get("generation"),
+            }))
+    }
+
+    /// The outcome of asking the vendor again: `error` with its reason, or `active` with the
+    /// sites as the vendor now lists them (sites are updated, never dropped).
+    pub async fn record_check(
+        &self,
+        connection_id: &str,
+        error: Option<&ErrorInfo>,
+        sites: &[VendorSite],
+        actor: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        let state = if error.is_some() { "error" } else { "active" };
+        sqlx::query(
+            "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?, last_error_hint = ?,
+                last_checked_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(error.map(|e| format!("{:?}", e.code)))
+        .bind(error.map(|e| e.message.clone()))
+        .bind(error.and_then(|e| e.hint.clone()))
+        .bind(&now)
+        .bind(&now)
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT customer_id, provider FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let provider = provider_of(row.get("provider"))?;
+        self.insert_sites(&mut tx, connection_id, provider, sites)
+            .await?;
+        if let Some(e) = error {
+            let customer_id: String = row.get("customer_id");
+            self.insert_event(
+                &mut tx,
+                &NewEvent {
+                    customer_id: Some(&customer_id),
+                    connection_id: Some(connection_id),
+                    provider: Some(provider),
+                    kind: crate::model::EventKind::CheckFailed,
+                    summary: e.message.clone(),
+                    actor,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The vendor refused the refresh: the customer must sign in again.
+    /// The vendor no longer accepts the grant: `needs_reauth` (it lapsed) or `revoked` (the
+    /// customer or the vendor withdrew it). Either way the customer signs in again.
+    ///
+    /// The event's kind is the caller's: the state's own, or `token_lost` when the refresh
+    /// token was spent by a refresh whose answer a crash lost; its summary is the reason. The
+    /// lease and the in-flight mark go.
+    pub async fn set_grant_refused(&self, refused: &GrantRefused<'_>, actor: &str) -> Result<()> {
+        let GrantRefused {
+            connection_id,
+            state,
+            why,
+            kind,
+        } = *refused;
+        debug_assert!(matches!(
+            state,
+            ConnectionState::NeedsReauth | ConnectionState::Revoked
+        ));
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?,
+                last_error_hint = ?, updated_at = ?, lease_holder = NULL, lease_id = NULL,
+                lease_until = NULL, refresh_started_at = NULL
+             WHERE id = ? RETURNING customer_id, provider",
+        )
+        .bind(state.as_str())
+        .bind(format!("{:?}", why.code))
+        .bind(&why.message)
+        .bind(&why.hint)
+        .bind(self.now())
+        .bind(connection_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let customer_id: String = row.get("customer_id");
+        self.insert_event(
+            &mut tx,
+            &NewEvent {
+                customer_id: Some(&customer_id),
+                connection_id: Some(connection_id),
+                provider: Some(provider_of(row.get("provider"))?),
+                kind,
+                summary: why.message.clone(),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A refresh the vendor refused for a reason that is not the grant's (its app's client id
+    /// or secret): the connection is `error` with the reason, so it shows that it cannot renew,
+    /// and its grant is untouched (the refresh token was not spent). The event is written when
+    /// the reason is new, not at every retry.
+    pub async fn record_refresh_refused(
+        &self,
+        connection_id: &str,
+        why: &ErrorInfo,
+        actor: &str,
+    ) -> Result<()> {
+        let code = format!("{:?}", why.code);
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT customer_id, provider, state, last_error_code, last_error_message
+             FROM connections WHERE id = ?",
+        )
+        .bind(connection_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let known = row.get::<String, _>("state") == "error"
+            && row.get::<Option<String>, _>("last_error_code").as_deref() == Some(code.as_str())
+            && row
+                .get::<Option<String>, _>("last_error_message")
+                .as_deref()
+                == Some(why.message.as_str());
+        sqlx::query(
+            "UPDATE connections SET state = 'error', last_error_code = ?, last_error_message = ?,
+                last_error_hint = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&code)
+        .bind(&why.message)
+        .bind(&why.hint)
+        .bind(self.now())
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        if !known {
+            let customer_id: String = row.get("customer_id");
+            self.insert_event(
+                &mut tx,
+                &NewEvent {
+                    customer_id: Some(&customer_id),
+                    connection_id: Some(connection_id),
+                    provider: Some(provider_of(row.get("provider"))?),
+                    kind: crate::model::EventKind::RefreshRefused,
+                    summary: why.message.clone(),
+                    actor,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a connection with its sealed secrets and its sites, with an event, in one
+    /// transaction.
+    pub async fn delete_connection(&self, id: &str, event: &NewEvent<'_>) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let gone = sqlx::query("DELETE FROM connections WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(Error::not_found("No such connection."));
+        }
+        self.commit_with(tx, event).await
+    }
+
+    /// For each site of a provider already connected: its external id -> the customer's name.
+    pub async fn connected_sites(
+        &self,
+        provider: ProviderId,
+    ) -> Result<HashMap<String, (String, String)>> {
+        let rows = sqlx::query(
+            "SELECT s.external_id, c.id AS customer_id, c.name FROM sites s
+             JOIN connections k ON s.connection_id = k.id JOIN customers c ON k.customer_id = c.id
+             WHERE s.provider = ?",
+        )
+        .bind(provider.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("external_id"), (r.get("customer_id"), r.get("name"))))
+            .collect())
+    }
+
+    /// Replaces a connection's tokens' facts after a new grant for it (re-authorization,
+    /// Pelm's update mode): scope, expiries, details and sites, with an event. A refresh writes
+    /// the same facts through [`Store::queue_refresh`].
+    pub async fn update_grant(
+        &self,
+        grant: &NewGrant<'_>,
+        vault: &Vault,
+        event: Option<NewEvent<'_>>,
+    ) -> Result<()> {
+        let NewGrant {
+            connection_id,
+            scopes,
+            access_expires_at,
+            refresh_expires_at,
+            tokens_issued_at,
+            details,
+            sites,
+            secrets,
+        } = *grant;
+        let mut tx = self.write_tx().await?;
+        // The new grant replaces the old whatever a refresh of it is doing: the generation moves
+        // on, so a holder of the old lease can no longer write.
+        let generation: i64 = sqlx::query_scalar("SELECT generation FROM connections WHERE id = ?")
+            .bind(connection_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("No such connection."))?;
+        let sealed = vault.seal(&connection_aad(connection_id, generation + 1), secrets)?;
+        sqlx::query(
+            "UPDATE connections SET
+                sealed = ?, generation = generation + 1, lease_holder = NULL, lease_id = NULL,
+                lease_until = NULL, refresh_started_at = NULL,
+                scopes = COALESCE(?, scopes),
+                access_expires_at = ?,
+                refresh_expires_at = COALESCE(?, refresh_expires_at),
+                tokens_issued_at = COALESCE(?, tokens_issued_at),
+                details = COALESCE(?, details),
+                state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                updated_at = ?, last_checked_at = ?
+             WHERE id = ?",
+        )
+        .bind(&sealed)
+        .bind(scopes)
+        .bind(access_expires_at)
+        .bind(refresh_expires_at)
+        .bind(tokens_issued_at)
+        .bind(details.and_then(details_json))
+        .bind(self.now())
+        .bind(self.now())
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(sites) = sites {
+            let provider: String =
+                sqlx::query_scalar("SELECT provider FROM connections WHERE id = ?")
+                    .bind(connection_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            self.insert_sites(&mut tx, connection_id, provider_of(&provider)?, sites)
+                .await?;
+        }
+        if let Some(e) = event {
+            self.insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the connection's access token expires, if Onramp knows.
+    pub async fn access_expires_at(&self, connection_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT access_expires_at FROM connections WHERE id = ?")
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+}
+
+/// Details as stored: JSON of the facts known, nothing when none are.
+pub(super) fn details_json(d: &ConnectionDetails) -> Option<String> {
+    (!d.is_empty()).then(|| serde_json::to_string(d).unwrap_or_default())
+}
+
+/// Details as read back: an unreadable value is an error that says so, not an empty set.
+fn details_of(stored: Option<String>, id: &str) -> Result<ConnectionDetails> {
+    match stored {
+        None => Ok(ConnectionDetails::default()),
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            Error::storage(format!(
+                "The details saved for connection {id} are unreadable ({e})."
+            ))
+        }),
+    }
+}
+
+impl Store {
+    pub(super) async fn insert_sites(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        connection_id: &str,
+        provider: ProviderId,
+        sites: &[VendorSite],
+    ) -> Result<()> {
+        let now = self.now();
+        for s in sites {
+            sqlx::query(
+            "INSERT INTO sites (id, connection_id, provider, external_id, name, address, peak_power_kw, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (connection_id, external_id) DO UPDATE SET
+                name = excluded.name, address = excluded.address,
+                peak_power_kw = excluded.peak_power_kw, status = excluded.status",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(connection_id)
+        .bind(provider.as_str())
+        .bind(&s.external_id)
+        .bind(&s.name)
+        .bind(&s.address)
+        .bind(s.peak_power_kw)
+        .bind(&s.status)
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A `connections` row as a [`Connection`], with its sites.
+fn sites_by_connection(rows: &[SqliteRow]) -> Result<HashMap<String, Vec<Site>>> {
+    let mut sites: HashMap<String, Vec<Site>> = HashMap::new();
+    for r in rows {
+        let site = Site {
+            id: r.get("id"),
+            connection_id: r.get("connection_id"),
+            provider: provider_of(r.get("provider"))?,
+            external_id: r.get("external_id"),
+            name: r.get("name"),
+            address: r.get("address"),
+            peak_power_kw: r.get("peak_power_kw"),
+            status: r.get("status"),
+        };
+        sites
+            .entry(site.connection_id.clone())
+            .or_default()
+            .push(site);
+    }
+    Ok(sites)
+}
+
+fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
+    let last_error = r
+        .get::<Option<String>, _>("last_error_code")
+        .map(|code| ErrorInfo {
+            code: parse_code(&code),
+            message: r
+                .get::<Option<String>, _>("last_error_message")
+                .unwrap_or_default(),
+            hint: r.get("last_error_hint"),
+        });
+    Ok(Connection {
+        id: r.get("id"),
+        customer_id: r.get("customer_id"),
+        provider: provider_of(r.get("provider"))?,
+        kind: CredentialKind::parse(r.get("kind"))
+            .ok_or_else(|| Error::storage("unknown connection kind"))?,
+        state: ConnectionState::parse(r.get("state"))
+            .ok_or_else(|| Error::storage("unknown connection state"))?,
+        credential_hint: r.get("credential_hint"),
+        last_error,
+        created_at: r.get("created_at"),
+        last_checked_at: r.get("last_checked_at"),
+        sites,
+        scopes: r.get("scopes"),
+        details: details_of(r.get("details"), r.get("id"))?,
+        access_expires_at: r.get("access_expires_at"),
+        refresh_expires_at: r.get("refresh_expires_at"),
+        tokens_issued_at: r.get("tokens_issued_at"),
+    })
+}
