@@ -713,3 +713,33 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
     assert_eq!(items.len(), 3, "{items:?}");
     onramp.close().await;
 }
+
+/// The keep-alive's turn (what the desktop shell runs, and a hub replica will): nothing due
+/// means no news and a wait until the next is due (at most a minute); a due connection is
+/// refreshed and its news says so; a lost token is named in the news.
+#[tokio::test]
+async fn the_keep_alive_turn_refreshes_what_is_due_and_tells_what_changed() {
+    use onramp_core::service::{KeepAlive, KeepAliveNews};
+    let w = World::new().await;
+    let (onramp, clock) = open_with_clock(&w, Policy::default()).await;
+    let c = customer(&onramp, "Ada").await;
+    sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let mut k = KeepAlive::default();
+    let (news, wait) = k.turn(&onramp).await;
+    assert!(news.is_empty(), "nothing due, nothing to tell: {news:?}");
+    assert_eq!(wait, onramp_core::service::KEEP_ALIVE_MAX_SLEEP);
+    let before = w.sandbox.token_requests(OAuthVendor::Tesla);
+
+    // Tesla's refresh token lives 90 days; Onramp renews it two days ahead.
+    clock.advance(Duration::from_secs(89 * 86_400));
+    let (news, _) = k.turn(&onramp).await;
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Tesla), before + 1);
+    match news.as_slice() {
+        [KeepAliveNews::Connections(c)] => {
+            assert!(c.summary.contains("1 refreshed"), "{c:?}");
+            assert!(c.lost.is_empty());
+        }
+        other => panic!("one piece of news about the connections: {other:?}"),
+    }
+    onramp.close().await;
+}

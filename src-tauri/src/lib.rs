@@ -7,7 +7,7 @@ mod sign_in;
 
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::ui_event;
-use onramp_core::service::Sweep;
+use onramp_core::service::KeepAliveNews;
 use onramp_core::Onramp;
 use onramp_launch::{Launch, Launched};
 use onramp_sandbox::SharedSandbox;
@@ -39,61 +39,20 @@ async fn open_state() -> onramp_core::Result<AppState> {
     })
 }
 
-/// Keeps signed-in connections alive while the app is open: a sweep at start-up catches up on
-/// tokens that came due while Onramp was closed, then one whenever the next is due (at least
-/// every minute, so new connections and backoffs are picked up). The UI hears
-/// `connections-changed` ([`onramp_core::model::ConnectionsChanged`]) when a sweep changed anything.
+/// Keeps signed-in connections alive while the app is open: core's keep-alive
+/// ([`Onramp::keep_alive`]), its news handed to the UI as `connections-changed`
+/// ([`onramp_core::model::ConnectionsChanged`]) and `vault-changed`.
 async fn keep_alive(app: tauri::AppHandle) {
-    const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
-    // While the keyring is locked or gone, it is asked again this often (no token can be
-    // refreshed without it; nothing is marked broken meanwhile).
-    const KEYRING_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
-    let mut vault_seen = true;
-    loop {
-        let state = app.state::<AppState>();
-        let onramp = &state.onramp;
-        if !onramp.status().vault.available {
-            onramp.recheck_vault().await;
-        }
-        let wait = if onramp.status().vault.available {
-            match onramp.refresh_sweep(Sweep::Due).await {
-                Ok(report) => {
-                    if !report.refreshed.is_empty()
-                        || !report.needs_reauth.is_empty()
-                        || !report.failed.is_empty()
-                        || !report.accounts_failed.is_empty()
-                    {
-                        let news = onramp_core::model::ConnectionsChanged {
-                            summary: report.summary(),
-                            lost: report.lost.clone(),
-                        };
-                        let _ = app.emit(ui_event::CONNECTIONS_CHANGED, &news);
-                    }
-                    report
-                        .next_due_at
-                        .map(|t| {
-                            let secs = (t - onramp.lifecycle().now()).whole_seconds().max(1);
-                            std::time::Duration::from_secs(secs as u64).min(MAX_SLEEP)
-                        })
-                        .unwrap_or(MAX_SLEEP)
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "refresh sweep stopped");
-                    MAX_SLEEP
-                }
-            }
-        } else {
-            KEYRING_RETRY
-        };
-        // The UI's secure-storage warning follows the keyring both ways.
-        let vault = onramp.status().vault;
-        if vault.available != vault_seen {
-            vault_seen = vault.available;
-            let _ = app.emit(ui_event::VAULT_CHANGED, &vault);
-        }
-        let wait = if vault.available { wait } else { KEYRING_RETRY };
-        tokio::time::sleep(wait).await;
-    }
+    let state = app.state::<AppState>();
+    state
+        .onramp
+        .keep_alive(|news| {
+            let _ = match news {
+                KeepAliveNews::Connections(c) => app.emit(ui_event::CONNECTIONS_CHANGED, &c),
+                KeepAliveNews::Vault(v) => app.emit(ui_event::VAULT_CHANGED, &v),
+            };
+        })
+        .await;
 }
 
 /// When the process started, for the start-up time the UI reports (`ui_ready`).

@@ -14,6 +14,7 @@ mod check;
 mod custody;
 mod export;
 mod join;
+mod keep_alive;
 mod oauth;
 mod refresh;
 mod tokens;
@@ -22,6 +23,10 @@ pub mod words;
 
 pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
 pub use export::ExportFormat;
+pub use keep_alive::{
+    KeepAlive, KeepAliveNews, KEYRING_RETRY as KEEP_ALIVE_KEYRING_RETRY,
+    MAX_SLEEP as KEEP_ALIVE_MAX_SLEEP,
+};
 pub use oauth::{PasteOutcome, Redirect};
 pub use refresh::Sweep;
 pub use usage::DerapiSession;
