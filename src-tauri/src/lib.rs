@@ -13,12 +13,11 @@ use onramp_launch::{Launch, Launched};
 use onramp_sandbox::SharedSandbox;
 use tauri::{Emitter, Manager};
 
-/// What the commands share: the service, the data folder's sandbox kept beside it, and the
-/// sign-ins in flight (the UI polls them; a deep link may finish one before the UI asks).
+/// What the commands share: the service (with the sign-ins in flight, which the UI polls) and
+/// the data folder's sandbox kept beside it.
 pub struct AppState {
     pub onramp: Onramp,
     _sandbox: Option<SharedSandbox>,
-    pub sign_ins: sign_in::SignIns,
 }
 
 async fn open_state() -> onramp_core::Result<AppState> {
@@ -35,7 +34,6 @@ async fn open_state() -> onramp_core::Result<AppState> {
     Ok(AppState {
         onramp,
         _sandbox: sandbox,
-        sign_ins: Default::default(),
     })
 }
 

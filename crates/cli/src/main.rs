@@ -9,10 +9,9 @@ use std::process::ExitCode;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use onramp_core::auth::loopback::Loopback;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::*;
-use onramp_core::service::{ExportFormat, PasteOutcome, Redirect, Sweep};
+use onramp_core::service::{ExportFormat, PasteOutcome, SignInRequest, Sweep};
 use onramp_core::vault::Sensitive;
 use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig, SharedSandbox};
@@ -554,112 +553,79 @@ fn open_browser(url: String) {
     });
 }
 
-/// The authorization-code flow from a terminal: loopback by default, paste for Enphase.
+/// The authorization-code flow from a terminal (core runs the sign-in; the terminal opens the
+/// browser and reads a paste): loopback by default, paste for Enphase; Derapi's Join session
+/// when asked.
 async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Connection> {
     let provider = args.provider;
     let spec = onramp_core::providers::spec(provider);
     let oauth = spec.oauth.expect("sign-in providers have an OAuth spec");
     let configured = onramp.config().oauth_config(provider);
-    let session = args
-        .join
-        .map(|j| j == JoinArg::Session)
-        .unwrap_or(configured.join.as_deref() == Some("session"));
-    if provider == ProviderId::Derapi && session && args.again.is_none() {
-        return derapi_session(onramp, args).await;
-    }
     // A terminal has no deep link: anything but paste comes back through the loopback.
-    let mode = args.wait.redirect.unwrap_or(
-        match configured.redirect.unwrap_or(oauth.default_redirect) {
-            RedirectMode::Paste => RedirectArg::Paste,
-            _ => RedirectArg::Loopback,
+    let mode = match args.wait.redirect {
+        Some(RedirectArg::Paste) => RedirectMode::Paste,
+        Some(RedirectArg::Loopback) => RedirectMode::Loopback,
+        None => match configured.redirect.unwrap_or(oauth.default_redirect) {
+            RedirectMode::Paste => RedirectMode::Paste,
+            _ => RedirectMode::Loopback,
         },
-    );
-    match mode {
-        RedirectArg::Loopback => {
-            let lb =
-                Loopback::bind(args.wait.port.or(configured.loopback_port).unwrap_or(0)).await?;
-            let start = begin(onramp, args, Redirect::Loopback(lb.redirect_uri())).await?;
-            eprintln!(
-                "Sign-in address for the customer:\n\n  {}\n",
-                start.authorize_url
-            );
-            open_browser(start.authorize_url.clone());
+    };
+    let mut req = SignInRequest::new(args.customer, provider, mode);
+    req.options = args.options.clone();
+    req.reauthorize = args.again.map(str::to_string);
+    req.join_session = args.join.map(|j| j == JoinArg::Session);
+    req.loopback_port = args.wait.port;
+    req.wait = Duration::from_secs(args.wait.timeout);
+    let join = provider == ProviderId::Derapi
+        && args.again.is_none()
+        && req
+            .join_session
+            .unwrap_or(configured.join.as_deref() == Some("session"));
+    if join && args.options.vendor.is_none() {
+        anyhow::bail!("Derapi Join needs the device vendor: --vendor enphasevpp (Enphase Grid Services), or enphase, tesla, solaredge, sma, solis, virtual");
+    }
+    let (start, waiter) = onramp.start_sign_in(&req).await?;
+    if join {
+        eprintln!(
+            "Derapi Join for the customer:\n\n  {}\n",
+            start.authorize_url
+        );
+    } else {
+        eprintln!(
+            "Sign-in address for the customer:\n\n  {}\n",
+            start.authorize_url
+        );
+    }
+    open_browser(start.authorize_url.clone());
+    if let Some(waiter) = waiter {
+        if join {
+            eprintln!("Waiting for the customer to finish Derapi Join… (Ctrl-C cancels)");
+        } else {
             eprintln!(
                 "Waiting for the customer to sign in at {}… (Ctrl-C cancels)",
                 spec.name
             );
-            let url = lb
-                .wait(&start.state, Duration::from_secs(args.wait.timeout))
-                .await?;
-            eprintln!("Signed in; checking with {}…", spec.name);
-            Ok(onramp.complete_oauth(&url, Some(provider)).await?)
         }
-        RedirectArg::Paste => {
-            let start = begin(onramp, args, Redirect::Paste).await?;
-            eprintln!(
-                "Sign-in address for the customer:\n\n  {}\n",
-                start.authorize_url
-            );
-            open_browser(start.authorize_url.clone());
-            let stdin = std::io::stdin();
-            let mut lines = stdin.lock().lines();
-            loop {
-                let pasted = read_secret(
-                    &format!("The code {} shows (or the final address)", spec.name),
-                    &mut lines,
-                )?;
-                eprintln!("Checking with {}…", spec.name);
-                match onramp.paste(&start.state, &pasted).await {
-                    PasteOutcome::Finished(result) => return Ok(result?),
-                    // Not this sign-in's answer: the sign-in still waits; paste again.
-                    PasteOutcome::Unreadable(e) => {
-                        eprintln!("{}", e.message);
-                        if let Some(h) = &e.hint {
-                            eprintln!("hint: {h}");
-                        }
-                    }
+        return Ok(onramp.wait_sign_in(waiter).await?);
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        let pasted = read_secret(
+            &format!("The code {} shows (or the final address)", spec.name),
+            &mut lines,
+        )?;
+        eprintln!("Checking with {}…", spec.name);
+        match onramp.paste_sign_in(&start.state, &pasted).await {
+            PasteOutcome::Finished(result) => return Ok(result?),
+            // Not this sign-in's answer: the sign-in still waits; paste again.
+            PasteOutcome::Unreadable(e) => {
+                eprintln!("{}", e.message);
+                if let Some(h) = &e.hint {
+                    eprintln!("hint: {h}");
                 }
             }
         }
-    }
-}
-
-/// A new sign-in, or a re-authorization of `args.again`.
-async fn begin(
-    onramp: &Onramp,
-    args: &SignIn<'_>,
-    redirect: Redirect,
-) -> anyhow::Result<OAuthStart> {
-    Ok(match args.again {
-        Some(id) => onramp.begin_reauthorize(id, redirect).await?,
-        None => {
-            onramp
-                .begin_sign_in(args.customer, args.provider, redirect, &args.options)
-                .await?
-        }
-    })
-}
-
-/// Derapi Join session: open the Join page, then ask Derapi until the customer is done.
-async fn derapi_session(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Connection> {
-    let vendor = args
-        .options
-        .vendor
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("Derapi Join needs the device vendor: --vendor enphasevpp (Enphase Grid Services), or enphase, tesla, solaredge, sma, solis, virtual"))?;
-    let session = onramp.begin_derapi_session(args.customer, &vendor).await?;
-    eprintln!("Derapi Join for the customer:\n\n  {}\n", session.page_url);
-    open_browser(session.page_url.clone());
-    eprintln!("Waiting for the customer to finish Derapi Join… (Ctrl-C cancels)");
-    let deadline = std::time::Instant::now() + Duration::from_secs(args.wait.timeout);
-    loop {
-        if let Some(c) = onramp.poll_derapi_session(&session).await? {
-            return Ok(c);
-        }
-        if std::time::Instant::now() > deadline {
-            anyhow::bail!("The customer did not finish Derapi Join in time; nothing was saved. Start again when they are ready.");
-        }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
 }
 

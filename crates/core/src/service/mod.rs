@@ -17,6 +17,7 @@ mod join;
 mod keep_alive;
 mod oauth;
 mod refresh;
+mod sign_in;
 mod tokens;
 mod usage;
 pub mod words;
@@ -29,6 +30,7 @@ pub use keep_alive::{
 };
 pub use oauth::{PasteOutcome, Redirect};
 pub use refresh::Sweep;
+pub use sign_in::{SignInRequest, Waiter, SIGN_IN_WAIT};
 pub use usage::DerapiSession;
 
 use crate::config::Config;
@@ -79,6 +81,8 @@ pub struct Onramp {
     /// Installer accounts whose last renewal failed for now (network, 5xx): the sweep leaves
     /// them until then, so a vendor that is down is not asked every few seconds.
     account_retry: std::sync::Mutex<HashMap<ProviderId, time::OffsetDateTime>>,
+    /// The sign-ins in flight (their status and their waiters' cancellation).
+    sign_ins: sign_in::SignIns,
     lifecycle: Lifecycle,
 }
 
@@ -118,6 +122,7 @@ impl Onramp {
             account_sites: Mutex::default(),
             saved_apps: std::sync::Mutex::default(),
             account_retry: std::sync::Mutex::default(),
+            sign_ins: Default::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
             lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
         };

@@ -237,7 +237,11 @@ impl Onramp {
         }
     }
 
-    async fn finish(&self, cb: Callback, expected: Option<ProviderId>) -> Result<Connection> {
+    pub(super) async fn finish(
+        &self,
+        cb: Callback,
+        expected: Option<ProviderId>,
+    ) -> Result<Connection> {
         let now = self.now();
         let auth = Authorizations::new(&self.store, &self.vault);
         auth.check_issuer(&cb, |p| self.config.oauth_issuer(p))
