@@ -134,18 +134,20 @@ pub fn contains_token(hay: &[u8], prefix: &str) -> bool {
     })
 }
 
-/// Fails if the store (database and write-ahead log) holds anything shaped like a token the
-/// sandbox issues: `prefix` followed by at least eight token characters (so a column name such
-/// as `redirect_uri` does not count as a `ct_` token).
-pub fn assert_no_tokens_in_store(dir: &Path, prefixes: &[&str]) {
+/// No secret the sandbox issued or accepts (every token, code, client secret, API key and demo
+/// key: [`Sandbox::issued_secrets`]) is anywhere in the store's files (db, WAL, journal). The
+/// exact values are looked for: a token-shaped run of characters can occur by chance inside
+/// sealed (base64url) values, the tokens themselves cannot.
+pub fn assert_no_tokens_in_store(dir: &Path, sandbox: &Sandbox) {
     let bytes = store_bytes(dir);
-    let token_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
-    for prefix in prefixes {
-        let p = prefix.as_bytes();
-        let found = bytes
-            .windows(p.len() + 8)
-            .any(|w| w.starts_with(p) && w[p.len()..].iter().all(token_char));
-        assert!(!found, "a token ({prefix}…) is in SQLite");
+    let secrets = sandbox.issued_secrets();
+    assert!(!secrets.is_empty(), "the sandbox issued something");
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        assert!(
+            !contains(&bytes, secret),
+            "a secret the sandbox issued ({}…) is in SQLite",
+            &secret[..4]
+        );
     }
 }
 
