@@ -366,9 +366,15 @@ impl Onramp {
                 .await?;
             return Ok(Renewal::Unchanged);
         }
-        match self.renew_leased(&lease).await {
-            Ok(()) => Ok(Renewal::Renewed),
-            Err(e) => Err(e),
+        self.renew_leased(&lease).await.map(|()| Renewal::Renewed)
+    }
+
+    /// Records that the account must be signed in again, and why; the reason comes back.
+    async fn refuse_account(&self, lease: &AccountLease, why: Error) -> Error {
+        let event = words::installer_account_refused(lease.provider, &why, self.actor);
+        match self.store.account_refused(lease, &why, &event).await {
+            Ok(()) => why,
+            Err(store) => store,
         }
     }
 
@@ -380,14 +386,7 @@ impl Onramp {
                 "The Enphase installer account's saved sign-in is missing.",
             )
             .hint("Sign in again in Settings → Installer accounts.");
-            self.store
-                .account_refused(
-                    lease,
-                    &e,
-                    &words::installer_account_refused(lease.provider, &e, self.actor),
-                )
-                .await?;
-            return Err(e);
+            return Err(self.refuse_account(lease, e).await);
         };
         let opened = self
             .vault
@@ -416,14 +415,7 @@ impl Onramp {
                 "The Enphase installer account's saved sign-in has no refresh token.",
             )
             .hint("Sign in again in Settings → Installer accounts.");
-            self.store
-                .account_refused(
-                    lease,
-                    &e,
-                    &words::installer_account_refused(lease.provider, &e, self.actor),
-                )
-                .await?;
-            return Err(e);
+            return Err(self.refuse_account(lease, e).await);
         };
         let ep = self.partner_endpoints()?;
         let result = self.partner_endpoint(&ep, &app).refresh(&refresh).await;
@@ -441,15 +433,8 @@ impl Onramp {
                     .hint("Sign in again in Settings → Installer accounts."),
                     _ => partner_refused(&e, false),
                 };
-                self.store
-                    .account_refused(
-                        lease,
-                        &why,
-                        &words::installer_account_refused(lease.provider, &why, self.actor),
-                    )
-                    .await?;
                 tracing::warn!(provider = provider.as_str(), code = ?why.code, "installer account needs sign-in");
-                return Err(why);
+                return Err(self.refuse_account(lease, why).await);
             }
             Err(e) => {
                 // A refusal before Enphase did anything settles the attempt; a lost or
