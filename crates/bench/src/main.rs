@@ -597,10 +597,18 @@ async fn onramp_worker(
         .collect()
         .await;
     signed.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    eprintln!(
+        "onramp worker {}: {n} connections signed in; sweeping",
+        std::process::id()
+    );
     reset_peak();
     let cpu = cpu_seconds();
     let started = Instant::now();
-    let report = onramp.refresh_sweep(Sweep::All).await?;
+    // On the runtime's workers, as the app's keep-alive runs it (a task of its own), not on
+    // the thread that started the runtime.
+    let onramp = Arc::new(onramp);
+    let sweeping = onramp.clone();
+    let report = tokio::spawn(async move { sweeping.refresh_sweep(Sweep::All).await }).await??;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     if report.refreshed.len() != n {
@@ -618,6 +626,11 @@ async fn onramp_worker(
     windows.sort_by(f64::total_cmp);
     let at = |q: f64| windows[((windows.len() - 1) as f64 * q).round() as usize];
     onramp.close().await;
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        eprintln!("kept {}", kept.display());
+        return Err(anyhow::anyhow!("kept"));
+    }
     Ok(Run {
         name: "onramp".into(),
         n,

@@ -71,6 +71,9 @@ pub struct Onramp {
     /// How long a vendor call may take ([`Onramp::set_http_timeout`]).
     http_timeout: Duration,
     config: Config,
+    /// Each OAuth provider's endpoints as the configuration resolves them, worked out once
+    /// (every refresh asks; the configuration does not change while Onramp runs).
+    endpoints: HashMap<ProviderId, crate::providers::oauth::Endpoints>,
     status: AppStatus,
     actor: &'static str,
     account_sites: Mutex<HashMap<ProviderId, CachedSites>>,
@@ -116,6 +119,10 @@ impl Onramp {
             vault,
             http: http::Client::new()?,
             http_timeout: http::TIMEOUT,
+            endpoints: ProviderId::ALL
+                .iter()
+                .filter_map(|&p| Some((p, opts.config.oauth_endpoints(p)?)))
+                .collect(),
             config: opts.config,
             status,
             actor: opts.actor,

@@ -46,8 +46,9 @@ impl Onramp {
             ))
         })?;
         let ep = self
-            .config
-            .oauth_endpoints(provider)
+            .endpoints
+            .get(&provider)
+            .cloned()
             .ok_or_else(|| Error::internal("OAuth provider without endpoints"))?;
         Ok((oauth, ep))
     }

@@ -541,7 +541,7 @@ impl Store {
                 name = excluded.name, address = excluded.address,
                 peak_power_kw = excluded.peak_power_kw, status = excluded.status",
         )
-        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(new_id())
         .bind(connection_id)
         .bind(provider.as_str())
         .bind(&s.external_id)

@@ -242,38 +242,48 @@ impl Store {
         .await?;
         let dead: Vec<&String> = holders.iter().filter(|h| self.holder.is_dead(h)).collect();
         let lease_id = uuid::Uuid::new_v4().simple().to_string();
+        let ids_json = serde_json::to_string(ids).unwrap_or_default();
         let mut tx = self.write_tx().await?;
-        let rows = sqlx::query(
+        sqlx::query(
             "UPDATE connections SET lease_holder = ?, lease_id = ?, lease_until = ?,
                 refresh_started_at = COALESCE(refresh_started_at, ?)
              WHERE id IN (SELECT value FROM json_each(?)) AND kind = 'oauth'
                 AND state NOT IN ('needs_reauth', 'revoked')
                 AND (lease_id IS NULL OR lease_until < ?
-                     OR lease_holder IN (SELECT value FROM json_each(?)))
-             RETURNING id, generation, sealed, refresh_started_at",
+                     OR lease_holder IN (SELECT value FROM json_each(?)))",
         )
         .bind(self.holder.id())
         .bind(&lease_id)
         .bind(unix_ms(now + LEASE))
         .bind(&started)
-        .bind(serde_json::to_string(ids).unwrap_or_default())
+        .bind(&ids_json)
         .bind(unix_ms(now))
         .bind(serde_json::to_string(&dead).unwrap_or_default())
-        .fetch_all(&mut *tx)
+        .execute(&mut *tx)
+        .await?;
+        // What was taken comes back as one value (the store hands each row of an answer over
+        // on its own, which for a chunk costs more than the update).
+        let taken: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(id, generation, sealed, refresh_started_at))
+             FROM connections WHERE id IN (SELECT value FROM json_each(?)) AND lease_id = ?",
+        )
+        .bind(&ids_json)
+        .bind(&lease_id)
+        .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
+        let rows: Vec<(String, i64, Option<String>, Option<String>)> = serde_json::from_str(&taken)
+            .map_err(|e| Error::storage(format!("The leases just taken are unreadable ({e}).")))?;
+        let taken = std::time::Instant::now();
         Ok(rows
-            .iter()
-            .map(|r| {
-                let since: Option<String> = r.get("refresh_started_at");
-                Leased {
-                    connection_id: r.get("id"),
-                    lease_id: lease_id.clone(),
-                    generation: r.get("generation"),
-                    sealed: r.get("sealed"),
-                    in_doubt_since: since.filter(|s| s != &started),
-                    taken: std::time::Instant::now(),
-                }
+            .into_iter()
+            .map(|(connection_id, generation, sealed, since)| Leased {
+                connection_id,
+                lease_id: lease_id.clone(),
+                generation,
+                sealed,
+                in_doubt_since: since.filter(|s| s != &started),
+                taken,
             })
             .collect())
     }

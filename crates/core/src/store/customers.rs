@@ -23,7 +23,7 @@ impl Store {
         }
         let now = self.now();
         let c = Customer {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: new_id(),
             name: name.to_string(),
             address: opt_trim(&input.address),
             email: opt_trim(&input.email),

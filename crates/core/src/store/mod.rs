@@ -71,9 +71,12 @@ pub struct Store {
     clock: std::sync::Arc<std::sync::RwLock<std::sync::Arc<dyn Clock>>>,
 }
 
-/// A new row id.
+/// A new row id: a time-ordered UUID (version 7), so rows made together sit together in the
+/// store's indexes. A sweep refreshes connections in the order they were made, and the pages its
+/// commits rewrite (the rows, the activity log's index by customer) are then a few neighbours
+/// rather than one page per refresh scattered over the file.
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// Where a connection's sealed secrets belong (its row and generation).

@@ -137,26 +137,39 @@ impl Store {
     /// Says for each record whether it landed.
     async fn write_refreshes(&self, records: &[RefreshRecord]) -> Result<Vec<bool>> {
         let now = self.now();
-        let updates = serde_json::Value::Array(
-            records
+        // The batch goes to SQLite as one JSON array (one statement for all its rows),
+        // serialized straight from the records.
+        #[derive(serde::Serialize)]
+        struct Update<'a> {
+            id: &'a str,
+            generation: i64,
+            lease_id: &'a str,
+            sealed: &'a str,
+            scopes: Option<&'a str>,
+            access_expires_at: Option<&'a str>,
+            refresh_expires_at: Option<&'a str>,
+            tokens_issued_at: &'a str,
+            learned: Option<String>,
+        }
+        let updates = serde_json::to_string(
+            &records
                 .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.connection_id,
-                        "generation": r.generation,
-                        "lease_id": r.lease_id,
-                        "sealed": r.sealed,
-                        "scopes": r.scopes,
-                        "access_expires_at": r.access_expires_at,
-                        "refresh_expires_at": r.refresh_expires_at,
-                        "tokens_issued_at": r.tokens_issued_at,
-                        "learned": details_json(&r.learned),
-                    })
+                .map(|r| Update {
+                    id: &r.connection_id,
+                    generation: r.generation,
+                    lease_id: &r.lease_id,
+                    sealed: &r.sealed,
+                    scopes: r.scopes.as_deref(),
+                    access_expires_at: r.access_expires_at.as_deref(),
+                    refresh_expires_at: r.refresh_expires_at.as_deref(),
+                    tokens_issued_at: &r.tokens_issued_at,
+                    learned: details_json(&r.learned),
                 })
-                .collect(),
-        );
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| Error::internal(format!("cannot write a refresh batch: {e}")))?;
         let mut tx = self.write_tx().await?;
-        let landed: std::collections::HashSet<String> = sqlx::query_scalar(
+        let written = sqlx::query(
             "UPDATE connections SET
                 sealed = u.sealed, generation = connections.generation + 1,
                 lease_holder = NULL, lease_id = NULL, lease_until = NULL, refresh_started_at = NULL,
@@ -180,30 +193,57 @@ impl Store {
                    FROM json_each(?)) AS u
              WHERE connections.id = u.id AND connections.generation = u.generation
                 AND connections.lease_id = u.lease_id
-             RETURNING connections.id",
+             ",
         )
         .bind(&now)
         .bind(&now)
-        .bind(updates.to_string())
-        .fetch_all(&mut *tx)
+        .bind(&updates)
+        .execute(&mut *tx)
         .await?
-        .into_iter()
-        .collect();
-        let events = serde_json::Value::Array(
-            records
+        .rows_affected();
+        // Usually every write landed. Otherwise those that did are the rows now holding the
+        // sealed value their record carries (a fresh nonce each: no other write has it), told
+        // in one value (the store hands each row of an answer over on its own).
+        let landed: std::collections::HashSet<String> = if written as usize == records.len() {
+            records.iter().map(|r| r.connection_id.clone()).collect()
+        } else {
+            let ids: String = sqlx::query_scalar(
+                "SELECT json_group_array(c.id) FROM json_each(?) AS u
+                 JOIN connections AS c ON c.id = json_extract(u.value, '$.id')
+                    AND c.sealed = json_extract(u.value, '$.sealed')",
+            )
+            .bind(&updates)
+            .fetch_one(&mut *tx)
+            .await?;
+            serde_json::from_str::<Vec<String>>(&ids)
+                .map_err(|e| {
+                    Error::storage(format!("The refreshes just written are unreadable ({e})."))
+                })?
+                .into_iter()
+                .collect()
+        };
+        #[derive(serde::Serialize)]
+        struct Event<'a> {
+            customer_id: &'a str,
+            connection_id: &'a str,
+            provider: &'a str,
+            summary: &'a str,
+            actor: &'a str,
+        }
+        let events = serde_json::to_string(
+            &records
                 .iter()
                 .filter(|r| landed.contains(&r.connection_id))
-                .map(|r| {
-                    serde_json::json!({
-                        "customer_id": r.customer_id,
-                        "connection_id": r.connection_id,
-                        "provider": r.provider.as_str(),
-                        "summary": r.summary,
-                        "actor": r.actor,
-                    })
+                .map(|r| Event {
+                    customer_id: &r.customer_id,
+                    connection_id: &r.connection_id,
+                    provider: r.provider.as_str(),
+                    summary: &r.summary,
+                    actor: &r.actor,
                 })
-                .collect(),
-        );
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| Error::internal(format!("cannot write a refresh batch: {e}")))?;
         sqlx::query(
             "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
              SELECT ?, json_extract(value, '$.customer_id'), json_extract(value, '$.connection_id'),
@@ -212,7 +252,7 @@ impl Store {
              FROM json_each(?) ORDER BY key",
         )
         .bind(&now)
-        .bind(events.to_string())
+        .bind(events)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -33,7 +33,7 @@ impl Store {
                      updated_at = excluded.updated_at
                  RETURNING id",
             )
-            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(new_id())
             .bind(customer_id)
             .bind(connection_id)
             .bind(&s.source_key)
