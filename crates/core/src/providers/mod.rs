@@ -6,6 +6,7 @@ pub mod enphase;
 pub mod http;
 pub mod metry;
 pub mod oauth;
+mod paging;
 pub mod pelm;
 pub mod sma;
 pub mod solaredge;
