@@ -16,13 +16,38 @@ use onramp_core::model::{
 };
 use onramp_core::service::Sweep;
 use onramp_core::{Code, Onramp};
-use onramp_sandbox::{LostAnswer, OAuthVendor};
+use onramp_sandbox::{EnphasePartner, LostAnswer, OAuthVendor};
 
 async fn with_clock(w: &World) -> (Onramp, Arc<ManualClock>) {
     let mut onramp = w.open().await;
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
     onramp.set_lifecycle(clock.clone(), Policy::default());
     (onramp, clock)
+}
+
+/// What most tests start from: a world, an Onramp on a clock of its own, and the partner
+/// application signed in as the installer company's Enlighten user.
+struct SignedIn {
+    w: World,
+    onramp: Onramp,
+    clock: Arc<ManualClock>,
+    p: EnphasePartner,
+}
+
+async fn signed_in() -> SignedIn {
+    let w = World::new().await;
+    let (onramp, clock) = with_clock(&w).await;
+    let p = w.sandbox.enphase_partner();
+    onramp
+        .save_installer_account(enphase_partner_input(&p, &p.password))
+        .await
+        .unwrap();
+    SignedIn {
+        w,
+        onramp,
+        clock,
+        p,
+    }
 }
 
 async fn account(onramp: &Onramp) -> onramp_core::model::InstallerAccount {
@@ -165,13 +190,9 @@ async fn signs_in_lists_systems_and_keeps_no_password() {
 
 #[tokio::test]
 async fn the_day_long_sign_in_is_renewed_before_it_lapses_and_on_use() {
-    let w = World::new().await;
-    let (onramp, clock) = with_clock(&w).await;
-    let p = w.sandbox.enphase_partner();
-    onramp
-        .save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn {
+        w, onramp, clock, ..
+    } = signed_in().await;
     let before = w.sandbox.refresh_stats(OAuthVendor::Enphase);
 
     // Not due yet: a sweep leaves it.
@@ -227,12 +248,12 @@ async fn the_day_long_sign_in_is_renewed_before_it_lapses_and_on_use() {
 
 #[tokio::test]
 async fn two_onramps_renew_the_account_once() {
-    let w = World::new().await;
-    let (a, clock_a) = with_clock(&w).await;
-    let p = w.sandbox.enphase_partner();
-    a.save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn {
+        w,
+        onramp: a,
+        clock: clock_a,
+        ..
+    } = signed_in().await;
     let (b, clock_b) = with_clock(&w).await;
     // Each answer takes a while, so the two overlap.
     w.sandbox
@@ -262,13 +283,12 @@ async fn two_onramps_renew_the_account_once() {
 
 #[tokio::test]
 async fn a_refused_renewal_asks_the_installer_in_settings_and_a_new_sign_in_mends_it() {
-    let w = World::new().await;
-    let (onramp, clock) = with_clock(&w).await;
-    let p = w.sandbox.enphase_partner();
-    onramp
-        .save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn {
+        w,
+        onramp,
+        clock,
+        p,
+    } = signed_in().await;
     // Enphase refuses the refresh token (the Enlighten password was changed, say).
     w.sandbox.set_token_fault(OAuthVendor::Enphase, 400, 1);
     clock.advance(Duration::from_secs(23 * 3600));
@@ -324,13 +344,9 @@ async fn a_refused_renewal_asks_the_installer_in_settings_and_a_new_sign_in_mend
 
 #[tokio::test]
 async fn a_renewal_whose_answer_was_lost_is_told_apart_from_a_refusal() {
-    let w = World::new().await;
-    let (onramp, clock) = with_clock(&w).await;
-    let p = w.sandbox.enphase_partner();
-    onramp
-        .save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn {
+        w, onramp, clock, ..
+    } = signed_in().await;
     // Enphase rotates the token, and its answer breaks on the way: the new token is lost.
     // Enphase is strict (single use), as the sandbox is by default.
     w.sandbox
@@ -366,13 +382,9 @@ async fn a_renewal_whose_answer_was_lost_is_told_apart_from_a_refusal() {
 
 #[tokio::test]
 async fn with_a_retry_window_a_lost_answer_costs_nothing() {
-    let w = World::new().await;
-    let (onramp, clock) = with_clock(&w).await;
-    let p = w.sandbox.enphase_partner();
-    onramp
-        .save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn {
+        w, onramp, clock, ..
+    } = signed_in().await;
     w.sandbox
         .set_reuse_window(OAuthVendor::Enphase, Duration::from_secs(5));
     w.sandbox
@@ -393,13 +405,7 @@ async fn with_a_retry_window_a_lost_answer_costs_nothing() {
 
 #[tokio::test]
 async fn an_account_saved_the_earlier_way_must_sign_in_again() {
-    let w = World::new().await;
-    let onramp = w.open().await;
-    let p = w.sandbox.enphase_partner();
-    onramp
-        .save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn { w, onramp, p, .. } = signed_in().await;
     onramp.close().await;
     // Make the folder as an Onramp before partner sign-ins left it: the account row without
     // the columns of migration 7 (a pasted partner token in its sealed secrets).
@@ -450,12 +456,12 @@ async fn an_account_saved_the_earlier_way_must_sign_in_again() {
 
 #[tokio::test]
 async fn a_backup_brings_the_signed_in_account_to_a_new_laptop() {
-    let w = World::new().await;
-    let (a, clock) = with_clock(&w).await;
-    let p = w.sandbox.enphase_partner();
-    a.save_installer_account(enphase_partner_input(&p, &p.password))
-        .await
-        .unwrap();
+    let SignedIn {
+        w,
+        onramp: a,
+        clock,
+        ..
+    } = signed_in().await;
     // Renewed once, so its secrets are sealed at a later generation than a fresh row's.
     clock.advance(Duration::from_secs(23 * 3600));
     let r = a.refresh_sweep(Sweep::Due).await.unwrap();

@@ -1010,7 +1010,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }) => {
             let p: ProviderId = (*provider).into();
             let spec = onramp_core::providers::spec(p);
-            if *public && !onramp_core::providers::oauth::public_client_allowed(p) {
+            if *public && !onramp_core::providers::public_client_allowed(p) {
                 return Err(Error::validation(format!(
                     "{} does not accept public clients: its apps always have a client secret.",
                     spec.name
@@ -1028,7 +1028,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             } else {
                 let s = read_secret(&format!("{} client secret", spec.name), &mut lines)?;
                 if s.trim().is_empty() {
-                    let public_hint = if onramp_core::providers::oauth::public_client_allowed(p) {
+                    let public_hint = if onramp_core::providers::public_client_allowed(p) {
                         " (or pass --public for a public app, PKCE only)"
                     } else {
                         ""

@@ -356,7 +356,7 @@ impl Config {
         let own = self
             .oauth_endpoints(provider)
             .is_some_and(|ep| ep.authorize_url == Endpoints::defaults(spec).authorize_url);
-        own.then(|| crate::providers::oauth::documented_issuer(provider))
+        own.then(|| crate::providers::documented_issuer(provider))
             .flatten()
             .map(str::to_string)
     }

@@ -13,6 +13,7 @@ pub mod providers;
 pub mod seal;
 #[cfg(target_os = "linux")]
 mod secret_service;
+pub mod sensitive;
 pub mod service;
 pub mod store;
 pub mod usage;

@@ -19,7 +19,7 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::error::{Code, Error, Result};
-use crate::vault::Sensitive;
+use crate::sensitive::Sensitive;
 
 const PREFIX: &str = "o1";
 const NONCE_LEN: usize = 24;

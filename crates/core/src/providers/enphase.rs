@@ -13,6 +13,7 @@ use super::http::Client;
 use serde_json::Value;
 
 use super::oauth::{api_get, join, str_of, AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
+use super::paging::{Page, Paging, Total};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
 use crate::model::{KeyInput, ProviderId, RedirectMode};
@@ -96,29 +97,32 @@ pub async fn partner_systems(
     access_token: &Sensitive<String>,
     api_key: &Sensitive<String>,
 ) -> Result<Vec<VendorSite>> {
-    let url = format!("{}/api/v4/systems", api_url.trim_end_matches('/'));
-    let mut out = Vec::new();
-    for page in 1.. {
-        let p = page.to_string();
-        let size = PAGE.to_string();
-        let v = super::oauth::api_get(
-            client,
-            "Enphase",
-            &url,
-            access_token,
-            &[("key", api_key.expose()), ("page", &p), ("size", &size)],
-        )
-        .await?;
-        let batch = enphase_systems(&v);
-        let total = v.get("total").and_then(serde_json::Value::as_u64);
-        let n = batch.len();
-        out.extend(batch);
-        let done = n < PAGE || total.is_some_and(|t| out.len() as u64 >= t) || page >= 1000;
-        if done {
-            break;
-        }
-    }
-    Ok(out)
+    let url = &format!("{}/api/v4/systems", api_url.trim_end_matches('/'));
+    let size = &PAGE.to_string();
+    let paging = Paging {
+        full: Some(PAGE),
+        max_pages: 1000,
+    };
+    paging
+        .all(|page| async move {
+            let p = page.to_string();
+            let v = api_get(
+                client,
+                "Enphase",
+                url,
+                access_token,
+                &[("key", api_key.expose()), ("page", &p), ("size", size)],
+            )
+            .await?;
+            Ok(Page {
+                items: enphase_systems(&v),
+                total: v
+                    .get("total")
+                    .and_then(serde_json::Value::as_u64)
+                    .map_or(Total::Unsaid, Total::Items),
+            })
+        })
+        .await
 }
 
 /// What the installer types to sign the partner application in.

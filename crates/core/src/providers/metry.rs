@@ -7,8 +7,8 @@ use super::http::Client;
 use super::oauth::{api_get, OAuthHosts, OAuthSpec, TokenStyle};
 use super::{Discovery, ProviderSpec, UsageRequest, Vendor, VendorFuture, VendorSite, VendorUsage};
 use crate::error::Result;
-use crate::model::{ProviderId, RedirectMode, UsageMonth};
-use crate::store::NewSeries;
+use crate::model::{NewSeries, ProviderId, RedirectMode, UsageMonth};
+
 use crate::vault::Sensitive;
 
 pub static OAUTH: OAuthSpec = OAuthSpec {

@@ -6,6 +6,7 @@ pub mod enphase;
 pub mod http;
 pub mod metry;
 pub mod oauth;
+mod paging;
 pub mod pelm;
 pub mod sma;
 pub mod solaredge;
@@ -71,6 +72,28 @@ pub fn vendor(id: ProviderId) -> &'static dyn Vendor {
 /// A provider's facts.
 pub fn spec(id: ProviderId) -> &'static ProviderSpec {
     vendor(id).spec()
+}
+
+/// Whether a vendor accepts a public client (PKCE, no client secret) at its token endpoint.
+///
+/// - Tesla: yes. Its "Open Source Apps" use the authorization code flow with PKCE and a client
+///   id without a secret (developer.tesla.com, Fleet API authentication; vendors.md §1).
+/// - SMA: no. SMA issues each app a client id and secret when it registers the app by hand, and
+///   documents no public client (vendors.md §3).
+/// - Enphase (HTTP Basic with the secret), SolarEdge V2 (JSON body with `client_secret`), Metry,
+///   UtilityAPI (HTTP Basic), Pelm (`Pelm-Secret`) and Derapi (client credentials): the secret
+///   is part of every documented token request.
+pub fn public_client_allowed(provider: ProviderId) -> bool {
+    vendor(provider).public_client_allowed()
+}
+
+/// The issuer identifier a vendor's authorization server puts in its authorization responses
+/// (RFC 9207 `iss`; Tesla names the same parameter `issuer`), where the vendor documents or
+/// sends one. Tesla's sign-in comes back with `issuer=https://auth.tesla.com/oauth2/v3` (the
+/// issuer of its OpenID configuration). No other vendor Onramp signs in with sends one; an
+/// issuer can be declared for any provider with `issuer` in `onramp.toml`.
+pub fn documented_issuer(provider: ProviderId) -> Option<&'static str> {
+    vendor(provider).documented_issuer()
 }
 
 /// What a vendor's site discovery gets after the customer signed in.
@@ -176,7 +199,7 @@ pub struct AppCheck<'a> {
 pub struct VendorUsage {
     pub sites: Vec<VendorSite>,
     pub source: String,
-    pub series: Vec<crate::store::NewSeries>,
+    pub series: Vec<crate::model::NewSeries>,
     /// The account's name, where the vendor gives one (Metry).
     pub account: Option<String>,
 }
@@ -208,13 +231,13 @@ pub trait Vendor: Sync {
     }
 
     /// Whether the vendor accepts a public client (PKCE, no secret): see
-    /// [`oauth::public_client_allowed`].
+    /// [`public_client_allowed`].
     fn public_client_allowed(&self) -> bool {
         false
     }
 
     /// The issuer the vendor names in its authorization answers: see
-    /// [`oauth::documented_issuer`].
+    /// [`documented_issuer`].
     fn documented_issuer(&self) -> Option<&'static str> {
         None
     }

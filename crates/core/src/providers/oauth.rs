@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use super::http::{self, Client};
 use crate::error::{Code, Error, Result, TokenError};
-use crate::model::ProviderId;
 use crate::vault::Sensitive;
 
 /// How a vendor's token endpoint wants the client authenticated and the parameters sent.
@@ -62,7 +61,7 @@ pub struct OAuthSpec {
 }
 
 /// A vendor app's credentials: the client id (not secret), the secret and Enphase's API key.
-/// A public client (PKCE only, where the vendor allows one: [`public_client_allowed`]) has no
+/// A public client (PKCE only, where the vendor allows one: [`super::public_client_allowed`]) has no
 /// secret.
 #[derive(Clone, Debug)]
 pub struct AppCredentials {
@@ -73,35 +72,13 @@ pub struct AppCredentials {
 
 impl AppCredentials {
     /// The secret as sent where the vendor's token style always carries one (empty for a
-    /// public client, which those vendors never accept: see [`public_client_allowed`]).
+    /// public client, which those vendors never accept: see [`super::public_client_allowed`]).
     pub fn secret(&self) -> &str {
         self.client_secret
             .as_ref()
             .map(|s| s.expose().as_str())
             .unwrap_or_default()
     }
-}
-
-/// Whether a vendor accepts a public client (PKCE, no client secret) at its token endpoint.
-///
-/// - Tesla: yes. Its "Open Source Apps" use the authorization code flow with PKCE and a client
-///   id without a secret (developer.tesla.com, Fleet API authentication; vendors.md §1).
-/// - SMA: no. SMA issues each app a client id and secret when it registers the app by hand, and
-///   documents no public client (vendors.md §3).
-/// - Enphase (HTTP Basic with the secret), SolarEdge V2 (JSON body with `client_secret`), Metry,
-///   UtilityAPI (HTTP Basic), Pelm (`Pelm-Secret`) and Derapi (client credentials): the secret
-///   is part of every documented token request.
-pub fn public_client_allowed(provider: ProviderId) -> bool {
-    super::vendor(provider).public_client_allowed()
-}
-
-/// The issuer identifier a vendor's authorization server puts in its authorization responses
-/// (RFC 9207 `iss`; Tesla names the same parameter `issuer`), where the vendor documents or
-/// sends one. Tesla's sign-in comes back with `issuer=https://auth.tesla.com/oauth2/v3` (the
-/// issuer of its OpenID configuration). No other vendor Onramp signs in with sends one; an
-/// issuer can be declared for any provider with `issuer` in `onramp.toml`.
-pub fn documented_issuer(provider: ProviderId) -> Option<&'static str> {
-    super::vendor(provider).documented_issuer()
 }
 
 /// An authorize or token endpoint as `onramp.toml` gives it. Decided by the URL's shape alone:

@@ -16,6 +16,7 @@ use super::oauth::{OAuthHosts, OAuthSpec, TokenStyle};
 use serde_json::Value;
 
 use super::oauth::{api_get, join, str_of};
+use super::paging::{Page, Paging, Total};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
 use crate::model::{KeyInput, ProviderId, RedirectMode};
@@ -198,7 +199,7 @@ async fn get_page(
     client: &Client,
     base_url: &str,
     key: &Sensitive<String>,
-    page: usize,
+    page: u32,
 ) -> Result<Vec<Site>> {
     let url = format!("{}/v2/sites", base_url.trim_end_matches('/'));
     let resp = client
@@ -231,16 +232,19 @@ pub async fn list_sites(
     base_url: &str,
     key: &Sensitive<String>,
 ) -> Result<Vec<VendorSite>> {
-    let mut sites = Vec::new();
-    for page in 1.. {
-        let p = get_page(client, base_url, key, page).await?;
-        let got = p.len();
-        sites.extend(p.into_iter().map(VendorSite::from));
-        if got < PAGE || page >= 200 {
-            break;
-        }
-    }
-    Ok(sites)
+    let paging = Paging {
+        full: Some(PAGE),
+        max_pages: 200,
+    };
+    paging
+        .all(|page| async move {
+            let sites = get_page(client, base_url, key, page).await?;
+            Ok(Page {
+                items: sites.into_iter().map(VendorSite::from).collect(),
+                total: Total::Unsaid,
+            })
+        })
+        .await
 }
 
 /// SolarEdge's implementation of [`Vendor`].

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::http::{self, Client};
+use super::paging::{Page, Paging, Total};
 use super::{Credential, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
 use crate::model::{KeyInput, ProviderId};
@@ -81,11 +82,11 @@ struct Envelope<T> {
 
 #[derive(Deserialize)]
 struct StationData {
-    page: Page,
+    page: StationPage,
 }
 
 #[derive(Deserialize)]
-struct Page {
+struct StationPage {
     #[serde(default)]
     pages: Option<u32>,
     #[serde(default)]
@@ -224,32 +225,37 @@ pub async fn list_stations(
     key_id: &Sensitive<String>,
     key_secret: &Sensitive<String>,
 ) -> Result<Vec<VendorSite>> {
-    let mut sites = Vec::new();
-    let mut page_no = 1u32;
-    loop {
-        let data: StationData = call(
-            client,
-            base_url,
-            "/v1/api/userStationList",
-            &json!({"pageNo": page_no, "pageSize": PAGE_SIZE}),
-            key_id,
-            key_secret,
-        )
-        .await?;
-        let got = data.page.records.len();
-        sites.extend(data.page.records.into_iter().map(VendorSite::from));
-        let pages = data.page.pages.unwrap_or_else(|| {
-            data.page
-                .total
-                .map(|t| t.div_ceil(PAGE_SIZE))
-                .unwrap_or(page_no)
-        });
-        if got == 0 || page_no >= pages || page_no >= 100 {
-            break;
-        }
-        page_no += 1;
-    }
-    Ok(sites)
+    let paging = Paging {
+        full: None,
+        max_pages: 100,
+    };
+    paging
+        .all(|page_no| async move {
+            let data: StationData = call(
+                client,
+                base_url,
+                "/v1/api/userStationList",
+                &json!({"pageNo": page_no, "pageSize": PAGE_SIZE}),
+                key_id,
+                key_secret,
+            )
+            .await?;
+            let StationPage {
+                pages,
+                total,
+                records,
+            } = data.page;
+            let total = match (pages, total) {
+                (Some(p), _) => Total::Pages(p.into()),
+                (None, Some(t)) => Total::Pages(t.div_ceil(PAGE_SIZE).into()),
+                (None, None) => Total::Unsaid,
+            };
+            Ok(Page {
+                items: records.into_iter().map(VendorSite::from).collect(),
+                total,
+            })
+        })
+        .await
 }
 
 /// Solis's implementation of [`Vendor`].

@@ -6,7 +6,7 @@ use super::Onramp;
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers;
-use crate::providers::oauth::{self as vendor_oauth, AppCredentials};
+use crate::providers::oauth::AppCredentials;
 use crate::seal::Secrets;
 use crate::store::{app_aad, app_row};
 use crate::vault::Sensitive;
@@ -34,7 +34,7 @@ impl Onramp {
             .open(&app_aad(&app_row(provider, "oauth_app")), &sealed)
             .await?;
         let client_secret = secrets.get(CLIENT_SECRET).cloned();
-        if client_secret.is_none() && !vendor_oauth::public_client_allowed(provider) {
+        if client_secret.is_none() && !providers::public_client_allowed(provider) {
             return Err(not_set());
         }
         let app = AppCredentials {
@@ -54,7 +54,7 @@ impl Onramp {
 
     /// Saves a vendor app registration: the client id in the store, the secrets in the vault.
     /// An empty secret saves a public client (PKCE only), where the vendor allows one
-    /// ([`vendor_oauth::public_client_allowed`]); elsewhere it is refused.
+    /// ([`providers::public_client_allowed`]); elsewhere it is refused.
     pub async fn save_oauth_app(
         &self,
         provider: ProviderId,
@@ -68,7 +68,7 @@ impl Onramp {
         if client_id.is_empty() {
             return Err(Error::validation("Enter the app's client id."));
         }
-        if public && !vendor_oauth::public_client_allowed(provider) {
+        if public && !providers::public_client_allowed(provider) {
             let name = providers::spec(provider).name;
             return Err(Error::validation(format!(
                 "Enter the client secret: {name} apps always have one."
@@ -125,7 +125,7 @@ impl Onramp {
                 client_id,
                 source,
                 needs_api_key: oauth.needs_api_key,
-                public_client: vendor_oauth::public_client_allowed(id),
+                public_client: providers::public_client_allowed(id),
                 redirect_mode,
                 modes: spec
                     .info(false)

@@ -1,10 +1,13 @@
-//! Checking a signed-in connection: with the company's app where the vendor is checked that
-//! way, otherwise with the access token (renewed first when it is due).
+//! Asking the vendor again about a connection: a key connection with its stored key (an
+//! installer account's only for the sites picked for this customer); a signed-in one with the
+//! company's app where the vendor is checked that way, otherwise with the access token (renewed
+//! first when it is due). A refusal is recorded as the connection's error; a transient failure
+//! changes nothing.
 
 use std::collections::BTreeMap;
 
 use super::Onramp;
-use crate::error::{Code, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers;
 
@@ -81,5 +84,65 @@ impl Onramp {
             })
             .await;
         self.record_check(&conn.id, found).await
+    }
+
+    /// Asks the vendor again with the stored credential: refreshes the sites and the health state.
+    /// A vendor refusal marks the connection `error` with the reason; a transient failure
+    /// (network, rate limit) is returned and changes nothing.
+    pub async fn check_connection(&self, id: &str) -> Result<Connection> {
+        let conn = self.store.connection(id).await?;
+        if conn.kind == CredentialKind::Oauth {
+            return self.check_oauth_connection(conn).await;
+        }
+        let credential = match conn.kind {
+            CredentialKind::InstallerAccount => self
+                .account_credential(conn.provider)
+                .await?
+                .ok_or_else(|| {
+                    Error::new(
+                        Code::NotConfigured,
+                        "The key of this connection is no longer configured.",
+                    )
+                    .hint("Connect the customer again with a current key.")
+                })?,
+            CredentialKind::CustomerKey | CredentialKind::Oauth => {
+                self.connection_credential(&conn).await?
+            }
+        };
+        let found = providers::list_sites(
+            &self.http,
+            conn.provider,
+            &self.base_url(conn.provider),
+            &credential,
+        )
+        .await;
+        let found = found.map(|all| match conn.kind {
+            CredentialKind::CustomerKey | CredentialKind::Oauth => all,
+            // Only the sites picked for this customer, not the whole installer account.
+            CredentialKind::InstallerAccount => all
+                .into_iter()
+                .filter(|s| conn.sites.iter().any(|k| k.external_id == s.external_id))
+                .collect(),
+        });
+        self.record_check(id, found).await
+    }
+
+    /// Records what asking the vendor again found: the sites, or the vendor's refusal as the
+    /// connection's error. A transient failure (network, rate limit) is returned and changes nothing.
+    async fn record_check(&self, id: &str, found: Result<Vec<VendorSite>>) -> Result<Connection> {
+        match found {
+            Ok(sites) => {
+                self.store
+                    .record_check(id, None, &sites, self.actor)
+                    .await?
+            }
+            Err(e) if e.code == Code::VendorRejected => {
+                self.store
+                    .record_check(id, Some(&e.info()), &[], self.actor)
+                    .await?
+            }
+            Err(e) => return Err(e),
+        }
+        self.store.connection(id).await
     }
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod backup;
+mod connection_state;
 mod connections;
 mod custody;
 mod customers;
@@ -20,7 +21,8 @@ pub use backup::{
     would_replace, ConnectionRow, CustomerRow, EventRow, KeyChange, ProviderAppRow, SiteRow,
     Snapshot, UsageMonthRow, UsageSeriesRow,
 };
-pub use connections::{GrantRefused, NewConnection, NewGrant, NewSites};
+pub use connection_state::GrantRefused;
+pub use connections::{NewConnection, NewGrant, NewSites};
 pub(crate) use custody::lease_lost;
 pub use custody::{LeaseHolder, Leased, LegacyRow, SealedRow, LEASE};
 pub use events::NewEvent;

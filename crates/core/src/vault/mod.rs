@@ -16,15 +16,24 @@
 //! back, so a keyring that only pretends to keep secrets is caught before anything is sealed.
 //! Secrets of the earlier layout (one keyring entry per secret) are read and removed through
 //! [`Vault::legacy_get`] and [`Vault::legacy_delete`] when a data folder moves over.
+//!
+//! This file holds the key's lifecycle (unlock, seal, open, rotate); `keyring.rs` the entries'
+//! backends (the OS keyring, or memory). Secrets in memory ([`Sensitive`] and the one-kind
+//! strings) live in [`crate::sensitive`], below both the vault and the seal, and are re-exported
+//! here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde::Serialize;
-
 use crate::error::{Code, Error, Result};
 use crate::model::{VaultState, VaultStatus};
 use crate::seal::{key_id_of, Aad, DataKey, Secrets};
+
+mod keyring;
+
+use keyring::{backend_name, Backend};
+
+pub use crate::sensitive::{mask, AuthCode, OAuthState, Sensitive};
 
 /// Where the vault finds and records the data folder's key: the store
 /// ([`crate::store::Store`] implements it), which the vault does not depend on.
@@ -39,88 +48,6 @@ pub trait KeyRecord: Sync {
     ) -> impl std::future::Future<Output = Result<String>> + Send;
 }
 
-/// A secret in memory. Prints as `***` and refuses to be serialized, so it cannot slip into
-/// logs, events, JSON sent to the UI, or the database.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sensitive<T>(T);
-
-impl<T> Sensitive<T> {
-    pub fn new(value: T) -> Self {
-        Sensitive(value)
-    }
-
-    /// The secret itself: only the vault and request builders should call this.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> std::fmt::Debug for Sensitive<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl<T> Serialize for Sensitive<T> {
-    fn serialize<S: serde::Serializer>(&self, _: S) -> std::result::Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom("refusing to serialize a secret"))
-    }
-}
-
-impl Sensitive<String> {
-    /// The last characters of the secret, for recognising it ("…B1O6"). Short secrets show nothing.
-    pub fn hint(&self) -> String {
-        mask(&self.0)
-    }
-}
-
-/// A secret string of one kind: prints as `Name(***)` and is never serialized. Distinct kinds
-/// are distinct types, so passing one where another is expected does not compile.
-macro_rules! secret_string {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn new(value: impl Into<String>) -> Self {
-                $name(value.into())
-            }
-
-            /// The secret itself: for the request that sends it, and the state's hash.
-            pub fn expose(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "(***)"))
-            }
-        }
-    };
-}
-
-secret_string!(
-    /// An OAuth authorization code (RFC 6749 §4.1.2): whoever holds it before it is exchanged
-    /// can finish the sign-in.
-    AuthCode
-);
-secret_string!(
-    /// An OAuth `state` (RFC 6749 §10.12): the sign-in's one-time key, stored only as its hash.
-    OAuthState
-);
-
-/// A masked form of a credential: the last 4 characters when it is long enough to keep most of it hidden.
-pub fn mask(value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    if chars.len() >= 12 {
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("…{tail}")
-    } else {
-        "…".to_string()
-    }
-}
 /// How long unlocking may wait for the keyring before Onramp opens without it.
 const UNLOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -192,99 +119,6 @@ fn not_unlocked() -> Error {
         "Onramp cannot open its secure storage: the system keyring is locked or not running. Nothing was saved.",
     )
     .hint("Unlock the keyring (GNOME Keyring or KWallet unlock when you sign in to the desktop), then press Try again.")
-}
-
-/// Where the keyring entries go: the OS keyring, or (benchmarks, unit tests) this process's memory.
-#[derive(Clone)]
-enum Backend {
-    Keyring,
-    Memory(Arc<Mutex<HashMap<String, String>>>),
-}
-
-impl std::fmt::Debug for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Backend::Keyring => "Keyring",
-            Backend::Memory(_) => "Memory",
-        })
-    }
-}
-
-fn backend_name() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "macOS Keychain"
-    } else if cfg!(target_os = "windows") {
-        "Windows Credential Manager"
-    } else {
-        "Secret Service"
-    }
-}
-
-/// Where the OS keyring is reached: the Secret Service (one connection for the process) on
-/// Linux, the `keyring` crate's native stores elsewhere.
-#[cfg(target_os = "linux")]
-mod os {
-    use crate::error::Result;
-    use crate::secret_service::{call, Op};
-
-    pub(super) fn put(name: &str, value: &str) -> Result<()> {
-        call(Op::Put(name.to_string(), value.to_string())).map(|_| ())
-    }
-
-    pub(super) fn get(name: &str) -> Result<Option<String>> {
-        call(Op::Get(name.to_string()))
-    }
-
-    pub(super) fn delete(name: &str) -> Result<()> {
-        call(Op::Delete(name.to_string())).map(|_| ())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod os {
-    use crate::error::{Code, Error, Result};
-
-    const SERVICE: &str = "onramp";
-
-    fn unavailable(err: &keyring::Error) -> Error {
-        let detail = match err {
-            keyring::Error::NoStorageAccess(e) => format!("the keyring refused access ({e})"),
-            keyring::Error::PlatformFailure(e) => {
-                format!("the keyring could not be reached ({e})")
-            }
-            other => other.to_string(),
-        };
-        Error::new(
-            Code::KeychainUnavailable,
-            format!("Secure storage is unavailable: {detail}. Nothing was saved."),
-        )
-        .hint("Unlock the system keychain, then try again.")
-    }
-
-    fn entry(name: &str) -> Result<keyring::Entry> {
-        keyring::Entry::new(SERVICE, name).map_err(|e| unavailable(&e))
-    }
-
-    pub(super) fn put(name: &str, value: &str) -> Result<()> {
-        entry(name)?
-            .set_password(value)
-            .map_err(|e| unavailable(&e))
-    }
-
-    pub(super) fn get(name: &str) -> Result<Option<String>> {
-        match entry(name)?.get_password() {
-            Ok(v) => Ok(Some(v)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(unavailable(&e)),
-        }
-    }
-
-    pub(super) fn delete(name: &str) -> Result<()> {
-        match entry(name)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(unavailable(&e)),
-        }
-    }
 }
 
 impl Vault {
@@ -578,66 +412,6 @@ impl Vault {
     pub async fn legacy_delete(&self, name: &str) -> Result<()> {
         self.delete(name).await
     }
-
-    fn name(&self, key: &str) -> String {
-        format!("{}/{}", self.store_id, key)
-    }
-
-    fn memory(&self) -> Option<std::sync::MutexGuard<'_, HashMap<String, String>>> {
-        match &self.backend {
-            Backend::Memory(m) => Some(m.lock().unwrap_or_else(|p| p.into_inner())),
-            Backend::Keyring => None,
-        }
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        // A locked keyring may show an unlock prompt; past this, nobody is answering it (or the
-        // daemon hangs) and Onramp says so instead of waiting for ever.
-        const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
-        let result = match tokio::time::timeout(PATIENCE, tokio::task::spawn_blocking(f)).await {
-            Ok(joined) => {
-                joined.map_err(|e| Error::internal(format!("keyring task failed: {e}")))?
-            }
-            Err(_) => Err(Error::new(
-                Code::KeychainUnavailable,
-                "Secure storage did not answer within 2 minutes. Nothing was saved.",
-            )
-            .hint("The keyring may be locked with an unlock prompt waiting: unlock it (GNOME Keyring or KWallet), then try again.")),
-        };
-        self.note(result.as_ref().err());
-        result
-    }
-
-    async fn put(&self, key: &str, secret: &Sensitive<String>) -> Result<()> {
-        let name = self.name(key);
-        if let Some(mut m) = self.memory() {
-            m.insert(name, secret.expose().clone());
-            return Ok(());
-        }
-        let value = secret.expose().clone();
-        self.blocking(move || os::put(&name, &value)).await
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Sensitive<String>>> {
-        let name = self.name(key);
-        if let Some(m) = self.memory() {
-            return Ok(m.get(&name).cloned().map(Sensitive::new));
-        }
-        self.blocking(move || Ok(os::get(&name)?.map(Sensitive::new)))
-            .await
-    }
-
-    async fn delete(&self, key: &str) -> Result<()> {
-        let name = self.name(key);
-        if let Some(mut m) = self.memory() {
-            m.remove(&name);
-            return Ok(());
-        }
-        self.blocking(move || os::delete(&name)).await
-    }
 }
 
 /// Why unlocking stopped: the keyring could not be asked, or it answered and the key is wrong.
@@ -649,24 +423,5 @@ enum Unlock {
 impl From<Error> for Unlock {
     fn from(e: Error) -> Self {
         Unlock::Keyring(e)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sensitive_never_prints_or_serializes() {
-        let s = Sensitive::new("L4QLVQ1LOKCQX2193VSEICXW61NP6B1O".to_string());
-        assert_eq!(format!("{s:?}"), "***");
-        assert!(serde_json::to_string(&s).is_err());
-        assert_eq!(s.hint(), "…6B1O");
-    }
-
-    #[test]
-    fn short_secrets_are_fully_masked() {
-        assert_eq!(mask("abc"), "…");
-        assert_eq!(mask("123456789012"), "…9012");
     }
 }

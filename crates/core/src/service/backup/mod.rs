@@ -11,10 +11,12 @@
 //! A restore reads, decrypts and checks everything before it writes anything, then replaces
 //! the store's content in one transaction, sealing every secret again with this data folder's
 //! key (a fresh one when the keyring lost the old one). Pending sign-ins are not carried.
+//!
+//! This file holds the payload's shape and the facade's calls; `errors.rs` the errors in the
+//! installer's words; `file.rs` writing, reading and checking the file.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
@@ -27,6 +29,12 @@ use crate::store::{
     app_aad, app_aad_at, connection_aad, would_replace, KeyChange, NewEvent, Snapshot,
 };
 use crate::vault::Sensitive;
+
+mod errors;
+mod file;
+
+use errors::{check_passphrase, io_error, secret_string};
+use file::{read_file, validate, write_file};
 
 /// The payload's format name.
 pub const FORMAT: &str = "onramp-backup";
@@ -126,298 +134,6 @@ struct SecretEntry {
 struct Body {
     data: Snapshot,
     secrets: Vec<SecretEntry>,
-}
-
-// ---- errors, in the installer's words --------------------------------------------------------
-
-fn not_a_backup(path: &Path) -> Error {
-    Error::validation(format!("{} is not an Onramp backup.", path.display())).hint(
-        "Pick the .onrampbackup file Onramp made (Settings → Data → Back up, or `onramp backup create`).",
-    )
-}
-
-fn wrong_passphrase() -> Error {
-    Error::validation("The passphrase does not open this backup.").hint(
-        "Type the passphrase chosen when the backup was made (capitals count). If you are sure it is right, the file was changed: use another copy.",
-    )
-}
-
-fn damaged(path: &Path) -> Error {
-    Error::validation(format!(
-        "The backup {} is damaged: it was changed or cut short after it was made. Nothing was restored.",
-        path.display()
-    ))
-    .hint("Use another copy of the backup (the one on the USB stick or in the cloud folder).")
-}
-
-fn truncated(path: &Path) -> Error {
-    Error::validation(format!(
-        "The backup {} is incomplete: the file ends too early (the copy was interrupted?). Nothing was restored.",
-        path.display()
-    ))
-    .hint("Copy the backup again, or use another copy.")
-}
-
-fn newer(version: u64) -> Error {
-    Error::validation(format!(
-        "This backup was made by a newer Onramp (backup format {version}; this Onramp reads format {VERSION}). Nothing was restored."
-    ))
-    .hint("Update Onramp on this laptop, then restore again.")
-}
-
-fn too_strong() -> Error {
-    Error::validation(
-        "This backup's passphrase protection would take this laptop too long to open. Nothing was restored.",
-    )
-    .hint("Restore it on a faster computer, make a new backup there, and restore that one here.")
-}
-
-fn io_error(path: &Path, verb: &str, e: &std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        return Error::not_found(format!("There is no file {}.", path.display()))
-            .hint("Check the file's name and folder.");
-    }
-    Error::new(
-        Code::Storage,
-        format!("Could not {verb} {}: {e}", path.display()),
-    )
-    .hint("Check that the folder exists, is writable and the disk is not full, then try again.")
-}
-
-/// Errors of age's decryption, by variant.
-fn decrypt_error(path: &Path, e: age::DecryptError) -> Error {
-    use age::DecryptError as D;
-    match e {
-        D::DecryptionFailed | D::KeyDecryptionFailed => wrong_passphrase(),
-        D::InvalidMac => damaged(path),
-        D::ExcessiveWork { .. } => too_strong(),
-        D::Io(e) => stream_error(path, &e),
-        D::InvalidHeader | D::UnknownFormat | D::NoMatchingKeys => not_a_backup(path),
-    }
-}
-
-/// Errors while reading the encrypted stream: cut short, or a chunk that does not open.
-fn stream_error(path: &Path, e: &std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => truncated(path),
-        std::io::ErrorKind::InvalidData => damaged(path),
-        _ => io_error(path, "read", e),
-    }
-}
-
-/// A JSON error while reading the payload: the stream's (cut or changed), or the content's
-/// (authentic, but not an Onramp backup).
-fn payload_error(path: &Path, e: &serde_json::Error) -> Error {
-    match e.io_error_kind() {
-        Some(std::io::ErrorKind::UnexpectedEof) => truncated(path),
-        Some(std::io::ErrorKind::InvalidData) => damaged(path),
-        Some(_) => Error::new(
-            Code::Storage,
-            format!("Could not read {}: {e}", path.display()),
-        ),
-        None if e.is_eof() => truncated(path),
-        None => not_a_backup(path),
-    }
-}
-
-fn check_passphrase(passphrase: &Sensitive<String>) -> Result<()> {
-    let n = passphrase.expose().chars().count();
-    if n < MIN_PASSPHRASE {
-        return Err(Error::validation(format!(
-            "The passphrase needs at least {MIN_PASSPHRASE} characters (this one has {n})."
-        ))
-        .hint("Use a few unrelated words, like \"maple ladder seven orbit\": long is what makes it strong. Keep it apart from the backup file."));
-    }
-    Ok(())
-}
-
-fn secret_string(passphrase: &Sensitive<String>) -> age::secrecy::SecretString {
-    age::secrecy::SecretString::from(passphrase.expose().clone())
-}
-
-// ---- the file ----------------------------------------------------------------------------------
-
-/// Writes the payload, encrypted, to a temporary file beside `path`, syncs it and renames it
-/// into place. Nothing is left behind on failure.
-fn write_file(
-    path: &Path,
-    passphrase: age::secrecy::SecretString,
-    header: &Header,
-    body: &Body,
-) -> Result<()> {
-    if path.is_dir() {
-        return Err(Error::validation(format!(
-            "{} is a folder: give the backup a file name.",
-            path.display()
-        )));
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::validation("Give the backup a file name."))?
-        .to_string_lossy()
-        .to_string();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(".{name}.{}.partial", uuid::Uuid::new_v4().simple()));
-    let written = (|| -> std::io::Result<()> {
-        let file = crate::private::write_new(&tmp)?;
-        let encryptor = age::Encryptor::with_user_passphrase(passphrase);
-        let mut w = encryptor
-            .wrap_output(BufWriter::new(file))
-            .map_err(std::io::Error::other)?;
-        serde_json::to_writer(&mut w, header)?;
-        w.write_all(b"\n")?;
-        serde_json::to_writer(&mut w, body)?;
-        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        #[cfg(unix)]
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(path, "write the backup", &e));
-    }
-    Ok(())
-}
-
-/// Decrypts and parses a backup file (nothing is written anywhere).
-fn read_file(path: &Path, passphrase: age::secrecy::SecretString) -> Result<(Header, Body)> {
-    let file = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
-    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(not_a_backup(path));
-    }
-    let decryptor = age::Decryptor::new_buffered(BufReader::new(file)).map_err(|e| match e {
-        // No age header could be read at all.
-        age::DecryptError::Io(_) => not_a_backup(path),
-        e => decrypt_error(path, e),
-    })?;
-    if !decryptor.is_scrypt() {
-        // An age file, but encrypted to someone's key: not a backup Onramp made.
-        return Err(not_a_backup(path));
-    }
-    let identity = age::scrypt::Identity::new(passphrase);
-    let stream = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|e| decrypt_error(path, e))?;
-    let mut reader = BufReader::new(stream);
-    let mut de = serde_json::Deserializer::from_reader(&mut reader);
-    let first = serde_json::Value::deserialize(&mut de).map_err(|e| payload_error(path, &e))?;
-    if first.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(not_a_backup(path));
-    }
-    match first.get("version").and_then(|v| v.as_u64()) {
-        Some(VERSION) => {}
-        Some(v) if v > VERSION => return Err(newer(v)),
-        _ => return Err(not_a_backup(path)),
-    }
-    let header: Header = serde_json::from_value(first).map_err(|_| not_a_backup(path))?;
-    let body = Body::deserialize(&mut de).map_err(|e| payload_error(path, &e))?;
-    de.end().map_err(|e| payload_error(path, &e))?;
-    // The end of the stream is authenticated too: read it.
-    let mut rest = Vec::new();
-    reader
-        .read_to_end(&mut rest)
-        .map_err(|e| stream_error(path, &e))?;
-    if !rest.is_empty() {
-        return Err(not_a_backup(path));
-    }
-    Ok((header, body))
-}
-
-/// Checks that the body holds together before anything is written: the counts the header
-/// promised, unique ids, every reference to a row that is there, names Onramp knows.
-fn validate(path: &Path, header: &Header, body: &Body) -> Result<()> {
-    let bad = |what: String| {
-        Error::validation(format!(
-            "The backup {} does not hold together ({what}). Nothing was restored.",
-            path.display()
-        ))
-        .hint("Use another copy of the backup, or make a new one on the laptop it came from.")
-    };
-    let d = &body.data;
-    if Counts::of(d, body.secrets.len()) != header.counts {
-        return Err(bad("its counts do not match its content".into()));
-    }
-    fn unique<'a>(ids: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-        let mut seen = HashSet::new();
-        ids.into_iter().find(|id| !seen.insert(*id))
-    }
-    let customers: HashSet<&str> = d.customers.iter().map(|c| c.id.as_str()).collect();
-    let connections: HashSet<&str> = d.connections.iter().map(|c| c.id.as_str()).collect();
-    let series: HashSet<&str> = d.usage_series.iter().map(|s| s.id.as_str()).collect();
-    if let Some(id) = unique(d.customers.iter().map(|c| c.id.as_str()))
-        .or_else(|| unique(d.connections.iter().map(|c| c.id.as_str())))
-        .or_else(|| unique(d.sites.iter().map(|s| s.id.as_str())))
-        .or_else(|| unique(d.usage_series.iter().map(|s| s.id.as_str())))
-    {
-        return Err(bad(format!("the id {id} appears twice")));
-    }
-    let known = |p: &str| ProviderId::parse(p).is_some();
-    for c in &d.connections {
-        if !customers.contains(c.customer_id.as_str()) {
-            return Err(bad(format!("connection {} has no customer", c.id)));
-        }
-        if !known(&c.provider)
-            || CredentialKind::parse(&c.kind).is_none()
-            || ConnectionState::parse(&c.state).is_none()
-        {
-            return Err(bad(format!("connection {} is of an unknown kind", c.id)));
-        }
-    }
-    for s in &d.sites {
-        if !connections.contains(s.connection_id.as_str()) || !known(&s.provider) {
-            return Err(bad(format!("site {} has no connection", s.id)));
-        }
-    }
-    let mut apps = HashSet::new();
-    for a in &d.provider_apps {
-        if !known(&a.provider) || !apps.insert(a.key()) {
-            return Err(bad(format!("vendor app {} is unknown or twice", a.key())));
-        }
-    }
-    for s in &d.usage_series {
-        if !customers.contains(s.customer_id.as_str())
-            || s.connection_id
-                .as_deref()
-                .is_some_and(|c| !connections.contains(c))
-        {
-            return Err(bad(format!("usage series {} has no customer", s.id)));
-        }
-    }
-    let mut months = HashSet::new();
-    for m in &d.usage_months {
-        if !series.contains(m.series_id.as_str()) || !months.insert((&m.series_id, &m.month)) {
-            return Err(bad(format!("usage month {} is out of place", m.month)));
-        }
-    }
-    let mut events = HashSet::new();
-    for e in &d.events {
-        if !events.insert(e.id) || e.provider.as_deref().is_some_and(|p| !known(p)) {
-            return Err(bad(format!("event {} is out of place", e.id)));
-        }
-    }
-    let mut places = HashSet::new();
-    for s in &body.secrets {
-        let there = match s.table.as_str() {
-            "connections" => connections.contains(s.row.as_str()),
-            "provider_apps" => apps.contains(&s.row),
-            _ => false,
-        };
-        if !there || !places.insert((s.table.as_str(), s.row.as_str())) || s.values.0.is_empty() {
-            return Err(bad(format!(
-                "secrets for {}/{} are out of place",
-                s.table, s.row
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn summary(path: &Path, header: &Header, note: Option<String>) -> BackupSummary {

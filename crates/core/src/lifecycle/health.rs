@@ -1,0 +1,134 @@
+//! The health board's row for a connection: what it needs, from whom, how soon.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{parse, state_at, Policy};
+use crate::error::Code;
+use crate::model::{
+    Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, Urgency, Who,
+};
+
+/// How far ahead the health board lists refresh tokens that will lapse if Onramp does not run.
+pub const HEALTH_HORIZON: Duration = Duration::from_secs(14 * 86_400);
+
+fn in_words(d: time::Duration) -> String {
+    let h = d.whole_hours();
+    match h {
+        h if h < 1 => "within the hour".into(),
+        h if h < 48 => format!("in {h} hours"),
+        _ => format!("in {} days", d.whole_days()),
+    }
+}
+
+/// What a connection needs, if anything: the health board's row for it.
+pub fn health(
+    conn: &Connection,
+    customer_name: &str,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> Option<HealthItem> {
+    let name = crate::providers::spec(conn.provider).name;
+    let state = state_at(conn, now, policy);
+    let oauth = conn.kind == CredentialKind::Oauth;
+    let item = |urgency: Urgency, who: Who, title: String, action: String, due: Option<String>| {
+        Some(HealthItem {
+            connection_id: conn.id.clone(),
+            customer_id: conn.customer_id.clone(),
+            customer_name: customer_name.to_string(),
+            provider: conn.provider,
+            state,
+            title,
+            action,
+            who,
+            urgency,
+            due_at: due,
+            can_reauthorize: oauth && who == Who::Customer,
+            in_settings: false,
+        })
+    };
+    let sign_in_again = format!(
+        "Re-authorize with the customer: they sign in at {name} and approve Onramp again; the connection and its sites are kept."
+    );
+    match conn.state {
+        ConnectionState::NeedsReauth | ConnectionState::Revoked => {
+            let why = conn
+                .last_error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| format!("{name} no longer accepts Onramp's access."));
+            return item(
+                Urgency::Now,
+                if oauth { Who::Customer } else { Who::Installer },
+                why,
+                if oauth {
+                    sign_in_again
+                } else {
+                    "Ask the customer for a new key and connect again.".into()
+                },
+                None,
+            );
+        }
+        ConnectionState::Error => {
+            let e = conn.last_error.clone().unwrap_or(ErrorInfo {
+                code: Code::Internal,
+                message: format!("{name} failed the last check."),
+                hint: None,
+            });
+            let who = match e.code {
+                Code::ReauthRequired | Code::TokenLost if oauth => Who::Customer,
+                // A signed-in connection that fails for want of a setting: the company's vendor
+                // app (a refused client id or secret, a missing API key). Neither the customer
+                // nor a key fixes it; whoever manages the company's app does.
+                Code::NotConfigured if oauth => Who::Company,
+                _ => Who::Installer,
+            };
+            return item(
+                Urgency::Soon,
+                who,
+                e.message,
+                e.hint
+                    .unwrap_or_else(|| "Check the connection again.".into()),
+                None,
+            );
+        }
+        ConnectionState::Pending => {
+            return item(
+                Urgency::Waiting,
+                Who::Customer,
+                format!("Waiting for the customer to finish at {name}."),
+                "Ask the customer to finish the sign-in, or start it again.".into(),
+                None,
+            )
+        }
+        ConnectionState::Active | ConnectionState::Expiring => {}
+    }
+    let expires = parse(&conn.refresh_expires_at)?;
+    if expires <= now {
+        return item(
+            Urgency::Now,
+            Who::Customer,
+            format!("{name}'s refresh token lapsed while Onramp was not running."),
+            sign_in_again,
+            conn.refresh_expires_at.clone(),
+        );
+    }
+    if expires - now > HEALTH_HORIZON {
+        return None;
+    }
+    item(
+        if expires - now < time::Duration::days(1) {
+            Urgency::Soon
+        } else {
+            Urgency::Later
+        },
+        Who::Onramp,
+        format!(
+            "{name}'s refresh token expires {} unless Onramp runs.",
+            in_words(expires - now)
+        ),
+        "Nothing to do while Onramp is open (it refreshes ahead of time); otherwise open it, or run `onramp refresh --due`, before then.".into(),
+        conn.refresh_expires_at.clone(),
+    )
+}

@@ -1,0 +1,101 @@
+//! The vendors Onramp can connect ([`ProviderId`], declared once) and what the UI needs to
+//! draw each: its category, its key form's fields, its sign-in.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::SignInInfo;
+
+/// Declares [`ProviderId`] once: its variants, their names, [`ProviderId::ALL`] (in the order the
+/// UI lists them) and parsing all come from this one list, so a vendor cannot be half declared.
+macro_rules! providers {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal ),+ $(,)?) => {
+        /// A vendor Onramp can connect.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ProviderId {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl ProviderId {
+            pub const ALL: [ProviderId; [$($name),+].len()] = [ $( ProviderId::$variant, )+ ];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( ProviderId::$variant => $name, )+
+                }
+            }
+        }
+    };
+}
+
+providers! {
+    Solaredge = "solaredge",
+    Solis = "solis",
+    Tesla = "tesla",
+    Enphase = "enphase",
+    Sma = "sma",
+    /// Derapi Join: any device vendor through Derapi.
+    Derapi = "derapi",
+    /// UtilityAPI Green Button Connect My Data.
+    Utilityapi = "utilityapi",
+    Pelm = "pelm",
+    Metry = "metry",
+}
+
+impl ProviderId {
+    pub fn parse(s: &str) -> Option<ProviderId> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One field of a provider's key form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FieldSpec {
+    /// `api_key`, `key_id` or `key_secret`.
+    pub name: String,
+    pub label: String,
+    pub secret: bool,
+    pub placeholder: String,
+}
+
+/// What kind of data a provider brings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Inverters and batteries, from their vendor.
+    Devices,
+    /// Devices of many vendors through one service (Derapi).
+    Aggregator,
+    /// Usage data from the utility.
+    Utility,
+}
+
+/// What the UI needs to draw a provider's checklist row and its forms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProviderInfo {
+    pub id: ProviderId,
+    pub name: String,
+    /// "Site", "Station", ...
+    pub site_noun: String,
+    pub fields: Vec<FieldSpec>,
+    /// Where the customer finds their own key.
+    pub customer_key_help: String,
+    /// Where the installer finds the account-wide key.
+    pub account_key_help: String,
+    pub installer_account_configured: bool,
+    /// The installer account's fields, where the vendor has one (may differ from `fields`).
+    pub account_fields: Vec<FieldSpec>,
+    /// Set when the customer can connect by signing in at the vendor (OAuth).
+    pub sign_in: Option<SignInInfo>,
+    /// Which list of the customer's checklist it belongs to.
+    pub category: Category,
+    /// A sentence the UI shows with the provider (e.g. what only this provider can do).
+    pub note: Option<String>,
+}

@@ -1,0 +1,66 @@
+//! Usage summaries, month by month: as a parser builds them ([`NewSeries`]) and as the UI shows
+//! them.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A meter's usage summary as it is written.
+pub struct NewSeries {
+    pub source_key: String,
+    pub title: String,
+    pub commodity: String,
+    pub flow: String,
+    pub unit: String,
+    pub currency: Option<String>,
+    pub readings: i64,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub months: Vec<UsageMonth>,
+}
+
+/// One month of a meter's usage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageMonth {
+    /// `2025-01`, in the utility's local time.
+    pub month: String,
+    /// In the series' unit.
+    pub energy: f64,
+    /// In the series' currency, where the utility gave costs.
+    pub cost: Option<f64>,
+}
+
+/// A meter's usage summary: from a Green Button feed (Connect My Data or a downloaded file) or
+/// a utility data provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageSeries {
+    pub id: String,
+    pub customer_id: String,
+    /// Set when the usage came through a connection (it stays if the connection is removed).
+    pub connection_id: Option<String>,
+    /// Where it came from: "Green Button file usage.xml", "UtilityAPI (Demo Utility)", "Metry".
+    pub source: String,
+    /// The meter: its address or name.
+    pub title: String,
+    /// `electricity`, `gas`, `water`, `heat` or `other`.
+    pub commodity: String,
+    /// `delivered`, `received`, `net` or `unknown`.
+    pub flow: String,
+    /// `kWh`, `therm`, `m³`, ...
+    pub unit: String,
+    pub currency: Option<String>,
+    #[ts(type = "number")]
+    pub readings: i64,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub months: Vec<UsageMonth>,
+    pub updated_at: String,
+}
+
+/// What importing a Green Button file stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageImport {
+    pub file_name: String,
+    #[ts(type = "number")]
+    pub bytes: i64,
+    pub series: Vec<UsageSeries>,
+}

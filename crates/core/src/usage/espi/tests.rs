@@ -1,0 +1,254 @@
+//! The feed reader against hand-made feeds and the published samples.
+
+use super::*;
+
+fn data(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/greenbutton")
+        .join(name)
+}
+
+/// A feed built to the ESPI schema's shape, entries in the given order.
+fn feed(entries: &[String]) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi"><id>urn:uuid:1</id><title>t</title>{}</feed>"#,
+        entries.concat()
+    )
+}
+
+fn entry(self_href: &str, related: &[&str], title: &str, content: &str) -> String {
+    let rel: String = related
+        .iter()
+        .map(|r| format!(r#"<link rel="related" href="{r}"/>"#))
+        .collect();
+    format!(
+        r#"<entry><id>urn:uuid:{self_href}</id><link rel="self" href="{self_href}"/>{rel}<title>{title}</title><content>{content}</content></entry>"#
+    )
+}
+
+fn reading(start: i64, duration: i64, value: i64, cost: Option<i64>) -> String {
+    let cost = cost
+        .map(|c| format!("<espi:cost>{c}</espi:cost>"))
+        .unwrap_or_default();
+    format!("<espi:IntervalReading>{cost}<espi:timePeriod><espi:duration>{duration}</espi:duration><espi:start>{start}</espi:start></espi:timePeriod><espi:value>{value}</espi:value></espi:IntervalReading>")
+}
+
+const UP: &str = "/espi/1_1/resource/RetailCustomer/9/UsagePoint";
+// 2025-01-31T23:00:00-08:00 = 2025-02-01T07:00:00Z = 1738393200.
+const JAN31_23_LOCAL: i64 = 1_738_393_200;
+
+fn two_meters(out_of_order: bool) -> String {
+    let ltp = entry("/espi/1_1/resource/LocalTimeParameters/1", &[], "", "<espi:LocalTimeParameters><espi:dstOffset>3600</espi:dstOffset><espi:tzOffset>-28800</espi:tzOffset></espi:LocalTimeParameters>");
+    let up1 = entry(&format!("{UP}/1"), &[&format!("{UP}/1/MeterReading")], "1 Main St &amp; Co", "<espi:UsagePoint><espi:ServiceCategory><espi:kind>0</espi:kind></espi:ServiceCategory></espi:UsagePoint>");
+    let mr1 = entry(
+        &format!("{UP}/1/MeterReading/1"),
+        &["/espi/1_1/resource/ReadingType/1"],
+        "",
+        "<espi:MeterReading/>",
+    );
+    let rt1 = entry("/espi/1_1/resource/ReadingType/1", &[], "", "<espi:ReadingType><espi:commodity>1</espi:commodity><espi:currency>840</espi:currency><espi:flowDirection>1</espi:flowDirection><espi:intervalLength>3600</espi:intervalLength><espi:kind>12</espi:kind><espi:powerOfTenMultiplier>0</espi:powerOfTenMultiplier><espi:uom>72</espi:uom></espi:ReadingType>");
+    // Three hours on Jan 31 local (the third starts at 23:00 local, already Feb 1 in UTC),
+    // two on Feb 1 local.
+    let ib1 = entry(
+        &format!("{UP}/1/MeterReading/1/IntervalBlock/1"),
+        &[],
+        "",
+        &format!(
+            "<espi:IntervalBlock><espi:interval><espi:duration>18000</espi:duration><espi:start>{}</espi:start></espi:interval>{}{}{}{}{}</espi:IntervalBlock>",
+            JAN31_23_LOCAL - 7200,
+            reading(JAN31_23_LOCAL - 7200, 3600, 1200, Some(12_500)),
+            reading(JAN31_23_LOCAL - 3600, 3600, 800, Some(9_000)),
+            reading(JAN31_23_LOCAL, 3600, 1000, Some(11_000)),
+            reading(JAN31_23_LOCAL + 3600, 3600, 2500, Some(30_000)),
+            reading(JAN31_23_LOCAL + 7200, 3600, 500, None),
+        ),
+    );
+    let up2 = entry(&format!("{UP}/2"), &[], "", "<espi:UsagePoint><espi:ServiceCategory><espi:kind>1</espi:kind></espi:ServiceCategory></espi:UsagePoint>");
+    let mr2 = entry(
+        &format!("{UP}/2/MeterReading/1"),
+        &["/espi/1_1/resource/ReadingType/2"],
+        "",
+        "<espi:MeterReading/>",
+    );
+    let rt2 = entry("/espi/1_1/resource/ReadingType/2", &[], "", "<espi:ReadingType><espi:currency>840</espi:currency><espi:powerOfTenMultiplier>-3</espi:powerOfTenMultiplier><espi:uom>169</espi:uom></espi:ReadingType>");
+    // A billing period 2024-12-26 .. 2025-01-25 local (midpoint Jan 10) and one
+    // 2025-01-26 .. 2025-02-25 (midpoint Feb 10).
+    let dec26 = 1_735_200_000; // 2024-12-26T08:00:00Z = 00:00 local
+    let jan26 = dec26 + 31 * 86_400;
+    let ib2 = entry(
+        &format!("{UP}/2/MeterReading/1/IntervalBlock/1"),
+        &[],
+        "",
+        &format!(
+            "<espi:IntervalBlock>{}{}</espi:IntervalBlock>",
+            reading(dec26, 31 * 86_400, 62_000, Some(9_920_000)),
+            reading(jan26, 31 * 86_400, 48_500, Some(7_760_000)),
+        ),
+    );
+    let mut all = vec![ltp, up1, mr1, rt1, ib1, up2, mr2, rt2, ib2];
+    if out_of_order {
+        // Blocks before their reading types and meter readings (LocalTimeParameters stays first).
+        all = vec![
+            all[0].clone(),
+            all[4].clone(),
+            all[8].clone(),
+            all[7].clone(),
+            all[3].clone(),
+            all[6].clone(),
+            all[2].clone(),
+            all[5].clone(),
+            all[1].clone(),
+        ];
+    }
+    feed(&all)
+}
+
+fn check_two_meters(f: &Feed) {
+    assert_eq!(f.series.len(), 2);
+    let e = &f.series[0];
+    assert_eq!(
+        (e.commodity, e.flow, e.unit.as_str()),
+        (Commodity::Electricity, Flow::Delivered, "kWh")
+    );
+    assert_eq!(e.title, "1 Main St & Co");
+    assert_eq!(e.currency.as_deref(), Some("USD"));
+    assert_eq!(e.readings, 5);
+    // January (local): 1200 + 800 + 1000 Wh = 3.0 kWh; cost (12500 + 9000 + 11000) / 100000 = $0.325.
+    // February: 2500 + 500 Wh = 3.0 kWh; cost 30000 / 100000 = $0.30 (the last reading has none).
+    assert_eq!(e.months.len(), 2);
+    assert_eq!(e.months[0].month, "2025-01");
+    assert!((e.months[0].energy - 3.0).abs() < 1e-12);
+    assert!((e.months[0].cost.unwrap() - 0.325).abs() < 1e-12);
+    assert_eq!(e.months[1].month, "2025-02");
+    assert!((e.months[1].energy - 3.0).abs() < 1e-12);
+    assert!((e.months[1].cost.unwrap() - 0.30).abs() < 1e-12);
+    let g = &f.series[1];
+    assert_eq!((g.commodity, g.unit.as_str()), (Commodity::Gas, "therm"));
+    assert_eq!(g.title, "Gas meter 2");
+    // Millitherms: 62000 × 10^-3 = 62 therm in January (by midpoint), 48.5 in February;
+    // costs $99.20 and $77.60.
+    assert_eq!(
+        g.months
+            .iter()
+            .map(|m| m.month.as_str())
+            .collect::<Vec<_>>(),
+        ["2025-01", "2025-02"]
+    );
+    assert!((g.months[0].energy - 62.0).abs() < 1e-9 && (g.months[1].energy - 48.5).abs() < 1e-9);
+    assert!(
+        (g.months[0].cost.unwrap() - 99.2).abs() < 1e-9
+            && (g.months[1].cost.unwrap() - 77.6).abs() < 1e-9
+    );
+}
+
+#[test]
+fn sums_by_local_month_with_the_reading_types_rules() {
+    check_two_meters(&parse(two_meters(false).as_bytes()).unwrap());
+}
+
+#[test]
+fn entries_may_come_in_any_order() {
+    check_two_meters(&parse(two_meters(true).as_bytes()).unwrap());
+}
+
+fn naive_values(path: &std::path::Path) -> (usize, i64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut n = 0;
+    let mut sum = 0;
+    for part in text.split("<IntervalReading").skip(1) {
+        let body = part.split("</IntervalReading>").next().unwrap();
+        let v = body
+            .rsplit("<value>")
+            .next()
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap();
+        sum += v.trim().parse::<i64>().unwrap();
+        n += 1;
+    }
+    (n, sum)
+}
+
+#[test]
+fn reads_the_published_samples() {
+    let year = data("Coastal_Multi_Family_12hr_Jan_1_2011_to_Jan_1_2012_RetailCustomer_3.xml");
+    let f = parse_file(&year).unwrap();
+    let (n, sum) = naive_values(&year);
+    assert_eq!(f.series.len(), 1);
+    let s = &f.series[0];
+    assert_eq!(
+        (s.readings as usize, s.unit.as_str(), s.commodity),
+        (n, "kWh", Commodity::Electricity)
+    );
+    assert_eq!(n, 8760);
+    let total: f64 = s.months.iter().map(|m| m.energy).sum();
+    assert!((total - sum as f64 / 1000.0).abs() < 1e-6, "{total}");
+
+    let gas =
+        data("ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml");
+    let f = parse_file(&gas).unwrap();
+    let (n, sum) = naive_values(&gas);
+    let g = &f.series[0];
+    assert_eq!(
+        (g.commodity, g.unit.as_str(), g.readings as usize),
+        (Commodity::Gas, "therm", n)
+    );
+    let total: f64 = g.months.iter().map(|m| m.energy).sum();
+    assert!((total - sum as f64 / 1000.0).abs() < 1e-9);
+    assert!(g.months.iter().all(|m| m.cost.is_some()));
+
+    let nine = data("TestGBDataHourlyNineDaysBinnedDaily.xml");
+    let f = parse_file(&nine).unwrap();
+    assert_eq!(f.series[0].readings as usize, naive_values(&nine).0);
+    assert!(f.series[0].months.iter().any(|m| m.cost.is_some()));
+}
+
+#[test]
+fn refuses_what_is_not_a_whole_green_button_file() {
+    let full = std::fs::read(data("TestGBDataHourlyNineDaysBinnedDaily.xml")).unwrap();
+    let half = &full[..full.len() / 2];
+    assert!(
+        matches!(parse(half), Err(EspiError::Truncated)),
+        "{:?}",
+        parse(half).err()
+    );
+    assert!(matches!(parse(&b""[..]), Err(EspiError::NotGreenButton)));
+    assert!(matches!(
+        parse(&b"Date,kWh\n2025-01-01,3\n"[..]),
+        Err(EspiError::NotGreenButton)
+    ));
+    assert!(matches!(
+        parse(&b"<html><body>Sign in</body></html>"[..]),
+        Err(EspiError::NotGreenButton)
+    ));
+    let atom = feed(&[entry("/x/1", &[], "news", "<p>hello</p>")]);
+    assert!(matches!(
+        parse(atom.as_bytes()),
+        Err(EspiError::NotGreenButton)
+    ));
+    let no_readings = feed(&[entry(&format!("{UP}/1"), &[], "", "<espi:UsagePoint/>")]);
+    assert!(matches!(
+        parse(no_readings.as_bytes()),
+        Err(EspiError::NoReadings)
+    ));
+    let bad_value = two_meters(false).replace("<espi:value>800<", "<espi:value>eight hundred<");
+    let e = parse(bad_value.as_bytes()).unwrap_err();
+    assert!(
+        matches!(e, EspiError::Invalid(_)) && e.to_string().contains("eight hundred"),
+        "{e}"
+    );
+    let broken = two_meters(false).replace("</espi:ReadingType>", "</espi:ReadingTyp>");
+    assert!(matches!(
+        parse(broken.as_bytes()),
+        Err(EspiError::Xml { .. })
+    ));
+    for e in [
+        EspiError::Truncated,
+        EspiError::NotGreenButton,
+        EspiError::NoReadings,
+    ] {
+        assert!(!e.to_string().is_empty());
+    }
+}
