@@ -626,11 +626,6 @@ async fn onramp_worker(
     windows.sort_by(f64::total_cmp);
     let at = |q: f64| windows[((windows.len() - 1) as f64 * q).round() as usize];
     onramp.close().await;
-    if std::env::var_os("BENCH_KEEP").is_some() {
-        let kept = dir.keep();
-        eprintln!("kept {}", kept.display());
-        return Err(anyhow::anyhow!("kept"));
-    }
     Ok(Run {
         name: "onramp".into(),
         n,
