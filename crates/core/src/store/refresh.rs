@@ -190,7 +190,7 @@ impl Store {
                           json_extract(value, '$.refresh_expires_at') AS refresh_expires_at,
                           json_extract(value, '$.tokens_issued_at') AS tokens_issued_at,
                           json_extract(value, '$.learned') AS learned
-                   FROM json_each(?)) AS u
+                   FROM jsonb_each(?)) AS u
              WHERE connections.id = u.id AND connections.generation = u.generation
                 AND connections.lease_id = u.lease_id
              ",
@@ -208,7 +208,7 @@ impl Store {
             records.iter().map(|r| r.connection_id.clone()).collect()
         } else {
             let ids: String = sqlx::query_scalar(
-                "SELECT json_group_array(c.id) FROM json_each(?) AS u
+                "SELECT json_group_array(c.id) FROM jsonb_each(?) AS u
                  JOIN connections AS c ON c.id = json_extract(u.value, '$.id')
                     AND c.sealed = json_extract(u.value, '$.sealed')",
             )
@@ -249,7 +249,7 @@ impl Store {
              SELECT ?, json_extract(value, '$.customer_id'), json_extract(value, '$.connection_id'),
                     json_extract(value, '$.provider'), 'refreshed', json_extract(value, '$.summary'),
                     json_extract(value, '$.actor')
-             FROM json_each(?) ORDER BY key",
+             FROM jsonb_each(?) ORDER BY key",
         )
         .bind(&now)
         .bind(events)
