@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::refresh::Sweep;
+use super::sweep::Sweep;
 use super::Onramp;
 use crate::model::{ConnectionsChanged, VaultStatus};
 

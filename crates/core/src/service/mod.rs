@@ -29,6 +29,7 @@ mod keep_alive;
 mod oauth;
 mod refresh;
 mod sign_in;
+mod sweep;
 mod tokens;
 mod usage;
 pub mod words;
@@ -40,8 +41,8 @@ pub use keep_alive::{
     MAX_SLEEP as KEEP_ALIVE_MAX_SLEEP,
 };
 pub use oauth::{PasteOutcome, Redirect};
-pub use refresh::Sweep;
 pub use sign_in::{SignInRequest, Waiter, SIGN_IN_WAIT};
+pub use sweep::Sweep;
 pub use usage::DerapiSession;
 
 use crate::config::Config;
