@@ -23,7 +23,7 @@ use crate::model::{
     ConnectionDetails, FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
     SignInInfo, SignInOptions,
 };
-use crate::vault::Sensitive;
+use crate::vault::{AuthCode, Sensitive};
 
 pub struct FieldDef {
     pub name: &'static str,
@@ -163,8 +163,9 @@ pub struct Answer<'a> {
     pub spec: &'static oauth::OAuthSpec,
     pub endpoints: &'a oauth::Endpoints,
     pub app: &'a oauth::AppCredentials,
-    /// The code of the answer (empty where the vendor sends none).
-    pub code: &'a str,
+    /// The code of the answer (`None` where the vendor sends none:
+    /// [`Vendor::answers_without_code`]).
+    pub code: Option<&'a AuthCode>,
     /// What the answer carried besides the code.
     pub extra: &'a BTreeMap<String, String>,
     /// What the sign-in kept from its preparation.
@@ -296,6 +297,13 @@ pub trait Vendor: Sync {
             a.challenge,
             a.scope,
         )
+    }
+
+    /// Whether the vendor's sign-in answer may come back without an authorization code (Derapi
+    /// Join answers with its state and an `enrollmentID` only). Default: a code is required,
+    /// and an answer without one is refused before anything is sent.
+    fn answers_without_code(&self) -> bool {
+        false
     }
 
     /// How the answer completes, for a vendor whose sign-in is hosted (`None`: the default, the

@@ -426,6 +426,11 @@ impl Vendor for Derapi {
         &SPEC
     }
 
+    /// Join comes back with the state and an `enrollmentID`, never a code.
+    fn answers_without_code(&self) -> bool {
+        true
+    }
+
     fn sign_in_choices(&self) -> Vec<SignInChoice> {
         VENDORS
             .iter()
