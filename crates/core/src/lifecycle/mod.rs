@@ -146,14 +146,13 @@ pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
     }
 }
 
-/// What a refused grant makes of a connection. OAuth has one error for a grant that lapsed and
-/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`
-/// ([`Error::grant_revoked`]). Either way the customer signs in again.
+/// What a refused grant makes of a connection: `revoked` where the vendor's refusal table read
+/// the answer as a withdrawn grant (`TokenError::GrantRevoked`: `providers::refusal`),
+/// `needs_reauth` otherwise. Either way the customer signs in again.
 pub fn refused_state(e: &Error) -> ConnectionState {
-    if e.grant_revoked() {
-        ConnectionState::Revoked
-    } else {
-        ConnectionState::NeedsReauth
+    match e.token_error {
+        Some(crate::error::TokenError::GrantRevoked) => ConnectionState::Revoked,
+        _ => ConnectionState::NeedsReauth,
     }
 }
 

@@ -99,6 +99,7 @@ fn a_plain_oauth_vendor_is_its_file() {
         paste_redirect_path: None,
         refresh_lifetime: None,
         help: "The owner signs in.",
+        refusals: super::refusal::RFC6749,
     };
     static SPEC: ProviderSpec = ProviderSpec {
         id: ProviderId::Sma, // a stand-in: a real vendor has its own `providers!` line

@@ -8,6 +8,7 @@ pub mod metry;
 pub mod oauth;
 mod paging;
 pub mod pelm;
+pub mod refusal;
 pub mod sma;
 pub mod solaredge;
 pub mod solis;

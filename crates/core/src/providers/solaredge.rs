@@ -41,6 +41,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: Some(30 * 86_400), // "valid 30 days (unused => reauth)"; rotated on each refresh
     help: "The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in. A homeowner with several sites: pick them from your company's fleet key in Settings → Installer accounts.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {

@@ -43,6 +43,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The customer signs in at their utility (through UtilityAPI) and approves sharing their usage. They may narrow what is shared; Onramp shows what was granted.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {

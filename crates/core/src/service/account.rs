@@ -52,12 +52,12 @@ fn partner_refused(e: &Error, first_sign_in: bool) -> Error {
         ""
     };
     match e.token_error {
-        Some(TokenError::InvalidGrant) if first_sign_in => Error::new(
+        Some(t) if t.grant_refused() && first_sign_in => Error::new(
             Code::VendorRejected,
             format!("Enphase did not accept the Enlighten user or password.{nothing} (Enphase said: {raw})"),
         )
         .hint("Check the Enlighten email and password (capitals count), then sign in again."),
-        Some(TokenError::InvalidGrant) => Error::new(
+        Some(t) if t.grant_refused() => Error::new(
             Code::ReauthRequired,
             format!("Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed). (Enphase said: {raw})"),
         )

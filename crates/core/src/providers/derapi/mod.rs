@@ -70,6 +70,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The customer picks their device vendor in Derapi Join and approves; Derapi then lists the systems it can reach.",
+    refusals: crate::providers::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
