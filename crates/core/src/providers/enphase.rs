@@ -234,6 +234,11 @@ impl Vendor for Enphase {
         &SPEC
     }
 
+    /// The partner plan's installer account signs in (the password grant) and is renewed.
+    fn account_signs_in(&self) -> bool {
+        true
+    }
+
     fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
         Box::pin(async move {
             let Discovery {

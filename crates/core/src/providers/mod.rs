@@ -244,6 +244,50 @@ pub trait Vendor: Sync {
         None
     }
 
+    /// The choices `onramp.toml` makes (UtilityAPI: its configured utilities), in place of
+    /// [`Vendor::sign_in_choices`]; `None`: the vendor's own.
+    fn configured_choices(&self, _config: &crate::config::Config) -> Option<Vec<SignInChoice>> {
+        None
+    }
+
+    /// Whether the vendor's sign-in can run as a session Onramp asks about until it is done
+    /// (Derapi's Join session) rather than by a redirect, and whether that is the way `onramp.toml`
+    /// chose (`join = "session"`). `None`: the vendor has no such sign-in.
+    fn session_sign_in(&self, _configured: &crate::config::OAuthConfig) -> Option<bool> {
+        None
+    }
+
+    /// Checks what `onramp.toml` says of the vendor in its `[oauth.<vendor>]` section beyond
+    /// the shared settings (Derapi's `join`); the error names the setting.
+    fn check_config(&self, _configured: &crate::config::OAuthConfig) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The API base `onramp.toml` gives a key vendor in its own section (`[solaredge]`,
+    /// `[solis]`: `base_url`); `None`: the vendor has no such section.
+    fn configured_base<'c>(&self, _config: &'c crate::config::Config) -> Option<&'c str> {
+        None
+    }
+
+    /// That base, to point it elsewhere (the sandbox).
+    fn configured_base_mut<'c>(
+        &self,
+        _config: &'c mut crate::config::Config,
+    ) -> Option<&'c mut String> {
+        None
+    }
+
+    /// The vendor's documented token revocation endpoint, where it has one (SolarEdge V2).
+    fn documented_revoke_url(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the vendor's installer account is a sign-in that Onramp renews (Enphase's
+    /// partner plan: the password grant), rather than a saved key.
+    fn account_signs_in(&self) -> bool {
+        false
+    }
+
     /// The customer's own key, checked for shape before anything is sent.
     fn customer_key(&self, _input: &KeyInput) -> Result<Credential> {
         Err(Error::validation(format!(

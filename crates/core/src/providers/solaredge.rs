@@ -256,6 +256,23 @@ impl Vendor for SolarEdge {
         &SPEC
     }
 
+    fn configured_base<'c>(&self, config: &'c crate::config::Config) -> Option<&'c str> {
+        Some(&config.solaredge.base_url)
+    }
+
+    fn configured_base_mut<'c>(
+        &self,
+        config: &'c mut crate::config::Config,
+    ) -> Option<&'c mut String> {
+        Some(&mut config.solaredge.base_url)
+    }
+
+    /// V2's `POST /v2/oauth2/revoke-token`, JSON `{"token"}`: the only vendor of Onramp's that
+    /// documents one (Tesla, Enphase, SMA, Metry, Pelm, Derapi and UtilityAPI document none).
+    fn documented_revoke_url(&self) -> Option<&'static str> {
+        Some("https://monitoringapi.solaredge.com/v2/oauth2/revoke-token")
+    }
+
     fn customer_key(&self, input: &KeyInput) -> Result<Credential> {
         Ok(Credential::ApiKey(super::required(
             &input.api_key,

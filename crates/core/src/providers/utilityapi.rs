@@ -15,7 +15,7 @@ use super::{
 };
 use crate::config::{Config, Utility};
 use crate::error::{Code, Error, Result};
-use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInOptions};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInChoice, SignInOptions};
 use crate::usage::espi;
 use crate::vault::Sensitive;
 
@@ -271,6 +271,20 @@ impl Vendor for UtilityApi {
 
     fn choice_label(&self) -> Option<&'static str> {
         Some("Utility")
+    }
+
+    /// The utilities `onramp.toml` lists (`[[utility]]`).
+    fn configured_choices(&self, config: &Config) -> Option<Vec<SignInChoice>> {
+        Some(
+            config
+                .utilities
+                .iter()
+                .map(|u| SignInChoice {
+                    id: u.id.clone(),
+                    label: u.name.clone(),
+                })
+                .collect(),
+        )
     }
 
     /// The utility the customer chose: its own authorize and token endpoints.

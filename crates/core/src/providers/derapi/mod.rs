@@ -432,6 +432,18 @@ impl Vendor for Derapi {
         true
     }
 
+    /// Join runs as flows by default; `join = "session"` chooses the older Join session.
+    fn session_sign_in(&self, configured: &crate::config::OAuthConfig) -> Option<bool> {
+        Some(configured.join.as_deref() == Some("session"))
+    }
+
+    fn check_config(&self, configured: &crate::config::OAuthConfig) -> Result<(), String> {
+        match configured.join.as_deref() {
+            None | Some("flows") | Some("session") => Ok(()),
+            Some(_) => Err("join must be \"flows\" or \"session\"".into()),
+        }
+    }
+
     fn sign_in_choices(&self) -> Vec<SignInChoice> {
         VENDORS
             .iter()
