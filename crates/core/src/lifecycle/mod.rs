@@ -35,7 +35,7 @@ mod tests;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use flight::{backoff_delay, Lifecycle};
-pub use health::{health, HEALTH_HORIZON};
+pub use health::{health, Finding, Subject, HEALTH_HORIZON};
 pub(crate) use sweep::result_of;
 pub use sweep::SweepReport;
 

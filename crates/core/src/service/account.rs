@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::{words, CachedSites, Onramp};
 use crate::error::{Code, Error, Result, TokenError};
+use crate::lifecycle::{Finding, Subject};
 use crate::model::*;
 use crate::providers::enphase::{self, PartnerSignIn};
 use crate::providers::oauth::{AppCredentials, TokenEndpoint, Tokens};
@@ -544,19 +545,20 @@ impl Onramp {
             if !a.configured {
                 continue;
             }
-            let item = |state, title: String, action: String, who: Who, urgency, due| HealthItem {
-                connection_id: app_row(a.provider, "installer_account"),
-                customer_id: String::new(),
-                customer_name: format!("Your {} installer account", a.provider_name),
-                provider: a.provider,
-                state,
-                title,
-                action,
-                who,
-                urgency,
-                due_at: due,
-                can_reauthorize: false,
-                in_settings: true,
+            let about = Subject::installer_account(
+                app_row(a.provider, "installer_account"),
+                a.provider,
+                &a.provider_name,
+            );
+            let item = |state, title, action, who, urgency, due_at| {
+                about.row(Finding {
+                    state,
+                    title,
+                    action,
+                    who,
+                    urgency,
+                    due_at,
+                })
             };
             if let Some(e) = &a.needs_sign_in {
                 out.push(item(
