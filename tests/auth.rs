@@ -144,11 +144,9 @@ async fn an_answer_without_a_code_is_refused_unless_the_vendor_answers_so() {
     // Tesla always sends a code: a state-only answer is refused, and nothing is sent.
     let begun = auth.begin(&request(ProviderId::Tesla), now).await.unwrap();
     let cb = callback(&format!("state={}", begun.state.expose()));
-    let e = auth
-        .complete(&cb, Some(ProviderId::Tesla), now)
-        .await
-        .err()
-        .expect("a codeless Tesla answer is refused");
+    let Err(e) = auth.complete(&cb, Some(ProviderId::Tesla), now).await else {
+        panic!("a codeless Tesla answer is refused");
+    };
     assert_eq!(e.code, Code::Validation, "{e:?}");
     // Derapi Join answers with its state and an enrollmentID only.
     let begun = auth.begin(&request(ProviderId::Derapi), now).await.unwrap();
