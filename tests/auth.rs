@@ -63,7 +63,7 @@ async fn the_first_valid_callback_completes_and_any_replay_is_refused() {
         .complete(&cb, Some(ProviderId::Solaredge), now)
         .await
         .unwrap();
-    assert_eq!(done.code.expose(), "the-code");
+    assert_eq!(done.code.as_ref().map(|c| c.expose()), Some("the-code"));
     assert_eq!(done.redirect_uri, DEEP_LINK);
     assert_eq!(done.customer_id, "cust-1");
     assert_eq!(
@@ -134,6 +134,32 @@ async fn forged_missing_late_and_misdirected_callbacks_are_refused() {
         .await
         .unwrap_err();
     assert!(e.message.contains("is for Solis"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn an_answer_without_a_code_is_refused_unless_the_vendor_answers_so() {
+    let f = fixture().await;
+    let auth = Authorizations::new(&f.store, &f.vault);
+    let now = OffsetDateTime::now_utc();
+    // Tesla always sends a code: a state-only answer is refused, and nothing is sent.
+    let begun = auth.begin(&request(ProviderId::Tesla), now).await.unwrap();
+    let cb = callback(&format!("state={}", begun.state.expose()));
+    let Err(e) = auth.complete(&cb, Some(ProviderId::Tesla), now).await else {
+        panic!("a codeless Tesla answer is refused");
+    };
+    assert_eq!(e.code, Code::Validation, "{e:?}");
+    // Derapi Join answers with its state and an enrollmentID only.
+    let begun = auth.begin(&request(ProviderId::Derapi), now).await.unwrap();
+    let cb = callback(&format!(
+        "state={}&enrollmentID=enr-7",
+        begun.state.expose()
+    ));
+    let done = auth
+        .complete(&cb, Some(ProviderId::Derapi), now)
+        .await
+        .unwrap();
+    assert!(done.code.is_none());
+    assert_eq!(done.extra["enrollmentID"], "enr-7");
 }
 
 #[tokio::test]

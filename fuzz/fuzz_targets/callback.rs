@@ -10,12 +10,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(cb) = parse_url(text) {
         assert!(text.len() <= MAX_URL);
-        assert!(cb.state.as_ref().is_none_or(|s| s.len() <= MAX_VALUE));
+        assert!(cb.state.as_ref().is_none_or(|s| s.expose().len() <= MAX_VALUE));
         if let Outcome::Code { code, .. } = &cb.outcome {
-            assert!(!code.is_empty() && code.len() <= MAX_VALUE);
+            // A state-only answer (Derapi Join) has no code; a code, when present, is not empty.
+            assert!(code.as_ref().is_none_or(|c| !c.expose().is_empty() && c.expose().len() <= MAX_VALUE));
+            assert!(code.is_some() || cb.state.is_some());
         }
     }
     if let Ok(Pasted::BareCode(code)) = parse_pasted(text) {
-        assert!(!code.is_empty() && code.len() <= MAX_VALUE);
+        assert!(!code.expose().is_empty() && code.expose().len() <= MAX_VALUE);
     }
 });

@@ -259,21 +259,15 @@ impl Config {
                 }
             }
         }
-        if let Some(j) = config.oauth.get("derapi").and_then(|d| d.join.as_deref()) {
-            if j != "flows" && j != "session" {
-                return Err(Error::new(
-                    Code::NotConfigured,
-                    format!(
-                        "{}: [oauth.derapi] join must be \"flows\" or \"session\"",
-                        path.display()
-                    ),
-                ));
-            }
-        }
-        for key in config.oauth.keys() {
-            let known =
-                ProviderId::parse(key).is_some_and(|p| crate::providers::spec(p).oauth.is_some());
-            if !known {
+        for (key, c) in &config.oauth {
+            let Some(p) =
+                ProviderId::parse(key).filter(|p| crate::providers::spec(*p).oauth.is_some())
+            else {
+                let known: Vec<String> = ProviderId::ALL
+                    .into_iter()
+                    .filter(|p| crate::providers::spec(*p).oauth.is_some())
+                    .map(|p| format!("[oauth.{}]", p.as_str()))
+                    .collect();
                 return Err(Error::new(
                     Code::NotConfigured,
                     format!(
@@ -281,29 +275,30 @@ impl Config {
                         path.display()
                     ),
                 )
-                .hint(
-                    "Use one of [oauth.tesla], [oauth.enphase], [oauth.sma], [oauth.solaredge], [oauth.utilityapi], [oauth.pelm], [oauth.metry], [oauth.derapi].",
-                ));
-            }
+                .hint(format!("Use one of {}.", known.join(", "))));
+            };
+            crate::providers::vendor(p).check_config(c).map_err(|why| {
+                Error::new(
+                    Code::NotConfigured,
+                    format!("{}: [oauth.{key}] {why}", path.display()),
+                )
+            })?;
         }
         Ok(config)
     }
 
-    /// The API base of a key-based provider.
+    /// The API base of a key-based provider: its own section's (`Vendor::configured_base`),
+    /// else the vendor's production base.
     pub fn base_url(&self, provider: ProviderId) -> &str {
-        match provider {
-            ProviderId::Solaredge => &self.solaredge.base_url,
-            ProviderId::Solis => &self.solis.base_url,
-            other => crate::providers::spec(other).production_base_url,
-        }
+        crate::providers::vendor(provider)
+            .configured_base(self)
+            .unwrap_or(crate::providers::spec(provider).production_base_url)
     }
 
     /// Points a key-based provider elsewhere (the sandbox); OAuth providers use `set_oauth`.
     pub fn set_base_url(&mut self, provider: ProviderId, url: String) {
-        match provider {
-            ProviderId::Solaredge => self.solaredge.base_url = url,
-            ProviderId::Solis => self.solis.base_url = url,
-            _ => {}
+        if let Some(base) = crate::providers::vendor(provider).configured_base_mut(self) {
+            *base = url;
         }
     }
 
@@ -372,20 +367,13 @@ impl Config {
     }
 
     /// Where a provider's tokens are revoked: onramp.toml's `revoke_url`, else (Production
-    /// only) the vendor's documented endpoint. Only SolarEdge V2 documents one
-    /// (`POST /v2/oauth2/revoke-token`, JSON `{"token"}`); Tesla, Enphase, SMA, Metry, Pelm,
-    /// Derapi and UtilityAPI document none.
+    /// only) the vendor's documented endpoint (`Vendor::documented_revoke_url`).
     pub fn revoke_url(&self, provider: ProviderId) -> Option<String> {
         let configured = self
             .oauth
             .get(provider.as_str())
             .and_then(|c| c.revoke_url.clone());
-        let documented = match provider {
-            ProviderId::Solaredge => {
-                Some("https://monitoringapi.solaredge.com/v2/oauth2/revoke-token")
-            }
-            _ => None,
-        };
+        let documented = crate::providers::vendor(provider).documented_revoke_url();
         configured.or_else(|| {
             (self.environment == Environment::Production)
                 .then_some(documented)

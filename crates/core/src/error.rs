@@ -51,13 +51,18 @@ impl Code {
     }
 }
 
-/// The error a vendor's token endpoint answered (RFC 6749 §5.2), for what Onramp decides by it.
+/// The error a vendor's token endpoint answered (RFC 6749 §5.2), for what Onramp decides by it,
+/// as the vendor's refusal table reads it (`providers::refusal`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenError {
     InvalidRequest,
     /// The vendor does not know the app, or its secret is wrong.
     InvalidClient,
+    /// The grant (code or refresh token) lapsed, was used or is unknown: sign in again.
     InvalidGrant,
+    /// The grant was withdrawn (the customer revoked Onramp, Tesla's `login_required`): the
+    /// vendor's table says which answers mean that.
+    GrantRevoked,
     /// The app may not use this grant.
     UnauthorizedClient,
     UnsupportedGrantType,
@@ -80,6 +85,11 @@ impl TokenError {
         })
     }
 
+    /// The vendor no longer accepts the grant, lapsed or withdrawn: only a new sign-in helps.
+    pub fn grant_refused(self) -> bool {
+        matches!(self, TokenError::InvalidGrant | TokenError::GrantRevoked)
+    }
+
     /// The vendor refused the company's app itself (its client id or secret), not the grant:
     /// no customer can fix that, the company must.
     pub fn app_refused(self) -> bool {
@@ -100,8 +110,8 @@ pub struct Error {
     pub retry_after: Option<u64>,
     /// What the vendor's token endpoint answered, when the error is its refusal.
     pub token_error: Option<TokenError>,
-    /// The vendor's own `error_description` with that refusal, as it sent it (for the logs, and
-    /// for what RFC 6749 leaves to it: [`Error::grant_revoked`]).
+    /// The vendor's own `error_description` with that refusal, as it sent it (for the logs; what
+    /// it decides is already in `token_error`).
     pub vendor_description: Option<String>,
 }
 
@@ -159,18 +169,6 @@ impl Error {
         }
     }
 
-    /// The vendor refused the grant as withdrawn (revoked), not as lapsed. RFC 6749 has one code
-    /// for both (`invalid_grant`); the vendors tell them apart in their `error_description`
-    /// (Tesla and the sandbox: "The refresh token was revoked"). Decided on the vendor's answer,
-    /// never on the message Onramp wrote.
-    pub fn grant_revoked(&self) -> bool {
-        self.token_error == Some(TokenError::InvalidGrant)
-            && self
-                .vendor_description
-                .as_deref()
-                .is_some_and(|d| d.to_ascii_lowercase().contains("revoked"))
-    }
-
     pub fn info(&self) -> ErrorInfo {
         ErrorInfo {
             code: self.code,
@@ -211,21 +209,6 @@ mod tests {
             v,
             serde_json::json!({"code": "VendorRejected", "message": "SolarEdge rejected this key", "hint": "Check it"})
         );
-    }
-
-    #[test]
-    fn a_revoked_grant_is_the_vendors_word() {
-        let refused = |error: &str, description: Option<&str>| Error {
-            token_error: TokenError::parse(error),
-            vendor_description: description.map(str::to_string),
-            ..Error::new(Code::ReauthRequired, "refused (revoked)")
-        };
-        assert!(refused("invalid_grant", Some("The refresh token was revoked")).grant_revoked());
-        assert!(!refused("invalid_grant", Some("expired")).grant_revoked());
-        assert!(!refused("invalid_grant", None).grant_revoked());
-        // Onramp's own words decide nothing.
-        assert!(!Error::new(Code::ReauthRequired, "the grant was revoked").grant_revoked());
-        assert!(!refused("invalid_client", Some("revoked app")).grant_revoked());
     }
 
     #[test]

@@ -663,7 +663,8 @@ impl Sandbox {
     }
 
     /// The vendor's next `times` token requests fail: 429 (with `Retry-After: 30`), a 5xx, or
-    /// 400 `invalid_grant` (the grant was revoked).
+    /// with 400 the vendor's answer for a revoked grant (`invalid_grant`; Tesla answers 401
+    /// `login_required`, as it documents).
     pub fn set_token_fault(&self, vendor: OAuthVendor, status: u16, times: u32) {
         self.oauth(vendor).0.set_token_fault(status, times);
     }

@@ -316,7 +316,7 @@ pub(crate) struct Server {
     /// Tesla: the account lives in another region; the default API answers 421.
     other_region: AtomicBool,
     token_requests: AtomicU64,
-    /// The next N token requests fail with this status (429, 5xx, or 400 `invalid_grant`).
+    /// The next N token requests fail with this status (429, 5xx, or 400: a revoked grant).
     token_fault: Mutex<Option<(u16, u32)>>,
     /// The next N successful token answers never arrive whole (the exchange did happen).
     lost_answers: Mutex<Option<(LostAnswer, u32)>>,
@@ -1033,11 +1033,7 @@ async fn token(
                 ),
             )
                 .into_response(),
-            400 => oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "The refresh token was revoked",
-            ),
+            400 => withdrawn(s.vendor, "The refresh token was revoked").1,
             other => (
                 StatusCode::from_u16(other).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
                 "upstream unavailable",
@@ -1107,6 +1103,20 @@ fn refuse(error: &'static str, description: &str) -> Refusal {
         StatusCode::BAD_REQUEST
     };
     (error, oauth_error(status, error, description))
+}
+
+/// The answer to a refresh token whose grant was withdrawn (a replay revoked it, or the
+/// customer did). Tesla answers 401 `login_required` ("password reset or refresh token already
+/// used": docs/vendors/tesla.md); the others RFC 6749's 400 `invalid_grant`, saying "revoked".
+fn withdrawn(vendor: OAuthVendor, description: &str) -> Refusal {
+    if vendor == OAuthVendor::Tesla {
+        let error = "login_required";
+        return (
+            error,
+            oauth_error(StatusCode::UNAUTHORIZED, error, description),
+        );
+    }
+    refuse("invalid_grant", description)
 }
 
 fn exchange(
@@ -1194,8 +1204,8 @@ fn exchange(
                         g.revoked = true;
                         b.stats.grants_revoked_by_replay += 1;
                     }
-                    return Err(refuse(
-                        "invalid_grant",
+                    return Err(withdrawn(
+                        s.vendor,
                         "Refresh token already used; the grant is revoked",
                     ));
                 }
@@ -1212,7 +1222,7 @@ fn exchange(
             }
             if b.grants.get(&grant).is_none_or(|g| g.revoked) {
                 b.stats.refused += 1;
-                return Err(refuse("invalid_grant", "The grant was revoked"));
+                return Err(withdrawn(s.vendor, "The grant was revoked"));
             }
             let g = &b.grants[&grant];
             if g.public != (client == Authenticated::Public)

@@ -233,9 +233,10 @@ async fn a_used_tesla_refresh_token_is_a_replay_that_revokes_the_grant() {
     assert!(!sb.grant_alive(OAuthVendor::Tesla, &rt1), "rt1 is spent");
     assert!(sb.grant_alive(OAuthVendor::Tesla, &rt2));
 
-    // Even at once, and with its answer never used: single use means single use.
+    // Even at once, and with its answer never used: single use means single use. Tesla answers
+    // a used refresh token 401 `login_required` (docs/vendors/tesla.md).
     let (s, v) = tesla_refresh(&sb, &rt1).await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!((s, v["error"].as_str()), (401, Some("login_required")));
     assert!(
         v["error_description"].as_str().unwrap().contains("revoked"),
         "{v}"
@@ -245,7 +246,7 @@ async fn a_used_tesla_refresh_token_is_a_replay_that_revokes_the_grant() {
         "the grant is revoked"
     );
     let (_, v) = tesla_refresh(&sb, &rt2).await;
-    assert_eq!(v["error"], "invalid_grant");
+    assert_eq!(v["error"], "login_required");
     assert_eq!(
         tesla_products(&sb, t2["access_token"].as_str().unwrap()).await,
         401,
@@ -328,12 +329,12 @@ async fn inside_the_reuse_window_an_unused_answer_may_be_retried_once_replaced()
     let (s, v) = tesla_refresh(&sb, &rt1).await;
     assert_eq!(
         (s, v["error"].as_str()),
-        (400, Some("invalid_grant")),
+        (401, Some("login_required")),
         "a replayed token"
     );
     let (_, v) = tesla_refresh(&sb, &rt4).await;
     assert_eq!(
-        v["error"], "invalid_grant",
+        v["error"], "login_required",
         "the replay revoked the whole grant"
     );
     let stats = sb.refresh_stats(OAuthVendor::Tesla);
@@ -365,7 +366,7 @@ async fn a_retry_after_its_answer_was_used_is_a_replay() {
     );
     assert!(!sb.grant_alive(OAuthVendor::Tesla, &rt1));
     let (_, v) = tesla_refresh(&sb, &rt1).await;
-    assert_eq!(v["error"], "invalid_grant");
+    assert_eq!(v["error"], "login_required");
     assert!(!sb.grant_alive(OAuthVendor::Tesla, &refresh_token_of(&t2)));
     let stats = sb.refresh_stats(OAuthVendor::Tesla);
     assert_eq!((stats.replays, stats.grants_revoked_by_replay), (1, 1));
@@ -385,7 +386,7 @@ async fn past_the_reuse_window_a_retry_is_a_replay() {
         "the window closed"
     );
     let (_, v) = tesla_refresh(&sb, &rt1).await;
-    assert_eq!(v["error"], "invalid_grant");
+    assert_eq!(v["error"], "login_required");
     assert!(
         !sb.grant_alive(OAuthVendor::Tesla, &rt2),
         "the grant is revoked"

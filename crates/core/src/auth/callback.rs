@@ -33,8 +33,9 @@ const KNOWN: &[&str] = &[
 pub enum Outcome {
     /// The customer consented: the code, and vendor extras such as SolarEdge's `site_id`.
     Code {
-        /// Empty for flows that come back without a code (Derapi Join).
-        code: AuthCode,
+        /// `None` for an answer that carries its state only (Derapi Join); whether that is
+        /// acceptable is the vendor's to say (`Vendor::answers_without_code`).
+        code: Option<AuthCode>,
         extra: BTreeMap<String, String>,
     },
     /// The server refused or the customer declined (`access_denied`).
@@ -131,11 +132,13 @@ pub fn parse_url(raw: &str) -> Result<Callback> {
     }
     // Derapi Join comes back with the state (and an enrollmentID) only; whether a codeless
     // answer is acceptable is decided with the pending sign-in, which knows the provider.
-    let code = match params.remove("code").filter(|c| !c.is_empty()) {
-        Some(c) => AuthCode::new(c),
-        None if state.is_some() => AuthCode::new(""),
-        None => return Err(invalid("it carries neither a code nor an error")),
-    };
+    let code = params
+        .remove("code")
+        .filter(|c| !c.is_empty())
+        .map(AuthCode::new);
+    if code.is_none() && state.is_none() {
+        return Err(invalid("it carries neither a code nor an error"));
+    }
     params.remove("error_description");
     params.remove("error_uri");
     Ok(Callback {
@@ -187,7 +190,7 @@ mod tests {
         let Outcome::Code { code, extra } = c.outcome else {
             panic!()
         };
-        assert_eq!(code.expose(), "abc");
+        assert_eq!(code.as_ref().map(AuthCode::expose), Some("abc"));
         assert_eq!(extra.get("site_id").map(String::as_str), Some("4012345"));
         assert!(!extra.contains_key("foo"));
     }
@@ -251,7 +254,7 @@ mod tests {
         assert_eq!(c.state.as_ref().map(OAuthState::expose), Some("b"));
         match c.outcome {
             Outcome::Code { code, extra } => {
-                assert_eq!(code.expose(), "");
+                assert_eq!(code, None);
                 assert_eq!(extra["enrollmentID"], "enr-7");
             }
             other => panic!("{other:?}"),
@@ -321,7 +324,7 @@ mod tests {
             u.query_pairs_mut().append_pair("code", &code).append_pair("state", &state);
             let c = parse_url(u.as_str()).unwrap();
             prop_assert_eq!(c.state, Some(OAuthState::new(state)));
-            prop_assert_eq!(c.outcome, Outcome::Code { code: AuthCode::new(code), extra: BTreeMap::new() });
+            prop_assert_eq!(c.outcome, Outcome::Code { code: Some(AuthCode::new(code)), extra: BTreeMap::new() });
         }
     }
 }

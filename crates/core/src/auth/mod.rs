@@ -40,8 +40,9 @@ pub struct Completed {
     pub connection_id: Option<String>,
     pub redirect_uri: String,
     pub verifier: Sensitive<String>,
-    /// Empty for flows that come back without a code (Derapi Join).
-    pub code: AuthCode,
+    /// `None` only for a vendor whose answer carries no code (`Vendor::answers_without_code`:
+    /// Derapi Join); every other vendor's codeless answer is refused by `complete`.
+    pub code: Option<AuthCode>,
     pub extra: std::collections::BTreeMap<String, String>,
     /// What the installer picked before the sign-in.
     pub details: Option<String>,
@@ -63,6 +64,14 @@ pub const VERIFIER: &str = "verifier";
 fn refused(message: impl Into<String>) -> Error {
     Error::validation(message)
         .hint("Start the connection again from Onramp; nothing was sent to the vendor.")
+}
+
+/// The refusal of an answer without an authorization code from a vendor that always sends one.
+pub fn missing_code(provider: ProviderId) -> Error {
+    refused(format!(
+        "This sign-in answer carries no authorization code, and {} always sends one.",
+        crate::providers::spec(provider).name
+    ))
 }
 
 pub struct BeginRequest<'r> {
@@ -205,9 +214,10 @@ impl<'a> Authorizations<'a> {
                 ),
             )
             .hint("Check the vendor app's settings (client id, redirect URI, scopes), then start again.")),
-            Outcome::Code { code, extra } if code.expose().is_empty() && row.provider != ProviderId::Derapi => {
-                let _ = extra;
-                Err(refused("This sign-in answer carries neither a code nor an error."))
+            Outcome::Code { code: None, .. }
+                if !crate::providers::vendor(row.provider).answers_without_code() =>
+            {
+                Err(missing_code(row.provider))
             }
             Outcome::Code { code, extra } => Ok(Completed {
                 provider: row.provider,

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::{parse, state_at, Policy};
 use crate::error::Code;
 use crate::model::{
-    Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, Urgency, Who,
+    Connection, ConnectionState, CredentialKind, ErrorInfo, HealthItem, ProviderId, Urgency, Who,
 };
 
 /// How far ahead the health board lists refresh tokens that will lapse if Onramp does not run.
@@ -22,6 +22,60 @@ fn in_words(d: time::Duration) -> String {
     }
 }
 
+/// What a health board row is about: a customer's connection, or the company's installer
+/// account (fixed in Settings). Its rows differ only in what they say ([`Subject::row`]).
+pub struct Subject {
+    pub connection_id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub provider: ProviderId,
+    /// The customer signing in again fixes what is theirs to fix (an OAuth connection).
+    pub reauthorizable: bool,
+    pub in_settings: bool,
+}
+
+/// What a row says of its subject.
+pub struct Finding {
+    pub state: ConnectionState,
+    pub title: String,
+    pub action: String,
+    pub who: Who,
+    pub urgency: Urgency,
+    pub due_at: Option<String>,
+}
+
+impl Subject {
+    /// The company's installer account at a vendor, fixed in Settings.
+    pub fn installer_account(connection_id: String, provider: ProviderId, name: &str) -> Self {
+        Subject {
+            connection_id,
+            customer_id: String::new(),
+            customer_name: format!("Your {name} installer account"),
+            provider,
+            reauthorizable: false,
+            in_settings: true,
+        }
+    }
+
+    /// The board's row: the subject and what was found.
+    pub fn row(&self, f: Finding) -> HealthItem {
+        HealthItem {
+            connection_id: self.connection_id.clone(),
+            customer_id: self.customer_id.clone(),
+            customer_name: self.customer_name.clone(),
+            provider: self.provider,
+            state: f.state,
+            title: f.title,
+            action: f.action,
+            who: f.who,
+            urgency: f.urgency,
+            due_at: f.due_at,
+            can_reauthorize: self.reauthorizable && f.who == Who::Customer,
+            in_settings: self.in_settings,
+        }
+    }
+}
+
 /// What a connection needs, if anything: the health board's row for it.
 pub fn health(
     conn: &Connection,
@@ -32,21 +86,23 @@ pub fn health(
     let name = crate::providers::spec(conn.provider).name;
     let state = state_at(conn, now, policy);
     let oauth = conn.kind == CredentialKind::Oauth;
-    let item = |urgency: Urgency, who: Who, title: String, action: String, due: Option<String>| {
-        Some(HealthItem {
-            connection_id: conn.id.clone(),
-            customer_id: conn.customer_id.clone(),
-            customer_name: customer_name.to_string(),
-            provider: conn.provider,
+    let about = Subject {
+        connection_id: conn.id.clone(),
+        customer_id: conn.customer_id.clone(),
+        customer_name: customer_name.to_string(),
+        provider: conn.provider,
+        reauthorizable: oauth,
+        in_settings: false,
+    };
+    let item = |urgency, who, title, action, due_at| {
+        Some(about.row(Finding {
             state,
             title,
             action,
             who,
             urgency,
-            due_at: due,
-            can_reauthorize: oauth && who == Who::Customer,
-            in_settings: false,
-        })
+            due_at,
+        }))
     };
     let sign_in_again = format!(
         "Re-authorize with the customer: they sign in at {name} and approve Onramp again; the connection and its sites are kept."

@@ -35,7 +35,7 @@ mod tests;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use flight::{backoff_delay, Lifecycle};
-pub use health::{health, HEALTH_HORIZON};
+pub use health::{health, Finding, Subject, HEALTH_HORIZON};
 pub(crate) use sweep::result_of;
 pub use sweep::SweepReport;
 
@@ -146,14 +146,13 @@ pub fn due_at(conn: &Connection, policy: &Policy) -> Option<OffsetDateTime> {
     }
 }
 
-/// What a refused grant makes of a connection. OAuth has one error for a grant that lapsed and
-/// one that was withdrawn (`invalid_grant`); vendors tell them apart in `error_description`
-/// ([`Error::grant_revoked`]). Either way the customer signs in again.
+/// What a refused grant makes of a connection: `revoked` where the vendor's refusal table read
+/// the answer as a withdrawn grant (`TokenError::GrantRevoked`: `providers::refusal`),
+/// `needs_reauth` otherwise. Either way the customer signs in again.
 pub fn refused_state(e: &Error) -> ConnectionState {
-    if e.grant_revoked() {
-        ConnectionState::Revoked
-    } else {
-        ConnectionState::NeedsReauth
+    match e.token_error {
+        Some(crate::error::TokenError::GrantRevoked) => ConnectionState::Revoked,
+        _ => ConnectionState::NeedsReauth,
     }
 }
 

@@ -169,26 +169,42 @@ fn states_follow_the_clock_and_the_vendor() {
     let mut key = conn(None, Some("2026-06-02T00:00:00Z"));
     key.kind = CredentialKind::CustomerKey;
     assert_eq!(state_at(&key, at(30), &p), ConnectionState::Active);
-    // A refused grant: revoked when the vendor says so, otherwise lapsed.
-    // (The vendor's answer, as `providers::oauth` reads it: the code and its description.)
-    let refused = |m: &str| {
-        let (_, d) = m.split_once('(').unwrap();
-        Error {
-            token_error: Some(crate::error::TokenError::InvalidGrant),
-            vendor_description: Some(d.trim_end_matches(").").into()),
-            ..Error::new(Code::ReauthRequired, m)
-        }
+    // A refused grant: revoked when the vendor's refusal table reads it so, otherwise lapsed.
+    // (The vendor's answer as `providers::oauth` reads it: its code and description, through
+    // the vendor's table.)
+    use crate::providers::{enphase, refusal, tesla};
+    let refused = |table: &[refusal::Refusal], error: &str, d: &str| Error {
+        token_error: refusal::read(table, error, Some(d)),
+        vendor_description: Some(d.into()),
+        ..Error::new(Code::ReauthRequired, format!("refused: {error} ({d})."))
     };
     assert_eq!(
         refused_state(&refused(
-            "Tesla refused the authorization: invalid_grant (The refresh token was revoked)."
+            tesla::OAUTH.refusals,
+            "login_required",
+            "The refresh token has already been used"
         )),
         ConnectionState::Revoked
     );
     assert_eq!(
         refused_state(&refused(
-            "Enphase refused the authorization: invalid_grant (expired)."
+            refusal::RFC6749,
+            "invalid_grant",
+            "The refresh token was revoked"
         )),
+        ConnectionState::Revoked
+    );
+    assert_eq!(
+        refused_state(&refused(
+            enphase::OAUTH.refusals,
+            "invalid_grant",
+            "expired"
+        )),
+        ConnectionState::NeedsReauth
+    );
+    // Onramp's own words decide nothing.
+    assert_eq!(
+        refused_state(&Error::new(Code::ReauthRequired, "the grant was revoked")),
         ConnectionState::NeedsReauth
     );
 }

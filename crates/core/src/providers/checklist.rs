@@ -59,6 +59,29 @@ fn every_provider_has_its_facts_its_name_and_its_binding() {
             usage.is_some(),
             "{id}: gives_usage and usage differ"
         );
+        let mut config = crate::config::Config::default();
+        let base = v.configured_base(&config).map(str::to_string);
+        assert_eq!(
+            base,
+            v.configured_base_mut(&mut config).map(|b| b.clone()),
+            "{id}: configured_base and configured_base_mut differ"
+        );
+        if base.is_some() {
+            let s = spec(id);
+            assert!(
+                s.keyed() || !s.installer_fields().is_empty(),
+                "{id}: an API base section without a key"
+            );
+        }
+        if v.account_signs_in()
+            || v.answers_without_code()
+            || v.session_sign_in(&Default::default()).is_some()
+        {
+            assert!(
+                spec(id).oauth.is_some(),
+                "{id}: a sign-in hook without a sign-in"
+            );
+        }
         if v.checks_with_app() || v.gives_usage() {
             assert!(
                 spec(id).oauth.is_some(),
@@ -99,6 +122,7 @@ fn a_plain_oauth_vendor_is_its_file() {
         paste_redirect_path: None,
         refresh_lifetime: None,
         help: "The owner signs in.",
+        refusals: super::refusal::RFC6749,
     };
     static SPEC: ProviderSpec = ProviderSpec {
         id: ProviderId::Sma, // a stand-in: a real vendor has its own `providers!` line

@@ -39,6 +39,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     // 1 week (older docs) or 1 month (newer): Onramp assumes the shorter. Replaced on each refresh.
     refresh_lifetime: Some(7 * 86_400),
     help: "The system owner signs in with their Enlighten account and approves Onramp; Enphase then shows a code to paste here.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -231,6 +232,11 @@ pub struct Enphase;
 impl Vendor for Enphase {
     fn spec(&self) -> &'static ProviderSpec {
         &SPEC
+    }
+
+    /// The partner plan's installer account signs in (the password grant) and is renewed.
+    fn account_signs_in(&self) -> bool {
+        true
     }
 
     fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {

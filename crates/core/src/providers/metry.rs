@@ -29,6 +29,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The customer signs in with their Metry account and approves Onramp; their meters and monthly consumption are then listed.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {

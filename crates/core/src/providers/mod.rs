@@ -8,6 +8,7 @@ pub mod metry;
 pub mod oauth;
 mod paging;
 pub mod pelm;
+pub mod refusal;
 pub mod sma;
 pub mod solaredge;
 pub mod solis;
@@ -23,7 +24,7 @@ use crate::model::{
     ConnectionDetails, FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
     SignInInfo, SignInOptions,
 };
-use crate::vault::Sensitive;
+use crate::vault::{AuthCode, Sensitive};
 
 pub struct FieldDef {
     pub name: &'static str,
@@ -163,8 +164,9 @@ pub struct Answer<'a> {
     pub spec: &'static oauth::OAuthSpec,
     pub endpoints: &'a oauth::Endpoints,
     pub app: &'a oauth::AppCredentials,
-    /// The code of the answer (empty where the vendor sends none).
-    pub code: &'a str,
+    /// The code of the answer (`None` where the vendor sends none:
+    /// [`Vendor::answers_without_code`]).
+    pub code: Option<&'a AuthCode>,
     /// What the answer carried besides the code.
     pub extra: &'a BTreeMap<String, String>,
     /// What the sign-in kept from its preparation.
@@ -242,6 +244,50 @@ pub trait Vendor: Sync {
         None
     }
 
+    /// The choices `onramp.toml` makes (UtilityAPI: its configured utilities), in place of
+    /// [`Vendor::sign_in_choices`]; `None`: the vendor's own.
+    fn configured_choices(&self, _config: &crate::config::Config) -> Option<Vec<SignInChoice>> {
+        None
+    }
+
+    /// Whether the vendor's sign-in can run as a session Onramp asks about until it is done
+    /// (Derapi's Join session) rather than by a redirect, and whether that is the way `onramp.toml`
+    /// chose (`join = "session"`). `None`: the vendor has no such sign-in.
+    fn session_sign_in(&self, _configured: &crate::config::OAuthConfig) -> Option<bool> {
+        None
+    }
+
+    /// Checks what `onramp.toml` says of the vendor in its `[oauth.<vendor>]` section beyond
+    /// the shared settings (Derapi's `join`); the error names the setting.
+    fn check_config(&self, _configured: &crate::config::OAuthConfig) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The API base `onramp.toml` gives a key vendor in its own section (`[solaredge]`,
+    /// `[solis]`: `base_url`); `None`: the vendor has no such section.
+    fn configured_base<'c>(&self, _config: &'c crate::config::Config) -> Option<&'c str> {
+        None
+    }
+
+    /// That base, to point it elsewhere (the sandbox).
+    fn configured_base_mut<'c>(
+        &self,
+        _config: &'c mut crate::config::Config,
+    ) -> Option<&'c mut String> {
+        None
+    }
+
+    /// The vendor's documented token revocation endpoint, where it has one (SolarEdge V2).
+    fn documented_revoke_url(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the vendor's installer account is a sign-in that Onramp renews (Enphase's
+    /// partner plan: the password grant), rather than a saved key.
+    fn account_signs_in(&self) -> bool {
+        false
+    }
+
     /// The customer's own key, checked for shape before anything is sent.
     fn customer_key(&self, _input: &KeyInput) -> Result<Credential> {
         Err(Error::validation(format!(
@@ -296,6 +342,13 @@ pub trait Vendor: Sync {
             a.challenge,
             a.scope,
         )
+    }
+
+    /// Whether the vendor's sign-in answer may come back without an authorization code (Derapi
+    /// Join answers with its state and an `enrollmentID` only). Default: a code is required,
+    /// and an answer without one is refused before anything is sent.
+    fn answers_without_code(&self) -> bool {
+        false
     }
 
     /// How the answer completes, for a vendor whose sign-in is hosted (`None`: the default, the

@@ -58,6 +58,9 @@ pub struct OAuthSpec {
     pub refresh_lifetime: Option<i64>,
     /// What the customer needs at hand.
     pub help: &'static str,
+    /// What its token endpoint's refusals mean where the code alone does not say
+    /// ([`super::refusal`]; most vendors: [`super::refusal::RFC6749`]).
+    pub refusals: &'static [super::refusal::Refusal],
 }
 
 /// A vendor app's credentials: the client id (not secret), the secret and Enphase's API key.
@@ -242,6 +245,7 @@ struct OAuthError {
 
 fn token_error(
     vendor: &str,
+    refusals: &[super::refusal::Refusal],
     status: reqwest::StatusCode,
     body: &[u8],
     retry: Option<u64>,
@@ -258,26 +262,28 @@ fn token_error(
         .as_ref()
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
-    let mut out = token_refusal(vendor, &e.error, &why);
-    out.token_error = TokenError::parse(&e.error);
+    let read = super::refusal::read(refusals, &e.error, e.error_description.as_deref());
+    let mut out = token_refusal(vendor, read, &e.error, &why);
+    out.token_error = read;
     out.vendor_description = e.error_description;
     out
 }
 
-/// What a token endpoint's RFC 6749 error means, in the installer's words.
-fn token_refusal(vendor: &str, error: &str, why: &str) -> Error {
-    match error {
-        "invalid_client" | "unauthorized_client" => Error::new(
+/// What a token endpoint's refusal means, in the installer's words, decided on what the
+/// vendor's table made of it.
+fn token_refusal(vendor: &str, read: Option<TokenError>, error: &str, why: &str) -> Error {
+    match read {
+        Some(t) if t.app_refused() => Error::new(
             Code::NotConfigured,
             format!("{vendor} refused your company's {vendor} app (its client id or secret): {error}{why}."),
         )
         .hint(format!("Nothing for the customer to do: whoever manages your company's {vendor} app checks its client id and secret at {vendor}, enters them again in Settings → Vendor apps (or `onramp app set`), then presses Check.")),
-        "invalid_grant" | "invalid_auth_code" => Error::new(
+        Some(t) if t.grant_refused() => Error::new(
             Code::ReauthRequired,
             format!("{vendor} refused the authorization: {error}{why}."),
         )
         .hint("The sign-in expired or was already used. Start the connection again with the customer."),
-        other => http::vendor_failed(vendor, format!("{other}{why}")),
+        _ => http::vendor_failed(vendor, format!("{error}{why}")),
     }
 }
 
@@ -306,7 +312,13 @@ impl TokenEndpoint<'_> {
         let retry = http::retry_after(resp.headers());
         let body = http::read_body(vendor, resp).await?;
         if !status.is_success() {
-            return Err(token_error(vendor, status, &body, retry));
+            return Err(token_error(
+                vendor,
+                self.spec.refusals,
+                status,
+                &body,
+                retry,
+            ));
         }
         let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             http::vendor_failed(vendor, format!("an unreadable token answer ({e})"))
@@ -341,7 +353,13 @@ impl TokenEndpoint<'_> {
         let retry = http::retry_after(resp.headers());
         let body = http::read_body(vendor, resp).await?;
         if !status.is_success() {
-            return Err(token_error(vendor, status, &body, retry));
+            return Err(token_error(
+                vendor,
+                self.spec.refusals,
+                status,
+                &body,
+                retry,
+            ));
         }
         Ok(())
     }

@@ -36,6 +36,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The customer picks their utility on Pelm Connect and signs in with their utility account; their electric and gas accounts are then listed.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -274,7 +275,8 @@ impl Vendor for Pelm {
     fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
         Some(Box::pin(async move {
             let api = &a.endpoints.api_url;
-            let access = exchange(a.client, api, a.app, a.code).await?;
+            let code = a.code.ok_or_else(|| crate::auth::missing_code(SPEC.id))?;
+            let access = exchange(a.client, api, a.app, code.expose()).await?;
             let sites = accounts(a.client, api, a.app, &access).await?;
             if sites.is_empty() {
                 return Err(Error::new(

@@ -25,6 +25,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The plant owner signs in with their SMA ID (Sunny Portal) and allows Onramp to read their plants.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {

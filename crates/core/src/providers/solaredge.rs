@@ -41,6 +41,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: Some(30 * 86_400), // "valid 30 days (unused => reauth)"; rotated on each refresh
     help: "The homeowner signs in with their mySolarEdge account (SolarEdge Site Access) and shares one site per sign-in. A homeowner with several sites: pick them from your company's fleet key in Settings → Installer accounts.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -253,6 +254,23 @@ pub struct SolarEdge;
 impl Vendor for SolarEdge {
     fn spec(&self) -> &'static ProviderSpec {
         &SPEC
+    }
+
+    fn configured_base<'c>(&self, config: &'c crate::config::Config) -> Option<&'c str> {
+        Some(&config.solaredge.base_url)
+    }
+
+    fn configured_base_mut<'c>(
+        &self,
+        config: &'c mut crate::config::Config,
+    ) -> Option<&'c mut String> {
+        Some(&mut config.solaredge.base_url)
+    }
+
+    /// V2's `POST /v2/oauth2/revoke-token`, JSON `{"token"}`: the only vendor of Onramp's that
+    /// documents one (Tesla, Enphase, SMA, Metry, Pelm, Derapi and UtilityAPI document none).
+    fn documented_revoke_url(&self) -> Option<&'static str> {
+        Some("https://monitoringapi.solaredge.com/v2/oauth2/revoke-token")
     }
 
     fn customer_key(&self, input: &KeyInput) -> Result<Credential> {

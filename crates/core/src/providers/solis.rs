@@ -266,6 +266,17 @@ impl Vendor for Solis {
         &SPEC
     }
 
+    fn configured_base<'c>(&self, config: &'c crate::config::Config) -> Option<&'c str> {
+        Some(&config.solis.base_url)
+    }
+
+    fn configured_base_mut<'c>(
+        &self,
+        config: &'c mut crate::config::Config,
+    ) -> Option<&'c mut String> {
+        Some(&mut config.solis.base_url)
+    }
+
     fn customer_key(&self, input: &KeyInput) -> Result<Credential> {
         let key_id = super::required(&input.key_id, "KeyId", SPEC.name)?;
         if !key_id.expose().chars().all(|c| c.is_ascii_digit()) {

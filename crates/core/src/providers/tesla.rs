@@ -7,8 +7,9 @@ use super::http::{self, Client};
 use super::oauth::{
     api_get, join, raw_get, read_answer, str_of, OAuthHosts, OAuthSpec, TokenStyle,
 };
+use super::refusal::Refusal;
 use super::{Discovery, ProviderSpec, Vendor, VendorFuture, VendorSite};
-use crate::error::Result;
+use crate::error::{Result, TokenError};
 use crate::model::{ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -30,6 +31,21 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: Some(90 * 86_400), // "single use only and expires after 3 months"
     help: "The customer signs in with their Tesla account (the one in the Tesla app) and allows Onramp to read their energy sites.",
+    // vendors.md §1 (Fleet API authentication, python-tesla-fleet-api's exceptions):
+    // `login_required` (401) is a password reset or a refresh token already used, and
+    // `invalid_auth_code` an expired code.
+    refusals: &[
+        Refusal {
+            error: "login_required",
+            described: None,
+            means: TokenError::GrantRevoked,
+        },
+        Refusal {
+            error: "invalid_auth_code",
+            described: None,
+            means: TokenError::InvalidGrant,
+        },
+    ],
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::config::{Config, Utility};
 use crate::error::{Code, Error, Result};
-use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInOptions};
+use crate::model::{ConnectionDetails, ProviderId, RedirectMode, SignInChoice, SignInOptions};
 use crate::usage::espi;
 use crate::vault::Sensitive;
 
@@ -43,6 +43,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The customer signs in at their utility (through UtilityAPI) and approves sharing their usage. They may narrow what is shared; Onramp shows what was granted.",
+    refusals: super::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -270,6 +271,20 @@ impl Vendor for UtilityApi {
 
     fn choice_label(&self) -> Option<&'static str> {
         Some("Utility")
+    }
+
+    /// The utilities `onramp.toml` lists (`[[utility]]`).
+    fn configured_choices(&self, config: &Config) -> Option<Vec<SignInChoice>> {
+        Some(
+            config
+                .utilities
+                .iter()
+                .map(|u| SignInChoice {
+                    id: u.id.clone(),
+                    label: u.name.clone(),
+                })
+                .collect(),
+        )
     }
 
     /// The utility the customer chose: its own authorize and token endpoints.

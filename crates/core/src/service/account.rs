@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::{words, CachedSites, Onramp};
 use crate::error::{Code, Error, Result, TokenError};
+use crate::lifecycle::{Finding, Subject};
 use crate::model::*;
 use crate::providers::enphase::{self, PartnerSignIn};
 use crate::providers::oauth::{AppCredentials, TokenEndpoint, Tokens};
@@ -52,12 +53,12 @@ fn partner_refused(e: &Error, first_sign_in: bool) -> Error {
         ""
     };
     match e.token_error {
-        Some(TokenError::InvalidGrant) if first_sign_in => Error::new(
+        Some(t) if t.grant_refused() && first_sign_in => Error::new(
             Code::VendorRejected,
             format!("Enphase did not accept the Enlighten user or password.{nothing} (Enphase said: {raw})"),
         )
         .hint("Check the Enlighten email and password (capitals count), then sign in again."),
-        Some(TokenError::InvalidGrant) => Error::new(
+        Some(t) if t.grant_refused() => Error::new(
             Code::ReauthRequired,
             format!("Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed). (Enphase said: {raw})"),
         )
@@ -113,7 +114,7 @@ impl Onramp {
                 credential_hint: row.as_ref().and_then(|r| r.credential_hint.clone()),
                 updated_at: row.as_ref().map(|r| r.updated_at.clone()),
                 help: spec.account_key_help.to_string(),
-                renews: id == ProviderId::Enphase,
+                renews: providers::vendor(id).account_signs_in(),
                 access_expires_at: row.as_ref().and_then(|r| r.access_expires_at.clone()),
                 refresh_expires_at: row.as_ref().and_then(|r| r.refresh_expires_at.clone()),
                 needs_sign_in,
@@ -123,10 +124,11 @@ impl Onramp {
     }
 
     /// Checks the account with the vendor, then keeps it: secrets sealed in its row, the hint
-    /// beside them. Enphase's partner plan signs in first (the password grant).
+    /// beside them. An account that is a sign-in (`Vendor::account_signs_in`: Enphase's partner
+    /// plan, the password grant) signs in first.
     pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
         let provider = input.provider;
-        let sites = if provider == ProviderId::Enphase {
+        let sites = if providers::vendor(provider).account_signs_in() {
             self.sign_in_partner_account(&input).await?
         } else {
             let credential = Credential::from_input(&input)?;
@@ -178,7 +180,7 @@ impl Onramp {
         &self,
         provider: ProviderId,
     ) -> Result<Option<Credential>> {
-        if provider == ProviderId::Enphase {
+        if providers::vendor(provider).account_signs_in() {
             self.renew_installer_account(provider, Some(RENEW_ON_USE))
                 .await?;
         }
@@ -230,10 +232,10 @@ impl Onramp {
         }
     }
 
-    fn partner_endpoints(&self) -> Result<providers::oauth::Endpoints> {
+    fn partner_endpoints(&self, provider: ProviderId) -> Result<providers::oauth::Endpoints> {
         self.config
-            .oauth_endpoints(ProviderId::Enphase)
-            .ok_or_else(|| Error::internal("Enphase has OAuth endpoints"))
+            .oauth_endpoints(provider)
+            .ok_or_else(|| Error::internal("a signed-in installer account has OAuth endpoints"))
     }
 
     /// The sealed form of the partner account: the application's secret and API key, and the
@@ -272,7 +274,7 @@ impl Onramp {
     ) -> Result<Vec<providers::VendorSite>> {
         let sign_in = PartnerSignIn::from_input(input)?;
         self.vault.require_ready()?;
-        let ep = self.partner_endpoints()?;
+        let ep = self.partner_endpoints(input.provider)?;
         let tokens = self
             .partner_endpoint(&ep, &sign_in.app)
             .password(&sign_in.username, &sign_in.password)
@@ -305,7 +307,7 @@ impl Onramp {
         let (access_expires_at, refresh_expires_at) = self.token_expiries(&tokens);
         self.store
             .put_signed_in_account(
-                ProviderId::Enphase,
+                input.provider,
                 &sign_in.app.client_id,
                 &sign_in.hint(),
                 &self.vault,
@@ -314,11 +316,7 @@ impl Onramp {
                     access_expires_at,
                     refresh_expires_at,
                 },
-                &words::installer_account_signed_in(
-                    ProviderId::Enphase,
-                    &sign_in.hint(),
-                    self.actor,
-                ),
+                &words::installer_account_signed_in(input.provider, &sign_in.hint(), self.actor),
             )
             .await?;
         Ok(sites)
@@ -417,7 +415,7 @@ impl Onramp {
             .hint("Sign in again in Settings → Installer accounts.");
             return Err(self.refuse_account(lease, e).await);
         };
-        let ep = self.partner_endpoints()?;
+        let ep = self.partner_endpoints(provider)?;
         let result = self.partner_endpoint(&ep, &app).refresh(&refresh).await;
         let tokens = match result {
             Ok(t) => t,
@@ -479,7 +477,30 @@ impl Onramp {
         Option<time::OffsetDateTime>,
     ) {
         let (mut renewed, mut failed) = (Vec::new(), Vec::new());
-        let provider = ProviderId::Enphase;
+        let mut next: Option<time::OffsetDateTime> = None;
+        for provider in ProviderId::ALL
+            .into_iter()
+            .filter(|p| providers::vendor(*p).account_signs_in())
+        {
+            let due = self
+                .renew_account_turn(provider, all, &mut renewed, &mut failed)
+                .await;
+            next = match (next, due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        (renewed, failed, next)
+    }
+
+    /// One signed-in account's part of the sweep; returns when it is next due.
+    async fn renew_account_turn(
+        &self,
+        provider: ProviderId,
+        all: bool,
+        renewed: &mut Vec<ProviderId>,
+        failed: &mut Vec<(ProviderId, ErrorInfo)>,
+    ) -> Option<time::OffsetDateTime> {
         let ahead = (!all).then_some(RENEW_AHEAD);
         let retry_at = self.retry_map().get(&provider).copied();
         let held = !all && retry_at.is_some_and(|t| t > self.now());
@@ -488,6 +509,7 @@ impl Onramp {
                 Ok(Renewal::Renewed) => {
                     renewed.push(provider);
                     self.retry_map().remove(&provider);
+                    self.account_sites.lock().await.remove(&provider);
                 }
                 Ok(Renewal::Unchanged) => {}
                 Err(e) => {
@@ -500,10 +522,7 @@ impl Onramp {
                 }
             }
         }
-        if !renewed.is_empty() {
-            self.account_sites.lock().await.remove(&provider);
-        }
-        let next = match self.store.installer_account(provider).await {
+        match self.store.installer_account(provider).await {
             Ok(Some(r)) if r.state == Some(AccountState::Active) => {
                 let due = parse_time(&r.access_expires_at).map(|t| t - RENEW_AHEAD);
                 let retry = self.retry_map().get(&provider).copied();
@@ -513,8 +532,7 @@ impl Onramp {
                 }
             }
             _ => None,
-        };
-        (renewed, failed, next)
+        }
     }
 
     /// The health board's rows for installer accounts: one that must be signed in again, and
@@ -527,19 +545,20 @@ impl Onramp {
             if !a.configured {
                 continue;
             }
-            let item = |state, title: String, action: String, who: Who, urgency, due| HealthItem {
-                connection_id: app_row(a.provider, "installer_account"),
-                customer_id: String::new(),
-                customer_name: format!("Your {} installer account", a.provider_name),
-                provider: a.provider,
-                state,
-                title,
-                action,
-                who,
-                urgency,
-                due_at: due,
-                can_reauthorize: false,
-                in_settings: true,
+            let about = Subject::installer_account(
+                app_row(a.provider, "installer_account"),
+                a.provider,
+                &a.provider_name,
+            );
+            let item = |state, title, action, who, urgency, due_at| {
+                about.row(Finding {
+                    state,
+                    title,
+                    action,
+                    who,
+                    urgency,
+                    due_at,
+                })
             };
             if let Some(e) = &a.needs_sign_in {
                 out.push(item(

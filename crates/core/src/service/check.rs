@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::Onramp;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Result};
 use crate::model::*;
 use crate::providers;
 
@@ -98,13 +98,7 @@ impl Onramp {
             CredentialKind::InstallerAccount => self
                 .account_credential(conn.provider)
                 .await?
-                .ok_or_else(|| {
-                    Error::new(
-                        Code::NotConfigured,
-                        "The key of this connection is no longer configured.",
-                    )
-                    .hint("Connect the customer again with a current key.")
-                })?,
+                .ok_or_else(super::connect::key_gone)?,
             CredentialKind::CustomerKey | CredentialKind::Oauth => {
                 self.connection_credential(&conn).await?
             }

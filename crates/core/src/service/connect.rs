@@ -15,6 +15,16 @@ use crate::store::{new_id, NewConnection, NewSites};
 const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(600);
 const SEARCH_LIMIT: usize = 200;
 
+/// The refusal of a key connection whose key is no longer kept (its row's secrets, or the
+/// installer account it was made from).
+pub(super) fn key_gone() -> Error {
+    Error::new(
+        Code::NotConfigured,
+        "The key of this connection is no longer configured.",
+    )
+    .hint("Connect the customer again with a current key.")
+}
+
 impl Onramp {
     /// A key credential's secrets, named as they are sealed.
     pub(super) fn credential_secrets(credential: &Credential) -> Secrets {
@@ -45,13 +55,7 @@ impl Onramp {
             .store
             .connection_secrets(&conn.id)
             .await?
-            .ok_or_else(|| {
-                Error::new(
-                    Code::NotConfigured,
-                    "The key of this connection is no longer configured.",
-                )
-                .hint("Connect the customer again with a current key.")
-            })?;
+            .ok_or_else(key_gone)?;
         let s = self
             .vault
             .open(

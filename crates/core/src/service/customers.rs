@@ -54,16 +54,8 @@ impl Onramp {
             if let Some(sign_in) = info.sign_in.as_mut() {
                 // Settings or onramp.toml choose the way back, where the provider supports it.
                 sign_in.default_mode = self.sign_in_return_from(id, (mode, relay))?.0;
-                if id == ProviderId::Utilityapi {
-                    sign_in.choices = self
-                        .config
-                        .utilities
-                        .iter()
-                        .map(|u| SignInChoice {
-                            id: u.id.clone(),
-                            label: u.name.clone(),
-                        })
-                        .collect();
+                if let Some(choices) = providers::vendor(id).configured_choices(&self.config) {
+                    sign_in.choices = choices;
                 }
             }
             out.push(info);

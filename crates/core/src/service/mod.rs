@@ -219,15 +219,16 @@ impl Onramp {
         self.store.close().await;
     }
 
-    /// Where a provider's key-based API lives (Enphase's partner API is its OAuth API host).
+    /// Where a provider's key-based API lives: its own section of `onramp.toml`
+    /// (`Vendor::configured_base`), else its OAuth API host (Enphase's partner API), else its
+    /// production base.
     pub(crate) fn base_url(&self, provider: ProviderId) -> String {
-        match provider {
-            ProviderId::Solaredge | ProviderId::Solis => self.config.base_url(provider).to_string(),
-            other => self
-                .config
-                .oauth_endpoints(other)
-                .map(|e| e.api_url)
-                .unwrap_or_else(|| self.config.base_url(other).to_string()),
+        if let Some(base) = crate::providers::vendor(provider).configured_base(&self.config) {
+            return base.to_string();
         }
+        self.config
+            .oauth_endpoints(provider)
+            .map(|e| e.api_url)
+            .unwrap_or_else(|| self.config.base_url(provider).to_string())
     }
 }

@@ -264,7 +264,7 @@ impl Onramp {
             spec,
             endpoints: &configured,
             app: &app,
-            code: done.code.expose(),
+            code: done.code.as_ref(),
             extra: &done.extra,
             details: &details,
         };
@@ -281,7 +281,14 @@ impl Onramp {
             endpoints: &ep,
             app: &app,
         }
-        .exchange_code(done.code.expose(), &done.redirect_uri, &done.verifier)
+        .exchange_code(
+            done.code
+                .as_ref()
+                .ok_or_else(|| crate::auth::missing_code(provider))?
+                .expose(),
+            &done.redirect_uri,
+            &done.verifier,
+        )
         .await?;
         vendor.check_grant(&tokens)?;
         // Where an ESPI grant keeps the customer's data (UtilityAPI), on the token's host.
@@ -567,7 +574,7 @@ fn pasted_callback(state: &str, pasted: &str) -> Result<Callback> {
             state: Some(crate::vault::OAuthState::new(state)),
             issuer: None,
             outcome: Outcome::Code {
-                code,
+                code: Some(code),
                 extra: BTreeMap::new(),
             },
         },

@@ -124,11 +124,10 @@ impl Onramp {
     pub async fn start_sign_in(&self, req: &SignInRequest) -> Result<(OAuthStart, Option<Waiter>)> {
         let provider = req.provider;
         let configured = self.config().oauth_config(provider);
-        let join_session = provider == ProviderId::Derapi
-            && req.reauthorize.is_none()
-            && req
-                .join_session
-                .unwrap_or(configured.join.as_deref() == Some("session"));
+        let join_session = req.reauthorize.is_none()
+            && crate::providers::vendor(provider)
+                .session_sign_in(&configured)
+                .is_some_and(|by_default| req.join_session.unwrap_or(by_default));
         let cancel = Arc::new(Notify::new());
         let (start, how) = if join_session {
             let vendor = req.options.vendor.clone().ok_or_else(|| {

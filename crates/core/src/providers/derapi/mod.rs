@@ -70,6 +70,7 @@ pub static OAUTH: OAuthSpec = OAuthSpec {
     paste_redirect_path: None,
     refresh_lifetime: None,
     help: "The customer picks their device vendor in Derapi Join and approves; Derapi then lists the systems it can reach.",
+    refusals: crate::providers::refusal::RFC6749,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -424,6 +425,23 @@ pub struct Derapi;
 impl Vendor for Derapi {
     fn spec(&self) -> &'static ProviderSpec {
         &SPEC
+    }
+
+    /// Join comes back with the state and an `enrollmentID`, never a code.
+    fn answers_without_code(&self) -> bool {
+        true
+    }
+
+    /// Join runs as flows by default; `join = "session"` chooses the older Join session.
+    fn session_sign_in(&self, configured: &crate::config::OAuthConfig) -> Option<bool> {
+        Some(configured.join.as_deref() == Some("session"))
+    }
+
+    fn check_config(&self, configured: &crate::config::OAuthConfig) -> Result<(), String> {
+        match configured.join.as_deref() {
+            None | Some("flows") | Some("session") => Ok(()),
+            Some(_) => Err("join must be \"flows\" or \"session\"".into()),
+        }
     }
 
     fn sign_in_choices(&self) -> Vec<SignInChoice> {
