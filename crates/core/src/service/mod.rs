@@ -27,6 +27,7 @@ mod export;
 mod join;
 mod keep_alive;
 mod oauth;
+mod partner;
 mod refresh;
 mod sign_in;
 mod sweep;
