@@ -24,21 +24,27 @@ pub enum Sweep {
 }
 
 impl Onramp {
-    /// Names a connection whose token was lost, for the installer (the sweep's report).
-    async fn lost_grant(&self, id: &str, message: String) -> LostGrant {
-        let conn = self.store.connection(id).await.ok();
-        let customer = match &conn {
-            Some(c) => self.store.customer(&c.customer_id).await.ok(),
-            None => None,
+    /// Names a connection whose token was lost, for the installer (the sweep's report): its
+    /// vendor and customer as the sweep read them, the customer's name from the store.
+    async fn lost_grant(
+        &self,
+        connection_id: String,
+        provider: ProviderId,
+        customer_id: &str,
+        message: String,
+    ) -> LostGrant {
+        let customer_name = match self.store.customer(customer_id).await {
+            Ok(c) => c.name,
+            Err(e) => {
+                tracing::warn!(error = %e, "a lost grant's customer could not be read");
+                String::new()
+            }
         };
         LostGrant {
-            connection_id: id.to_string(),
-            customer_id: conn
-                .as_ref()
-                .map(|c| c.customer_id.clone())
-                .unwrap_or_default(),
-            customer_name: customer.map(|c| c.name).unwrap_or_default(),
-            provider: conn.map(|c| c.provider).unwrap_or(ProviderId::Tesla),
+            connection_id,
+            customer_id: customer_id.to_string(),
+            customer_name,
+            provider,
             message,
         }
     }
@@ -104,6 +110,11 @@ impl Onramp {
             }
             todo.push(c);
         }
+        // Whose each connection is, to name those whose token is lost in the report.
+        let known: std::collections::HashMap<String, (ProviderId, String)> = todo
+            .iter()
+            .map(|c| (c.id.clone(), (c.provider, c.customer_id.clone())))
+            .collect();
         // Leases are taken a chunk at a time, the next chunk's while this one's token requests
         // run (so the sweep never waits for them); those another holder has (a second Onramp
         // refreshing them now) are left to it. Each refresh waits for its vendor's budget
@@ -223,7 +234,11 @@ impl Onramp {
             tally(&mut report, &mut lost, id, outcome);
         }
         for (id, message) in lost {
-            report.lost.push(self.lost_grant(&id, message).await);
+            if let Some((provider, customer_id)) = known.get(&id) {
+                report
+                    .lost
+                    .push(self.lost_grant(id, *provider, customer_id, message).await);
+            }
         }
         if let Some(e) = locked {
             return Err(e);
