@@ -406,3 +406,37 @@ async fn removing_a_connection_removes_its_key() {
     let e = onramp.check_connection(&conn.id).await.unwrap_err();
     assert_eq!(e.code, Code::NotFound);
 }
+
+#[tokio::test]
+async fn a_tesla_code_that_waited_too_long_asks_for_the_sign_in_again_and_stores_nothing() {
+    // Tesla answers an expired code `invalid_auth_code` (its own code, not RFC 6749's
+    // invalid_grant): Onramp reads it from Tesla's refusal table as a sign-in to start again.
+    let w = World::with(SandboxConfig {
+        oauth_code_ttl: std::time::Duration::from_millis(300),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Late Lindqvist").await;
+    let start = onramp
+        .begin_oauth(
+            &id,
+            ProviderId::Tesla,
+            onramp_core::service::Redirect::DeepLink,
+        )
+        .await
+        .unwrap();
+    let back = consent(&start.authorize_url).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let e = onramp
+        .complete_oauth(&back, Some(ProviderId::Tesla))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::ReauthRequired, "{e:?}");
+    assert!(onramp
+        .customer(&id)
+        .await
+        .unwrap()
+        .connections
+        .is_empty());
+}

@@ -1119,6 +1119,30 @@ fn withdrawn(vendor: OAuthVendor, description: &str) -> Refusal {
     refuse("invalid_grant", description)
 }
 
+/// Why a code exchange was refused, where a vendor words it its own way.
+enum CodeRefusal {
+    Expired,
+    Redirect,
+    Verifier,
+}
+
+/// A refused code exchange. Tesla has its own codes for these (vendors.md, Fleet API
+/// authentication, and python-tesla-fleet-api's exceptions: docs/vendors/tesla.md):
+/// `invalid_auth_code` for an expired code, `invalid_redirect_url` when the token request's
+/// redirect URI is not the authorization's, `invalid_request` "Invalid code_verifier"; the others
+/// RFC 6749's `invalid_grant` (RFC 6749 §5.2, RFC 7636 §4.6).
+fn code_refused(vendor: OAuthVendor, why: CodeRefusal, description: &str) -> Refusal {
+    if vendor != OAuthVendor::Tesla {
+        return refuse("invalid_grant", description);
+    }
+    let error = match why {
+        CodeRefusal::Expired => "invalid_auth_code",
+        CodeRefusal::Redirect => "invalid_redirect_url",
+        CodeRefusal::Verifier => "invalid_request",
+    };
+    refuse(error, description)
+}
+
 fn exchange(
     s: &Server,
     p: &HashMap<String, String>,
@@ -1149,11 +1173,16 @@ fn exchange(
             }
             c.used = true;
             if c.issued.elapsed() > s.code_ttl {
-                return Err(refuse("invalid_grant", "Authorization code expired"));
+                return Err(code_refused(
+                    s.vendor,
+                    CodeRefusal::Expired,
+                    "Authorization code expired",
+                ));
             }
             if p.get("redirect_uri") != Some(&c.redirect_uri) {
-                return Err(refuse(
-                    "invalid_grant",
+                return Err(code_refused(
+                    s.vendor,
+                    CodeRefusal::Redirect,
                     "redirect_uri does not match the authorization request",
                 ));
             }
@@ -1175,7 +1204,13 @@ fn exchange(
             if let Some(challenge) = &c.challenge {
                 match p.get("code_verifier") {
                     Some(v) if s256(v) == *challenge => {}
-                    _ => return Err(refuse("invalid_grant", "Invalid code_verifier")),
+                    _ => {
+                        return Err(code_refused(
+                            s.vendor,
+                            CodeRefusal::Verifier,
+                            "Invalid code_verifier",
+                        ))
+                    }
                 }
             }
             if s.vendor == OAuthVendor::Tesla && p.get("audience").is_none_or(|a| a.is_empty()) {

@@ -91,17 +91,24 @@ async fn pkce_redirect_uri_and_audience_are_enforced() {
         &exchange(&c, "wrong-verifier-wrong-verifier-wrong-verifier"),
     )
     .await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    // Tesla's own codes (docs/vendors/tesla.md), not RFC 6749's invalid_grant.
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")));
 
     let c = code(&sb, OAuthVendor::Tesla).await;
     let mut missing = exchange(&c, VERIFIER);
     missing.retain(|(k, _)| *k != "code_verifier");
-    assert_eq!(tesla_token(&sb, &missing).await.1["error"], "invalid_grant");
+    assert_eq!(
+        tesla_token(&sb, &missing).await.1["error"],
+        "invalid_request"
+    );
 
     let c = code(&sb, OAuthVendor::Tesla).await;
     let mut other = exchange(&c, VERIFIER);
     other[2] = ("redirect_uri", "http://127.0.0.1:9999/callback");
-    assert_eq!(tesla_token(&sb, &other).await.1["error"], "invalid_grant");
+    assert_eq!(
+        tesla_token(&sb, &other).await.1["error"],
+        "invalid_redirect_url"
+    );
 
     let c = code(&sb, OAuthVendor::Tesla).await;
     let mut no_audience = exchange(&c, VERIFIER);
@@ -604,7 +611,7 @@ async fn codes_expire_and_unregistered_redirects_are_never_followed() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         tesla_token(&sb, &exchange(&c, VERIFIER)).await.1["error"],
-        "invalid_grant"
+        "invalid_auth_code"
     );
 
     let r = authorize(&sb, OAuthVendor::Tesla, "https://evil.example/steal").await;
