@@ -433,10 +433,5 @@ async fn a_tesla_code_that_waited_too_long_asks_for_the_sign_in_again_and_stores
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::ReauthRequired, "{e:?}");
-    assert!(onramp
-        .customer(&id)
-        .await
-        .unwrap()
-        .connections
-        .is_empty());
+    assert!(onramp.customer(&id).await.unwrap().connections.is_empty());
 }
