@@ -554,8 +554,8 @@ fn open_browser(url: String) {
 }
 
 /// The authorization-code flow from a terminal (core runs the sign-in; the terminal opens the
-/// browser and reads a paste): loopback by default, paste for Enphase; Derapi's Join session
-/// when asked.
+/// browser and reads a paste): loopback by default, paste where the vendor's app says so; a
+/// vendor's polled sign-in (Derapi's Join session) when asked or configured.
 async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Result<Connection> {
     let provider = args.provider;
     let spec = onramp_core::providers::spec(provider);
@@ -573,22 +573,15 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
     let mut req = SignInRequest::new(args.customer, provider, mode);
     req.options = args.options.clone();
     req.reauthorize = args.again.map(str::to_string);
-    req.join_session = args.join.map(|j| j == JoinArg::Session);
+    req.polled = args.join.map(|j| j == JoinArg::Session);
     req.loopback_port = args.wait.port;
     req.wait = Duration::from_secs(args.wait.timeout);
-    let join = provider == ProviderId::Derapi
-        && args.again.is_none()
-        && req
-            .join_session
-            .unwrap_or(configured.join.as_deref() == Some("session"));
-    if join && args.options.vendor.is_none() {
-        anyhow::bail!("Derapi Join needs the device vendor: --vendor enphasevpp (Enphase Grid Services), or enphase, tesla, solaredge, sma, solis, virtual");
-    }
     let (start, waiter) = onramp.start_sign_in(&req).await?;
-    if join {
+    let polled = waiter.as_ref().is_some_and(|w| w.polled());
+    if polled {
         eprintln!(
-            "Derapi Join for the customer:\n\n  {}\n",
-            start.authorize_url
+            "{} for the customer:\n\n  {}\n",
+            spec.name, start.authorize_url
         );
     } else {
         eprintln!(
@@ -598,8 +591,11 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
     }
     open_browser(start.authorize_url.clone());
     if let Some(waiter) = waiter {
-        if join {
-            eprintln!("Waiting for the customer to finish Derapi Join… (Ctrl-C cancels)");
+        if polled {
+            eprintln!(
+                "Waiting for the customer to finish {}… (Ctrl-C cancels)",
+                spec.name
+            );
         } else {
             eprintln!(
                 "Waiting for the customer to sign in at {}… (Ctrl-C cancels)",

@@ -42,14 +42,16 @@ use std::collections::BTreeMap;
 
 use crate::error::{Code, Error, Result};
 use crate::model::{Environment, ProviderId, RedirectMode};
-use crate::providers::oauth::Endpoints;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "RawConfig")]
 pub struct Config {
     pub environment: Environment,
-    pub solaredge: VendorEndpoint,
-    pub solis: VendorEndpoint,
+    /// The key APIs' own sections, by provider name (`[solaredge]`, `[solis]`: a vendor whose
+    /// `Vendor::api_section` says so; `Config::load` checks it); a provider left out lives at its
+    /// production base.
+    #[serde(flatten)]
+    pub apis: BTreeMap<String, VendorEndpoint>,
     pub sandbox: SandboxPorts,
     /// `[oauth.tesla]`, `[oauth.enphase]`, `[oauth.sma]`, `[oauth.solaredge]`, `[oauth.metry]`,
     /// `[oauth.pelm]` (authorize_url = the hosted Connect page), `[oauth.derapi]`,
@@ -60,6 +62,61 @@ pub struct Config {
     pub utilities: Vec<Utility>,
 }
 
+/// `onramp.toml` as written: the named settings, and every other section, which must be a
+/// provider's own API section.
+#[derive(Deserialize)]
+#[serde(default)]
+struct RawConfig {
+    environment: Environment,
+    sandbox: SandboxPorts,
+    oauth: BTreeMap<String, OAuthConfig>,
+    #[serde(rename = "utility")]
+    utilities: Vec<Utility>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, toml::Value>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        let c = Config::default();
+        RawConfig {
+            environment: c.environment,
+            sandbox: c.sandbox,
+            oauth: c.oauth,
+            utilities: c.utilities,
+            rest: BTreeMap::new(),
+        }
+    }
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = String;
+
+    /// Every section besides the named settings is a key API's own (which providers may have
+    /// one is the vendors' to say: checked by [`Config::load`]).
+    fn try_from(raw: RawConfig) -> std::result::Result<Config, String> {
+        let mut apis = BTreeMap::new();
+        for (key, value) in raw.rest {
+            if !value.is_table() {
+                return Err(format!(
+                    "unknown setting `{key}`: expected environment, [sandbox], [oauth.<provider>], [[utility]] or a provider's own [<provider>] section"
+                ));
+            }
+            let ep: VendorEndpoint = value
+                .try_into()
+                .map_err(|e: toml::de::Error| format!("[{key}] {}", e.message()))?;
+            apis.insert(key, ep);
+        }
+        Ok(Config {
+            environment: raw.environment,
+            apis,
+            sandbox: raw.sandbox,
+            oauth: raw.oauth,
+            utilities: raw.utilities,
+        })
+    }
+}
+
 /// A utility reached through UtilityAPI Green Button Connect My Data.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -68,17 +125,6 @@ pub struct Utility {
     pub name: String,
     pub authorize_url: String,
     pub token_url: String,
-}
-
-impl Utility {
-    /// The utility's URLs as [`Endpoints`]; its data lives wherever the token answer says.
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            authorize_url: self.authorize_url.clone(),
-            token_url: self.token_url.clone(),
-            api_url: self.token_url.clone(),
-        }
-    }
 }
 
 /// A provider's OAuth endpoints and how its redirect returns; anything left out takes the default.
@@ -133,16 +179,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             environment: Environment::Sandbox,
-            solaredge: VendorEndpoint {
-                base_url: crate::providers::spec(ProviderId::Solaredge)
-                    .production_base_url
-                    .to_string(),
-            },
-            solis: VendorEndpoint {
-                base_url: crate::providers::spec(ProviderId::Solis)
-                    .production_base_url
-                    .to_string(),
-            },
+            apis: BTreeMap::new(),
             sandbox: SandboxPorts::default(),
             oauth: BTreeMap::new(),
             utilities: vec![Utility {
@@ -171,8 +208,10 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 impl Config {
-    /// Reads the file; a missing file gives the defaults, a malformed one a clear error.
-    pub fn load(path: &Path) -> Result<Config> {
+    /// Reads the file as text and checks its syntax and addresses; a missing file gives the
+    /// defaults, a malformed one a clear error. What the vendors say of it is checked by
+    /// [`Config::load`] (`providers/configured.rs`).
+    pub(crate) fn parse(path: &Path) -> Result<Config> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
@@ -190,14 +229,8 @@ impl Config {
             )
             .hint("Fix the file or remove it to start with the defaults (Sandbox).")
         })?;
-        let defaults = Config::default();
-        if config.solaredge.base_url.is_empty() {
-            config.solaredge = defaults.solaredge;
-        }
-        if config.solis.base_url.is_empty() {
-            config.solis = defaults.solis;
-        }
-        for (name, ep) in [("solaredge", &config.solaredge), ("solis", &config.solis)] {
+        config.apis.retain(|_, ep| !ep.base_url.is_empty());
+        for (name, ep) in &config.apis {
             url::Url::parse(&ep.base_url).map_err(|e| {
                 Error::new(
                     Code::NotConfigured,
@@ -259,127 +292,7 @@ impl Config {
                 }
             }
         }
-        for (key, c) in &config.oauth {
-            let Some(p) =
-                ProviderId::parse(key).filter(|p| crate::providers::spec(*p).oauth.is_some())
-            else {
-                let known: Vec<String> = ProviderId::ALL
-                    .into_iter()
-                    .filter(|p| crate::providers::spec(*p).oauth.is_some())
-                    .map(|p| format!("[oauth.{}]", p.as_str()))
-                    .collect();
-                return Err(Error::new(
-                    Code::NotConfigured,
-                    format!(
-                        "{}: [oauth.{key}] is not a provider that signs in with OAuth",
-                        path.display()
-                    ),
-                )
-                .hint(format!("Use one of {}.", known.join(", "))));
-            };
-            crate::providers::vendor(p).check_config(c).map_err(|why| {
-                Error::new(
-                    Code::NotConfigured,
-                    format!("{}: [oauth.{key}] {why}", path.display()),
-                )
-            })?;
-        }
         Ok(config)
-    }
-
-    /// The API base of a key-based provider: its own section's (`Vendor::configured_base`),
-    /// else the vendor's production base.
-    pub fn base_url(&self, provider: ProviderId) -> &str {
-        crate::providers::vendor(provider)
-            .configured_base(self)
-            .unwrap_or(crate::providers::spec(provider).production_base_url)
-    }
-
-    /// Points a key-based provider elsewhere (the sandbox); OAuth providers use `set_oauth`.
-    pub fn set_base_url(&mut self, provider: ProviderId, url: String) {
-        if let Some(base) = crate::providers::vendor(provider).configured_base_mut(self) {
-            *base = url;
-        }
-    }
-
-    /// The OAuth endpoints of a provider: onramp.toml over the vendor's defaults, the authorize
-    /// and token endpoints resolved to full URLs (a configured origin gets the vendor's path, a
-    /// configured full URL is kept as it is).
-    pub fn oauth_endpoints(&self, provider: ProviderId) -> Option<Endpoints> {
-        use crate::providers::oauth::resolve_endpoint;
-        let spec = crate::providers::spec(provider).oauth?;
-        let d = Endpoints::defaults(spec);
-        let c = self
-            .oauth
-            .get(provider.as_str())
-            .cloned()
-            .unwrap_or_default();
-        Some(Endpoints {
-            authorize_url: c
-                .authorize_url
-                .map(|u| resolve_endpoint(&u, spec.authorize_path))
-                .unwrap_or(d.authorize_url),
-            token_url: c
-                .token_url
-                .map(|u| resolve_endpoint(&u, spec.token_path))
-                .unwrap_or(d.token_url),
-            api_url: c.api_url.unwrap_or(d.api_url),
-        })
-    }
-
-    /// The scopes a provider's sign-in asks for: `scope` in onramp.toml, else the vendor's.
-    pub fn oauth_scope(&self, provider: ProviderId) -> Option<String> {
-        let spec = crate::providers::spec(provider).oauth?;
-        Some(
-            self.oauth
-                .get(provider.as_str())
-                .and_then(|c| c.scope.clone())
-                .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-                .unwrap_or_else(|| spec.scopes.to_string()),
-        )
-    }
-
-    /// The issuer a provider's authorization answers must name, if it is known: `issuer` in
-    /// onramp.toml, else the vendor's documented one while sign-ins go to the vendor's own
-    /// authorize endpoint (pointed elsewhere without an `issuer`, Onramp cannot know it).
-    pub fn oauth_issuer(&self, provider: ProviderId) -> Option<String> {
-        let spec = crate::providers::spec(provider).oauth?;
-        let c = self.oauth.get(provider.as_str());
-        if let Some(i) = c.and_then(|c| c.issuer.clone()) {
-            return Some(i);
-        }
-        let own = self
-            .oauth_endpoints(provider)
-            .is_some_and(|ep| ep.authorize_url == Endpoints::defaults(spec).authorize_url);
-        own.then(|| crate::providers::documented_issuer(provider))
-            .flatten()
-            .map(str::to_string)
-    }
-
-    /// Points a provider's OAuth at other servers. Each of the URLs is read as onramp.toml reads
-    /// it (an origin, or a full endpoint URL), so endpoints from [`Config::oauth_endpoints`]
-    /// can be given back as they are.
-    pub fn set_oauth_endpoints(&mut self, provider: ProviderId, ep: Endpoints) {
-        let c = self.oauth.entry(provider.as_str().to_string()).or_default();
-        c.authorize_url = Some(ep.authorize_url);
-        c.token_url = Some(ep.token_url);
-        c.api_url = Some(ep.api_url);
-    }
-
-    /// Where a provider's tokens are revoked: onramp.toml's `revoke_url`, else (Production
-    /// only) the vendor's documented endpoint (`Vendor::documented_revoke_url`).
-    pub fn revoke_url(&self, provider: ProviderId) -> Option<String> {
-        let configured = self
-            .oauth
-            .get(provider.as_str())
-            .and_then(|c| c.revoke_url.clone());
-        let documented = crate::providers::vendor(provider).documented_revoke_url();
-        configured.or_else(|| {
-            (self.environment == Environment::Production)
-                .then_some(documented)
-                .flatten()
-                .map(str::to_string)
-        })
     }
 
     /// A configured utility by id.
@@ -392,137 +305,5 @@ impl Config {
             .get(provider.as_str())
             .cloned()
             .unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_file_means_sandbox_with_vendor_defaults() {
-        let c = Config::load(Path::new("/nonexistent/onramp.toml")).unwrap();
-        assert_eq!(c.environment, Environment::Sandbox);
-        assert_eq!(
-            c.base_url(ProviderId::Solaredge),
-            "https://monitoringapi.solaredge.com"
-        );
-    }
-
-    #[test]
-    fn reads_environment_and_endpoints() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("onramp.toml");
-        std::fs::write(
-            &p,
-            "environment = \"production\"\n[solis]\nbase_url = \"http://127.0.0.1:9999\"\n",
-        )
-        .unwrap();
-        let c = Config::load(&p).unwrap();
-        assert_eq!(c.environment, Environment::Production);
-        assert_eq!(c.base_url(ProviderId::Solis), "http://127.0.0.1:9999");
-        assert_eq!(
-            c.base_url(ProviderId::Solaredge),
-            "https://monitoringapi.solaredge.com"
-        );
-    }
-
-    #[test]
-    fn revoke_url_is_configured_or_the_documented_one_in_production() {
-        let mut c = Config {
-            environment: Environment::Production,
-            ..Config::default()
-        };
-        assert_eq!(
-            c.revoke_url(ProviderId::Solaredge).as_deref(),
-            Some("https://monitoringapi.solaredge.com/v2/oauth2/revoke-token")
-        );
-        assert_eq!(c.revoke_url(ProviderId::Tesla), None);
-        c.oauth.entry("solaredge".into()).or_default().revoke_url =
-            Some("http://127.0.0.1:1/v2/oauth2/revoke-token".into());
-        assert_eq!(
-            c.revoke_url(ProviderId::Solaredge).as_deref(),
-            Some("http://127.0.0.1:1/v2/oauth2/revoke-token")
-        );
-        // The Sandbox environment never falls back to a vendor's production address.
-        assert_eq!(Config::default().revoke_url(ProviderId::Solaredge), None);
-    }
-
-    #[test]
-    fn an_origin_gets_the_vendors_path_and_a_full_url_is_kept() {
-        let d = Config::default();
-        let tesla = d.oauth_endpoints(ProviderId::Tesla).unwrap();
-        assert_eq!(
-            tesla.authorize_url,
-            "https://auth.tesla.com/oauth2/v3/authorize"
-        );
-        assert_eq!(
-            tesla.token_url,
-            "https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token"
-        );
-        let mut c = Config::default();
-        let sma = c.oauth.entry("sma".into()).or_default();
-        sma.authorize_url = Some("https://auth.example.com".into());
-        sma.token_url = Some("https://auth.example.com/".into());
-        let ep = c.oauth_endpoints(ProviderId::Sma).unwrap();
-        assert_eq!(ep.authorize_url, "https://auth.example.com/oauth2/auth");
-        assert_eq!(ep.token_url, "https://auth.example.com/oauth2/token");
-        let full = "https://idp.example.com/realms/solar/protocol/openid-connect/token";
-        let sma = c.oauth.get_mut("sma").unwrap();
-        sma.token_url = Some(full.into());
-        sma.authorize_url = Some("https://idp.example.com/?tenant=solar".into());
-        let ep = c.oauth_endpoints(ProviderId::Sma).unwrap();
-        assert_eq!(ep.token_url, full);
-        assert_eq!(ep.authorize_url, "https://idp.example.com/?tenant=solar");
-        // Resolved endpoints given back are kept as they are.
-        let mut again = Config::default();
-        again.set_oauth_endpoints(ProviderId::Sma, ep.clone());
-        assert_eq!(again.oauth_endpoints(ProviderId::Sma).unwrap(), ep);
-    }
-
-    #[test]
-    fn the_vendors_issuer_applies_only_at_its_own_authorize_endpoint() {
-        let mut c = Config::default();
-        assert_eq!(
-            c.oauth_issuer(ProviderId::Tesla).as_deref(),
-            Some("https://auth.tesla.com/oauth2/v3")
-        );
-        assert_eq!(c.oauth_issuer(ProviderId::Sma), None);
-        let t = c.oauth.entry("tesla".into()).or_default();
-        t.authorize_url = Some("https://auth.tesla.cn".into());
-        assert_eq!(
-            c.oauth_issuer(ProviderId::Tesla),
-            None,
-            "elsewhere: unknown"
-        );
-        c.oauth.get_mut("tesla").unwrap().issuer = Some("https://auth.tesla.cn/oauth2/v3".into());
-        assert_eq!(
-            c.oauth_issuer(ProviderId::Tesla).as_deref(),
-            Some("https://auth.tesla.cn/oauth2/v3")
-        );
-    }
-
-    #[test]
-    fn scope_replaces_the_vendors_and_is_tidied() {
-        let mut c = Config::default();
-        assert_eq!(
-            c.oauth_scope(ProviderId::Sma).as_deref(),
-            Some("offline_access monitoringApi:read")
-        );
-        c.oauth.entry("sma".into()).or_default().scope = Some(" openid  offline_access ".into());
-        assert_eq!(
-            c.oauth_scope(ProviderId::Sma).as_deref(),
-            Some("openid offline_access")
-        );
-    }
-
-    #[test]
-    fn malformed_file_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("onramp.toml");
-        std::fs::write(&p, "environment = \"staging\"\n").unwrap();
-        let e = Config::load(&p).unwrap_err();
-        assert_eq!(e.code, Code::NotConfigured);
-        assert!(e.message.contains("onramp.toml"), "{}", e.message);
     }
 }

@@ -59,24 +59,14 @@ fn every_provider_has_its_facts_its_name_and_its_binding() {
             usage.is_some(),
             "{id}: gives_usage and usage differ"
         );
-        let mut config = crate::config::Config::default();
-        let base = v.configured_base(&config).map(str::to_string);
-        assert_eq!(
-            base,
-            v.configured_base_mut(&mut config).map(|b| b.clone()),
-            "{id}: configured_base and configured_base_mut differ"
-        );
-        if base.is_some() {
+        if v.api_section() {
             let s = spec(id);
             assert!(
                 s.keyed() || !s.installer_fields().is_empty(),
                 "{id}: an API base section without a key"
             );
         }
-        if v.account_signs_in()
-            || v.answers_without_code()
-            || v.session_sign_in(&Default::default()).is_some()
-        {
+        if v.account_signs_in() || v.answers_without_code() || v.polled_sign_in().is_some() {
             assert!(
                 spec(id).oauth.is_some(),
                 "{id}: a sign-in hook without a sign-in"

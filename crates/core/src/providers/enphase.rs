@@ -12,10 +12,11 @@
 use super::http::Client;
 use serde_json::Value;
 
+use super::account::{AccountEntry, AccountSignIn, AccountStep, AccountSystems};
 use super::oauth::{api_get, join, str_of, AppCredentials, OAuthHosts, OAuthSpec, TokenStyle};
 use super::paging::{Page, Paging, Total};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Result, TokenError};
 use crate::model::{KeyInput, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
@@ -126,21 +127,37 @@ pub async fn partner_systems(
         .await
 }
 
-/// What the installer types to sign the partner application in.
-pub struct PartnerSignIn {
-    pub app: AppCredentials,
-    pub username: String,
-    pub password: Sensitive<String>,
+/// Enphase's `systems` list as sites.
+pub fn enphase_systems(v: &Value) -> Vec<VendorSite> {
+    let systems = v
+        .get("systems")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    systems
+        .iter()
+        .map(|s| {
+            let addr = s.get("address");
+            let part = |k: &str| addr.and_then(|a| str_of(a, k));
+            let address = [part("city"), part("state"), part("postal_code")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            VendorSite {
+                external_id: str_of(s, "system_id").unwrap_or_default(),
+                name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
+                address: (!address.is_empty()).then_some(address),
+                peak_power_kw: None,
+                status: str_of(s, "status"),
+            }
+        })
+        .collect()
 }
 
-/// Names of the partner account's sealed secrets.
-pub const ACCESS_TOKEN: &str = "access_token";
-pub const REFRESH_TOKEN: &str = "refresh_token";
-pub const CLIENT_SECRET: &str = "client_secret";
-
-impl PartnerSignIn {
-    /// Checks the shape of what was typed, before anything is sent to Enphase.
-    pub fn from_input(input: &KeyInput) -> Result<PartnerSignIn> {
+/// The partner plan's installer account: a sign-in with the partner application, renewed.
+impl AccountSignIn for Enphase {
+    fn entry(&self, input: &KeyInput) -> Result<AccountEntry> {
         let field = |v: &Option<String>, label: &str| -> Result<String> {
             let v = v.as_deref().map(str::trim).unwrap_or_default();
             if v.is_empty() {
@@ -175,7 +192,7 @@ impl PartnerSignIn {
                 .hint("Copy it again from the Enphase developer portal, without spaces."));
             }
         }
-        Ok(PartnerSignIn {
+        Ok(AccountEntry {
             app: AppCredentials {
                 client_id,
                 client_secret: Some(Sensitive::new(client_secret)),
@@ -186,44 +203,57 @@ impl PartnerSignIn {
         })
     }
 
-    /// What the installer sees of the account: the user and the application, masked.
-    pub fn hint(&self) -> String {
-        account_hint(&self.username, &self.app.client_id)
-    }
-}
-
-/// "installer@… · partner app 1a2b…".
-pub fn account_hint(username: &str, client_id: &str) -> String {
-    let app: String = client_id.chars().take(4).collect();
-    format!("{username} · partner app {app}…")
-}
-
-/// Enphase's `systems` list as sites.
-pub fn enphase_systems(v: &Value) -> Vec<VendorSite> {
-    let systems = v
-        .get("systems")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    systems
-        .iter()
-        .map(|s| {
-            let addr = s.get("address");
-            let part = |k: &str| addr.and_then(|a| str_of(a, k));
-            let address = [part("city"), part("state"), part("postal_code")]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ");
-            VendorSite {
-                external_id: str_of(s, "system_id").unwrap_or_default(),
-                name: str_of(s, "name").unwrap_or_else(|| "Enphase system".into()),
-                address: (!address.is_empty()).then_some(address),
-                peak_power_kw: None,
-                status: str_of(s, "status"),
-            }
+    fn systems<'a>(&'a self, s: AccountSystems<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
+        Box::pin(async move {
+            let key = s
+                .app
+                .api_key
+                .clone()
+                .unwrap_or_else(|| Sensitive::new(String::new()));
+            partner_systems(s.client, &s.endpoints.api_url, s.access, &key)
+                .await
+                .map_err(|e| {
+                    if e.code == Code::VendorRejected {
+                        Error::new(
+                            Code::VendorRejected,
+                            format!("Enphase signed the partner application in but refused its API key. Nothing was saved. ({})", e.message),
+                        )
+                        .hint("Copy the API key of the same partner application again from the Enphase developer portal.")
+                    } else {
+                        e
+                    }
+                })
         })
-        .collect()
+    }
+
+    fn refused(&self, e: &Error, step: AccountStep) -> Error {
+        let raw = e.message.clone();
+        let first = step == AccountStep::SignIn;
+        let nothing = if first { " Nothing was saved." } else { "" };
+        match e.token_error {
+            Some(t) if t.grant_refused() && first => Error::new(
+                Code::VendorRejected,
+                format!("Enphase did not accept the Enlighten user or password.{nothing} (Enphase said: {raw})"),
+            )
+            .hint("Check the Enlighten email and password (capitals count), then sign in again."),
+            Some(t) if t.grant_refused() => Error::new(
+                Code::ReauthRequired,
+                format!("Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed). (Enphase said: {raw})"),
+            )
+            .hint("Sign in again in Settings → Installer accounts with the partner application and your Enlighten user."),
+            Some(TokenError::UnauthorizedClient) => Error::new(
+                Code::NotConfigured,
+                format!("This Enphase application may not sign in with an Enlighten user: only a partner-plan application can.{nothing} (Enphase said: {raw})"),
+            )
+            .hint("Enter the client ID and secret of your partner application, not those of the app customers sign in to."),
+            Some(TokenError::InvalidClient) => Error::new(
+                Code::NotConfigured,
+                format!("Enphase refused the partner application's client ID or secret.{nothing} (Enphase said: {raw})"),
+            )
+            .hint("Copy the client ID and secret again from the Enphase developer portal (Applications), then sign in again in Settings → Installer accounts."),
+            _ => e.clone(),
+        }
+    }
 }
 
 /// Enphase's implementation of [`Vendor`].
@@ -235,8 +265,8 @@ impl Vendor for Enphase {
     }
 
     /// The partner plan's installer account signs in (the password grant) and is renewed.
-    fn account_signs_in(&self) -> bool {
-        true
+    fn account_sign_in(&self) -> Option<&dyn AccountSignIn> {
+        Some(self)
     }
 
     fn discover<'a>(&'a self, d: Discovery<'a>) -> VendorFuture<'a, Vec<VendorSite>> {
@@ -268,8 +298,8 @@ impl Vendor for Enphase {
 
     /// The partner account: its current access token and the application's API key.
     fn stored_key(&self, secret: &dyn Fn(&str) -> Result<Sensitive<String>>) -> Result<Credential> {
-        Ok(Credential::EnphasePartner {
-            access_token: secret(ACCESS_TOKEN)?,
+        Ok(Credential::SignedInAccount {
+            access_token: secret(super::account::ACCESS_TOKEN)?,
             api_key: secret(super::API_KEY)?,
         })
     }
@@ -282,7 +312,7 @@ impl Vendor for Enphase {
     ) -> VendorFuture<'a, Vec<VendorSite>> {
         Box::pin(async move {
             match credential {
-                Credential::EnphasePartner {
+                Credential::SignedInAccount {
                     access_token,
                     api_key,
                 } => partner_systems(client, base_url, access_token, api_key).await,

@@ -1,6 +1,8 @@
 //! Providers are data first: a [`ProviderSpec`] says what each vendor is; each file adds only what
 //! a table cannot say (how to list sites, how to sign a request).
 
+pub mod account;
+mod configured;
 pub mod derapi;
 pub mod enphase;
 pub mod http;
@@ -179,6 +181,8 @@ pub struct Hosted {
     pub details: ConnectionDetails,
     /// The customer's access token, where the vendor gives one (it does not expire).
     pub access: Option<Sensitive<String>>,
+    /// The customer's refresh token, where the vendor gives one with it (a Join session).
+    pub refresh: Option<Sensitive<String>>,
     pub credential_hint: Option<String>,
     /// The customer's signed-in connection at this vendor is renewed in place, with this
     /// event (Pelm's update mode), rather than a second one made.
@@ -204,6 +208,50 @@ pub struct VendorUsage {
     pub series: Vec<crate::model::NewSeries>,
     /// The account's name, where the vendor gives one (Metry).
     pub account: Option<String>,
+}
+
+/// What starting a polled sign-in gets.
+pub struct SessionStart<'a> {
+    pub client: &'a http::Client,
+    pub config: &'a crate::config::Config,
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub options: &'a SignInOptions,
+}
+
+/// A polled sign-in in progress: the page the customer opens, and what its polls need.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The vendor's id of the session (also the sign-in's id in Onramp).
+    pub id: String,
+    pub page_url: String,
+    /// Kept for the polls and then with the connection (Derapi: the device vendor).
+    pub details: ConnectionDetails,
+}
+
+/// What asking about a polled sign-in gets.
+pub struct SessionAsk<'a> {
+    pub client: &'a http::Client,
+    pub spec: &'static oauth::OAuthSpec,
+    pub endpoints: &'a oauth::Endpoints,
+    pub app: &'a oauth::AppCredentials,
+    pub session: &'a Session,
+}
+
+/// A sign-in the vendor hosts without a way back to Onramp: Onramp starts a session, opens its
+/// page for the customer and asks until the customer is done (Derapi's Join session).
+pub trait PolledSignIn: Sync {
+    /// Whether this is the vendor's sign-in when the front end does not choose
+    /// (`onramp.toml`'s `join = "session"` for Derapi).
+    fn by_default(&self, configured: &crate::config::OAuthConfig) -> bool;
+
+    /// Starts a session.
+    fn begin<'a>(&'a self, s: SessionStart<'a>) -> VendorFuture<'a, Session>;
+
+    /// Asks whether the customer is done: `None` while they are not, the connection to write
+    /// once they are; a refusal (the customer declined) is an error.
+    fn poll<'a>(&'a self, a: SessionAsk<'a>) -> VendorFuture<'a, Option<Hosted>>;
 }
 
 /// A vendor's future: the trait stays object safe, so the registry hands out `&dyn Vendor`.
@@ -250,10 +298,9 @@ pub trait Vendor: Sync {
         None
     }
 
-    /// Whether the vendor's sign-in can run as a session Onramp asks about until it is done
-    /// (Derapi's Join session) rather than by a redirect, and whether that is the way `onramp.toml`
-    /// chose (`join = "session"`). `None`: the vendor has no such sign-in.
-    fn session_sign_in(&self, _configured: &crate::config::OAuthConfig) -> Option<bool> {
+    /// The vendor's sign-in that runs as a session Onramp asks about until it is done (Derapi's
+    /// Join session) rather than by a redirect. `None`: the vendor has no such sign-in.
+    fn polled_sign_in(&self) -> Option<&dyn PolledSignIn> {
         None
     }
 
@@ -263,18 +310,10 @@ pub trait Vendor: Sync {
         Ok(())
     }
 
-    /// The API base `onramp.toml` gives a key vendor in its own section (`[solaredge]`,
-    /// `[solis]`: `base_url`); `None`: the vendor has no such section.
-    fn configured_base<'c>(&self, _config: &'c crate::config::Config) -> Option<&'c str> {
-        None
-    }
-
-    /// That base, to point it elsewhere (the sandbox).
-    fn configured_base_mut<'c>(
-        &self,
-        _config: &'c mut crate::config::Config,
-    ) -> Option<&'c mut String> {
-        None
+    /// Whether `onramp.toml` may give the vendor's key API its own base, in a section named
+    /// after the vendor (`[solaredge]`, `[solis]`: `base_url`).
+    fn api_section(&self) -> bool {
+        false
     }
 
     /// The vendor's documented token revocation endpoint, where it has one (SolarEdge V2).
@@ -282,10 +321,15 @@ pub trait Vendor: Sync {
         None
     }
 
-    /// Whether the vendor's installer account is a sign-in that Onramp renews (Enphase's
-    /// partner plan: the password grant), rather than a saved key.
+    /// The vendor's installer account when it is a sign-in that Onramp renews (Enphase's
+    /// partner plan: the password grant), rather than a saved key. `None`: a saved key.
+    fn account_sign_in(&self) -> Option<&dyn account::AccountSignIn> {
+        None
+    }
+
+    /// Whether [`Vendor::account_sign_in`] is given.
     fn account_signs_in(&self) -> bool {
-        false
+        self.account_sign_in().is_some()
     }
 
     /// The customer's own key, checked for shape before anything is sent.
@@ -475,9 +519,9 @@ pub enum Credential {
         key_id: Sensitive<String>,
         key_secret: Sensitive<String>,
     },
-    /// Enphase partner (installer) account: the partner application's current access token
-    /// (renewed from its sign-in: [`enphase::PartnerSignIn`]) and its API key.
-    EnphasePartner {
+    /// An installer account that is a sign-in (Enphase's partner plan): its current access token
+    /// (renewed from its sign-in: [`account::AccountSignIn`]) and its application's API key.
+    SignedInAccount {
         access_token: Sensitive<String>,
         api_key: Sensitive<String>,
     },
@@ -519,10 +563,10 @@ impl Credential {
             Credential::Solis { key_id, key_secret } => {
                 vec![(KEY_ID, key_id), (KEY_SECRET, key_secret)]
             }
-            Credential::EnphasePartner {
+            Credential::SignedInAccount {
                 access_token,
                 api_key,
-            } => vec![(enphase::ACCESS_TOKEN, access_token), (API_KEY, api_key)],
+            } => vec![(account::ACCESS_TOKEN, access_token), (API_KEY, api_key)],
         }
     }
 
@@ -530,7 +574,7 @@ impl Credential {
         match self {
             Credential::ApiKey(k) => k.hint(),
             Credential::Solis { key_id, .. } => format!("KeyId {}", key_id.hint()),
-            Credential::EnphasePartner { access_token, .. } => {
+            Credential::SignedInAccount { access_token, .. } => {
                 format!("partner token {}", access_token.hint())
             }
         }

@@ -294,6 +294,7 @@ impl Vendor for Pelm {
                 sites,
                 details: a.details.clone(),
                 access: Some(access),
+                refresh: None,
                 credential_hint: None,
                 renewal: Some(renewal),
             })

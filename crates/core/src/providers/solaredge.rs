@@ -256,15 +256,9 @@ impl Vendor for SolarEdge {
         &SPEC
     }
 
-    fn configured_base<'c>(&self, config: &'c crate::config::Config) -> Option<&'c str> {
-        Some(&config.solaredge.base_url)
-    }
-
-    fn configured_base_mut<'c>(
-        &self,
-        config: &'c mut crate::config::Config,
-    ) -> Option<&'c mut String> {
-        Some(&mut config.solaredge.base_url)
+    /// `[solaredge] base_url`.
+    fn api_section(&self) -> bool {
+        true
     }
 
     /// V2's `POST /v2/oauth2/revoke-token`, JSON `{"token"}`: the only vendor of Onramp's that

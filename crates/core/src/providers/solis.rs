@@ -266,15 +266,9 @@ impl Vendor for Solis {
         &SPEC
     }
 
-    fn configured_base<'c>(&self, config: &'c crate::config::Config) -> Option<&'c str> {
-        Some(&config.solis.base_url)
-    }
-
-    fn configured_base_mut<'c>(
-        &self,
-        config: &'c mut crate::config::Config,
-    ) -> Option<&'c mut String> {
-        Some(&mut config.solis.base_url)
+    /// `[solis] base_url`.
+    fn api_section(&self) -> bool {
+        true
     }
 
     fn customer_key(&self, input: &KeyInput) -> Result<Credential> {

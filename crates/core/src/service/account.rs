@@ -1,11 +1,11 @@
 //! The company's installer accounts: keys that last (SolarEdge's fleet key, Solis's account
-//! key pair) and Enphase's partner plan (a sign-in; its renewal is in [`super::partner`]):
+//! key pair) and sign-ins (Enphase's partner plan; the renewal is in [`super::account_sign_in`]):
 //! listing, saving and removing them, the credential a call uses, and their rows on the health
 //! board.
 
 use std::time::Instant;
 
-use super::partner::{parse_time, RENEW_ON_USE};
+use super::account_sign_in::{parse_time, RENEW_ON_USE};
 use super::{words, CachedSites, Onramp};
 use crate::error::{Code, Error, Result};
 use crate::lifecycle::{Finding, Subject};
@@ -65,7 +65,7 @@ impl Onramp {
     pub async fn save_installer_account(&self, input: KeyInput) -> Result<InstallerAccount> {
         let provider = input.provider;
         let sites = if providers::vendor(provider).account_signs_in() {
-            self.sign_in_partner_account(&input).await?
+            self.sign_in_account(&input).await?
         } else {
             let credential = Credential::from_input(&input)?;
             let sites =
@@ -152,7 +152,7 @@ impl Onramp {
         Self::credential_from(provider, &s).map(Some)
     }
 
-    // ---- Enphase's partner plan --------------------------------------------------------------
+    // ---- Signed-in accounts on the health board ------------------------------------------
 
     /// The health board's rows for installer accounts: one that must be signed in again, and
     /// a partner sign-in whose refresh token lapses within the board's horizon unless Onramp

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 mod account;
+mod account_sign_in;
 mod apps;
 mod backup;
 mod check;
@@ -24,11 +25,11 @@ mod connect;
 mod custody;
 mod customers;
 mod export;
-mod join;
 mod keep_alive;
 mod oauth;
-mod partner;
+
 mod refresh;
+mod session;
 mod sign_in;
 mod sweep;
 mod tokens;
@@ -42,9 +43,9 @@ pub use keep_alive::{
     MAX_SLEEP as KEEP_ALIVE_MAX_SLEEP,
 };
 pub use oauth::{PasteOutcome, Redirect};
+pub use session::SignInSession;
 pub use sign_in::{SignInRequest, Waiter, SIGN_IN_WAIT};
 pub use sweep::Sweep;
-pub use usage::DerapiSession;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -221,10 +222,10 @@ impl Onramp {
     }
 
     /// Where a provider's key-based API lives: its own section of `onramp.toml`
-    /// (`Vendor::configured_base`), else its OAuth API host (Enphase's partner API), else its
+    /// (`Vendor::api_section`), else its OAuth API host (Enphase's partner API), else its
     /// production base.
     pub(crate) fn base_url(&self, provider: ProviderId) -> String {
-        if let Some(base) = crate::providers::vendor(provider).configured_base(&self.config) {
+        if let Some(base) = self.config.configured_base(provider) {
             return base.to_string();
         }
         self.config

@@ -479,13 +479,16 @@ impl Onramp {
 
     /// Writes what a hosted sign-in gave: a new connection, or the customer's signed-in one
     /// renewed in place where the vendor renews (Pelm's update mode).
-    async fn store_hosted(
+    pub(super) async fn store_hosted(
         &self,
         customer_id: &str,
         provider: ProviderId,
         hosted: providers::Hosted,
     ) -> Result<Connection> {
-        let secrets = hosted.access.as_ref().map(|a| Grant::secrets(a, None));
+        let secrets = hosted
+            .access
+            .as_ref()
+            .map(|a| Grant::secrets(a, hosted.refresh.as_ref()));
         if let Some(summary) = hosted.renewal {
             let existing = self
                 .store

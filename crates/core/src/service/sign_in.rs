@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::oauth::{PasteOutcome, Redirect};
-use super::usage::DerapiSession;
+use super::session::SignInSession;
 use super::Onramp;
 use crate::auth::callback::parse_url;
 use crate::auth::loopback::Loopback;
@@ -21,7 +21,7 @@ use crate::model::{Connection, OAuthStart, ProviderId, RedirectMode, SignInOptio
 
 /// How long a sign-in waits for its answer by default (the pending authorization lasts as long).
 pub const SIGN_IN_WAIT: Duration = Duration::from_secs(600);
-/// How often a Derapi Join session is asked whether the customer is done.
+/// How often a polled sign-in (Derapi's Join session) is asked whether the customer is done.
 const JOIN_POLL: Duration = Duration::from_millis(1500);
 
 /// What a front end asks for.
@@ -34,8 +34,9 @@ pub struct SignInRequest {
     pub options: SignInOptions,
     /// Renew this connection (the customer signs in again; its sites are kept).
     pub reauthorize: Option<String>,
-    /// Derapi: a Join session rather than a Join flow (None: as onramp.toml says).
-    pub join_session: Option<bool>,
+    /// A vendor's polled sign-in (Derapi's Join session) rather than its redirect (None: as
+    /// onramp.toml says).
+    pub polled: Option<bool>,
     /// The loopback listener's port (None: as onramp.toml says, else any free one).
     pub loopback_port: Option<u16>,
     /// How long the waiter waits for the answer.
@@ -50,7 +51,7 @@ impl SignInRequest {
             mode,
             options: SignInOptions::default(),
             reauthorize: None,
-            join_session: None,
+            polled: None,
             loopback_port: None,
             wait: SIGN_IN_WAIT,
         }
@@ -71,11 +72,17 @@ impl Waiter {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// Whether the answer is asked for at the vendor (a polled sign-in: Derapi's Join session)
+    /// rather than awaited on the loopback.
+    pub fn polled(&self) -> bool {
+        matches!(self.how, WaitFor::Session(_))
+    }
 }
 
 enum WaitFor {
     Loopback(Loopback, ProviderId),
-    Join(DerapiSession),
+    Session(SignInSession),
 }
 
 /// The sign-ins in flight: their status for the UI to poll, and how to cancel their waiters.
@@ -124,26 +131,25 @@ impl Onramp {
     pub async fn start_sign_in(&self, req: &SignInRequest) -> Result<(OAuthStart, Option<Waiter>)> {
         let provider = req.provider;
         let configured = self.config().oauth_config(provider);
-        let join_session = req.reauthorize.is_none()
-            && crate::providers::vendor(provider)
-                .session_sign_in(&configured)
-                .is_some_and(|by_default| req.join_session.unwrap_or(by_default));
+        let polled = crate::providers::vendor(provider)
+            .polled_sign_in()
+            .filter(|p| {
+                req.reauthorize.is_none() && req.polled.unwrap_or(p.by_default(&configured))
+            });
         let cancel = Arc::new(Notify::new());
-        let (start, how) = if join_session {
-            let vendor = req.options.vendor.clone().ok_or_else(|| {
-                Error::validation("Derapi Join needs the device vendor.")
-                    .hint("Pick the vendor: enphasevpp (Enphase Grid Services), or enphase, tesla, solaredge, sma, solis, virtual.")
-            })?;
-            let session = self.begin_derapi_session(&req.customer_id, &vendor).await?;
+        let (start, how) = if polled.is_some() {
+            let session = self
+                .begin_session(&req.customer_id, provider, &req.options)
+                .await?;
             let start = OAuthStart {
                 provider,
                 authorize_url: session.page_url.clone(),
                 redirect_uri: String::new(),
                 mode: RedirectMode::Loopback,
-                state: session.session_id.clone(),
+                state: session.id.clone(),
                 expires_at: String::new(),
             };
-            (start, Some(WaitFor::Join(session)))
+            (start, Some(WaitFor::Session(session)))
         } else {
             match req.mode {
                 RedirectMode::Loopback => {
@@ -196,16 +202,17 @@ impl Onramp {
                     let url = lb.wait(&id, deadline).await?;
                     self.complete_oauth(&url, Some(provider)).await
                 }
-                WaitFor::Join(session) => {
+                WaitFor::Session(session) => {
                     let until = tokio::time::Instant::now() + deadline;
                     loop {
-                        if let Some(c) = self.poll_derapi_session(&session).await? {
+                        if let Some(c) = self.poll_session(&session).await? {
                             break Ok(c);
                         }
                         if tokio::time::Instant::now() >= until {
+                            let name = crate::providers::spec(session.provider).name;
                             break Err(Error::new(
                                 Code::Declined,
-                                "The customer did not finish Derapi Join in time; nothing was saved.",
+                                format!("The customer did not finish {name} in time; nothing was saved."),
                             )
                             .hint("Start again when the customer is ready."));
                         }

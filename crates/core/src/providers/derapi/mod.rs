@@ -325,9 +325,16 @@ pub async fn sites(
 pub fn chosen_vendor(options: &SignInOptions) -> Result<String> {
     let v = options.vendor.as_deref().map(str::trim).unwrap_or_default();
     if v.is_empty() {
-        return Err(Error::validation(
-            "Pick the customer's device vendor for Derapi Join.",
-        ));
+        return Err(
+            Error::validation("Pick the customer's device vendor for Derapi Join.").hint(format!(
+                "One of Derapi's vendors: {} (Enphase Grid Services is enphasevpp).",
+                VENDORS
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
     }
     if vendor_label(v).is_none() {
         return Err(
@@ -432,9 +439,8 @@ impl Vendor for Derapi {
         true
     }
 
-    /// Join runs as flows by default; `join = "session"` chooses the older Join session.
-    fn session_sign_in(&self, configured: &crate::config::OAuthConfig) -> Option<bool> {
-        Some(configured.join.as_deref() == Some("session"))
+    fn polled_sign_in(&self) -> Option<&dyn crate::providers::PolledSignIn> {
+        Some(self)
     }
 
     fn check_config(&self, configured: &crate::config::OAuthConfig) -> Result<(), String> {
@@ -518,6 +524,7 @@ impl Vendor for Derapi {
                 sites,
                 details,
                 access: None,
+                refresh: None,
                 credential_hint: Some(hint(&label)),
                 renewal: None,
             })

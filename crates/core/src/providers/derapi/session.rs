@@ -3,10 +3,91 @@
 
 use serde_json::{json, Value};
 
-use super::{call, url, vendor_entry};
-use crate::error::Result;
+use super::{
+    app_bearer, call, chosen_vendor, hint, no_sites, stored_credentials, url, vendor_entry,
+    vendor_label, vendor_sites, Derapi,
+};
+use crate::error::{Code, Error, Result};
+use crate::model::ConnectionDetails;
 use crate::providers::http::{self, Client};
+use crate::providers::{Hosted, PolledSignIn, Session, SessionAsk, SessionStart, VendorFuture};
 use crate::vault::Sensitive;
+
+/// Join sessions: Derapi holds the vendor's credentials once the customer authorized, and hands
+/// Onramp the tokens (`fetch-token`).
+impl PolledSignIn for Derapi {
+    /// Join runs as flows by default; `join = "session"` chooses the older Join session.
+    fn by_default(&self, configured: &crate::config::OAuthConfig) -> bool {
+        configured.join.as_deref() == Some("session")
+    }
+
+    fn begin<'a>(&'a self, s: SessionStart<'a>) -> VendorFuture<'a, Session> {
+        Box::pin(async move {
+            let vendor = chosen_vendor(s.options)?;
+            let credentials = stored_credentials(s.config, &vendor)?;
+            let bearer = app_bearer(s.client, s.spec, s.endpoints, s.app).await?;
+            let api = &s.endpoints.api_url;
+            let id = start_session(s.client, api, &bearer, &vendor, credentials.as_deref()).await?;
+            Ok(Session {
+                page_url: session_page_url(api, &id),
+                details: ConnectionDetails {
+                    vendor: Some(vendor),
+                    session_id: Some(id.clone()),
+                    ..ConnectionDetails::default()
+                },
+                id,
+            })
+        })
+    }
+
+    fn poll<'a>(&'a self, a: SessionAsk<'a>) -> VendorFuture<'a, Option<Hosted>> {
+        Box::pin(async move {
+            let bearer = app_bearer(a.client, a.spec, a.endpoints, a.app).await?;
+            let api = &a.endpoints.api_url;
+            let t = match fetch_token(a.client, api, &bearer, &a.session.id).await? {
+                SessionPoll::Pending => return Ok(None),
+                SessionPoll::Declined(why) => {
+                    return Err(Error::new(
+                        Code::Declined,
+                        "The customer closed Derapi Join without authorizing.",
+                    )
+                    .hint(if why.is_empty() {
+                        "Ask the customer whether they want to connect, then start again."
+                            .to_string()
+                    } else {
+                        why
+                    }))
+                }
+                SessionPoll::Done(t) => t,
+            };
+            let mut details = a.session.details.clone();
+            let vendor = t
+                .vendor
+                .clone()
+                .or_else(|| details.vendor.clone())
+                .unwrap_or_default();
+            let mut sites = vendor_sites(a.client, api, &bearer, &vendor, None).await?;
+            if let Some(site) = &t.site_id {
+                // Derapi named the customer's site (Enphase Grid Services): only that one.
+                sites.retain(|s| &s.external_id == site);
+            }
+            let label = vendor_label(&vendor).unwrap_or(&vendor).to_string();
+            if sites.is_empty() {
+                return Err(no_sites(&label));
+            }
+            details.vendor = Some(vendor);
+            details.site_id = t.site_id;
+            Ok(Some(Hosted {
+                sites,
+                details,
+                access: Some(t.access_token),
+                refresh: t.refresh_token,
+                credential_hint: Some(hint(&label)),
+                renewal: None,
+            }))
+        })
+    }
+}
 
 /// Starts a Join session (the older model) for one vendor, Derapi keeping the credentials the
 /// customer grants (`storeCredentials`): its id.

@@ -1,23 +1,24 @@
-//! Enphase's partner plan: the installer's Enlighten sign-in that Onramp keeps alive like a
-//! customer's grant, renewed under the custody rules of a connection's refresh (one holder at a
-//! time by a lease in the store, the in-flight mark before the token request, the rotated tokens
-//! sealed at the next generation and written fenced by the lease before the new access token is
-//! used, a refusal recorded as the installer's to fix). The Enlighten password is sent once, at
-//! sign-in, and kept nowhere. The accounts themselves (listing, saving, the health board's rows)
-//! are in [`super::account`].
+//! Installer accounts that are sign-ins (a vendor's [`providers::account::AccountSignIn`]:
+//! Enphase's partner plan), kept alive like a customer's grant, renewed under the custody rules
+//! of a connection's refresh: one holder at a time by a lease in the store, the in-flight mark
+//! before the token request, the rotated tokens sealed at the next generation and written fenced
+//! by the lease before the new access token is used, a refusal recorded as the installer's to
+//! fix. The password is sent once, at sign-in, and kept nowhere. The accounts themselves
+//! (listing, saving, the health board's rows) are in [`super::account`].
 
 use super::{words, Onramp};
 use crate::error::{Code, Error, Result, TokenError};
-
 use crate::model::*;
 use crate::providers;
-use crate::providers::enphase::{self, PartnerSignIn};
-use crate::providers::oauth::{AppCredentials, TokenEndpoint, Tokens};
+use crate::providers::account::{
+    AccountSignIn, AccountStep, AccountSystems, ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN,
+};
+use crate::providers::oauth::{AppCredentials, OAuthSpec, TokenEndpoint, Tokens};
 use crate::seal::Secrets;
 use crate::store::{app_aad_at, app_row, rfc3339, AccountLease, AccountState, AccountTokens};
 use crate::vault::Sensitive;
 
-/// Renew the partner account's access token when less than this is left of it (Enphase's last
+/// Renew a signed-in account's access token when less than this is left of it (Enphase's last
 /// about a day; the sweep renews it ahead, a use renews it when it has lapsed or nearly).
 const RENEW_AHEAD: time::Duration = time::Duration::hours(2);
 pub(super) const RENEW_ON_USE: time::Duration = time::Duration::minutes(5);
@@ -41,127 +42,104 @@ pub(super) fn parse_time(s: &Option<String>) -> Option<time::OffsetDateTime> {
     .ok()
 }
 
-/// Enphase's refusal of the partner account's sign-in or renewal, in the installer's words.
-fn partner_refused(e: &Error, first_sign_in: bool) -> Error {
-    let raw = e.message.clone();
-    let nothing = if first_sign_in {
-        " Nothing was saved."
-    } else {
-        ""
-    };
-    match e.token_error {
-        Some(t) if t.grant_refused() && first_sign_in => Error::new(
-            Code::VendorRejected,
-            format!("Enphase did not accept the Enlighten user or password.{nothing} (Enphase said: {raw})"),
-        )
-        .hint("Check the Enlighten email and password (capitals count), then sign in again."),
-        Some(t) if t.grant_refused() => Error::new(
-            Code::ReauthRequired,
-            format!("Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed). (Enphase said: {raw})"),
-        )
-        .hint("Sign in again in Settings → Installer accounts with the partner application and your Enlighten user."),
-        Some(TokenError::UnauthorizedClient) => Error::new(
-            Code::NotConfigured,
-            format!("This Enphase application may not sign in with an Enlighten user: only a partner-plan application can.{nothing} (Enphase said: {raw})"),
-        )
-        .hint("Enter the client ID and secret of your partner application, not those of the app customers sign in to."),
-        Some(TokenError::InvalidClient) => Error::new(
-            Code::NotConfigured,
-            format!("Enphase refused the partner application's client ID or secret.{nothing} (Enphase said: {raw})"),
-        )
-        .hint("Copy the client ID and secret again from the Enphase developer portal (Applications), then sign in again in Settings → Installer accounts."),
-        _ => e.clone(),
+/// The vendor's account sign-in and its OAuth facts.
+fn account_vendor(
+    provider: ProviderId,
+) -> Result<(&'static dyn AccountSignIn, &'static OAuthSpec)> {
+    let v = providers::vendor(provider);
+    match (v.account_sign_in(), v.spec().oauth) {
+        (Some(a), Some(spec)) => Ok((a, spec)),
+        _ => Err(Error::internal(
+            "this provider's installer account is not a sign-in",
+        )),
     }
 }
 
 impl Onramp {
-    fn partner_endpoint<'a>(
+    fn account_token_endpoint<'a>(
         &'a self,
+        provider: ProviderId,
+        spec: &'static OAuthSpec,
         endpoints: &'a providers::oauth::Endpoints,
         app: &'a AppCredentials,
     ) -> TokenEndpoint<'a> {
         TokenEndpoint {
             client: &self.http,
-            vendor: "Enphase",
-            spec: &enphase::OAUTH,
+            vendor: providers::spec(provider).name,
+            spec,
             endpoints,
             app,
         }
     }
 
-    fn partner_endpoints(&self, provider: ProviderId) -> Result<providers::oauth::Endpoints> {
+    fn account_endpoints(&self, provider: ProviderId) -> Result<providers::oauth::Endpoints> {
         self.config
             .oauth_endpoints(provider)
             .ok_or_else(|| Error::internal("a signed-in installer account has OAuth endpoints"))
     }
 
-    /// The sealed form of the partner account: the application's secret and API key, and the
+    /// The sealed form of a signed-in account: the application's secret and API key, and the
     /// tokens of its sign-in.
-    fn partner_secrets(
+    fn account_secrets(
         app: &AppCredentials,
         tokens: &Tokens,
         refresh: &Sensitive<String>,
     ) -> Secrets {
         let mut s = Secrets::new();
         if let Some(secret) = &app.client_secret {
-            s.insert(enphase::CLIENT_SECRET, secret.clone());
+            s.insert(CLIENT_SECRET, secret.clone());
         }
         if let Some(key) = &app.api_key {
             s.insert(providers::API_KEY, key.clone());
         }
-        s.insert(enphase::ACCESS_TOKEN, tokens.access_token.clone());
-        s.insert(enphase::REFRESH_TOKEN, refresh.clone());
+        s.insert(ACCESS_TOKEN, tokens.access_token.clone());
+        s.insert(REFRESH_TOKEN, refresh.clone());
         s
     }
 
-    fn token_expiries(&self, tokens: &Tokens) -> (Option<String>, Option<String>) {
+    fn token_expiries(
+        &self,
+        spec: &OAuthSpec,
+        tokens: &Tokens,
+    ) -> (Option<String>, Option<String>) {
         let now = self.now();
         let at = |secs: Option<i64>| secs.map(|s| rfc3339(now + time::Duration::seconds(s)));
-        let refresh = tokens
-            .refresh_expires_in
-            .or(enphase::OAUTH.refresh_lifetime);
+        let refresh = tokens.refresh_expires_in.or(spec.refresh_lifetime);
         (at(tokens.expires_in), at(refresh))
     }
 
-    /// Signs the partner application in as the installer's Enlighten user, checks that its API
-    /// key lists the company's systems, and only then keeps the account.
-    pub(super) async fn sign_in_partner_account(
+    /// Signs the installer's account in with the vendor application, checks that the account
+    /// lists the company's systems, and only then keeps it.
+    pub(super) async fn sign_in_account(
         &self,
         input: &KeyInput,
     ) -> Result<Vec<providers::VendorSite>> {
-        let sign_in = PartnerSignIn::from_input(input)?;
+        let provider = input.provider;
+        let (account, spec) = account_vendor(provider)?;
+        let name = providers::spec(provider).name;
+        let sign_in = account.entry(input)?;
         self.vault.require_ready()?;
-        let ep = self.partner_endpoints(input.provider)?;
+        let ep = self.account_endpoints(provider)?;
         let tokens = self
-            .partner_endpoint(&ep, &sign_in.app)
+            .account_token_endpoint(provider, spec, &ep, &sign_in.app)
             .password(&sign_in.username, &sign_in.password)
             .await
-            .map_err(|e| partner_refused(&e, true))?;
+            .map_err(|e| account.refused(&e, AccountStep::SignIn))?;
         let refresh = tokens.refresh_token.clone().ok_or_else(|| {
             providers::http::vendor_failed(
-                "Enphase",
+                name,
                 "a sign-in without a refresh token, which Onramp could not keep alive",
             )
         })?;
-        let api_key = sign_in
-            .app
-            .api_key
-            .clone()
-            .unwrap_or_else(|| Sensitive::new(String::new()));
-        let sites = enphase::partner_systems(&self.http, &ep.api_url, &tokens.access_token, &api_key)
-            .await
-            .map_err(|e| {
-                if e.code == Code::VendorRejected {
-                    Error::new(
-                        Code::VendorRejected,
-                        format!("Enphase signed the partner application in but refused its API key. Nothing was saved. ({})", e.message),
-                    )
-                    .hint("Copy the API key of the same partner application again from the Enphase developer portal.")
-                } else {
-                    e
-                }
-            })?;
-        let (access_expires_at, refresh_expires_at) = self.token_expiries(&tokens);
+        let sites = account
+            .systems(AccountSystems {
+                client: &self.http,
+                endpoints: &ep,
+                access: &tokens.access_token,
+                app: &sign_in.app,
+            })
+            .await?;
+        let (access_expires_at, refresh_expires_at) = self.token_expiries(spec, &tokens);
         self.store
             .put_signed_in_account(
                 input.provider,
@@ -169,7 +147,7 @@ impl Onramp {
                 &sign_in.hint(),
                 &self.vault,
                 &AccountTokens {
-                    secrets: &Self::partner_secrets(&sign_in.app, &tokens, &refresh),
+                    secrets: &Self::account_secrets(&sign_in.app, &tokens, &refresh),
                     access_expires_at,
                     refresh_expires_at,
                 },
@@ -235,10 +213,12 @@ impl Onramp {
 
     async fn renew_leased(&self, lease: &AccountLease) -> Result<()> {
         let provider = lease.provider;
+        let (account, spec) = account_vendor(provider)?;
+        let name = providers::spec(provider).name;
         let (Some(sealed), Some(client_id)) = (&lease.sealed, &lease.client_id) else {
             let e = Error::new(
                 Code::ReauthRequired,
-                "The Enphase installer account's saved sign-in is missing.",
+                format!("The {name} installer account's saved sign-in is missing."),
             )
             .hint("Sign in again in Settings → Installer accounts.");
             return Err(self.refuse_account(lease, e).await);
@@ -261,19 +241,22 @@ impl Onramp {
         };
         let app = AppCredentials {
             client_id: client_id.clone(),
-            client_secret: s.get(enphase::CLIENT_SECRET).cloned(),
+            client_secret: s.get(CLIENT_SECRET).cloned(),
             api_key: s.get(providers::API_KEY).cloned(),
         };
-        let Some(refresh) = s.get(enphase::REFRESH_TOKEN).cloned() else {
+        let Some(refresh) = s.get(REFRESH_TOKEN).cloned() else {
             let e = Error::new(
                 Code::ReauthRequired,
-                "The Enphase installer account's saved sign-in has no refresh token.",
+                format!("The {name} installer account's saved sign-in has no refresh token."),
             )
             .hint("Sign in again in Settings → Installer accounts.");
             return Err(self.refuse_account(lease, e).await);
         };
-        let ep = self.partner_endpoints(provider)?;
-        let result = self.partner_endpoint(&ep, &app).refresh(&refresh).await;
+        let ep = self.account_endpoints(provider)?;
+        let result = self
+            .account_token_endpoint(provider, spec, &ep, &app)
+            .refresh(&refresh)
+            .await;
         let tokens = match result {
             Ok(t) => t,
             Err(e)
@@ -283,16 +266,16 @@ impl Onramp {
                 let why = match (&lease.in_doubt_since, e.code) {
                     (Some(since), Code::ReauthRequired) => Error::new(
                         Code::TokenLost,
-                        format!("The Enphase installer account's sign-in was lost: a renewal at {since} was interrupted (Onramp was stopped, or Enphase's answer did not arrive) after Enphase had already replaced the token."),
+                        format!("The {name} installer account's sign-in was lost: a renewal at {since} was interrupted (Onramp was stopped, or {name}'s answer did not arrive) after {name} had already replaced the token."),
                     )
                     .hint("Sign in again in Settings → Installer accounts."),
-                    _ => partner_refused(&e, false),
+                    _ => account.refused(&e, AccountStep::Renewal),
                 };
                 tracing::warn!(provider = provider.as_str(), code = ?why.code, "installer account needs sign-in");
                 return Err(self.refuse_account(lease, why).await);
             }
             Err(e) => {
-                // A refusal before Enphase did anything settles the attempt; a lost or
+                // A refusal before the vendor did anything settles the attempt; a lost or
                 // unreadable answer may hide a rotation, so the in-flight mark stays.
                 let settled = !matches!(e.code, Code::Network | Code::VendorError);
                 self.store
@@ -306,13 +289,13 @@ impl Onramp {
             }
         };
         let next_refresh = tokens.refresh_token.clone().unwrap_or(refresh);
-        let (access_expires_at, refresh_expires_at) = self.token_expiries(&tokens);
+        let (access_expires_at, refresh_expires_at) = self.token_expiries(spec, &tokens);
         self.store
             .write_account_rotation(
                 lease,
                 &self.vault,
                 &AccountTokens {
-                    secrets: &Self::partner_secrets(&app, &tokens, &next_refresh),
+                    secrets: &Self::account_secrets(&app, &tokens, &next_refresh),
                     access_expires_at,
                     refresh_expires_at,
                 },
