@@ -510,36 +510,37 @@ fn print_vault(v: &VaultStatus) {
 }
 
 fn read_key(provider: ProviderId, account: bool) -> anyhow::Result<KeyInput> {
+    let spec = onramp_core::providers::spec(provider);
+    let fields = if account {
+        spec.installer_fields()
+    } else {
+        spec.fields
+    };
+    if fields.is_empty() && account {
+        anyhow::bail!("{} has no installer account in Onramp.", spec.name);
+    }
+    if fields.is_empty() {
+        let id = provider.as_str();
+        let sign_in = spec.sign_in_name.unwrap_or(id);
+        let mut ways = format!(
+            "{} has no customer key. The customer signs in: onramp connect {sign_in} --customer ID",
+            spec.name
+        );
+        if !spec.installer_fields().is_empty() {
+            ways.push_str(&format!(
+                "; or pick the {noun} from your company's installer account: onramp account set {id}, then onramp connect {id} --customer ID --site ID",
+                noun = spec.site_noun
+            ));
+        }
+        anyhow::bail!(ways);
+    }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut input = KeyInput::empty(provider);
-    match provider {
-        ProviderId::Solaredge if account => {
-            input.api_key = Some(read_secret(
-                "SolarEdge fleet API key (Monitoring API V2)",
-                &mut lines,
-            )?)
-        }
-        ProviderId::Solaredge => anyhow::bail!(
-            "SolarEdge Monitoring API V2 has no customer key. The homeowner signs in: onramp connect solaredge-site --customer ID; or pick the site from your company's fleet key: onramp account set solaredge, then onramp connect solaredge --customer ID --site SITE_ID"
-        ),
-        ProviderId::Solis => {
-            input.key_id = Some(read_secret("Solis KeyId", &mut lines)?);
-            input.key_secret = Some(read_secret("Solis KeySecret", &mut lines)?);
-        }
-        ProviderId::Enphase if account => {
-            // The partner application and the Enlighten user it signs in as (the password is
-            // sent to Enphase once and never saved), in the order core lists them.
-            for f in onramp_core::providers::spec(provider).installer_fields() {
-                let value = read_secret(&format!("Enphase {}", f.label), &mut lines)?;
-                input.set(f.name, Some(value));
-            }
-        }
-        other => anyhow::bail!(
-            "{} connects by the customer signing in: onramp connect {} --customer ID",
-            onramp_core::providers::spec(other).name,
-            other.as_str()
-        ),
+    // In the order core lists them (a password is sent to the vendor once and never saved).
+    for f in fields {
+        let value = read_secret(&format!("{} {}", spec.name, f.label), &mut lines)?;
+        input.set(f.name, Some(value));
     }
     Ok(input)
 }

@@ -44,6 +44,31 @@ pub struct Finding {
     pub due_at: Option<String>,
 }
 
+impl Finding {
+    /// What is found: the state, who must act and how soon, what it is and what to do.
+    pub fn new(
+        state: ConnectionState,
+        who: Who,
+        urgency: Urgency,
+        title: impl Into<String>,
+        action: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            state,
+            title: title.into(),
+            action: action.into(),
+            who,
+            urgency,
+            due_at: None,
+        }
+    }
+
+    /// By when (RFC 3339).
+    pub fn due(self, due_at: Option<String>) -> Finding {
+        Finding { due_at, ..self }
+    }
+}
+
 impl Subject {
     /// The company's installer account at a vendor, fixed in Settings.
     pub fn installer_account(connection_id: String, provider: ProviderId, name: &str) -> Self {
@@ -94,15 +119,8 @@ pub fn health(
         reauthorizable: oauth,
         in_settings: false,
     };
-    let item = |urgency, who, title, action, due_at| {
-        Some(about.row(Finding {
-            state,
-            title,
-            action,
-            who,
-            urgency,
-            due_at,
-        }))
+    let item = |urgency, who, title: String, action: String, due_at| {
+        Some(about.row(Finding::new(state, who, urgency, title, action).due(due_at)))
     };
     let sign_in_again = format!(
         "Re-authorize with the customer: they sign in at {name} and approve Onramp again; the connection and its sites are kept."

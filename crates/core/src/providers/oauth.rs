@@ -299,9 +299,11 @@ pub struct TokenEndpoint<'a> {
 
 impl TokenEndpoint<'_> {
     /// One token request in the vendor's style.
-    async fn request(&self, params: BTreeMap<&'static str, String>) -> Result<Tokens> {
+    /// POSTs to one of the vendor's OAuth endpoints and hands back the body of a success; a
+    /// refusal becomes the typed token error ([`token_error`]: the RFC 6749 code, the vendor's
+    /// own codes through its refusal table, rate limits with their retry-after).
+    async fn call(&self, url: &str, params: BTreeMap<&'static str, String>) -> Result<Vec<u8>> {
         let vendor = self.vendor;
-        let url = &self.endpoints.token_url;
         let resp = self
             .post(url, params)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -320,6 +322,12 @@ impl TokenEndpoint<'_> {
                 retry,
             ));
         }
+        Ok(body)
+    }
+
+    async fn request(&self, params: BTreeMap<&'static str, String>) -> Result<Tokens> {
+        let vendor = self.vendor;
+        let body = self.call(&self.endpoints.token_url, params).await?;
         let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             http::vendor_failed(vendor, format!("an unreadable token answer ({e})"))
         })?;
@@ -340,28 +348,10 @@ impl TokenEndpoint<'_> {
     /// Revokes a token at the vendor's revocation endpoint (RFC 7009 or the vendor's own,
     /// authenticated the way its token endpoint is). A 2xx is success, whatever the token was.
     pub async fn revoke(&self, url: &str, token: &Sensitive<String>, hint: &str) -> Result<()> {
-        let vendor = self.vendor;
         let mut p = BTreeMap::new();
         p.insert("token", token.expose().clone());
         p.insert("token_type_hint", hint.to_string());
-        let resp = self
-            .post(url, p)
-            .send()
-            .await
-            .map_err(|e| http::network(vendor, &e))?;
-        let status = resp.status();
-        let retry = http::retry_after(resp.headers());
-        let body = http::read_body(vendor, resp).await?;
-        if !status.is_success() {
-            return Err(token_error(
-                vendor,
-                self.spec.refusals,
-                status,
-                &body,
-                retry,
-            ));
-        }
-        Ok(())
+        self.call(url, p).await.map(drop)
     }
 
     /// A POST in the vendor's token style: parameters and client authentication where the

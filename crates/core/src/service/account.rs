@@ -169,52 +169,40 @@ impl Onramp {
                 a.provider,
                 &a.provider_name,
             );
-            let item = |state, title, action, who, urgency, due_at| {
-                about.row(Finding {
-                    state,
-                    title,
-                    action,
-                    who,
-                    urgency,
-                    due_at,
-                })
-            };
             if let Some(e) = &a.needs_sign_in {
-                out.push(item(
+                out.push(about.row(Finding::new(
                     ConnectionState::NeedsReauth,
+                    Who::Installer,
+                    Urgency::Now,
                     e.message.clone(),
                     e.hint.clone().unwrap_or_else(|| {
                         "Sign in again in Settings → Installer accounts.".into()
                     }),
-                    Who::Installer,
-                    Urgency::Now,
-                    None,
-                ));
+                )));
                 continue;
             }
             if let Some(lapses) = parse_time(&a.refresh_expires_at) {
                 if lapses <= now {
-                    out.push(item(
+                    out.push(about.row(Finding::new(
                         ConnectionState::NeedsReauth,
-                        format!("The {} installer account's sign-in lapsed while Onramp was not running.", a.provider_name),
-                        "Sign in again in Settings → Installer accounts.".into(),
                         Who::Installer,
                         Urgency::Now,
-                        a.refresh_expires_at.clone(),
-                    ));
+                        format!("The {} installer account's sign-in lapsed while Onramp was not running.", a.provider_name),
+                        "Sign in again in Settings → Installer accounts.",
+                    ).due(a.refresh_expires_at.clone())));
                 } else if lapses - now <= crate::lifecycle::HEALTH_HORIZON {
-                    out.push(item(
+                    let urgency = if lapses - now < time::Duration::days(2) {
+                        Urgency::Soon
+                    } else {
+                        Urgency::Later
+                    };
+                    out.push(about.row(Finding::new(
                         ConnectionState::Active,
-                        format!("The {} installer account's sign-in lapses unless Onramp renews it first.", a.provider_name),
-                        "Nothing to do while Onramp runs: it renews the sign-in every day.".into(),
                         Who::Onramp,
-                        if lapses - now < time::Duration::days(2) {
-                            Urgency::Soon
-                        } else {
-                            Urgency::Later
-                        },
-                        a.refresh_expires_at.clone(),
-                    ));
+                        urgency,
+                        format!("The {} installer account's sign-in lapses unless Onramp renews it first.", a.provider_name),
+                        "Nothing to do while Onramp runs: it renews the sign-in every day.",
+                    ).due(a.refresh_expires_at.clone())));
                 }
             }
         }

@@ -82,7 +82,7 @@ impl Waiter {
 
 enum WaitFor {
     Loopback(Loopback, ProviderId),
-    Session(SignInSession),
+    Session(Box<SignInSession>),
 }
 
 /// The sign-ins in flight: their status for the UI to poll, and how to cancel their waiters.
@@ -149,7 +149,7 @@ impl Onramp {
                 state: session.id.clone(),
                 expires_at: String::new(),
             };
-            (start, Some(WaitFor::Session(session)))
+            (start, Some(WaitFor::Session(Box::new(session))))
         } else {
             match req.mode {
                 RedirectMode::Loopback => {
