@@ -518,10 +518,20 @@ async fn derapi_join_without_the_vendors_stored_credentials_says_where_to_add_th
         e.hint.as_deref().unwrap().contains("vendor_credentials"),
         "{e:?}"
     );
-    let e = onramp.begin_derapi_session(&id, "tesla").await.unwrap_err();
+    let e = onramp
+        .begin_session(&id, ProviderId::Derapi, &opts(None, None, Some("tesla")))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, Code::NotConfigured);
     // SolarEdge needs none.
-    onramp.begin_derapi_session(&id, "solaredge").await.unwrap();
+    onramp
+        .begin_session(
+            &id,
+            ProviderId::Derapi,
+            &opts(None, None, Some("solaredge")),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -529,23 +539,22 @@ async fn derapi_join_session_waits_for_the_customer_then_enrolls() {
     let w = World::new().await;
     let onramp = w.open().await;
     let id = customer(&onramp, "Eli Park").await;
-    let session = onramp.begin_derapi_session(&id, "solaredge").await.unwrap();
+    let session = onramp
+        .begin_session(
+            &id,
+            ProviderId::Derapi,
+            &opts(None, None, Some("solaredge")),
+        )
+        .await
+        .unwrap();
     assert!(
-        onramp
-            .poll_derapi_session(&session)
-            .await
-            .unwrap()
-            .is_none(),
+        onramp.poll_session(&session).await.unwrap().is_none(),
         "pending until the customer is done"
     );
     submit_form(&session.page_url, "allow", &[])
         .await
         .unwrap_or_default();
-    let conn = onramp
-        .poll_derapi_session(&session)
-        .await
-        .unwrap()
-        .expect("done");
+    let conn = onramp.poll_session(&session).await.unwrap().expect("done");
     assert_eq!(conn.sites.len(), 2);
     assert_eq!(conn.details.vendor.as_deref().unwrap(), "solaredge");
     assert!(
@@ -553,11 +562,14 @@ async fn derapi_join_session_waits_for_the_customer_then_enrolls() {
         "named from GET /sites/{{id}}"
     );
 
-    let session = onramp.begin_derapi_session(&id, "sma").await.unwrap();
+    let session = onramp
+        .begin_session(&id, ProviderId::Derapi, &opts(None, None, Some("sma")))
+        .await
+        .unwrap();
     submit_form(&session.page_url, "deny", &[])
         .await
         .unwrap_or_default();
-    let e = onramp.poll_derapi_session(&session).await.unwrap_err();
+    let e = onramp.poll_session(&session).await.unwrap_err();
     assert_eq!(e.code, Code::Declined);
     assert_eq!(row_count(&onramp, "connections").await, 1);
 }

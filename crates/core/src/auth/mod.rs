@@ -66,13 +66,9 @@ fn refused(message: impl Into<String>) -> Error {
         .hint("Start the connection again from Onramp; nothing was sent to the vendor.")
 }
 
-/// The refusal of an answer without an authorization code from a vendor that always sends one.
-pub fn missing_code(provider: ProviderId) -> Error {
-    refused(format!(
-        "This sign-in answer carries no authorization code, and {} always sends one.",
-        crate::providers::spec(provider).name
-    ))
-}
+/// The refusal of an answer without an authorization code from a vendor that always sends one
+/// (`providers::missing_code`, which a vendor's own completion uses too).
+pub use crate::providers::missing_code;
 
 pub struct BeginRequest<'r> {
     pub provider: ProviderId,

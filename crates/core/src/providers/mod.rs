@@ -257,6 +257,16 @@ pub trait PolledSignIn: Sync {
 /// A vendor's future: the trait stays object safe, so the registry hands out `&dyn Vendor`.
 pub type VendorFuture<'a, T> = BoxFuture<'a, Result<T>>;
 
+/// The refusal of a sign-in answer without an authorization code from a vendor that always
+/// sends one ([`Vendor::answers_without_code`] says which do not).
+pub fn missing_code(provider: ProviderId) -> Error {
+    Error::validation(format!(
+        "This sign-in answer carries no authorization code, and {} always sends one.",
+        spec(provider).name
+    ))
+    .hint("Start the connection again from Onramp; nothing was sent to the vendor.")
+}
+
 /// What Onramp asks of a vendor: its facts ([`ProviderSpec`]) and what a table cannot say. Each
 /// vendor implements it in its own file; the defaults are what a plain OAuth vendor does (the
 /// code exchange and the refresh are shared: `oauth::TokenEndpoint`), so such a vendor writes

@@ -275,7 +275,7 @@ impl Vendor for Pelm {
     fn complete_hosted<'a>(&'a self, a: Answer<'a>) -> Option<VendorFuture<'a, Hosted>> {
         Some(Box::pin(async move {
             let api = &a.endpoints.api_url;
-            let code = a.code.ok_or_else(|| crate::auth::missing_code(SPEC.id))?;
+            let code = a.code.ok_or_else(|| super::missing_code(SPEC.id))?;
             let access = exchange(a.client, api, a.app, code.expose()).await?;
             let sites = accounts(a.client, api, a.app, &access).await?;
             if sites.is_empty() {
