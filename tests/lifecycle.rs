@@ -662,6 +662,7 @@ async fn the_health_board_shows_what_needs_someone_and_nothing_that_is_fine() {
                 connection_id: &refused,
                 state: ConnectionState::NeedsReauth,
                 why: &onramp_core::model::ErrorInfo {
+                    details: None,
                     code: Code::ReauthRequired,
                     message: "Tesla no longer accepts this grant.".into(),
                     hint: None,

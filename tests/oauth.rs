@@ -166,7 +166,7 @@ async fn a_malformed_paste_leaves_the_sign_in_waiting() {
     ] {
         match onramp.paste(&start.state, bad).await {
             PasteOutcome::Unreadable(e) => assert_eq!(e.code, Code::Validation, "{bad}: {e:?}"),
-            PasteOutcome::Finished(r) => panic!("{bad:?} ended the sign-in: {r:?}"),
+            other => panic!("{bad:?} is not an answer: {other:?}"),
         }
     }
     assert_eq!(w.sandbox.token_requests(OAuthVendor::Enphase), 0);
@@ -174,6 +174,90 @@ async fn a_malformed_paste_leaves_the_sign_in_waiting() {
         PasteOutcome::Finished(Ok(conn)) => assert_eq!(conn.provider, ProviderId::Enphase),
         other => panic!("the right code did not connect: {other:?}"),
     }
+}
+
+/// A code the installer mistyped is refused by the vendor, but the vendor's real code is still
+/// unused: the sign-in stays open for another paste, and the customer need not sign in again.
+#[tokio::test]
+async fn a_mistyped_code_keeps_the_sign_in_open_for_another_paste() {
+    use onramp_core::model::{RedirectMode, SignInStatus};
+    use onramp_core::service::{PasteOutcome, SignInRequest};
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Bo").await;
+    let req = SignInRequest::new(&id, ProviderId::Enphase, RedirectMode::Paste);
+    let (start, _) = onramp.start_sign_in(&req).await.unwrap();
+    let page = reqwest::get(&start.authorize_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = page
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap()
+        .to_string();
+    // One character off, as a tired installer types it.
+    let mut typo: Vec<char> = code.chars().collect();
+    let last = typo.len() - 1;
+    typo[last] = if typo[last] == 'x' { 'y' } else { 'x' };
+    let typo: String = typo.into_iter().collect();
+    for _ in 0..2 {
+        match onramp.paste_sign_in(&start.state, &typo).await {
+            PasteOutcome::NotAccepted(e) => {
+                assert!(e.message.contains("did not accept that code"), "{e:?}");
+                assert!(e.message.contains("still open"), "{e:?}");
+                assert!(
+                    e.details
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("invalid_grant"),
+                    "the vendor's answer is kept for Details: {e:?}"
+                );
+            }
+            other => panic!("a refused code ends nothing: {other:?}"),
+        }
+        assert!(matches!(
+            onramp.sign_in_status(&start.state).unwrap(),
+            SignInStatus::Waiting
+        ));
+    }
+    assert_eq!(w.sandbox.token_requests(OAuthVendor::Enphase), 2);
+    assert_eq!(row_count(&onramp, "connections").await, 0);
+    match onramp.paste_sign_in(&start.state, &code).await {
+        PasteOutcome::Finished(Ok(conn)) => assert_eq!(conn.provider, ProviderId::Enphase),
+        other => panic!("the right code did not connect: {other:?}"),
+    }
+    // Used once: the same code again is refused, and the sign-in is over.
+    match onramp.paste_sign_in(&start.state, &code).await {
+        PasteOutcome::Finished(Err(e)) => assert_eq!(e.code, Code::Validation, "{e:?}"),
+        other => panic!("a used sign-in takes no second code: {other:?}"),
+    }
+    assert_eq!(row_count(&onramp, "connections").await, 1);
+}
+
+/// From a redirect, the code is the vendor's own: a refusal ends the sign-in.
+#[tokio::test]
+async fn a_refused_code_from_the_redirect_ends_the_sign_in() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Al").await;
+    let start = onramp
+        .begin_oauth(&id, ProviderId::Tesla, Redirect::DeepLink)
+        .await
+        .unwrap();
+    let link = consent(&start.authorize_url).await;
+    let forged = link.replacen("code=", "code=x", 1);
+    let e = onramp.complete_oauth(&forged, None).await.unwrap_err();
+    assert_ne!(e.code, Code::Validation, "{e:?}");
+    // The real code comes too late: the sign-in was spent on the refused one.
+    let e = onramp.complete_oauth(&link, None).await.unwrap_err();
+    assert_eq!(e.code, Code::Validation, "{e:?}");
+    assert_eq!(row_count(&onramp, "connections").await, 0);
 }
 
 #[tokio::test]

@@ -79,7 +79,7 @@ async fn a_deep_link_completes_its_sign_in_and_a_stray_paste_leaves_one_waiting(
     let (start, _) = onramp.start_sign_in(&req).await.unwrap();
     match onramp.paste_sign_in(&start.state, "   ").await {
         PasteOutcome::Unreadable(_) => {}
-        PasteOutcome::Finished(r) => panic!("an empty paste ends nothing: {r:?}"),
+        other => panic!("an empty paste is no answer: {other:?}"),
     }
     assert!(matches!(
         onramp.sign_in_status(&start.state).unwrap(),

@@ -100,8 +100,9 @@ pub async fn paste_sign_in(
     pasted: String,
 ) -> Result<Connection> {
     match state.onramp.paste_sign_in(&sign_in, &pasted).await {
-        // Not this sign-in's answer: it stays waiting, so the installer can paste again.
-        PasteOutcome::Unreadable(e) => Err(e),
+        // Not this sign-in's answer, or a code the vendor refused: it stays waiting, so the
+        // installer can paste again (the UI reads the sign-in's status to know).
+        PasteOutcome::Unreadable(e) | PasteOutcome::NotAccepted(e) => Err(e),
         PasteOutcome::Finished(result) => result,
     }
 }

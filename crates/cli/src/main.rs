@@ -615,8 +615,9 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
         eprintln!("Checking with {}…", spec.name);
         match onramp.paste_sign_in(&start.state, &pasted).await {
             PasteOutcome::Finished(result) => return Ok(result?),
-            // Not this sign-in's answer: the sign-in still waits; paste again.
-            PasteOutcome::Unreadable(e) => {
+            // Not this sign-in's answer, or a code the vendor refused: the sign-in still waits;
+            // paste again.
+            PasteOutcome::Unreadable(e) | PasteOutcome::NotAccepted(e) => {
                 eprintln!("{}", e.message);
                 if let Some(h) = &e.hint {
                     eprintln!("hint: {h}");

@@ -1,4 +1,5 @@
-//! One error type for everything Onramp does. It crosses to the UI as `{code, message, hint}`.
+//! One error type for everything Onramp does. It crosses to the UI as `{code, message, hint}`
+//! (and `details`: the vendor's own answer, for the Details view).
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -7,8 +8,15 @@ use ts_rs::TS;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ErrorInfo {
     pub code: Code,
+    /// What happened, in the installer's words.
     pub message: String,
+    /// The one thing to do.
     pub hint: Option<String>,
+    /// What the vendor answered, as it said it (`invalid_grant (Unknown refresh token)`): shown
+    /// only under Details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub details: Option<String>,
 }
 
 /// The small set of codes the UI acts on. Add one only when the UI does something different for it.
@@ -113,6 +121,8 @@ pub struct Error {
     /// The vendor's own `error_description` with that refusal, as it sent it (for the logs; what
     /// it decides is already in `token_error`).
     pub vendor_description: Option<String>,
+    /// What the vendor answered, as it said it, for the installer's Details view.
+    pub details: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -126,6 +136,7 @@ impl Error {
             retry_after: None,
             token_error: None,
             vendor_description: None,
+            details: None,
         }
     }
 
@@ -166,7 +177,22 @@ impl Error {
             retry_after,
             token_error: None,
             vendor_description: None,
+            details: None,
         }
+    }
+
+    /// The vendor's own answer, for the Details view.
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    /// This error, said in its own words, with what `cause` came from kept for the Details view
+    /// and the logs (not its decisions: a cause's `token_error` stays with the cause).
+    pub fn caused_by(mut self, cause: Error) -> Self {
+        self.details = cause.details.or(Some(cause.message));
+        self.vendor_description = cause.vendor_description;
+        self
     }
 
     pub fn info(&self) -> ErrorInfo {
@@ -174,6 +200,7 @@ impl Error {
             code: self.code,
             message: self.message.clone(),
             hint: self.hint.clone(),
+            details: self.details.clone(),
         }
     }
 }

@@ -93,8 +93,10 @@ export interface Backend {
 /** Anything a command rejects with, as `{code, message, hint}`. */
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
-    const o = e as { code: ErrorInfo["code"]; message: unknown; hint?: unknown };
-    return { code: o.code, message: String(o.message), hint: o.hint == null ? null : String(o.hint) };
+    const o = e as { code: ErrorInfo["code"]; message: unknown; hint?: unknown; details?: unknown };
+    const info: ErrorInfo = { code: o.code, message: String(o.message), hint: o.hint == null ? null : String(o.hint) };
+    if (o.details != null) info.details = String(o.details);
+    return info;
   }
   return { code: "Internal", message: e instanceof Error ? e.message : String(e), hint: null };
 }

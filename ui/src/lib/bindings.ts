@@ -121,7 +121,12 @@ summary: string,
  * Connections whose sign-in was lost in an interrupted refresh: the customer must sign in
  * again, and the installer should hear it at once.
  */
-lost: Array<LostGrant>, };
+lost: Array<LostGrant>, 
+/**
+ * Connections whose grant the vendor refused in this sweep (the customer withdrew it, or
+ * it lapsed): the customer must sign in again, and the installer hears it by name.
+ */
+refused: Array<LostGrant>, };
 export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 
 /**
@@ -135,7 +140,20 @@ export type CustomerSummary = { id: string, name: string, address: string | null
  */
 last_activity_at: string, };
 export type Environment = "sandbox" | "production";
-export type ErrorInfo = { code: Code, message: string, hint: string | null, };
+export type ErrorInfo = { code: Code, 
+/**
+ * What happened, in the installer's words.
+ */
+message: string, 
+/**
+ * The one thing to do.
+ */
+hint: string | null, 
+/**
+ * What the vendor answered, as it said it (`invalid_grant (Unknown refresh token)`): shown
+ * only under Details.
+ */
+details?: string, };
 export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, kind: EventKind, summary: string, 
 /**
  * `app` or `cli`.

@@ -86,6 +86,8 @@ export interface FakeOptions {
   seed?: boolean;
   /** The customer declines every sign-in. */
   declineSignIn?: boolean;
+  /** A pasted code the vendor refuses (the sign-in stays open for another paste). */
+  refusedCode?: string;
   /** With `seed`: Ben's Tesla needs the customer to sign in again; Ada's Enphase refresh token
    * lapses in two days. */
   troubled?: boolean;
@@ -117,7 +119,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const customers = new Map<string, CustomerDetail>();
   const events: Event[] = [];
   const accounts = new Map<ProviderId, InstallerAccount>();
-  const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number; again?: string }>();
+  const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number; again?: string; paste?: boolean }>();
   const apps = new Map<ProviderId, string>();
   const returns = new Map<ProviderId, { mode: RedirectMode; relay_url: string | null }>();
   const fleet: Record<ProviderId, RemoteSite[]> = {
@@ -446,7 +448,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
         `beginSignIn:${provider}:${mode}${options?.utility ? `:${options.utility}` : ""}${options?.vendor ? `:${options.vendor}` : ""}${reauthorize ? `:again:${reauthorize}` : ""}`,
       );
       const state = `state-${id()}`;
-      signIns.set(state, { customerId, provider, polls: 0, again: reauthorize });
+      signIns.set(state, { customerId, provider, polls: 0, again: reauthorize, paste: mode === "paste" });
       return {
         provider,
         authorize_url: `https://sign-in.example/${provider}?state=${state}`,
@@ -459,6 +461,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async signInStatus(signIn) {
       const s = signIns.get(signIn);
       if (!s) reject({ code: "NotFound", message: "Onramp is not waiting for this sign-in any more.", hint: null });
+      // A paste sign-in waits for its paste.
+      if (s!.paste) return { status: "waiting" };
       // The customer finishes on the second poll, or declines when told to.
       if (++s!.polls < 2) return { status: "waiting" };
       if (opts.declineSignIn) {
@@ -549,6 +553,17 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`pasteSignIn:${pasted}`);
       const s = signIns.get(signIn);
       if (!s) reject({ code: "NotFound", message: "Onramp is not waiting for this sign-in any more.", hint: null });
+      const name = info(s!.provider).name;
+      // As the vendor does: a code it did not issue is refused, and the sign-in stays open.
+      if (pasted.trim() === opts.refusedCode) {
+        reject({
+          code: "Validation",
+          message: `${name} did not accept that code. The sign-in is still open: nothing was saved and the customer does not need to sign in again.`,
+          hint: `Copy the code again from ${name}'s page, all of it, and paste it here. If ${name}'s page is closed, start the connection again.`,
+          details: "invalid_grant (The authorization code is invalid)",
+        });
+      }
+      signIns.delete(signIn);
       const d = detail(s!.customerId);
       const remote = [{ external_id: "4412", name: "Enphase system", address: null, peak_power_kw: null, status: "normal", connected_to: null }];
       return structuredClone(addConnection(d, s!.provider, "oauth", "", remote));

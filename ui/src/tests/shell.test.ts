@@ -68,6 +68,7 @@ describe("lost and missing keys", () => {
           message: "This Tesla connection's sign-in was lost: a refresh at 2026-12-01 20:00:00 UTC was interrupted.",
         },
       ],
+      refused: [],
     });
     await settle();
     const t = $$("toast").find((x) => x.textContent!.includes(ben.name))!;
@@ -77,6 +78,32 @@ describe("lost and missing keys", () => {
     await settle(50);
     expect($$("toast").some((x) => x.textContent!.includes(ben.name))).toBe(false);
     expect(document.body.textContent).toContain(ben.name);
+    expect($("reauthorize-note")).not.toBeNull();
+  });
+
+  it("names the customer when a vendor refused a grant in the background, in plain words", async () => {
+    const fake = await start({ seed: true, troubled: true });
+    const ben = (await fake.listCustomers(null)).find((c) => c.name.startsWith("Ben"))!;
+    const tesla = (await fake.getCustomer(ben.id)).connections.find((c) => c.provider === "tesla")!;
+    fake.emitConnectionsChanged({
+      summary: "1 of 4 signed-in connections: 0 refreshed, 1 need the customer to sign in again",
+      lost: [],
+      refused: [
+        {
+          connection_id: tesla.id,
+          customer_id: ben.id,
+          customer_name: ben.name,
+          provider: "tesla",
+          message: "Tesla says the customer withdrew Onramp's access.",
+        },
+      ],
+    });
+    await settle();
+    const t = $$("toast").find((x) => x.textContent!.includes(ben.name))!;
+    expect(t.textContent).toContain("withdrew Onramp's access");
+    expect(t.textContent).not.toContain("invalid_grant");
+    click("toast-action");
+    await settle(50);
     expect($("reauthorize-note")).not.toBeNull();
   });
 });

@@ -37,6 +37,33 @@ describe("sign-in providers", () => {
     expect($("connect-outcome")!.textContent).toContain("Enphase connected");
   });
 
+  it("keeps the sign-in open when Enphase refuses a mistyped code, and takes the right one", async () => {
+    const fake = await start({ refusedCode: "Q1w2E4" });
+    await openCustomer(fake);
+    click("connect-enphase");
+    await settle();
+    click("open-sign-in");
+    await settle();
+    type("paste-input", "Q1w2E4");
+    await settle();
+    click("paste-submit");
+    await settle(10);
+    expect($("error-box")!.textContent).toContain("Enphase did not accept that code");
+    expect($("error-box")!.textContent).toContain("Copy the code again");
+    // The vendor's own words are there, but only under Details.
+    expect($("error-details")!.textContent).toContain("invalid_grant");
+    expect(($("error-details") as HTMLDetailsElement).open).toBe(false);
+    // Still the same sign-in: the paste field is back, empty, and nothing was connected.
+    expect(($("paste-input") as HTMLInputElement).value).toBe("");
+    expect($("connect-outcome")).toBeNull();
+    type("paste-input", "Q1w2E3");
+    await settle();
+    click("paste-submit");
+    await settle(10);
+    expect(fake.calls.filter((c) => c.startsWith("beginSignIn:enphase"))).toHaveLength(1);
+    expect($("connect-outcome")!.textContent).toContain("Enphase connected");
+  });
+
   it("reads a decline as the customer's choice, with a way to start again", async () => {
     const fake = await start({ declineSignIn: true });
     await openCustomer(fake);

@@ -46,6 +46,8 @@ pub struct Completed {
     pub extra: std::collections::BTreeMap<String, String>,
     /// What the installer picked before the sign-in.
     pub details: Option<String>,
+    /// The state's hash, to open the sign-in again ([`Authorizations::reopen`]).
+    state_hash: String,
 }
 
 pub struct Authorizations<'a> {
@@ -227,8 +229,19 @@ impl<'a> Authorizations<'a> {
                 code: code.clone(),
                 extra: extra.clone(),
                 details: row.details,
+                state_hash: hash,
             }),
         }
+    }
+
+    /// Opens a completed sign-in again after the vendor refused its pasted code, so the
+    /// installer can paste again; `false` when it has expired meanwhile.
+    pub async fn reopen(&self, done: &Completed, now: OffsetDateTime) -> Result<bool> {
+        let mut secrets = Secrets::new();
+        secrets.insert(VERIFIER, done.verifier.clone());
+        self.store
+            .reopen_pending(&done.state_hash, self.vault, &secrets, now)
+            .await
     }
 }
 

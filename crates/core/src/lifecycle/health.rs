@@ -146,6 +146,7 @@ pub fn health(
         }
         ConnectionState::Error => {
             let e = conn.last_error.clone().unwrap_or(ErrorInfo {
+                details: None,
                 code: Code::Internal,
                 message: format!("{name} failed the last check."),
                 hint: None,
@@ -202,7 +203,7 @@ pub fn health(
             "{name}'s refresh token expires {} unless Onramp runs.",
             in_words(expires - now)
         ),
-        "Nothing to do while Onramp is open (it refreshes ahead of time); otherwise open it, or run `onramp refresh --due`, before then.".into(),
+        "Nothing to do while Onramp is open (it refreshes ahead of time); otherwise open Onramp before then.".into(),
         conn.refresh_expires_at.clone(),
     )
 }

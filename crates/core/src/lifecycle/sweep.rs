@@ -15,6 +15,9 @@ pub struct SweepReport {
     /// Of those, the ones whose refresh token was lost in an interrupted refresh (each has its
     /// `token_lost` event), named for the installer.
     pub lost: Vec<LostGrant>,
+    /// The others: the vendor refused the grant (the customer withdrew it, or it lapsed), named
+    /// for the installer.
+    pub refused: Vec<LostGrant>,
     /// Failed for now (kept, retried later), with the reason.
     pub failed: Vec<(String, ErrorInfo)>,
     /// Due but held back (a vendor's Retry-After, a connection's backoff).

@@ -98,6 +98,7 @@ fn the_health_board_puts_what_needs_the_customer_first() {
     let mut revoked = conn(None, None);
     revoked.state = ConnectionState::NeedsReauth;
     revoked.last_error = Some(ErrorInfo {
+        details: None,
         code: Code::ReauthRequired,
         message: "Tesla no longer accepts this sign-in.".into(),
         hint: None,
@@ -110,6 +111,7 @@ fn the_health_board_puts_what_needs_the_customer_first() {
     let mut app = conn(Some("2026-06-01T11:00:00Z"), None);
     app.state = ConnectionState::Error;
     app.last_error = Some(ErrorInfo {
+        details: None,
         code: Code::NotConfigured,
         message:
             "This connection cannot renew its sign-in: Tesla refused your company's Tesla app."

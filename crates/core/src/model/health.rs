@@ -85,8 +85,9 @@ pub struct HealthItem {
     pub in_settings: bool,
 }
 
-/// A connection whose refresh token was lost when a refresh was interrupted (Onramp was
-/// stopped, or the vendor's answer never arrived, after the vendor had replaced the token).
+/// A connection that needs its customer after a sweep: its refresh token was lost when a
+/// refresh was interrupted (Onramp was stopped, or the vendor's answer never arrived, after the
+/// vendor had replaced the token), or the vendor refused it (withdrawn, lapsed).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct LostGrant {
     pub connection_id: String,
@@ -105,4 +106,7 @@ pub struct ConnectionsChanged {
     /// Connections whose sign-in was lost in an interrupted refresh: the customer must sign in
     /// again, and the installer should hear it at once.
     pub lost: Vec<LostGrant>,
+    /// Connections whose grant the vendor refused in this sweep (the customer withdrew it, or
+    /// it lapsed): the customer must sign in again, and the installer hears it by name.
+    pub refused: Vec<LostGrant>,
 }

@@ -160,11 +160,12 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 pub fn vendor_failed(vendor: &str, detail: impl std::fmt::Display) -> Error {
     Error::new(
         Code::VendorError,
-        format!("{vendor} answered with an error: {detail}. Nothing was saved."),
+        format!("{vendor} answered with an error. Nothing was saved."),
     )
     .hint(format!(
-        "This is on {vendor}'s side. Try again in a few minutes; if it persists, check the vendor's status page."
+        "This is on {vendor}'s side. Try again in a few minutes; if it persists, check {vendor}'s status page."
     ))
+    .details(detail.to_string())
 }
 
 /// Reads a body with a size limit; vendors' list pages are small.

@@ -275,14 +275,16 @@ fn token_refusal(vendor: &str, read: Option<TokenError>, error: &str, why: &str)
     match read {
         Some(t) if t.app_refused() => Error::new(
             Code::NotConfigured,
-            format!("{vendor} refused your company's {vendor} app (its client id or secret): {error}{why}."),
+            format!("{vendor} refused your company's {vendor} app (its client id or secret)."),
         )
-        .hint(format!("Nothing for the customer to do: whoever manages your company's {vendor} app checks its client id and secret at {vendor}, enters them again in Settings → Vendor apps (or `onramp app set`), then presses Check.")),
+        .hint(format!("Nothing for the customer to do: whoever manages your company's {vendor} app checks its client id and secret at {vendor}, enters them again in Settings → Vendor apps, then presses Check."))
+        .details(format!("{error}{why}")),
         Some(t) if t.grant_refused() => Error::new(
             Code::ReauthRequired,
-            format!("{vendor} refused the authorization: {error}{why}."),
+            format!("{vendor} no longer accepts this sign-in: it expired, was already used, or the customer withdrew it."),
         )
-        .hint("The sign-in expired or was already used. Start the connection again with the customer."),
+        .hint("Start the connection again with the customer.")
+        .details(format!("{error}{why}")),
         _ => http::vendor_failed(vendor, format!("{error}{why}")),
     }
 }
@@ -493,8 +495,12 @@ pub(crate) fn read_answer(
                         .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_string))
                 })
                 .unwrap_or_else(|| status.to_string());
-            Err(Error::new(Code::VendorRejected, format!("{vendor} refused access: {detail}."))
-                .hint("Check the vendor app's API key and the scopes the customer granted, then connect again."))
+            Err(Error::new(
+                Code::VendorRejected,
+                format!("{vendor} refused Onramp's access to this customer's data."),
+            )
+            .hint(format!("Re-authorize with the customer: they sign in at {vendor} again. If every {vendor} connection says this, check your company's {vendor} app in Settings → Vendor apps."))
+            .details(detail))
         }
         429 => Err(Error::rate_limited(vendor, retry)),
         _ => Err(http::vendor_failed(vendor, status)),

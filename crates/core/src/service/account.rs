@@ -35,6 +35,7 @@ impl Onramp {
                 .filter(|r| r.state == Some(AccountState::NeedsSignIn))
                 .map(|r| {
                     r.last_error.clone().unwrap_or(ErrorInfo {
+                        details: None,
                         code: Code::ReauthRequired,
                         message: format!(
                             "The {} installer account must be signed in again.",
@@ -125,6 +126,7 @@ impl Onramp {
         };
         if row.state == Some(AccountState::NeedsSignIn) {
             let e = row.last_error.unwrap_or(ErrorInfo {
+                details: None,
                 code: Code::ReauthRequired,
                 message: String::new(),
                 hint: None,

@@ -24,8 +24,7 @@ impl Onramp {
         let not_set = || {
             Error::new(Code::NotConfigured, format!("Onramp's {name} app is not set up on this laptop."))
                 .hint(format!(
-                    "Enter the {name} client id and secret your company registered (Settings → Vendor apps, or `onramp app set {}`).",
-                    provider.as_str()
+                    "Enter the {name} client id and secret your company registered in Settings → Vendor apps."
                 ))
         };
         let (client_id, sealed) = self.store.oauth_app(provider).await?.ok_or_else(not_set)?;

@@ -55,6 +55,7 @@ impl KeepAlive {
                         news.push(KeepAliveNews::Connections(ConnectionsChanged {
                             summary: report.summary(),
                             lost: report.lost.clone(),
+                            refused: report.refused.clone(),
                         }));
                     }
                     report

@@ -224,7 +224,7 @@ impl Onramp {
     pub async fn complete_pasted(&self, state: &str, pasted: &str) -> Result<Connection> {
         match self.paste(state, pasted).await {
             PasteOutcome::Finished(result) => result,
-            PasteOutcome::Unreadable(e) => Err(e),
+            PasteOutcome::Unreadable(e) | PasteOutcome::NotAccepted(e) => Err(e),
         }
     }
 
@@ -233,21 +233,70 @@ impl Onramp {
     /// nothing, and the installer may paste again.
     pub async fn paste(&self, state: &str, pasted: &str) -> PasteOutcome {
         match pasted_callback(state, pasted) {
-            Ok(cb) => PasteOutcome::Finished(self.finish(cb, None).await),
+            Ok(cb) => match self.finish_from(cb, None, AnswerFrom::Paste).await {
+                Finish::Done(result) => PasteOutcome::Finished(result),
+                Finish::Reopened(e) => PasteOutcome::NotAccepted(e),
+            },
             Err(e) => PasteOutcome::Unreadable(e),
         }
     }
 
+    /// Completes a sign-in from an answer that came from the vendor's redirect.
     pub(super) async fn finish(
         &self,
         cb: Callback,
         expected: Option<ProviderId>,
     ) -> Result<Connection> {
-        let now = self.now();
+        match self.finish_from(cb, expected, AnswerFrom::Vendor).await {
+            Finish::Done(result) => result,
+            Finish::Reopened(e) => Err(e),
+        }
+    }
+
+    async fn finish_from(
+        &self,
+        cb: Callback,
+        expected: Option<ProviderId>,
+        from: AnswerFrom,
+    ) -> Finish {
         let auth = Authorizations::new(&self.store, &self.vault);
-        auth.check_issuer(&cb, |p| self.config.oauth_issuer(p))
+        let done = match self.answer_of(&auth, &cb, expected).await {
+            Ok(done) => done,
+            Err(e) => return Finish::Done(Err(e)),
+        };
+        match self.complete_answer(&done).await {
+            // The vendor refused a code the installer typed or copied: the vendor's real code
+            // is still unused, so the sign-in opens again for another paste.
+            Err(e)
+                if from == AnswerFrom::Paste
+                    && e.token_error == Some(crate::error::TokenError::InvalidGrant) =>
+            {
+                match auth.reopen(&done, self.now()).await {
+                    Ok(true) => Finish::Reopened(code_not_accepted(done.provider, e)),
+                    Ok(false) => Finish::Done(Err(e)),
+                    Err(store) => Finish::Done(Err(store)),
+                }
+            }
+            result => Finish::Done(result),
+        }
+    }
+
+    /// Matches the answer to its pending sign-in (and consumes it).
+    async fn answer_of(
+        &self,
+        auth: &Authorizations<'_>,
+        cb: &Callback,
+        expected: Option<ProviderId>,
+    ) -> Result<crate::auth::Completed> {
+        auth.check_issuer(cb, |p| self.config.oauth_issuer(p))
             .await?;
-        let done = auth.complete(&cb, expected, now).await?;
+        auth.complete(cb, expected, self.now()).await
+    }
+
+    /// The matched answer's completion: the code exchange (or the vendor's own), then what the
+    /// grant gives, written as the connection.
+    async fn complete_answer(&self, done: &crate::auth::Completed) -> Result<Connection> {
+        let now = self.now();
         let details: ConnectionDetails = match done.details.as_deref() {
             None => ConnectionDetails::default(),
             Some(d) => serde_json::from_str(d).map_err(|e| {
@@ -553,6 +602,37 @@ pub enum PasteOutcome {
     Finished(Result<Connection>),
     /// Not this sign-in's answer; the sign-in still waits for one.
     Unreadable(Error),
+    /// The vendor did not accept the pasted code; the sign-in still waits for another paste.
+    NotAccepted(Error),
+}
+
+/// Where a sign-in's answer came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AnswerFrom {
+    /// The vendor's redirect (loopback, deep link, relay): a refusal ends the sign-in.
+    Vendor,
+    /// The installer's paste: a refused code may have been mistyped.
+    Paste,
+}
+
+/// What finishing a sign-in came to.
+enum Finish {
+    Done(Result<Connection>),
+    /// The pasted code was refused and the sign-in opened again.
+    Reopened(Error),
+}
+
+/// The vendor's refusal of a pasted code, in the installer's words; the sign-in is still open.
+fn code_not_accepted(provider: ProviderId, vendor: Error) -> Error {
+    let name = providers::spec(provider).name;
+    Error::new(
+        Code::Validation,
+        format!("{name} did not accept that code. The sign-in is still open: nothing was saved and the customer does not need to sign in again."),
+    )
+    .hint(format!(
+        "Copy the code again from {name}'s page, all of it, and paste it here. If {name}'s page is closed, start the connection again."
+    ))
+    .caused_by(vendor)
 }
 
 /// The callback a paste stands for, read once: the final URL (its `state` must be this

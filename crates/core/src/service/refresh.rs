@@ -233,8 +233,13 @@ impl Onramp {
                 let state = lifecycle::refused_state(&e);
                 let (why, kind) = match &lease.in_doubt_since {
                     Some(since) => (lost_in_crash(name, since, &e), EventKind::TokenLost),
-                    None if state == ConnectionState::Revoked => (e.clone(), EventKind::Revoked),
-                    None => (e.clone(), EventKind::NeedsReauth),
+                    None if state == ConnectionState::Revoked => {
+                        (grant_refused(name, state, e.clone()), EventKind::Revoked)
+                    }
+                    None => (
+                        grant_refused(name, state, e.clone()),
+                        EventKind::NeedsReauth,
+                    ),
                 };
                 self.store
                     .set_grant_refused(
@@ -355,6 +360,21 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// The vendor refused a connection's refresh token: the customer withdrew the access, or the
+/// sign-in lapsed; in the installer's words, the vendor's answer kept for Details.
+fn grant_refused(vendor: &str, state: ConnectionState, refused: Error) -> Error {
+    let message = if state == ConnectionState::Revoked {
+        format!("{vendor} says the customer withdrew Onramp's access.")
+    } else {
+        format!("{vendor} no longer accepts this connection's sign-in (it lapsed or was replaced).")
+    };
+    let mut e = Error::new(Code::ReauthRequired, message)
+        .hint(format!("Re-authorize with the customer: they sign in at {vendor} and approve Onramp again; the connection and its sites are kept."))
+        .caused_by(refused.clone());
+    e.token_error = refused.token_error;
+    e
+}
+
 /// The vendor refused a refresh token that a refresh interrupted at `since` had presented: the
 /// vendor rotated it and the new one was lost with that refresh's answer.
 fn lost_in_crash(vendor: &str, since: &str, refused: &Error) -> Error {
@@ -373,7 +393,8 @@ fn lost_in_crash(vendor: &str, since: &str, refused: &Error) -> Error {
             "This {vendor} connection's sign-in was lost: a refresh at {when} was interrupted (Onramp was stopped, or the vendor's answer did not arrive) after {vendor} had already replaced the token."
         ),
     )
-    .hint("Ask the customer to sign in again (Re-authorize); the connection and its sites are kept.");
+    .hint("Ask the customer to sign in again (Re-authorize); the connection and its sites are kept.")
+    .caused_by(refused.clone());
     e.retry_after = refused.retry_after;
     e
 }

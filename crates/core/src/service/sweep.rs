@@ -233,11 +233,14 @@ impl Onramp {
         while let Some((id, outcome)) = writes.next().await {
             tally(&mut report, &mut lost, id, outcome);
         }
-        for (id, message) in lost {
+        for (id, message, was_lost) in lost {
             if let Some((provider, customer_id)) = known.get(&id) {
-                report
-                    .lost
-                    .push(self.lost_grant(id, *provider, customer_id, message).await);
+                let named = self.lost_grant(id, *provider, customer_id, message).await;
+                if was_lost {
+                    report.lost.push(named);
+                } else {
+                    report.refused.push(named);
+                }
             }
         }
         if let Some(e) = locked {
@@ -284,11 +287,12 @@ impl<F> Step<F> {
 /// Counts a refresh's outcome in the sweep's report; a locked keyring comes back (it stops the
 /// sweep: every refresh would fail the same way).
 ///
-/// A token lost in an interrupted refresh is counted as needing the customer and kept in
-/// `lost` (the connection and what happened) for the sweep to name.
+/// A connection that needs its customer (a token lost in an interrupted refresh, a grant the
+/// vendor refused) is counted so and kept in `named` (the connection, what happened, whether
+/// it was lost) for the sweep to name.
 fn tally(
     report: &mut SweepReport,
-    lost: &mut Vec<(String, String)>,
+    lost: &mut Vec<(String, String, bool)>,
     id: String,
     outcome: Result<Option<std::time::Duration>>,
 ) -> Option<Error> {
@@ -300,10 +304,13 @@ fn tally(
             report.refreshed.push(id)
         }
         Err(e) if e.code == Code::TokenLost => {
-            lost.push((id.clone(), e.message));
+            lost.push((id.clone(), e.message, true));
             report.needs_reauth.push(id);
         }
-        Err(e) if e.code == Code::ReauthRequired => report.needs_reauth.push(id),
+        Err(e) if e.code == Code::ReauthRequired => {
+            lost.push((id.clone(), e.message, false));
+            report.needs_reauth.push(id);
+        }
         Err(e) if e.code == Code::Busy => report.held += 1,
         Err(e) => {
             report.failed.push((id, e.info()));

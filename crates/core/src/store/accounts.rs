@@ -78,7 +78,7 @@ impl Store {
     pub async fn installer_account(&self, provider: ProviderId) -> Result<Option<AccountRow>> {
         let row = sqlx::query(
             "SELECT credential_hint, sealed, updated_at, client_id, generation, account_state,
-                access_expires_at, refresh_expires_at, last_error_code, last_error_message,
+                access_expires_at, refresh_expires_at, last_error_code, last_error_message, last_error_details,
                 last_error_hint
              FROM provider_apps WHERE provider = ? AND kind = 'installer_account'",
         )
@@ -105,6 +105,7 @@ impl Store {
                         .get::<Option<String>, _>("last_error_message")
                         .unwrap_or_default(),
                     hint: r.get("last_error_hint"),
+                    details: r.get("last_error_details"),
                 }),
             }
         }))
@@ -133,7 +134,7 @@ impl Store {
                 lease_holder = NULL, lease_id = NULL, lease_until = NULL,
                 refresh_started_at = NULL, access_expires_at = NULL, refresh_expires_at = NULL,
                 account_state = NULL, last_error_code = NULL, last_error_message = NULL,
-                last_error_hint = NULL, updated_at = excluded.updated_at",
+                last_error_hint = NULL, last_error_details = NULL, updated_at = excluded.updated_at",
         )
         .bind(provider.as_str())
         .bind(credential_hint)
@@ -171,6 +172,7 @@ impl Store {
                 refresh_started_at = NULL, access_expires_at = excluded.access_expires_at,
                 refresh_expires_at = excluded.refresh_expires_at, account_state = 'active',
                 last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                last_error_details = NULL,
                 updated_at = excluded.updated_at",
         )
         .bind(provider.as_str())
@@ -276,7 +278,8 @@ impl Store {
             "UPDATE provider_apps SET sealed = ?, generation = ?, access_expires_at = ?,
                 refresh_expires_at = ?, lease_holder = NULL, lease_id = NULL, lease_until = NULL,
                 refresh_started_at = NULL, account_state = 'active', last_error_code = NULL,
-                last_error_message = NULL, last_error_hint = NULL, updated_at = ?
+                last_error_message = NULL, last_error_hint = NULL,
+                last_error_details = NULL, updated_at = ?
              WHERE provider = ? AND kind = 'installer_account' AND generation = ? AND lease_id = ?",
         )
         .bind(&sealed)
@@ -308,13 +311,15 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE provider_apps SET account_state = 'needs_sign_in', last_error_code = ?,
-                last_error_message = ?, last_error_hint = ?, lease_holder = NULL, lease_id = NULL,
-                lease_until = NULL, refresh_started_at = NULL, updated_at = ?
+                last_error_message = ?, last_error_hint = ?, last_error_details = ?,
+                lease_holder = NULL, lease_id = NULL, lease_until = NULL, refresh_started_at = NULL,
+                updated_at = ?
              WHERE provider = ? AND kind = 'installer_account' AND lease_id = ?",
         )
         .bind(format!("{:?}", error.code))
         .bind(&error.message)
         .bind(&error.hint)
+        .bind(&error.details)
         .bind(self.now())
         .bind(provider.as_str())
         .bind(&lease.lease_id)
@@ -342,7 +347,8 @@ impl Store {
                 refresh_started_at = CASE WHEN ? THEN NULL ELSE refresh_started_at END,
                 last_error_code = COALESCE(?, last_error_code),
                 last_error_message = COALESCE(?, last_error_message),
-                last_error_hint = CASE WHEN ? IS NULL THEN last_error_hint ELSE ? END
+                last_error_hint = CASE WHEN ? IS NULL THEN last_error_hint ELSE ? END,
+                last_error_details = CASE WHEN ? IS NULL THEN last_error_details ELSE ? END
              WHERE provider = ? AND kind = 'installer_account' AND lease_id = ?",
         )
         .bind(settled)
@@ -350,6 +356,8 @@ impl Store {
         .bind(failure.map(|e| e.message.clone()))
         .bind(failure.map(|e| e.message.clone()))
         .bind(failure.and_then(|e| e.hint.clone()))
+        .bind(failure.map(|e| e.message.clone()))
+        .bind(failure.and_then(|e| e.details.clone()))
         .bind(lease.provider.as_str())
         .bind(&lease.lease_id)
         .execute(&self.writer)

@@ -41,12 +41,13 @@ impl Store {
         let state = if error.is_some() { "error" } else { "active" };
         let update = sqlx::query(
             "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?, last_error_hint = ?,
-                last_checked_at = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
+                last_error_details = ?, last_checked_at = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
         )
         .bind(state)
         .bind(error.map(|e| format!("{:?}", e.code)))
         .bind(error.map(|e| e.message.clone()))
         .bind(error.and_then(|e| e.hint.clone()))
+        .bind(error.and_then(|e| e.details.clone()))
         .bind(&now)
         .bind(&now)
         .bind(connection_id);
@@ -84,14 +85,15 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let update = sqlx::query(
             "UPDATE connections SET state = ?, last_error_code = ?, last_error_message = ?,
-                last_error_hint = ?, updated_at = ?, lease_holder = NULL, lease_id = NULL,
-                lease_until = NULL, refresh_started_at = NULL
+                last_error_hint = ?, last_error_details = ?, updated_at = ?, lease_holder = NULL,
+                lease_id = NULL, lease_until = NULL, refresh_started_at = NULL
              WHERE id = ? RETURNING customer_id, provider",
         )
         .bind(state.as_str())
         .bind(format!("{:?}", why.code))
         .bind(&why.message)
         .bind(&why.hint)
+        .bind(&why.details)
         .bind(self.now())
         .bind(connection_id);
         let event = ConnectionEvent {
@@ -131,11 +133,13 @@ impl Store {
                 == Some(why.message.as_str());
         let update = sqlx::query(
             "UPDATE connections SET state = 'error', last_error_code = ?, last_error_message = ?,
-                last_error_hint = ?, updated_at = ? WHERE id = ? RETURNING customer_id, provider",
+                last_error_hint = ?, last_error_details = ?, updated_at = ? WHERE id = ?
+             RETURNING customer_id, provider",
         )
         .bind(&code)
         .bind(&why.message)
         .bind(&why.hint)
+        .bind(&why.details)
         .bind(self.now())
         .bind(connection_id);
         let event = (!known).then(|| ConnectionEvent {

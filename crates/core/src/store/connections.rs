@@ -299,6 +299,7 @@ impl Store {
                 tokens_issued_at = COALESCE(?, tokens_issued_at),
                 details = COALESCE(?, details),
                 state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                last_error_details = NULL,
                 updated_at = ?, last_checked_at = ?
              WHERE id = ?",
         )
@@ -422,6 +423,7 @@ fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
                 .get::<Option<String>, _>("last_error_message")
                 .unwrap_or_default(),
             hint: r.get("last_error_hint"),
+            details: r.get("last_error_details"),
         });
     Ok(Connection {
         id: r.get("id"),

@@ -400,7 +400,8 @@ impl Store {
                         "UPDATE connections SET secret_ref = NULL, state = 'needs_reauth',
                             last_error_code = 'KeychainUnavailable',
                             last_error_message = 'The saved sign-in for this connection was missing from the keyring when Onramp moved its secrets into the store.',
-                            last_error_hint = 'Connect the vendor again with the customer.'
+                            last_error_hint = 'Connect the vendor again with the customer.',
+                            last_error_details = NULL
                          WHERE id = ? AND sealed IS NULL RETURNING customer_id, provider",
                     )
                     .bind(&row.key)

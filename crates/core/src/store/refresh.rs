@@ -180,6 +180,7 @@ impl Store {
                 details = CASE WHEN u.learned IS NULL THEN connections.details
                                ELSE json_patch(COALESCE(connections.details, '{}'), u.learned) END,
                 state = 'active', last_error_code = NULL, last_error_message = NULL, last_error_hint = NULL,
+                last_error_details = NULL,
                 updated_at = ?, last_checked_at = ?
              FROM (SELECT json_extract(value, '$.id') AS id,
                           json_extract(value, '$.generation') AS generation,

@@ -133,4 +133,30 @@ impl Store {
             Consumed::Unknown
         })
     }
+
+    /// Opens a consumed sign-in again, its verifier sealed back, when the vendor refused the
+    /// code the installer pasted (the vendor's real code is still unused, so the installer may
+    /// paste again). Only a sign-in that was consumed and has not expired is opened: `false`
+    /// when there is none.
+    pub async fn reopen_pending(
+        &self,
+        state_hash: &str,
+        vault: &Vault,
+        secrets: &Secrets,
+        now: time::OffsetDateTime,
+    ) -> Result<bool> {
+        let sealed = vault.seal(&pending_aad(state_hash), secrets)?;
+        Ok(sqlx::query(
+            "UPDATE pending_authorizations SET consumed_at = NULL, sealed = ?
+             WHERE state_hash = ? AND consumed_at IS NOT NULL
+               AND julianday(expires_at) > julianday(?)",
+        )
+        .bind(&sealed)
+        .bind(state_hash)
+        .bind(rfc3339(now))
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            == 1)
+    }
 }

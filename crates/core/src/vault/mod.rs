@@ -102,7 +102,7 @@ pub(crate) fn key_missing() -> Error {
         Code::KeychainUnavailable,
         "Onramp's key for this data folder is not in the keyring, so its saved connections cannot be opened.",
     )
-    .hint("The keyring was reset, or this data folder came from another laptop. Restore a backup (Settings → Data → Restore, or `onramp backup restore FILE`); without one, each customer signs in again.")
+    .hint("The keyring was reset, or this data folder came from another laptop. Restore a backup (Settings → Data → Restore a backup); without one, each customer signs in again.")
 }
 
 fn key_mismatch() -> Error {
@@ -110,7 +110,7 @@ fn key_mismatch() -> Error {
         Code::KeychainUnavailable,
         "The keyring holds a different key than the one this data folder was sealed with, so its saved connections cannot be opened.",
     )
-    .hint("The keyring entry was changed or replaced. Restore a backup (Settings → Data → Restore, or `onramp backup restore FILE`).")
+    .hint("The keyring entry was changed or replaced. Restore a backup (Settings → Data → Restore a backup).")
 }
 
 fn not_unlocked() -> Error {

@@ -8,9 +8,8 @@ use crate::error::{Code, Error, Result};
 use crate::vault::Sensitive;
 
 pub(super) fn not_a_backup(path: &Path) -> Error {
-    Error::validation(format!("{} is not an Onramp backup.", path.display())).hint(
-        "Pick the .onrampbackup file Onramp made (Settings → Data → Back up, or `onramp backup create`).",
-    )
+    Error::validation(format!("{} is not an Onramp backup.", path.display()))
+        .hint("Pick the .onrampbackup file Onramp made (Settings → Data → Back up).")
 }
 
 fn wrong_passphrase() -> Error {
