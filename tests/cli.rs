@@ -458,6 +458,14 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
     );
     let events = ok(run(&["events"], ""));
     assert_eq!(events.matches("tokens refreshed").count(), 2, "{events}");
+    // Each line names its customer.
+    assert!(
+        events
+            .lines()
+            .filter(|l| l.contains("tokens refreshed"))
+            .all(|l| l.contains("Ada")),
+        "{events}"
+    );
 
     // The customer withdrew Onramp at SMA: the sweep says who must act, and exits non-zero.
     sb.set_token_fault(onramp_sandbox::OAuthVendor::Sma, 400, 1);

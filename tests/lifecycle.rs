@@ -401,11 +401,25 @@ async fn re_authorizing_renews_the_same_connection_and_keeps_its_sites() {
     assert_eq!(json.as_array().unwrap().len(), 5);
     let folder = w.dir.path().join("Downloads");
     let first = onramp
-        .export_activity_to(Some(&c), ExportFormat::Csv, &folder)
+        .export_activity_to(
+            &onramp_core::model::ActivityFilter {
+                customer_id: Some(c.clone()),
+                ..Default::default()
+            },
+            ExportFormat::Csv,
+            &folder,
+        )
         .await
         .unwrap();
     let second = onramp
-        .export_activity_to(Some(&c), ExportFormat::Csv, &folder)
+        .export_activity_to(
+            &onramp_core::model::ActivityFilter {
+                customer_id: Some(c.clone()),
+                ..Default::default()
+            },
+            ExportFormat::Csv,
+            &folder,
+        )
         .await
         .unwrap();
     assert!(first

@@ -146,7 +146,7 @@ pub async fn refresh_connection(state: State<'_, AppState>, id: String) -> Resul
 #[tauri::command]
 pub async fn export_activity(
     state: State<'_, AppState>,
-    customer_id: Option<String>,
+    filter: onramp_core::model::ActivityFilter,
     format: onramp_core::service::ExportFormat,
 ) -> Result<String> {
     let folder = dirs::download_dir()
@@ -154,7 +154,7 @@ pub async fn export_activity(
         .unwrap_or_else(std::env::temp_dir);
     let path = state
         .onramp
-        .export_activity_to(customer_id.as_deref(), format, &folder)
+        .export_activity_to(&filter, format, &folder)
         .await?;
     Ok(path.display().to_string())
 }
@@ -191,6 +191,26 @@ pub async fn restore_backup(
             replace,
         )
         .await
+}
+
+/// The installer's name and the providers the company uses.
+#[tauri::command]
+pub async fn company_settings(state: State<'_, AppState>) -> Result<CompanySettings> {
+    state.onramp.company_settings().await
+}
+
+#[tauri::command]
+pub async fn save_company_settings(
+    state: State<'_, AppState>,
+    settings: CompanySettings,
+) -> Result<CompanySettings> {
+    state.onramp.save_company_settings(&settings).await
+}
+
+/// The activity log as the filter lets it through, newest first.
+#[tauri::command]
+pub async fn activity(state: State<'_, AppState>, filter: ActivityFilter) -> Result<Vec<Event>> {
+    state.onramp.activity(&filter).await
 }
 
 /// The health board: what needs someone, most urgent first.

@@ -1132,8 +1132,20 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&events);
             }
+            let names: std::collections::HashMap<String, String> = onramp
+                .list_customers(None)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.name))
+                .collect();
             for e in events {
-                println!("{}  {:<5} {}", e.at, e.actor, e.summary);
+                let customer = e
+                    .customer_id
+                    .as_ref()
+                    .and_then(|c| names.get(c))
+                    .map_or("—", String::as_str);
+                let by = e.installer.as_deref().unwrap_or(&e.actor);
+                println!("{}  {customer:<24} {by:<12} {}", e.at, e.summary);
             }
         }
         Command::Disconnect { connection } => {

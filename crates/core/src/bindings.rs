@@ -17,8 +17,10 @@ const HEADER: &str =
 pub fn typescript() -> String {
     let cfg = Config::new().with_large_int("number");
     let mut decls = vec![
+        ActivityFilter::decl(&cfg),
         AppSource::decl(&cfg),
         AppStatus::decl(&cfg),
+        CompanySettings::decl(&cfg),
         BackupSummary::decl(&cfg),
         Category::decl(&cfg),
         Code::decl(&cfg),
@@ -103,6 +105,13 @@ fn constants() -> String {
         .map(|u| serde_json::to_string(u).expect("an urgency serializes"))
         .collect();
     out.push_str(&all.join(", "));
+    out.push_str("];\n");
+    out.push_str("/** Every kind of activity event (the Activity page's filter). */\nexport const EVENT_KINDS: readonly EventKind[] = [");
+    let kinds: Vec<String> = EventKind::ALL
+        .iter()
+        .map(|k| serde_json::to_string(k).expect("an event kind serializes"))
+        .collect();
+    out.push_str(&kinds.join(", "));
     out.push_str("];\n");
     out
 }

@@ -4,6 +4,8 @@
 import { invoke } from "@tauri-apps/api/core";
 import { UI_EVENTS } from "./bindings";
 import type {
+  ActivityFilter,
+  CompanySettings,
   AppStatus,
   BackupSummary,
   Connection,
@@ -58,8 +60,12 @@ export interface Backend {
   /** `reauthorize`: the connection the customer signs in again for (renewed in place). */
   beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode, options?: SignInOptions, reauthorize?: string): Promise<OAuthStart>;
   health(): Promise<HealthItem[]>;
-  /** The activity log (a customer's, or everyone's) saved to Downloads; the file's path. */
-  exportActivity(customerId: string | null, format: "csv" | "json"): Promise<string>;
+  /** The activity the filter lets through (a customer's, or everyone's) saved to Downloads; the
+   * file's path. */
+  exportActivity(filter: ActivityFilter, format: "csv" | "json"): Promise<string>;
+  /** Your name (written with each event) and the providers the company uses. */
+  companySettings(): Promise<CompanySettings>;
+  saveCompanySettings(settings: CompanySettings): Promise<CompanySettings>;
   /** Everything backed up into Downloads, encrypted to the passphrase; what it holds and where. */
   createBackup(passphrase: string): Promise<BackupSummary>;
   /** Replaces this laptop's data with a backup's (`replace`: the installer confirmed). */
@@ -128,7 +134,9 @@ export const tauriBackend: Backend = {
   beginSignIn: (customerId, provider, mode, options, reauthorize) =>
     call("begin_sign_in", { customerId, provider, mode, options: options ?? null, reauthorize: reauthorize ?? null }),
   health: () => call("health"),
-  exportActivity: (customerId, format) => call("export_activity", { customerId, format }),
+  exportActivity: (filter, format) => call("export_activity", { filter, format }),
+  companySettings: () => call("company_settings"),
+  saveCompanySettings: (settings) => call("save_company_settings", { settings }),
   createBackup: (passphrase) => call("create_backup", { passphrase }),
   restoreBackup: (path, passphrase, replace) => call("restore_backup", { path, passphrase, replace }),
   signInStatus: (signIn) => call("sign_in_status", { signIn }),

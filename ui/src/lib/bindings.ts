@@ -1,4 +1,5 @@
 // This file was generated from Onramp's Rust types. Do not edit it by hand.
+export type ActivityFilter = { customer_id: string | null, provider: ProviderId | null, kind: EventKind | null, since: string | null, until: string | null, };
 export type AppSource = "sandbox" | "settings" | "none";
 export type AppStatus = { version: string, environment: Environment, data_dir: string, config_file: string, vault: VaultStatus, 
 /**
@@ -32,6 +33,19 @@ secrets: number,
 note: string | null, };
 export type Category = "devices" | "aggregator" | "utility";
 export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
+export type CompanySettings = { 
+/**
+ * Your name: every event you cause records it, so the activity export names who acted.
+ */
+installer_name: string | null, 
+/**
+ * The providers your company uses, in the customer page's order.
+ */
+providers: Array<ProviderId>, 
+/**
+ * No choice made: every provider Onramp knows (new ones included).
+ */
+all_providers: boolean, };
 export type ConnectAccountSites = { customer_id: string, provider: ProviderId, site_ids: Array<string>, };
 export type Connection = { id: string, customer_id: string, provider: ProviderId, kind: CredentialKind, state: ConnectionState, 
 /**
@@ -158,7 +172,16 @@ export type Event = { id: number, at: string, customer_id: string | null, connec
 /**
  * `app` or `cli`.
  */
-actor: string, };
+actor: string, 
+/**
+ * The installer who acted (Settings: your name), when one was set; none for what Onramp
+ * did on its own (a background refresh).
+ */
+installer: string | null, 
+/**
+ * The scopes a sign-in granted, with its event.
+ */
+scopes: string | null, };
 export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
@@ -262,7 +285,11 @@ category: Category,
 /**
  * A sentence the UI shows with the provider (e.g. what only this provider can do).
  */
-note: string | null, };
+note: string | null, 
+/**
+ * The company uses it (Settings → Company): the customer page lists only those.
+ */
+in_use: boolean, };
 export type RedirectMode = "loopback" | "deep_link" | "paste";
 export type RemoteSite = { external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, 
 /**
@@ -398,3 +425,5 @@ export const UI_EVENTS = {
 } as const;
 /** Every urgency, most urgent first: the health board's order. */
 export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];
+/** Every kind of activity event (the Activity page's filter). */
+export const EVENT_KINDS: readonly EventKind[] = ["customer_created", "connected", "reauthorized", "refreshed", "check_failed", "needs_reauth", "revoked", "token_lost", "refresh_refused", "connection_removed", "secrets_missing", "usage_imported", "app_saved", "installer_account_saved", "installer_account_signed_in", "installer_account_removed", "installer_account_renewed", "installer_account_needs_sign_in", "installer_account_token_lost", "key_rotated", "backup_created", "backup_restored"];

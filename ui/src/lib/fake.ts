@@ -2,6 +2,8 @@
 // (`npm run dev` outside the app window). It follows the commands' contract, not the vendors.
 import type { Backend, FileDrop } from "./backend";
 import type {
+  ActivityFilter,
+  CompanySettings,
   AppStatus,
   ConnectionsChanged,
   BackupSummary,
@@ -119,6 +121,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const customers = new Map<string, CustomerDetail>();
   const events: Event[] = [];
   const accounts = new Map<ProviderId, InstallerAccount>();
+  let company: CompanySettings = { installer_name: null, providers: providers.map((p) => p.id), all_providers: true };
   const signIns = new Map<string, { customerId: string; provider: ProviderId; polls: number; again?: string; paste?: boolean }>();
   const apps = new Map<ProviderId, string>();
   const returns = new Map<ProviderId, { mode: RedirectMode; relay_url: string | null }>();
@@ -162,7 +165,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   };
   const info = (p: ProviderId) => providers.find((x) => x.id === p)!;
   const log = (customer_id: string | null, kind: EventKind, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
-    events.unshift({ id: ++eventId, at: now(), customer_id, connection_id, provider, kind, summary, actor: "app" });
+    events.unshift({ id: ++eventId, at: now(), customer_id, connection_id, provider, kind, summary, actor: "app", installer: company.installer_name, scopes: null });
     const d = customer_id ? customers.get(customer_id) : undefined;
     if (d) d.customer.updated_at = now();
   };
@@ -178,7 +181,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   });
   const detail = (cid: string) =>
     customers.get(cid) ?? reject({ code: "NotFound", message: "This customer no longer exists.", hint: "Go back to the customer list." });
-  const provInfo = () => providers.map((p) => ({ ...p, installer_account_configured: accounts.has(p.id) }));
+  const provInfo = () =>
+    providers.map((p) => ({ ...p, installer_account_configured: accounts.has(p.id), in_use: company.all_providers || company.providers.includes(p.id) }));
   const secretOf = (k: KeyInput) => (k.provider === "solaredge" ? k.api_key : (k.client_id ?? k.key_secret)) ?? "";
   const hint = (s: string) => "…" + s.slice(-4);
 
@@ -484,10 +488,25 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       return structuredClone({ status: "connected" as const, connection: conn });
     },
-    async exportActivity(customerId, format) {
-      calls.push(`exportActivity:${customerId ?? "all"}:${format}`);
+    async exportActivity(filter: ActivityFilter, format) {
+      const customerId = filter.customer_id;
+      const narrowed = [filter.provider, filter.kind, filter.since, filter.until].filter((x) => x != null).join(":");
+      calls.push(`exportActivity:${customerId ?? "all"}:${format}${narrowed ? `:${narrowed}` : ""}`);
       const who = customerId ? detail(customerId).customer.name.toLowerCase().replace(/[^a-z0-9]+/g, "-") : "all-customers";
       return `/home/installer/Downloads/onramp-activity-${who}-2026-11-29.${format}`;
+    },
+    async companySettings() {
+      return structuredClone(company);
+    },
+    async saveCompanySettings(s) {
+      calls.push(`saveCompanySettings:${s.installer_name ?? ""}:${s.all_providers ? "all" : s.providers.join(",")}`);
+      const name = s.installer_name?.trim() || null;
+      if (!s.all_providers && s.providers.length === 0) {
+        reject({ code: "Validation", message: "Choose at least one provider your installers use.", hint: "Or choose All providers." });
+      }
+      const all = s.all_providers || s.providers.length === providers.length;
+      company = { installer_name: name, providers: all ? providers.map((p) => p.id) : [...s.providers], all_providers: all };
+      return structuredClone(company);
     },
     async createBackup(passphrase) {
       calls.push("createBackup");

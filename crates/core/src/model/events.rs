@@ -141,4 +141,20 @@ pub struct Event {
     pub summary: String,
     /// `app` or `cli`.
     pub actor: String,
+    /// The installer who acted (Settings: your name), when one was set; none for what Onramp
+    /// did on its own (a background refresh).
+    pub installer: Option<String>,
+    /// The scopes a sign-in granted, with its event.
+    pub scopes: Option<String>,
+}
+
+/// Which events to list or export: a customer's, a provider's, one kind, between two days
+/// (`YYYY-MM-DD`, inclusive, UTC); anything left out lets every event through.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct ActivityFilter {
+    pub customer_id: Option<String>,
+    pub provider: Option<ProviderId>,
+    pub kind: Option<EventKind>,
+    pub since: Option<String>,
+    pub until: Option<String>,
 }

@@ -98,4 +98,6 @@ pub struct ProviderInfo {
     pub category: Category,
     /// A sentence the UI shows with the provider (e.g. what only this provider can do).
     pub note: Option<String>,
+    /// The company uses it (Settings → Company): the customer page lists only those.
+    pub in_use: bool,
 }

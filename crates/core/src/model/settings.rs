@@ -234,3 +234,14 @@ impl std::fmt::Debug for VendorAppInput {
             .finish_non_exhaustive()
     }
 }
+
+/// The laptop's own settings (Settings → Company).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct CompanySettings {
+    /// Your name: every event you cause records it, so the activity export names who acted.
+    pub installer_name: Option<String>,
+    /// The providers your company uses, in the customer page's order.
+    pub providers: Vec<ProviderId>,
+    /// No choice made: every provider Onramp knows (new ones included).
+    pub all_providers: bool,
+}

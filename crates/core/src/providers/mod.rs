@@ -502,6 +502,7 @@ impl ProviderSpec {
             customer_key_help: self.customer_key_help.to_string(),
             account_key_help: self.account_key_help.to_string(),
             installer_account_configured,
+            in_use: true,
             sign_in: self.oauth.map(|o| SignInInfo {
                 help: o.help.to_string(),
                 default_mode: o.default_redirect,

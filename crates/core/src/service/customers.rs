@@ -48,9 +48,11 @@ impl Onramp {
     pub async fn providers(&self) -> Result<Vec<ProviderInfo>> {
         let mut out = Vec::new();
         let mut settings = self.store.provider_settings().await?;
+        let used = self.store.company_providers().await?;
         for id in ProviderId::ALL {
             let (configured, mode, relay) = settings.remove(&id).unwrap_or_default();
             let mut info = providers::spec(id).info(configured);
+            info.in_use = used.as_ref().is_none_or(|u| u.contains(&id));
             if let Some(sign_in) = info.sign_in.as_mut() {
                 // Settings or onramp.toml choose the way back, where the provider supports it.
                 sign_in.default_mode = self.sign_in_return_from(id, (mode, relay))?.0;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Onramp;
 use crate::error::{Error, Result};
-use crate::model::ProviderId;
+use crate::model::{ActivityFilter, Event, ProviderId};
 
 /// The export's formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -34,18 +34,73 @@ struct Row<'a> {
     kind: &'a str,
     summary: &'a str,
     actor: &'a str,
+    /// Who acted (Settings: your name), empty for what Onramp did on its own.
+    installer: &'a str,
+    /// What a sign-in granted.
+    scopes: &'a str,
     customer_id: &'a str,
     connection_id: &'a str,
 }
 
+impl ActivityFilter {
+    /// Whether the filter lets `e` through (dates compared on the event's UTC day).
+    pub fn admits(&self, e: &Event) -> bool {
+        let day = e.at.get(..10).unwrap_or_default();
+        self.customer_id
+            .as_deref()
+            .is_none_or(|c| e.customer_id.as_deref() == Some(c))
+            && self.provider.is_none_or(|p| e.provider == Some(p))
+            && self.kind.is_none_or(|k| e.kind == k)
+            && self.since.as_deref().is_none_or(|s| day >= s)
+            && self.until.as_deref().is_none_or(|u| day <= u)
+    }
+
+    fn check(&self) -> Result<()> {
+        for d in [&self.since, &self.until].into_iter().flatten() {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(d, &fmt).map_err(|_| {
+                Error::validation(format!("{d:?} is not a date."))
+                    .hint("Pick the day in the calendar.")
+            })?;
+        }
+        if let (Some(s), Some(u)) = (&self.since, &self.until) {
+            if s > u {
+                return Err(Error::validation("The first day is after the last day."));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Onramp {
+    /// The activity log as the filter lets it through, newest first.
+    pub async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Event>> {
+        filter.check()?;
+        let mut events = self.events(filter.customer_id.as_deref()).await?;
+        events.retain(|e| filter.admits(e));
+        Ok(events)
+    }
+
     /// The activity log (one customer's, or everyone's), oldest first, as CSV or JSON.
     pub async fn export_activity(
         &self,
         customer_id: Option<&str>,
         format: ExportFormat,
     ) -> Result<String> {
-        let mut events = self.events(customer_id).await?;
+        let filter = ActivityFilter {
+            customer_id: customer_id.map(str::to_string),
+            ..ActivityFilter::default()
+        };
+        self.export_filtered(&filter, format).await
+    }
+
+    /// The activity the filter lets through, oldest first, as CSV or JSON.
+    pub async fn export_filtered(
+        &self,
+        filter: &ActivityFilter,
+        format: ExportFormat,
+    ) -> Result<String> {
+        let mut events = self.activity(filter).await?;
         events.sort_by(|a, b| (&a.at, a.id).cmp(&(&b.at, b.id)));
         let names: std::collections::HashMap<String, String> = self
             .list_customers(None)
@@ -69,6 +124,8 @@ impl Onramp {
                 kind: e.kind.as_str(),
                 summary: &e.summary,
                 actor: &e.actor,
+                installer: e.installer.as_deref().unwrap_or(""),
+                scopes: e.scopes.as_deref().unwrap_or(""),
                 customer_id: e.customer_id.as_deref().unwrap_or(""),
                 connection_id: e.connection_id.as_deref().unwrap_or(""),
             })
@@ -91,6 +148,8 @@ impl Onramp {
                         "kind",
                         "summary",
                         "actor",
+                        "installer",
+                        "scopes",
                         "customer_id",
                         "connection_id",
                     ])
@@ -108,12 +167,12 @@ impl Onramp {
     /// what it is; returns the file's path. An existing file is never overwritten.
     pub async fn export_activity_to(
         &self,
-        customer_id: Option<&str>,
+        filter: &ActivityFilter,
         format: ExportFormat,
         folder: &std::path::Path,
     ) -> Result<std::path::PathBuf> {
-        let body = self.export_activity(customer_id, format).await?;
-        let who = match customer_id {
+        let body = self.export_filtered(filter, format).await?;
+        let who = match filter.customer_id.as_deref() {
             Some(id) => slug(&self.store.customer(id).await?.name),
             None => "all-customers".to_string(),
         };

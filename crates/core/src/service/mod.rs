@@ -30,6 +30,7 @@ mod oauth;
 
 mod refresh;
 mod session;
+mod settings;
 mod sign_in;
 mod sweep;
 mod tokens;

@@ -48,6 +48,8 @@ impl Store {
                     kind: kind_of(r.get("kind"))?,
                     summary: r.get("summary"),
                     actor: r.get("actor"),
+                    installer: r.get("installer"),
+                    scopes: r.get("scopes"),
                 })
             })
             .collect()
@@ -69,8 +71,10 @@ impl Store {
         e: &NewEvent<'_>,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (at, customer_id, connection_id, provider, kind, summary, actor,
+                installer, scopes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                CASE WHEN ? THEN (SELECT scopes FROM connections WHERE id = ?) END)",
         )
         .bind(self.now())
         .bind(e.customer_id)
@@ -79,6 +83,13 @@ impl Store {
         .bind(e.kind.as_str())
         .bind(&e.summary)
         .bind(e.actor)
+        .bind(self.installer_name())
+        // A sign-in's event keeps the scopes it granted (the consent record).
+        .bind(matches!(
+            e.kind,
+            EventKind::Connected | EventKind::Reauthorized
+        ))
+        .bind(e.connection_id)
         .execute(&mut **tx)
         .await?;
         Ok(())

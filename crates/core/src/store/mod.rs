@@ -11,6 +11,7 @@ mod customers;
 mod events;
 mod provider_apps;
 mod refresh;
+mod settings;
 mod sign_ins;
 mod usage;
 
@@ -71,6 +72,8 @@ pub struct Store {
     /// this store at once. Leases are the exception: they coordinate with other processes,
     /// so they run on the system's time ([`custody`]).
     clock: std::sync::Arc<std::sync::RwLock<std::sync::Arc<dyn Clock>>>,
+    /// The installer's name (Settings), written with every event ([`settings`]).
+    installer: std::sync::Arc<std::sync::RwLock<Option<String>>>,
 }
 
 /// A new row id: a time-ordered UUID (version 7), so rows made together sit together in the
@@ -175,7 +178,7 @@ impl Store {
         let holder = std::sync::Arc::new(LeaseHolder::register(
             path.parent().unwrap_or_else(|| Path::new(".")),
         )?);
-        Ok(Store {
+        let store = Store {
             pool,
             writer,
             refreshes: Default::default(),
@@ -183,7 +186,10 @@ impl Store {
             holder,
             windows: Default::default(),
             clock: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(SystemClock))),
-        })
+            installer: Default::default(),
+        };
+        store.load_settings().await?;
+        Ok(store)
     }
 
     /// Replaces the clock the store stamps its writes with (every copy of this store).

@@ -1,0 +1,178 @@
+//! The activity log as the consent record: who acted (Settings: your name), the scopes a
+//! sign-in granted, filtered by kind and day and exported as filtered; and the providers the
+//! company uses, which the customer page lists.
+
+mod common;
+
+use common::*;
+use onramp_core::model::{ActivityFilter, CompanySettings, EventKind, ProviderId};
+use onramp_core::service::ExportFormat;
+use onramp_core::Code;
+
+#[tokio::test]
+async fn events_name_the_installer_and_a_sign_in_keeps_its_scopes() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let before = customer(&onramp, "Before Name").await;
+    let s = onramp
+        .save_company_settings(&CompanySettings {
+            installer_name: Some("  Sam Ortiz ".into()),
+            providers: ProviderId::ALL.to_vec(),
+            all_providers: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.installer_name.as_deref(), Some("Sam Ortiz"));
+    let c = customer(&onramp, "Ada Garcia").await;
+    let conn = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let events = onramp.events(None).await.unwrap();
+    let made = |id: &str| {
+        events
+            .iter()
+            .find(|e| e.customer_id.as_deref() == Some(id) && e.kind == EventKind::CustomerCreated)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(made(&before).installer, None, "no name was set then");
+    assert_eq!(made(&c).installer.as_deref(), Some("Sam Ortiz"));
+    let connected = events
+        .iter()
+        .find(|e| {
+            e.connection_id.as_deref() == Some(conn.as_str()) && e.kind == EventKind::Connected
+        })
+        .unwrap();
+    let granted = onramp.store().connection(&conn).await.unwrap().scopes;
+    assert!(granted.is_some(), "the sandbox's Tesla grants scopes");
+    assert_eq!(connected.scopes, granted);
+
+    // The name survives a restart (it is the store's, not the window's).
+    drop(events);
+    onramp.close().await;
+    let onramp = w.open().await;
+    assert_eq!(
+        onramp
+            .company_settings()
+            .await
+            .unwrap()
+            .installer_name
+            .as_deref(),
+        Some("Sam Ortiz")
+    );
+
+    // Filtered by kind, and exported as filtered: installer and scopes are columns.
+    let only = ActivityFilter {
+        kind: Some(EventKind::Connected),
+        ..Default::default()
+    };
+    let listed = onramp.activity(&only).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let csv = onramp
+        .export_filtered(&only, ExportFormat::Csv)
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.contains("installer") && header.contains("scopes"),
+        "{header}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert!(
+        rows[0].contains("Sam Ortiz") && rows[0].contains("Ada Garcia"),
+        "{csv}"
+    );
+    assert!(rows[0].contains(granted.as_deref().unwrap()), "{csv}");
+
+    // By day: nothing before the first day Onramp ran; a day range the wrong way round is
+    // refused.
+    let none = ActivityFilter {
+        until: Some("2000-01-01".into()),
+        ..Default::default()
+    };
+    assert!(onramp.activity(&none).await.unwrap().is_empty());
+    let backwards = ActivityFilter {
+        since: Some("2030-01-02".into()),
+        until: Some("2030-01-01".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        onramp.activity(&backwards).await.unwrap_err().code,
+        Code::Validation
+    );
+    let garbled = ActivityFilter {
+        since: Some("yesterday".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        onramp.activity(&garbled).await.unwrap_err().code,
+        Code::Validation
+    );
+    onramp.close().await;
+}
+
+#[tokio::test]
+async fn the_company_chooses_its_providers_and_a_bad_choice_changes_nothing() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    assert!(onramp.providers().await.unwrap().iter().all(|p| p.in_use));
+    let chosen = vec![
+        ProviderId::Solaredge,
+        ProviderId::Tesla,
+        ProviderId::Utilityapi,
+    ];
+    let s = onramp
+        .save_company_settings(&CompanySettings {
+            installer_name: None,
+            providers: chosen.clone(),
+            all_providers: false,
+        })
+        .await
+        .unwrap();
+    assert!(!s.all_providers);
+    let used: Vec<ProviderId> = onramp
+        .providers()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|p| p.in_use)
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(used.len(), 3);
+    assert!(chosen.iter().all(|p| used.contains(p)));
+
+    // Nothing chosen is refused, and what was saved stays.
+    let e = onramp
+        .save_company_settings(&CompanySettings {
+            installer_name: Some("Sam".into()),
+            providers: vec![],
+            all_providers: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+    let now = onramp.company_settings().await.unwrap();
+    assert_eq!(now.installer_name, None);
+    assert_eq!(now.providers.len(), 3);
+    // A name with a line break is refused too.
+    let e = onramp
+        .save_company_settings(&CompanySettings {
+            installer_name: Some("Sam\nOrtiz".into()),
+            providers: chosen,
+            all_providers: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, Code::Validation);
+    // Choosing every provider is "all" again (so new ones show too).
+    let s = onramp
+        .save_company_settings(&CompanySettings {
+            installer_name: None,
+            providers: ProviderId::ALL.to_vec(),
+            all_providers: false,
+        })
+        .await
+        .unwrap();
+    assert!(s.all_providers);
+    onramp.close().await;
+}
