@@ -176,3 +176,52 @@ async fn the_company_chooses_its_providers_and_a_bad_choice_changes_nothing() {
     assert!(s.all_providers);
     onramp.close().await;
 }
+
+/// The sheet the customer keeps: every working connection, today's first, with what it gives
+/// and how to withdraw it at the vendor, in words that follow how it was given.
+#[tokio::test]
+async fn the_hand_off_sheet_says_what_was_connected_and_how_to_withdraw_it() {
+    use onramp_core::model::CredentialKind;
+    let w = World::new().await;
+    let onramp = w.open().await;
+    onramp
+        .save_company_settings(&CompanySettings {
+            installer_name: Some("Sam Ortiz".into()),
+            providers: ProviderId::ALL.to_vec(),
+            all_providers: true,
+        })
+        .await
+        .unwrap();
+    let c = customer(&onramp, "Ada Garcia").await;
+    assert!(onramp.hand_off(&c).await.unwrap().items.is_empty());
+    onramp
+        .connect_customer_key(&c, customer_key(&w, 0))
+        .await
+        .unwrap();
+    sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let sheet = onramp.hand_off(&c).await.unwrap();
+    assert_eq!(sheet.customer.name, "Ada Garcia");
+    assert_eq!(sheet.installer_name.as_deref(), Some("Sam Ortiz"));
+    assert_eq!(sheet.items.len(), 2, "{sheet:?}");
+    assert!(sheet.items.iter().all(|i| i.today && !i.sites.is_empty()));
+    let solis = sheet
+        .items
+        .iter()
+        .find(|i| i.provider == ProviderId::Solis)
+        .unwrap();
+    assert_eq!(solis.kind, CredentialKind::CustomerKey);
+    assert!(solis.withdraw.contains("API Management"), "{solis:?}");
+    assert!(solis.until.contains("delete the key"), "{solis:?}");
+    let tesla = sheet
+        .items
+        .iter()
+        .find(|i| i.provider == ProviderId::Tesla)
+        .unwrap();
+    assert!(tesla.withdraw.contains("Tesla account"), "{tesla:?}");
+    assert!(tesla.scopes.is_some());
+    // Nothing on the sheet is a secret.
+    let text = serde_json::to_string(&sheet).unwrap();
+    let k = &w.sandbox.demo().solis_customer_keys[0];
+    assert!(!text.contains(&k.key_secret) && !text.contains(&k.key_id));
+    onramp.close().await;
+}

@@ -207,10 +207,20 @@ pub async fn save_company_settings(
     state.onramp.save_company_settings(&settings).await
 }
 
-/// The activity log as the filter lets it through, newest first.
+/// The customer's hand-off sheet.
 #[tauri::command]
-pub async fn activity(state: State<'_, AppState>, filter: ActivityFilter) -> Result<Vec<Event>> {
-    state.onramp.activity(&filter).await
+pub async fn hand_off(state: State<'_, AppState>, customer_id: String) -> Result<HandOff> {
+    state.onramp.hand_off(&customer_id).await
+}
+
+/// Keeps exactly these sites (the vendor's ids) of a connection for its customer.
+#[tauri::command]
+pub async fn choose_sites(
+    state: State<'_, AppState>,
+    connection_id: String,
+    attached: Vec<String>,
+) -> Result<Connection> {
+    state.onramp.choose_sites(&connection_id, &attached).await
 }
 
 /// The health board: what needs someone, most urgent first.

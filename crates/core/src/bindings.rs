@@ -20,6 +20,8 @@ pub fn typescript() -> String {
         ActivityFilter::decl(&cfg),
         AppSource::decl(&cfg),
         AppStatus::decl(&cfg),
+        HandOff::decl(&cfg),
+        HandOffItem::decl(&cfg),
         CompanySettings::decl(&cfg),
         BackupSummary::decl(&cfg),
         Category::decl(&cfg),

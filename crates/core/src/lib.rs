@@ -1,6 +1,7 @@
 //! Onramp's core: everything it knows, with no Tauri in it. The shell and the CLI call
 //! [`service::Onramp`] only.
 
+pub mod address;
 pub mod auth;
 pub mod bindings;
 pub mod clock;

@@ -4,6 +4,8 @@ import type { AppStatus, ProviderId, ProviderInfo } from "./bindings";
 export type Route =
   | { name: "customers" }
   | { name: "customer"; id: string; reauthorize?: string }
+  /** A customer's hand-off sheet (printable). */
+  | { name: "handoff"; id: string }
   | { name: "health" }
   | { name: "activity" }
   /** `section`: scrolled to on arrival (the banner's "Restore a backup" leads to `data`). */

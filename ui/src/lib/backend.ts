@@ -6,6 +6,7 @@ import { UI_EVENTS } from "./bindings";
 import type {
   ActivityFilter,
   CompanySettings,
+  HandOff,
   AppStatus,
   BackupSummary,
   Connection,
@@ -65,6 +66,10 @@ export interface Backend {
   exportActivity(filter: ActivityFilter, format: "csv" | "json"): Promise<string>;
   /** Your name (written with each event) and the providers the company uses. */
   companySettings(): Promise<CompanySettings>;
+  /** Keeps exactly these sites (the vendor's ids) of a connection for its customer. */
+  chooseSites(connectionId: string, attached: string[]): Promise<Connection>;
+  /** The customer's hand-off sheet: what is connected, what it gives, how to withdraw it. */
+  handOff(customerId: string): Promise<HandOff>;
   saveCompanySettings(settings: CompanySettings): Promise<CompanySettings>;
   /** Everything backed up into Downloads, encrypted to the passphrase; what it holds and where. */
   createBackup(passphrase: string): Promise<BackupSummary>;
@@ -136,6 +141,8 @@ export const tauriBackend: Backend = {
   health: () => call("health"),
   exportActivity: (filter, format) => call("export_activity", { filter, format }),
   companySettings: () => call("company_settings"),
+  handOff: (customerId) => call("hand_off", { customerId }),
+  chooseSites: (connectionId, attached) => call("choose_sites", { connectionId, attached }),
   saveCompanySettings: (settings) => call("save_company_settings", { settings }),
   createBackup: (passphrase) => call("create_backup", { passphrase }),
   restoreBackup: (path, passphrase, replace) => call("restore_backup", { path, passphrase, replace }),

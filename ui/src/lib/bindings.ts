@@ -182,12 +182,54 @@ installer: string | null,
  * The scopes a sign-in granted, with its event.
  */
 scopes: string | null, };
-export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
+export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "sites_chosen" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
  * `api_key`, `key_id` or `key_secret`.
  */
 name: string, label: string, secret: boolean, placeholder: string, };
+export type HandOff = { customer: Customer, 
+/**
+ * The day of the visit (YYYY-MM-DD, the installer's clock).
+ */
+date: string, 
+/**
+ * Who connected it (Settings → Company: your name), when set.
+ */
+installer_name: string | null, 
+/**
+ * Today's connections first, then the earlier ones.
+ */
+items: Array<HandOffItem>, };
+export type HandOffItem = { provider: ProviderId, provider_name: string, kind: CredentialKind, 
+/**
+ * The sites (systems, meters) it reaches, by name.
+ */
+sites: Array<string>, 
+/**
+ * Connected on the day of the visit.
+ */
+today: boolean, 
+/**
+ * RFC 3339.
+ */
+connected_at: string, 
+/**
+ * What Onramp may do with it.
+ */
+access: string, 
+/**
+ * The scopes the vendor granted, as it named them.
+ */
+scopes: string | null, 
+/**
+ * Until when, in words.
+ */
+until: string, 
+/**
+ * How to withdraw it at the vendor.
+ */
+withdraw: string, };
 export type HealthItem = { connection_id: string, customer_id: string, customer_name: string, provider: ProviderId, state: ConnectionState, 
 /**
  * What is wrong or coming, in a sentence ("Enphase's refresh token expires in 2 days
@@ -342,7 +384,16 @@ export type Site = { id: string, connection_id: string, provider: ProviderId,
 /**
  * The vendor's id for it (SolarEdge siteId, Solis station id).
  */
-external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, };
+external_id: string, name: string, address: string | null, peak_power_kw: number | null, status: string | null, 
+/**
+ * The installer counts it as this customer's (one that is another household's stays on
+ * the connection, unattached, so the choice can be changed).
+ */
+attached: boolean, 
+/**
+ * Whether its address is the customer's (`None`: one of them says too little to tell).
+ */
+address_matches: boolean | null, };
 export type SiteSearch = { total: number, sites: Array<RemoteSite>, };
 export type Urgency = "now" | "soon" | "waiting" | "later";
 export type UsageImport = { file_name: string, bytes: number, series: Array<UsageSeries>, };
@@ -426,4 +477,4 @@ export const UI_EVENTS = {
 /** Every urgency, most urgent first: the health board's order. */
 export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];
 /** Every kind of activity event (the Activity page's filter). */
-export const EVENT_KINDS: readonly EventKind[] = ["customer_created", "connected", "reauthorized", "refreshed", "check_failed", "needs_reauth", "revoked", "token_lost", "refresh_refused", "connection_removed", "secrets_missing", "usage_imported", "app_saved", "installer_account_saved", "installer_account_signed_in", "installer_account_removed", "installer_account_renewed", "installer_account_needs_sign_in", "installer_account_token_lost", "key_rotated", "backup_created", "backup_restored"];
+export const EVENT_KINDS: readonly EventKind[] = ["customer_created", "connected", "reauthorized", "refreshed", "check_failed", "needs_reauth", "revoked", "token_lost", "refresh_refused", "connection_removed", "secrets_missing", "usage_imported", "app_saved", "installer_account_saved", "installer_account_signed_in", "installer_account_removed", "installer_account_renewed", "installer_account_needs_sign_in", "installer_account_token_lost", "key_rotated", "backup_created", "backup_restored", "sites_chosen"];

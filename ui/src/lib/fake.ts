@@ -4,6 +4,7 @@ import type { Backend, FileDrop } from "./backend";
 import type {
   ActivityFilter,
   CompanySettings,
+  HandOff,
   AppStatus,
   ConnectionsChanged,
   BackupSummary,
@@ -88,6 +89,8 @@ export interface FakeOptions {
   seed?: boolean;
   /** The customer declines every sign-in. */
   declineSignIn?: boolean;
+  /** How many sites a customer's key reaches (1 unless said). */
+  keySites?: number;
   /** A pasted code the vendor refuses (the sign-in stays open for another paste). */
   refusedCode?: string;
   /** With `seed`: Ben's Tesla needs the customer to sign in again; Ada's Enphase refresh token
@@ -135,7 +138,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       connected_to: null,
     })),
     solis: Array.from({ length: 25 }, (_, i) => ({
-      external_id: String(1298491919448000000 + i * 13),
+      external_id: `12984919194480${String(10000 + i * 13)}`,
       name: ["Garcia Station", "Lopez Station", "Valley Winery", "Kim Residence"][i % 4] + (i > 3 ? ` ${Math.floor(i / 4) + 1}` : ""),
       address: `${20 + i} Vine Ave, Tucson, AZ 857${10 + (i % 80)}`,
       peak_power_kw: 5 + (i % 8),
@@ -204,16 +207,27 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
 
   function addConnection(d: CustomerDetail, provider: ProviderId, kind: Connection["kind"], credential: string, remote: RemoteSite[]) {
     const connId = id();
-    const sites: Site[] = remote.map((s) => ({
-      id: id(),
-      connection_id: connId,
-      provider,
-      external_id: s.external_id,
-      name: s.name,
-      address: s.address,
-      peak_power_kw: s.peak_power_kw,
-      status: s.status,
-    }));
+    // As core does: a site at another ZIP code (or, without one, in another town) than the
+    // customer's starts unattached, unless the installer picked it from their account.
+    const zip = (a: string | null) => a?.match(/\b(\d{5})(-\d{4})?\s*$/)?.[1] ?? null;
+    const town = (a: string | null) => a?.split(",").map((x) => x.trim().toLowerCase()).find((x) => x && !/^\d/.test(x)) ?? null;
+    const same = (a: string | null, b: string | null): boolean | null =>
+      !a || !b ? null : zip(a) && zip(b) ? zip(a) === zip(b) : town(a) && town(b) ? town(a) === town(b) : null;
+    const sites: Site[] = remote.map((s) => {
+      const matches = same(d.customer.address, s.address);
+      return {
+        id: id(),
+        connection_id: connId,
+        provider,
+        external_id: s.external_id,
+        name: s.name,
+        address: s.address,
+        peak_power_kw: s.peak_power_kw,
+        status: s.status,
+        attached: kind === "installer_account" || remote.length === 1 || matches !== false,
+        address_matches: matches,
+      };
+    });
     for (const s of remote) s.connected_to = d.customer.name;
     const conn: Connection = {
       id: connId,
@@ -428,7 +442,8 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       if (info(input.provider).fields.length === 0)
         reject({ code: "Validation", message: `${info(input.provider).name} has no customer key; the customer signs in, or pick the system from your installer account.`, hint: null });
       checkKey(input);
-      const remote = [fleet[input.provider][(d.connections.length * 3 + d.customer.name.length) % 5]];
+      const at = (d.connections.length * 3 + d.customer.name.length) % 5;
+      const remote = fleet[input.provider].slice(at, at + (opts.keySites ?? 1));
       return structuredClone(addConnection(d, input.provider, "customer_key", secretOf(input), remote));
     },
     async removeConnection(cid) {
@@ -494,6 +509,40 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       calls.push(`exportActivity:${customerId ?? "all"}:${format}${narrowed ? `:${narrowed}` : ""}`);
       const who = customerId ? detail(customerId).customer.name.toLowerCase().replace(/[^a-z0-9]+/g, "-") : "all-customers";
       return `/home/installer/Downloads/onramp-activity-${who}-2026-11-29.${format}`;
+    },
+    async chooseSites(cid, attached) {
+      calls.push(`chooseSites:${attached.join(",")}`);
+      const d = [...customers.values()].find((x) => x.connections.some((c) => c.id === cid));
+      const c = d?.connections.find((k) => k.id === cid);
+      if (!d || !c) reject({ code: "NotFound", message: "No such connection.", hint: null });
+      if (attached.length === 0) reject({ code: "Validation", message: `Keep at least one ${info(c!.provider).site_noun} for this customer.`, hint: "If none of them is the customer's, remove the connection instead." });
+      for (const s of c!.sites) s.attached = attached.includes(s.external_id);
+      log(d!.customer.id, "sites_chosen", `${info(c!.provider).name}: ${attached.length} of ${c!.sites.length} kept for this customer`, c!.provider, c!.id);
+      return structuredClone(c!);
+    },
+    async handOff(cid) {
+      calls.push(`handOff:${cid}`);
+      const d = detail(cid);
+      const today = now().slice(0, 10);
+      const items = d.connections
+        .filter((c) => c.state !== "revoked" && c.state !== "pending")
+        .map((c) => {
+          const p = info(c.provider);
+          return {
+            provider: c.provider,
+            provider_name: p.name,
+            kind: c.kind,
+            sites: c.sites.map((s) => s.name),
+            today: c.created_at.slice(0, 10) === today,
+            connected_at: c.created_at,
+            access: p.category === "utility" ? "Read your utility usage and bills; nothing can be changed." : `Read your ${p.site_noun}'s production, consumption and status; nothing can be changed.`,
+            scopes: c.scopes,
+            until: c.kind === "oauth" ? "Until you withdraw it: Onramp keeps the sign-in alive." : c.kind === "customer_key" ? "Until you delete the key." : "Until your installer removes it.",
+            withdraw: c.kind === "oauth" ? `Sign in to your ${p.name} account and remove the app you approved today from the apps that may use your account. Your installer can also disconnect it in Onramp.` : `Delete the key you created in your ${p.name} account; Onramp can no longer read anything with it.`,
+          };
+        })
+        .sort((a, b) => Number(b.today) - Number(a.today));
+      return structuredClone({ customer: d.customer, date: today, installer_name: company.installer_name, items });
     },
     async companySettings() {
       return structuredClone(company);

@@ -73,3 +73,70 @@ describe("activity as the consent record", () => {
     expect(fake.calls).toContain(`exportActivity:all:json:connected:${tomorrow}`);
   });
 });
+
+describe("hand-off sheet", () => {
+  it("lists what was connected today with how to withdraw it, ready to print", async () => {
+    const fake = await start();
+    await fake.saveCompanySettings({ installer_name: "Sam Ortiz", providers: [], all_providers: true });
+    const id = await openCustomer(fake);
+    expect($("open-hand-off")).toBeNull();
+    await fake.connectCustomerKey(id, { provider: "solis", api_key: null, key_id: "1234567890123456789", key_secret: "0123456789abcdef0123456789abcdef", client_id: null, client_secret: null, username: null, password: null });
+    go({ name: "customers" });
+    await settle();
+    go({ name: "customer", id });
+    await settle(10);
+    click("open-hand-off");
+    await settle(10);
+    expect(fake.calls).toContain(`handOff:${id}`);
+    const sheet = $("hand-off")!;
+    expect(sheet.textContent).toContain("Ada Garcia");
+    expect(sheet.textContent).toContain("connected by Sam Ortiz");
+    const items = $$("hand-off-item");
+    expect(items).toHaveLength(1);
+    expect(items[0].textContent).toContain("Solis");
+    expect(items[0].textContent).toContain("Connected today");
+    expect($("hand-off-withdraw")!.textContent).toContain("Delete the key");
+    let printed = 0;
+    window.print = () => void printed++;
+    click("hand-off-print");
+    expect(printed).toBe(1);
+    click("hand-off-back");
+    await settle(10);
+    expect($("customer-header")).not.toBeNull();
+  });
+});
+
+describe("sites that are not the customer's", () => {
+  it("asks which sites a key reached are the customer's, with the other address flagged", async () => {
+    const fake = await start({ keySites: 2 });
+    // The key reaches the fake's first two Solis stations: 20 Vine Ave (85710) and 21 Vine Ave (85711).
+    const home = await fake.addCustomer({ name: "Ada Garcia", address: "20 Vine Ave, Tucson, AZ 85710", email: null, phone: null, job_number: null });
+    go({ name: "customer", id: home.id });
+    await settle(10);
+    click("connect-solis");
+    await settle();
+    click("mode-customer-key");
+    await settle();
+    type("field-key_id", "1234567890123456789");
+    type("field-key_secret", "0123456789abcdef0123456789abcdef");
+    await settle();
+    click("connect-submit");
+    await settle(20);
+    expect($("site-chooser")!.textContent).toContain("belong to Ada Garcia");
+    const rows = $$("site-row");
+    expect(rows).toHaveLength(2);
+    const boxes = $$("site-keep") as HTMLInputElement[];
+    expect(boxes.map((b) => b.checked)).toEqual([true, false]);
+    expect(rows[1].textContent).toContain("Not the customer's address");
+    expect(rows[0].textContent).not.toContain("Not the customer's address");
+    boxes[1].click();
+    await settle();
+    click("save-sites");
+    await settle(10);
+    expect(fake.calls.some((x) => x.startsWith("chooseSites:") && x.split(",").length === 2)).toBe(true);
+    expect($("site-chooser")).toBeNull();
+    // Kept though elsewhere: the page says so, and the choice can be changed.
+    expect($("site-warning")!.textContent).toContain("not at the customer's address");
+    expect($("choose-sites")).not.toBeNull();
+  });
+});

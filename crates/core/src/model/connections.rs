@@ -84,6 +84,11 @@ pub struct Site {
     pub address: Option<String>,
     pub peak_power_kw: Option<f64>,
     pub status: Option<String>,
+    /// The installer counts it as this customer's (one that is another household's stays on
+    /// the connection, unattached, so the choice can be changed).
+    pub attached: bool,
+    /// Whether its address is the customer's (`None`: one of them says too little to tell).
+    pub address_matches: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]

@@ -31,6 +31,8 @@ pub enum EventKind {
     RefreshRefused,
     /// A connection was removed, with its secrets and sites.
     ConnectionRemoved,
+    /// The installer chose which of a connection's sites are the customer's.
+    SitesChosen,
     /// A connection's secrets were missing from the keyring at adoption.
     SecretsMissing,
     /// Usage summaries were imported.
@@ -58,7 +60,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::CustomerCreated,
         EventKind::Connected,
         EventKind::Reauthorized,
@@ -81,6 +83,7 @@ impl EventKind {
         EventKind::KeyRotated,
         EventKind::BackupCreated,
         EventKind::BackupRestored,
+        EventKind::SitesChosen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +110,7 @@ impl EventKind {
             EventKind::KeyRotated => "key_rotated",
             EventKind::BackupCreated => "backup_created",
             EventKind::BackupRestored => "backup_restored",
+            EventKind::SitesChosen => "sites_chosen",
         }
     }
 

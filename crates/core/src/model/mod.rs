@@ -20,6 +20,7 @@
 mod connections;
 mod customers;
 mod events;
+mod hand_off;
 mod health;
 mod provider;
 mod settings;
@@ -29,6 +30,7 @@ mod usage;
 pub use connections::*;
 pub use customers::*;
 pub use events::*;
+pub use hand_off::*;
 pub use health::*;
 pub use provider::*;
 pub use settings::*;

@@ -342,6 +342,37 @@ pub trait Vendor: Sync {
         self.account_sign_in().is_some()
     }
 
+    /// What a connection lets Onramp do, for the customer's hand-off sheet.
+    fn access_words(&self) -> String {
+        match self.spec().category {
+            crate::model::Category::Utility => {
+                "Read your utility usage and bills; nothing can be changed.".into()
+            }
+            _ => format!(
+                "Read your {}'s production, consumption and status; nothing can be changed.",
+                self.spec().site_noun
+            ),
+        }
+    }
+
+    /// How the customer withdraws that access at the vendor, for the hand-off sheet, by how
+    /// it was given.
+    fn withdraw_words(&self, kind: crate::model::CredentialKind) -> String {
+        let name = self.spec().name;
+        match kind {
+            crate::model::CredentialKind::Oauth => format!(
+                "Sign in to your {name} account and remove the app you approved today from the apps that may use your account. Your installer can also disconnect it in Onramp."
+            ),
+            crate::model::CredentialKind::CustomerKey => format!(
+                "Delete the key you created in your {name} account; Onramp can no longer read anything with it."
+            ),
+            crate::model::CredentialKind::InstallerAccount => format!(
+                "Your installer reads it through their {name} installer account: ask them to remove your {}.",
+                self.spec().site_noun
+            ),
+        }
+    }
+
     /// The customer's own key, checked for shape before anything is sent.
     fn customer_key(&self, _input: &KeyInput) -> Result<Credential> {
         Err(Error::validation(format!(

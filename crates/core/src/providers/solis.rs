@@ -266,6 +266,15 @@ impl Vendor for Solis {
         &SPEC
     }
 
+    /// Solis keys are made and deleted in SolisCloud's API Management.
+    fn withdraw_words(&self, kind: crate::model::CredentialKind) -> String {
+        match kind {
+            crate::model::CredentialKind::CustomerKey => "Sign in at soliscloud.com, open Account → Basic Settings → API Management and delete the KeyId you gave today.".into(),
+            crate::model::CredentialKind::InstallerAccount => "Your installer reads your station through their SolisCloud account: ask them to remove it.".into(),
+            crate::model::CredentialKind::Oauth => "Ask your installer to disconnect it in Onramp.".into(),
+        }
+    }
+
     /// `[solis] base_url`.
     fn api_section(&self) -> bool {
         true

@@ -25,6 +25,7 @@ mod connect;
 mod custody;
 mod customers;
 mod export;
+mod hand_off;
 mod keep_alive;
 mod oauth;
 
@@ -32,6 +33,7 @@ mod refresh;
 mod session;
 mod settings;
 mod sign_in;
+mod sites;
 mod sweep;
 mod tokens;
 mod usage;

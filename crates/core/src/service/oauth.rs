@@ -615,7 +615,8 @@ enum AnswerFrom {
     Paste,
 }
 
-/// What finishing a sign-in came to.
+/// What finishing a sign-in came to (returned once and matched at once, like `PasteOutcome`).
+#[allow(clippy::large_enum_variant)]
 enum Finish {
     Done(Result<Connection>),
     /// The pasted code was refused and the sign-in opened again.

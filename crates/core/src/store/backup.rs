@@ -64,6 +64,13 @@ pub struct SiteRow {
     pub peak_power_kw: Option<f64>,
     pub status: Option<String>,
     pub created_at: String,
+    /// The installer counts it as the customer's (backups from before: every site was).
+    #[serde(default = "attached_by_default")]
+    pub attached: bool,
+}
+
+fn attached_by_default() -> bool {
+    true
 }
 
 /// A vendor app, an installer account or a provider's sign-in return setting.
@@ -212,7 +219,7 @@ impl Store {
             .await?,
             sites: sqlx::query_as(
                 "SELECT id, connection_id, provider, external_id, name, address, peak_power_kw,
-                    status, created_at
+                    status, created_at, attached
                  FROM sites ORDER BY created_at, id",
             )
             .fetch_all(&mut *tx)
@@ -356,8 +363,8 @@ impl Store {
         for s in &snap.sites {
             sqlx::query(
                 "INSERT INTO sites (id, connection_id, provider, external_id, name, address,
-                    peak_power_kw, status, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    peak_power_kw, status, created_at, attached)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&s.id)
             .bind(&s.connection_id)
@@ -368,6 +375,7 @@ impl Store {
             .bind(s.peak_power_kw)
             .bind(&s.status)
             .bind(&s.created_at)
+            .bind(s.attached)
             .execute(&mut *tx)
             .await?;
         }

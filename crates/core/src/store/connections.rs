@@ -59,7 +59,8 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         let site_rows = sqlx::query(
-            "SELECT s.* FROM sites s JOIN connections k ON s.connection_id = k.id
+            "SELECT s.*, c.address AS customer_address FROM sites s
+             JOIN connections k ON s.connection_id = k.id JOIN customers c ON c.id = k.customer_id
              WHERE k.customer_id = ? ORDER BY s.name",
         )
         .bind(customer_id)
@@ -115,10 +116,14 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found("No such connection."))?;
-        let site_rows = sqlx::query("SELECT * FROM sites WHERE connection_id = ? ORDER BY name")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let site_rows = sqlx::query(
+            "SELECT s.*, c.address AS customer_address FROM sites s
+             JOIN connections k ON s.connection_id = k.id JOIN customers c ON c.id = k.customer_id
+             WHERE s.connection_id = ? ORDER BY s.name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut sites = sites_by_connection(&site_rows)?;
         connection_of(&row, sites.remove(id).unwrap_or_default())
     }
@@ -250,7 +255,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT s.external_id, c.id AS customer_id, c.name FROM sites s
              JOIN connections k ON s.connection_id = k.id JOIN customers c ON k.customer_id = c.id
-             WHERE s.provider = ?",
+             WHERE s.provider = ? AND s.attached = 1",
         )
         .bind(provider.as_str())
         .fetch_all(&self.pool)
@@ -368,10 +373,29 @@ impl Store {
         sites: &[VendorSite],
     ) -> Result<()> {
         let now = self.now();
+        // A site whose address is another household's starts unattached, for the installer to
+        // confirm; a connection's only site is the customer's, and so is every site the
+        // installer picked from their own account. Sites seen before keep the installer's
+        // choice.
+        let owner = sqlx::query(
+            "SELECT c.address, k.kind FROM connections k JOIN customers c ON c.id = k.customer_id
+             WHERE k.id = ?",
+        )
+        .bind(connection_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let customer: Option<String> = owner.as_ref().and_then(|r| r.get("address"));
+        let picked = owner.as_ref().is_some_and(|r| {
+            r.get::<String, _>("kind") == CredentialKind::InstallerAccount.as_str()
+        });
         for s in sites {
+            let attached = picked
+                || sites.len() == 1
+                || crate::address::same_place(customer.as_deref(), s.address.as_deref())
+                    != Some(false);
             sqlx::query(
-            "INSERT INTO sites (id, connection_id, provider, external_id, name, address, peak_power_kw, status, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO sites (id, connection_id, provider, external_id, name, address, peak_power_kw, status, created_at, attached)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (connection_id, external_id) DO UPDATE SET
                 name = excluded.name, address = excluded.address,
                 peak_power_kw = excluded.peak_power_kw, status = excluded.status",
@@ -385,6 +409,7 @@ impl Store {
         .bind(s.peak_power_kw)
         .bind(&s.status)
         .bind(&now)
+        .bind(attached)
         .execute(&mut **tx)
         .await?;
         }
@@ -405,6 +430,11 @@ fn sites_by_connection(rows: &[SqliteRow]) -> Result<HashMap<String, Vec<Site>>>
             address: r.get("address"),
             peak_power_kw: r.get("peak_power_kw"),
             status: r.get("status"),
+            attached: r.get::<i64, _>("attached") != 0,
+            address_matches: crate::address::same_place(
+                r.get::<Option<String>, _>("customer_address").as_deref(),
+                r.get::<Option<String>, _>("address").as_deref(),
+            ),
         };
         sites
             .entry(site.connection_id.clone())

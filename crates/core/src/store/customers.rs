@@ -79,7 +79,7 @@ impl Store {
                 (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id
                     AND k.state IN ('error', 'needs_reauth', 'expiring', 'revoked')) AS attention,
                 (SELECT COUNT(*) FROM sites s JOIN connections k ON s.connection_id = k.id
-                    WHERE k.customer_id = c.id) AS sites,
+                    WHERE k.customer_id = c.id AND s.attached = 1) AS sites,
                 COALESCE((SELECT e.at FROM events e WHERE e.customer_id = c.id ORDER BY e.id DESC LIMIT 1),
                     c.created_at) AS last_activity
              FROM customers c

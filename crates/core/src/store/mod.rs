@@ -13,6 +13,7 @@ mod provider_apps;
 mod refresh;
 mod settings;
 mod sign_ins;
+mod sites;
 mod usage;
 
 /// Shared with the parsers (`crate::usage`), which stay below the store.
