@@ -29,6 +29,7 @@ mod hand_off;
 mod keep_alive;
 mod oauth;
 
+mod paste;
 mod refresh;
 mod session;
 mod settings;
@@ -45,7 +46,8 @@ pub use keep_alive::{
     KeepAlive, KeepAliveNews, KEYRING_RETRY as KEEP_ALIVE_KEYRING_RETRY,
     MAX_SLEEP as KEEP_ALIVE_MAX_SLEEP,
 };
-pub use oauth::{PasteOutcome, Redirect};
+pub use oauth::Redirect;
+pub use paste::PasteOutcome;
 pub use session::SignInSession;
 pub use sign_in::{SignInRequest, Waiter, SIGN_IN_WAIT};
 pub use sweep::Sweep;

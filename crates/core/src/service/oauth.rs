@@ -2,10 +2,8 @@
 //! (untrusted callback -> pending authorization -> code exchange -> tokens in the vault ->
 //! sites discovered -> connection stored), and the vendor app credentials it needs.
 
-use std::collections::BTreeMap;
-
 use super::Onramp;
-use crate::auth::callback::{parse_pasted, parse_url, Callback, Outcome, Pasted, DEEP_LINK};
+use crate::auth::callback::{parse_url, Callback, DEEP_LINK};
 use crate::auth::{Authorizations, BeginRequest, DEFAULT_TTL};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
@@ -220,27 +218,6 @@ impl Onramp {
         self.finish(cb, expected).await
     }
 
-    /// Completes the sign-in `state` with what the installer pasted: the final URL or the bare code.
-    pub async fn complete_pasted(&self, state: &str, pasted: &str) -> Result<Connection> {
-        match self.paste(state, pasted).await {
-            PasteOutcome::Finished(result) => result,
-            PasteOutcome::Unreadable(e) | PasteOutcome::NotAccepted(e) => Err(e),
-        }
-    }
-
-    /// Completes the sign-in `state` with a paste, saying whether the sign-in is over: a paste
-    /// that is not this sign-in's answer (empty, malformed, another sign-in's address) changes
-    /// nothing, and the installer may paste again.
-    pub async fn paste(&self, state: &str, pasted: &str) -> PasteOutcome {
-        match pasted_callback(state, pasted) {
-            Ok(cb) => match self.finish_from(cb, None, AnswerFrom::Paste).await {
-                Finish::Done(result) => PasteOutcome::Finished(result),
-                Finish::Reopened(e) => PasteOutcome::NotAccepted(e),
-            },
-            Err(e) => PasteOutcome::Unreadable(e),
-        }
-    }
-
     /// Completes a sign-in from an answer that came from the vendor's redirect.
     pub(super) async fn finish(
         &self,
@@ -253,7 +230,7 @@ impl Onramp {
         }
     }
 
-    async fn finish_from(
+    pub(super) async fn finish_from(
         &self,
         cb: Callback,
         expected: Option<ProviderId>,
@@ -593,22 +570,9 @@ impl Onramp {
     }
 }
 
-/// What a paste means for the sign-in `state`.
-#[derive(Debug)]
-// Returned once and matched at once, never stored: boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum PasteOutcome {
-    /// The sign-in is over: connected, or refused for good.
-    Finished(Result<Connection>),
-    /// Not this sign-in's answer; the sign-in still waits for one.
-    Unreadable(Error),
-    /// The vendor did not accept the pasted code; the sign-in still waits for another paste.
-    NotAccepted(Error),
-}
-
 /// Where a sign-in's answer came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum AnswerFrom {
+pub(super) enum AnswerFrom {
     /// The vendor's redirect (loopback, deep link, relay): a refusal ends the sign-in.
     Vendor,
     /// The installer's paste: a refused code may have been mistyped.
@@ -617,7 +581,7 @@ enum AnswerFrom {
 
 /// What finishing a sign-in came to (returned once and matched at once, like `PasteOutcome`).
 #[allow(clippy::large_enum_variant)]
-enum Finish {
+pub(super) enum Finish {
     Done(Result<Connection>),
     /// The pasted code was refused and the sign-in opened again.
     Reopened(Error),
@@ -634,33 +598,4 @@ fn code_not_accepted(provider: ProviderId, vendor: Error) -> Error {
         "Copy the code again from {name}'s page, all of it, and paste it here. If {name}'s page is closed, start the connection again."
     ))
     .caused_by(vendor)
-}
-
-/// The callback a paste stands for, read once: the final URL (its `state` must be this
-/// sign-in's, or absent), or the bare code a vendor's page showed.
-fn pasted_callback(state: &str, pasted: &str) -> Result<Callback> {
-    Ok(match parse_pasted(pasted)? {
-        Pasted::Url(mut cb) => {
-            match cb.state.as_ref().map(crate::vault::OAuthState::expose) {
-                None => cb.state = Some(crate::vault::OAuthState::new(state)),
-                Some(s) if s == state => {}
-                Some(_) => {
-                    return Err(
-                        Error::validation("That address belongs to another sign-in.").hint(
-                            "Paste the address from the sign-in you just started, or start again.",
-                        ),
-                    )
-                }
-            }
-            cb
-        }
-        Pasted::BareCode(code) => Callback {
-            state: Some(crate::vault::OAuthState::new(state)),
-            issuer: None,
-            outcome: Outcome::Code {
-                code: Some(code),
-                extra: BTreeMap::new(),
-            },
-        },
-    })
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::oauth::{PasteOutcome, Redirect};
+use super::oauth::Redirect;
+use super::paste::PasteOutcome;
 use super::session::SignInSession;
 use super::Onramp;
 use crate::auth::callback::parse_url;
