@@ -23,6 +23,7 @@ mod check;
 mod connect;
 mod custody;
 mod customers;
+mod customers_import;
 mod export;
 mod join;
 mod keep_alive;
