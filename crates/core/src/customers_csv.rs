@@ -119,7 +119,7 @@ pub fn preview(bytes: &[u8], existing: &[Customer]) -> ImportPreview {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as u32).unwrap_or(0);
+                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
                 out.rows.push(ImportRow {
                     line,
                     customer: NewCustomer::default(),
@@ -129,7 +129,7 @@ pub fn preview(bytes: &[u8], existing: &[Customer]) -> ImportPreview {
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line() as u32).unwrap_or(0);
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
         if record.iter().all(str::is_empty) {
             continue; // an empty line
         }
@@ -221,6 +221,18 @@ pub fn preview(bytes: &[u8], existing: &[Customer]) -> ImportPreview {
             .push("The file has no customers (only a header, or nothing).".into());
     }
     out
+}
+
+/// The line a record starts on, counted in the text itself (the reader's own count leaves out
+/// the empty lines it skips).
+fn line_at(text: &str, byte: u64) -> u32 {
+    let bytes = text.as_bytes();
+    let mut end = (byte as usize).min(bytes.len());
+    // The reader's position is before the empty lines it skipped.
+    while end < bytes.len() && matches!(bytes[end], b'\n' | b'\r') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|b| **b == b'\n').count() as u32 + 1
 }
 
 /// A spreadsheet saved in a comma-decimal locale writes `;`: the first line's most common of

@@ -122,6 +122,7 @@ summary: string,
  * again, and the installer should hear it at once.
  */
 lost: Array<LostGrant>, };
+export type ConnectionsOnRemove = { "action": "revoke" } | { "action": "move_to", customer_id: string, };
 export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 
 /**
@@ -141,7 +142,7 @@ export type Event = { id: number, at: string, customer_id: string | null, connec
  * `app` or `cli`.
  */
 actor: string, };
-export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
+export type EventKind = "customer_created" | "customer_updated" | "customer_removed" | "connection_moved" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "secrets_missing" | "usage_imported" | "usage_removed" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
  * `api_key`, `key_id` or `key_secret`.
@@ -178,6 +179,26 @@ can_reauthorize: boolean,
  * (`connection_id` is then `installer_account/{provider}`, `customer_id` empty).
  */
 in_settings: boolean, };
+export type ImportDuplicate = { "kind": "existing", customer: SimilarCustomer, } | { "kind": "in_file", line: number, };
+export type ImportOutcome = { imported: number, 
+/**
+ * Rows left out because they duplicate an existing customer or an earlier row.
+ */
+skipped_duplicates: number, };
+export type ImportPreview = { 
+/**
+ * The columns recognised, in the file's order (`name`, `address`, ...).
+ */
+columns: Array<string>, 
+/**
+ * Header cells that name no column Onramp knows; they are not imported.
+ */
+ignored_columns: Array<string>, rows: Array<ImportRow>, 
+/**
+ * Errors of the file itself (nothing readable, no name column).
+ */
+file_errors: Array<string>, };
+export type ImportRow = { line: number, customer: NewCustomer, errors: Array<string>, duplicate: ImportDuplicate | null, };
 export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, 
 /**
  * The account is a sign-in Onramp keeps alive (Enphase's partner plan), not a key that
@@ -293,6 +314,7 @@ scope: string | null,
 vendor: string | null, };
 export type SignInReturn = { provider: ProviderId, mode: RedirectMode, relay_url: string | null, };
 export type SignInStatus = { "status": "waiting" } | { "status": "connected", connection: Connection, } | { "status": "failed", error: ErrorInfo, };
+export type SimilarCustomer = { id: string, name: string, address: string | null, };
 export type Site = { id: string, connection_id: string, provider: ProviderId, 
 /**
  * The vendor's id for it (SolarEdge siteId, Solis station id).

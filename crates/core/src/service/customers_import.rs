@@ -67,3 +67,44 @@ impl Onramp {
         })
     }
 }
+
+/// A customers CSV dropped on the window: its bytes (at most [`customers_csv::MAX_BYTES`]) and
+/// its name.
+pub fn read_customer_csv(path: &std::path::Path) -> Result<(Vec<u8>, String)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::validation(format!("Cannot read {name}: {e}.")))?;
+    if meta.len() > customers_csv::MAX_BYTES as u64 {
+        return Err(Error::validation(format!(
+            "{name} is too large for a customers list ({} MB at most).",
+            customers_csv::MAX_BYTES / (1024 * 1024)
+        )));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::validation(format!("Cannot read {name}: {e}.")))?;
+    Ok((bytes, name))
+}
+
+impl Onramp {
+    /// [`Onramp::preview_customer_import`] of a file on disk (a drop on the window).
+    pub async fn preview_customer_import_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<ImportPreview> {
+        let (bytes, _) = read_customer_csv(path)?;
+        self.preview_customer_import(&bytes).await
+    }
+
+    /// [`Onramp::import_customers`] of a file on disk.
+    pub async fn import_customers_file(
+        &self,
+        path: &std::path::Path,
+        skip_duplicates: bool,
+    ) -> Result<ImportOutcome> {
+        let (bytes, name) = read_customer_csv(path)?;
+        self.import_customers(&bytes, &name, skip_duplicates).await
+    }
+}
