@@ -8,6 +8,9 @@ import { toErrorInfo } from "./backend";
 /** How long a removal can be taken back. */
 export const UNDO_MS = 8000;
 
+/** The window in use (tests shorten it). */
+export const undoWindow = { ms: UNDO_MS };
+
 /** The ids (customers, connections, usage series) whose removal waits for its undo window. */
 export const staged = $state({ ids: [] as string[] });
 
@@ -61,6 +64,6 @@ export function stageRemoval(r: Removal): void {
         staged.ids = staged.ids.filter((x) => x !== r.id);
         r.settled?.(ok);
       }
-    }, UNDO_MS),
+    }, undoWindow.ms),
   );
 }
