@@ -201,10 +201,9 @@ pub fn preview(bytes: &[u8], existing: &[Customer]) -> ImportPreview {
                     address: c.address.clone(),
                 },
             })
-        } else if let Some(first) = seen.get(&key) {
-            Some(ImportDuplicate::InFile { line: *first })
         } else {
-            None
+            seen.get(&key)
+                .map(|first| ImportDuplicate::InFile { line: *first })
         };
         if errors.is_empty() {
             seen.entry(key).or_insert(line);
