@@ -787,3 +787,141 @@ async fn the_app_and_the_cli_on_one_data_folder_share_one_sandbox() {
     let refreshed = json(run(args(&["refresh", &conn, "--json"])).await.unwrap());
     assert_eq!(refreshed["state"], "active", "{refreshed}");
 }
+
+#[tokio::test]
+async fn imports_customers_from_csv_with_a_preview_all_or_nothing_then_edits_and_removes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data");
+    let good = data.join("customers.csv");
+    let bad = data.join("customers-bad.csv");
+
+    // A file with bad rows: the preview names them, and nothing is written either way.
+    let dry = onramp(
+        dir.path(),
+        &["customer", "import", bad.to_str().unwrap(), "--dry-run"],
+        "",
+    );
+    assert!(!dry.status.success());
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        out.contains("line    3") && out.contains("Enter the customer's name."),
+        "{out}"
+    );
+    assert!(
+        out.contains("line    4") && out.contains("not an email address"),
+        "{out}"
+    );
+    let failed = onramp(
+        dir.path(),
+        &["customer", "import", bad.to_str().unwrap()],
+        "",
+    );
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("lines 3, 4") && err.contains("Nothing was imported"),
+        "{err}"
+    );
+    let list = ok(onramp(dir.path(), &["customer", "list", "--json"], ""));
+    assert_eq!(list.trim(), "[]");
+
+    // The good file: a dry run shows the rows and writes nothing; then the import.
+    let out = ok(onramp(
+        dir.path(),
+        &["customer", "import", good.to_str().unwrap(), "--dry-run"],
+        "",
+    ));
+    assert!(out.contains("3 rows, 0 in error, 0 duplicates"), "{out}");
+    assert!(out.contains("Okafor, Ben"), "{out}");
+    assert_eq!(
+        ok(onramp(dir.path(), &["customer", "list", "--json"], "")).trim(),
+        "[]"
+    );
+    let out = ok(onramp(
+        dir.path(),
+        &["customer", "import", good.to_str().unwrap()],
+        "",
+    ));
+    assert!(
+        out.contains("Imported 3 customers from customers.csv"),
+        "{out}"
+    );
+
+    // Again: every row is a duplicate now, and --skip-duplicates leaves them out.
+    let out = ok(onramp(
+        dir.path(),
+        &["customer", "import", good.to_str().unwrap(), "--dry-run"],
+        "",
+    ));
+    assert!(
+        out.contains("3 duplicates") && out.contains("duplicate of Ada Garcia"),
+        "{out}"
+    );
+    let out = ok(onramp(
+        dir.path(),
+        &[
+            "customer",
+            "import",
+            good.to_str().unwrap(),
+            "--skip-duplicates",
+            "--json",
+        ],
+        "",
+    ));
+    let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (o["imported"].as_u64(), o["skipped_duplicates"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    // A duplicate added by hand is warned about, and added.
+    let add = onramp(
+        dir.path(),
+        &[
+            "customer",
+            "add",
+            "--name",
+            "ada garcia",
+            "--address",
+            "12 Elm St. Fresno CA",
+        ],
+        "",
+    );
+    assert!(add.status.success());
+    assert!(String::from_utf8_lossy(&add.stderr).contains("warning: Ada Garcia"));
+    let twin = String::from_utf8(add.stdout).unwrap().trim().to_string();
+
+    // Edit it, then remove it (revoke: it has no connections).
+    let out = ok(onramp(
+        dir.path(),
+        &[
+            "customer",
+            "edit",
+            &twin,
+            "--name",
+            "Ada Garcia Jr",
+            "--phone",
+            "555-0199",
+            "--json",
+        ],
+        "",
+    ));
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["name"], "Ada Garcia Jr");
+    assert_eq!(c["phone"], "555-0199");
+    assert_eq!(c["address"], "12 Elm St. Fresno CA", "kept");
+    let none = onramp(dir.path(), &["customer", "remove", &twin], "");
+    assert!(
+        !none.status.success(),
+        "remove asks what becomes of the connections"
+    );
+    let out = ok(onramp(
+        dir.path(),
+        &["customer", "remove", &twin, "--revoke"],
+        "",
+    ));
+    assert!(out.contains("Removed Ada Garcia Jr."), "{out}");
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(onramp(dir.path(), &["customer", "list", "--json"], ""))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+}

@@ -42,6 +42,82 @@ pub async fn add_customer(state: State<'_, AppState>, input: NewCustomer) -> Res
 }
 
 #[tauri::command]
+pub async fn similar_customers(
+    state: State<'_, AppState>,
+    input: NewCustomer,
+) -> Result<Vec<SimilarCustomer>> {
+    state.onramp.similar_customers(&input).await
+}
+
+#[tauri::command]
+pub async fn update_customer(
+    state: State<'_, AppState>,
+    id: String,
+    input: NewCustomer,
+) -> Result<Customer> {
+    state.onramp.update_customer(&id, input).await
+}
+
+#[tauri::command]
+pub async fn remove_customer(
+    state: State<'_, AppState>,
+    id: String,
+    connections: ConnectionsOnRemove,
+) -> Result<()> {
+    state.onramp.remove_customer(&id, connections).await
+}
+
+#[tauri::command]
+pub async fn preview_customer_import(
+    state: State<'_, AppState>,
+    text: String,
+) -> Result<ImportPreview> {
+    state.onramp.preview_customer_import(text.as_bytes()).await
+}
+
+#[tauri::command]
+pub async fn import_customers(
+    state: State<'_, AppState>,
+    text: String,
+    file_name: String,
+    skip_duplicates: bool,
+) -> Result<ImportOutcome> {
+    state
+        .onramp
+        .import_customers(text.as_bytes(), &file_name, skip_duplicates)
+        .await
+}
+
+/// A customers CSV dropped on the window (Tauri hands over its path).
+#[tauri::command]
+pub async fn preview_customer_import_file(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<ImportPreview> {
+    state
+        .onramp
+        .preview_customer_import_file(std::path::Path::new(&path))
+        .await
+}
+
+#[tauri::command]
+pub async fn import_customers_file(
+    state: State<'_, AppState>,
+    path: String,
+    skip_duplicates: bool,
+) -> Result<ImportOutcome> {
+    state
+        .onramp
+        .import_customers_file(std::path::Path::new(&path), skip_duplicates)
+        .await
+}
+
+#[tauri::command]
+pub async fn remove_usage_series(state: State<'_, AppState>, id: String) -> Result<()> {
+    state.onramp.remove_usage_series(&id).await
+}
+
+#[tauri::command]
 pub async fn get_customer(state: State<'_, AppState>, id: String) -> Result<CustomerDetail> {
     state.onramp.customer(&id).await
 }

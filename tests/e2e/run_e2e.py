@@ -446,6 +446,47 @@ def main():
         shot(d, "restored")
     finally:
         d.quit()
+
+    # Customers from a CSV file: picked, previewed (a duplicate of Ada flagged), imported whole.
+    # Then Ada's removal: the dialog asks what becomes of her connections, and Undo in the
+    # toast's seconds brings her back with nothing sent.
+    csv_file = os.path.join(scratch, "crm-export.csv")
+    with open(os.path.join(ROOT, "tests", "data", "customers.csv"), encoding="utf-8-sig") as f:
+        rows = f.read().splitlines()
+    with open(csv_file, "w", encoding="utf-8") as out:
+        out.write("\n".join(rows[:1] + ['J-2041,Ada Garcia,"1234 Oak St, Fresno, CA",,'] + rows[1:]) + "\n")
+    d = session(port)
+    try:
+        wait_text(d, "customer-row", "Ada Garcia")
+        click(d, "import-customers")
+        d.find_element(*tid("import-file")).send_keys(csv_file)
+        wait_text(d, "import-row-duplicate", "Already a customer: Ada Garcia")
+        wait_text(d, "import-confirm", "Import 3 customers")
+        time.sleep(1)
+        shot(d, "customers-csv-preview")
+        click(d, "import-confirm")
+        WebDriverWait(d, WAIT).until(lambda x: any(
+            "Imported 3 customers from crm-export.csv" in t.text for t in x.find_elements(*tid("toast"))))
+        wait_text(d, "customer-row", "Okafor, Ben")
+
+        # The first Ada (the file's other Ada lives elsewhere: not a duplicate, imported).
+        WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
+            (By.XPATH, '//*[@data-testid="customer-row"][contains(., "1234 Oak St")]/td'))).click()
+        click(d, "remove-customer")
+        wait_text(d, "remove-customer-panel", "Revoking is final")
+        time.sleep(1)
+        shot(d, "remove-customer-dialog")
+        click(d, "confirm-remove-customer")
+        wait_text(d, "toast", "Ada Garcia removed")
+        assert not any("1234 Oak St" in r.text for r in d.find_elements(*tid("customer-row")))
+        time.sleep(0.5)
+        shot(d, "remove-customer-undo")
+        click(d, "toast-action")
+        wait_text(d, "customer-row", "1234 Oak St")
+        time.sleep(9)  # past the undo window: nothing was sent, Ada stays
+        wait_text(d, "customer-row", "1234 Oak St")
+    finally:
+        d.quit()
     print("e2e: 1 passed, 0 failed")
 
 

@@ -164,6 +164,48 @@ enum CustomerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change a customer's name, address or contact; fields not given stay as they are
+    /// (an empty value clears one).
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a customer: revoke their connections at the vendors, or move them to another
+    /// customer. Revoking cannot be undone.
+    #[command(group(clap::ArgGroup::new("connections").required(true).args(["revoke", "move_to"])))]
+    Remove {
+        id: String,
+        /// Revoke each signed-in connection at its vendor, then remove everything.
+        #[arg(long)]
+        revoke: bool,
+        /// Move the connections (and their usage) to this customer.
+        #[arg(long, value_name = "CUSTOMER_ID")]
+        move_to: Option<String>,
+    },
+    /// Import customers from a CSV file (name, address, email, phone, job number; a header
+    /// in any order): every row, or none if any row is in error.
+    Import {
+        file: PathBuf,
+        /// Show the preview (each row, its errors and duplicates) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave out rows that duplicate an existing customer or an earlier row.
+        #[arg(long)]
+        skip_duplicates: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -875,15 +917,22 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             job,
             json,
         }) => {
-            let c = onramp
-                .add_customer(NewCustomer {
-                    name: name.clone(),
-                    address: address.clone(),
-                    email: email.clone(),
-                    phone: phone.clone(),
-                    job_number: job.clone(),
-                })
-                .await?;
+            let input = NewCustomer {
+                name: name.clone(),
+                address: address.clone(),
+                email: email.clone(),
+                phone: phone.clone(),
+                job_number: job.clone(),
+            };
+            for twin in onramp.similar_customers(&input).await? {
+                eprintln!(
+                    "warning: {} ({}) has the same name and address: {}",
+                    twin.name,
+                    opt(&twin.address),
+                    twin.id
+                );
+            }
+            let c = onramp.add_customer(input).await?;
             if *json {
                 return print_json(&c);
             }
@@ -935,6 +984,101 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     print_connection(k);
                 }
             }
+        }
+        Command::Customer(CustomerCmd::Edit {
+            id,
+            name,
+            address,
+            email,
+            phone,
+            job,
+            json,
+        }) => {
+            let c = onramp.customer(id).await?.customer;
+            let pick = |new: &Option<String>, old: Option<String>| match new {
+                Some(v) => Some(v.clone()).filter(|v| !v.trim().is_empty()),
+                None => old,
+            };
+            let c = onramp
+                .update_customer(
+                    id,
+                    NewCustomer {
+                        name: name.clone().unwrap_or(c.name),
+                        address: pick(address, c.address),
+                        email: pick(email, c.email),
+                        phone: pick(phone, c.phone),
+                        job_number: pick(job, c.job_number),
+                    },
+                )
+                .await?;
+            if *json {
+                return print_json(&c);
+            }
+            println!("{}  {}", c.id, c.name);
+        }
+        Command::Customer(CustomerCmd::Remove {
+            id,
+            revoke: _,
+            move_to,
+        }) => {
+            let how = match move_to {
+                Some(to) => ConnectionsOnRemove::MoveTo {
+                    customer_id: to.clone(),
+                },
+                None => ConnectionsOnRemove::Revoke,
+            };
+            let name = onramp.customer(id).await?.customer.name;
+            onramp.remove_customer(id, how).await?;
+            println!("Removed {name}.");
+        }
+        Command::Customer(CustomerCmd::Import {
+            file,
+            dry_run,
+            skip_duplicates,
+            json,
+        }) => {
+            let bytes = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| file.display().to_string());
+            if *dry_run {
+                let preview = onramp.preview_customer_import(&bytes).await?;
+                if *json {
+                    return print_json(&preview);
+                }
+                print_import_preview(&preview);
+                if !preview.ready() {
+                    anyhow::bail!("{file_name} cannot be imported as it is; nothing was written");
+                }
+                return Ok(());
+            }
+            let outcome = match onramp
+                .import_customers(&bytes, &file_name, *skip_duplicates)
+                .await
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    if !*json {
+                        print_import_preview(&onramp.preview_customer_import(&bytes).await?);
+                    }
+                    return Err(e.into());
+                }
+            };
+            if *json {
+                return print_json(&outcome);
+            }
+            println!(
+                "Imported {} customer{} from {file_name}{}.",
+                outcome.imported,
+                if outcome.imported == 1 { "" } else { "s" },
+                if outcome.skipped_duplicates > 0 {
+                    format!(" ({} duplicates left out)", outcome.skipped_duplicates)
+                } else {
+                    String::new()
+                }
+            );
         }
         Command::List { json } => {
             let mut all = Vec::new();
@@ -1285,4 +1429,46 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A customers CSV as read: one line per row, its errors and its duplicate.
+fn print_import_preview(p: &ImportPreview) {
+    for e in &p.file_errors {
+        println!("error: {e}");
+    }
+    if !p.ignored_columns.is_empty() {
+        println!(
+            "note: columns not imported: {}",
+            p.ignored_columns.join(", ")
+        );
+    }
+    for r in &p.rows {
+        let c = &r.customer;
+        let status = if !r.errors.is_empty() {
+            format!("ERROR {}", r.errors.join(" "))
+        } else {
+            match &r.duplicate {
+                Some(ImportDuplicate::Existing { customer }) => {
+                    format!("duplicate of {} ({})", customer.name, customer.id)
+                }
+                Some(ImportDuplicate::InFile { line }) => format!("duplicate of line {line}"),
+                None => "ok".into(),
+            }
+        };
+        println!(
+            "line {:>4}  {:<28} {:<36} {:<10} {status}",
+            r.line,
+            c.name,
+            opt(&c.address),
+            opt(&c.job_number)
+        );
+    }
+    let bad = p.rows.iter().filter(|r| !r.errors.is_empty()).count();
+    let dup = p.rows.iter().filter(|r| r.duplicate.is_some()).count();
+    println!(
+        "{} row{}, {bad} in error, {dup} duplicate{}",
+        p.rows.len(),
+        if p.rows.len() == 1 { "" } else { "s" },
+        if dup == 1 { "" } else { "s" }
+    );
 }

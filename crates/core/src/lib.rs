@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bindings;
 pub mod clock;
 pub mod config;
+pub mod customers_csv;
 pub mod error;
 pub mod lifecycle;
 pub mod model;

@@ -33,6 +33,8 @@ export const app = $state({
   newCustomerRequests: 0,
   /** Bumped to ask the current page to focus its search box. */
   searchRequests: 0,
+  /** Bumped when customers were removed or imported behind the list's back (it loads again). */
+  customersChanged: 0,
 });
 
 /** The keyring lost this data folder's key (reset, another laptop): no connection can be said

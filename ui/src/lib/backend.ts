@@ -12,8 +12,12 @@ import type {
   Connection,
   ConnectAccountSites,
   ConnectionsChanged,
+  ConnectionsOnRemove,
   Customer,
   CustomerDetail,
+  ImportOutcome,
+  ImportPreview,
+  SimilarCustomer,
   CustomerSummary,
   ErrorInfo,
   Event,
@@ -48,6 +52,20 @@ export interface Backend {
   uiReady(): Promise<void>;
   addCustomer(input: NewCustomer): Promise<Customer>;
   getCustomer(id: string): Promise<CustomerDetail>;
+  /** Existing customers with the same name and address (compared normalised): a warning. */
+  similarCustomers(input: NewCustomer): Promise<SimilarCustomer[]>;
+  updateCustomer(id: string, input: NewCustomer): Promise<Customer>;
+  /** Removes a customer; their connections are revoked at the vendors (final) or moved. */
+  removeCustomer(id: string, connections: ConnectionsOnRemove): Promise<void>;
+  /** A customers CSV picked in the UI, read row by row; nothing is written. */
+  previewCustomerImport(text: string): Promise<ImportPreview>;
+  /** Imports every row of it, or none when any row is in error. */
+  importCustomers(text: string, fileName: string, skipDuplicates: boolean): Promise<ImportOutcome>;
+  /** The same for a CSV dropped on the window (by path). */
+  previewCustomerImportFile(path: string): Promise<ImportPreview>;
+  importCustomersFile(path: string, skipDuplicates: boolean): Promise<ImportOutcome>;
+  /** Removes one usage series (an imported file's, or one a utility brought). */
+  removeUsageSeries(id: string): Promise<void>;
   listProviders(): Promise<ProviderInfo[]>;
   installerAccounts(): Promise<InstallerAccount[]>;
   saveInstallerAccount(input: KeyInput): Promise<InstallerAccount>;
@@ -127,6 +145,14 @@ export const tauriBackend: Backend = {
   uiReady: () => call("ui_ready"),
   addCustomer: (input) => call("add_customer", { input }),
   getCustomer: (id) => call("get_customer", { id }),
+  similarCustomers: (input) => call("similar_customers", { input }),
+  updateCustomer: (id, input) => call("update_customer", { id, input }),
+  removeCustomer: (id, connections) => call("remove_customer", { id, connections }),
+  previewCustomerImport: (text) => call("preview_customer_import", { text }),
+  importCustomers: (text, fileName, skipDuplicates) => call("import_customers", { text, fileName, skipDuplicates }),
+  previewCustomerImportFile: (path) => call("preview_customer_import_file", { path }),
+  importCustomersFile: (path, skipDuplicates) => call("import_customers_file", { path, skipDuplicates }),
+  removeUsageSeries: (id) => call("remove_usage_series", { id }),
   listProviders: () => call("list_providers"),
   installerAccounts: () => call("installer_accounts"),
   saveInstallerAccount: (input) => call("save_installer_account", { input }),

@@ -141,6 +141,7 @@ lost: Array<LostGrant>,
  * it lapsed): the customer must sign in again, and the installer hears it by name.
  */
 refused: Array<LostGrant>, };
+export type ConnectionsOnRemove = { "action": "revoke" } | { "action": "move_to", customer_id: string, };
 export type CredentialKind = "installer_account" | "customer_key" | "oauth";
 export type Customer = { id: string, name: string, address: string | null, email: string | null, phone: string | null, job_number: string | null, 
 /**
@@ -182,7 +183,7 @@ installer: string | null,
  * The scopes a sign-in granted, with its event.
  */
 scopes: string | null, };
-export type EventKind = "customer_created" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "sites_chosen" | "secrets_missing" | "usage_imported" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
+export type EventKind = "customer_created" | "customer_updated" | "customer_removed" | "connection_moved" | "connected" | "reauthorized" | "refreshed" | "check_failed" | "needs_reauth" | "revoked" | "token_lost" | "refresh_refused" | "connection_removed" | "sites_chosen" | "secrets_missing" | "usage_imported" | "usage_removed" | "app_saved" | "installer_account_saved" | "installer_account_signed_in" | "installer_account_removed" | "installer_account_renewed" | "installer_account_needs_sign_in" | "installer_account_token_lost" | "key_rotated" | "backup_created" | "backup_restored";
 export type FieldSpec = { 
 /**
  * `api_key`, `key_id` or `key_secret`.
@@ -261,6 +262,26 @@ can_reauthorize: boolean,
  * (`connection_id` is then `installer_account/{provider}`, `customer_id` empty).
  */
 in_settings: boolean, };
+export type ImportDuplicate = { "kind": "existing", customer: SimilarCustomer, } | { "kind": "in_file", line: number, };
+export type ImportOutcome = { imported: number, 
+/**
+ * Rows left out because they duplicate an existing customer or an earlier row.
+ */
+skipped_duplicates: number, };
+export type ImportPreview = { 
+/**
+ * The columns recognised, in the file's order (`name`, `address`, ...).
+ */
+columns: Array<string>, 
+/**
+ * Header cells that name no column Onramp knows; they are not imported.
+ */
+ignored_columns: Array<string>, rows: Array<ImportRow>, 
+/**
+ * Errors of the file itself (nothing readable, no name column).
+ */
+file_errors: Array<string>, };
+export type ImportRow = { line: number, customer: NewCustomer, errors: Array<string>, duplicate: ImportDuplicate | null, };
 export type InstallerAccount = { provider: ProviderId, provider_name: string, configured: boolean, credential_hint: string | null, updated_at: string | null, help: string, 
 /**
  * The account is a sign-in Onramp keeps alive (Enphase's partner plan), not a key that
@@ -380,6 +401,7 @@ scope: string | null,
 vendor: string | null, };
 export type SignInReturn = { provider: ProviderId, mode: RedirectMode, relay_url: string | null, };
 export type SignInStatus = { "status": "waiting" } | { "status": "connected", connection: Connection, } | { "status": "failed", error: ErrorInfo, };
+export type SimilarCustomer = { id: string, name: string, address: string | null, };
 export type Site = { id: string, connection_id: string, provider: ProviderId, 
 /**
  * The vendor's id for it (SolarEdge siteId, Solis station id).
@@ -477,4 +499,4 @@ export const UI_EVENTS = {
 /** Every urgency, most urgent first: the health board's order. */
 export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];
 /** Every kind of activity event (the Activity page's filter). */
-export const EVENT_KINDS: readonly EventKind[] = ["customer_created", "connected", "reauthorized", "refreshed", "check_failed", "needs_reauth", "revoked", "token_lost", "refresh_refused", "connection_removed", "secrets_missing", "usage_imported", "app_saved", "installer_account_saved", "installer_account_signed_in", "installer_account_removed", "installer_account_renewed", "installer_account_needs_sign_in", "installer_account_token_lost", "key_rotated", "backup_created", "backup_restored", "sites_chosen"];
+export const EVENT_KINDS: readonly EventKind[] = ["customer_created", "customer_updated", "customer_removed", "connection_moved", "connected", "reauthorized", "refreshed", "check_failed", "needs_reauth", "revoked", "token_lost", "refresh_refused", "connection_removed", "secrets_missing", "usage_imported", "usage_removed", "app_saved", "installer_account_saved", "installer_account_signed_in", "installer_account_removed", "installer_account_renewed", "installer_account_needs_sign_in", "installer_account_token_lost", "key_rotated", "backup_created", "backup_restored", "sites_chosen"];

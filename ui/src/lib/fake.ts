@@ -12,6 +12,9 @@ import type {
   CustomerDetail,
   HealthItem,
   CustomerSummary,
+  ImportPreview,
+  ImportRow,
+  NewCustomer,
   ErrorInfo,
   Event,
   EventKind,
@@ -98,6 +101,8 @@ export interface FakeOptions {
   troubled?: boolean;
   /** This many more customers, numbered (an installer's whole customer base). */
   many?: number;
+  /** Revoking a signed-in connection at its vendor fails with this error. */
+  revokeError?: ErrorInfo;
 }
 
 /** `setVault`: the keyring is locked (false) or unlocked again (true) behind the app's back.
@@ -113,6 +118,106 @@ export type FakeBackend = Backend & {
   /** Files dragged over or dropped on the window, as the app window reports them. */
   emitFileDrop(drop: FileDrop): void;
 };
+
+/** Name and address as core compares them for duplicates (`model::normalise`). */
+export function normalise(s: string | null): string {
+  const short: Record<string, string> = { street: "st", avenue: "ave", road: "rd", drive: "dr", boulevard: "blvd", lane: "ln", court: "ct", place: "pl", apartment: "#", apt: "#", unit: "#", suite: "#", ste: "#", north: "n", south: "s", east: "e", west: "w" };
+  return (s ?? "").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean).map((w) => short[w] ?? w).join(" ");
+}
+const identity = (c: { name: string; address: string | null }) => `${normalise(c.name)}|${normalise(c.address)}`;
+
+/** A customer's problems as core words them (`NewCustomer::problems`). */
+function problems(c: NewCustomer): string[] {
+  const out: string[] = [];
+  if (!c.name.trim()) out.push("Enter the customer's name.");
+  else if (c.name.trim().length > 200) out.push("The name is too long (200 characters at most).");
+  const email = c.email?.trim();
+  if (email && !/^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.]$/.test(email)) out.push(`"${email}" is not an email address.`);
+  return out;
+}
+
+const COLUMNS: Record<string, keyof NewCustomer> = {
+  name: "name", customer: "name", customername: "name", fullname: "name", client: "name", clientname: "name", homeowner: "name", contact: "name", contactname: "name",
+  address: "address", streetaddress: "address", siteaddress: "address", serviceaddress: "address", street: "address", location: "address", installaddress: "address", installationaddress: "address",
+  email: "email", emailaddress: "email", mail: "email", customeremail: "email",
+  phone: "phone", phonenumber: "phone", telephone: "phone", tel: "phone", mobile: "phone", cell: "phone", cellphone: "phone", mobilephone: "phone",
+  jobnumber: "job_number", job: "job_number", jobno: "job_number", "job#": "job_number", jobid: "job_number", projectnumber: "job_number", project: "job_number", projectid: "job_number", projectno: "job_number", ordernumber: "job_number", reference: "job_number", ref: "job_number",
+};
+const ORDER: (keyof NewCustomer)[] = ["name", "address", "email", "phone", "job_number"];
+
+/** The rows of a CSV text with the line each starts on (quotes, doubled quotes, CRLF). */
+function csvRows(text: string): { line: number; cells: string[] }[] {
+  const rows: { line: number; cells: string[] }[] = [];
+  let cells: string[] = [];
+  let cell = "";
+  let quoted = false;
+  let line = 1;
+  let start = 1;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else { if (ch === "\n") line++; cell += ch; }
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") { cells.push(cell.trim()); cell = ""; }
+    else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      cells.push(cell.trim());
+      rows.push({ line: start, cells });
+      cells = []; cell = ""; line++; start = line;
+    } else cell += ch;
+  }
+  if (cell || cells.length) { cells.push(cell.trim()); rows.push({ line: start, cells }); }
+  return rows.filter((r) => r.cells.some((c) => c !== ""));
+}
+
+/** What core's `customers_csv::preview` makes of a CSV (the same rules, for the UI tests). */
+export function fakePreview(text: string, existing: { id: string; name: string; address: string | null }[]): ImportPreview {
+  const out: ImportPreview = { columns: [], ignored_columns: [], rows: [], file_errors: [] };
+  const rows = csvRows(text.replace(/^\uFEFF/, ""));
+  let layout: (keyof NewCustomer | null)[] = ORDER;
+  if (rows.length) {
+    const header = rows[0].cells.map((c) => COLUMNS[c.toLowerCase().replace(/[^\p{L}\p{N}#]/gu, "")] ?? null);
+    if (header.includes("name")) {
+      layout = header;
+      header.forEach((h, i) => (h ? out.columns.push(h) : out.ignored_columns.push(rows[0].cells[i])));
+      rows.shift();
+    } else if (header.some((h) => h)) {
+      out.file_errors.push("The header has no name column (name, customer, full name, …).");
+      return out;
+    } else out.columns = [...ORDER];
+  }
+  const seen = new Map<string, number>();
+  for (const r of rows) {
+    const customer: NewCustomer = { name: "", address: null, email: null, phone: null, job_number: null };
+    const errors: string[] = [];
+    r.cells.forEach((v, i) => {
+      const col = layout[i];
+      if (i >= layout.length) {
+        if (v && !errors.length) errors.push(`This row has ${r.cells.length} cells; the header has ${layout.length}.`);
+      } else if (col === "name") customer.name = v;
+      else if (col) customer[col] = v || null;
+    });
+    errors.push(...problems(customer));
+    const key = identity(customer);
+    const twin = existing.find((c) => identity(c) === key);
+    const first = seen.get(key);
+    const row: ImportRow = {
+      line: r.line,
+      customer,
+      errors,
+      duplicate: twin ? { kind: "existing", customer: { id: twin.id, name: twin.name, address: twin.address } } : first ? { kind: "in_file", line: first } : null,
+    };
+    if (!errors.length && !seen.has(key)) seen.set(key, r.line);
+    out.rows.push(row);
+  }
+  if (!out.rows.length && !out.file_errors.length) out.file_errors.push("The file has no customers (only a header, or nothing).");
+  return out;
+}
+
+/** Files the fake's "disk" holds, for drops (path → text). */
+export const fakeFiles = new Map<string, string>();
 
 export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const environment = opts.environment ?? "sandbox";
@@ -354,6 +459,105 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       customers.set(c.id, { customer: c, providers: [], connections: [], events: [], usage: [] });
       log(c.id, "customer_created", `Customer ${c.name} added`);
       return structuredClone(c);
+    },
+    async similarCustomers(input) {
+      calls.push(`similarCustomers:${input.name}`);
+      const key = identity(input);
+      return [...customers.values()]
+        .map((d) => d.customer)
+        .filter((c) => identity(c) === key)
+        .map((c) => ({ id: c.id, name: c.name, address: c.address }));
+    },
+    async updateCustomer(cid, input) {
+      calls.push(`updateCustomer:${cid}:${input.name}`);
+      const d = detail(cid);
+      const problem = problems(input)[0];
+      if (problem) reject({ code: "Validation", message: problem, hint: null });
+      const t = (v: string | null) => (v?.trim() ? v.trim() : null);
+      const before = d.customer;
+      const after = { ...before, name: input.name.trim(), address: t(input.address), email: t(input.email), phone: t(input.phone), job_number: t(input.job_number) };
+      const changed = (["name", "address", "email", "phone", "job_number"] as const).filter((k) => after[k] !== before[k]).map((k) => k.replace("_", " "));
+      if (changed.length) {
+        d.customer = { ...after, updated_at: now() };
+        log(cid, "customer_updated", `Customer ${before.name} changed: ${changed.join(", ")}`);
+      }
+      return structuredClone(d.customer);
+    },
+    async removeCustomer(cid, how) {
+      calls.push(`removeCustomer:${cid}:${how.action}`);
+      await slow();
+      const d = detail(cid);
+      const n = d.connections.length;
+      if (how.action === "move_to") {
+        if (how.customer_id === cid) reject({ code: "Validation", message: "Pick another customer to move the connections to.", hint: null });
+        const to = detail(how.customer_id);
+        for (const k of d.connections) {
+          to.connections.push({ ...k, customer_id: to.customer.id });
+          log(to.customer.id, "connection_moved", `${info(k.provider).name} connection moved here from ${d.customer.name} (removed)`, k.provider, k.id);
+        }
+        to.usage.push(...d.usage.filter((u) => u.connection_id).map((u) => ({ ...u, customer_id: to.customer.id })));
+        log(cid, "customer_removed", `Customer ${d.customer.name} removed; ${n} connection${n === 1 ? "" : "s"} moved to ${to.customer.name}`);
+      } else {
+        const refusing = d.connections.find((k) => k.kind === "oauth" && opts.revokeError);
+        if (refusing && opts.revokeError) reject({ ...opts.revokeError, message: `${d.customer.name} was not removed: ${info(refusing.provider).name} did not revoke its connection (${opts.revokeError.message}).` });
+        for (const k of d.connections) {
+          for (const s of fleet[k.provider]) if (k.sites.some((x) => x.external_id === s.external_id)) s.connected_to = null;
+          log(cid, "connection_removed", `${info(k.provider).name} connection removed`, k.provider, k.id);
+        }
+        log(cid, "customer_removed", `Customer ${d.customer.name} removed; ${n} connection${n === 1 ? "" : "s"} removed (signed-in grants revoked at the vendors)`);
+      }
+      customers.delete(cid);
+    },
+    async previewCustomerImport(text) {
+      calls.push(`previewCustomerImport:${text.length}`);
+      return fakePreview(text, [...customers.values()].map((d) => d.customer));
+    },
+    async importCustomers(text, fileName, skipDuplicates) {
+      calls.push(`importCustomers:${fileName}:${skipDuplicates}`);
+      await slow();
+      const p = fakePreview(text, [...customers.values()].map((d) => d.customer));
+      if (p.file_errors.length) reject({ code: "Validation", message: `${fileName}: ${p.file_errors[0]} Nothing was imported.`, hint: null });
+      const bad = p.rows.filter((r) => r.errors.length);
+      if (bad.length) {
+        reject({
+          code: "Validation",
+          message: `${bad.length} row${bad.length === 1 ? "" : "s"} of ${fileName} cannot be imported (line${bad.length === 1 ? "" : "s"} ${bad.map((r) => r.line).join(", ")}). Nothing was imported.`,
+          hint: `Line ${bad[0].line}: ${bad[0].errors.join(" ")} Fix the file and import it again.`,
+        });
+      }
+      let imported = 0;
+      let skipped = 0;
+      for (const r of p.rows) {
+        if (skipDuplicates && r.duplicate) { skipped++; continue; }
+        const c = { id: id(), ...r.customer, created_at: now(), updated_at: now() };
+        customers.set(c.id, { customer: c, providers: [], connections: [], events: [], usage: [] });
+        log(c.id, "customer_created", `Customer ${c.name} imported from ${fileName}`);
+        imported++;
+      }
+      return { imported, skipped_duplicates: skipped };
+    },
+    async previewCustomerImportFile(path) {
+      calls.push(`previewCustomerImportFile:${path}`);
+      const t = fakeFiles.get(path);
+      if (t === undefined) return reject({ code: "Validation", message: `Cannot read ${path.split("/").pop()}: no such file.`, hint: null });
+      return b.previewCustomerImport(t);
+    },
+    async importCustomersFile(path, skipDuplicates) {
+      calls.push(`importCustomersFile:${path}`);
+      const t = fakeFiles.get(path);
+      if (t === undefined) return reject({ code: "Validation", message: `Cannot read ${path.split("/").pop()}: no such file.`, hint: null });
+      return b.importCustomers(t, path.split("/").pop() ?? path, skipDuplicates);
+    },
+    async removeUsageSeries(sid) {
+      calls.push(`removeUsageSeries:${sid}`);
+      for (const d of customers.values()) {
+        const s = d.usage.find((u) => u.id === sid);
+        if (!s) continue;
+        d.usage = d.usage.filter((u) => u.id !== sid);
+        log(d.customer.id, "usage_removed", `Usage series \u201c${s.title}\u201d removed`);
+        return;
+      }
+      reject({ code: "NotFound", message: "No such usage series.", hint: null });
     },
     async getCustomer(cid) {
       calls.push(`getCustomer:${cid}`);

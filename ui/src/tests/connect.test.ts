@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { app, go } from "../lib/app.svelte";
 import { $, $$, button, click, key, openCustomer, settle, start, text, type } from "./harness";
+import { UNDO_MS, undoWindow } from "../lib/undo.svelte";
 
 /** Fills Solis's KeyId and KeySecret (the customer's own key; SolarEdge V2 has none). */
 function fillSolis(secret = "0123456789abcdef0123456789abcdef") {
@@ -322,11 +323,21 @@ describe("removing a connection", () => {
     expect($$("site-row")).toHaveLength(1);
     click("remove-connection");
     await settle();
-    click("confirm-remove");
-    await settle(10);
-    expect(fake.calls.some((c) => c.startsWith("removeConnection"))).toBe(true);
-    expect($$("site-row")).toHaveLength(0);
-    expect($("status-solaredge")!.textContent).toContain("Not connected");
+    undoWindow.ms = 100;
+    try {
+      click("confirm-remove");
+      await settle();
+      // Hidden at once; sent only when the undo window ends.
+      expect($$("site-row")).toHaveLength(0);
+      expect(fake.calls.some((c) => c.startsWith("removeConnection"))).toBe(false);
+      await new Promise((r) => setTimeout(r, 250));
+      await settle(10);
+      expect(fake.calls.some((c) => c.startsWith("removeConnection"))).toBe(true);
+      expect($$("site-row")).toHaveLength(0);
+      expect($("status-solaredge")!.textContent).toContain("Not connected");
+    } finally {
+      undoWindow.ms = UNDO_MS;
+    }
   });
 
   it("shows a connection's last error in the checklist", async () => {

@@ -49,3 +49,150 @@ pub struct CustomerDetail {
     pub events: Vec<Event>,
     pub usage: Vec<UsageSeries>,
 }
+
+impl NewCustomer {
+    /// What is wrong with this customer as typed, in the installer's words (empty when it can
+    /// be saved). The store refuses the first; an import lists them all per row.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            out.push("Enter the customer's name.".to_string());
+        } else if name.chars().count() > 200 {
+            out.push("The name is too long (200 characters at most).".to_string());
+        }
+        for (label, value, max) in [
+            ("address", &self.address, 500),
+            ("email", &self.email, 254),
+            ("phone", &self.phone, 50),
+            ("job number", &self.job_number, 100),
+        ] {
+            if let Some(v) = value.as_deref().map(str::trim) {
+                if v.chars().count() > max {
+                    out.push(format!(
+                        "The {label} is too long ({max} characters at most)."
+                    ));
+                }
+            }
+        }
+        if let Some(email) = self
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let ok = email.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty()
+                    && host.contains('.')
+                    && !host.starts_with('.')
+                    && !host.ends_with('.')
+            }) && !email.chars().any(char::is_whitespace);
+            if !ok {
+                out.push(format!("{email:?} is not an email address."));
+            }
+        }
+        out
+    }
+
+    /// The customer's name and address as compared for duplicates: lower case, words only,
+    /// common street words shortened ("12 Elm Street," and "12 elm st" are the same).
+    pub fn identity(&self) -> (String, String) {
+        (
+            normalise(&self.name),
+            normalise(self.address.as_deref().unwrap_or_default()),
+        )
+    }
+}
+
+/// Lower case, every run of non-alphanumerics one space, common address words shortened.
+pub fn normalise(s: &str) -> String {
+    let lower = s.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| match w {
+            "street" => "st",
+            "avenue" => "ave",
+            "road" => "rd",
+            "drive" => "dr",
+            "boulevard" => "blvd",
+            "lane" => "ln",
+            "court" => "ct",
+            "place" => "pl",
+            "apartment" | "apt" | "unit" | "suite" | "ste" => "#",
+            "north" => "n",
+            "south" => "s",
+            "east" => "e",
+            "west" => "w",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What becomes of a removed customer's connections.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ConnectionsOnRemove {
+    /// Each signed-in grant is revoked at its vendor, then the connections go with the customer.
+    Revoke,
+    /// The connections (and the usage they brought) move to another customer.
+    MoveTo { customer_id: String },
+}
+
+/// An existing customer that a new or imported one looks like (same name and address).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SimilarCustomer {
+    pub id: String,
+    pub name: String,
+    pub address: Option<String>,
+}
+
+/// Where an imported row's twin is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImportDuplicate {
+    /// A customer already in Onramp.
+    Existing { customer: SimilarCustomer },
+    /// An earlier row of the same file (its line number).
+    InFile { line: u32 },
+}
+
+/// One row of a customers CSV as read: its line in the file, the customer it makes, and what
+/// stops it (errors) or deserves a look (a duplicate).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportRow {
+    pub line: u32,
+    pub customer: NewCustomer,
+    pub errors: Vec<String>,
+    pub duplicate: Option<ImportDuplicate>,
+}
+
+/// A customers CSV as read, before anything is written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportPreview {
+    /// The columns recognised, in the file's order (`name`, `address`, ...).
+    pub columns: Vec<String>,
+    /// Header cells that name no column Onramp knows; they are not imported.
+    pub ignored_columns: Vec<String>,
+    pub rows: Vec<ImportRow>,
+    /// Errors of the file itself (nothing readable, no name column).
+    pub file_errors: Vec<String>,
+}
+
+impl ImportPreview {
+    /// Whether the file can be imported: no file error, at least one row, no row in error.
+    pub fn ready(&self) -> bool {
+        self.file_errors.is_empty()
+            && !self.rows.is_empty()
+            && self.rows.iter().all(|r| r.errors.is_empty())
+    }
+}
+
+/// What an import wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportOutcome {
+    pub imported: u32,
+    /// Rows left out because they duplicate an existing customer or an earlier row.
+    pub skipped_duplicates: u32,
+}

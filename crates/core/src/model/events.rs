@@ -13,6 +13,12 @@ use super::ProviderId;
 pub enum EventKind {
     /// A customer was added.
     CustomerCreated,
+    /// A customer's name, address or contact was changed.
+    CustomerUpdated,
+    /// A customer was removed (their connections revoked, or moved to another customer).
+    CustomerRemoved,
+    /// A connection moved to another customer.
+    ConnectionMoved,
     /// A connection was made, or sites were added to one.
     Connected,
     /// The customer signed in again for an existing connection.
@@ -37,6 +43,8 @@ pub enum EventKind {
     SecretsMissing,
     /// Usage summaries were imported.
     UsageImported,
+    /// An imported usage series was removed.
+    UsageRemoved,
     /// A vendor app (client id and secret) was saved.
     AppSaved,
     /// An installer account's key was saved.
@@ -60,8 +68,11 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::CustomerCreated,
+        EventKind::CustomerUpdated,
+        EventKind::CustomerRemoved,
+        EventKind::ConnectionMoved,
         EventKind::Connected,
         EventKind::Reauthorized,
         EventKind::Refreshed,
@@ -73,6 +84,7 @@ impl EventKind {
         EventKind::ConnectionRemoved,
         EventKind::SecretsMissing,
         EventKind::UsageImported,
+        EventKind::UsageRemoved,
         EventKind::AppSaved,
         EventKind::InstallerAccountSaved,
         EventKind::InstallerAccountSignedIn,
@@ -89,6 +101,9 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::CustomerCreated => "customer_created",
+            EventKind::CustomerUpdated => "customer_updated",
+            EventKind::CustomerRemoved => "customer_removed",
+            EventKind::ConnectionMoved => "connection_moved",
             EventKind::Connected => "connected",
             EventKind::Reauthorized => "reauthorized",
             EventKind::Refreshed => "refreshed",
@@ -100,6 +115,7 @@ impl EventKind {
             EventKind::ConnectionRemoved => "connection_removed",
             EventKind::SecretsMissing => "secrets_missing",
             EventKind::UsageImported => "usage_imported",
+            EventKind::UsageRemoved => "usage_removed",
             EventKind::AppSaved => "app_saved",
             EventKind::InstallerAccountSaved => "installer_account_saved",
             EventKind::InstallerAccountSignedIn => "installer_account_signed_in",

@@ -1,8 +1,10 @@
-//! Customers: adding one, the list, a customer's page (its connections as they stand now, its
-//! events and usage), and the providers the page offers.
+//! Customers: adding one (and the existing ones it looks like), changing one, removing one
+//! (its connections revoked at the vendors, or moved to another customer), the list, a
+//! customer's page (its connections as they stand now, its events and usage), and the
+//! providers the page offers.
 
 use super::{words, Onramp};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::*;
 use crate::providers;
 use crate::store::NewConnection;
@@ -12,6 +14,146 @@ impl Onramp {
         self.store
             .insert_customer(&input, words::customer_created(&input.name, self.actor))
             .await
+    }
+
+    /// Existing customers with the same name and address as `input` (compared normalised:
+    /// case, punctuation, "Street"/"St"). A warning: the installer may still add it.
+    pub async fn similar_customers(&self, input: &NewCustomer) -> Result<Vec<SimilarCustomer>> {
+        let key = input.identity();
+        Ok(self
+            .store
+            .all_customers()
+            .await?
+            .into_iter()
+            .filter(|c| {
+                NewCustomer {
+                    name: c.name.clone(),
+                    address: c.address.clone(),
+                    ..Default::default()
+                }
+                .identity()
+                    == key
+            })
+            .map(|c| SimilarCustomer {
+                id: c.id,
+                name: c.name,
+                address: c.address,
+            })
+            .collect())
+    }
+
+    /// Changes a customer's name, address and contact (checked as a new one is); the event
+    /// names what changed. Nothing changed writes nothing.
+    pub async fn update_customer(&self, id: &str, input: NewCustomer) -> Result<Customer> {
+        let before = self.store.customer(id).await?;
+        let trimmed = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let mut changed = Vec::new();
+        if input.name.trim() != before.name {
+            changed.push("name");
+        }
+        for (label, new, old) in [
+            ("address", &input.address, &before.address),
+            ("email", &input.email, &before.email),
+            ("phone", &input.phone, &before.phone),
+            ("job number", &input.job_number, &before.job_number),
+        ] {
+            if trimmed(new) != *old {
+                changed.push(label);
+            }
+        }
+        if let Some(problem) = input.problems().into_iter().next() {
+            return Err(Error::validation(problem));
+        }
+        if changed.is_empty() {
+            return Ok(before);
+        }
+        self.store
+            .update_customer(
+                id,
+                &input,
+                words::customer_updated(&before.name, &changed, self.actor),
+            )
+            .await
+    }
+
+    /// Removes a customer. `Revoke`: each signed-in grant is revoked at its vendor first (where
+    /// the vendor offers revocation), then the customer, connections, sites, secrets and usage
+    /// go in one transaction. A vendor that refuses or cannot be reached stops the removal:
+    /// nothing is removed, and the error names the connection (a grant revoked before it
+    /// stays revoked: that is the vendor's, and the next check shows it). `MoveTo`: the
+    /// connections and their usage move to the other customer in the same transaction.
+    pub async fn remove_customer(&self, id: &str, connections: ConnectionsOnRemove) -> Result<()> {
+        let customer = self.store.customer(id).await?;
+        let conns = self.store.connections_for(id).await?;
+        let n = conns.len();
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        match connections {
+            ConnectionsOnRemove::Revoke => {
+                let mut revoked = Vec::new();
+                for c in conns.iter().filter(|c| c.kind == CredentialKind::Oauth) {
+                    let name = providers::spec(c.provider).name;
+                    if let Err(e) = self.revoke_at_vendor(c).await {
+                        let before = if revoked.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({} was already revoked.)", revoked.join(", "))
+                        };
+                        return Err(Error {
+                            message: format!(
+                                "{} was not removed: {name} did not revoke its connection ({}).{before}",
+                                customer.name, e.message
+                            ),
+                            hint: Some(e.hint.unwrap_or_else(|| {
+                                "Nothing was removed. Try again when the vendor answers, or move the connections to another customer.".into()
+                            })),
+                            ..e
+                        });
+                    }
+                    revoked.push(name);
+                }
+                let mut events = vec![words::customer_removed(
+                    id,
+                    &customer.name,
+                    &format!(
+                        "{n} connection{} removed (signed-in grants revoked at the vendors)",
+                        plural(n)
+                    ),
+                    self.actor,
+                )];
+                events.extend(
+                    conns
+                        .iter()
+                        .map(|c| words::connection_removed(id, &c.id, c.provider, self.actor)),
+                );
+                self.store.remove_customer(id, None, &events).await
+            }
+            ConnectionsOnRemove::MoveTo { customer_id } => {
+                let target = self.store.customer(&customer_id).await?;
+                let mut events = vec![words::customer_removed(
+                    id,
+                    &customer.name,
+                    &format!("{n} connection{} moved to {}", plural(n), target.name),
+                    self.actor,
+                )];
+                events.extend(conns.iter().map(|c| {
+                    words::connection_moved(
+                        &target.id,
+                        &c.id,
+                        c.provider,
+                        &customer.name,
+                        self.actor,
+                    )
+                }));
+                self.store
+                    .remove_customer(id, Some(&target.id), &events)
+                    .await
+            }
+        }
     }
 
     /// Writes a new connection with its "connected" event.

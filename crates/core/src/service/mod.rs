@@ -24,6 +24,7 @@ mod check;
 mod connect;
 mod custody;
 mod customers;
+mod customers_import;
 mod export;
 mod hand_off;
 mod keep_alive;

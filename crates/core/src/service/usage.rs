@@ -6,7 +6,7 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use super::Onramp;
+use super::{words, Onramp};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::providers::{self, oauth as vendor_oauth, VendorSite};
@@ -76,6 +76,16 @@ impl Onramp {
 
     /// Imports a Green Button (ESPI XML) file the customer downloaded from their utility.
     /// The whole file is read before anything is stored: a malformed or truncated file stores nothing.
+    /// Removes one usage series (an imported file's, or one a utility connection brought: the
+    /// next fetch brings that one back), with its event.
+    pub async fn remove_usage_series(&self, id: &str) -> Result<()> {
+        let actor = self.actor;
+        self.store
+            .remove_usage_series(id, |_, title| words::usage_removed(title, actor))
+            .await
+            .map(|_| ())
+    }
+
     pub async fn import_usage_file(&self, customer_id: &str, path: &Path) -> Result<UsageImport> {
         let customer = self.store.customer(customer_id).await?;
         let name = path

@@ -143,3 +143,77 @@ pub fn app_saved<'a>(provider: ProviderId, client_id: &str, actor: &'a str) -> N
     let what = format!("app saved (client id {client_id})");
     provider_event(provider, EventKind::AppSaved, &what, actor)
 }
+
+/// "Customer Ada Garcia changed: name, address".
+pub fn customer_updated<'a>(before: &str, changed: &[&str], actor: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        customer_id: None,
+        connection_id: None,
+        provider: None,
+        kind: EventKind::CustomerUpdated,
+        summary: format!("Customer {} changed: {}", before.trim(), changed.join(", ")),
+        actor,
+    }
+}
+
+/// A customer imported from a file (one event per customer, in the import's transaction).
+pub fn customer_imported(name: &str, file: &str, actor: &'static str) -> NewEvent<'static> {
+    NewEvent {
+        customer_id: None,
+        connection_id: None,
+        provider: None,
+        kind: EventKind::CustomerCreated,
+        summary: format!("Customer {} imported from {file}", name.trim()),
+        actor,
+    }
+}
+
+/// "Customer Ada Garcia removed; 2 connections revoked at the vendors".
+pub fn customer_removed<'a>(
+    customer_id: &'a str,
+    name: &str,
+    what: &str,
+    actor: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        customer_id: Some(customer_id),
+        connection_id: None,
+        provider: None,
+        kind: EventKind::CustomerRemoved,
+        summary: format!("Customer {name} removed; {what}"),
+        actor,
+    }
+}
+
+/// A connection that came from a removed customer, on its new customer's log.
+pub fn connection_moved<'a>(
+    to: &'a str,
+    connection_id: &'a str,
+    provider: ProviderId,
+    from_name: &str,
+    actor: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        customer_id: Some(to),
+        connection_id: Some(connection_id),
+        provider: Some(provider),
+        kind: EventKind::ConnectionMoved,
+        summary: format!(
+            "{} connection moved here from {from_name} (removed)",
+            providers::spec(provider).name
+        ),
+        actor,
+    }
+}
+
+/// "Usage series “Electric meter 1” removed".
+pub fn usage_removed(title: &str, actor: &'static str) -> NewEvent<'static> {
+    NewEvent {
+        customer_id: None,
+        connection_id: None,
+        provider: None,
+        kind: EventKind::UsageRemoved,
+        summary: format!("Usage series \u{201c}{title}\u{201d} removed"),
+        actor,
+    }
+}

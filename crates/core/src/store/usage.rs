@@ -120,4 +120,31 @@ impl Store {
             })
             .collect())
     }
+
+    /// Removes one usage series (its months go with it), with its event; the customer and
+    /// provider of the event are the series'. Answers the series' customer.
+    pub async fn remove_usage_series(
+        &self,
+        id: &str,
+        event: impl FnOnce(&str, &str) -> NewEvent<'static>,
+    ) -> Result<String> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query("DELETE FROM usage_series WHERE id = ? RETURNING customer_id, title")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("No such usage series."))?;
+        let customer_id: String = row.get("customer_id");
+        let title: String = row.get("title");
+        let e = event(&customer_id, &title);
+        self.commit_with(
+            tx,
+            &NewEvent {
+                customer_id: Some(&customer_id),
+                ..e
+            },
+        )
+        .await?;
+        Ok(customer_id)
+    }
 }
