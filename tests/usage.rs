@@ -20,9 +20,10 @@ const GAS: &str = "ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_
 
 /// The sum of every IntervalReading `<value>` in a file, found by plain text search: a second
 /// way to the total the parser computes.
-fn naive_sum(path: &PathBuf) -> f64 {
+/// The file's readings' values added up as integers, the way no float can round them.
+fn naive_sum(path: &PathBuf) -> i64 {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut sum = 0.0;
+    let mut sum = 0;
     let mut rest = text.as_str();
     while let Some(i) = rest.find("<IntervalReading") {
         rest = &rest[i..];
@@ -33,7 +34,7 @@ fn naive_sum(path: &PathBuf) -> f64 {
             .map(|j| &reading[j + 7..])
             .and_then(|t| t.split('<').next())
             .unwrap_or("0");
-        sum += v.trim().parse::<f64>().unwrap();
+        sum += v.trim().parse::<i64>().unwrap();
         rest = &rest[end..];
     }
     sum
@@ -59,12 +60,13 @@ async fn a_downloaded_year_of_hourly_electricity_becomes_twelve_months() {
         "{:?}",
         s.months
     );
-    let total: f64 = s.months.iter().map(|m| m.energy).sum();
-    // Wh with powerOfTenMultiplier 0: kWh = Wh / 1000.
-    let want = naive_sum(&path) / 1000.0;
-    assert!(
-        (total - want).abs() < 1e-6 * want.max(1.0),
-        "{total} vs {want}"
+    let total: i64 = s.months.iter().map(|m| m.energy_milli).sum();
+    // Wh with powerOfTenMultiplier 0: the thousandths of a kWh are the file's Wh, exactly.
+    assert_eq!(total, naive_sum(&path));
+    assert_eq!(
+        s.service_address.as_deref(),
+        Some("Coastal Multi-Family 12hr"),
+        "the UsagePoint's title"
     );
     // Stored: the customer's page shows it, and importing again replaces rather than doubles.
     assert_eq!(onramp.customer(&id).await.unwrap().usage.len(), 1);
@@ -87,10 +89,13 @@ async fn gas_billing_and_costs_come_through() {
     let s = &done.series[0];
     assert_eq!((s.commodity.as_str(), s.unit.as_str()), ("gas", "therm"));
     assert_eq!(s.currency.as_deref(), Some("USD"));
-    let therms: f64 = s.months.iter().map(|m| m.energy).sum();
-    // Values are millitherms (powerOfTenMultiplier -3).
-    let want = naive_sum(&sample(GAS)) / 1000.0;
-    assert!((therms - want).abs() < 1e-6, "{therms} vs {want}");
+    let millitherms: i64 = s.months.iter().map(|m| m.energy_milli).sum();
+    // Values are millitherms (powerOfTenMultiplier -3): thousandths of a therm, as stored.
+    assert_eq!(millitherms, naive_sum(&sample(GAS)));
+    assert_eq!(
+        s.service_address.as_deref(),
+        Some("1 MAIN ST, ANYTOWN ME 12345")
+    );
     assert!(
         s.months.iter().all(|m| m.cost.is_some_and(|c| c > 0.0)),
         "{:?}",
@@ -157,4 +162,45 @@ async fn a_bad_file_says_why_and_stores_nothing() {
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_folder_from_before_exact_energy_reads_the_same_months() {
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let id = customer(&onramp, "Dana Reyes").await;
+    let done = onramp
+        .import_usage_file(&id, &sample(HOURLY_YEAR))
+        .await
+        .unwrap();
+    let before = done.series[0].months.clone();
+    onramp.close().await;
+    // Make the folder as an Onramp before migration 11 left it: energy only as REAL kWh, one
+    // month holding the float a sum of readings gave (199.563 kWh as 199.56300000000002).
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", w.db_path().display());
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        for sql in [
+            "ALTER TABLE usage_months DROP COLUMN energy_milli",
+            "ALTER TABLE usage_series DROP COLUMN service_address",
+            "UPDATE usage_months SET energy = 199.56300000000002 WHERE month = '2011-03'",
+            "DELETE FROM _sqlx_migrations WHERE version = 11",
+        ] {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        db.close().await.unwrap();
+    }
+    let onramp = w.open().await;
+    let after = &onramp.usage(&id).await.unwrap()[0];
+    assert_eq!(after.service_address, None, "an old import named no place");
+    assert_eq!(after.months.len(), before.len());
+    for (a, b) in after.months.iter().zip(&before) {
+        let want = if a.month == "2011-03" {
+            199_563
+        } else {
+            b.energy_milli
+        };
+        assert_eq!((&a.month, a.energy_milli), (&b.month, want));
+    }
 }

@@ -114,11 +114,7 @@ async fn utilityapi_green_button_connects_fetches_usage_and_refreshes() {
         assert_eq!(s.months.len(), e.months.len(), "{}", e.commodity);
         for (m, (month, energy, cost)) in s.months.iter().zip(&e.months) {
             assert_eq!(&m.month, month);
-            assert!(
-                (m.energy - energy).abs() < 1e-6,
-                "{month}: {} vs {energy}",
-                m.energy
-            );
+            assert_eq!(m.energy_milli, (energy * 1000.0).round() as i64, "{month}");
             assert!(
                 (m.cost.unwrap() - cost).abs() < 1e-6,
                 "{month}: cost {:?} vs {cost}",
@@ -260,7 +256,7 @@ async fn metry_exchanges_at_once_and_lists_meters_with_monthly_consumption() {
                 .iter()
                 .find(|m| m.month == format!("2025-{:02}", i + 1))
                 .unwrap();
-            assert!((m.energy - kwh).abs() < 1e-9);
+            assert_eq!(m.energy_milli, (kwh * 1000.0).round() as i64);
         }
     }
     let refreshed = onramp.refresh_connection(&conn.id).await.unwrap();

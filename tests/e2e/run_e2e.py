@@ -36,6 +36,9 @@ SHOTS = os.path.join(ROOT, "target", "e2e")
 WAIT = 30
 GAS_FILE = os.path.join(ROOT, "crates", "core", "tests", "data", "greenbutton",
                         "ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml")
+SAMPLES = os.path.join(ROOT, "crates", "core", "tests", "data", "greenbutton")
+YEAR_2011_FILE = os.path.join(SAMPLES, "Coastal_Multi_Family_12hr_Jan_1_2011_to_Jan_1_2012_RetailCustomer_3.xml")
+NINE_DAYS_FILE = os.path.join(SAMPLES, "TestGBDataHourlyNineDaysBinnedDaily.xml")
 procs = []
 # Not a secret: the e2e's own backup passphrase.
 BACKUP_PASSPHRASE = "maple ladder seven orbit"
@@ -181,6 +184,14 @@ def shot(driver, name):
     subprocess.run(["import", "-window", "root", os.path.join(SHOTS, f"{name}-screen.png")], check=False)
 
 
+def sideways(driver):
+    """How far the page scrolls sideways (0 when it fits the window)."""
+    return driver.execute_script(
+        "const m = document.querySelector('main');"
+        "return Math.max(m.scrollWidth - m.clientWidth,"
+        " document.documentElement.scrollWidth - document.documentElement.clientWidth);")
+
+
 def main():
     for b in (APP, CLI):
         if not os.path.exists(b):
@@ -280,6 +291,19 @@ def main():
         click(d, "account-save-solaredge")
         WebDriverWait(d, WAIT).until(lambda x: "installer account saved" in x.find_element(By.TAG_NAME, "body").text)
         shot(d, "settings")
+        assert sideways(d) == 0, f"Settings scrolls sideways by {sideways(d)} px at 1280x800"
+        # The way back's select: short labels that fit, the meaning said whole below it.
+        d.execute_script("document.querySelector('[data-testid^=\"return-mode-hint-\"]').scrollIntoView({block: 'center'})")
+        time.sleep(0.3)
+        cut = d.execute_script(
+            "return [...document.querySelectorAll('[data-testid^=\"return-mode-\"]')]"
+            ".filter(e => e.tagName === 'SELECT').map(e => {"
+            " const c = document.createElement('canvas').getContext('2d');"
+            " c.font = getComputedStyle(e).font;"
+            " return [...e.options].map(o => c.measureText(o.text).width - (e.clientWidth - 40))"
+            "   .filter(x => x > 0).length; }).reduce((a, b) => a + b, 0)")
+        assert cut == 0, f"{cut} select options are wider than their select"
+        shot(d, "settings-return-mode")
         # Enphase's partner plan: the sandbox's partner application and Enlighten user, signed
         # in once; the password is sent to Enphase and is gone from the form and the screen.
         click(d, "account-sandbox-enphase")
@@ -363,6 +387,14 @@ def main():
                 WebDriverWait(d, WAIT).until(lambda x: any(
                     f"{name}: {said}" in t.text for t in x.find_elements(*tid("toast"))))
         assert "Connected" in d.find_element(*tid("status-tesla")).text
+        # A toast is up: the page keeps room below its content for it.
+        room = d.execute_script(
+            "const t = document.querySelector('[data-testid=\"toasts\"]');"
+            "return parseFloat(getComputedStyle(document.querySelector('main')).paddingBottom) - t.offsetHeight")
+        assert room >= 24, f"the toasts cover the page's bottom ({room} px to spare)"
+        d.execute_script("const m = document.querySelector('main'); m.scrollTop = m.scrollHeight")
+        time.sleep(0.5)
+        shot(d, "toast-room")
 
         # Utility data. A file the customer downloaded from the utility (Download My Data),
         # picked with the file chooser; a broken file first: a plain error, nothing stored.
@@ -391,11 +423,34 @@ def main():
         WebDriverWait(d, WAIT).until(lambda x: "connected" in x.find_element(*tid("connect-outcome")).text)
         click(d, "connect-done")
         assert "Connected" in d.find_element(*tid("status-pelm")).text
+        # Two published files: a year from 2011 and nine days. Labels say what they cover.
+        d.find_element(*tid("usage-file")).send_keys(YEAR_2011_FILE)
+        WebDriverWait(d, WAIT).until(lambda x: len(x.find_elements(*tid("usage-series"))) == 4)
+        d.find_element(*tid("usage-file")).send_keys(NINE_DAYS_FILE)
+        WebDriverWait(d, WAIT).until(lambda x: len(x.find_elements(*tid("usage-series"))) == 5)
+        periods = [e.text for e in d.find_elements(*tid("usage-period"))]
+        assert "Jan 2011 – Dec 2011" in periods, periods
+        assert "Last 12 months" not in d.find_element(By.TAG_NAME, "body").text
+        assert any("9 days covered" in e.text for e in d.find_elements(*tid("usage-covered")))
+        axis = [e.get_attribute("textContent") for e in d.find_elements(*tid("usage-axis"))]
+        assert "Jan 2011" in axis, axis
+        places = [e.text for e in d.find_elements(*tid("usage-address"))]
+        assert any("1 MAIN ST, ANYTOWN ME 12345" in p for p in places), places
         d.execute_script(
             "document.getElementById('usage-h').scrollIntoView({block: 'start'})")
         # The picture without the confirmations on top (they leave by themselves).
         WebDriverWait(d, WAIT).until(lambda x: not x.find_elements(*tid("toast")))
         shot(d, "customer-usage")
+
+        # The checklist's header stays at the very top of the page while its rows scroll under it.
+        gap = d.execute_script(
+            "const m = document.querySelector('main');"
+            "const th = document.querySelector('.checklist thead th');"
+            "m.scrollTop = th.closest('table').getBoundingClientRect().top - m.getBoundingClientRect().top + m.scrollTop + 80;"
+            "return th.getBoundingClientRect().top - m.getBoundingClientRect().top")
+        time.sleep(0.5)
+        shot(d, "customer-sticky-header")
+        assert abs(gap) < 1, f"a {gap} px strip above the sticky header"
 
         # The health board: nothing needs anyone; Enphase's one-week refresh token is on the
         # expiry calendar (Onramp renews it while it runs).

@@ -676,15 +676,15 @@ fn print_usage(series: &[UsageSeries]) {
         );
     }
     for s in series {
-        let total: f64 = s.months.iter().map(|m| m.energy).sum();
+        let total: i64 = s.months.iter().map(|m| m.energy_milli).sum();
         println!(
-            "{} — {} {} ({}), {} readings, {:.1} {} in {} months  [{}]",
+            "{} — {} {} ({}), {} readings, {} {} in {} months  [{}]",
             s.title,
             s.commodity,
             s.flow,
             s.source,
             s.readings,
-            total,
+            milli(total),
             s.unit,
             s.months.len(),
             s.id
@@ -695,9 +695,21 @@ fn print_usage(series: &[UsageSeries]) {
                 (Some(c), None) => format!("  {c:>10.2}"),
                 _ => String::new(),
             };
-            println!("    {}  {:>12.2} {}{cost}", m.month, m.energy, s.unit);
+            println!(
+                "    {}  {:>12} {}{cost}",
+                m.month,
+                milli(m.energy_milli),
+                s.unit
+            );
         }
     }
+}
+
+/// Thousandths of a unit in decimal, exactly: 199563 is "199.563".
+fn milli(v: i64) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    format!("{sign}{}.{:03}", a / 1000, a % 1000)
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

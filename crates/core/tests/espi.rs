@@ -71,12 +71,9 @@ fn measure(path: &std::path::Path, sum: i64, cost: i64, hours: i64) -> (f64, usi
     let peak = PEAK.load(Ordering::Relaxed) - base;
     let s = &feed.series[0];
     assert_eq!(s.readings as i64, hours);
-    let total: f64 = s.months.iter().map(|m| m.energy).sum();
+    let total: i64 = s.months.iter().map(|m| m.energy_milli).sum();
     let total_cost: f64 = s.months.iter().filter_map(|m| m.cost).sum();
-    assert!(
-        (total - sum as f64 / 1000.0).abs() < 1e-6 * total,
-        "{total} vs {sum}"
-    );
+    assert_eq!(total, sum, "Wh, exactly");
     assert!((total_cost - cost as f64 / 100_000.0).abs() < 1e-6 * total_cost);
     (size / 1e6 / secs, peak)
 }

@@ -425,9 +425,10 @@ export type UsageMonth = {
  */
 month: string, 
 /**
- * In the series' unit.
+ * In thousandths of the series' unit: watt-hours for kWh, millitherms for therm. An
+ * integer, so 199.563 kWh is 199563 exactly, in core, the store and the UI.
  */
-energy: number, 
+energy_milli: number, 
 /**
  * In the series' currency, where the utility gave costs.
  */
@@ -445,6 +446,12 @@ source: string,
  * The meter: its address or name.
  */
 title: string, 
+/**
+ * Where the utility serves this meter, as a Green Button feed names it (its UsagePoint's
+ * title); `None` from sources that do not say. The customer page shows it beside the
+ * customer's address when they differ.
+ */
+service_address: string | null, 
 /**
  * `electricity`, `gas`, `water`, `heat` or `other`.
  */

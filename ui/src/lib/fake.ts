@@ -44,29 +44,64 @@ export const providers: ProviderInfo[] = (fixture as ProviderInfo[]).map((p) =>
     : p,
 );
 
-/** A year of monthly usage, as an import or a utility connection would give it. */
-export function fakeUsage(customerId: string, source: string, title: string): UsageSeries {
-  const months = Array.from({ length: 12 }, (_, i) => ({
-    month: `2025-${String(i + 1).padStart(2, "0")}`,
-    energy: Math.round(600 + 400 * Math.cos(((i - 7) / 12) * 2 * Math.PI)),
-    cost: Math.round((600 + 400 * Math.cos(((i - 7) / 12) * 2 * Math.PI)) * 28) / 100,
-  }));
+/** The span a fake meter covers: its first and last moment (UTC), its utility's offset from UTC. */
+export interface FakeSpan {
+  first: string;
+  last: string;
+  tzHours: number;
+  serviceAddress: string | null;
+}
+
+/** A year of 2025, Fresno time: what an import or a utility connection gives by default. */
+export const YEAR_2025: FakeSpan = { first: "2025-01-01T08:00:00Z", last: "2026-01-01T08:00:00Z", tzHours: -8, serviceAddress: null };
+
+/**
+ * Monthly usage over `span`, as an import or a utility connection would give it: a seasonal
+ * shape of 200..1000 kWh for a whole month, a partial month in proportion to its days; energy in
+ * watt-hours (integers, as core keeps them).
+ */
+export function fakeUsage(customerId: string, source: string, title: string, span: FakeSpan = YEAR_2025): UsageSeries {
+  const days = new Map<string, number>();
+  const shift = span.tzHours * 3_600_000;
+  for (let t = Date.parse(span.first) + shift; t < Date.parse(span.last) + shift; t += 86_400_000) {
+    const key = new Date(t).toISOString().slice(0, 7);
+    days.set(key, (days.get(key) ?? 0) + 1);
+  }
+  const months = [...days].map(([month, n]) => {
+    const [y, m] = month.split("-").map(Number);
+    const inMonth = new Date(Date.UTC(y, m, 0)).getUTCDate();
+    const whole = Math.round(600 + 400 * Math.cos(((m - 1 - 7) / 12) * 2 * Math.PI));
+    const energy_milli = Math.round((whole * 1000 * n) / inMonth);
+    return { month, energy_milli, cost: Math.round((energy_milli / 1000) * 28) / 100 };
+  });
   return {
     id: `usage-${title}`,
     customer_id: customerId,
     connection_id: null,
     source,
     title,
+    service_address: span.serviceAddress,
     commodity: "electricity",
     flow: "delivered",
     unit: "kWh",
     currency: "USD",
-    readings: 8760,
-    first_at: "2025-01-01T08:00:00Z",
-    last_at: "2026-01-01T08:00:00Z",
+    readings: Math.round((Date.parse(span.last) - Date.parse(span.first)) / 3_600_000),
+    first_at: span.first,
+    last_at: span.last,
     months,
     updated_at: now(),
   };
+}
+
+/** What the fake reads from a Green Button file: the published samples by their names. */
+function importedSpan(fileName: string): { title: string; span: FakeSpan } {
+  if (/NineDays/i.test(fileName))
+    return { title: "Green Button Sample Data File", span: { first: "2014-01-01T05:00:00Z", last: "2014-01-10T05:00:00Z", tzHours: -5, serviceAddress: "Green Button Sample Data File" } };
+  if (/2011/.test(fileName))
+    return { title: "Coastal Multi-Family 12hr", span: { first: "2011-01-01T08:00:00Z", last: "2012-01-01T08:00:00Z", tzHours: -8, serviceAddress: "Coastal Multi-Family 12hr" } };
+  if (/mid-month/i.test(fileName))
+    return { title: "1234 Oak St, Fresno", span: { ...YEAR_2025, first: "2025-01-16T08:00:00Z", serviceAddress: "1234 Oak St, Fresno" } };
+  return { title: "1234 Oak St, Fresno", span: { ...YEAR_2025, serviceAddress: "1234 Oak St, Fresno" } };
 }
 
 const demoKeys: SandboxDemoKey[] = (
@@ -914,9 +949,10 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
           hint: "Download the Green Button file (XML, not CSV or PDF) from the utility's website: Green Button → Download My Data.",
         });
       }
-      const s = fakeUsage(customerId, `Green Button file ${fileName}`, "1234 Oak St, Fresno");
+      const { title, span } = importedSpan(fileName);
+      const s = fakeUsage(customerId, `Green Button file ${fileName}`, title, span);
       d.usage = [s, ...d.usage.filter((u) => u.id !== s.id)];
-      log(customerId, "usage_imported", `Usage from Green Button file ${fileName}: 1 meter reading series, 12 months`);
+      log(customerId, "usage_imported", `Usage from Green Button file ${fileName}: 1 meter reading series, ${s.months.length} months`);
       return structuredClone({ file_name: fileName, bytes: bytes.length, series: [s] });
     },
     async saveVendorApp(input) {

@@ -1,7 +1,31 @@
 // The frame around the pages: the sandbox badge, secure storage, activity and settings.
 import { describe, expect, it } from "vitest";
-import { go } from "../lib/app.svelte";
+import { app, dismissToast, go, toast } from "../lib/app.svelte";
 import { $, $$, button, click, settle, start, stop, text, type, until } from "./harness";
+
+describe("toasts", () => {
+  it("marks an error with ⚠ and keeps ✕ for dismissing it alone", async () => {
+    await start();
+    toast("Tesla for Ada Garcia: Tesla refused the sign-in", "error");
+    await settle();
+    const t = $("toast")!;
+    expect(t.textContent!.match(/✕/g)).toHaveLength(1);
+    expect(t.querySelector('[aria-label="Dismiss"]')!.textContent).toBe("✕");
+    expect(t.textContent).toContain("⚠");
+  });
+
+  it("leaves room below the page for the toasts while they show", async () => {
+    await start();
+    const room = () => document.documentElement.style.getPropertyValue("--toasts-room");
+    expect(room()).toBe("0px");
+    toast("Backup saved to Downloads");
+    await settle();
+    expect(parseFloat(room())).toBeGreaterThanOrEqual(16);
+    dismissToast(app.toasts[0].id);
+    await settle();
+    expect(room()).toBe("0px");
+  });
+});
 
 describe("environment", () => {
   it("shows the sandbox badge only in the sandbox", async () => {

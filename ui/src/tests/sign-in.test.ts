@@ -1,7 +1,7 @@
 // Connecting by the customer signing in at the vendor: the wait, the outcome, paste, decline.
 import { describe, expect, it } from "vitest";
 import { go } from "../lib/app.svelte";
-import { $, $$, click, openCustomer, settle, start, until, text, type } from "./harness";
+import { $, $$, click, key, openCustomer, settle, start, until, text, type } from "./harness";
 
 
 describe("sign-in providers", () => {
@@ -135,6 +135,24 @@ describe("vendor apps", () => {
   });
 });
 
+describe("one step style", () => {
+  it("numbers a sign-in's steps as the key panels do: the current one marked, the done ones too", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    const steps = (panel: string) =>
+      [...$(panel)!.querySelectorAll(".steps > li")].map((li) => `${li.querySelector(":scope > .num")?.textContent}:${li.className.match(/current|done/)?.[0] ?? ""}`);
+    click("connect-solis");
+    await settle();
+    const keyPanel = steps("connect-panel");
+    expect(keyPanel).toEqual(["1:done", "2:current", "3:", "4:"]);
+    key("Escape");
+    await settle();
+    click("connect-tesla");
+    await settle();
+    expect(steps("sign-in-panel")).toEqual(keyPanel);
+  });
+});
+
 describe("the way back", () => {
   it("is chosen per provider in Settings, with the relay page for the deep link", async () => {
     const fake = await start();
@@ -143,6 +161,9 @@ describe("the way back", () => {
     const select = $("return-mode-sma") as HTMLSelectElement;
     expect(select.value).toBe("loopback");
     expect([...select.options].map((o) => o.value)).toEqual(["loopback", "deep_link"]);
+    // Labels short enough for the select; the meaning whole below it, for the mode chosen.
+    expect([...select.options].every((o) => o.text.length <= 24)).toBe(true);
+    expect($("return-mode-hint-sma")!.textContent).toContain("returns to Onramp on this laptop");
     select.value = "deep_link";
     select.dispatchEvent(new Event("change", { bubbles: true }));
     await settle();
@@ -153,5 +174,6 @@ describe("the way back", () => {
     await settle(10);
     expect(fake.calls).toContain("setSignInReturn:sma:deep_link");
     expect(($("return-mode-sma") as HTMLSelectElement).value).toBe("deep_link");
+    expect($("return-mode-hint-sma")!.textContent).toContain("onramp:// link");
   });
 });

@@ -1,6 +1,7 @@
 // Utility data: importing a Green Button file (Download My Data), the summary and chart, the
 // utility providers' sign-in choices (utility, scope, device vendor).
 import { describe, expect, it } from "vitest";
+import { go } from "../lib/app.svelte";
 import { $, $$, click, openCustomer, settle, start, until, text } from "./harness";
 
 
@@ -10,12 +11,88 @@ function pick(file: File) {
   input.dispatchEvent(new Event("change", { bubbles: true }));
 }
 
+const GB = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry/></feed>';
+const YEAR_2011 = "Coastal_Multi_Family_12hr_Jan_1_2011_to_Jan_1_2012_RetailCustomer_3.xml";
+const NINE_DAYS = "TestGBDataHourlyNineDaysBinnedDaily.xml";
+const kwh = (el: HTMLElement | null) => Number(el!.textContent!.replace(/[^0-9.]/g, ""));
+
+describe("usage labels say what they show", () => {
+  it("names the months an old file covers, never the last 12 months, with the year on the axis", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    pick(new File([GB], YEAR_2011, { type: "text/xml" }));
+    await settle(20);
+    expect($("usage-period")!.textContent).toBe("Jan 2011 – Dec 2011");
+    expect(text()).not.toMatch(/last 12 months/i);
+    const axis = $$("usage-axis").map((t) => t.textContent);
+    expect(axis[0]).toBe("Jan 2011");
+    expect(axis).toContain("Feb");
+    expect(axis.some((a) => /\b\d{2}$/.test(a!) && !/\d{4}$/.test(a!))).toBe(false);
+    // Twelve whole months: the average is the total over twelve.
+    const total = kwh($("usage-total"));
+    expect(kwh($("usage-average"))).toBeCloseTo(total / 12, -1);
+    expect($("usage-covered")).toBeNull();
+  });
+
+  it("averages a nine-day file over its nine days, not over a month", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    pick(new File([GB], NINE_DAYS, { type: "text/xml" }));
+    await settle(20);
+    expect($("usage-period")!.textContent).toBe("Jan 2014");
+    expect($("usage-covered")!.textContent).toBe("Per day · 9 days covered");
+    expect(text()).not.toContain("Per month");
+    // 9 of January's 31 days of the fake's 254 kWh January: 73.742 kWh, 8.19 kWh a day.
+    expect($("usage-total")!.textContent).toBe("73.7 kWh");
+    expect($("usage-average")!.textContent).toBe("8.2 kWh");
+  });
+
+  it("counts a partial month out of the monthly average", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    pick(new File([GB], "usage.xml", { type: "text/xml" }));
+    await settle(20);
+    // The fake's 2025 year, whole months only: 7,200 kWh over 12.
+    expect($("usage-average")!.textContent).toBe("600 kWh");
+    // From January 16th: January is partial and left out, February to December average
+    // (7,200 − 254) / 11 = 631 kWh; over twelve "months" it would say 590.
+    pick(new File([GB], "usage-mid-month.xml", { type: "text/xml" }));
+    await settle(20);
+    const card = $$("usage-series").find((c) => c.textContent!.includes("usage-mid-month.xml"))!;
+    expect(card.querySelector('[data-testid="usage-period"]')!.textContent).toBe("Jan 2025 – Dec 2025");
+    expect(card.querySelector('[data-testid="usage-average"]')!.textContent).toBe("631 kWh");
+  });
+
+  it("shows the file's service address beside the customer's when they differ", async () => {
+    const fake = await start();
+    const c = await fake.addCustomer({ name: "Ben Okafor", address: "88 Vine Ave, Tucson", email: null, phone: null, job_number: null });
+    go({ name: "customer", id: c.id });
+    await settle();
+    pick(new File([GB], "usage.xml", { type: "text/xml" }));
+    await settle(20);
+    const place = $("usage-address")!.textContent!;
+    expect(place).toContain("Service address in the data: 1234 Oak St, Fresno");
+    expect(place).toContain("the customer's: 88 Vine Ave, Tucson");
+  });
+
+  it("says nothing of the service address when it is the customer's", async () => {
+    const fake = await start();
+    const c = await fake.addCustomer({ name: "Ada Garcia", address: "1234 Oak St., Fresno", email: null, phone: null, job_number: null });
+    go({ name: "customer", id: c.id });
+    await settle();
+    pick(new File([GB], "usage.xml", { type: "text/xml" }));
+    await settle(20);
+    expect($$("usage-series")).toHaveLength(1);
+    expect($("usage-address")).toBeNull();
+  });
+});
+
 describe("utility usage", () => {
   it("imports a picked Green Button file and shows its months as a chart", async () => {
     const fake = await start();
     await openCustomer(fake);
     expect($$("usage-series")).toHaveLength(0);
-    pick(new File(['<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry/></feed>'], "usage.xml", { type: "text/xml" }));
+    pick(new File([GB], "usage.xml", { type: "text/xml" }));
     await settle(20);
     expect(fake.calls.some((c) => c.startsWith("importUsageBytes:usage.xml:"))).toBe(true);
     const cards = $$("usage-series");

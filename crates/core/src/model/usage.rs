@@ -8,6 +8,7 @@ use ts_rs::TS;
 pub struct NewSeries {
     pub source_key: String,
     pub title: String,
+    pub service_address: Option<String>,
     pub commodity: String,
     pub flow: String,
     pub unit: String,
@@ -23,8 +24,10 @@ pub struct NewSeries {
 pub struct UsageMonth {
     /// `2025-01`, in the utility's local time.
     pub month: String,
-    /// In the series' unit.
-    pub energy: f64,
+    /// In thousandths of the series' unit: watt-hours for kWh, millitherms for therm. An
+    /// integer, so 199.563 kWh is 199563 exactly, in core, the store and the UI.
+    #[ts(type = "number")]
+    pub energy_milli: i64,
     /// In the series' currency, where the utility gave costs.
     pub cost: Option<f64>,
 }
@@ -41,6 +44,10 @@ pub struct UsageSeries {
     pub source: String,
     /// The meter: its address or name.
     pub title: String,
+    /// Where the utility serves this meter, as a Green Button feed names it (its UsagePoint's
+    /// title); `None` from sources that do not say. The customer page shows it beside the
+    /// customer's address when they differ.
+    pub service_address: Option<String>,
     /// `electricity`, `gas`, `water`, `heat` or `other`.
     pub commodity: String,
     /// `delivered`, `received`, `net` or `unknown`.

@@ -155,7 +155,7 @@ pub async fn monthly(
                 if let Some(kwh) = e.as_f64() {
                     out.push(UsageMonth {
                         month: format!("{year}-{:02}", i + 1),
-                        energy: kwh,
+                        energy_milli: (kwh * 1000.0).round() as i64,
                         cost: None,
                     });
                 }
@@ -202,6 +202,7 @@ impl Vendor for Metry {
                 series.push(NewSeries {
                     source_key: format!("metry:{}", m.site.external_id),
                     title: m.site.name.clone(),
+                    service_address: m.site.address.clone(),
                     commodity: commodity(&m.kind).to_string(),
                     flow: "delivered".into(),
                     unit: "kWh".into(),

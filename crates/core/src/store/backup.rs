@@ -129,6 +129,9 @@ pub struct UsageSeriesRow {
     pub first_at: Option<String>,
     pub last_at: Option<String>,
     pub updated_at: String,
+    /// Absent from backups made before Onramp kept it.
+    #[serde(default)]
+    pub service_address: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -136,7 +139,12 @@ pub struct UsageSeriesRow {
 pub struct UsageMonthRow {
     pub series_id: String,
     pub month: String,
+    /// Kept for backups an older Onramp reads; `energy_milli` is the value.
     pub energy: f64,
+    /// Thousandths of the unit; absent from backups made before Onramp kept it (then it is
+    /// `energy × 1000`, rounded).
+    #[serde(default)]
+    pub energy_milli: Option<i64>,
     pub cost: Option<f64>,
 }
 
@@ -234,13 +242,14 @@ impl Store {
             .await?,
             usage_series: sqlx::query_as(
                 "SELECT id, customer_id, connection_id, source_key, source, title, commodity, flow,
-                    unit, currency, readings, first_at, last_at, updated_at
+                    unit, currency, readings, first_at, last_at, updated_at, service_address
                  FROM usage_series ORDER BY customer_id, source_key",
             )
             .fetch_all(&mut *tx)
             .await?,
             usage_months: sqlx::query_as(
-                "SELECT series_id, month, energy, cost FROM usage_months ORDER BY series_id, month",
+                "SELECT series_id, month, energy, energy_milli, cost
+                 FROM usage_months ORDER BY series_id, month",
             )
             .fetch_all(&mut *tx)
             .await?,
@@ -408,8 +417,9 @@ impl Store {
         for u in &snap.usage_series {
             sqlx::query(
                 "INSERT INTO usage_series (id, customer_id, connection_id, source_key, source, title,
-                    commodity, flow, unit, currency, readings, first_at, last_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    commodity, flow, unit, currency, readings, first_at, last_at, updated_at,
+                    service_address)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&u.id)
             .bind(&u.customer_id)
@@ -425,16 +435,22 @@ impl Store {
             .bind(&u.first_at)
             .bind(&u.last_at)
             .bind(&u.updated_at)
+            .bind(&u.service_address)
             .execute(&mut *tx)
             .await?;
         }
         for m in &snap.usage_months {
             sqlx::query(
-                "INSERT INTO usage_months (series_id, month, energy, cost) VALUES (?, ?, ?, ?)",
+                "INSERT INTO usage_months (series_id, month, energy, energy_milli, cost)
+                 VALUES (?, ?, ?, ?, ?)",
             )
             .bind(&m.series_id)
             .bind(&m.month)
             .bind(m.energy)
+            .bind(
+                m.energy_milli
+                    .unwrap_or_else(|| (m.energy * 1000.0).round() as i64),
+            )
             .bind(m.cost)
             .execute(&mut *tx)
             .await?;

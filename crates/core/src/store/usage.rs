@@ -23,14 +23,15 @@ impl Store {
         for s in series {
             let id: String = sqlx::query_scalar(
                 "INSERT INTO usage_series (id, customer_id, connection_id, source_key, source, title,
-                     commodity, flow, unit, currency, readings, first_at, last_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     commodity, flow, unit, currency, readings, first_at, last_at, updated_at,
+                     service_address)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (customer_id, source_key) DO UPDATE SET
                      connection_id = excluded.connection_id, source = excluded.source,
                      title = excluded.title, commodity = excluded.commodity, flow = excluded.flow,
                      unit = excluded.unit, currency = excluded.currency, readings = excluded.readings,
                      first_at = excluded.first_at, last_at = excluded.last_at,
-                     updated_at = excluded.updated_at
+                     updated_at = excluded.updated_at, service_address = excluded.service_address
                  RETURNING id",
             )
             .bind(new_id())
@@ -47,6 +48,7 @@ impl Store {
             .bind(&s.first_at)
             .bind(&s.last_at)
             .bind(&now)
+            .bind(&s.service_address)
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM usage_months WHERE series_id = ?")
@@ -55,11 +57,14 @@ impl Store {
                 .await?;
             for m in &s.months {
                 sqlx::query(
-                    "INSERT INTO usage_months (series_id, month, energy, cost) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO usage_months (series_id, month, energy_milli, energy, cost)
+                     VALUES (?, ?, ?, ?, ?)",
                 )
                 .bind(&id)
                 .bind(&m.month)
-                .bind(m.energy)
+                .bind(m.energy_milli)
+                // For an older Onramp opening this folder; this one reads energy_milli.
+                .bind(m.energy_milli as f64 / 1000.0)
                 .bind(m.cost)
                 .execute(&mut *tx)
                 .await?;
@@ -93,7 +98,7 @@ impl Store {
                 .or_default()
                 .push(UsageMonth {
                     month: r.get("month"),
-                    energy: r.get("energy"),
+                    energy_milli: r.get("energy_milli"),
                     cost: r.get("cost"),
                 });
         }
@@ -107,6 +112,7 @@ impl Store {
                     connection_id: r.get("connection_id"),
                     source: r.get("source"),
                     title: r.get("title"),
+                    service_address: r.get("service_address"),
                     commodity: r.get("commodity"),
                     flow: r.get("flow"),
                     unit: r.get("unit"),

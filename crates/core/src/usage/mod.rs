@@ -65,6 +65,7 @@ pub fn to_series(feed: &espi::Feed, key_prefix: &str) -> Vec<NewSeries> {
         .map(|s| NewSeries {
             source_key: format!("{key_prefix}:{}", s.meter_reading),
             title: s.title.clone(),
+            service_address: s.service_address.clone(),
             commodity: commodity(s.commodity).to_string(),
             flow: flow(s.flow).to_string(),
             unit: s.unit.clone(),
@@ -77,7 +78,7 @@ pub fn to_series(feed: &espi::Feed, key_prefix: &str) -> Vec<NewSeries> {
                 .iter()
                 .map(|m| UsageMonth {
                     month: m.month.clone(),
-                    energy: m.energy,
+                    energy_milli: m.energy_milli,
                     cost: m.cost,
                 })
                 .collect(),

@@ -44,8 +44,9 @@ pub enum Flow {
 pub struct Month {
     /// `2025-01`, local time.
     pub month: String,
-    /// In the series' unit.
-    pub energy: f64,
+    /// In thousandths of the series' unit (watt-hours for kWh, millitherms for therm), summed
+    /// exactly from the readings and rounded once, half away from zero, at the end.
+    pub energy_milli: i64,
     /// In currency units; `None` when no reading of the month carried a cost.
     pub cost: Option<f64>,
     pub readings: u32,
@@ -59,6 +60,9 @@ pub struct Series {
     /// The MeterReading's `self` href.
     pub meter_reading: String,
     pub title: String,
+    /// The UsagePoint's own title as the feed gives it (utilities put the service address
+    /// there), or `None` when the feed names no usage point.
+    pub service_address: Option<String>,
     pub commodity: Commodity,
     pub flow: Flow,
     pub unit: String,

@@ -136,18 +136,35 @@ fn commodity_of(t: &ReadingType, kind: Option<u32>) -> Commodity {
     }
 }
 
-/// (display unit, divisor from the uom's base unit).
-fn unit_of(uom: Option<u32>) -> (String, f64) {
+/// (display unit, the power of ten from the uom's base unit to it: Wh to kWh is 3).
+fn unit_of(uom: Option<u32>) -> (String, i32) {
     match uom {
-        Some(72) => ("kWh".into(), 1000.0),
-        Some(38) => ("kW".into(), 1000.0),
-        Some(169) => ("therm".into(), 1.0),
-        Some(42) => ("m³".into(), 1.0),
-        Some(119) => ("ft³".into(), 1.0),
-        Some(128) => ("gal".into(), 1.0),
-        Some(n) => (format!("uom {n}"), 1.0),
-        None => ("kWh".into(), 1000.0),
+        Some(72) => ("kWh".into(), 3),
+        Some(38) => ("kW".into(), 3),
+        Some(169) => ("therm".into(), 0),
+        Some(42) => ("m³".into(), 0),
+        Some(119) => ("ft³".into(), 0),
+        Some(128) => ("gal".into(), 0),
+        Some(n) => (format!("uom {n}"), 0),
+        None => ("kWh".into(), 3),
     }
+}
+
+/// `value × 10^exp` as an integer, rounded half away from zero when `exp` is negative;
+/// saturating at `i64`'s bounds (no meter reads that much).
+pub(super) fn scaled(value: i128, exp: i32) -> i64 {
+    let out = if exp >= 0 {
+        value.saturating_mul(10i128.saturating_pow(exp.unsigned_abs()))
+    } else {
+        let d = 10i128.saturating_pow(exp.unsigned_abs());
+        let (q, r) = (value / d, value % d);
+        if r.abs() * 2 >= d {
+            q + value.signum()
+        } else {
+            q
+        }
+    };
+    out.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 impl Parser {
@@ -321,8 +338,10 @@ impl Parser {
                 _ if commodity != Commodity::Other => Flow::Delivered,
                 _ => Flow::Unknown,
             };
-            let (unit, divisor) = unit_of(rt.uom);
-            let scale = 10f64.powi(rt.multiplier) / divisor;
+            let (unit, unit_exp) = unit_of(rt.uom);
+            // Thousandths of the unit: value × 10^multiplier base units, 10^unit_exp per unit.
+            let exp = rt.multiplier + 3 - unit_exp;
+            let service_address = up.and_then(|u| u.title.clone()).filter(|t| !t.is_empty());
             let title = up
                 .and_then(|u| u.title.clone())
                 .filter(|t| !t.is_empty())
@@ -340,7 +359,7 @@ impl Parser {
                 .iter()
                 .map(|(k, s)| Month {
                     month: format!("{:04}-{:02}", k.div_euclid(12), k.rem_euclid(12) + 1),
-                    energy: s.value as f64 * scale,
+                    energy_milli: scaled(s.value, exp),
                     cost: (s.costs > 0).then(|| s.cost as f64 / 100_000.0),
                     readings: s.readings,
                 })
@@ -349,6 +368,7 @@ impl Parser {
                 usage_point: up_id,
                 meter_reading: mr.clone(),
                 title,
+                service_address,
                 commodity,
                 flow,
                 unit,

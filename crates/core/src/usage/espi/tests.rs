@@ -112,20 +112,25 @@ fn check_two_meters(f: &Feed) {
         (Commodity::Electricity, Flow::Delivered, "kWh")
     );
     assert_eq!(e.title, "1 Main St & Co");
+    assert_eq!(e.service_address.as_deref(), Some("1 Main St & Co"));
     assert_eq!(e.currency.as_deref(), Some("USD"));
     assert_eq!(e.readings, 5);
     // January (local): 1200 + 800 + 1000 Wh = 3.0 kWh; cost (12500 + 9000 + 11000) / 100000 = $0.325.
     // February: 2500 + 500 Wh = 3.0 kWh; cost 30000 / 100000 = $0.30 (the last reading has none).
     assert_eq!(e.months.len(), 2);
     assert_eq!(e.months[0].month, "2025-01");
-    assert!((e.months[0].energy - 3.0).abs() < 1e-12);
+    assert_eq!(e.months[0].energy_milli, 3000);
     assert!((e.months[0].cost.unwrap() - 0.325).abs() < 1e-12);
     assert_eq!(e.months[1].month, "2025-02");
-    assert!((e.months[1].energy - 3.0).abs() < 1e-12);
+    assert_eq!(e.months[1].energy_milli, 3000);
     assert!((e.months[1].cost.unwrap() - 0.30).abs() < 1e-12);
     let g = &f.series[1];
     assert_eq!((g.commodity, g.unit.as_str()), (Commodity::Gas, "therm"));
     assert_eq!(g.title, "Gas meter 2");
+    assert_eq!(
+        g.service_address, None,
+        "a usage point without a title names no place"
+    );
     // Millitherms: 62000 × 10^-3 = 62 therm in January (by midpoint), 48.5 in February;
     // costs $99.20 and $77.60.
     assert_eq!(
@@ -135,11 +140,71 @@ fn check_two_meters(f: &Feed) {
             .collect::<Vec<_>>(),
         ["2025-01", "2025-02"]
     );
-    assert!((g.months[0].energy - 62.0).abs() < 1e-9 && (g.months[1].energy - 48.5).abs() < 1e-9);
+    assert_eq!(
+        (g.months[0].energy_milli, g.months[1].energy_milli),
+        (62_000, 48_500)
+    );
     assert!(
         (g.months[0].cost.unwrap() - 99.2).abs() < 1e-9
             && (g.months[1].cost.unwrap() - 77.6).abs() < 1e-9
     );
+}
+
+/// One electricity meter whose readings are `values` × 10^`multiplier` Wh, an hour apart in
+/// January 2025 (UTC).
+fn one_meter(multiplier: i32, values: &[i64]) -> String {
+    let rt = entry("/espi/1_1/resource/ReadingType/1", &[], "", &format!("<espi:ReadingType><espi:commodity>1</espi:commodity><espi:flowDirection>1</espi:flowDirection><espi:powerOfTenMultiplier>{multiplier}</espi:powerOfTenMultiplier><espi:uom>72</espi:uom></espi:ReadingType>"));
+    let up = entry(&format!("{UP}/1"), &[], "7 Elm Rd", "<espi:UsagePoint/>");
+    let mr = entry(
+        &format!("{UP}/1/MeterReading/1"),
+        &["/espi/1_1/resource/ReadingType/1"],
+        "",
+        "<espi:MeterReading/>",
+    );
+    let jan10 = 1_736_496_000; // 2025-01-10T08:00:00Z
+    let readings: String = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| reading(jan10 + i as i64 * 3600, 3600, *v, None))
+        .collect();
+    let ib = entry(
+        &format!("{UP}/1/MeterReading/1/IntervalBlock/1"),
+        &[],
+        "",
+        &format!("<espi:IntervalBlock>{readings}</espi:IntervalBlock>"),
+    );
+    feed(&[rt, up, mr, ib])
+}
+
+#[test]
+fn energy_is_exact_integer_watt_hours() {
+    // 199.563 kWh as a float sum is 199.56300000000002; as watt-hours it is 199563.
+    let f = parse(one_meter(0, &[99_781, 99_000, 782]).as_bytes()).unwrap();
+    let s = &f.series[0];
+    assert_eq!((s.unit.as_str(), s.months.len()), ("kWh", 1));
+    assert_eq!(s.months[0].energy_milli, 199_563);
+    // The same energy in milliwatt-hours (powerOfTenMultiplier -3) and in kWh steps of 10 Wh
+    // (multiplier 1) comes out the same integer.
+    let f = parse(one_meter(-3, &[99_781_000, 99_782_000]).as_bytes()).unwrap();
+    assert_eq!(f.series[0].months[0].energy_milli, 199_563);
+    let f = parse(one_meter(1, &[10_000, 9_956, 0]).as_bytes()).unwrap();
+    assert_eq!(f.series[0].months[0].energy_milli, 199_560);
+    // Sub-Wh readings are summed raw and rounded once, half away from zero.
+    let f = parse(one_meter(-3, &[499, 499, 499]).as_bytes()).unwrap();
+    assert_eq!(f.series[0].months[0].energy_milli, 1, "1.497 Wh");
+    let f = parse(one_meter(-3, &[250, 250]).as_bytes()).unwrap();
+    assert_eq!(f.series[0].months[0].energy_milli, 1, "0.5 Wh rounds up");
+    assert_eq!(f.series[0].service_address.as_deref(), Some("7 Elm Rd"));
+}
+
+#[test]
+fn scaling_rounds_half_away_from_zero() {
+    use super::sums::scaled;
+    assert_eq!(scaled(199_563, 0), 199_563);
+    assert_eq!(scaled(19_956, 1), 199_560);
+    assert_eq!((scaled(1_500, -3), scaled(1_499, -3)), (2, 1));
+    assert_eq!((scaled(-1_500, -3), scaled(-1_499, -3)), (-2, -1));
+    assert_eq!(scaled(i128::MAX, 3), i64::MAX, "saturates, never wraps");
 }
 
 #[test]
@@ -183,8 +248,8 @@ fn reads_the_published_samples() {
         (n, "kWh", Commodity::Electricity)
     );
     assert_eq!(n, 8760);
-    let total: f64 = s.months.iter().map(|m| m.energy).sum();
-    assert!((total - sum as f64 / 1000.0).abs() < 1e-6, "{total}");
+    let total: i64 = s.months.iter().map(|m| m.energy_milli).sum();
+    assert_eq!(total, sum, "Wh, exactly");
 
     let gas =
         data("ngma_natural_gas_billing_billing_data_Service_1_1_2021-05-26_to_2024-04-25.xml");
@@ -195,8 +260,8 @@ fn reads_the_published_samples() {
         (g.commodity, g.unit.as_str(), g.readings as usize),
         (Commodity::Gas, "therm", n)
     );
-    let total: f64 = g.months.iter().map(|m| m.energy).sum();
-    assert!((total - sum as f64 / 1000.0).abs() < 1e-9);
+    let total: i64 = g.months.iter().map(|m| m.energy_milli).sum();
+    assert_eq!(total, sum, "millitherms, exactly");
     assert!(g.months.iter().all(|m| m.cost.is_some()));
 
     let nine = data("TestGBDataHourlyNineDaysBinnedDaily.xml");
