@@ -31,7 +31,7 @@ struct Parts {
 }
 
 /// Splits "1234 Main St, Fresno, CA 93701" into its comma-separated parts: a part with a number
-/// first is the street, the five-digit (or longer postal) group the code, the part before the
+/// first is the street, the five-digit group the ZIP code, the part before the
 /// state or code the town.
 fn parts(address: &str) -> Parts {
     let norm = |s: &str| {
@@ -46,11 +46,19 @@ fn parts(address: &str) -> Parts {
         .map(norm)
         .filter(|p| !p.is_empty())
         .collect();
+    // A five-digit ZIP (its +4 part aside), else another all-digit postal code.
+    let digits = |w: &&String, n: usize| w.len() == n && w.chars().all(|c| c.is_ascii_digit());
     let postal = words
         .iter()
         .rev()
-        .find(|w| w.len() >= 4 && w.chars().all(|c| c.is_ascii_digit()))
-        .map(|w| w.chars().take(5).collect());
+        .find(|w| digits(w, 5))
+        .or_else(|| {
+            words
+                .iter()
+                .rev()
+                .find(|w| w.len() >= 4 && digits(w, w.len()))
+        })
+        .cloned();
     let street = pieces
         .iter()
         .find(|p| {
@@ -103,6 +111,11 @@ mod tests {
         assert_eq!(same_place(None, Some("Fresno, CA, 93701")), None);
         assert_eq!(same_place(home, None), None);
         assert_eq!(same_place(home, Some("  ")), None);
+        // A house number is not a ZIP.
+        assert_eq!(
+            same_place(Some("12345 Oak Ave, Phoenix"), Some("Phoenix, AZ")),
+            Some(true)
+        );
         // A ZIP+4 is the same ZIP.
         assert_eq!(same_place(home, Some("Fresno, CA 93701-2204")), Some(true));
     }
