@@ -269,7 +269,6 @@ def main():
 
         # SolarEdge: no customer key in V2; with no fleet key saved, the homeowner signs in.
         click(d, "connect-solaredge")
-        click(d, "sign-in-mode-deep_link")
         click(d, "open-sign-in")
         WebDriverWait(d, WAIT).until(lambda x: "SolarEdge connected" in x.find_element(*tid("connect-outcome")).text)
         click(d, "connect-done")
@@ -292,7 +291,9 @@ def main():
         WebDriverWait(d, WAIT).until(lambda x: "installer account saved" in x.find_element(By.TAG_NAME, "body").text)
         shot(d, "settings")
         assert sideways(d) == 0, f"Settings scrolls sideways by {sideways(d)} px at 1280x800"
-        # The way back's select: short labels that fit, the meaning said whole below it.
+        # The way back is under Advanced; its select: short labels that fit, the meaning said
+        # whole below it.
+        d.execute_script("document.querySelectorAll('details.advanced').forEach(x => x.open = true)")
         d.execute_script("document.querySelector('[data-testid^=\"return-mode-hint-\"]').scrollIntoView({block: 'center'})")
         time.sleep(0.3)
         cut = d.execute_script(
@@ -341,7 +342,6 @@ def main():
         WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
             (By.XPATH, '//*[@data-testid="customer-row"][contains(., "Ada Garcia")]/td'))).click()
         click(d, "connect-tesla")
-        click(d, "sign-in-mode-deep_link")
         click(d, "open-sign-in")
         WebDriverWait(d, WAIT).until(lambda x: "Tesla connected" in x.find_element(*tid("connect-outcome")).text)
         shot(d, "tesla-deep-link")

@@ -140,3 +140,30 @@ describe("sites that are not the customer's", () => {
     expect($("choose-sites")).not.toBeNull();
   });
 });
+
+describe("a row's action follows its state", () => {
+  it("offers Re-authorize where the customer must sign in again, and only the next thing stands out", async () => {
+    const fake = await start({ seed: true, troubled: true });
+    const ben = (await fake.listCustomers(null)).find((c) => c.name.startsWith("Ben"))!;
+    go({ name: "customer", id: ben.id });
+    await settle(10);
+    const tesla = $("connect-tesla")!;
+    expect(tesla.textContent!.trim()).toBe("Re-authorize");
+    expect(tesla.dataset.action).toBe("reauthorize");
+    const rowButtons = $$("provider-row-tesla").length ? [...document.querySelectorAll<HTMLButtonElement>('[data-testid^="connect-"]')] : [];
+    expect(rowButtons.filter((b) => b.classList.contains("primary"))).toEqual([tesla]);
+    // The other rows: Connect (not blue), or Add another where connected.
+    expect(rowButtons.filter((b) => b !== tesla).every((b) => ["Connect", "Add another"].includes(b.textContent!.trim()))).toBe(true);
+    click("connect-tesla");
+    await settle(10);
+    expect($("reauthorize-note")).not.toBeNull();
+  });
+
+  it("makes the first Connect the next thing on a new customer's page", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    const primaries = [...document.querySelectorAll<HTMLButtonElement>('[data-testid^="connect-"].primary')];
+    expect(primaries).toHaveLength(1);
+    expect(primaries[0].textContent!.trim()).toBe("Connect");
+  });
+});

@@ -11,7 +11,9 @@ describe("sign-in providers", () => {
     expect($("status-tesla")!.textContent).toContain("Not connected");
     click("connect-tesla");
     await settle();
-    expect(($("sign-in-mode-deep_link") as HTMLInputElement).checked).toBe(true);
+    // No technical question: the way back is Tesla's own.
+    expect($("sign-in-mode-deep_link")).toBeNull();
+    expect($("sign-in-way")!.textContent).toContain("comes back to Onramp by itself");
     click("open-sign-in");
     await settle();
     expect(fake.calls).toContain("beginSignIn:tesla:deep_link");
@@ -26,7 +28,7 @@ describe("sign-in providers", () => {
     await openCustomer(fake);
     click("connect-enphase");
     await settle();
-    expect(($("sign-in-mode-paste") as HTMLInputElement).checked).toBe(true);
+    expect($("sign-in-way")!.textContent).toContain("paste it here");
     click("open-sign-in");
     await settle();
     type("paste-input", "Q1w2E3");
