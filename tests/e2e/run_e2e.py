@@ -277,6 +277,15 @@ def main():
         page = d.find_element(By.TAG_NAME, "body").text
         assert account["api_key"] not in page and solis["key_secret"] not in page, "a secret is on screen"
         shot(d, "customer-connected")
+        # The customer's hand-off sheet: both connections, with how to withdraw each.
+        click(d, "open-hand-off")
+        wait_text(d, "hand-off", "Your connected systems")
+        sheet = d.find_element(*tid("hand-off")).text
+        assert "Solis" in sheet and "SolarEdge" in sheet and "To withdraw it" in sheet, sheet
+        assert solis["key_secret"] not in sheet, "a secret is on the hand-off sheet"
+        shot(d, "hand-off")
+        click(d, "hand-off-back")
+        wait_for(d, "customer-header")
     finally:
         d.quit()
 
