@@ -314,6 +314,14 @@ def main():
             "   .filter(x => x > 0).length; }).reduce((a, b) => a + b, 0)")
         assert cut == 0, f"{cut} select options are wider than their select"
         shot(d, "settings-return-mode")
+        # Settings → Company: your name (events name who acted) and the providers in use.
+        type_into(d, "installer-name", "Sam Ortiz")
+        click(d, "company-provider-sma")
+        click(d, "save-company")
+        wait_text(d, "toast", "Company settings saved")
+        d.execute_script("document.querySelector('[data-testid=\"company-settings\"]').scrollIntoView({block: 'center'})")
+        time.sleep(0.5)
+        shot(d, "settings-company")
         # Enphase's partner plan: the sandbox's partner application and Enlighten user, signed
         # in once; the password is sent to Enphase and is gone from the form and the screen.
         click(d, "account-sandbox-enphase")
@@ -363,7 +371,14 @@ def main():
         click(d, "switch-to-sign-in")
         click(d, "open-sign-in")
         WebDriverWait(d, WAIT).until(lambda x: os.path.exists(code_file) and open(code_file).read())
-        type_into(d, "paste-input", open(code_file).read())
+        # A mistyped code: Enphase refuses it, and the sign-in stays open for the right one.
+        code = open(code_file).read()
+        type_into(d, "paste-input", code[:-1] + ("x" if code[-1] != "x" else "y"))
+        click(d, "paste-submit")
+        wait_text(d, "error-box", "did not accept that code")
+        time.sleep(0.5)
+        shot(d, "paste-refused")
+        type_into(d, "paste-input", code)
         click(d, "paste-submit")
         WebDriverWait(d, WAIT).until(lambda x: "Enphase connected" in x.find_element(*tid("connect-outcome")).text)
         click(d, "connect-done")
@@ -372,6 +387,18 @@ def main():
         d.execute_script("document.querySelector('[data-testid=\"customer-header\"]').scrollIntoView()")
         time.sleep(1)  # WebKit under Xvfb paints a moment after the DOM settles
         shot(d, "customer-signed-in")
+        # Activity as the consent record: filtered by kind, naming who acted, exported as shown.
+        nav(d, "Activity")
+        wait_for(d, "event-row")
+        d.execute_script(
+            "const s = document.querySelector('[data-testid=\"activity-kind\"]');"
+            " s.value = 'connected'; s.dispatchEvent(new Event('change', {bubbles: true}))")
+        WebDriverWait(d, WAIT).until(lambda x: x.find_elements(*tid("event-row")) and all(
+            "connected" in r.text.lower() for r in x.find_elements(*tid("event-row"))))
+        assert any("Sam Ortiz" in r.text for r in d.find_elements(*tid("event-row"))), "the installer is not named"
+        click(d, "activity-export-csv")
+        wait_text(d, "toast", "Activity saved")
+        shot(d, "activity")
     finally:
         d.quit()
 
