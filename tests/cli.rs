@@ -925,3 +925,119 @@ async fn imports_customers_from_csv_with_a_preview_all_or_nothing_then_edits_and
         serde_json::from_str(&ok(onramp(dir.path(), &["customer", "list", "--json"], ""))).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn names_a_customer_by_id_job_number_or_unique_name_and_lists_with_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |name: &str, job: &str| {
+        ok(onramp(
+            dir.path(),
+            &["customer", "add", "--name", name, "--job", job],
+            "",
+        ))
+        .trim()
+        .to_string()
+    };
+    let ada = add("Ada Garcia", "J-2041");
+    let ben = add("Ben Okafor", "J-2042");
+    add("Ben Okafor", "J-2043");
+
+    for reference in [
+        ada.as_str(),
+        "J-2041",
+        "j-2041",
+        "ada garcia",
+        " Ada Garcia ",
+    ] {
+        let shown = ok(onramp(dir.path(), &["customer", "show", reference], ""));
+        assert!(
+            shown.starts_with(&format!("Ada Garcia  {ada}")),
+            "{reference}: {shown}"
+        );
+    }
+    // A job number wins over a name; an id over both.
+    let shown = ok(onramp(dir.path(), &["customer", "show", "J-2042"], ""));
+    assert!(shown.contains(&ben), "{shown}");
+
+    // A name two customers share is refused, each one named so the installer can pick.
+    let out = onramp(dir.path(), &["customer", "show", "Ben Okafor"], "");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 customers answer to “Ben Okafor”")
+            && err.contains("(job J-2042)")
+            && err.contains("(job J-2043)")
+            && err.contains("hint: Name the customer by its id or job number."),
+        "{err}"
+    );
+    let out = onramp(dir.path(), &["events", "--customer", "Nobody"], "");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("No customer has the id, job number or name “Nobody”"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --customer takes a job number too.
+    let events = ok(onramp(dir.path(), &["events", "--customer", "J-2041"], ""));
+    assert!(
+        events.contains("Ada Garcia") && !events.contains("Ben Okafor"),
+        "{events}"
+    );
+
+    let out = onramp(dir.path(), &["customer", "list"], "");
+    let list = ok(out.clone());
+    let header = list.lines().next().unwrap();
+    for column in [
+        "ID",
+        "NAME",
+        "ADDRESS",
+        "JOB",
+        "CONNECTED",
+        "SITES",
+        "NEEDS",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("3 customers"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let none = ok(onramp(dir.path(), &["customer", "list", "-q", "zzz"], ""));
+    assert_eq!(none.trim(), "No customer matches “zzz”.");
+}
+
+#[test]
+fn output_to_a_reader_that_left_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        ok(onramp(
+            dir.path(),
+            &["customer", "add", "--name", &format!("Customer {i}")],
+            "",
+        ));
+    }
+    // The reader closes its end before Onramp writes a byte, as `| head -0` would: every
+    // write meets a closed pipe.
+    let mut child = Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--config")
+        .arg(dir.path().join("absent.toml"))
+        .args(["customer", "list"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}

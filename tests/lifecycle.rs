@@ -758,3 +758,76 @@ async fn the_keep_alive_turn_refreshes_what_is_due_and_tells_what_changed() {
     }
     onramp.close().await;
 }
+
+#[tokio::test]
+async fn a_customer_who_withdraws_access_at_the_vendor_is_named_in_plain_words() {
+    use onramp_core::service::{KeepAlive, KeepAliveNews};
+    let w = World::new().await;
+    let (onramp, clock) = open_with_clock(&w, Policy::default()).await;
+    let c = customer(&onramp, "Ada Lovelace").await;
+    let tesla = sign_in(&onramp, &c, ProviderId::Tesla).await;
+    let mut k = KeepAlive::default();
+
+    // The customer removes Onramp in their Tesla account's connected apps (a real page, a real
+    // form), as a homeowner would.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = w.sandbox.oauth_url(OAuthVendor::Tesla);
+    let page = http
+        .get(format!("{base}/account/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let grant = page
+        .split("name=\"grant\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page lists Onramp's grant")
+        .to_string();
+    let r = http
+        .post(format!("{base}/account/apps/withdraw"))
+        .form(&[("grant", grant.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+
+    // The next keep-alive turn's refresh is refused: the news names the customer, in plain
+    // words, with the one thing to do; the vendor's own answer is kept for Details.
+    clock.advance(Duration::from_secs(89 * 86_400));
+    let (news, _) = k.turn(&onramp).await;
+    let refused = match news.as_slice() {
+        [KeepAliveNews::Connections(c)] => c.refused.clone(),
+        other => panic!("one piece of news about the connections: {other:?}"),
+    };
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].customer_name, "Ada Lovelace");
+    assert_eq!(refused[0].connection_id, tesla);
+    let conn = onramp.store().connection(&tesla).await.unwrap();
+    assert!(matches!(
+        conn.state,
+        ConnectionState::Revoked | ConnectionState::NeedsReauth
+    ));
+    let e = conn.last_error.expect("the connection says why");
+    assert_eq!(e.code, Code::ReauthRequired);
+    assert!(
+        !e.message.contains("invalid_grant") && !e.message.contains("login_required"),
+        "no OAuth codes in the installer's words: {}",
+        e.message
+    );
+    assert!(
+        e.hint.as_deref().unwrap_or("").contains("Re-authorize"),
+        "{e:?}"
+    );
+    let details = e.details.expect("the vendor's answer under Details");
+    assert!(
+        details.contains("invalid_grant") || details.contains("login_required"),
+        "{details}"
+    );
+    onramp.close().await;
+}

@@ -52,6 +52,10 @@ def go(opener, url, data=None):
 
 
 def main(url):
+    # The test learns where each vendor's pages are from the sign-ins it saw.
+    if os.environ.get("ONRAMP_E2E_VISITED"):
+        with open(os.environ["ONRAMP_E2E_VISITED"], "a") as f:
+            f.write(url + "\n")
     opener = urllib.request.build_opener(Stop)
     back, page = go(opener, url)
     if back is None:

@@ -9,6 +9,7 @@ Button file, connects UtilityAPI (loopback) and Pelm (its hosted Connect page) a
 target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 import urllib3
 
@@ -207,6 +210,8 @@ def main():
     os.environ["ONRAMP_APP"] = APP
     code_file = os.path.join(scratch, "enphase-code")
     os.environ["ONRAMP_E2E_CODE_FILE"] = code_file
+    visited = os.path.join(scratch, "visited")
+    os.environ["ONRAMP_E2E_VISITED"] = visited
 
     # The demo keys the app's in-process sandbox accepts (deterministic, not secrets).
     status = json.loads(subprocess.run(
@@ -431,6 +436,48 @@ def main():
         d.execute_script("const m = document.querySelector('main'); m.scrollTop = m.scrollHeight")
         time.sleep(0.5)
         shot(d, "toast-room")
+
+        # The customer removes Onramp in their Tesla account's connected apps (the vendor's own
+        # page, a real form). The next refresh is refused: the row's one action is Re-authorize,
+        # the error box says the same in plain words, and Tesla's own answer is under Details.
+        tesla_base = next(urllib.parse.urlsplit(u)._replace(path="", query="", fragment="").geturl()
+                          for u in open(visited).read().split() if "/oauth2/v3/authorize" in u)
+        apps = urllib.request.urlopen(tesla_base + "/account/apps", timeout=20).read().decode()
+        grants = re.findall(r'name="grant" value="(\d+)"', apps)
+        assert grants, apps
+        for g in grants:
+            urllib.request.urlopen(tesla_base + "/account/apps/withdraw",
+                                   data=urllib.parse.urlencode({"grant": g}).encode(), timeout=20)
+        tesla_row = '//tr[@data-testid="provider-row-tesla"]/following-sibling::tr[1]'
+        refresh = WebDriverWait(d, WAIT).until(EC.element_to_be_clickable(
+            (By.XPATH, f'{tesla_row}//button[@data-testid="refresh-connection"]')))
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", refresh)
+        refresh.click()
+        WebDriverWait(d, WAIT).until(
+            lambda x: x.find_element(*tid("connect-tesla")).get_attribute("data-action") == "reauthorize")
+        action = d.find_element(*tid("connect-tesla"))
+        assert action.text.strip() == "Re-authorize", action.text
+        assert "primary" in action.get_attribute("class"), "the next thing to do does not stand out"
+        primaries = [b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid^="connect-"].primary') if b.is_displayed()]
+        assert len(primaries) == 1, [b.text for b in primaries]
+        box = d.find_element(By.XPATH, f'{tesla_row}//*[@data-testid="error-box"]')
+        said = box.find_element(By.CSS_SELECTOR, ".msg").text
+        assert "invalid_grant" not in said and "login_required" not in said, said
+        assert "Re-authorize" in box.find_element(By.CSS_SELECTOR, ".hint").text
+        box.find_element(By.CSS_SELECTOR, "summary").click()
+        raw = box.find_element(By.CSS_SELECTOR, "details code").text
+        assert "invalid_grant" in raw or "login_required" in raw, raw
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+        time.sleep(1)
+        shot(d, "access-withdrawn")
+        # Re-authorize with the customer: the same connection comes back, its sites kept.
+        click(d, "connect-tesla")
+        wait_for(d, "reauthorize-note")
+        click(d, "open-sign-in")
+        WebDriverWait(d, WAIT).until(lambda x: "Tesla re-authorized" in x.find_element(*tid("connect-outcome")).text)
+        click(d, "connect-done")
+        WebDriverWait(d, WAIT).until(lambda x: "Connected" in x.find_element(*tid("status-tesla")).text)
+        assert d.find_element(*tid("connect-tesla")).get_attribute("data-action") == "add"
 
         # Utility data. A file the customer downloaded from the utility (Download My Data),
         # picked with the file chooser; a broken file first: a plain error, nothing stored.

@@ -17,6 +17,9 @@ use onramp_core::{Error, Onramp};
 use onramp_sandbox::{Sandbox, SandboxConfig, SharedSandbox};
 use std::time::Duration;
 
+#[macro_use]
+mod out;
+
 #[derive(Parser)]
 #[command(
     name = "onramp",
@@ -450,6 +453,10 @@ fn main() -> ExitCode {
                 if let Some(hint) = &onramp.hint {
                     eprintln!("hint: {hint}");
                 }
+                // The vendor's (or the system's) own answer, as the UI's Details shows it.
+                if let Some(details) = &onramp.details {
+                    eprintln!("details: {details}");
+                }
             }
             ExitCode::FAILURE
         }
@@ -515,14 +522,14 @@ fn read_passphrase(confirm: bool) -> anyhow::Result<Sensitive<String>> {
 }
 
 fn print_backup(verb: &str, b: &BackupSummary) {
-    println!("{verb} {}", b.path);
-    println!(
+    out!("{verb} {}", b.path);
+    out!(
         "  {} customers, {} connections, {} sites, {} vendor apps and accounts, {} usage series, {} activity entries, {} secrets",
         b.customers, b.connections, b.sites, b.vendor_apps, b.usage_series, b.events, b.secrets
     );
-    println!("  made {} by Onramp {}", b.created_at, b.onramp_version);
+    out!("  made {} by Onramp {}", b.created_at, b.onramp_version);
     if let Some(note) = &b.note {
-        println!("note: {note}");
+        out!("note: {note}");
     }
 }
 
@@ -540,13 +547,13 @@ fn vault_words(v: &VaultStatus) -> String {
 }
 
 fn print_vault(v: &VaultStatus) {
-    println!("secure storage: {}", vault_words(v));
+    out!("secure storage: {}", vault_words(v));
     if !v.available {
         if let Some(m) = &v.message {
-            println!("  {m}");
+            out!("  {m}");
         }
         if let Some(h) = &v.hint {
-            println!("hint: {h}");
+            out!("hint: {h}");
         }
     }
 }
@@ -664,6 +671,9 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
                 if let Some(h) = &e.hint {
                     eprintln!("hint: {h}");
                 }
+                if let Some(d) = &e.details {
+                    eprintln!("details: {d}");
+                }
             }
         }
     }
@@ -671,13 +681,11 @@ async fn connect_by_sign_in(onramp: &Onramp, args: &SignIn<'_>) -> anyhow::Resul
 
 fn print_usage(series: &[UsageSeries]) {
     if series.is_empty() {
-        println!(
-            "No usage yet. Import a Green Button file: onramp usage import FILE --customer ID"
-        );
+        out!("No usage yet. Import a Green Button file: onramp usage import FILE --customer ID");
     }
     for s in series {
         let total: i64 = s.months.iter().map(|m| m.energy_milli).sum();
-        println!(
+        out!(
             "{} — {} {} ({}), {} readings, {} {} in {} months  [{}]",
             s.title,
             s.commodity,
@@ -695,7 +703,7 @@ fn print_usage(series: &[UsageSeries]) {
                 (Some(c), None) => format!("  {c:>10.2}"),
                 _ => String::new(),
             };
-            println!(
+            out!(
                 "    {}  {:>12} {}{cost}",
                 m.month,
                 milli(m.energy_milli),
@@ -713,7 +721,7 @@ fn milli(v: i64) -> String {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -723,7 +731,7 @@ fn opt(v: &Option<String>) -> &str {
 
 fn print_connection(c: &Connection) {
     let spec = onramp_core::providers::spec(c.provider);
-    println!(
+    out!(
         "  {} [{}] {} via {} {} ({})",
         spec.name,
         c.state.as_str(),
@@ -733,20 +741,20 @@ fn print_connection(c: &Connection) {
         c.created_at
     );
     if let Some(scope) = &c.scopes {
-        println!("    scope {scope}");
+        out!("    scope {scope}");
     }
     for (k, v) in c.details.entries() {
-        println!("    {k} {v}");
+        out!("    {k} {v}");
     }
     if let Some(e) = &c.last_error {
-        println!("    error: {}  {}", e.message, opt(&e.hint));
+        out!("    error: {}  {}", e.message, opt(&e.hint));
     }
     for s in &c.sites {
         let kw = s
             .peak_power_kw
             .map(|k| format!("{k} kW"))
             .unwrap_or_default();
-        println!(
+        out!(
             "    {} {:<12} {}  {}  {}",
             spec.site_noun,
             s.external_id,
@@ -783,7 +791,7 @@ async fn serve_persistent(
         );
     }
     if json {
-        println!("{}", sb.directory().describe_json());
+        out!("{}", sb.directory().describe_json());
         std::io::stdout().flush()?;
         tokio::task::spawn_blocking(|| {
             let mut sink = Vec::new();
@@ -791,8 +799,8 @@ async fn serve_persistent(
         })
         .await?;
     } else {
-        println!("{}", sb.directory().describe());
-        println!(
+        out!("{}", sb.directory().describe());
+        out!(
             "Kept in {}; {}.\nPress Ctrl-C to stop.",
             sb.path().display(),
             if sb.served().is_some() {
@@ -840,7 +848,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "openid offline_access energy_device_data",
                 tesla_grants
             ));
-            println!("{v}");
+            out!("{v}");
             std::io::stdout().flush()?;
             // Serve until the caller closes stdin (or stops this process).
             tokio::task::spawn_blocking(|| {
@@ -851,21 +859,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             sb.shutdown().await;
             return Ok(());
         }
-        println!("{}", sb.describe());
-        println!("Point onramp.toml at it:\n\nenvironment = \"production\"\n[solaredge]\nbase_url = \"{}\"\n[solis]\nbase_url = \"{}\"\n", sb.solaredge_url(), sb.solis_url());
-        println!("Press Ctrl-C to stop.");
+        out!("{}", sb.describe());
+        out!("Point onramp.toml at it:\n\nenvironment = \"production\"\n[solaredge]\nbase_url = \"{}\"\n[solis]\nbase_url = \"{}\"\n", sb.solaredge_url(), sb.solis_url());
+        out!("Press Ctrl-C to stop.");
         std::io::stdout().flush()?;
         tokio::signal::ctrl_c().await?;
         sb.shutdown().await;
         return Ok(());
     }
     let (onramp, sandbox) = open(&cli).await?;
-    let result = dispatch(&cli, &onramp).await;
+    let mut cli = cli;
+    let result = match name_customers(&onramp, &mut cli.command).await {
+        Ok(()) => dispatch(&cli, &onramp).await,
+        Err(e) => Err(e),
+    };
     onramp.close().await;
     if let Some(sb) = sandbox {
         sb.shutdown().await;
     }
     result
+}
+
+/// Every customer a command names (`--customer`, `customer show|edit|remove`, `--move-to`)
+/// may be given as an id, a job number or a unique name; each is replaced by the id here, so
+/// the commands themselves see ids only.
+async fn name_customers(onramp: &Onramp, command: &mut Command) -> anyhow::Result<()> {
+    let mut named: Vec<&mut String> = Vec::new();
+    match command {
+        Command::Connect(args) => named.push(&mut args.customer),
+        Command::Events {
+            customer: Some(c), ..
+        } => named.push(c),
+        Command::Usage(UsageCmd::Import { customer, .. } | UsageCmd::Show { customer, .. }) => {
+            named.push(customer)
+        }
+        Command::Customer(CustomerCmd::Show { id, .. } | CustomerCmd::Edit { id, .. }) => {
+            named.push(id)
+        }
+        Command::Customer(CustomerCmd::Remove { id, move_to, .. }) => {
+            named.push(id);
+            named.extend(move_to.as_mut());
+        }
+        _ => {}
+    }
+    for reference in named {
+        *reference = onramp.find_customer(reference).await?.id;
+    }
+    Ok(())
 }
 
 async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
@@ -876,9 +916,9 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&s);
             }
-            println!("Onramp {} ({:?} environment)", s.version, s.environment);
-            println!("data:   {}", s.data_dir);
-            println!("config: {}", s.config_file);
+            out!("Onramp {} ({:?} environment)", s.version, s.environment);
+            out!("data:   {}", s.data_dir);
+            out!("config: {}", s.config_file);
             print_vault(&s.vault);
         }
         Command::Vault(VaultCmd::Status { json }) => {
@@ -893,9 +933,10 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&r);
             }
-            println!(
+            out!(
                 "Data key rotated: {} secrets re-sealed under the new key {}",
-                r.resealed, r.key_id
+                r.resealed,
+                r.key_id
             );
         }
         Command::Backup(BackupCmd::Create { file, json }) => {
@@ -905,7 +946,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 return print_json(&b);
             }
             print_backup("Backup written to", &b);
-            println!(
+            out!(
                 "Keep the passphrase apart from the file: without it the backup cannot be opened."
             );
         }
@@ -948,7 +989,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&c);
             }
-            println!("{}", c.id);
+            out!("{}", c.id);
         }
         Command::Customer(CustomerCmd::List { query, json }) => {
             let list = onramp.list_customers(query.as_deref()).await?;
@@ -956,11 +997,32 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 return print_json(&list);
             }
             if list.is_empty() {
-                println!("No customers yet. Add one: onramp customer add --name \"Ada Garcia\"");
+                match query {
+                    Some(q) => out!("No customer matches “{q}”."),
+                    None => {
+                        out!("No customers yet. Add one: onramp customer add --name \"Ada Garcia\"")
+                    }
+                }
+                return Ok(());
             }
-            for c in list {
-                println!(
-                    "{}  {:<28} {:<36} {:<10} connected {} sites {}",
+            out!(
+                "{:<36}  {:<28} {:<36} {:<10} {:>9} {:>5}  NEEDS",
+                "ID",
+                "NAME",
+                "ADDRESS",
+                "JOB",
+                "CONNECTED",
+                "SITES"
+            );
+            let waiting = list.iter().filter(|c| c.needs_attention > 0).count();
+            for c in &list {
+                let needs = match c.needs_attention {
+                    0 => String::new(),
+                    1 => "1 connection needs action".to_string(),
+                    n => format!("{n} connections need action"),
+                };
+                out!(
+                    "{:<36}  {:<28} {:<36} {:<10} {:>9} {:>5}  {needs}",
                     c.id,
                     c.name,
                     opt(&c.address),
@@ -969,6 +1031,14 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     c.sites
                 );
             }
+            eprintln!(
+                "{}{}",
+                onramp_core::text::plural(list.len() as u64, "customer"),
+                match waiting {
+                    0 => String::new(),
+                    n => format!(", {n} with connections that need action (onramp health)"),
+                }
+            );
         }
         Command::Customer(CustomerCmd::Show { id, json }) => {
             let d = onramp.customer(id).await?;
@@ -976,12 +1046,12 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 return print_json(&d);
             }
             let c = &d.customer;
-            println!("{}  {}", c.name, c.id);
+            out!("{}  {}", c.name, c.id);
             for line in [&c.address, &c.job_number, &c.email, &c.phone]
                 .into_iter()
                 .flatten()
             {
-                println!("  {line}");
+                out!("  {line}");
             }
             for p in &d.providers {
                 let conns: Vec<&Connection> = d
@@ -990,7 +1060,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     .filter(|k| k.provider == p.id)
                     .collect();
                 if conns.is_empty() {
-                    println!("{}: not connected", p.name);
+                    out!("{}: not connected", p.name);
                 }
                 for k in conns {
                     print_connection(k);
@@ -1026,7 +1096,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&c);
             }
-            println!("{}  {}", c.id, c.name);
+            out!("{}  {}", c.id, c.name);
         }
         Command::Customer(CustomerCmd::Remove {
             id,
@@ -1041,7 +1111,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             };
             let name = onramp.customer(id).await?.customer.name;
             onramp.remove_customer(id, how).await?;
-            println!("Removed {name}.");
+            out!("Removed {name}.");
         }
         Command::Customer(CustomerCmd::Import {
             file,
@@ -1081,7 +1151,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&outcome);
             }
-            println!(
+            out!(
                 "Imported {} customer{} from {file_name}{}.",
                 outcome.imported,
                 if outcome.imported == 1 { "" } else { "s" },
@@ -1105,7 +1175,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 return print_json(&out);
             }
             for d in all {
-                println!("{}  {}", d.customer.name, d.customer.id);
+                out!("{}  {}", d.customer.name, d.customer.id);
                 for k in &d.connections {
                     print_connection(k);
                 }
@@ -1151,7 +1221,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
         Command::Account(AccountCmd::Set { provider }) => {
             let input = read_key((*provider).into(), true)?;
             let a = onramp.save_installer_account(input).await?;
-            println!(
+            out!(
                 "{} installer account saved ({})",
                 a.provider_name,
                 opt(&a.credential_hint)
@@ -1210,7 +1280,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 )
                 .await?;
             let kind = if *public { ", public: PKCE only" } else { "" };
-            println!("{} app saved (client id {client_id}{kind})", spec.name);
+            out!("{} app saved (client id {client_id}{kind})", spec.name);
         }
         Command::Account(AccountCmd::List) => {
             for a in onramp.installer_accounts().await? {
@@ -1220,22 +1290,22 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     (true, true, None) => "signed in",
                     (true, false, None) => "configured",
                 };
-                println!(
+                out!(
                     "{:<10} {:<14} {}",
                     a.provider_name,
                     state,
                     opt(&a.credential_hint)
                 );
                 if let Some(e) = &a.needs_sign_in {
-                    println!("           {}", e.message);
+                    out!("           {}", e.message);
                     if let Some(h) = &e.hint {
-                        println!(
+                        out!(
                             "           {h} (onramp account set {})",
                             a.provider.as_str()
                         );
                     }
                 } else if let Some(lapses) = a.refresh_expires_at.as_deref().filter(|_| a.renews) {
-                    println!("           renewed by Onramp while it runs; lapses {lapses} if it does not");
+                    out!("           renewed by Onramp while it runs; lapses {lapses} if it does not");
                 }
             }
         }
@@ -1259,14 +1329,14 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     .as_deref()
                     .map(|n| format!("  (connected to {n})"))
                     .unwrap_or_default();
-                println!(
+                out!(
                     "{:<20} {:<32} {}{owner}",
                     s.external_id,
                     s.name,
                     opt(&s.address)
                 );
             }
-            println!("{} of {} matching", found.sites.len(), found.total);
+            out!("{} of {} matching", found.sites.len(), found.total);
         }
         Command::Events {
             customer,
@@ -1278,7 +1348,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             } else {
                 ExportFormat::Json
             };
-            print!(
+            out_part!(
                 "{}",
                 onramp.export_activity(customer.as_deref(), format).await?
             );
@@ -1301,12 +1371,12 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     .and_then(|c| names.get(c))
                     .map_or("—", String::as_str);
                 let by = e.installer.as_deref().unwrap_or(&e.actor);
-                println!("{}  {customer:<24} {by:<12} {}", e.at, e.summary);
+                out!("{}  {customer:<24} {by:<12} {}", e.at, e.summary);
             }
         }
         Command::Disconnect { connection } => {
             onramp.remove_connection(connection).await?;
-            println!("removed {connection}");
+            out!("removed {connection}");
         }
         Command::Usage(UsageCmd::Import {
             file,
@@ -1318,7 +1388,7 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&done);
             }
-            println!(
+            out!(
                 "Imported {} ({} bytes): {} meter reading series",
                 done.file_name,
                 done.bytes,
@@ -1347,14 +1417,14 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                 return print_json(&items);
             }
             if items.is_empty() {
-                println!("Every connection works; no sign-in lapses in the next two weeks.");
+                out!("Every connection works; no sign-in lapses in the next two weeks.");
             }
             for i in &items {
                 let provider = onramp_core::providers::spec(i.provider).name;
-                println!("{} · {provider} · {}", i.customer_name, i.title);
-                println!("  {}", i.action);
+                out!("{} · {provider} · {}", i.customer_name, i.title);
+                out!("  {}", i.action);
                 if i.can_reauthorize {
-                    println!("  onramp reauthorize {}", i.connection_id);
+                    out!("  onramp reauthorize {}", i.connection_id);
                 }
             }
         }
@@ -1396,12 +1466,12 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 print_json(&report)?;
             } else {
-                println!("{}", report.summary());
+                out!("{}", report.summary());
                 for (id, e) in &report.failed {
-                    println!("  {id}: {}", e.message);
+                    out!("  {id}: {}", e.message);
                 }
                 for lost in &report.lost {
-                    println!(
+                    out!(
                         "  {}: {} ({}): {} The customer must sign in again (onramp reauthorize {}).",
                         lost.connection_id,
                         lost.customer_name,
@@ -1414,10 +1484,10 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
                     if report.lost.iter().any(|l| &l.connection_id == id) {
                         continue;
                     }
-                    println!("  {id}: the customer must sign in again (onramp connect …)");
+                    out!("  {id}: the customer must sign in again (onramp connect …)");
                 }
                 if let Some(next) = &report.next_due {
-                    println!("next refresh due: {next}");
+                    out!("next refresh due: {next}");
                 }
             }
             if !report.failed.is_empty() || !report.needs_reauth.is_empty() {
@@ -1446,10 +1516,10 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
 /// A customers CSV as read: one line per row, its errors and its duplicate.
 fn print_import_preview(p: &ImportPreview) {
     for e in &p.file_errors {
-        println!("error: {e}");
+        out!("error: {e}");
     }
     if !p.ignored_columns.is_empty() {
-        println!(
+        out!(
             "note: columns not imported: {}",
             p.ignored_columns.join(", ")
         );
@@ -1467,7 +1537,7 @@ fn print_import_preview(p: &ImportPreview) {
                 None => "ok".into(),
             }
         };
-        println!(
+        out!(
             "line {:>4}  {:<28} {:<36} {:<10} {status}",
             r.line,
             c.name,
@@ -1477,7 +1547,7 @@ fn print_import_preview(p: &ImportPreview) {
     }
     let bad = p.rows.iter().filter(|r| !r.errors.is_empty()).count();
     let dup = p.rows.iter().filter(|r| r.duplicate.is_some()).count();
-    println!(
+    out!(
         "{} row{}, {bad} in error, {dup} duplicate{}",
         p.rows.len(),
         if p.rows.len() == 1 { "" } else { "s" },

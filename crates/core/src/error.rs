@@ -153,14 +153,36 @@ impl Error {
         Error::new(Code::NotFound, message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
-        Error::new(Code::Internal, message)
+    /// Something inside Onramp failed (`what`, kept for Details and the logs): the installer
+    /// hears that nothing changed and what to do.
+    pub fn internal(what: impl Into<String>) -> Self {
+        Error::new(
+            Code::Internal,
+            "Something went wrong inside Onramp; nothing was changed.",
+        )
+        .hint("Try again. If it happens again, send the Details to your company's support.")
+        .details(what)
     }
 
+    /// The database on this laptop failed (`err`, kept for Details and the logs).
     pub fn storage(err: impl std::fmt::Display) -> Self {
-        Error::new(Code::Storage, format!("The local database failed: {err}")).hint(
-            "Check that the data folder is writable and the disk is not full, then try again.",
+        Error::new(
+            Code::Storage,
+            "Onramp could not read or write its database on this laptop; nothing was changed.",
         )
+        .hint("Check that the disk is not full and the data folder is writable, then try again.")
+        .details(err.to_string())
+    }
+
+    /// Something stored that Onramp cannot read back (`what`, in the installer's words: "the
+    /// details saved for connection c-12"), the reader's complaint kept for Details.
+    pub fn unreadable(what: impl std::fmt::Display, cause: impl std::fmt::Display) -> Self {
+        Error::new(
+            Code::Storage,
+            format!("Onramp cannot read {what} in its database; nothing was changed."),
+        )
+        .hint("Restore the latest backup (Settings → Data), or send the Details to your company's support.")
+        .details(cause.to_string())
     }
 
     pub fn rate_limited(vendor: &str, retry_after: Option<u64>) -> Self {
@@ -244,5 +266,28 @@ mod tests {
         assert_eq!(e.code, Code::RateLimited);
         assert!(e.message.contains("in 4 s"), "{}", e.message);
         assert_eq!(e.retry_after, Some(4));
+    }
+
+    #[test]
+    fn inside_failures_speak_plainly_and_keep_the_cause_for_details() {
+        for e in [
+            Error::internal("keyring task failed: JoinError::Panic"),
+            Error::storage("error returned from database: (code: 5) database is locked"),
+        ] {
+            let info = e.info();
+            assert!(
+                !info.message.contains("JoinError") && !info.message.contains("code: 5"),
+                "{}",
+                info.message
+            );
+            assert!(
+                info.message.contains("nothing was changed"),
+                "{}",
+                info.message
+            );
+            assert!(info.hint.is_some());
+            let details = info.details.unwrap();
+            assert!(details.contains("JoinError") || details.contains("database is locked"));
+        }
     }
 }

@@ -18,6 +18,7 @@ mod secret_service;
 pub mod sensitive;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod usage;
 pub mod vault;
 

@@ -138,13 +138,20 @@ fn search(name: &str) -> HashMap<&str, &str> {
 }
 
 fn unavailable(err: &SsError) -> Error {
-    let detail = match err {
-        SsError::Locked | SsError::Prompt => format!("the keyring refused access ({err})"),
-        _ => format!("the keyring could not be reached ({err})"),
+    let (what, todo) = match err {
+        SsError::Locked | SsError::Prompt => (
+            "the keyring is locked",
+            "Unlock your keyring (GNOME Keyring or KWallet; it opens when you sign in to the laptop), then try again.",
+        ),
+        _ => (
+            "the keyring could not be reached",
+            "Onramp keeps keys and tokens in the system keyring (GNOME Keyring or KWallet) and none answers: sign in to the desktop session, or have gnome-keyring installed and started, then try again.",
+        ),
     };
     Error::new(
         Code::KeychainUnavailable,
-        format!("Secure storage is unavailable: {detail}. Nothing was saved."),
+        format!("Secure storage is unavailable: {what}. Nothing was saved."),
     )
-    .hint("Onramp keeps keys and tokens in the Secret Service. Unlock your keyring (GNOME Keyring or KWallet), or install and start gnome-keyring, then try again.")
+    .hint(todo)
+    .details(err.to_string())
 }

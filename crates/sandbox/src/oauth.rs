@@ -30,6 +30,7 @@ use crate::fleet::{self, FleetSite};
 use crate::ledger::Ledger;
 
 mod saved;
+mod withdraw;
 
 /// A vendor that enrolls through the authorization-code grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -1837,7 +1838,9 @@ pub(crate) fn router(s: Arc<Server>) -> Router {
         ));
     let mut r = Router::new()
         .route(auth_path, get(authorize))
-        .route(token_path, post(token));
+        .route(token_path, post(token))
+        .route(withdraw::PAGE, get(withdraw::page))
+        .route(withdraw::WITHDRAW, post(withdraw::withdraw));
     if let Some(path) = s.vendor.revoke_path() {
         r = r.route(path, post(revoke));
     }

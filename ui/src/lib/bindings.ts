@@ -188,7 +188,11 @@ export type FieldSpec = {
 /**
  * `api_key`, `key_id` or `key_secret`.
  */
-name: string, label: string, secret: boolean, placeholder: string, };
+name: string, label: string, secret: boolean, placeholder: string, 
+/**
+ * What a well-formed value looks like, so the form can say so before anything is sent.
+ */
+shape: KeyShape, };
 export type HandOff = { customer: Customer, 
 /**
  * The day of the visit (YYYY-MM-DD, the installer's clock).
@@ -293,6 +297,7 @@ renews: boolean, access_expires_at: string | null, refresh_expires_at: string | 
  * the earlier way, as a pasted token).
  */
 needs_sign_in: ErrorInfo | null, };
+export type KeyChars = "printable" | "digits" | "token";
 export type KeyInput = { provider: ProviderId, 
 /**
  * SolarEdge: the API key.
@@ -308,6 +313,7 @@ key_id: string | null, key_secret: string | null,
  * in, and never kept.
  */
 client_id?: string | null, client_secret?: string | null, username?: string | null, password?: string | null, };
+export type KeyShape = { chars: KeyChars, min_len: number, max_len: number, };
 export type LostGrant = { connection_id: string, customer_id: string, customer_name: string, provider: ProviderId, 
 /**
  * What happened and when, for the installer.

@@ -994,6 +994,7 @@ function seed(
     code: "VendorRejected",
     message: "Solis rejected this key: the KeySecret no longer matches.",
     hint: "The customer may have regenerated it. Ask for the new KeySecret, then connect again.",
+    details: "HTTP 403: wrong sign",
   };
   const garcia = add("Ada Garcia", "1234 Oak St, Fresno, CA 93701", "ada.garcia@example.com", "(559) 555-0147", "J-2041");
   addConnection(garcia, "solaredge", "installer_account", "…0001", [fleet.solaredge[0]]);

@@ -159,6 +159,27 @@ describe("a row's action follows its state", () => {
     expect($("reauthorize-note")).not.toBeNull();
   });
 
+  it("offers Details, not Retry, where trying again cannot help, and unfolds the vendor's answer", async () => {
+    const fake = await start({ seed: true });
+    const carla = (await fake.listCustomers(null)).find((c) => c.name.startsWith("Carla"))!;
+    go({ name: "customer", id: carla.id });
+    await settle(10);
+    const solis = $("connect-solis")!;
+    // A refused key: the vendor answered, so Retry would only be refused again.
+    expect(solis.textContent!.trim()).toBe("Details");
+    expect(solis.dataset.action).toBe("details");
+    expect(solis.classList.contains("primary")).toBe(true);
+    const box = $("error-box")!;
+    expect(box.querySelector("details")!.open).toBe(false);
+    click("connect-solis");
+    await settle(5);
+    expect(box.querySelector("details")!.open).toBe(true);
+    expect(document.activeElement).toBe(box);
+    // The box says what to do, in the same terms: a new KeySecret, then connect.
+    expect(box.textContent).toContain("new KeySecret");
+    expect(fake.calls.some((x) => x.startsWith("checkConnection"))).toBe(false);
+  });
+
   it("makes the first Connect the next thing on a new customer's page", async () => {
     const fake = await start();
     await openCustomer(fake);

@@ -11,6 +11,35 @@ function fillSolis(secret = "0123456789abcdef0123456789abcdef") {
 }
 
 describe("connect with the customer's key", () => {
+  it("says a key of the wrong shape at the field, in the words the backend refuses it with", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    click("connect-solis");
+    await settle();
+    click("mode-customer-key");
+    await settle();
+    type("field-key_id", "130038638167");
+    await settle();
+    // Nothing said while typing; said once the installer leaves the field.
+    expect($("field-key_id-problem")).toBeNull();
+    $("field-key_id")!.dispatchEvent(new Event("blur"));
+    await settle();
+    expect($("field-key_id-problem")!.textContent).toBe(
+      "That Solis KeyId is too short: it has 12 characters; a KeyId has 19 characters.",
+    );
+    expect($("field-key_id")!.getAttribute("aria-invalid")).toBe("true");
+    type("field-key_id", "13003863816764883x4");
+    await settle();
+    expect($("field-key_id-problem")!.textContent).toBe("A Solis KeyId is made of digits only.");
+    type("field-key_id", "1300386381676488344");
+    await settle();
+    expect($("field-key_id-problem")).toBeNull();
+    // A secret one character too long is said at once, without leaving the field.
+    type("field-key_secret", "0123456789abcdef0123456789abcdef0");
+    await settle();
+    expect($("field-key_secret-problem")!.textContent).toContain("too long: it has 33 characters; a KeySecret has 32 characters");
+  });
+
   it("submits the key form and shows the sites found", async () => {
     const fake = await start();
     await openCustomer(fake);

@@ -47,6 +47,7 @@ describe("customers", () => {
     type("customer-search", "tucson");
     await settle();
     expect($$("customer-row").map((r) => r.textContent)).toEqual([expect.stringContaining("Ben Okafor")]);
+    expect(text()).toContain("1 customer matches “tucson”");
     type("customer-search", "J-2039");
     await settle();
     expect($$("customer-row").map((r) => r.textContent)).toEqual([expect.stringContaining("Carla Nguyen")]);
@@ -57,6 +58,9 @@ describe("customers", () => {
     type("customer-search", "");
     await settle();
     expect($$("customer-row")).toHaveLength(3);
+    type("customer-search", "a");
+    await settle();
+    expect(text()).toMatch(/\d customers match “a”/);
   });
 
   it("opens a customer's page from the list", async () => {

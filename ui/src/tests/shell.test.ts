@@ -178,7 +178,7 @@ describe("settings", () => {
     go({ name: "settings" });
     await settle();
     const field = $("account-solaredge")!.querySelector<HTMLInputElement>('[data-testid="account-field-solaredge-api_key"]')!;
-    field.value = "WRONGKEY";
+    field.value = "WRONGKEY7Q2X9V4B8N1M6C3Z5L0K2J4H";
     field.dispatchEvent(new Event("input", { bubbles: true }));
     await settle();
     click("account-save-solaredge");

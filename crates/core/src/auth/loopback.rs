@@ -34,8 +34,9 @@ impl Loopback {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .await
             .map_err(|e| {
-                Error::new(Code::NotConfigured, format!("Cannot listen on 127.0.0.1:{port} for the sign-in: {e}"))
-                    .hint("Another program uses that port. Close it, or set another loopback_port in onramp.toml.")
+                Error::new(Code::NotConfigured, format!("Onramp cannot wait for the browser on this laptop's port {port}: another program uses it."))
+                    .hint("Close the other program and start again, or ask whoever set up Onramp to choose another port.")
+                    .details(e.to_string())
             })?;
         let port = listener
             .local_addr()
@@ -73,8 +74,8 @@ impl Loopback {
             Err(_) => Err(Error::new(
                 Code::Validation,
                 format!(
-                    "No answer from the browser within {} minutes.",
-                    timeout.as_secs().div_ceil(60)
+                    "No answer from the browser within {}.",
+                    crate::text::plural(timeout.as_secs().div_ceil(60), "minute")
                 ),
             )
             .hint(

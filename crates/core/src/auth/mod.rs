@@ -200,18 +200,26 @@ impl<'a> Authorizations<'a> {
                     crate::providers::spec(row.provider).name
                 ),
             )
-            .hint(description.clone().unwrap_or_else(|| {
-                "Ask the customer whether they want to connect, then start again.".into()
-            }))),
+            .hint("Ask the customer whether they want to connect, then start again.")
+            .details(match description {
+                Some(d) => format!("{error} ({d})"),
+                None => error.clone(),
+            })),
             Outcome::Denied { error, description } => Err(Error::new(
                 Code::VendorError,
                 format!(
-                    "{} refused the sign-in: {error}{}",
-                    crate::providers::spec(row.provider).name,
-                    description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+                    "{} refused the sign-in before the customer could approve it.",
+                    crate::providers::spec(row.provider).name
                 ),
             )
-            .hint("Check the vendor app's settings (client id, redirect URI, scopes), then start again.")),
+            .hint(format!(
+                "Nothing for the customer to do: whoever manages your company's {} app checks its redirect URI and scopes at the vendor, then you start again.",
+                crate::providers::spec(row.provider).name
+            ))
+            .details(format!(
+                "{error}{}",
+                description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+            ))),
             Outcome::Code { code: None, .. }
                 if !crate::providers::vendor(row.provider).answers_without_code() =>
             {

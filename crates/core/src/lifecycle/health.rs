@@ -17,7 +17,7 @@ fn in_words(d: time::Duration) -> String {
     let h = d.whole_hours();
     match h {
         h if h < 1 => "within the hour".into(),
-        h if h < 48 => format!("in {h} hours"),
+        h if h < 48 => format!("in {}", crate::text::plural(h as u64, "hour")),
         _ => format!("in {} days", d.whole_days()),
     }
 }

@@ -61,6 +61,21 @@ impl NewCustomer {
         } else if name.chars().count() > 200 {
             out.push("The name is too long (200 characters at most).".to_string());
         }
+        // A tab, a line break or an escape in a name travels into exports, the hand-off sheet
+        // and the vendor's records; none belongs in one.
+        for (label, value) in [
+            ("name", Some(&self.name)),
+            ("address", self.address.as_ref()),
+            ("email", self.email.as_ref()),
+            ("phone", self.phone.as_ref()),
+            ("job number", self.job_number.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.trim().chars().any(char::is_control)) {
+                out.push(format!(
+                    "The {label} has a line break, tab or other control character; type it on one line."
+                ));
+            }
+        }
         for (label, value, max) in [
             ("address", &self.address, 500),
             ("email", &self.email, 254),
@@ -195,4 +210,41 @@ pub struct ImportOutcome {
     pub imported: u32,
     /// Rows left out because they duplicate an existing customer or an earlier row.
     pub skipped_duplicates: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewCustomer;
+
+    fn named(name: &str) -> NewCustomer {
+        NewCustomer {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_field() {
+        assert!(named("Ada Garcia").problems().is_empty());
+        for bad in [
+            "Ada\nGarcia",
+            "Ada\tGarcia",
+            "Ada\u{1b}[31mGarcia",
+            "Ada\u{7f}",
+        ] {
+            let p = named(bad).problems();
+            assert_eq!(p.len(), 1, "{bad:?}: {p:?}");
+            assert!(p[0].starts_with("The name has a line break"), "{p:?}");
+        }
+        let c = NewCustomer {
+            address: Some("12 Elm St\r\nFresno".into()),
+            ..named("Ada")
+        };
+        assert_eq!(
+            c.problems(),
+            vec!["The address has a line break, tab or other control character; type it on one line."]
+        );
+        // Surrounding whitespace (a trailing newline from a paste) is trimmed, not refused.
+        assert!(named("Ada Garcia\n").problems().is_empty());
+    }
 }

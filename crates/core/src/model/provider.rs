@@ -63,6 +63,77 @@ pub struct FieldSpec {
     pub label: String,
     pub secret: bool,
     pub placeholder: String,
+    /// What a well-formed value looks like, so the form can say so before anything is sent.
+    pub shape: KeyShape,
+}
+
+/// The characters a vendor's key is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyChars {
+    /// Anything printable without spaces (a password, a client id of unknown make).
+    Printable,
+    /// 0-9 only (a Solis KeyId).
+    Digits,
+    /// Letters, digits, `-`, `_` and `.` (API keys and secrets).
+    Token,
+}
+
+/// The shape of a key as its vendor issues it: checked before the key is sent, so a key cut
+/// short by a copy is caught at the laptop rather than refused by the vendor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct KeyShape {
+    pub chars: KeyChars,
+    pub min_len: u32,
+    pub max_len: u32,
+}
+
+impl KeyShape {
+    /// Any printable value up to 512 characters.
+    pub const ANY: KeyShape = KeyShape {
+        chars: KeyChars::Printable,
+        min_len: 1,
+        max_len: 512,
+    };
+
+    /// What is wrong with `value` as a `label` of `provider`, in the installer's words
+    /// (`None`: it has the shape). `value` is already trimmed; it is never repeated back.
+    pub fn problem(&self, value: &str, provider: &str, label: &str) -> Option<String> {
+        let n = value.chars().count() as u32;
+        if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Some(format!(
+                "That does not look like a {provider} {label}: it has spaces or line breaks."
+            ));
+        }
+        let allowed = |c: char| match self.chars {
+            KeyChars::Printable => true,
+            KeyChars::Digits => c.is_ascii_digit(),
+            KeyChars::Token => c.is_ascii_alphanumeric() || "-_.".contains(c),
+        };
+        if !value.chars().all(allowed) {
+            let made_of = match self.chars {
+                KeyChars::Digits => "digits only",
+                _ => "letters and digits only",
+            };
+            return Some(format!("A {provider} {label} is made of {made_of}."));
+        }
+        if n < self.min_len || n > self.max_len {
+            let characters = |k: u32| crate::text::plural(k.into(), "character");
+            let (which, want) = match (n < self.min_len, self.min_len == self.max_len) {
+                (short, true) => (
+                    if short { "short" } else { "long" },
+                    characters(self.min_len),
+                ),
+                (true, false) => ("short", format!("at least {}", characters(self.min_len))),
+                (false, false) => ("long", format!("at most {}", characters(self.max_len))),
+            };
+            return Some(format!(
+                "That {provider} {label} is too {which}: it has {}; a {label} has {want}.",
+                characters(n)
+            ));
+        }
+        None
+    }
 }
 
 /// What kind of data a provider brings.

@@ -17,7 +17,7 @@ use super::oauth::{api_get, join, str_of, AppCredentials, OAuthHosts, OAuthSpec,
 use super::paging::{Page, Paging, Total};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result, TokenError};
-use crate::model::{KeyInput, ProviderId, RedirectMode};
+use crate::model::{KeyInput, KeyShape, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
 pub static OAUTH: OAuthSpec = OAuthSpec {
@@ -58,30 +58,35 @@ pub static SPEC: ProviderSpec = ProviderSpec {
             label: "Partner app client ID",
             secret: false,
             placeholder: "from the partner application in the Enphase developer portal",
+            shape: KeyShape::ANY,
         },
         FieldDef {
             name: "client_secret",
             label: "Partner app client secret",
             secret: true,
             placeholder: "the same application's client secret",
+            shape: KeyShape::ANY,
         },
         FieldDef {
             name: "api_key",
             label: "Partner app API key",
             secret: true,
             placeholder: "the same application's API key",
+            shape: KeyShape::ANY,
         },
         FieldDef {
             name: "username",
             label: "Enlighten user (email)",
             secret: false,
             placeholder: "the installer company's Enlighten login",
+            shape: KeyShape::ANY,
         },
         FieldDef {
             name: "password",
             label: "Enlighten password",
             secret: true,
             placeholder: "sent once to Enphase to sign in, never saved",
+            shape: KeyShape::ANY,
         },
     ]),
     customer_key_help: "",
@@ -227,30 +232,33 @@ impl AccountSignIn for Enphase {
     }
 
     fn refused(&self, e: &Error, step: AccountStep) -> Error {
-        let raw = e.message.clone();
         let first = step == AccountStep::SignIn;
         let nothing = if first { " Nothing was saved." } else { "" };
         match e.token_error {
             Some(t) if t.grant_refused() && first => Error::new(
                 Code::VendorRejected,
-                format!("Enphase did not accept the Enlighten user or password.{nothing} (Enphase said: {raw})"),
+                format!("Enphase did not accept the Enlighten user or password.{nothing}"),
             )
-            .hint("Check the Enlighten email and password (capitals count), then sign in again."),
+            .hint("Check the Enlighten email and password (capitals count), then sign in again.")
+            .caused_by(e.clone()),
             Some(t) if t.grant_refused() => Error::new(
                 Code::ReauthRequired,
-                format!("Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed). (Enphase said: {raw})"),
+                "Enphase no longer accepts the installer account's sign-in (the Enlighten password may have changed).",
             )
-            .hint("Sign in again in Settings → Installer accounts with the partner application and your Enlighten user."),
+            .hint("Sign in again in Settings → Installer accounts with the partner application and your Enlighten user.")
+            .caused_by(e.clone()),
             Some(TokenError::UnauthorizedClient) => Error::new(
                 Code::NotConfigured,
-                format!("This Enphase application may not sign in with an Enlighten user: only a partner-plan application can.{nothing} (Enphase said: {raw})"),
+                format!("This Enphase application may not sign in with an Enlighten user: only a partner-plan application can.{nothing}"),
             )
-            .hint("Enter the client ID and secret of your partner application, not those of the app customers sign in to."),
+            .hint("Enter the client ID and secret of your partner application, not those of the app customers sign in to.")
+            .caused_by(e.clone()),
             Some(TokenError::InvalidClient) => Error::new(
                 Code::NotConfigured,
-                format!("Enphase refused the partner application's client ID or secret.{nothing} (Enphase said: {raw})"),
+                format!("Enphase refused the partner application's client ID or secret.{nothing}"),
             )
-            .hint("Copy the client ID and secret again from the Enphase developer portal (Applications), then sign in again in Settings → Installer accounts."),
+            .hint("Copy the client ID and secret again from the Enphase developer portal (Applications), then sign in again in Settings → Installer accounts.")
+            .caused_by(e.clone()),
             _ => e.clone(),
         }
     }

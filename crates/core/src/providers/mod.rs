@@ -23,8 +23,8 @@ use futures_util::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    ConnectionDetails, FieldSpec, KeyInput, ProviderId, ProviderInfo, RedirectMode, SignInChoice,
-    SignInInfo, SignInOptions,
+    ConnectionDetails, FieldSpec, KeyInput, KeyShape, ProviderId, ProviderInfo, RedirectMode,
+    SignInChoice, SignInInfo, SignInOptions,
 };
 use crate::vault::{AuthCode, Sensitive};
 
@@ -33,6 +33,8 @@ pub struct FieldDef {
     pub label: &'static str,
     pub secret: bool,
     pub placeholder: &'static str,
+    /// The vendor's format for it, checked before it is sent.
+    pub shape: KeyShape,
 }
 
 /// Static facts about a vendor.
@@ -499,6 +501,7 @@ fn field_specs(fields: &[FieldDef]) -> Vec<FieldSpec> {
             label: f.label.to_string(),
             secret: f.secret,
             placeholder: f.placeholder.to_string(),
+            shape: f.shape,
         })
         .collect()
 }
@@ -576,18 +579,20 @@ pub const KEY_SECRET: &str = "key_secret";
 
 pub(crate) fn required(
     value: &Option<String>,
-    label: &str,
+    field: &FieldDef,
     provider: &str,
 ) -> Result<Sensitive<String>> {
     let v = value.as_deref().map(str::trim).unwrap_or_default();
     if v.is_empty() {
-        return Err(Error::validation(format!("Enter the {provider} {label}.")));
-    }
-    if v.len() > 512 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Error::validation(format!(
-            "That does not look like a {provider} {label}: it has spaces or is too long."
-        ))
-        .hint("Copy the key again from the vendor's portal, without spaces or line breaks."));
+            "Enter the {provider} {}.",
+            field.label
+        )));
+    }
+    if let Some(problem) = field.shape.problem(v, provider, field.label) {
+        return Err(Error::validation(problem).hint(
+            "Copy the key again from the vendor's portal, whole and without spaces or line breaks.",
+        ));
     }
     Ok(Sensitive::new(v.to_string()))
 }

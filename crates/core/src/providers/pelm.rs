@@ -76,25 +76,29 @@ fn failure(status: reqwest::StatusCode, body: &[u8], retry: Option<u64>, what: &
     match status.as_u16() {
         401 if what != "accounts" => Error::new(
             Code::NotConfigured,
-            format!("Pelm does not accept Onramp's client id and secret: {detail}."),
+            "Pelm does not accept your company's Pelm client id and secret.",
         )
-        .hint("Check the Pelm client id and secret in Settings → Vendor apps."),
+        .hint("Nothing for the customer to do: copy the client id and secret again from Pelm's dashboard into Settings → Vendor apps, then press Check.")
+        .details(detail.clone()),
         401 | 403 => Error::new(
             Code::VendorRejected,
-            format!("Pelm refused access: {detail}."),
+            "Pelm no longer gives Onramp access to this customer's utility data.",
         )
-        .hint("Ask the customer to connect their utility again through Pelm Connect."),
+        .hint("Ask the customer to connect their utility again through Pelm Connect.")
+        .details(detail.clone()),
         400 if what == "token" => Error::new(
             Code::ReauthRequired,
-            format!("Pelm refused the authorization: {detail}."),
+            "Pelm did not accept the customer's authorization: the Connect session expired or was already used.",
         )
-        .hint("The Connect session expired or was already used. Start again with the customer."),
+        .hint("Open Pelm Connect again with the customer; they pick their utility and sign in once more.")
+        .details(detail.clone()),
         429 => Error::rate_limited("Pelm", retry),
         400..=499 => Error::new(
             Code::VendorError,
-            format!("Pelm refused the request: {detail}."),
+            "Pelm refused Onramp's request.",
         )
-        .hint("Start again; if it persists, check the Pelm app settings."),
+        .hint("Start again; if it happens again, whoever manages your company's Pelm app checks its settings at Pelm.")
+        .details(detail.clone()),
         _ => http::vendor_failed("Pelm", detail),
     }
 }

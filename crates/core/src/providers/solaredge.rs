@@ -19,7 +19,7 @@ use super::oauth::{api_get, join, str_of};
 use super::paging::{Page, Paging, Total};
 use super::{Credential, Discovery, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::{KeyInput, ProviderId, RedirectMode};
+use crate::model::{KeyChars, KeyInput, KeyShape, ProviderId, RedirectMode};
 use crate::vault::Sensitive;
 
 /// Site Access: the homeowner signs in and shares one site (V2 OAuth).
@@ -53,6 +53,13 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         label: "Fleet API key",
         secret: true,
         placeholder: "Monitoring API V2 key",
+        // The portal's keys are 32 letters and digits; V2's format is not published, so only
+        // a key too short to be one (cut off in a copy) is refused here.
+        shape: KeyShape {
+            chars: KeyChars::Token,
+            min_len: 16,
+            max_len: 256,
+        },
     }]),
     id: ProviderId::Solaredge,
     oauth: Some(&OAUTH),
@@ -268,9 +275,12 @@ impl Vendor for SolarEdge {
     }
 
     fn customer_key(&self, input: &KeyInput) -> Result<Credential> {
+        let Some([field]) = SPEC.account_fields else {
+            unreachable!("SolarEdge's installer account is one fleet API key")
+        };
         Ok(Credential::ApiKey(super::required(
             &input.api_key,
-            "API key",
+            field,
             SPEC.name,
         )?))
     }

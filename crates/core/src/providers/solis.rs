@@ -12,8 +12,15 @@ use super::http::{self, Client};
 use super::paging::{Page, Paging, Total};
 use super::{Credential, FieldDef, ProviderSpec, Vendor, VendorFuture, VendorSite};
 use crate::error::{Code, Error, Result};
-use crate::model::{KeyInput, ProviderId};
+use crate::model::{KeyChars, KeyInput, KeyShape, ProviderId};
 use crate::vault::Sensitive;
+
+/// SolisCloud's API Management issues a KeyId of 19 digits and a KeySecret of 32 characters.
+const KEY_ID_SHAPE: KeyShape = KeyShape {
+    chars: KeyChars::Digits,
+    min_len: 19,
+    max_len: 19,
+};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     sign_in_name: None,
@@ -31,12 +38,18 @@ pub static SPEC: ProviderSpec = ProviderSpec {
             label: "KeyId",
             secret: false,
             placeholder: "19 digits",
+            shape: KEY_ID_SHAPE,
         },
         FieldDef {
             name: "key_secret",
             label: "KeySecret",
             secret: true,
             placeholder: "32 characters",
+            shape: KeyShape {
+                chars: KeyChars::Token,
+                min_len: 32,
+                max_len: 32,
+            },
         },
     ],
     customer_key_help: "The customer signs in at soliscloud.com, opens Account → Basic Settings → API Management and copies the KeyId and KeySecret. If API Management is missing, they open a service ticket with Solis to enable API access first.",
@@ -281,17 +294,14 @@ impl Vendor for Solis {
     }
 
     fn customer_key(&self, input: &KeyInput) -> Result<Credential> {
-        let key_id = super::required(&input.key_id, "KeyId", SPEC.name)?;
-        if !key_id.expose().chars().all(|c| c.is_ascii_digit()) {
-            return Err(
-                Error::validation("A Solis KeyId is made of digits only.").hint(
-                    "Copy the KeyId from SolisCloud: Account → Basic Settings → API Management.",
-                ),
-            );
-        }
+        let [key_id, key_secret] = SPEC.fields else {
+            unreachable!("Solis's key is a KeyId and a KeySecret")
+        };
+        let hint = "Copy it from SolisCloud: Account → Basic Settings → API Management.";
         Ok(Credential::Solis {
-            key_id,
-            key_secret: super::required(&input.key_secret, "KeySecret", SPEC.name)?,
+            key_id: super::required(&input.key_id, key_id, SPEC.name).map_err(|e| e.hint(hint))?,
+            key_secret: super::required(&input.key_secret, key_secret, SPEC.name)
+                .map_err(|e| e.hint(hint))?,
         })
     }
 
@@ -322,6 +332,44 @@ impl Vendor for Solis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn typed(key_id: &str, key_secret: &str) -> Result<Credential> {
+        Credential::from_input(&KeyInput {
+            provider: ProviderId::Solis,
+            api_key: None,
+            key_id: Some(key_id.into()),
+            key_secret: Some(key_secret.into()),
+            ..KeyInput::empty(ProviderId::Solis)
+        })
+    }
+
+    /// A key cut short in a copy, or a KeySecret pasted into the KeyId, is caught here,
+    /// before any request is signed or sent.
+    #[test]
+    fn a_key_of_the_wrong_shape_is_refused_before_anything_is_sent() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        assert!(typed("1300386381676488344", secret).is_ok());
+        let e = typed("130038638167648", secret).err().unwrap();
+        assert_eq!(e.code, Code::Validation);
+        assert_eq!(
+            e.message,
+            "That Solis KeyId is too short: it has 15 characters; a KeyId has 19 characters."
+        );
+        assert!(e.hint.as_deref().unwrap().contains("API Management"));
+        let e = typed(secret, secret).err().unwrap();
+        assert_eq!(e.message, "A Solis KeyId is made of digits only.");
+        let e = typed("1300386381676488344", &secret[..31]).err().unwrap();
+        assert_eq!(
+            e.message,
+            "That Solis KeySecret is too short: it has 31 characters; a KeySecret has 32 characters."
+        );
+        let e = typed("1300386381676488344", "0123456789abcdef 0123456789abcdef")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("spaces or line breaks"), "{}", e.message);
+        // The refusal never repeats the key back.
+        assert!(!e.message.contains("0123456789abcdef"));
+    }
 
     /// The worked example of the SolisCloud API document, reproduced exactly.
     #[test]

@@ -110,9 +110,10 @@ pub async fn download_feed(
         401 => {
             return Err(Error::new(
                 Code::ReauthRequired,
-                "UtilityAPI did not accept the access token (401: missing, expired or invalid).",
+                "UtilityAPI no longer accepts Onramp's access to this customer's data.",
             )
-            .hint("Onramp refreshes it and tries again; if that fails, the customer authorizes again."))
+            .hint("Re-authorize with the customer: they approve Onramp again at UtilityAPI; the connection is kept.")
+            .details("HTTP 401"))
         }
         403 => {
             return Err(Error::new(
@@ -164,9 +165,10 @@ pub async fn authorization_status(
         401 | 403 => {
             return Err(Error::new(
                 Code::VendorRejected,
-                format!("UtilityAPI refused the authorization record ({status})."),
+                "UtilityAPI refused your company's UtilityAPI app for this authorization.",
             )
-            .hint("Check the UtilityAPI client id and secret in Settings → Vendor apps."))
+            .hint("Nothing for the customer to do: whoever manages your company's UtilityAPI app checks its client id and secret in Settings → Vendor apps, then presses Check.")
+            .details(format!("HTTP {status}")))
         }
         429 => return Err(Error::rate_limited(vendor, retry)),
         _ => return Err(http::vendor_failed(vendor, status)),
@@ -237,9 +239,10 @@ pub async fn green_button_feed(
         .map_err(|e| {
             Error::new(
                 Code::VendorError,
-                format!("UtilityAPI's usage feed could not be read: {e}."),
+                "UtilityAPI's usage feed could not be read; nothing was stored.",
             )
-            .hint("Try Fetch usage again later; if it persists, contact UtilityAPI support.")
+            .hint("Try Fetch usage again later; if it happens again, contact UtilityAPI support with the Details.")
+            .details(e.to_string())
         })
 }
 

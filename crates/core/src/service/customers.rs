@@ -42,6 +42,59 @@ impl Onramp {
             .collect())
     }
 
+    /// The customer a person means by `reference`: its id, else its job number, else its name
+    /// (job number and name compared without regard to case or surrounding spaces). A name
+    /// that several customers share is refused with each one's id, job number and address.
+    pub async fn find_customer(&self, reference: &str) -> Result<Customer> {
+        let wanted = reference.trim();
+        if wanted.is_empty() {
+            return Err(Error::validation(
+                "Say which customer: an id, a job number or a name.",
+            ));
+        }
+        let all = self.store.all_customers().await?;
+        let same = |v: &str| v.trim().to_lowercase() == wanted.to_lowercase();
+        if let Some(c) = all.iter().find(|c| c.id == wanted) {
+            return Ok(c.clone());
+        }
+        for pick in [
+            &(|c: &Customer| c.job_number.as_deref().is_some_and(same))
+                as &dyn Fn(&Customer) -> bool,
+            &|c: &Customer| same(&c.name),
+        ] {
+            let hits: Vec<&Customer> = all.iter().filter(|c| pick(c)).collect();
+            match hits.as_slice() {
+                [] => continue,
+                [one] => return Ok((*one).clone()),
+                many => {
+                    let list: Vec<String> = many
+                        .iter()
+                        .map(|c| {
+                            let mut line = c.id.clone();
+                            if let Some(job) = &c.job_number {
+                                line.push_str(&format!(" (job {job})"));
+                            }
+                            if let Some(a) = &c.address {
+                                line.push_str(&format!(", {a}"));
+                            }
+                            line
+                        })
+                        .collect();
+                    return Err(Error::validation(format!(
+                        "{} customers answer to “{wanted}”: {}.",
+                        many.len(),
+                        list.join("; ")
+                    ))
+                    .hint("Name the customer by its id or job number."));
+                }
+            }
+        }
+        Err(Error::not_found(format!(
+            "No customer has the id, job number or name “{wanted}”."
+        ))
+        .hint("The customer list shows every id: onramp customer list --query NAME"))
+    }
+
     /// Changes a customer's name, address and contact (checked as a new one is); the event
     /// names what changed. Nothing changed writes nothing.
     pub async fn update_customer(&self, id: &str, input: NewCustomer) -> Result<Customer> {

@@ -276,9 +276,8 @@ impl Onramp {
         let now = self.now();
         let details: ConnectionDetails = match done.details.as_deref() {
             None => ConnectionDetails::default(),
-            Some(d) => serde_json::from_str(d).map_err(|e| {
-                Error::storage(format!("The sign-in's saved details are unreadable ({e})."))
-            })?,
+            Some(d) => serde_json::from_str(d)
+                .map_err(|e| Error::unreadable("the sign-in's saved details", e))?,
         };
         let provider = done.provider;
         let vendor = providers::vendor(provider);

@@ -357,9 +357,7 @@ fn details_of(stored: Option<String>, id: &str) -> Result<ConnectionDetails> {
     match stored {
         None => Ok(ConnectionDetails::default()),
         Some(json) => serde_json::from_str(&json).map_err(|e| {
-            Error::storage(format!(
-                "The details saved for connection {id} are unreadable ({e})."
-            ))
+            Error::unreadable(format_args!("the details saved for connection {id}"), e)
         }),
     }
 }
@@ -460,9 +458,9 @@ fn connection_of(r: &SqliteRow, sites: Vec<Site>) -> Result<Connection> {
         customer_id: r.get("customer_id"),
         provider: provider_of(r.get("provider"))?,
         kind: CredentialKind::parse(r.get("kind"))
-            .ok_or_else(|| Error::storage("unknown connection kind"))?,
+            .ok_or_else(|| Error::unreadable("a connection's kind", "unknown connection kind"))?,
         state: ConnectionState::parse(r.get("state"))
-            .ok_or_else(|| Error::storage("unknown connection state"))?,
+            .ok_or_else(|| Error::unreadable("a connection's state", "unknown connection state"))?,
         credential_hint: r.get("credential_hint"),
         last_error,
         created_at: r.get("created_at"),

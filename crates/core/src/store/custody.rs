@@ -273,7 +273,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         let rows: Vec<(String, i64, Option<String>, Option<String>)> = serde_json::from_str(&taken)
-            .map_err(|e| Error::storage(format!("The leases just taken are unreadable ({e}).")))?;
+            .map_err(|e| Error::unreadable("the leases just taken", e))?;
         let taken = std::time::Instant::now();
         Ok(rows
             .into_iter()

@@ -109,6 +109,10 @@ impl Store {
 }
 
 fn kind_of(s: &str) -> Result<EventKind> {
-    EventKind::parse(s)
-        .ok_or_else(|| Error::storage(format!("unknown event kind {s:?} in the store")))
+    EventKind::parse(s).ok_or_else(|| {
+        Error::unreadable(
+            "an activity entry's kind",
+            format_args!("unknown event kind {s:?}"),
+        )
+    })
 }

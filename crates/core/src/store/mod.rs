@@ -121,8 +121,9 @@ pub fn pending_aad(state_hash: &str) -> Aad<'_> {
 pub use crate::clock::rfc3339;
 
 fn provider_of(s: &str) -> Result<ProviderId> {
-    ProviderId::parse(s)
-        .ok_or_else(|| Error::storage(format!("unknown provider {s:?} in the store")))
+    ProviderId::parse(s).ok_or_else(|| {
+        Error::unreadable("a provider's name", format_args!("unknown provider {s:?}"))
+    })
 }
 
 impl Store {
@@ -407,6 +408,12 @@ mod tests {
             .unwrap();
         let e = s.grant(&new.id).await.unwrap_err();
         assert_eq!(e.code, Code::Storage);
-        assert!(e.message.contains("unreadable"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("cannot read the details saved for connection"),
+            "{}",
+            e.message
+        );
+        assert!(e.details.is_some_and(|d| d.contains("invalid type")));
     }
 }

@@ -217,9 +217,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             serde_json::from_str::<Vec<String>>(&ids)
-                .map_err(|e| {
-                    Error::storage(format!("The refreshes just written are unreadable ({e})."))
-                })?
+                .map_err(|e| Error::unreadable("the refreshes just written", e))?
                 .into_iter()
                 .collect()
         };

@@ -41,7 +41,7 @@ impl Store {
             .await?;
         let Some(v) = v else { return Ok(None) };
         let names: Vec<String> = serde_json::from_str(&v)
-            .map_err(|e| Error::storage(format!("the company's providers are unreadable ({e})")))?;
+            .map_err(|e| Error::unreadable("the company's providers", e))?;
         // A provider this version no longer knows is left out, not an error.
         Ok(Some(
             names.iter().filter_map(|n| ProviderId::parse(n)).collect(),

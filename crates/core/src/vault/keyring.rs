@@ -62,18 +62,16 @@ mod os {
     const SERVICE: &str = "onramp";
 
     fn unavailable(err: &keyring::Error) -> Error {
-        let detail = match err {
-            keyring::Error::NoStorageAccess(e) => format!("the keyring refused access ({e})"),
-            keyring::Error::PlatformFailure(e) => {
-                format!("the keyring could not be reached ({e})")
-            }
-            other => other.to_string(),
+        let what = match err {
+            keyring::Error::NoStorageAccess(_) => "the keychain is locked",
+            _ => "the keychain could not be reached",
         };
         Error::new(
             Code::KeychainUnavailable,
-            format!("Secure storage is unavailable: {detail}. Nothing was saved."),
+            format!("Secure storage is unavailable: {what}. Nothing was saved."),
         )
         .hint("Unlock the system keychain, then try again.")
+        .details(err.to_string())
     }
 
     fn entry(name: &str) -> Result<keyring::Entry> {
