@@ -1,7 +1,10 @@
-//! The desktop shell's attack surface, read from the files Tauri builds it from: the window may
-//! call Onramp's own commands and listen to its events, nothing else; the content security
-//! policy allows no remote code; no shell, file-system or HTTP plugin is linked. A change that
-//! widens any of these fails here and must be argued for.
+//! The desktop shell's attack surface, read from the files Tauri builds it from: every command
+//! is declared to Tauri, gated and granted (the same set in build.rs, the capability and the
+//! invoke handler); the window may listen to Onramp's events and nothing else of Tauri's; no
+//! CSP escape hatch; no shell, file-system or HTTP plugin is linked. A change that widens any
+//! of these fails here and must be argued for. What these files mean at run time is tested by
+//! behaviour in the real window (tests/e2e: a command not granted is refused, the CSP blocks
+//! inline and foreign scripts) and for the relay page in WebKitGTK (tests/relay).
 
 use std::path::PathBuf;
 
@@ -12,8 +15,59 @@ fn shell_file(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The commands the invoke handler in `src/lib.rs` registers, by name.
+fn registered_commands() -> Vec<String> {
+    let lib = shell_file("src/lib.rs");
+    let handler = lib
+        .split("generate_handler![")
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .expect("an invoke handler");
+    let mut registered: Vec<String> = handler
+        .split(',')
+        .map(|c| c.trim().rsplit("::").next().unwrap_or_default().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    registered.sort();
+    registered
+}
+
+/// The commands `build.rs` declares to Tauri (`AppManifest::commands`): each is gated by an
+/// `allow-<command>` permission.
+fn declared_commands() -> Vec<String> {
+    let build = shell_file("build.rs");
+    assert!(
+        build.contains(".app_manifest(tauri_build::AppManifest::new().commands(COMMANDS))"),
+        "build.rs declares the app's commands to Tauri"
+    );
+    let list = build
+        .split("const COMMANDS: &[&str] = &[")
+        .nth(1)
+        .and_then(|s| s.split("];").next())
+        .expect("a COMMANDS list in build.rs");
+    let mut declared: Vec<String> = list
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    declared.sort();
+    declared
+}
+
+/// A command registered but not declared would be callable with no permission at all; one
+/// declared but not granted is refused, one granted but not registered is a stale door. The
+/// three lists are the same set. (The real window's e2e shows Tauri refusing what is not
+/// granted.)
 #[test]
-fn the_window_gets_onramps_commands_and_events_only() {
+fn every_command_is_declared_gated_and_granted() {
+    let registered = registered_commands();
+    assert!(registered.len() > 30, "{registered:?}");
+    assert_eq!(
+        declared_commands(),
+        registered,
+        "build.rs == invoke handler"
+    );
+
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src-tauri/capabilities");
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -23,15 +77,32 @@ fn the_window_gets_onramps_commands_and_events_only() {
     let cap: serde_json::Value =
         serde_json::from_str(&shell_file("capabilities/default.json")).unwrap();
     assert_eq!(cap["windows"], serde_json::json!(["main"]));
-    assert_eq!(
-        cap["permissions"],
-        serde_json::json!(["core:event:default"]),
-        "only listening to Onramp's own events (the drop and background-refresh notices)"
-    );
     assert!(
         cap.get("remote").is_none(),
         "no remote origin may call commands"
     );
+    let permissions: Vec<&str> = cap["permissions"]
+        .as_array()
+        .expect("a permission list")
+        .iter()
+        .map(|p| p.as_str().expect("permissions by name"))
+        .collect();
+    let (core, app): (Vec<&str>, Vec<&str>) = permissions.iter().partition(|p| p.contains(':'));
+    assert_eq!(
+        core,
+        ["core:event:default"],
+        "of Tauri's own, only listening to Onramp's events (the drop and background notices)"
+    );
+    let mut granted: Vec<String> = app
+        .iter()
+        .map(|p| {
+            p.strip_prefix("allow-")
+                .unwrap_or_else(|| panic!("{p}: only allow- permissions"))
+                .replace('-', "_")
+        })
+        .collect();
+    granted.sort();
+    assert_eq!(granted, registered, "capability == invoke handler");
 }
 
 #[test]
@@ -84,18 +155,7 @@ fn no_shell_fs_or_http_plugin_is_linked() {
 /// forgotten door stays open.
 #[test]
 fn the_ui_calls_exactly_the_registered_commands() {
-    let lib = shell_file("src/lib.rs");
-    let handler = lib
-        .split("generate_handler![")
-        .nth(1)
-        .and_then(|s| s.split(']').next())
-        .expect("an invoke handler");
-    let mut registered: Vec<String> = handler
-        .split(',')
-        .map(|c| c.trim().rsplit("::").next().unwrap_or_default().to_string())
-        .filter(|c| !c.is_empty())
-        .collect();
-    registered.sort();
+    let registered = registered_commands();
     let ui = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts"),
     )

@@ -1,13 +1,18 @@
 //! The secrets audit: every flow Onramp has, run against the sandbox with the real keyring and
 //! SQLite and every log line captured at the most verbose level; then every secret the sandbox
 //! issued or accepts (codes, access and refresh tokens, client secrets, API keys, partner and
-//! demo keys) and a wrong key the installer typed are looked for in the database files, the
-//! logs, the events, the exports, everything the UI is sent and every error shown. Zero hits.
-//! The keyring itself must hold them: that is where they belong, and it shows the scan looks
-//! for the real thing.
+//! demo keys, every PKCE verifier presented), every OAuth `state`, a wrong key the installer
+//! typed and the backup's passphrase are looked for, in every form ([`audit`]: raw, base64 and
+//! base64url at each alignment, URL-encoded, hex, split by a JSON escape), in the database
+//! files (db, WAL, journal), the logs, the events, the exports and the hand-off and backup
+//! files written to disk, everything the UI is sent (answers and the keep-alive's events) and
+//! every error shown. Zero hits. (The argv and environment of the browser Onramp starts are
+//! audited in the real window's e2e.) The keyring itself holds none of them either: they are
+//! sealed in the store under the data folder's key.
 //!
 //! Its own test binary: it installs the process's log subscriber.
 
+mod audit;
 mod common;
 
 use std::io::Write;
@@ -18,6 +23,7 @@ use common::*;
 use onramp_core::auth::loopback::Loopback;
 use onramp_core::model::*;
 use onramp_core::service::{ExportFormat, Redirect, Sweep};
+use onramp_core::vault::Sensitive;
 use onramp_core::Error;
 use onramp_sandbox::browser::submit_form;
 use onramp_sandbox::{Faults, OAuthVendor};
@@ -280,6 +286,20 @@ async fn no_secret_leaves_the_keyring() {
         .unwrap();
     assert_eq!(again.id, tesla.id);
     seen.add("reauthorized", &again);
+    // The keep-alive's news, as the window is sent them (`connections-changed` after a sweep
+    // with a refused grant in it, `vault-changed`), built as the keep-alive builds them.
+    sb.set_token_fault(OAuthVendor::Sma, 400, 1);
+    let report = onramp.refresh_sweep(Sweep::All).await.unwrap();
+    assert!(!report.needs_reauth.is_empty(), "{report:?}");
+    seen.add(
+        "event connections-changed",
+        &ConnectionsChanged {
+            summary: report.summary(),
+            lost: report.lost.clone(),
+            refused: report.refused.clone(),
+        },
+    );
+    seen.add("event vault-changed", &onramp.status().vault);
     onramp.remove_connection(&solis_conn.id).await.unwrap();
 
     // What the UI shows.
@@ -306,14 +326,38 @@ async fn no_secret_leaves_the_keyring() {
         exports.push(onramp.export_activity(None, format).await.unwrap());
         exports.push(onramp.export_activity(Some(&carla), format).await.unwrap());
     }
+    // Files written to disk: the Activity export, the hand-off sheet, a backup.
+    let downloads = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for format in [ExportFormat::Csv, ExportFormat::Json] {
+        files.push(
+            onramp
+                .export_activity_to(&ActivityFilter::default(), format, downloads.path())
+                .await
+                .unwrap(),
+        );
+    }
+    let hand_off = onramp.hand_off(&carla).await.unwrap();
+    seen.add("hand_off", &hand_off);
+    let passphrase = "correct horse battery staple 42".to_string();
+    let backup = onramp
+        .create_backup_in(downloads.path(), &Sensitive::new(passphrase.clone()))
+        .await
+        .unwrap();
+    seen.add("create_backup", &backup);
+    files.push(backup.path.clone().into());
     onramp.close().await;
 
     // The scan.
-    let secrets: Vec<String> = sb
-        .issued_secrets()
-        .into_iter()
-        .chain([wrong_key.clone()])
-        .collect();
+    let states = sb.sign_in_states();
+    assert!(states.len() >= 8, "states seen: {}", states.len());
+    let audit = audit::Audit::new(
+        sb.issued_secrets()
+            .into_iter()
+            .chain(states.iter().cloned())
+            .chain([wrong_key.clone(), passphrase.clone()]),
+    );
+    let secrets = audit.secrets().to_vec();
     let count = |p: &str| secrets.iter().filter(|s| s.starts_with(p)).count();
     assert!(count("code_") >= 6, "codes issued: {}", count("code_"));
     assert!(
@@ -322,6 +366,9 @@ async fn no_secret_leaves_the_keyring() {
         count("rt_")
     );
     assert!(count("eyJ") >= 2, "Tesla access tokens: {}", count("eyJ"));
+    let verifiers = sb.pkce_verifiers().len();
+    // Tesla (twice: a re-authorization), Enphase and SMA sign in with PKCE.
+    assert!(verifiers >= 4, "PKCE verifiers presented: {verifiers}");
     for p in ["ct_", "pc_", "pa_", "dt_"] {
         assert!(count(p) >= 1, "no {p} token was issued");
     }
@@ -337,6 +384,11 @@ async fn no_secret_leaves_the_keyring() {
     for (i, e) in exports.iter().enumerate() {
         places.push((format!("export {i}"), e.clone().into_bytes()));
     }
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(!bytes.is_empty(), "{}", f.display());
+        places.push((format!("the file {}", f.display()), bytes));
+    }
     for (what, json) in &seen.0 {
         places.push((format!("the UI's {what}"), json.clone().into_bytes()));
     }
@@ -350,18 +402,17 @@ async fn no_secret_leaves_the_keyring() {
             logs.len()
         );
     }
-    // One exception, by protocol: Pelm's connect token (single use, 30 minutes) is part of the
-    // hosted Connect address the customer's browser opens, so the sign-in's address carries it
-    // to the window that opens the browser. Nowhere else.
-    let by_protocol =
-        |secret: &str, place: &str| secret.starts_with("ct_") && place == "the UI's begin_sign_in";
+    // Exceptions, by protocol: Pelm's connect token (single use, 30 minutes) is part of the
+    // hosted Connect address the customer's browser opens, and a `state` is part of every
+    // authorize address; the sign-in's answer carries that address to the window that opens the
+    // browser. Nowhere else.
+    let by_protocol = |secret: &str, place: &str| {
+        place == "the UI's begin_sign_in"
+            && (secret.starts_with("ct_") || states.iter().any(|s| s == secret))
+    };
     let mut leaks = Vec::new();
-    for secret in &secrets {
-        for (place, bytes) in &places {
-            if contains(bytes, secret) && !by_protocol(secret, place) {
-                leaks.push(format!("{}… in {place}", &secret[..secret.len().min(8)]));
-            }
-        }
+    for (place, bytes) in &places {
+        leaks.extend(audit.leaks(place, bytes, |secret| by_protocol(secret, place)));
     }
     assert!(
         leaks.is_empty(),
@@ -374,8 +425,11 @@ async fn no_secret_leaves_the_keyring() {
         .output()
         .expect("secret-tool runs");
     let keyring = [out.stdout, out.stderr].concat();
-    let held = secrets.iter().filter(|s| contains(&keyring, s)).count();
-    assert_eq!(held, 0, "no token or key is kept in the keyring itself");
+    let held = audit.leaks("the keyring", &keyring, |_| false);
+    assert!(
+        held.is_empty(),
+        "no token or key is kept in the keyring itself: {held:#?}"
+    );
     assert!(
         contains(&keyring, "data-key/"),
         "the keyring holds the data folder's key"

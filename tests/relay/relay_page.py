@@ -3,12 +3,16 @@
 MiniBrowser driven by WebKitWebDriver, under the page's own Content-Security-Policy. The page is
 served over loopback with a vendor's answer in its query, and must hand that answer on to
 `onramp://oauth/callback?...` (WebKit, which has no handler for the scheme, then shows the
-address it was sent to: that is what is read). Needs a display: `xvfb-run -a` (make relay-test).
+address it was sent to: that is what is read). Then the policy itself, by behaviour: the page's
+own script runs, while an inline script and a script from another origin put into the page are
+blocked and reported as violations; the same page served without its policy runs them (so the
+check can fail). Needs a display: `xvfb-run -a` (make relay-test).
 """
 import functools
 import glob
 import http.server
 import os
+import re
 import shutil
 import signal
 import socket
@@ -67,8 +71,91 @@ def mini_browser():
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
+    """The relay folder; `/no-policy.html` is index.html with its CSP taken out (the control)."""
+
+    def do_GET(self):
+        if self.path.split("?")[0] == "/no-policy.html":
+            with open(os.path.join(RELAY, "index.html"), encoding="utf-8") as f:
+                body = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", f.read())
+            assert "Content-Security-Policy" not in body
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        super().do_GET()
+
     def log_message(self, *args):
         pass
+
+
+class Foreign(http.server.BaseHTTPRequestHandler):
+    """Another origin's script: it marks the page if it runs."""
+
+    def do_GET(self):
+        data = b"window.__foreignRan = true;"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+# Puts an inline script and another origin's script into the page, and reports after a moment
+# what ran and which violations the page reported.
+INJECT = """
+const done = arguments[arguments.length - 1];
+const seen = [];
+document.addEventListener('securitypolicyviolation',
+  e => seen.push({directive: e.effectiveDirective || e.violatedDirective, blocked: e.blockedURI}));
+const inline = document.createElement('script');
+inline.textContent = 'window.__inlineRan = true;';
+document.body.appendChild(inline);
+const foreign = document.createElement('script');
+foreign.src = arguments[0];
+document.body.appendChild(foreign);
+setTimeout(() => done({
+  inline: !!window.__inlineRan,
+  foreign: !!window.__foreignRan,
+  own: document.getElementById('title').textContent,
+  violations: seen,
+}), 1500);
+"""
+
+
+def policy_check(browser, page, foreign_url):
+    """What the relay page's policy lets run, with and without it: a list of failures."""
+    failures = []
+    browser.set_script_timeout(10)
+    browser.get(f"{page}?utm_source=mail")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.getElementById('title').textContent")
+        == "Nothing to hand back")
+    got = browser.execute_async_script(INJECT, foreign_url)
+    directives = sorted(v["directive"] for v in got["violations"])
+    ok = (not got["inline"] and not got["foreign"] and got["own"] == "Nothing to hand back"
+          and len(directives) >= 2 and all(d.startswith("script-src") for d in directives)
+          and any(foreign_url.split("/")[2] in v["blocked"] for v in got["violations"]))
+    print(f"{'ok  ' if ok else 'FAIL'} the policy: own script ran, inline and foreign blocked, "
+          f"reported {directives}")
+    if not ok:
+        failures.append(f"the page's policy let through or did not report: {got}")
+    # The control: without the policy the same injection runs, so the check above can fail.
+    browser.get(page.replace("index.html", "no-policy.html") + "?utm_source=mail")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.getElementById('title').textContent")
+        == "Nothing to hand back")
+    got = browser.execute_async_script(INJECT, foreign_url)
+    ok = got["inline"] and got["foreign"] and not got["violations"]
+    print(f"{'ok  ' if ok else 'FAIL'} without the policy the same scripts run (the control)")
+    if not ok:
+        failures.append(f"the control did not run the injected scripts: {got}")
+    return failures
 
 
 def main():
@@ -79,6 +166,9 @@ def main():
         ("127.0.0.1", 0), functools.partial(Quiet, directory=RELAY))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     page = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    foreign_url = f"http://127.0.0.1:{foreign.server_address[1]}/evil.js"
 
     port = free_port()
     driver = subprocess.Popen([driver_bin, f"--port={port}"], start_new_session=True,
@@ -113,6 +203,7 @@ def main():
             print(f"{'ok  ' if ok else 'FAIL'} {what}: {got}")
             if not ok:
                 failures.append(f"{what}: the page went to {got!r}, expected {want or 'nowhere'!r}")
+        failures += policy_check(browser, page, foreign_url)
     finally:
         if browser is not None:
             try:
@@ -122,9 +213,10 @@ def main():
         os.killpg(driver.pid, signal.SIGTERM)
         driver.wait(5)
         server.shutdown()
+        foreign.shutdown()
     if failures:
         sys.exit("relay page: " + "; ".join(failures))
-    print(f"relay page: {len(CASES)} answers handed on in WebKit")
+    print(f"relay page: {len(CASES)} answers handed on in WebKit, its policy holds")
 
 
 if __name__ == "__main__":

@@ -368,6 +368,8 @@ async fn flow_page(
         "<input type=\"hidden\" name=\"vendor\" value=\"{}\">",
         esc(&vendor)
     );
+    s.ledger
+        .record_state(q.get("state").map(String::as_str).unwrap_or_default());
     page(
         StatusCode::OK,
         &consent(

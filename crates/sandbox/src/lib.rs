@@ -706,6 +706,7 @@ impl Sandbox {
     }
 
     /// Every secret this sandbox issued or accepts: the tokens and codes it handed out so far,
+    /// the PKCE verifiers presented to it,
     /// every app's client secret and API key, the partner account, and the demo keys. None of
     /// them may appear anywhere Onramp writes or shows outside the keyring.
     pub fn issued_secrets(&self) -> Vec<String> {
@@ -723,6 +724,18 @@ impl Sandbox {
         all.push(d.solis_account.key_secret.clone());
         all.extend(d.solis_customer_keys.iter().map(|k| k.key_secret.clone()));
         all
+    }
+
+    /// Every PKCE verifier presented at the sandbox's token endpoints (also among
+    /// [`Self::issued_secrets`]).
+    pub fn pkce_verifiers(&self) -> Vec<String> {
+        self.ledger.verifiers()
+    }
+
+    /// Every OAuth `state` the sandbox's authorization pages were sent. A `state` may travel in
+    /// the authorize and callback addresses (that is its job) and nowhere else.
+    pub fn sign_in_states(&self) -> Vec<String> {
+        self.ledger.states()
     }
 
     /// Requests the vendor's token endpoint received, rejected ones included.

@@ -690,6 +690,7 @@ async fn authorize(
         );
     }
     let state = get("state").to_string();
+    s.ledger.record_state(&state);
     let mut target = match url::Url::parse(&redirect_uri) {
         Ok(u) => u,
         Err(_) => return page(StatusCode::BAD_REQUEST, "The redirect_uri is not a URL."),
@@ -1201,6 +1202,9 @@ fn exchange(
             }
             if client == Some(Authenticated::Public) && c.challenge.is_none() {
                 return Err(refuse("invalid_grant", "A public client's code needs PKCE"));
+            }
+            if let Some(v) = p.get("code_verifier") {
+                s.ledger.record_verifier(v);
             }
             if let Some(challenge) = &c.challenge {
                 match p.get("code_verifier") {

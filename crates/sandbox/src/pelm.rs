@@ -154,6 +154,7 @@ async fn connect_page(
 ) -> Response {
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let (ct, redirect, state) = (get("connect_token"), get("redirect_uri"), get("state"));
+    s.ledger.record_state(&state);
     let b = s.books();
     let Some(t) = b
         .connect
