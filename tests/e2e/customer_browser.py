@@ -5,6 +5,7 @@ an onramp:// link is handed to the app binary (single-instance forwards it to th
 a loopback address is visited, and a page that shows a code has the code saved for the test.
 A vendor's own consent page (Pelm Connect, Derapi Join) is completed: its one form is sent with
 `decision=allow` and the first choice of every list, as a customer pressing Connect would."""
+import json
 import os
 import re
 import subprocess
@@ -52,6 +53,10 @@ def go(opener, url, data=None):
 
 
 def main(url):
+    # What Onramp started this browser with, for the audit of its argv and environment.
+    if os.environ.get("ONRAMP_E2E_CHILDREN"):
+        with open(os.environ["ONRAMP_E2E_CHILDREN"], "a") as f:
+            f.write(json.dumps({"argv": sys.argv, "env": dict(os.environ)}) + "\n")
     # The test learns where each vendor's pages are from the sign-ins it saw.
     if os.environ.get("ONRAMP_E2E_VISITED"):
         with open(os.environ["ONRAMP_E2E_VISITED"], "a") as f:

@@ -5,8 +5,10 @@ Adds a customer, connects Solis with a sandbox KeyId/KeySecret (a wrong one firs
 by the homeowner signing in (Site Access: V2 has no customer key), picks a second customer's
 SolarEdge site from the company's fleet key, sees the sites listed, quits, reopens and finds them
 again (the sign-ins made before still refresh and check: the sandbox's vendors stayed up); imports a Green
-Button file, connects UtilityAPI (loopback) and Pelm (its hosted Connect page) and sees the usage. Screenshots go to
-target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
+Button file, connects UtilityAPI (loopback) and Pelm (its hosted Connect page) and sees the usage. At the end,
+hardening by behaviour (window_hardening.py): commands the capability does not grant are refused,
+the CSP blocks and reports injected scripts, and the browsers Onramp started carried no secret.
+Screenshots go to target/e2e/. Run inside scripts/with-keyring.sh (a private, unlocked Secret Service).
 """
 import json
 import re
@@ -31,6 +33,8 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+import window_hardening
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 APP = os.path.join(ROOT, "target", "debug", "onramp-app")
@@ -212,6 +216,9 @@ def main():
     os.environ["ONRAMP_E2E_CODE_FILE"] = code_file
     visited = os.path.join(scratch, "visited")
     os.environ["ONRAMP_E2E_VISITED"] = visited
+    children = os.path.join(scratch, "children")
+    os.environ["ONRAMP_E2E_CHILDREN"] = children
+    window_hardening.self_test()
 
     # The demo keys the app's in-process sandbox accepts (deterministic, not secrets).
     status = json.loads(subprocess.run(
@@ -623,8 +630,20 @@ def main():
         wait_text(d, "customer-row", "1234 Oak St")
         time.sleep(9)  # past the undo window: nothing was sent, Ada stays
         wait_text(d, "customer-row", "1234 Oak St")
+
+        # Hardening by behaviour, in this window: the ACL and the CSP.
+        failures = window_hardening.commands_are_gated(d)
+        failures += window_hardening.csp_holds(d, window_hardening.foreign_script())
     finally:
         d.quit()
+    # The browsers Onramp started: the authorize address and nothing else.
+    secrets = [("Solis's KeySecret", solis["key_secret"]), ("the fleet key", account["api_key"]),
+               ("the backup passphrase", BACKUP_PASSPHRASE)]
+    if os.path.exists(code_file):
+        secrets.append(("Enphase's code", open(code_file).read().strip()))
+    failures += window_hardening.audit_children(children, os.environ["BROWSER"], secrets,
+                                                dict(os.environ, HOME=home))
+    assert not failures, "hardening: " + "; ".join(failures)
     print("e2e: 1 passed, 0 failed")
 
 
