@@ -105,6 +105,9 @@ fn every_command_is_declared_gated_and_granted() {
     assert_eq!(granted, registered, "capability == invoke handler");
 }
 
+/// What the real window does not show by itself: the policy's other directives and no escape
+/// hatch. (Scripts are tested by behaviour in the e2e: inline, another origin's and eval are
+/// blocked and reported.)
 #[test]
 fn the_content_security_policy_allows_no_remote_code() {
     let conf: serde_json::Value = serde_json::from_str(&shell_file("tauri.conf.json")).unwrap();
@@ -119,10 +122,8 @@ fn the_content_security_policy_allows_no_remote_code() {
             .to_string()
     };
     assert_eq!(directive("default-src"), "default-src 'self'");
-    assert_eq!(directive("script-src"), "script-src 'self'");
     assert_eq!(directive("object-src"), "object-src 'none'");
     assert_eq!(directive("frame-ancestors"), "frame-ancestors 'none'");
-    assert!(!csp.contains("unsafe-eval"), "{csp}");
     assert!(
         !csp.contains("https:") && !csp.contains("http://*") && !csp.contains(" *"),
         "no remote origins: {csp}"

@@ -435,3 +435,117 @@ async fn no_secret_leaves_the_keyring() {
         "the keyring holds the data folder's key"
     );
 }
+
+/// The browser Onramp starts: the CLI's opener here, with `$BROWSER` a script that records its
+/// argv and environment and plays the customer (the window's opener is audited the same way in
+/// the real-window e2e). It is given the authorize address and nothing else: no secret the
+/// sandbox issued or was handed, in any form, in its argv or environment; the sign-in's `state`
+/// in the address only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_onramp_starts_is_given_no_secret() {
+    let sb = onramp_sandbox::Sandbox::start(onramp_sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = onramp_core::config::Config {
+        environment: Environment::Production,
+        ..Default::default()
+    };
+    onramp_launch::wire(&sb, &mut config);
+    let config_file = dir.path().join("onramp.toml");
+    std::fs::write(&config_file, toml::to_string(&config).unwrap()).unwrap();
+    let browser =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/customer_browser.py");
+    let children = dir.path().join("children");
+    let mut cli = std::env::current_exe().unwrap();
+    cli.pop();
+    cli.pop();
+    cli.push("onramp");
+    assert!(cli.exists(), "build the CLI first: {}", cli.display());
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(&cli)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config_file)
+            .args(args)
+            .env("BROWSER", &browser)
+            .env("ONRAMP_E2E_CHILDREN", &children)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "onramp {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let app = sb.oauth_client(OAuthVendor::Sma);
+    run(
+        &["app", "set", "sma", "--client-id", &app.client_id],
+        &format!("{}\n", app.client_secret),
+    );
+    let id = run(&["customer", "add", "--name", "Ada"], "")
+        .trim()
+        .to_string();
+    for _ in 0..2 {
+        let out = run(
+            &[
+                "connect",
+                "sma",
+                "--customer",
+                &id,
+                "--timeout",
+                "60",
+                "--json",
+            ],
+            "",
+        );
+        assert!(out.contains("\"active\""), "{out}");
+    }
+
+    let states = sb.sign_in_states();
+    assert_eq!(states.len(), 2, "two sign-ins");
+    assert_eq!(sb.pkce_verifiers().len(), 2, "both with PKCE");
+    let audit = audit::Audit::new(sb.issued_secrets().into_iter().chain(states.clone()));
+    let recorded = std::fs::read_to_string(&children).expect("the browser was started");
+    let mut leaks = Vec::new();
+    let mut started = 0;
+    for line in recorded.lines() {
+        let child: serde_json::Value = serde_json::from_str(line).unwrap();
+        started += 1;
+        let argv: Vec<&str> = child["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(argv.len(), 2, "the browser and one address: {}", argv.len());
+        assert_eq!(argv[0], browser.to_str().unwrap());
+        let address = url::Url::parse(argv[1]).unwrap();
+        for (k, _) in address.query_pairs() {
+            assert!(
+                !["code_verifier", "client_secret", "code"].contains(&k.as_ref()),
+                "the address carries {k}"
+            );
+        }
+        // The address carries its own sign-in's state, by protocol.
+        leaks.extend(audit.leaks("the browser's argv", argv[1].as_bytes(), |s| {
+            states.iter().any(|st| st == s)
+        }));
+        let env = serde_json::to_vec(&child["env"]).unwrap();
+        leaks.extend(audit.leaks("the browser's environment", &env, |_| false));
+    }
+    assert_eq!(started, 2, "one browser per sign-in");
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}
