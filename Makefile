@@ -87,6 +87,7 @@ bench: deps-test ui
 ## Every benchmark at tiny sizes: they keep compiling and running (measures nothing).
 bench-smoke: bins
 	scripts/with-keyring.sh $(CARGO) run -q --locked -p onramp-bench -- all --smoke > /dev/null
+	$(CARGO) run -q --locked -p onramp-bench -- espi --smoke > /dev/null
 	scripts/with-keyring.sh $(CARGO) run -q --locked -p onramp-bench -- startup --app $(APP_BIN) \
 		--floor target/debug/onramp-floor --connections 30 --runs 1 --idle-secs 0 > /dev/null
 

@@ -9,6 +9,8 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 "$bin" all > "$results"
 echo >> "$results"
+"$bin" espi >> "$results"
+echo >> "$results"
 "$bin" startup --app target/release/onramp-app --floor target/release/onramp-floor >> "$results"
 # The kill tests (tests/crash.rs, release build), at least 1,000 kills each way; each prints its
 # figures on a `KILL_FIGURES {json}` line.

@@ -310,23 +310,48 @@ pub async fn fetch_usage(state: State<'_, AppState>, id: String) -> Result<Vec<U
     state.onramp.fetch_usage(&id).await
 }
 
-/// A Green Button file dropped on the window (Tauri hands over its path).
+/// A Green Button file dropped on the window: the UI names the drop and the file's name, the
+/// path is the one the window's drop event gave the shell ([`crate::drops`]).
 #[tauri::command]
-pub async fn import_usage_file(
+pub async fn import_dropped_usage(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     customer_id: String,
-    path: String,
+    drop: u32,
+    name: String,
 ) -> Result<UsageImport> {
+    let path = state.drops.path(drop, &name).ok_or_else(|| {
+        Error::validation(format!(
+            "{name} is no longer among the files dropped on the window."
+        ))
+        .hint("Drop the file on the window again.")
+    })?;
     state
         .onramp
-        .import_usage_file(&customer_id, std::path::Path::new(&path))
+        .import_usage_file_with(&customer_id, &path, progress(app))
         .await
+}
+
+/// The Cancel of a customer's usage import being read; false if none was.
+#[tauri::command]
+pub async fn cancel_usage_import(state: State<'_, AppState>, customer_id: String) -> Result<bool> {
+    Ok(state.onramp.cancel_usage_import(&customer_id))
+}
+
+/// Each report of an import's reading, as a `usage-import-progress` event.
+fn progress(app: tauri::AppHandle) -> onramp_core::service::UsageProgress {
+    use tauri::Emitter;
+    std::sync::Arc::new(move |p: &UsageImportProgress| {
+        let _ = app.emit(onramp_core::model::ui_event::USAGE_IMPORT_PROGRESS, p);
+    })
 }
 
 /// A Green Button file picked in the UI: its bytes as the raw request body, the customer and
 /// the file name in headers (no JSON array of numbers for a multi-megabyte file).
+/// The body is capped ([`onramp_core::service::MAX_USAGE_BYTES`]) before it is read.
 #[tauri::command]
 pub async fn import_usage_bytes(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     request: tauri::ipc::Request<'_>,
 ) -> Result<UsageImport> {
@@ -353,6 +378,6 @@ pub async fn import_usage_bytes(
     };
     state
         .onramp
-        .import_usage_bytes(&customer, &name, bytes.clone())
+        .import_usage_bytes_with(&customer, &name, bytes.clone(), progress(app))
         .await
 }

@@ -3,6 +3,7 @@
 //! `Onramp` method.
 
 mod commands;
+mod drops;
 mod sign_in;
 
 use onramp_core::config::{default_config_file, default_data_dir};
@@ -17,6 +18,8 @@ use tauri::{Emitter, Manager};
 /// the data folder's sandbox kept beside it.
 pub struct AppState {
     pub onramp: Onramp,
+    /// Files dropped on the window, by drop: the only paths a file import takes.
+    pub drops: drops::Drops,
     _sandbox: Option<SharedSandbox>,
 }
 
@@ -33,6 +36,7 @@ async fn open_state() -> onramp_core::Result<AppState> {
     .await?;
     Ok(AppState {
         onramp,
+        drops: Default::default(),
         _sandbox: sandbox,
     })
 }
@@ -74,6 +78,7 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
+        .on_window_event(drops::on_window_event)
         .setup(|app| {
             let state = tauri::async_runtime::block_on(open_state())?;
             app.manage(state);
@@ -119,8 +124,9 @@ pub fn run() {
             commands::create_backup,
             commands::restore_backup,
             commands::fetch_usage,
-            commands::import_usage_file,
+            commands::import_dropped_usage,
             commands::import_usage_bytes,
+            commands::cancel_usage_import,
             sign_in::begin_sign_in,
             sign_in::sign_in_status,
             sign_in::paste_sign_in,

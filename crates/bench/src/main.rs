@@ -15,9 +15,13 @@
 //!   10,000 connections stored, next to the smallest Tauri app built the same way
 //!   ([`startup`]).
 //!
+//! - `espi`: the Green Button reader against hostile files and a 50 MB real-shaped feed, CPU
+//!   time and peak memory of each read in a process of its own ([`espi`]).
+//!
 //! `all` runs them and prints a Markdown report. `--smoke` uses tiny sizes (what `make test`
 //! runs, to keep this compiling and working).
 
+mod espi;
 mod startup;
 
 use std::path::{Path, PathBuf};
@@ -84,6 +88,15 @@ enum Command {
     /// Start-up to UI ready and idle memory of the app, next to a minimal Tauri app; a
     /// Markdown section on standard output.
     Startup(startup::StartupArgs),
+    /// The Green Button reader: hostile files and a large real-shaped feed; a Markdown section.
+    Espi {
+        /// Files a hundredth of the size: checks that it runs.
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// Reads one Green Button file and prints its CPU time and peak memory (run by `espi`).
+    #[command(hide = true)]
+    EspiRead(espi::ReadArgs),
     /// One contender of the sweep, in a process of its own (run by `sweep`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -300,6 +313,13 @@ async fn main() -> anyhow::Result<()> {
             .await??;
             print!("{}", startup_report(&rows));
         }
+        Command::Espi { smoke } => {
+            print!(
+                "{}",
+                tokio::task::spawn_blocking(move || espi::run(smoke)).await??
+            );
+        }
+        Command::EspiRead(args) => espi::read(&args)?,
         Command::Worker(args) => {
             let run = worker(args).await?;
             println!("{}", serde_json::to_string(&run)?);

@@ -68,6 +68,8 @@ pub fn typescript() -> String {
         SiteSearch::decl(&cfg),
         Urgency::decl(&cfg),
         UsageImport::decl(&cfg),
+        UsageImportProgress::decl(&cfg),
+        FilesDropped::decl(&cfg),
         UsageMonth::decl(&cfg),
         UsageSeries::decl(&cfg),
         VaultState::decl(&cfg),

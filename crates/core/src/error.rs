@@ -49,6 +49,8 @@ pub enum Code {
     /// Another Onramp (a second window, a terminal, a hub replica) holds this connection's
     /// refresh: its outcome stands; nothing to do.
     Busy,
+    /// The installer stopped it (a usage import's Cancel): nothing was changed.
+    Cancelled,
     Internal,
 }
 

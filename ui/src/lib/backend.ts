@@ -30,7 +30,9 @@ import type {
   SignInOptions,
   SignInReturn,
   SignInStatus,
+  FilesDropped,
   UsageImport,
+  UsageImportProgress,
   UsageSeries,
   VaultStatus,
   VendorApp,
@@ -105,10 +107,18 @@ export interface Backend {
   refreshConnection(id: string): Promise<Connection>;
   /** Fetches a utility connection's usage again (UtilityAPI, Metry). */
   fetchUsage(connectionId: string): Promise<UsageSeries[]>;
-  /** Imports a Green Button file dropped on the window (by path). */
-  importUsageFile(customerId: string, path: string): Promise<UsageImport>;
-  /** Imports a Green Button file picked in the UI (its bytes). */
+  /** Imports a Green Button file dropped on the window: the drop's number and the file's name
+   * (`onFilesDropped`); the shell holds the path, the UI never names one. */
+  importDroppedUsage(customerId: string, drop: number, name: string): Promise<UsageImport>;
+  /** Imports a Green Button file picked in the window's file chooser (its bytes, at most 128 MB). */
   importUsageBytes(customerId: string, fileName: string, bytes: Uint8Array): Promise<UsageImport>;
+  /** Cancels the customer's usage import being read: it rejects with code `Cancelled` and
+   * stores nothing. Resolves to whether one was running. */
+  cancelUsageImport(customerId: string): Promise<boolean>;
+  /** How far a usage import has read its file. */
+  onUsageImportProgress(cb: (p: UsageImportProgress) => void): Promise<() => void>;
+  /** Files dropped on the window, as the shell keeps them (a number and the files' names). */
+  onFilesDropped(cb: (d: FilesDropped) => void): Promise<() => void>;
   /** The background refresh changed something (tokens renewed, a grant refused or lost);
    * resolves to the way to stop listening. */
   onConnectionsChanged(cb: (news: ConnectionsChanged) => void): Promise<() => void>;
@@ -181,7 +191,8 @@ export const tauriBackend: Backend = {
   checkConnection: (id) => call("check_connection", { id }),
   refreshConnection: (id) => call("refresh_connection", { id }),
   fetchUsage: (id) => call("fetch_usage", { id }),
-  importUsageFile: (customerId, path) => call("import_usage_file", { customerId, path }),
+  importDroppedUsage: (customerId, drop, name) => call("import_dropped_usage", { customerId, drop, name }),
+  cancelUsageImport: (customerId) => call("cancel_usage_import", { customerId }),
   importUsageBytes: async (customerId, fileName, bytes) => {
     try {
       // The file travels as the raw request body; the customer and the name as headers.
@@ -198,6 +209,12 @@ export const tauriBackend: Backend = {
     ),
   onVaultChanged: (cb) =>
     import("@tauri-apps/api/event").then(({ listen }) => listen<VaultStatus>(UI_EVENTS.vaultChanged, (e) => cb(e.payload))),
+  onUsageImportProgress: (cb) =>
+    import("@tauri-apps/api/event").then(({ listen }) =>
+      listen<UsageImportProgress>(UI_EVENTS.usageImportProgress, (e) => cb(e.payload)),
+    ),
+  onFilesDropped: (cb) =>
+    import("@tauri-apps/api/event").then(({ listen }) => listen<FilesDropped>(UI_EVENTS.filesDropped, (e) => cb(e.payload))),
   onFileDrop: (cb) =>
     import("@tauri-apps/api/webview").then(({ getCurrentWebview }) =>
       getCurrentWebview().onDragDropEvent((ev) => {

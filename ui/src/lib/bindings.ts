@@ -32,7 +32,7 @@ secrets: number,
  */
 note: string | null, };
 export type Category = "devices" | "aggregator" | "utility";
-export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Internal";
+export type Code = "Validation" | "NotFound" | "Network" | "RateLimited" | "VendorRejected" | "Declined" | "ReauthRequired" | "TokenLost" | "VendorError" | "KeychainUnavailable" | "NotConfigured" | "Storage" | "Busy" | "Cancelled" | "Internal";
 export type CompanySettings = { 
 /**
  * Your name: every event you cause records it, so the activity export names who acted.
@@ -193,6 +193,11 @@ name: string, label: string, secret: boolean, placeholder: string,
  * What a well-formed value looks like, so the form can say so before anything is sent.
  */
 shape: KeyShape, };
+export type FilesDropped = { drop: number, 
+/**
+ * The files' names (no folders), in the order dropped.
+ */
+names: Array<string>, };
 export type HandOff = { customer: Customer, 
 /**
  * The day of the visit (YYYY-MM-DD, the installer's clock).
@@ -425,6 +430,15 @@ address_matches: boolean | null, };
 export type SiteSearch = { total: number, sites: Array<RemoteSite>, };
 export type Urgency = "now" | "soon" | "waiting" | "later";
 export type UsageImport = { file_name: string, bytes: number, series: Array<UsageSeries>, };
+export type UsageImportProgress = { customer_id: string, file_name: string, 
+/**
+ * Bytes read so far.
+ */
+read: number, 
+/**
+ * The file's size in bytes.
+ */
+total: number, };
 export type UsageMonth = { 
 /**
  * `2025-01`, in the utility's local time.
@@ -508,6 +522,8 @@ export type Who = "customer" | "installer" | "company" | "onramp";
 export const UI_EVENTS = {
   connectionsChanged: "connections-changed",
   vaultChanged: "vault-changed",
+  usageImportProgress: "usage-import-progress",
+  filesDropped: "files-dropped",
 } as const;
 /** Every urgency, most urgent first: the health board's order. */
 export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];

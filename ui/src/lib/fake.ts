@@ -26,6 +26,8 @@ import type {
   RemoteSite,
   SandboxDemoKey,
   Site,
+  FilesDropped,
+  UsageImportProgress,
   UsageSeries,
   VaultStatus,
 } from "./bindings";
@@ -152,6 +154,10 @@ export type FakeBackend = Backend & {
   emitVaultChanged(vault: VaultStatus): void;
   /** Files dragged over or dropped on the window, as the app window reports them. */
   emitFileDrop(drop: FileDrop): void;
+  /** Files dropped on the window as the shell keeps them: `paths` stand for what it holds. */
+  emitFilesDropped(paths: string[]): void;
+  /** Usage imports stop after their first progress report until the returned function runs. */
+  holdImports(): () => void;
 };
 
 /** Name and address as core compares them for duplicates (`model::normalise`). */
@@ -430,6 +436,33 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   const changed = new Set<(news: ConnectionsChanged) => void>();
   const vaultChanged = new Set<(vault: VaultStatus) => void>();
   const drops = new Set<(d: FileDrop) => void>();
+  const filesDropped = new Set<(d: FilesDropped) => void>();
+  const progress = new Set<(p: UsageImportProgress) => void>();
+  // The shell's drops: number → paths.
+  const kept = new Map<number, string[]>();
+  let dropNo = 0;
+  const running = new Set<string>();
+  const cancelled = new Set<string>();
+  let gate: Promise<void> | null = null;
+  /** A usage import reading its file: four reports, a pause on hold, and Cancel. */
+  async function reading(customerId: string, fileName: string, total: number) {
+    if (running.has(customerId)) reject({ code: "Busy", message: "A usage import for this customer is already running.", hint: "Wait for it to finish, or cancel it." });
+    running.add(customerId);
+    try {
+      for (const step of [0.25, 0.5, 0.75, 1]) {
+        const read = Math.round(total * step);
+        progress.forEach((cb) => cb({ customer_id: customerId, file_name: fileName, read, total }));
+        if (gate) await gate;
+        await slow();
+        if (cancelled.delete(customerId)) {
+          reject({ code: "Cancelled", message: `The import of ${fileName} was cancelled. Nothing was saved.`, hint: null });
+        }
+      }
+    } finally {
+      running.delete(customerId);
+      cancelled.delete(customerId);
+    }
+  }
   const b: FakeBackend = {
     calls,
     setVault(available) {
@@ -459,6 +492,33 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async onFileDrop(cb) {
       drops.add(cb);
       return () => drops.delete(cb);
+    },
+    emitFilesDropped(paths) {
+      const drop = ++dropNo;
+      kept.set(drop, paths);
+      filesDropped.forEach((cb) => cb({ drop, names: paths.map((p) => p.split(/[\\/]/).pop() ?? p) }));
+    },
+    async onFilesDropped(cb) {
+      filesDropped.add(cb);
+      return () => filesDropped.delete(cb);
+    },
+    async onUsageImportProgress(cb) {
+      progress.add(cb);
+      return () => progress.delete(cb);
+    },
+    holdImports() {
+      let release = () => {};
+      gate = new Promise<void>((r) => (release = r));
+      return () => {
+        gate = null;
+        release();
+      };
+    },
+    async cancelUsageImport(customerId) {
+      calls.push(`cancelUsageImport:${customerId}`);
+      if (!running.has(customerId)) return false;
+      cancelled.add(customerId);
+      return true;
     },
     async appStatus(): Promise<AppStatus> {
       calls.push("appStatus");
@@ -932,15 +992,16 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       return reject({ code: "NotFound", message: "This connection no longer exists.", hint: null });
     },
-    async importUsageFile(customerId, path) {
-      calls.push(`importUsageFile:${path}`);
-      const name = path.split("/").pop() ?? path;
+    async importDroppedUsage(customerId, drop, name) {
+      calls.push(`importDroppedUsage:${drop}:${name}`);
+      const path = (kept.get(drop) ?? []).find((p) => (p.split(/[\\/]/).pop() ?? p) === name);
+      if (!path) reject({ code: "Validation", message: `${name} is no longer among the files dropped on the window.`, hint: "Drop the file on the window again." });
       return b.importUsageBytes(customerId, name, new TextEncoder().encode("<feed><entry/></feed>"));
     },
     async importUsageBytes(customerId, fileName, bytes) {
       calls.push(`importUsageBytes:${fileName}:${bytes.length}`);
-      await slow();
       const d = detail(customerId);
+      await reading(customerId, fileName, bytes.length);
       const text = new TextDecoder().decode(bytes.slice(0, 4096));
       if (!/<feed|<entry/.test(text)) {
         reject({

@@ -70,3 +70,8 @@ export function otherPlace(service: string | null, customer: string | null): boo
   const norm = (a: string) => a.toLowerCase().replace(/[^a-z0-9]+/g, " ").trim();
   return !customer || norm(service) !== norm(customer);
 }
+
+/** How far an import has read its file, as a whole percentage (0 before the first report). */
+export function percent(p: { read: number; total: number } | null): number {
+  return p && p.total > 0 ? Math.min(100, Math.floor((p.read * 100) / p.total)) : 0;
+}

@@ -105,15 +105,60 @@ describe("utility usage", () => {
     expect(text()).toContain("Imported usage.xml");
   });
 
-  it("imports a Green Button file dropped on the window, by its path", async () => {
+  it("imports a Green Button file dropped on the window by the shell's drop, never by a path", async () => {
     const fake = await start();
     await openCustomer(fake);
     fake.emitFileDrop({ type: "enter", paths: ["/home/installer/Downloads/usage.xml"] });
-    fake.emitFileDrop({ type: "drop", paths: ["/home/installer/Downloads/notes.txt", "/home/installer/Downloads/usage.xml"] });
+    await settle(1);
+    expect($("usage-drop")!.classList.contains("over")).toBe(true);
+    // The webview's own drop event (with paths) imports nothing; the shell's does.
+    fake.emitFileDrop({ type: "drop", paths: ["/home/installer/Downloads/usage.xml"] });
+    await settle(5);
+    expect($("usage-drop")!.classList.contains("over")).toBe(false);
+    expect(fake.calls.some((c) => c.startsWith("importDroppedUsage") || c.startsWith("importUsage"))).toBe(false);
+    fake.emitFilesDropped(["/home/installer/Downloads/notes.txt", "/home/installer/Downloads/usage.xml"]);
     await settle(20);
-    expect(fake.calls).toContain("importUsageFile:/home/installer/Downloads/usage.xml");
+    expect(fake.calls).toContain("importDroppedUsage:1:usage.xml");
+    expect(fake.calls.some((c) => c.includes("/home/installer"))).toBe(false);
     expect($$("usage-series")).toHaveLength(1);
     expect(text()).toContain("Imported usage.xml");
+  });
+
+  it("shows how far an import has read, and Cancel stops it with nothing stored", async () => {
+    const fake = await start();
+    await openCustomer(fake);
+    const release = fake.holdImports();
+    pick(new File([GB.repeat(100)], "big.xml", { type: "text/xml" }));
+    await until("usage-progress");
+    await settle(2);
+    const bar = $("usage-progress") as HTMLProgressElement;
+    expect(bar.max).toBe(GB.length * 100);
+    expect(bar.value).toBe(Math.round(GB.length * 25));
+    expect($("usage-percent")!.textContent).toBe("25%");
+    click("usage-cancel");
+    await settle(2);
+    expect(fake.calls.some((c) => c.startsWith("cancelUsageImport:"))).toBe(true);
+    expect(($("usage-cancel") as HTMLButtonElement).disabled).toBe(true);
+    release();
+    await settle(20);
+    expect($("usage-progress")).toBeNull();
+    expect($("error-box")).toBeNull();
+    expect(text()).toContain("The import of big.xml was cancelled. Nothing was saved.");
+    expect($$("usage-series")).toHaveLength(0);
+    // The next import runs to its end, the bar gone with it.
+    pick(new File([GB], "usage.xml", { type: "text/xml" }));
+    await settle(20);
+    expect($("usage-progress")).toBeNull();
+    expect($$("usage-series")).toHaveLength(1);
+  });
+
+  it("words progress as a whole percentage", async () => {
+    const { percent } = await import("../lib/usage");
+    expect(percent(null)).toBe(0);
+    expect(percent({ read: 0, total: 0 })).toBe(0);
+    expect(percent({ read: 999, total: 1000 })).toBe(99);
+    expect(percent({ read: 1000, total: 1000 })).toBe(100);
+    expect(percent({ read: 5000, total: 1000 })).toBe(100);
   });
 
   it("says plainly why a file is not usage, and stores nothing", async () => {

@@ -52,10 +52,16 @@ pub mod ui_event {
     pub const CONNECTIONS_CHANGED: &str = "connections-changed";
     /// The keyring went away or came back; the payload is a `VaultStatus`.
     pub const VAULT_CHANGED: &str = "vault-changed";
+    /// A usage import read more of its file; the payload is a `UsageImportProgress`.
+    pub const USAGE_IMPORT_PROGRESS: &str = "usage-import-progress";
+    /// Files were dropped on the window; the payload is a `FilesDropped`.
+    pub const FILES_DROPPED: &str = "files-dropped";
     /// Every event, with the name the UI knows it by.
-    pub const ALL: [(&str, &str); 2] = [
+    pub const ALL: [(&str, &str); 4] = [
         ("connectionsChanged", CONNECTIONS_CHANGED),
         ("vaultChanged", VAULT_CHANGED),
+        ("usageImportProgress", USAGE_IMPORT_PROGRESS),
+        ("filesDropped", FILES_DROPPED),
     ];
 }
 

@@ -63,6 +63,29 @@ pub struct UsageSeries {
     pub updated_at: String,
 }
 
+/// How far the Green Button file being imported has been read (the `usage-import-progress`
+/// event): the customer page shows it as a bar with Cancel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct UsageImportProgress {
+    pub customer_id: String,
+    pub file_name: String,
+    /// Bytes read so far.
+    #[ts(type = "number")]
+    pub read: i64,
+    /// The file's size in bytes.
+    #[ts(type = "number")]
+    pub total: i64,
+}
+
+/// Files dropped on the window (the `files-dropped` event). The shell keeps their paths; the
+/// UI names a file by its drop and its name, so the webview never names a path to import.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FilesDropped {
+    pub drop: u32,
+    /// The files' names (no folders), in the order dropped.
+    pub names: Vec<String>,
+}
+
 /// What importing a Green Button file stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct UsageImport {

@@ -52,6 +52,7 @@ pub use paste::PasteOutcome;
 pub use session::SignInSession;
 pub use sign_in::{SignInRequest, Waiter, SIGN_IN_WAIT};
 pub use sweep::Sweep;
+pub use usage::{Progress as UsageProgress, MAX_BYTES as MAX_USAGE_BYTES};
 
 use crate::config::Config;
 use crate::error::Result;
@@ -101,6 +102,8 @@ pub struct Onramp {
     account_retry: std::sync::Mutex<HashMap<ProviderId, time::OffsetDateTime>>,
     /// The sign-ins in flight (their status and their waiters' cancellation).
     sign_ins: sign_in::SignIns,
+    /// The usage imports being read, by customer: their Cancel.
+    usage_imports: usage::Imports,
     lifecycle: Lifecycle,
 }
 
@@ -145,6 +148,7 @@ impl Onramp {
             saved_apps: std::sync::Mutex::default(),
             account_retry: std::sync::Mutex::default(),
             sign_ins: Default::default(),
+            usage_imports: Default::default(),
             oauth_apps: opts.oauth_apps.into_iter().collect(),
             lifecycle: Lifecycle::new(Arc::new(SystemClock), Policy::default()),
         };

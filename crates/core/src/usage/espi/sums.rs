@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::read::Entry;
-use super::{Commodity, EspiError, Feed, Flow, Month, Series};
+use super::read::{Entry, Field};
+use super::{Commodity, EspiError, Feed, Flow, Limit, Limits, Month, Series};
 
 /// Raw sums of one MeterReading in one month (local).
 #[derive(Default, Clone, Copy)]
@@ -17,7 +17,7 @@ struct Sums {
 }
 
 #[derive(Default)]
-struct ReadingAcc {
+pub(super) struct ReadingAcc {
     months: BTreeMap<i64, Sums>,
     readings: u64,
     start: Option<i64>,
@@ -47,8 +47,17 @@ struct UsagePointInfo {
     related: Vec<String>,
 }
 
-/// The text of the element being read, by local name path below the resource.
+/// An IntervalBlock's readings summed by month before its meter reading is known (its links
+/// came after its content).
+pub(super) type Pending = ReadingAcc;
+
+/// The running sums and what the entries said, within the limits on months and resources.
 pub(super) struct Parser {
+    limits: Limits,
+    /// (meter reading, month) sums held, pending ones included.
+    months: usize,
+    /// Resources described and series with readings.
+    resources: usize,
     tz_offset: i64,
     readings: HashMap<String, ReadingAcc>,
     types: HashMap<String, ReadingType>,
@@ -76,9 +85,15 @@ fn meter_reading_of(block_href: &str) -> Option<String> {
 }
 
 pub(super) fn num<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, EspiError> {
-    s.trim()
-        .parse()
-        .map_err(|_| EspiError::Invalid(format!("{what} {:?}", s.trim())))
+    s.trim().parse().map_err(|_| {
+        let shown: String = s.trim().chars().take(40).collect();
+        let more = if shown.len() < s.trim().len() {
+            "…"
+        } else {
+            ""
+        };
+        EspiError::Invalid(format!("{what} {shown:?}{more}"))
+    })
 }
 
 /// Days since 1970-01-01 to (year, month) (proleptic Gregorian).
@@ -168,8 +183,11 @@ pub(super) fn scaled(value: i128, exp: i32) -> i64 {
 }
 
 impl Parser {
-    pub(super) fn new() -> Parser {
+    pub(super) fn new(limits: Limits) -> Parser {
         Parser {
+            limits,
+            months: 0,
+            resources: 0,
             tz_offset: 0,
             readings: HashMap::new(),
             types: HashMap::new(),
@@ -178,6 +196,28 @@ impl Parser {
             espi_seen: false,
         }
     }
+}
+
+/// Adds one reading to a month of `acc`; true when the month is new to it.
+fn add_to(
+    acc: &mut ReadingAcc,
+    tz: i64,
+    (start, duration, value, cost): (i64, i64, i64, Option<i64>),
+) -> bool {
+    let key = month_key(start.saturating_add(duration / 2).saturating_add(tz));
+    let new = !acc.months.contains_key(&key);
+    let s = acc.months.entry(key).or_default();
+    s.value += value as i128;
+    if let Some(c) = cost {
+        s.cost += c as i128;
+        s.costs += 1;
+    }
+    s.readings += 1;
+    acc.readings += 1;
+    acc.start = Some(acc.start.map_or(start, |x| x.min(start)));
+    let end = start.saturating_add(duration);
+    acc.end = Some(acc.end.map_or(end, |x| x.max(end)));
+    new
 }
 
 /// The MeterReading an IntervalBlock entry belongs to, from its `self` or `up` link.
@@ -197,58 +237,113 @@ impl Parser {
     pub(super) fn add(
         &mut self,
         mr: &str,
-        (start, duration, value, cost): (i64, i64, i64, Option<i64>),
-    ) {
-        let tz = self.tz_offset;
-        let acc = match self.readings.get_mut(mr) {
-            Some(a) => a,
-            None => self.readings.entry(mr.to_string()).or_default(),
-        };
-        let s = acc
-            .months
-            .entry(month_key(start + duration / 2 + tz))
-            .or_default();
-        s.value += value as i128;
-        if let Some(c) = cost {
-            s.cost += c as i128;
-            s.costs += 1;
+        reading: (i64, i64, i64, Option<i64>),
+    ) -> Result<(), EspiError> {
+        if !self.readings.contains_key(mr) {
+            self.resource()?;
+            self.readings.insert(mr.to_string(), ReadingAcc::default());
         }
-        s.readings += 1;
-        acc.readings += 1;
-        acc.start = Some(acc.start.map_or(start, |x| x.min(start)));
-        let end = start + duration;
-        acc.end = Some(acc.end.map_or(end, |x| x.max(end)));
+        let acc = self.readings.get_mut(mr).expect("inserted above");
+        let new = add_to(acc, self.tz_offset, reading);
+        self.month(new)
+    }
+
+    /// Adds one reading of a block whose meter reading is not known yet.
+    pub(super) fn add_pending(
+        &mut self,
+        pending: &mut Pending,
+        reading: (i64, i64, i64, Option<i64>),
+    ) -> Result<(), EspiError> {
+        let new = add_to(pending, self.tz_offset, reading);
+        self.month(new)
+    }
+
+    fn month(&mut self, new: bool) -> Result<(), EspiError> {
+        if new {
+            self.months += 1;
+            if self.months > self.limits.months {
+                return Err(EspiError::TooLarge(Limit::Months(self.limits.months)));
+            }
+        }
+        Ok(())
+    }
+
+    fn resource(&mut self) -> Result<(), EspiError> {
+        self.resources += 1;
+        if self.resources > self.limits.resources {
+            return Err(EspiError::TooLarge(Limit::Resources(self.limits.resources)));
+        }
+        Ok(())
+    }
+
+    /// Moves a block's pending sums to its meter reading.
+    fn merge(&mut self, mr: &str, pending: Pending) -> Result<(), EspiError> {
+        if !self.readings.contains_key(mr) {
+            self.resource()?;
+        }
+        let acc = self.readings.entry(mr.to_string()).or_default();
+        let mut merged = 0;
+        for (k, s) in pending.months {
+            match acc.months.get_mut(&k) {
+                Some(t) => {
+                    t.value += s.value;
+                    t.cost += s.cost;
+                    t.costs += s.costs;
+                    t.readings += s.readings;
+                    merged += 1;
+                }
+                None => {
+                    acc.months.insert(k, s);
+                }
+            }
+        }
+        acc.readings += pending.readings;
+        if let Some(st) = pending.start {
+            acc.start = Some(acc.start.map_or(st, |x| x.min(st)));
+        }
+        if let Some(e) = pending.end {
+            acc.end = Some(acc.end.map_or(e, |x| x.max(e)));
+        }
+        // Months that joined one already held no longer count twice.
+        self.months -= merged;
+        Ok(())
     }
 
     pub(super) fn finish_entry(
         &mut self,
         en: Entry,
-        fields: &HashMap<String, String>,
-        pending: &mut Vec<(i64, i64, i64, Option<i64>)>,
-    ) {
+        pending: &mut Pending,
+    ) -> Result<(), EspiError> {
         let Some(resource) = en.resource.as_deref() else {
-            return;
+            return Ok(());
         };
-        let num_of = |k: &str| fields.get(k).and_then(|v| v.trim().parse::<i64>().ok());
-        let _ = &en.up_href;
+        let fields = &en.fields;
+        let num_of = |k: Field| {
+            fields[k as usize]
+                .as_deref()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        if matches!(resource, "UsagePoint" | "MeterReading" | "ReadingType") {
+            self.resource()?;
+        }
         match resource {
             "UsagePoint" => {
                 self.espi_seen = true;
                 let Some(id) = en.self_href.as_deref().and_then(usage_point_id) else {
-                    return;
+                    return Ok(());
                 };
                 let up = self.usage_points.entry(id).or_default();
                 let title = en.title.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !title.is_empty() {
                     up.title = Some(title);
                 }
-                up.kind = num_of("kind").map(|k| k as u32);
+                up.kind = num_of(Field::Kind).map(|k| k as u32);
                 up.related = en.related.clone();
             }
             "MeterReading" => {
                 self.espi_seen = true;
                 let Some(href) = en.self_href.clone() else {
-                    return;
+                    return Ok(());
                 };
                 let info = self.meter_readings.entry(href.clone()).or_default();
                 info.reading_type = en
@@ -261,38 +356,42 @@ impl Parser {
             "ReadingType" => {
                 self.espi_seen = true;
                 let Some(href) = en.self_href.clone() else {
-                    return;
+                    return Ok(());
                 };
                 self.types.insert(
                     href,
                     ReadingType {
-                        uom: num_of("uom").map(|v| v as u32),
-                        multiplier: num_of("powerOfTenMultiplier").unwrap_or(0) as i32,
-                        currency: num_of("currency").map(|v| v as u32),
-                        commodity: num_of("commodity").map(|v| v as u32),
-                        flow: num_of("flowDirection").map(|v| v as u32),
-                        interval: num_of("intervalLength").map(|v| v as u32),
+                        uom: num_of(Field::Uom).map(|v| v as u32),
+                        multiplier: num_of(Field::Multiplier).unwrap_or(0) as i32,
+                        currency: num_of(Field::Currency).map(|v| v as u32),
+                        commodity: num_of(Field::Commodity).map(|v| v as u32),
+                        flow: num_of(Field::Flow).map(|v| v as u32),
+                        interval: num_of(Field::Interval).map(|v| v as u32),
                     },
                 );
             }
             "LocalTimeParameters" => {
                 self.espi_seen = true;
-                if let Some(tz) = num_of("tzOffset") {
+                if let Some(tz) = num_of(Field::TzOffset) {
                     self.tz_offset = tz;
                 }
             }
             "IntervalBlock" => {
                 self.espi_seen = true;
-                let Some(mr) = block_owner(&en) else {
-                    pending.clear();
-                    return;
-                };
-                for r in std::mem::take(pending) {
-                    self.add(&mr, r);
+                let taken = std::mem::take(pending);
+                match block_owner(&en) {
+                    Some(mr) => self.merge(&mr, taken)?,
+                    None => self.discard(taken),
                 }
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Forgets a block's pending sums (it named no meter reading).
+    pub(super) fn discard(&mut self, pending: Pending) {
+        self.months -= pending.months.len();
     }
 
     pub(super) fn into_feed(self) -> Result<Feed, EspiError> {

@@ -2,14 +2,14 @@
 
 use super::*;
 
-fn data(name: &str) -> std::path::PathBuf {
+pub(super) fn data(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/greenbutton")
         .join(name)
 }
 
 /// A feed built to the ESPI schema's shape, entries in the given order.
-fn feed(entries: &[String]) -> String {
+pub(super) fn feed(entries: &[String]) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi"><id>urn:uuid:1</id><title>t</title>{}</feed>"#,
@@ -17,7 +17,7 @@ fn feed(entries: &[String]) -> String {
     )
 }
 
-fn entry(self_href: &str, related: &[&str], title: &str, content: &str) -> String {
+pub(super) fn entry(self_href: &str, related: &[&str], title: &str, content: &str) -> String {
     let rel: String = related
         .iter()
         .map(|r| format!(r#"<link rel="related" href="{r}"/>"#))
@@ -27,18 +27,18 @@ fn entry(self_href: &str, related: &[&str], title: &str, content: &str) -> Strin
     )
 }
 
-fn reading(start: i64, duration: i64, value: i64, cost: Option<i64>) -> String {
+pub(super) fn reading(start: i64, duration: i64, value: i64, cost: Option<i64>) -> String {
     let cost = cost
         .map(|c| format!("<espi:cost>{c}</espi:cost>"))
         .unwrap_or_default();
     format!("<espi:IntervalReading>{cost}<espi:timePeriod><espi:duration>{duration}</espi:duration><espi:start>{start}</espi:start></espi:timePeriod><espi:value>{value}</espi:value></espi:IntervalReading>")
 }
 
-const UP: &str = "/espi/1_1/resource/RetailCustomer/9/UsagePoint";
+pub(super) const UP: &str = "/espi/1_1/resource/RetailCustomer/9/UsagePoint";
 // 2025-01-31T23:00:00-08:00 = 2025-02-01T07:00:00Z = 1738393200.
 const JAN31_23_LOCAL: i64 = 1_738_393_200;
 
-fn two_meters(out_of_order: bool) -> String {
+pub(super) fn two_meters(out_of_order: bool) -> String {
     let ltp = entry("/espi/1_1/resource/LocalTimeParameters/1", &[], "", "<espi:LocalTimeParameters><espi:dstOffset>3600</espi:dstOffset><espi:tzOffset>-28800</espi:tzOffset></espi:LocalTimeParameters>");
     let up1 = entry(&format!("{UP}/1"), &[&format!("{UP}/1/MeterReading")], "1 Main St &amp; Co", "<espi:UsagePoint><espi:ServiceCategory><espi:kind>0</espi:kind></espi:ServiceCategory></espi:UsagePoint>");
     let mr1 = entry(
@@ -104,7 +104,7 @@ fn two_meters(out_of_order: bool) -> String {
     feed(&all)
 }
 
-fn check_two_meters(f: &Feed) {
+pub(super) fn check_two_meters(f: &Feed) {
     assert_eq!(f.series.len(), 2);
     let e = &f.series[0];
     assert_eq!(
@@ -152,7 +152,7 @@ fn check_two_meters(f: &Feed) {
 
 /// One electricity meter whose readings are `values` × 10^`multiplier` Wh, an hour apart in
 /// January 2025 (UTC).
-fn one_meter(multiplier: i32, values: &[i64]) -> String {
+pub(super) fn one_meter(multiplier: i32, values: &[i64]) -> String {
     let rt = entry("/espi/1_1/resource/ReadingType/1", &[], "", &format!("<espi:ReadingType><espi:commodity>1</espi:commodity><espi:flowDirection>1</espi:flowDirection><espi:powerOfTenMultiplier>{multiplier}</espi:powerOfTenMultiplier><espi:uom>72</espi:uom></espi:ReadingType>"));
     let up = entry(&format!("{UP}/1"), &[], "7 Elm Rd", "<espi:UsagePoint/>");
     let mr = entry(
