@@ -79,3 +79,20 @@ targets!(
     config,
     backup_payload
 );
+
+/// The seeds that stand for real files stay real: mutants of them reach past the first checks.
+#[test]
+fn the_seeds_of_real_files_are_accepted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let backup = std::fs::read(dir.join("backup_payload/real")).unwrap();
+    onramp_core::service::check_backup_payload(&backup).expect("the backup seed is a whole backup");
+    for f in std::fs::read_dir(dir.join("espi")).unwrap() {
+        let f = f.unwrap().path();
+        let feed = onramp_core::usage::espi::parse_file(&f).expect("an ESPI seed reads");
+        assert!(
+            onramp_fuzz::espi_writer::write(&feed).is_some(),
+            "{}",
+            f.display()
+        );
+    }
+}
