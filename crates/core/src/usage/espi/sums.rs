@@ -206,7 +206,10 @@ impl Parser {
         };
         let s = acc
             .months
-            .entry(month_key(start + duration / 2 + tz))
+            // Saturating: a hostile file's times near i64's bounds must not overflow.
+            .entry(month_key(
+                start.saturating_add(duration / 2).saturating_add(tz),
+            ))
             .or_default();
         s.value += value as i128;
         if let Some(c) = cost {
@@ -216,7 +219,7 @@ impl Parser {
         s.readings += 1;
         acc.readings += 1;
         acc.start = Some(acc.start.map_or(start, |x| x.min(start)));
-        let end = start + duration;
+        let end = start.saturating_add(duration);
         acc.end = Some(acc.end.map_or(end, |x| x.max(end)));
     }
 
@@ -340,7 +343,7 @@ impl Parser {
             };
             let (unit, unit_exp) = unit_of(rt.uom);
             // Thousandths of the unit: value × 10^multiplier base units, 10^unit_exp per unit.
-            let exp = rt.multiplier + 3 - unit_exp;
+            let exp = rt.multiplier.saturating_add(3).saturating_sub(unit_exp);
             let service_address = up.and_then(|u| u.title.clone()).filter(|t| !t.is_empty());
             let title = up
                 .and_then(|u| u.title.clone())
