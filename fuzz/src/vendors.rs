@@ -86,9 +86,20 @@ pub fn tokens(data: &[u8]) {
                 "{:?} {:?} {:?}",
                 t.scope, t.resource_uri, t.authorization_uri
             );
+            // The print with no secrets in it: a token spelled like a field name
+            // ("access_token") shows there in the print's own words.
+            let words = format!(
+                "{:?}",
+                oauth::Tokens {
+                    access_token: onramp_core::vault::Sensitive::new(String::new()),
+                    refresh_token: None,
+                    ..t.clone()
+                }
+            );
             for s in &secrets {
+                let said = super::shows(&others, s) || super::shows(&words, s);
                 assert!(
-                    !super::shows(&printed, s) || super::shows(&others, s),
+                    !super::shows(&printed, s) || said,
                     "a token shows in {printed}"
                 );
             }

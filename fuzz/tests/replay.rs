@@ -89,7 +89,11 @@ fn the_seeds_of_real_files_are_accepted() {
     for f in std::fs::read_dir(dir.join("espi")).unwrap() {
         let f = f.unwrap().path();
         // Inputs that once failed (`crash-*`) are kept for the replay, not as real files.
-        if f.file_name().unwrap().to_string_lossy().starts_with("crash-") {
+        if f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("crash-")
+        {
             continue;
         }
         let feed = onramp_core::usage::espi::parse_file(&f).expect("an ESPI seed reads");
