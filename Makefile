@@ -5,7 +5,7 @@ CARGO ?= cargo
 APP_BIN := target/debug/onramp-app
 BINS := -p onramp-app -p onramp-cli -p onramp-floor --locked
 
-.PHONY: run test deps deps-test ui ui-test relay-test bins check fmt clippy bindings rust-test contract-test crash-test e2e package package-test bench bench-smoke clean
+.PHONY: run test deps deps-test deps-fuzz fuzz ui ui-test relay-test bins check fmt clippy bindings rust-test contract-test crash-test e2e package package-test bench bench-smoke clean
 
 ## Install what is missing, build, and open Onramp (Sandbox environment unless onramp.toml says otherwise).
 run: deps bins
@@ -76,6 +76,17 @@ package: bins
 
 package-test: package
 	python3 tests/package/check_deb.py
+
+## Coverage-guided fuzzing of every parser target (libFuzzer, stable toolchain): FUZZ_SECONDS
+## per target (60), or FUZZ_RUNS executions each; `make fuzz FUZZ_TARGETS="espi callback"` for
+## some. Prints executions, exec/s, coverage and corpus size per target; a crash fails it.
+## `make test` runs the same targets' corpus and mutants in tests (fuzz/tests/replay.rs).
+FUZZ_TARGETS ?=
+fuzz: deps-fuzz
+	CARGO=$(CARGO) nice -n $(or $(FUZZ_NICE),19) scripts/fuzz.sh $(FUZZ_TARGETS)
+
+deps-fuzz:
+	scripts/install-deps.sh fuzz
 
 ## Benchmarks (release build, real keyring in a private session) and the kill tests at 1,000
 ## kills each way: results into BENCHMARKS.md.

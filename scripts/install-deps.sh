@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Onramp needs on a Debian/Ubuntu machine, skipping what is already there.
-# Usage: scripts/install-deps.sh run|test
+# Usage: scripts/install-deps.sh run|test|fuzz
+# (fuzz: what `make fuzz` needs: the C++ compiler libfuzzer-sys builds libFuzzer with.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
@@ -12,6 +13,9 @@ test_pkgs=(xvfb xauth imagemagick webkit2gtk-driver xdg-utils desktop-file-utils
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+# libFuzzer is compiled from source by libfuzzer-sys (g++ from build-essential, already above);
+# the coverage instrumentation is the stable toolchain's own LLVM passes: nothing else to fetch.
+[ "$what" = fuzz ] && pkgs+=(g++ make)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -222,7 +222,12 @@ impl Config {
                 ))
             }
         };
-        let mut config: Config = toml::from_str(&text).map_err(|e| {
+        Config::from_toml(&text, path)
+    }
+
+    /// The checks of [`Config::parse`] on the file's text; `path` names the file in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             Error::new(
                 Code::NotConfigured,
                 format!("{} is not valid: {}", path.display(), e.message()),

@@ -243,7 +243,8 @@ struct OAuthError {
     error_description: Option<String>,
 }
 
-fn token_error(
+/// A token endpoint's refusal (a non-2xx answer) as Onramp's typed error.
+pub fn token_error(
     vendor: &str,
     refusals: &[super::refusal::Refusal],
     status: reqwest::StatusCode,
@@ -267,6 +268,24 @@ fn token_error(
     out.token_error = read;
     out.vendor_description = e.error_description;
     out
+}
+
+/// A token endpoint's success answer (the body of a 2xx), read into tokens.
+pub fn token_answer(vendor: &str, body: &[u8]) -> Result<Tokens> {
+    let t: TokenResponse = serde_json::from_slice(body)
+        .map_err(|e| http::vendor_failed(vendor, format!("an unreadable token answer ({e})")))?;
+    Ok(Tokens {
+        access_token: Sensitive::new(t.access_token),
+        refresh_token: t
+            .refresh_token
+            .filter(|r| !r.is_empty())
+            .map(Sensitive::new),
+        expires_in: seconds(&t.expires_in),
+        refresh_expires_in: seconds(&t.refresh_expires_in).filter(|s| *s > 0),
+        scope: t.scope,
+        resource_uri: t.resource_uri,
+        authorization_uri: t.authorization_uri,
+    })
 }
 
 /// What a token endpoint's refusal means, in the installer's words, decided on what the
@@ -330,21 +349,7 @@ impl TokenEndpoint<'_> {
     async fn request(&self, params: BTreeMap<&'static str, String>) -> Result<Tokens> {
         let vendor = self.vendor;
         let body = self.call(&self.endpoints.token_url, params).await?;
-        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            http::vendor_failed(vendor, format!("an unreadable token answer ({e})"))
-        })?;
-        Ok(Tokens {
-            access_token: Sensitive::new(t.access_token),
-            refresh_token: t
-                .refresh_token
-                .filter(|r| !r.is_empty())
-                .map(Sensitive::new),
-            expires_in: seconds(&t.expires_in),
-            refresh_expires_in: seconds(&t.refresh_expires_in).filter(|s| *s > 0),
-            scope: t.scope,
-            resource_uri: t.resource_uri,
-            authorization_uri: t.authorization_uri,
-        })
+        token_answer(vendor, &body)
     }
 
     /// Revokes a token at the vendor's revocation endpoint (RFC 7009 or the vendor's own,

@@ -228,9 +228,18 @@ async fn get_page(
     if !status.is_success() {
         return Err(error_for(status, &headers, &body));
     }
-    serde_json::from_slice::<SitesAnswer>(&body)
+    read_page(&body)
+}
+
+fn read_page(body: &[u8]) -> Result<Vec<Site>> {
+    serde_json::from_slice::<SitesAnswer>(body)
         .map(|a| a.sites.site)
         .map_err(|e| http::vendor_failed("SolarEdge", format!("an unreadable site list ({e})")))
+}
+
+/// One page of `GET /v2/sites` (the body of a 2xx) as sites.
+pub fn sites_page(body: &[u8]) -> Result<Vec<VendorSite>> {
+    read_page(body).map(|s| s.into_iter().map(VendorSite::from).collect())
 }
 
 /// Every site the fleet key can see, across pages: a short page is the last (`count` is not

@@ -213,7 +213,16 @@ async fn call<T: serde::de::DeserializeOwned>(
     let status = resp.status().as_u16();
     let retry = http::retry_after(resp.headers());
     let body = http::read_body("Solis", resp).await?;
-    let envelope: Option<Envelope<T>> = serde_json::from_slice(&body).ok();
+    read_envelope(status, &body, retry)
+}
+
+/// Solis's answer envelope: `data` when `success` and a 200, else the error its code means.
+fn read_envelope<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+    retry: Option<u64>,
+) -> Result<T> {
+    let envelope: Option<Envelope<T>> = serde_json::from_slice(body).ok();
     match envelope {
         Some(Envelope {
             success: true,
@@ -229,6 +238,12 @@ async fn call<T: serde::de::DeserializeOwned>(
         None if status == 200 => Err(http::vendor_failed("Solis", "an unreadable answer")),
         None => Err(error_for(status, None, None, retry)),
     }
+}
+
+/// One page of `userStationList` (status and body as answered) as sites.
+pub fn stations_page(status: u16, body: &[u8]) -> Result<Vec<VendorSite>> {
+    read_envelope::<StationData>(status, body, None)
+        .map(|d| d.page.records.into_iter().map(VendorSite::from).collect())
 }
 
 /// Every station the key can see, across pages.

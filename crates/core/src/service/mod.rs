@@ -41,7 +41,10 @@ mod tokens;
 mod usage;
 pub mod words;
 
-pub use backup::{backup_file_name, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE, RESTORE_NOTE};
+pub use backup::{
+    backup_file_name, check_backup_payload, EXTENSION as BACKUP_EXTENSION, MIN_PASSPHRASE,
+    RESTORE_NOTE,
+};
 pub use export::ExportFormat;
 pub use keep_alive::{
     KeepAlive, KeepAliveNews, KEYRING_RETRY as KEEP_ALIVE_KEYRING_RETRY,

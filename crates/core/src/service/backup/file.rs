@@ -84,7 +84,11 @@ pub(super) fn read_file(
     let stream = decryptor
         .decrypt(std::iter::once(&identity as &dyn age::Identity))
         .map_err(|e| decrypt_error(path, e))?;
-    let mut reader = BufReader::new(stream);
+    read_payload(path, BufReader::new(stream))
+}
+
+/// Parses a backup's plaintext (the decrypted stream): the header, then the body, then nothing.
+fn read_payload(path: &Path, mut reader: impl Read) -> Result<(Header, Body)> {
     let mut de = serde_json::Deserializer::from_reader(&mut reader);
     let first = serde_json::Value::deserialize(&mut de).map_err(|e| payload_error(path, &e))?;
     if first.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
@@ -107,6 +111,14 @@ pub(super) fn read_file(
         return Err(not_a_backup(path));
     }
     Ok((header, body))
+}
+
+/// Whether a backup's plaintext would be restored: parsed and checked as a file's would be
+/// (the decryption aside). Nothing is written anywhere.
+pub fn check_payload(plaintext: &[u8]) -> Result<()> {
+    let path = Path::new("the backup");
+    let (header, body) = read_payload(path, plaintext)?;
+    validate(path, &header, &body)
 }
 
 /// Checks that the body holds together before anything is written: the counts the header

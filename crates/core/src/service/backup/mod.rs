@@ -34,6 +34,7 @@ mod errors;
 mod file;
 
 use errors::{check_passphrase, io_error, secret_string};
+pub use file::check_payload as check_backup_payload;
 use file::{read_file, validate, write_file};
 
 /// The payload's format name.

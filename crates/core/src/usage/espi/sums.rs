@@ -439,7 +439,7 @@ impl Parser {
             };
             let (unit, unit_exp) = unit_of(rt.uom);
             // Thousandths of the unit: value × 10^multiplier base units, 10^unit_exp per unit.
-            let exp = rt.multiplier + 3 - unit_exp;
+            let exp = rt.multiplier.saturating_add(3).saturating_sub(unit_exp);
             let service_address = up.and_then(|u| u.title.clone()).filter(|t| !t.is_empty());
             let title = up
                 .and_then(|u| u.title.clone())

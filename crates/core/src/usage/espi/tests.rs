@@ -197,6 +197,34 @@ fn energy_is_exact_integer_watt_hours() {
     assert_eq!(f.series[0].service_address.as_deref(), Some("7 Elm Rd"));
 }
 
+/// Found by fuzzing (`make fuzz`, target espi): numbers at i64's and i32's bounds overflowed the
+/// month's key, the series' end and the scale (a panic in debug builds, a wrong month in release).
+#[test]
+fn numbers_at_the_bounds_do_not_overflow() {
+    let f = parse(one_meter(i32::MAX, &[5]).as_bytes()).unwrap();
+    assert_eq!(f.series[0].months[0].energy_milli, i64::MAX, "saturates");
+    let rt = entry(
+        "/espi/1_1/resource/ReadingType/1",
+        &[],
+        "",
+        "<espi:ReadingType><espi:uom>72</espi:uom></espi:ReadingType>",
+    );
+    let ltp = entry("/espi/1_1/resource/LocalTimeParameters/1", &[], "", &format!("<espi:LocalTimeParameters><espi:tzOffset>{}</espi:tzOffset></espi:LocalTimeParameters>", i64::MAX));
+    let ib = entry(
+        &format!("{UP}/1/MeterReading/1/IntervalBlock/1"),
+        &[],
+        "",
+        &format!(
+            "<espi:IntervalBlock>{}{}</espi:IntervalBlock>",
+            reading(i64::MAX, i64::MAX, 1, None),
+            reading(i64::MIN, -1, 2, None)
+        ),
+    );
+    let f = parse(feed(&[rt, ltp, ib]).as_bytes()).unwrap();
+    let s = &f.series[0];
+    assert_eq!((s.readings, s.start, s.end), (2, i64::MIN, i64::MAX));
+}
+
 #[test]
 fn scaling_rounds_half_away_from_zero() {
     use super::sums::scaled;
