@@ -162,7 +162,12 @@ pub fn sites(data: &[u8]) {
             .and_then(Value::as_array)
             .map(Vec::len)
     };
+    // A body `Value` cannot hold (a number beyond f64's range, a lone surrogate) in a field
+    // Onramp skips reads as sites and leaves the oracle nothing to compare with.
     match pick % 3 {
+        _ if json.is_none() && pick % 3 != 2 => {
+            let _ = (solaredge::sites_page(body), solis::stations_page(200, body));
+        }
         0 => {
             if let Ok(sites) = solaredge::sites_page(body) {
                 assert_eq!(Some(sites.len()), count("/sites/site").or(Some(0)));

@@ -156,6 +156,16 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     )
 }
 
+/// A vendor's JSON answer read into `T`, which must be a JSON object: serde would otherwise
+/// read a struct from an array, field by field in order (`["token"]` as an access token), and
+/// no vendor answers a token, a site list or an envelope that way.
+pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body),
+        _ => Err(serde::de::Error::custom("the answer is not a JSON object")),
+    }
+}
+
 /// A vendor's 5xx or unreadable answer.
 pub fn vendor_failed(vendor: &str, detail: impl std::fmt::Display) -> Error {
     Error::new(

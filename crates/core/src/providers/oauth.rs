@@ -254,7 +254,7 @@ pub fn token_error(
     if status.as_u16() == 429 {
         return Error::rate_limited(vendor, retry);
     }
-    let parsed: Option<OAuthError> = serde_json::from_slice(body).ok();
+    let parsed: Option<OAuthError> = http::json_object(body).ok();
     let Some(e) = parsed else {
         return http::vendor_failed(vendor, format!("the token endpoint answered {status}"));
     };
@@ -272,7 +272,7 @@ pub fn token_error(
 
 /// A token endpoint's success answer (the body of a 2xx), read into tokens.
 pub fn token_answer(vendor: &str, body: &[u8]) -> Result<Tokens> {
-    let t: TokenResponse = serde_json::from_slice(body)
+    let t: TokenResponse = http::json_object(body)
         .map_err(|e| http::vendor_failed(vendor, format!("an unreadable token answer ({e})")))?;
     Ok(Tokens {
         access_token: Sensitive::new(t.access_token),
@@ -523,6 +523,18 @@ pub(crate) fn str_of(v: &Value, k: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: serde reads a struct from a JSON array, field by field, so
+    /// `["abc"]` was an access token "abc". A token answer is an object or is refused.
+    #[test]
+    fn a_token_answer_that_is_not_an_object_is_refused() {
+        for body in [&br#"["abc", "def"]"#[..], b" [\"abc\"]", b"\"abc\"", b"7"] {
+            let e = token_answer("Tesla", body).unwrap_err();
+            assert_eq!(e.code, Code::VendorError, "{}", String::from_utf8_lossy(body));
+        }
+        let t = token_answer("Tesla", b" \n{\"access_token\": \"abc\"}").unwrap();
+        assert_eq!(t.access_token.expose(), "abc");
+    }
 
     #[test]
     fn reads_the_region_from_teslas_token() {

@@ -135,7 +135,7 @@ pub async fn connect_token(
         "connect-token",
     )
     .await?;
-    let a: Answer = serde_json::from_slice(&body)
+    let a: Answer = http::json_object(&body)
         .map_err(|e| http::vendor_failed("Pelm", format!("an unreadable connect token ({e})")))?;
     Ok(Sensitive::new(a.connect_token))
 }
@@ -177,7 +177,7 @@ pub async fn exchange(
         "token",
     )
     .await?;
-    let a: Answer = serde_json::from_slice(&body)
+    let a: Answer = http::json_object(&body)
         .map_err(|e| http::vendor_failed("Pelm", format!("an unreadable token answer ({e})")))?;
     Ok(Sensitive::new(a.access_token))
 }

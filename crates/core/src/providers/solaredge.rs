@@ -164,7 +164,7 @@ fn error_for(
     headers: &reqwest::header::HeaderMap,
     body: &[u8],
 ) -> Error {
-    let problem: Option<Problem> = serde_json::from_slice(body).ok();
+    let problem: Option<Problem> = http::json_object(body).ok();
     let reason = problem
         .as_ref()
         .and_then(|p| p.detail.clone().or_else(|| p.title.clone()))
@@ -232,7 +232,7 @@ async fn get_page(
 }
 
 fn read_page(body: &[u8]) -> Result<Vec<Site>> {
-    serde_json::from_slice::<SitesAnswer>(body)
+    http::json_object::<SitesAnswer>(body)
         .map(|a| a.sites.site)
         .map_err(|e| http::vendor_failed("SolarEdge", format!("an unreadable site list ({e})")))
 }

@@ -222,7 +222,7 @@ fn read_envelope<T: serde::de::DeserializeOwned>(
     body: &[u8],
     retry: Option<u64>,
 ) -> Result<T> {
-    let envelope: Option<Envelope<T>> = serde_json::from_slice(body).ok();
+    let envelope: Option<Envelope<T>> = http::json_object(body).ok();
     match envelope {
         Some(Envelope {
             success: true,
