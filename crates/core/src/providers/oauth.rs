@@ -530,7 +530,12 @@ mod tests {
     fn a_token_answer_that_is_not_an_object_is_refused() {
         for body in [&br#"["abc", "def"]"#[..], b" [\"abc\"]", b"\"abc\"", b"7"] {
             let e = token_answer("Tesla", body).unwrap_err();
-            assert_eq!(e.code, Code::VendorError, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                e.code,
+                Code::VendorError,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
         let t = token_answer("Tesla", b" \n{\"access_token\": \"abc\"}").unwrap();
         assert_eq!(t.access_token.expose(), "abc");
