@@ -107,8 +107,16 @@ pub fn tokens(data: &[u8]) {
         Err(e) => {
             assert_eq!(e.code, Code::VendorError);
             let text = error_text(&e);
+            // A token spelled like the error's own words (" None ") shows in its print
+            // without leaking: those words are the error's without the vendor's details.
+            let mut bare = e.clone();
+            bare.details = None;
+            let own = error_text(&bare);
             for s in &secrets {
-                assert!(!super::shows(&text, s), "a token shows in the error {text}");
+                assert!(
+                    !super::shows(&text, s) || super::shows(&own, s),
+                    "a token shows in the error {text}"
+                );
             }
         }
     }
