@@ -453,6 +453,31 @@ async fn every_bad_file_says_why_and_changes_nothing() {
         assert!(e.hint.is_some(), "{what}: a hint");
         assert_eq!(snapshot(&b).await, before, "{what}: the store changed");
         assert_eq!(meta().await, meta_before, "{what}: the key changed");
+
+        // The same file picked in the window arrives as bytes and is refused the same way; its
+        // name is all the message says of where it came from.
+        let bytes = std::fs::read(&path).unwrap();
+        let e = b
+            .restore_backup_bytes(
+                "/media/usb/picked.onrampbackup",
+                bytes,
+                &pass(passphrase),
+                true,
+            )
+            .await
+            .expect_err(what);
+        assert_eq!(e.code, Code::Validation, "{what} (picked): {e:?}");
+        assert!(e.message.contains(says), "{what} (picked): {}", e.message);
+        assert!(
+            !e.message.contains("/media"),
+            "{what} (picked): {}",
+            e.message
+        );
+        assert_eq!(
+            snapshot(&b).await,
+            before,
+            "{what} (picked): the store changed"
+        );
     }
     let missing = b
         .restore_backup(&out.path().join("nope"), &pass(PASSPHRASE), true)
@@ -473,10 +498,17 @@ async fn every_bad_file_says_why_and_changes_nothing() {
     );
     assert_eq!(snapshot(&b).await, before);
 
-    // The good file still restores over it, replacing Carla.
-    b.restore_backup(&good, &pass(PASSPHRASE), true)
+    // The good file, picked in the window, still restores over it, replacing Carla.
+    let restored = b
+        .restore_backup_bytes(
+            "onramp-backup.onrampbackup",
+            std::fs::read(&good).unwrap(),
+            &pass(PASSPHRASE),
+            true,
+        )
         .await
         .unwrap();
+    assert_eq!(restored.path, "onramp-backup.onrampbackup");
     let names: Vec<String> = b
         .list_customers(None)
         .await

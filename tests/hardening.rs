@@ -105,6 +105,46 @@ fn every_command_is_declared_gated_and_granted() {
     assert_eq!(granted, registered, "capability == invoke handler");
 }
 
+/// The webview never names a file: a file to read comes as the bytes of one picked in the
+/// window's file chooser, or as a drop's number and a file's name, looked up in what the
+/// window's own drop event gave the shell. So no command takes a path (or a folder) as an
+/// argument. (The e2e picks real files through the chooser; `drops.rs` tests the lookup.)
+#[test]
+fn no_command_takes_a_path_from_the_webview() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src-tauri/src");
+    let mut commands = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = entry.unwrap().path();
+        let source = std::fs::read_to_string(&file).unwrap();
+        for command in source.split("#[tauri::command]").skip(1) {
+            let signature = command.split('{').next().unwrap_or_default();
+            let name = signature
+                .split("fn ")
+                .nth(1)
+                .and_then(|s| s.split('(').next())
+                .unwrap_or_default()
+                .trim();
+            let params = signature
+                .split_once('(')
+                .map(|(_, p)| p)
+                .unwrap_or_default();
+            for param in params.split(',') {
+                let Some((arg, ty)) = param.split_once(':') else {
+                    continue;
+                };
+                let (arg, ty) = (arg.trim(), ty.trim());
+                assert!(
+                    !ty.contains("Path") && !["path", "file", "folder", "dir"].contains(&arg),
+                    "{}: `{name}` takes `{arg}: {ty}` from the webview",
+                    file.display()
+                );
+            }
+            commands += 1;
+        }
+    }
+    assert!(commands > 30, "found {commands} commands");
+}
+
 /// What the real window does not show by itself: the policy's other directives and no escape
 /// hatch. (Scripts are tested by behaviour in the e2e: inline, another origin's and eval are
 /// blocked and reported.)
@@ -161,10 +201,15 @@ fn the_ui_calls_exactly_the_registered_commands() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts"),
     )
     .unwrap();
+    // `call("name", …)`, and `invoke<Type>("name", bytes, …)` for a file's raw bytes.
+    let raw = ui
+        .split("invoke<")
+        .skip(1)
+        .filter_map(|s| s.split_once(">(\""));
     let mut called: Vec<String> = ui
         .split("call(\"")
         .skip(1)
-        .chain(ui.split("invoke<UsageImport>(\"").skip(1))
+        .chain(raw.map(|(_, rest)| rest))
         .map(|s| s.split('"').next().unwrap_or_default().to_string())
         .collect();
     called.sort();

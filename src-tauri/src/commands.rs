@@ -88,27 +88,28 @@ pub async fn import_customers(
         .await
 }
 
-/// A customers CSV dropped on the window (Tauri hands over its path).
+/// A customers CSV dropped on the window: the UI names the drop and the file ([`dropped`]).
 #[tauri::command]
-pub async fn preview_customer_import_file(
+pub async fn preview_dropped_customer_import(
     state: State<'_, AppState>,
-    path: String,
+    drop: u32,
+    name: String,
 ) -> Result<ImportPreview> {
-    state
-        .onramp
-        .preview_customer_import_file(std::path::Path::new(&path))
-        .await
+    let path = dropped(&state, drop, &name)?;
+    state.onramp.preview_customer_import_file(&path).await
 }
 
 #[tauri::command]
-pub async fn import_customers_file(
+pub async fn import_dropped_customers(
     state: State<'_, AppState>,
-    path: String,
+    drop: u32,
+    name: String,
     skip_duplicates: bool,
 ) -> Result<ImportOutcome> {
+    let path = dropped(&state, drop, &name)?;
     state
         .onramp
-        .import_customers_file(std::path::Path::new(&path), skip_duplicates)
+        .import_customers_file(&path, skip_duplicates)
         .await
 }
 
@@ -251,22 +252,59 @@ pub async fn create_backup(
         .await
 }
 
-/// Restores a backup file (its path dropped on the window or typed in Settings → Data).
+/// Restores a backup file dropped on the window ([`dropped`]).
 #[tauri::command]
-pub async fn restore_backup(
+pub async fn restore_dropped_backup(
     state: State<'_, AppState>,
-    path: String,
+    drop: u32,
+    name: String,
     passphrase: String,
     replace: bool,
 ) -> Result<BackupSummary> {
+    let path = dropped(&state, drop, &name)?;
     state
         .onramp
-        .restore_backup(
-            std::path::Path::new(path.trim()),
-            &Sensitive::new(passphrase),
-            replace,
-        )
+        .restore_backup(&path, &Sensitive::new(passphrase), replace)
         .await
+}
+
+/// Restores a backup file picked in Settings → Data: its bytes as the raw request body; its
+/// name, the passphrase (URL-encoded) and whether to replace the customers here in headers.
+#[tauri::command]
+pub async fn restore_backup_bytes(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<BackupSummary> {
+    let name = header(&request, "onramp-file-name").unwrap_or_else(|| "the backup".into());
+    let passphrase = Sensitive::new(header(&request, "onramp-passphrase").unwrap_or_default());
+    let replace = header(&request, "onramp-replace").as_deref() == Some("true");
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(Error::validation("The backup did not arrive as bytes.")
+            .hint("Drop the backup file on the window instead."));
+    };
+    state
+        .onramp
+        .restore_backup_bytes(&name, bytes.clone(), &passphrase, replace)
+        .await
+}
+
+/// A raw request's header, URL-decoded.
+fn header(request: &tauri::ipc::Request<'_>, name: &str) -> Option<String> {
+    let value = request.headers().get(name)?.to_str().ok()?;
+    url::form_urlencoded::parse(format!("v={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The path of a file dropped on the window, as the window's drop event gave it to the shell
+/// ([`crate::drops`]): the webview names only the drop and the file's name.
+fn dropped(state: &AppState, drop: u32, name: &str) -> Result<std::path::PathBuf> {
+    state.drops.path(drop, name).ok_or_else(|| {
+        Error::validation(format!(
+            "{name} is no longer among the files dropped on the window."
+        ))
+        .hint("Drop the file on the window again.")
+    })
 }
 
 /// The installer's name and the providers the company uses.
@@ -320,12 +358,7 @@ pub async fn import_dropped_usage(
     drop: u32,
     name: String,
 ) -> Result<UsageImport> {
-    let path = state.drops.path(drop, &name).ok_or_else(|| {
-        Error::validation(format!(
-            "{name} is no longer among the files dropped on the window."
-        ))
-        .hint("Drop the file on the window again.")
-    })?;
+    let path = dropped(&state, drop, &name)?;
     state
         .onramp
         .import_usage_file_with(&customer_id, &path, progress(app))
@@ -355,23 +388,9 @@ pub async fn import_usage_bytes(
     state: State<'_, AppState>,
     request: tauri::ipc::Request<'_>,
 ) -> Result<UsageImport> {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let customer = header("onramp-customer")
+    let customer = header(&request, "onramp-customer")
         .ok_or_else(|| Error::validation("The import does not say which customer it is for."))?;
-    let name = header("onramp-file-name")
-        .map(|n| {
-            url::form_urlencoded::parse(format!("n={n}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or(n)
-        })
-        .unwrap_or_else(|| "usage.xml".into());
+    let name = header(&request, "onramp-file-name").unwrap_or_else(|| "usage.xml".into());
     let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
         return Err(Error::validation("The file did not arrive as bytes.")
             .hint("Drop the file on the window instead."));

@@ -575,7 +575,9 @@ def main():
         time.sleep(1)
         shot(d, "key-missing")
         click(d, "vault-restore")
-        type_into(d, "restore-path", backup)
+        # Picked in the file chooser: the bytes travel, never a path typed into the page.
+        d.find_element(*tid("restore-file")).send_keys(backup)
+        wait_text(d, "restore-file-name", os.path.basename(backup))
         type_into(d, "restore-passphrase", "not the passphrase")
         click(d, "restore-start")
         click(d, "restore-confirm")

@@ -63,9 +63,10 @@ export interface Backend {
   previewCustomerImport(text: string): Promise<ImportPreview>;
   /** Imports every row of it, or none when any row is in error. */
   importCustomers(text: string, fileName: string, skipDuplicates: boolean): Promise<ImportOutcome>;
-  /** The same for a CSV dropped on the window (by path). */
-  previewCustomerImportFile(path: string): Promise<ImportPreview>;
-  importCustomersFile(path: string, skipDuplicates: boolean): Promise<ImportOutcome>;
+  /** The same for a CSV dropped on the window: the drop and the file's name
+   * (`onFilesDropped`); the shell holds the path. */
+  previewDroppedCustomerImport(drop: number, name: string): Promise<ImportPreview>;
+  importDroppedCustomers(drop: number, name: string, skipDuplicates: boolean): Promise<ImportOutcome>;
   /** Removes one usage series (an imported file's, or one a utility brought). */
   removeUsageSeries(id: string): Promise<void>;
   listProviders(): Promise<ProviderInfo[]>;
@@ -94,7 +95,9 @@ export interface Backend {
   /** Everything backed up into Downloads, encrypted to the passphrase; what it holds and where. */
   createBackup(passphrase: string): Promise<BackupSummary>;
   /** Replaces this laptop's data with a backup's (`replace`: the installer confirmed). */
-  restoreBackup(path: string, passphrase: string, replace: boolean): Promise<BackupSummary>;
+  restoreDroppedBackup(drop: number, name: string, passphrase: string, replace: boolean): Promise<BackupSummary>;
+  /** The same for a backup file picked in the window: its bytes. */
+  restoreBackupBytes(fileName: string, bytes: Uint8Array, passphrase: string, replace: boolean): Promise<BackupSummary>;
   signInStatus(signIn: string): Promise<SignInStatus>;
   pasteSignIn(signIn: string, pasted: string): Promise<Connection>;
   cancelSignIn(signIn: string): Promise<void>;
@@ -160,8 +163,8 @@ export const tauriBackend: Backend = {
   removeCustomer: (id, connections) => call("remove_customer", { id, connections }),
   previewCustomerImport: (text) => call("preview_customer_import", { text }),
   importCustomers: (text, fileName, skipDuplicates) => call("import_customers", { text, fileName, skipDuplicates }),
-  previewCustomerImportFile: (path) => call("preview_customer_import_file", { path }),
-  importCustomersFile: (path, skipDuplicates) => call("import_customers_file", { path, skipDuplicates }),
+  previewDroppedCustomerImport: (drop, name) => call("preview_dropped_customer_import", { drop, name }),
+  importDroppedCustomers: (drop, name, skipDuplicates) => call("import_dropped_customers", { drop, name, skipDuplicates }),
   removeUsageSeries: (id) => call("remove_usage_series", { id }),
   listProviders: () => call("list_providers"),
   installerAccounts: () => call("installer_accounts"),
@@ -181,7 +184,21 @@ export const tauriBackend: Backend = {
   chooseSites: (connectionId, attached) => call("choose_sites", { connectionId, attached }),
   saveCompanySettings: (settings) => call("save_company_settings", { settings }),
   createBackup: (passphrase) => call("create_backup", { passphrase }),
-  restoreBackup: (path, passphrase, replace) => call("restore_backup", { path, passphrase, replace }),
+  restoreDroppedBackup: (drop, name, passphrase, replace) => call("restore_dropped_backup", { drop, name, passphrase, replace }),
+  restoreBackupBytes: async (fileName, bytes, passphrase, replace) => {
+    try {
+      // The file travels as the raw request body; its name, the passphrase and the choice as headers.
+      return await invoke<BackupSummary>("restore_backup_bytes", bytes, {
+        headers: {
+          "onramp-file-name": encodeURIComponent(fileName),
+          "onramp-passphrase": encodeURIComponent(passphrase),
+          "onramp-replace": String(replace),
+        },
+      });
+    } catch (e) {
+      throw toErrorInfo(e);
+    }
+  },
   signInStatus: (signIn) => call("sign_in_status", { signIn }),
   pasteSignIn: (signIn, pasted) => call("paste_sign_in", { signIn, pasted }),
   cancelSignIn: (signIn) => call("cancel_sign_in", { signIn }),

@@ -441,6 +441,39 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   // The shell's drops: number → paths.
   const kept = new Map<number, string[]>();
   let dropNo = 0;
+  /** The path of a file in a kept drop, as the shell looks it up. */
+  const dropped = (drop: number, name: string) => (kept.get(drop) ?? []).find((p) => (p.split(/[\\/]/).pop() ?? p) === name);
+  const noLongerDropped = (name: string): ErrorInfo => ({ code: "Validation", message: `${name} is no longer among the files dropped on the window.`, hint: "Drop the file on the window again." });
+  /** A dropped file's text (`fakeFiles`), or the rejection the shell would answer. */
+  function droppedText(drop: number, name: string): string | Promise<never> {
+    const path = dropped(drop, name);
+    if (!path) return Promise.reject(noLongerDropped(name));
+    const t = fakeFiles.get(path);
+    if (t === undefined) return Promise.reject({ code: "Validation", message: `Cannot read ${name}: no such file.`, hint: null } satisfies ErrorInfo);
+    return t;
+  }
+  async function restoreFake(path: string, passphrase: string, replace: boolean): Promise<BackupSummary> {
+    if (!replace && customers.size > 0) {
+      throw {
+        code: "Validation",
+        message: `This laptop already has ${customers.size} customer${customers.size === 1 ? "" : "s"}; restoring replaces them. Use --replace / confirm.`,
+        hint: null,
+      } satisfies ErrorInfo;
+    }
+    await slow();
+    if (!/\.onrampbackup$/.test(path)) {
+      throw { code: "Validation", message: `${path} is not an Onramp backup.`, hint: "Pick the .onrampbackup file Onramp made." } satisfies ErrorInfo;
+    }
+    if (passphrase !== backupPassphrase) {
+      throw { code: "Validation", message: "The passphrase does not open this backup.", hint: "Type the passphrase chosen when the backup was made (capitals count)." } satisfies ErrorInfo;
+    }
+    keyMissing = false;
+    vaultUp = true;
+    return backupSummary(
+      path,
+      'A refresh token rotated after the backup was taken is dead at the vendor; such connections show "needs sign-in" at their next refresh.',
+    );
+  }
   const running = new Set<string>();
   const cancelled = new Set<string>();
   let gate: Promise<void> | null = null;
@@ -631,17 +664,15 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       return { imported, skipped_duplicates: skipped };
     },
-    async previewCustomerImportFile(path) {
-      calls.push(`previewCustomerImportFile:${path}`);
-      const t = fakeFiles.get(path);
-      if (t === undefined) return reject({ code: "Validation", message: `Cannot read ${path.split("/").pop()}: no such file.`, hint: null });
-      return b.previewCustomerImport(t);
+    async previewDroppedCustomerImport(drop, name) {
+      calls.push(`previewDroppedCustomerImport:${drop}:${name}`);
+      const t = droppedText(drop, name);
+      return t instanceof Promise ? t : b.previewCustomerImport(t);
     },
-    async importCustomersFile(path, skipDuplicates) {
-      calls.push(`importCustomersFile:${path}`);
-      const t = fakeFiles.get(path);
-      if (t === undefined) return reject({ code: "Validation", message: `Cannot read ${path.split("/").pop()}: no such file.`, hint: null });
-      return b.importCustomers(t, path.split("/").pop() ?? path, skipDuplicates);
+    async importDroppedCustomers(drop, name, skipDuplicates) {
+      calls.push(`importDroppedCustomers:${drop}:${name}`);
+      const t = droppedText(drop, name);
+      return t instanceof Promise ? t : b.importCustomers(t, name, skipDuplicates);
     },
     async removeUsageSeries(sid) {
       calls.push(`removeUsageSeries:${sid}`);
@@ -865,28 +896,14 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       backupPassphrase = passphrase;
       return backupSummary("/home/installer/Downloads/onramp-backup-2026-11-29-1405.onrampbackup", null);
     },
-    async restoreBackup(path, passphrase, replace) {
-      calls.push(`restoreBackup:${path}:${replace}`);
-      if (!replace && customers.size > 0) {
-        throw {
-          code: "Validation",
-          message: `This laptop already has ${customers.size} customer${customers.size === 1 ? "" : "s"}; restoring replaces them. Use --replace / confirm.`,
-          hint: null,
-        } satisfies ErrorInfo;
-      }
-      await slow();
-      if (!/\.onrampbackup$/.test(path)) {
-        throw { code: "Validation", message: `${path} is not an Onramp backup.`, hint: "Pick the .onrampbackup file Onramp made." } satisfies ErrorInfo;
-      }
-      if (passphrase !== backupPassphrase) {
-        throw { code: "Validation", message: "The passphrase does not open this backup.", hint: "Type the passphrase chosen when the backup was made (capitals count)." } satisfies ErrorInfo;
-      }
-      keyMissing = false;
-      vaultUp = true;
-      return backupSummary(
-        path,
-        'A refresh token rotated after the backup was taken is dead at the vendor; such connections show "needs sign-in" at their next refresh.',
-      );
+    async restoreDroppedBackup(drop, name, passphrase, replace) {
+      calls.push(`restoreDroppedBackup:${drop}:${name}:${replace}`);
+      if (!dropped(drop, name)) return reject(noLongerDropped(name));
+      return restoreFake(name, passphrase, replace);
+    },
+    async restoreBackupBytes(fileName, bytes, passphrase, replace) {
+      calls.push(`restoreBackupBytes:${fileName}:${bytes.length}:${replace}`);
+      return restoreFake(fileName, passphrase, replace);
     },
     async health() {
       calls.push("health");
@@ -994,8 +1011,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     },
     async importDroppedUsage(customerId, drop, name) {
       calls.push(`importDroppedUsage:${drop}:${name}`);
-      const path = (kept.get(drop) ?? []).find((p) => (p.split(/[\\/]/).pop() ?? p) === name);
-      if (!path) reject({ code: "Validation", message: `${name} is no longer among the files dropped on the window.`, hint: "Drop the file on the window again." });
+      if (!dropped(drop, name)) reject(noLongerDropped(name));
       return b.importUsageBytes(customerId, name, new TextEncoder().encode("<feed><entry/></feed>"));
     },
     async importUsageBytes(customerId, fileName, bytes) {

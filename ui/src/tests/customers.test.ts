@@ -302,8 +302,14 @@ describe("customers: edit, remove, undo, duplicates, import", () => {
     );
     click("import-customers");
     await settle();
+    // The webview's own drop event names paths; nothing is read from them.
     fake.emitFileDrop({ type: "drop", paths: ["/home/installer/bad.csv"] });
     await settle();
+    expect(fake.calls.filter((c) => c.includes("Dropped"))).toEqual([]);
+    // The shell's drop: the UI names the drop and the file, never a path.
+    fake.emitFilesDropped(["/home/installer/bad.csv"]);
+    await settle();
+    expect(fake.calls).toContain("previewDroppedCustomerImport:1:bad.csv");
     expect($$("import-row")).toHaveLength(3);
     expect($$("import-row-error").map((e) => e.textContent)).toEqual([
       expect.stringContaining("Enter the customer's name."),
@@ -312,7 +318,7 @@ describe("customers: edit, remove, undo, duplicates, import", () => {
     expect($("import-summary")!.textContent).toContain("2 in error (lines 3, 4)");
     expect(($("import-confirm") as HTMLButtonElement).disabled).toBe(true);
 
-    fake.emitFileDrop({ type: "drop", paths: ["/home/installer/customers.csv"] });
+    fake.emitFilesDropped(["/home/installer/notes.txt.bak", "/home/installer/customers.csv"]);
     await settle();
     const rows = $$("import-row");
     expect(rows).toHaveLength(4);
@@ -323,7 +329,7 @@ describe("customers: edit, remove, undo, duplicates, import", () => {
     expect($("import-confirm")!.textContent).toContain("Import 2 customers");
     click("import-confirm");
     await settle();
-    expect(fake.calls).toContain("importCustomersFile:/home/installer/customers.csv");
+    expect(fake.calls).toContain("importDroppedCustomers:2:customers.csv");
     expect(toastText()).toContain("Imported 2 customers from customers.csv (2 duplicates left out)");
     expect(names()).toEqual(expect.arrayContaining(["Okafor, Ben", "Cy Ng"]));
     expect(names().filter((n) => n === "Ada Garcia")).toHaveLength(1);

@@ -2,7 +2,7 @@
 // replaces customers; the secure-storage banner leads there when the keyring lost the key.
 import { describe, expect, it } from "vitest";
 import { app, go } from "../lib/app.svelte";
-import { $, click, settle, start, text, type, until } from "./harness";
+import { $, click, pickFile, settle, start, text, type, until } from "./harness";
 
 const PASS = "maple ladder seven orbit";
 const NOTE = 'A refresh token rotated after the backup was taken is dead at the vendor; such connections show "needs sign-in" at their next refresh.';
@@ -43,23 +43,34 @@ describe("data", () => {
     const fake = await start({ seed: true });
     go({ name: "settings" });
     await until("data-section");
-    fake.emitFileDrop({ type: "drop", paths: ["/media/usb/readme.txt", "/media/usb/onramp-backup-2026-11-29-1405.onrampbackup"] });
+    expect(($("restore-start") as HTMLButtonElement).disabled).toBe(true);
+    fake.emitFilesDropped(["/media/usb/readme.txt", "/media/usb/onramp-backup-2026-11-29-1405.onrampbackup"]);
     await settle();
-    expect(($("restore-path") as HTMLInputElement).value).toBe("/media/usb/onramp-backup-2026-11-29-1405.onrampbackup");
+    expect($("restore-file-name")!.textContent).toBe("onramp-backup-2026-11-29-1405.onrampbackup");
+    type("restore-passphrase", PASS);
+    await settle();
+    click("restore-start");
+    await until("restore-confirm");
+    click("restore-confirm");
+    await until("restore-done");
+    // The shell restores the file it holds for that drop; the UI named only the drop and the name.
+    expect(fake.calls).toContain("restoreDroppedBackup:1:onramp-backup-2026-11-29-1405.onrampbackup:true");
   });
+
 
   it("says what a backup cannot bring back, and asks before replacing customers", async () => {
     const fake = await start({ seed: true });
     go({ name: "settings" });
     await until("data-section");
     expect($("restore-cannot")!.textContent).toBe(NOTE);
-    type("restore-path", "/media/usb/onramp-backup-2026-11-29-1405.onrampbackup");
+    pickFile("restore-file", new File(["age-encryption.org/v1"], "onramp-backup-2026-11-29-1405.onrampbackup"));
+    await settle();
     type("restore-passphrase", "wrong passphrase");
     await settle();
     click("restore-start");
     await until("restore-confirm");
     expect($("restore-confirm-text")!.textContent).toContain("already has 3 customers");
-    expect(fake.calls.filter((c) => c.startsWith("restoreBackup"))).toEqual([]);
+    expect(fake.calls.filter((c) => c.startsWith("restore"))).toEqual([]);
     click("restore-confirm");
     await until("error-box").catch(() => undefined);
     await settle();
@@ -72,7 +83,8 @@ describe("data", () => {
     const done = await until("restore-done");
     expect(done.textContent).toContain("Restored");
     expect(done.textContent).toContain(NOTE);
-    expect(fake.calls).toContain("restoreBackup:/media/usb/onramp-backup-2026-11-29-1405.onrampbackup:true");
+    // The picked file went over as its bytes, with its name.
+    expect(fake.calls).toContain("restoreBackupBytes:onramp-backup-2026-11-29-1405.onrampbackup:21:true");
   });
 
   it("offers a restore from the banner when the keyring lost the key, and clears it after", async () => {
@@ -82,14 +94,15 @@ describe("data", () => {
     click("vault-restore");
     await until("data-section");
     expect(app.route).toEqual({ name: "settings", section: "data" });
-    expect(document.activeElement?.id).toBe("restore-path");
-    type("restore-path", "/home/installer/Downloads/onramp-backup-2026-11-29-1405.onrampbackup");
+    expect(document.activeElement?.id).toBe("restore-file");
+    pickFile("restore-file", new File(["age-encryption.org/v1"], "onramp-backup-2026-11-29-1405.onrampbackup"));
+    await settle();
     type("restore-passphrase", PASS);
     await settle();
     click("restore-start");
     // No customers on this laptop: nothing to confirm.
     await until("restore-done");
-    expect(fake.calls).toContain("restoreBackup:/home/installer/Downloads/onramp-backup-2026-11-29-1405.onrampbackup:false");
+    expect(fake.calls).toContain("restoreBackupBytes:onramp-backup-2026-11-29-1405.onrampbackup:21:false");
     await settle();
     expect($("vault-warning")).toBeNull();
     expect(app.status?.vault.state).toBe("ready");

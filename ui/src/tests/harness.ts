@@ -55,6 +55,14 @@ export function type(testid: string, value: string): void {
   el.dispatchEvent(new Event("input", { bubbles: true }));
 }
 
+/** A file chosen in the file input `testid`, as the system's chooser hands it over. */
+export function pickFile(testid: string, file: File): void {
+  const input = $(testid) as HTMLInputElement;
+  if (!input) throw new Error(`no [data-testid="${testid}"]`);
+  Object.defineProperty(input, "files", { value: [file], configurable: true });
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
 export function click(testid: string): void {
   const el = $(testid);
   if (!el) throw new Error(`no [data-testid="${testid}"]`);

@@ -2,14 +2,10 @@
 // utility providers' sign-in choices (utility, scope, device vendor).
 import { describe, expect, it } from "vitest";
 import { go } from "../lib/app.svelte";
-import { $, $$, click, openCustomer, settle, start, until, text } from "./harness";
+import { $, $$, click, openCustomer, pickFile, settle, start, until, text } from "./harness";
 
 
-function pick(file: File) {
-  const input = $("usage-file") as HTMLInputElement;
-  Object.defineProperty(input, "files", { value: [file], configurable: true });
-  input.dispatchEvent(new Event("change", { bubbles: true }));
-}
+const pick = (file: File) => pickFile("usage-file", file);
 
 const GB = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry/></feed>';
 const YEAR_2011 = "Coastal_Multi_Family_12hr_Jan_1_2011_to_Jan_1_2012_RetailCustomer_3.xml";

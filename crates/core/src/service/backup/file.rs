@@ -2,7 +2,7 @@
 //! read back and decrypted whole; checked to hold together before anything is restored.
 
 use std::collections::HashSet;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -62,16 +62,47 @@ pub(super) fn write_file(
     Ok(())
 }
 
-/// Decrypts and parses a backup file (nothing is written anywhere).
-pub(super) fn read_file(
-    path: &Path,
+/// Where a backup is read from: a file on disk (dropped on the window, or named on the
+/// command line), or the bytes of a file the installer picked in the window.
+pub(super) enum Source {
+    File(PathBuf),
+    Picked { name: PathBuf, bytes: Vec<u8> },
+}
+
+impl Source {
+    /// The file as the installer's messages name it.
+    pub(super) fn name(&self) -> &Path {
+        match self {
+            Source::File(path) => path,
+            Source::Picked { name, .. } => name,
+        }
+    }
+}
+
+/// Decrypts and parses a backup (nothing is written anywhere).
+pub(super) fn read_source(
+    source: &Source,
     passphrase: age::secrecy::SecretString,
 ) -> Result<(Header, Body)> {
-    let file = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
-    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(not_a_backup(path));
+    match source {
+        Source::File(path) => {
+            let file = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
+            if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+                return Err(not_a_backup(path));
+            }
+            decrypt(path, BufReader::new(file), passphrase)
+        }
+        Source::Picked { name, bytes } if bytes.is_empty() => Err(not_a_backup(name)),
+        Source::Picked { name, bytes } => decrypt(name, &bytes[..], passphrase),
     }
-    let decryptor = age::Decryptor::new_buffered(BufReader::new(file)).map_err(|e| match e {
+}
+
+fn decrypt(
+    path: &Path,
+    file: impl BufRead,
+    passphrase: age::secrecy::SecretString,
+) -> Result<(Header, Body)> {
+    let decryptor = age::Decryptor::new_buffered(file).map_err(|e| match e {
         // No age header could be read at all.
         age::DecryptError::Io(_) => not_a_backup(path),
         e => decrypt_error(path, e),

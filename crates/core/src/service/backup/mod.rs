@@ -35,7 +35,7 @@ mod file;
 
 use errors::{check_passphrase, io_error, secret_string};
 pub use file::check_payload as check_backup_payload;
-use file::{read_file, validate, write_file};
+use file::{read_source, validate, write_file, Source};
 
 /// The payload's format name.
 pub const FORMAT: &str = "onramp-backup";
@@ -302,6 +302,35 @@ impl Onramp {
         passphrase: &Sensitive<String>,
         replace: bool,
     ) -> Result<BackupSummary> {
+        self.restore(Source::File(path.to_path_buf()), passphrase, replace)
+            .await
+    }
+
+    /// [`Onramp::restore_backup`] of a file the installer picked in the window: its bytes and
+    /// its name (only the name's last part is kept, for the messages).
+    pub async fn restore_backup_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        passphrase: &Sensitive<String>,
+        replace: bool,
+    ) -> Result<BackupSummary> {
+        let name = Path::new(name)
+            .file_name()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "the backup".into());
+        self.restore(Source::Picked { name, bytes }, passphrase, replace)
+            .await
+    }
+
+    async fn restore(
+        &self,
+        source: Source,
+        passphrase: &Sensitive<String>,
+        replace: bool,
+    ) -> Result<BackupSummary> {
+        let path = source.name().to_path_buf();
+        let path = path.as_path();
         if passphrase.expose().is_empty() {
             return Err(Error::validation("Enter the backup's passphrase."));
         }
@@ -322,8 +351,8 @@ impl Onramp {
             )
             .hint(vault.hint.unwrap_or_default()));
         }
-        let (file, pass) = (path.to_path_buf(), secret_string(passphrase));
-        let (header, body) = tokio::task::spawn_blocking(move || read_file(&file, pass))
+        let pass = secret_string(passphrase);
+        let (header, body) = tokio::task::spawn_blocking(move || read_source(&source, pass))
             .await
             .map_err(|e| Error::internal(format!("the restore task failed: {e}")))??;
         validate(path, &header, &body)?;
