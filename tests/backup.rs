@@ -15,7 +15,7 @@ use onramp_core::model::{AppSource, ConnectionState, ProviderId, VaultState};
 use onramp_core::service::RESTORE_NOTE;
 use onramp_core::store::Snapshot;
 use onramp_core::vault::Sensitive;
-use onramp_core::{Code, Onramp, OpenOptions};
+use onramp_core::{Code, Onramp};
 use onramp_sandbox::OAuthVendor;
 
 const PASSPHRASE: &str = "maple ladder seven orbit";
@@ -28,20 +28,6 @@ fn sample(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../crates/core/tests/data/greenbutton")
         .join(name)
-}
-
-/// Onramp on a data folder of its own, with no demo apps: vendor apps come from the store only.
-async fn bare(w: &World, dir: &Path) -> Onramp {
-    Onramp::open(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        config_file: dir.join("onramp.toml"),
-        config: w.config(),
-        actor: "app",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await
-    .expect("onramp opens")
 }
 
 struct Filled {
@@ -99,7 +85,7 @@ async fn a_backup_restored_into_a_new_data_folder_brings_everything_back() {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("laptop.onrampbackup");
     let old_dir = w.dir.path().join("old");
-    let a = bare(&w, &old_dir).await;
+    let a = w.open_bare(&old_dir).await;
     let f = fill(&w, &a).await;
     let before = snapshot(&a).await;
     let old_key = a.vault().current_key_id().unwrap();
@@ -152,7 +138,7 @@ async fn a_backup_restored_into_a_new_data_folder_brings_everything_back() {
 
     // A new data folder: a new store, a new data key.
     let new_dir = w.dir.path().join("new");
-    let b = bare(&w, &new_dir).await;
+    let b = w.open_bare(&new_dir).await;
     assert_ne!(b.vault().current_key_id().unwrap(), old_key);
     let restored = b
         .restore_backup(&file, &pass(PASSPHRASE), false)
@@ -235,7 +221,7 @@ async fn a_token_rotated_after_the_backup_needs_the_customer_again() {
     let w = World::new().await;
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("b.onrampbackup");
-    let a = bare(&w, &w.dir.path().join("old")).await;
+    let a = w.open_bare(&w.dir.path().join("old")).await;
     let f = fill(&w, &a).await;
     a.create_backup(&file, &pass(PASSPHRASE)).await.unwrap();
     // The token rotates after the backup, and the new tokens are used (so the vendor's retry
@@ -244,7 +230,7 @@ async fn a_token_rotated_after_the_backup_needs_the_customer_again() {
     a.check_connection(&f.tesla).await.unwrap();
     a.close().await;
 
-    let b = bare(&w, &w.dir.path().join("new")).await;
+    let b = w.open_bare(&w.dir.path().join("new")).await;
     b.restore_backup(&file, &pass(PASSPHRASE), false)
         .await
         .unwrap();
@@ -272,7 +258,7 @@ async fn a_restore_brings_back_a_data_folder_whose_key_the_keyring_lost() {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("b.onrampbackup");
     let dir = w.dir.path().join("folder");
-    let a = bare(&w, &dir).await;
+    let a = w.open_bare(&dir).await;
     let f = fill(&w, &a).await;
     a.create_backup(&file, &pass(PASSPHRASE)).await.unwrap();
     let key = a.vault().current_key_id().unwrap();
@@ -281,7 +267,7 @@ async fn a_restore_brings_back_a_data_folder_whose_key_the_keyring_lost() {
     drop(a);
     vault.forget_key(&key).await.unwrap();
 
-    let b = bare(&w, &dir).await;
+    let b = w.open_bare(&dir).await;
     assert_eq!(b.status().vault.state, VaultState::KeyMissing);
     assert_eq!(
         b.check_connection(&f.key_conn).await.unwrap_err().code,
@@ -313,7 +299,7 @@ async fn a_restore_brings_back_a_data_folder_whose_key_the_keyring_lost() {
     b.close().await;
 
     // The new key is the folder's for good: a restart finds it.
-    let c = bare(&w, &dir).await;
+    let c = w.open_bare(&dir).await;
     assert_eq!(c.status().vault.state, VaultState::Ready);
     assert_eq!(c.vault().current_key_id().unwrap(), new_key);
     assert_eq!(
@@ -341,13 +327,13 @@ async fn every_bad_file_says_why_and_changes_nothing() {
     let w = World::new().await;
     let out = tempfile::tempdir().unwrap();
     let good = out.path().join("good.onrampbackup");
-    let a = bare(&w, &w.dir.path().join("old")).await;
+    let a = w.open_bare(&w.dir.path().join("old")).await;
     fill(&w, &a).await;
     a.create_backup(&good, &pass(PASSPHRASE)).await.unwrap();
     a.close().await;
 
     // The store that must stay as it is: another laptop's, with its own customer.
-    let b = bare(&w, &w.dir.path().join("other")).await;
+    let b = w.open_bare(&w.dir.path().join("other")).await;
     let carla = customer(&b, "Carla Diaz").await;
     b.connect_customer_key(&carla, customer_key(&w, 1))
         .await
@@ -524,7 +510,7 @@ async fn every_bad_file_says_why_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_into_a_folder_get_dated_names_and_never_replace_one() {
     let w = World::new().await;
-    let a = bare(&w, &w.dir.path().join("data")).await;
+    let a = w.open_bare(&w.dir.path().join("data")).await;
     customer(&a, "Ada Garcia").await;
     let downloads = w.dir.path().join("Downloads");
     let one = a

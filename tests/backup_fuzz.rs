@@ -13,26 +13,13 @@ use std::path::Path;
 use common::*;
 use onramp_core::store::Snapshot;
 use onramp_core::vault::Sensitive;
-use onramp_core::{Code, Onramp, OpenOptions};
+use onramp_core::{Code, Onramp};
 use onramp_fuzz::Mutator;
 
 const PASSPHRASE: &str = "maple ladder seven orbit";
 
 fn pass() -> Sensitive<String> {
     Sensitive::new(PASSPHRASE.to_string())
-}
-
-async fn bare(w: &World, dir: &Path) -> Onramp {
-    Onramp::open(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        config_file: dir.join("onramp.toml"),
-        config: w.config(),
-        actor: "app",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await
-    .expect("onramp opens")
 }
 
 async fn state(o: &Onramp) -> (Snapshot, Vec<(String, String)>) {
@@ -72,7 +59,7 @@ async fn a_refused_backup_file_changes_nothing_in_the_store() {
     let w = World::new().await;
     let out = tempfile::tempdir().unwrap();
     let good = out.path().join("good.onrampbackup");
-    let a = bare(&w, &w.dir.path().join("old")).await;
+    let a = w.open_bare(&w.dir.path().join("old")).await;
     let ada = customer(&a, "Ada Garcia").await;
     a.connect_customer_key(&ada, customer_key(&w, 0))
         .await
@@ -84,7 +71,7 @@ async fn a_refused_backup_file_changes_nothing_in_the_store() {
     a.close().await;
     let plain = decrypt(&good);
 
-    let b = bare(&w, &w.dir.path().join("other")).await;
+    let b = w.open_bare(&w.dir.path().join("other")).await;
     let carla = customer(&b, "Carla Diaz").await;
     b.connect_customer_key(&carla, customer_key(&w, 1))
         .await

@@ -7,6 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
+mod common;
+use common::connect_args;
+
 fn bin() -> PathBuf {
     // target/debug/deps/cli-xxxx -> target/debug/onramp
     let mut p = std::env::current_exe().unwrap();
@@ -232,15 +235,7 @@ async fn connects_sma_through_the_loopback_listener() {
         .arg(dir.path())
         .arg("--config")
         .arg(dir.path().join("absent.toml"))
-        .args([
-            "connect",
-            "sma",
-            "--customer",
-            &id,
-            "--timeout",
-            "60",
-            "--json",
-        ])
+        .args(connect_args("sma", &id))
         .env("BROWSER", &browser)
         .stdin(Stdio::null())
         .output()
@@ -425,19 +420,8 @@ async fn refreshes_due_all_and_one_connection_from_the_terminal() {
     let id = ok(run(&["customer", "add", "--name", "Ada"], ""))
         .trim()
         .to_string();
-    let conn: serde_json::Value = serde_json::from_str(&ok(run(
-        &[
-            "connect",
-            "sma",
-            "--customer",
-            &id,
-            "--timeout",
-            "60",
-            "--json",
-        ],
-        "",
-    )))
-    .unwrap();
+    let conn: serde_json::Value =
+        serde_json::from_str(&ok(run(&connect_args("sma", &id), ""))).unwrap();
     let before = sb.token_requests(onramp_sandbox::OAuthVendor::Sma);
 
     // Fresh tokens are not due; `--all` refreshes them anyway; one connection by its id.
@@ -559,15 +543,7 @@ async fn sandbox_connections_still_check_and_refresh_in_later_cli_calls() {
     let id = ok(run(&["customer", "add", "--name", "Ada"]))
         .trim()
         .to_string();
-    let sma = json(run(&[
-        "connect",
-        "sma",
-        "--customer",
-        &id,
-        "--timeout",
-        "60",
-        "--json",
-    ]));
+    let sma = json(run(&connect_args("sma", &id)));
     let solis = json(onramp(
         dir.path(),
         &["connect", "solis", "--customer", &id, "--json"],
@@ -747,19 +723,7 @@ async fn the_app_and_the_cli_on_one_data_folder_share_one_sandbox() {
         .unwrap())
     .trim()
     .to_string();
-    let conn = json(
-        run(args(&[
-            "connect",
-            "sma",
-            "--customer",
-            &id,
-            "--timeout",
-            "60",
-            "--json",
-        ]))
-        .await
-        .unwrap(),
-    );
+    let conn = json(run(args(&connect_args("sma", &id))).await.unwrap());
     let conn = conn["id"].as_str().unwrap().to_string();
     assert_eq!(
         served.token_requests(Sma),

@@ -397,16 +397,7 @@ async fn key_providers_and_unconfigured_apps_are_refused_clearly() {
     );
 
     // Without the sandbox's demo apps, a provider needs its app saved first.
-    let bare = onramp_core::Onramp::open(onramp_core::OpenOptions {
-        data_dir: w.dir.path().join("other"),
-        config_file: w.dir.path().join("onramp.toml"),
-        config: w.config(),
-        actor: "app",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await
-    .unwrap();
+    let bare = w.open_bare(&w.dir.path().join("other")).await;
     let c = customer(&bare, "Gus").await;
     let e = bare
         .begin_oauth(&c, ProviderId::Tesla, Redirect::DeepLink)

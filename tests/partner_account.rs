@@ -472,16 +472,7 @@ async fn a_backup_brings_the_signed_in_account_to_a_new_laptop() {
     a.close().await;
 
     let new_laptop = tempfile::tempdir().unwrap();
-    let b = Onramp::open(onramp_core::OpenOptions {
-        data_dir: new_laptop.path().to_path_buf(),
-        config_file: new_laptop.path().join("onramp.toml"),
-        config: w.config(),
-        actor: "app",
-        sandbox_keys: vec![],
-        oauth_apps: vec![],
-    })
-    .await
-    .unwrap();
+    let b = w.open_bare(new_laptop.path()).await;
     b.restore_backup(&file, &passphrase, false).await.unwrap();
     let restored = account(&b).await;
     assert!(restored.configured && restored.renews && restored.needs_sign_in.is_none());

@@ -499,18 +499,7 @@ async fn the_browser_onramp_starts_is_given_no_secret() {
         .trim()
         .to_string();
     for _ in 0..2 {
-        let out = run(
-            &[
-                "connect",
-                "sma",
-                "--customer",
-                &id,
-                "--timeout",
-                "60",
-                "--json",
-            ],
-            "",
-        );
+        let out = run(&connect_args("sma", &id), "");
         assert!(out.contains("\"active\""), "{out}");
     }
 

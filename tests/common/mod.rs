@@ -54,6 +54,21 @@ impl World {
         .expect("onramp opens")
     }
 
+    /// Onramp on a data folder of its own, with no demo apps: vendor apps come from the store
+    /// only (a new laptop, or one set up by hand).
+    pub async fn open_bare(&self, dir: &Path) -> Onramp {
+        Onramp::open(OpenOptions {
+            data_dir: dir.to_path_buf(),
+            config_file: dir.join("onramp.toml"),
+            config: self.config(),
+            actor: "app",
+            sandbox_keys: vec![],
+            oauth_apps: vec![],
+        })
+        .await
+        .expect("onramp opens")
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("onramp.sqlite")
     }
@@ -194,4 +209,18 @@ pub async fn try_sign_in(
 /// [`try_sign_in`], which must work.
 pub async fn sign_in(onramp: &Onramp, customer: &str, provider: ProviderId) -> String {
     try_sign_in(onramp, customer, provider).await.unwrap()
+}
+
+/// `onramp connect <provider> --customer <id> --timeout 60 --json`: a sign-in that the test's
+/// browser (`BROWSER`) completes, answered with the connection as JSON.
+pub fn connect_args<'a>(provider: &'a str, customer: &'a str) -> [&'a str; 7] {
+    [
+        "connect",
+        provider,
+        "--customer",
+        customer,
+        "--timeout",
+        "60",
+        "--json",
+    ]
 }
