@@ -13,11 +13,12 @@ starts (run_e2e.py calls these):
   parameters, and no variable Onramp added to the environment.
 """
 import base64
-import http.server
 import json
 import re
-import threading
 import urllib.parse
+
+import csp_probe
+from csp_probe import foreign_script  # noqa: F401 (run_e2e.py calls it from here)
 
 # Calls a command through Tauri's IPC as the page's own code would, and reports how it ended.
 INVOKE = """
@@ -33,6 +34,8 @@ NOT_GRANTED = [
     ("Tauri's window plugin", "plugin:window|title", {"label": "main"}),
     ("the deep-link plugin (linked, not granted to the window)", "plugin:deep-link|get_current", {}),
     ("an app command the capability does not grant", "open_anything", {"path": "/etc/passwd"}),
+    ("a command that took a path from the webview, now gone", "restore_backup",
+     {"path": "/etc/passwd", "passphrase": "x", "replace": True}),
 ]
 
 
@@ -52,60 +55,13 @@ def commands_are_gated(d):
     return failures
 
 
-class _Foreign(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        data = b"window.__foreignRan = true;"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/javascript")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-def foreign_script():
-    """Another origin serving a script that marks the page if it runs: its address."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Foreign)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/evil.js"
-
-
-# Puts an inline script and another origin's script into the app's page, tries eval, and
-# reports what ran and which violations were reported.
-CSP = """
-const done = arguments[arguments.length - 1];
-const seen = [];
-document.addEventListener('securitypolicyviolation',
-  e => seen.push({directive: e.effectiveDirective || e.violatedDirective, blocked: e.blockedURI}));
-const inline = document.createElement('script');
-inline.textContent = 'window.__inlineRan = true;';
-document.body.appendChild(inline);
-const foreign = document.createElement('script');
-foreign.src = arguments[0];
-document.body.appendChild(foreign);
-let evaluated = false;
-try { evaluated = (0, eval)('1 + 1') === 2; } catch (e) { evaluated = false; }
-setTimeout(() => {
-  inline.remove(); foreign.remove();
-  done({inline: !!window.__inlineRan, foreign: !!window.__foreignRan, evaluated,
-        own: !!document.querySelector('[data-testid="sandbox-badge"]'), violations: seen});
-}, 1500);
-"""
-
-
 def csp_holds(d, foreign_url):
     """A list of failures: the app's policy let a script run or did not report it."""
-    d.set_script_timeout(10)
-    got = d.execute_async_script(CSP, foreign_url)
-    directives = sorted(v["directive"] for v in got["violations"])
-    host = foreign_url.split("/")[2]
-    ok = (not got["inline"] and not got["foreign"] and not got["evaluated"] and got["own"]
-          and sum(d.startswith("script-src") for d in directives) >= 2
-          and any(host in v["blocked"] for v in got["violations"]))
+    got = csp_probe.probe(d, foreign_url)
+    own = d.execute_script("return !!document.querySelector('[data-testid=\"sandbox-badge\"]')")
+    ok = own and csp_probe.all_blocked(got, foreign_url)
     print(f"{'ok  ' if ok else 'FAIL'} the app's CSP: own script runs; inline, foreign and eval "
-          f"blocked; reported {directives}")
+          f"blocked; reported {got['directives']}")
     return [] if ok else [f"the app's CSP let through or did not report: {got}"]
 
 

@@ -26,6 +26,8 @@ from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import csp_probe  # noqa: E402 (shared with the app window's e2e)
 RELAY = os.path.join(ROOT, "relay")
 
 CASES = [
@@ -91,67 +93,28 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class Foreign(http.server.BaseHTTPRequestHandler):
-    """Another origin's script: it marks the page if it runs."""
-
-    def do_GET(self):
-        data = b"window.__foreignRan = true;"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/javascript")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-# Puts an inline script and another origin's script into the page, and reports after a moment
-# what ran and which violations the page reported.
-INJECT = """
-const done = arguments[arguments.length - 1];
-const seen = [];
-document.addEventListener('securitypolicyviolation',
-  e => seen.push({directive: e.effectiveDirective || e.violatedDirective, blocked: e.blockedURI}));
-const inline = document.createElement('script');
-inline.textContent = 'window.__inlineRan = true;';
-document.body.appendChild(inline);
-const foreign = document.createElement('script');
-foreign.src = arguments[0];
-document.body.appendChild(foreign);
-setTimeout(() => done({
-  inline: !!window.__inlineRan,
-  foreign: !!window.__foreignRan,
-  own: document.getElementById('title').textContent,
-  violations: seen,
-}), 1500);
-"""
+def own_script_ran(browser):
+    return browser.execute_script("return document.getElementById('title').textContent") \
+        == "Nothing to hand back"
 
 
 def policy_check(browser, page, foreign_url):
     """What the relay page's policy lets run, with and without it: a list of failures."""
     failures = []
-    browser.set_script_timeout(10)
     browser.get(f"{page}?utm_source=mail")
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.getElementById('title').textContent")
-        == "Nothing to hand back")
-    got = browser.execute_async_script(INJECT, foreign_url)
-    directives = sorted(v["directive"] for v in got["violations"])
-    ok = (not got["inline"] and not got["foreign"] and got["own"] == "Nothing to hand back"
-          and len(directives) >= 2 and all(d.startswith("script-src") for d in directives)
-          and any(foreign_url.split("/")[2] in v["blocked"] for v in got["violations"]))
-    print(f"{'ok  ' if ok else 'FAIL'} the policy: own script ran, inline and foreign blocked, "
-          f"reported {directives}")
+    WebDriverWait(browser, 10).until(own_script_ran)
+    got = csp_probe.probe(browser, foreign_url)
+    ok = own_script_ran(browser) and csp_probe.all_blocked(got, foreign_url) \
+        and all(d.startswith("script-src") for d in got["directives"])
+    print(f"{'ok  ' if ok else 'FAIL'} the policy: own script ran, inline, foreign and eval "
+          f"blocked, reported {got['directives']}")
     if not ok:
         failures.append(f"the page's policy let through or did not report: {got}")
     # The control: without the policy the same injection runs, so the check above can fail.
     browser.get(page.replace("index.html", "no-policy.html") + "?utm_source=mail")
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.getElementById('title').textContent")
-        == "Nothing to hand back")
-    got = browser.execute_async_script(INJECT, foreign_url)
-    ok = got["inline"] and got["foreign"] and not got["violations"]
+    WebDriverWait(browser, 10).until(own_script_ran)
+    got = csp_probe.probe(browser, foreign_url)
+    ok = csp_probe.all_ran(got)
     print(f"{'ok  ' if ok else 'FAIL'} without the policy the same scripts run (the control)")
     if not ok:
         failures.append(f"the control did not run the injected scripts: {got}")
@@ -166,9 +129,7 @@ def main():
         ("127.0.0.1", 0), functools.partial(Quiet, directory=RELAY))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     page = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
-    threading.Thread(target=foreign.serve_forever, daemon=True).start()
-    foreign_url = f"http://127.0.0.1:{foreign.server_address[1]}/evil.js"
+    foreign_url = csp_probe.foreign_script()
 
     port = free_port()
     driver = subprocess.Popen([driver_bin, f"--port={port}"], start_new_session=True,
@@ -213,7 +174,6 @@ def main():
         os.killpg(driver.pid, signal.SIGTERM)
         driver.wait(5)
         server.shutdown()
-        foreign.shutdown()
     if failures:
         sys.exit("relay page: " + "; ".join(failures))
     print(f"relay page: {len(CASES)} answers handed on in WebKit, its policy holds")
