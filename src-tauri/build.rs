@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "recheck_vault",
     "ui_ready",
     "list_customers",
+    "customers_page",
     "add_customer",
     "get_customer",
     "similar_customers",

@@ -11,21 +11,21 @@ type Result<T> = std::result::Result<T, Error>;
 
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
-    Ok(state.onramp.status())
+    Ok(state.onramp().await?.status())
 }
 
 /// "Try again" on the secure-storage warning: asks the keyring once more.
 #[tauri::command]
 pub async fn recheck_vault(state: State<'_, AppState>) -> Result<VaultStatus> {
-    Ok(state.onramp.recheck_vault().await)
+    Ok(state.onramp().await?.recheck_vault().await)
 }
 
 /// The UI has painted its first screen with data: launch to here is the start-up time (in the
 /// log, and what `onramp-bench startup` measures).
 #[tauri::command]
-pub fn ui_ready() {
-    let ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis());
-    tracing::info!("ui ready after {ms} ms");
+pub fn ui_ready(state: State<'_, AppState>) {
+    tracing::info!("ui ready after {} ms", crate::since_start());
+    state.painted();
 }
 
 #[tauri::command]
@@ -33,12 +33,28 @@ pub async fn list_customers(
     state: State<'_, AppState>,
     query: Option<String>,
 ) -> Result<Vec<CustomerSummary>> {
-    state.onramp.list_customers(query.as_deref()).await
+    state.onramp().await?.list_customers(query.as_deref()).await
+}
+
+/// A page of the Customers screen (the screen asks for the next page as the installer scrolls).
+#[tauri::command]
+pub async fn customers_page(
+    state: State<'_, AppState>,
+    query: Option<String>,
+    offset: u32,
+    limit: u32,
+) -> Result<CustomerList> {
+    tracing::debug!(offset, limit, "customers page asked");
+    state
+        .onramp()
+        .await?
+        .customers_page(query.as_deref(), offset, limit.min(1000))
+        .await
 }
 
 #[tauri::command]
 pub async fn add_customer(state: State<'_, AppState>, input: NewCustomer) -> Result<Customer> {
-    state.onramp.add_customer(input).await
+    state.onramp().await?.add_customer(input).await
 }
 
 #[tauri::command]
@@ -46,7 +62,7 @@ pub async fn similar_customers(
     state: State<'_, AppState>,
     input: NewCustomer,
 ) -> Result<Vec<SimilarCustomer>> {
-    state.onramp.similar_customers(&input).await
+    state.onramp().await?.similar_customers(&input).await
 }
 
 #[tauri::command]
@@ -55,7 +71,7 @@ pub async fn update_customer(
     id: String,
     input: NewCustomer,
 ) -> Result<Customer> {
-    state.onramp.update_customer(&id, input).await
+    state.onramp().await?.update_customer(&id, input).await
 }
 
 #[tauri::command]
@@ -64,7 +80,7 @@ pub async fn remove_customer(
     id: String,
     connections: ConnectionsOnRemove,
 ) -> Result<()> {
-    state.onramp.remove_customer(&id, connections).await
+    state.onramp().await?.remove_customer(&id, connections).await
 }
 
 #[tauri::command]
@@ -72,7 +88,7 @@ pub async fn preview_customer_import(
     state: State<'_, AppState>,
     text: String,
 ) -> Result<ImportPreview> {
-    state.onramp.preview_customer_import(text.as_bytes()).await
+    state.onramp().await?.preview_customer_import(text.as_bytes()).await
 }
 
 #[tauri::command]
@@ -83,7 +99,8 @@ pub async fn import_customers(
     skip_duplicates: bool,
 ) -> Result<ImportOutcome> {
     state
-        .onramp
+        .onramp()
+        .await?
         .import_customers(text.as_bytes(), &file_name, skip_duplicates)
         .await
 }
@@ -96,7 +113,7 @@ pub async fn preview_dropped_customer_import(
     name: String,
 ) -> Result<ImportPreview> {
     let path = dropped(&state, drop, &name)?;
-    state.onramp.preview_customer_import_file(&path).await
+    state.onramp().await?.preview_customer_import_file(&path).await
 }
 
 #[tauri::command]
@@ -108,29 +125,30 @@ pub async fn import_dropped_customers(
 ) -> Result<ImportOutcome> {
     let path = dropped(&state, drop, &name)?;
     state
-        .onramp
+        .onramp()
+        .await?
         .import_customers_file(&path, skip_duplicates)
         .await
 }
 
 #[tauri::command]
 pub async fn remove_usage_series(state: State<'_, AppState>, id: String) -> Result<()> {
-    state.onramp.remove_usage_series(&id).await
+    state.onramp().await?.remove_usage_series(&id).await
 }
 
 #[tauri::command]
 pub async fn get_customer(state: State<'_, AppState>, id: String) -> Result<CustomerDetail> {
-    state.onramp.customer(&id).await
+    state.onramp().await?.customer(&id).await
 }
 
 #[tauri::command]
 pub async fn list_providers(state: State<'_, AppState>) -> Result<Vec<ProviderInfo>> {
-    state.onramp.providers().await
+    state.onramp().await?.providers().await
 }
 
 #[tauri::command]
 pub async fn installer_accounts(state: State<'_, AppState>) -> Result<Vec<InstallerAccount>> {
-    state.onramp.installer_accounts().await
+    state.onramp().await?.installer_accounts().await
 }
 
 #[tauri::command]
@@ -138,7 +156,7 @@ pub async fn save_installer_account(
     state: State<'_, AppState>,
     input: KeyInput,
 ) -> Result<InstallerAccount> {
-    state.onramp.save_installer_account(input).await
+    state.onramp().await?.save_installer_account(input).await
 }
 
 #[tauri::command]
@@ -146,7 +164,7 @@ pub async fn remove_installer_account(
     state: State<'_, AppState>,
     provider: ProviderId,
 ) -> Result<()> {
-    state.onramp.remove_installer_account(provider).await
+    state.onramp().await?.remove_installer_account(provider).await
 }
 
 #[tauri::command]
@@ -155,7 +173,7 @@ pub async fn search_account_sites(
     provider: ProviderId,
     query: String,
 ) -> Result<SiteSearch> {
-    state.onramp.search_account_sites(provider, &query).await
+    state.onramp().await?.search_account_sites(provider, &query).await
 }
 
 #[tauri::command]
@@ -163,7 +181,7 @@ pub async fn connect_account_sites(
     state: State<'_, AppState>,
     input: ConnectAccountSites,
 ) -> Result<Connection> {
-    state.onramp.connect_account_sites(input).await
+    state.onramp().await?.connect_account_sites(input).await
 }
 
 #[tauri::command]
@@ -172,12 +190,12 @@ pub async fn connect_customer_key(
     customer_id: String,
     input: KeyInput,
 ) -> Result<Connection> {
-    state.onramp.connect_customer_key(&customer_id, input).await
+    state.onramp().await?.connect_customer_key(&customer_id, input).await
 }
 
 #[tauri::command]
 pub async fn remove_connection(state: State<'_, AppState>, id: String) -> Result<()> {
-    state.onramp.remove_connection(&id).await
+    state.onramp().await?.remove_connection(&id).await
 }
 
 #[tauri::command]
@@ -185,12 +203,12 @@ pub async fn list_events(
     state: State<'_, AppState>,
     customer_id: Option<String>,
 ) -> Result<Vec<Event>> {
-    state.onramp.events(customer_id.as_deref()).await
+    state.onramp().await?.events(customer_id.as_deref()).await
 }
 
 #[tauri::command]
 pub async fn vendor_apps(state: State<'_, AppState>) -> Result<Vec<VendorApp>> {
-    state.onramp.vendor_apps().await
+    state.onramp().await?.vendor_apps().await
 }
 
 #[tauri::command]
@@ -198,7 +216,7 @@ pub async fn save_vendor_app(
     state: State<'_, AppState>,
     input: VendorAppInput,
 ) -> Result<VendorApp> {
-    state.onramp.save_vendor_app(input).await
+    state.onramp().await?.save_vendor_app(input).await
 }
 
 #[tauri::command]
@@ -206,17 +224,17 @@ pub async fn set_sign_in_return(
     state: State<'_, AppState>,
     input: SignInReturn,
 ) -> Result<VendorApp> {
-    state.onramp.set_sign_in_return(input).await
+    state.onramp().await?.set_sign_in_return(input).await
 }
 
 #[tauri::command]
 pub async fn check_connection(state: State<'_, AppState>, id: String) -> Result<Connection> {
-    state.onramp.check_connection(&id).await
+    state.onramp().await?.check_connection(&id).await
 }
 
 #[tauri::command]
 pub async fn refresh_connection(state: State<'_, AppState>, id: String) -> Result<Connection> {
-    state.onramp.refresh_connection(&id).await
+    state.onramp().await?.refresh_connection(&id).await
 }
 
 /// The activity log exported into the user's Downloads folder; the file's path.
@@ -230,7 +248,8 @@ pub async fn export_activity(
         .or_else(dirs::home_dir)
         .unwrap_or_else(std::env::temp_dir);
     let path = state
-        .onramp
+        .onramp()
+        .await?
         .export_activity_to(&filter, format, &folder)
         .await?;
     Ok(path.display().to_string())
@@ -247,7 +266,8 @@ pub async fn create_backup(
         .or_else(dirs::home_dir)
         .unwrap_or_else(std::env::temp_dir);
     state
-        .onramp
+        .onramp()
+        .await?
         .create_backup_in(&folder, &Sensitive::new(passphrase))
         .await
 }
@@ -263,7 +283,8 @@ pub async fn restore_dropped_backup(
 ) -> Result<BackupSummary> {
     let path = dropped(&state, drop, &name)?;
     state
-        .onramp
+        .onramp()
+        .await?
         .restore_backup(&path, &Sensitive::new(passphrase), replace)
         .await
 }
@@ -283,7 +304,8 @@ pub async fn restore_backup_bytes(
             .hint("Drop the backup file on the window instead."));
     };
     state
-        .onramp
+        .onramp()
+        .await?
         .restore_backup_bytes(&name, bytes.clone(), &passphrase, replace)
         .await
 }
@@ -310,7 +332,7 @@ fn dropped(state: &AppState, drop: u32, name: &str) -> Result<std::path::PathBuf
 /// The installer's name and the providers the company uses.
 #[tauri::command]
 pub async fn company_settings(state: State<'_, AppState>) -> Result<CompanySettings> {
-    state.onramp.company_settings().await
+    state.onramp().await?.company_settings().await
 }
 
 #[tauri::command]
@@ -318,13 +340,13 @@ pub async fn save_company_settings(
     state: State<'_, AppState>,
     settings: CompanySettings,
 ) -> Result<CompanySettings> {
-    state.onramp.save_company_settings(&settings).await
+    state.onramp().await?.save_company_settings(&settings).await
 }
 
 /// The customer's hand-off sheet.
 #[tauri::command]
 pub async fn hand_off(state: State<'_, AppState>, customer_id: String) -> Result<HandOff> {
-    state.onramp.hand_off(&customer_id).await
+    state.onramp().await?.hand_off(&customer_id).await
 }
 
 /// Keeps exactly these sites (the vendor's ids) of a connection for its customer.
@@ -334,18 +356,18 @@ pub async fn choose_sites(
     connection_id: String,
     attached: Vec<String>,
 ) -> Result<Connection> {
-    state.onramp.choose_sites(&connection_id, &attached).await
+    state.onramp().await?.choose_sites(&connection_id, &attached).await
 }
 
 /// The health board: what needs someone, most urgent first.
 #[tauri::command]
 pub async fn health(state: State<'_, AppState>) -> Result<Vec<HealthItem>> {
-    state.onramp.health().await
+    state.onramp().await?.health().await
 }
 
 #[tauri::command]
 pub async fn fetch_usage(state: State<'_, AppState>, id: String) -> Result<Vec<UsageSeries>> {
-    state.onramp.fetch_usage(&id).await
+    state.onramp().await?.fetch_usage(&id).await
 }
 
 /// A Green Button file dropped on the window: the UI names the drop and the file's name, the
@@ -360,7 +382,8 @@ pub async fn import_dropped_usage(
 ) -> Result<UsageImport> {
     let path = dropped(&state, drop, &name)?;
     state
-        .onramp
+        .onramp()
+        .await?
         .import_usage_file_with(&customer_id, &path, progress(app))
         .await
 }
@@ -368,7 +391,7 @@ pub async fn import_dropped_usage(
 /// The Cancel of a customer's usage import being read; false if none was.
 #[tauri::command]
 pub async fn cancel_usage_import(state: State<'_, AppState>, customer_id: String) -> Result<bool> {
-    Ok(state.onramp.cancel_usage_import(&customer_id))
+    Ok(state.onramp().await?.cancel_usage_import(&customer_id))
 }
 
 /// Each report of an import's reading, as a `usage-import-progress` event.
@@ -396,7 +419,8 @@ pub async fn import_usage_bytes(
             .hint("Drop the file on the window instead."));
     };
     state
-        .onramp
+        .onramp()
+        .await?
         .import_usage_bytes_with(&customer, &name, bytes.clone(), progress(app))
         .await
 }

@@ -9,21 +9,48 @@ mod sign_in;
 use onramp_core::config::{default_config_file, default_data_dir};
 use onramp_core::model::ui_event;
 use onramp_core::service::KeepAliveNews;
-use onramp_core::Onramp;
+use onramp_core::{Error, Onramp};
 use onramp_launch::{Launch, Launched};
 use onramp_sandbox::SharedSandbox;
 use tauri::{Emitter, Manager};
 
-/// What the commands share: the service (with the sign-ins in flight, which the UI polls) and
-/// the data folder's sandbox kept beside it.
+/// What the commands share. The window opens at once; the service (the store, the keyring, the
+/// data folder's sandbox) opens beside it on the async runtime, so the page loads while it
+/// does, and every command waits for it ([`AppState::onramp`]).
+#[derive(Default)]
 pub struct AppState {
-    pub onramp: Onramp,
+    opened: tokio::sync::OnceCell<std::result::Result<Opened, Error>>,
     /// Files dropped on the window, by drop: the only paths a file import takes.
     pub drops: drops::Drops,
+    /// The first screen has painted (`ui_ready`): the keep-alive starts after it.
+    painted: tokio::sync::Notify,
+}
+
+/// The service, with the sign-ins in flight (which the UI polls), and the data folder's
+/// sandbox kept beside it.
+struct Opened {
+    onramp: Onramp,
     _sandbox: Option<SharedSandbox>,
 }
 
-async fn open_state() -> onramp_core::Result<AppState> {
+impl AppState {
+    /// The service, once open. The first call opens it; any other waits for that one. A
+    /// failure to open (an unreadable `onramp.toml`, a store that cannot be read) is kept and
+    /// answered to every command, so the window shows it in words.
+    pub async fn onramp(&self) -> Result<&Onramp, Error> {
+        match self.opened.get_or_init(open_state).await {
+            Ok(opened) => Ok(&opened.onramp),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Called by `ui_ready`.
+    pub(crate) fn painted(&self) {
+        self.painted.notify_one();
+    }
+}
+
+async fn open_state() -> Result<Opened, Error> {
     let Launched { onramp, sandbox } = onramp_launch::open(Launch {
         config_file: std::env::var_os("ONRAMP_CONFIG")
             .map(Into::into)
@@ -34,20 +61,38 @@ async fn open_state() -> onramp_core::Result<AppState> {
         actor: "app",
     })
     .await?;
-    Ok(AppState {
+    Ok(Opened {
         onramp,
-        drops: Default::default(),
         _sandbox: sandbox,
     })
 }
+
+/// Opens the service beside the window, then, once the first screen has painted (or after
+/// [`KEEP_ALIVE_AFTER`] without), starts the keep-alive: its first round reads and refreshes
+/// the store, which the first paint should not wait behind.
+async fn open_in_background(app: tauri::AppHandle) {
+    let state = app.state::<AppState>();
+    if let Err(e) = state.onramp().await {
+        tracing::error!(code = ?e.code, "Onramp could not open: {}", e.message);
+        return;
+    }
+    tracing::info!("Onramp open after {} ms", since_start());
+    let _ = tokio::time::timeout(KEEP_ALIVE_AFTER, state.painted.notified()).await;
+    keep_alive(app.clone()).await;
+}
+
+/// How long the keep-alive waits for the first paint before it starts anyway.
+const KEEP_ALIVE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Keeps signed-in connections alive while the app is open: core's keep-alive
 /// ([`Onramp::keep_alive`]), its news handed to the UI as `connections-changed`
 /// ([`onramp_core::model::ConnectionsChanged`]) and `vault-changed`.
 async fn keep_alive(app: tauri::AppHandle) {
     let state = app.state::<AppState>();
-    state
-        .onramp
+    let Ok(onramp) = state.onramp().await else {
+        return;
+    };
+    onramp
         .keep_alive(|news| {
             let _ = match news {
                 KeepAliveNews::Connections(c) => app.emit(ui_event::CONNECTIONS_CHANGED, &c),
@@ -58,7 +103,12 @@ async fn keep_alive(app: tauri::AppHandle) {
 }
 
 /// When the process started, for the start-up time the UI reports (`ui_ready`).
-pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Milliseconds since the process started (the start-up log lines).
+pub(crate) fn since_start() -> u128 {
+    STARTED.get().map_or(0, |t| t.elapsed().as_millis())
+}
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
@@ -80,10 +130,10 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .on_window_event(drops::on_window_event)
         .setup(|app| {
-            let state = tauri::async_runtime::block_on(open_state())?;
-            app.manage(state);
+            tracing::info!("window made after {} ms", since_start());
+            app.manage(AppState::default());
+            tauri::async_runtime::spawn(open_in_background(app.handle().clone()));
             sign_in::listen_for_deep_links(app)?;
-            tauri::async_runtime::spawn(keep_alive(app.handle().clone()));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -91,6 +141,7 @@ pub fn run() {
             commands::recheck_vault,
             commands::ui_ready,
             commands::list_customers,
+            commands::customers_page,
             commands::add_customer,
             commands::get_customer,
             commands::similar_customers,

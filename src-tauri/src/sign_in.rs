@@ -54,7 +54,12 @@ fn deliver(app: &AppHandle, url: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        if let Err(e) = state.onramp.deliver_callback(&url).await {
+        // A deep link that launched the app waits here for the service to open.
+        let delivered = match state.onramp().await {
+            Ok(onramp) => onramp.deliver_callback(&url).await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = delivered {
             tracing::warn!(code = ?e.code, "a deep link's sign-in failed: {}", e.message);
         }
         if let Some(w) = app.get_webview_window("main") {
@@ -76,12 +81,14 @@ pub async fn begin_sign_in(
     let mut req = SignInRequest::new(&customer_id, provider, mode);
     req.options = options.unwrap_or_default();
     req.reauthorize = reauthorize;
-    let (start, waiter) = state.onramp.start_sign_in(&req).await?;
+    let (start, waiter) = state.onramp().await?.start_sign_in(&req).await?;
     if let Some(waiter) = waiter {
         tauri::async_runtime::spawn(async move {
             let state = app.state::<AppState>();
             // The outcome is kept for the UI's poll (sign_in_status).
-            let _ = state.onramp.wait_sign_in(waiter).await;
+            if let Ok(onramp) = state.onramp().await {
+                let _ = onramp.wait_sign_in(waiter).await;
+            }
         });
     }
     open_browser(start.authorize_url.clone());
@@ -90,7 +97,7 @@ pub async fn begin_sign_in(
 
 #[tauri::command]
 pub async fn sign_in_status(state: State<'_, AppState>, sign_in: String) -> Result<SignInStatus> {
-    state.onramp.sign_in_status(&sign_in)
+    state.onramp().await?.sign_in_status(&sign_in)
 }
 
 #[tauri::command]
@@ -99,7 +106,7 @@ pub async fn paste_sign_in(
     sign_in: String,
     pasted: String,
 ) -> Result<Connection> {
-    match state.onramp.paste_sign_in(&sign_in, &pasted).await {
+    match state.onramp().await?.paste_sign_in(&sign_in, &pasted).await {
         // Not this sign-in's answer, or a code the vendor refused: it stays waiting, so the
         // installer can paste again (the UI reads the sign-in's status to know).
         PasteOutcome::Unreadable(e) | PasteOutcome::NotAccepted(e) => Err(e),
@@ -109,6 +116,6 @@ pub async fn paste_sign_in(
 
 #[tauri::command]
 pub async fn cancel_sign_in(state: State<'_, AppState>, sign_in: String) -> Result<()> {
-    state.onramp.cancel_sign_in(&sign_in);
+    state.onramp().await?.cancel_sign_in(&sign_in);
     Ok(())
 }

@@ -8,7 +8,8 @@
 //!   own (so its peak memory is its own) while this process serves the sandbox.
 //! - `vault`: what the vault costs: taking hold of the key at start-up (a new process reading it
 //!   from the keyring), sealing and opening one connection's tokens.
-//! - `store`: listing and searching N customers with M connections, p50/p95 per query.
+//! - `store`: the Customers screen's pages and searches, a customer's page, the health board
+//!   and the activity list, with N customers, M connections and the activity log, p50/p95.
 //! - `enroll`: from the callback received to the connection stored and its sites discovered,
 //!   minus the time the sandbox itself spent answering.
 //! - `startup`: the release app from launch to its first screen, and its idle memory, with
@@ -823,21 +824,32 @@ async fn store(
     let reps = 40;
     let mut out = Vec::new();
     let time_it = |samples: &mut Vec<Duration>, t: Instant| samples.push(t.elapsed());
-    for (name, query) in [
-        ("list every customer", None),
-        ("search by surname (\"okafor\")", Some("okafor")),
-        ("search by job number (\"J-04711\")", Some("J-04711")),
-        ("search with no hit (\"zzz\")", Some("zzz")),
+    // The Customers screen's own reads: a page of 200, the first and one further down, and
+    // searches (their first page and the count of every match).
+    for (name, query, offset) in [
+        ("customers list, first page (200)", None, 0),
+        ("customers list, tenth page", None, 1800),
+        ("search by surname (\"okafor\")", Some("okafor"), 0),
+        ("search by job number (\"J-04711\")", Some("J-04711"), 0),
+        ("search with no hit (\"zzz\")", Some("zzz"), 0),
     ] {
         let mut samples = Vec::new();
         for _ in 0..reps {
             let t = Instant::now();
-            let rows = onramp.list_customers(query).await?;
+            let page = onramp.customers_page(query, offset, 200).await?;
             time_it(&mut samples, t);
-            std::hint::black_box(rows);
+            std::hint::black_box(page);
         }
         out.push(percentiles(name, samples));
     }
+    let mut samples = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        let events = onramp.events(None).await?;
+        time_it(&mut samples, t);
+        std::hint::black_box(events);
+    }
+    out.push(percentiles("activity (500 newest)", samples));
     let mut samples = Vec::new();
     for i in 0..reps {
         let t = Instant::now();

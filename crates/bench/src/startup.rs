@@ -112,8 +112,14 @@ fn launch(
         .with_context(|| format!("cannot start {}", bin.display()))?;
     let out = child.stdout.take().context("stdout")?;
     let (tx, rx) = mpsc::channel();
+    // ONRAMP_BENCH_ECHO=1: the app's log lines, with the milliseconds since spawn (where the
+    // start-up time goes).
+    let echo = std::env::var_os("ONRAMP_BENCH_ECHO").is_some();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("  {:>6} ms | {line}", started.elapsed().as_millis());
+            }
             if line.contains("ui ready after") {
                 let _ = tx.send(());
             }
@@ -244,7 +250,10 @@ pub fn run(args: &StartupArgs, data_dir: &Path) -> anyhow::Result<Vec<Startup>> 
             "ONRAMP_CONFIG",
             data_dir.join("onramp.toml").display().to_string(),
         ),
-        ("ONRAMP_LOG", "info".to_string()),
+        (
+            "ONRAMP_LOG",
+            std::env::var("ONRAMP_LOG").unwrap_or_else(|_| "info".to_string()),
+        ),
     ];
     let idle = Duration::from_secs(args.idle_secs);
     let mut results: Vec<(String, Vec<f64>, Vec<Memory>)> = vec![

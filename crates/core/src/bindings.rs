@@ -35,6 +35,7 @@ pub fn typescript() -> String {
         Customer::decl(&cfg),
         CustomerDetail::decl(&cfg),
         CustomerSummary::decl(&cfg),
+        CustomerList::decl(&cfg),
         Environment::decl(&cfg),
         ErrorInfo::decl(&cfg),
         Event::decl(&cfg),

@@ -18,6 +18,7 @@ import type {
   ImportOutcome,
   ImportPreview,
   SimilarCustomer,
+  CustomerList,
   CustomerSummary,
   ErrorInfo,
   Event,
@@ -49,7 +50,10 @@ export interface Backend {
   appStatus(): Promise<AppStatus>;
   /** Asks the keyring again (after the installer unlocked it). */
   recheckVault(): Promise<VaultStatus>;
+  /** Every customer the search matches (all of them without one). */
   listCustomers(query: string | null): Promise<CustomerSummary[]>;
+  /** One page of the Customers screen, and how many match in all. */
+  customersPage(query: string | null, offset: number, limit: number): Promise<CustomerList>;
   /** The first screen has painted with its data (logged with the time since launch). */
   uiReady(): Promise<void>;
   addCustomer(input: NewCustomer): Promise<Customer>;
@@ -155,6 +159,7 @@ export const tauriBackend: Backend = {
   appStatus: () => call("app_status"),
   recheckVault: () => call("recheck_vault"),
   listCustomers: (query) => call("list_customers", { query }),
+  customersPage: (query, offset, limit) => call("customers_page", { query, offset, limit }),
   uiReady: () => call("ui_ready"),
   addCustomer: (input) => call("add_customer", { input }),
   getCustomer: (id) => call("get_customer", { id }),

@@ -149,6 +149,15 @@ export type Customer = { id: string, name: string, address: string | null, email
  */
 created_at: string, updated_at: string, };
 export type CustomerDetail = { customer: Customer, providers: Array<ProviderInfo>, connections: Array<Connection>, events: Array<Event>, usage: Array<UsageSeries>, };
+export type CustomerList = { 
+/**
+ * Newest activity first.
+ */
+customers: Array<CustomerSummary>, 
+/**
+ * Every customer the search matches (every customer without a search).
+ */
+total: number, };
 export type CustomerSummary = { id: string, name: string, address: string | null, job_number: string | null, connected: number, needs_attention: number, sites: number, 
 /**
  * RFC 3339: the newest event for this customer, or its creation.

@@ -328,6 +328,14 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     sites: d.connections.reduce((a, c) => a + c.sites.length, 0),
     last_activity_at: d.customer.updated_at,
   });
+  /** The customers a search matches, newest activity first (as the store lists them). */
+  const matching = (query: string | null) => {
+    const q = (query ?? "").trim().toLowerCase();
+    return [...customers.values()]
+      .filter((d) => !q || [d.customer.name, d.customer.address, d.customer.job_number].some((v) => v?.toLowerCase().includes(q)))
+      .map(summary)
+      .sort((x, y) => y.last_activity_at.localeCompare(x.last_activity_at));
+  };
   const detail = (cid: string) =>
     customers.get(cid) ?? reject({ code: "NotFound", message: "This customer no longer exists.", hint: "Go back to the customer list." });
   const provInfo = () =>
@@ -574,11 +582,12 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     },
     async listCustomers(query) {
       calls.push(`listCustomers:${query ?? ""}`);
-      const q = (query ?? "").toLowerCase();
-      return [...customers.values()]
-        .filter((d) => !q || [d.customer.name, d.customer.address, d.customer.job_number].some((v) => v?.toLowerCase().includes(q)))
-        .map(summary)
-        .sort((x, y) => y.last_activity_at.localeCompare(x.last_activity_at));
+      return matching(query);
+    },
+    async customersPage(query, offset, limit) {
+      calls.push(`customersPage:${query ?? ""}:${offset}`);
+      const all = matching(query);
+      return { customers: all.slice(offset, offset + limit), total: all.length };
     },
     async addCustomer(input) {
       calls.push(`addCustomer:${input.name}`);

@@ -6,26 +6,34 @@ import { UNDO_MS, undoWindow } from "../lib/undo.svelte";
 import { $, $$, button, click, key, settle, start, text, type } from "./harness";
 
 describe("customers", () => {
-  it("renders only the rows in view of ten thousand customers, and scrolls through all of them", async () => {
-    await start({ many: 10_000 });
+  it("reads ten thousand customers a page at a time, renders only the rows in view, and scrolls through all of them", async () => {
+    const fake = await start({ many: 10_000 });
     expect($("customer-scroller")!.parentElement!.textContent).toContain("10,000 customers");
+    // The first screen read one page, not the whole list.
+    expect(fake.calls.filter((c) => c.startsWith("customersPage") || c.startsWith("listCustomers"))).toEqual(["customersPage::0"]);
     const first = $$("customer-row");
     expect(first.length).toBeGreaterThan(10);
     expect(first.length).toBeLessThan(60);
     expect(first[0].textContent).toContain("Customer 9999");
-    // Scrolled to the end: the oldest customer is there, the first ones are not in the DOM.
+    // Scrolled on to the end: each page is read as the rows in view near the end of those read.
     const scroller = $("customer-scroller")!;
-    scroller.scrollTop = 41 * 9_990;
-    scroller.dispatchEvent(new Event("scroll"));
-    await settle();
+    for (let i = 0; i < 60 && !$$("customer-row").some((r) => r.textContent!.includes("Customer 0")); i++) {
+      scroller.scrollTop = 41 * 10_000;
+      scroller.dispatchEvent(new Event("scroll"));
+      await settle();
+    }
+    const pages = fake.calls.filter((c) => c.startsWith("customersPage"));
+    expect(pages).toEqual(Array.from({ length: 50 }, (_, i) => `customersPage::${i * 200}`));
     const last = $$("customer-row");
     expect(last.length).toBeLessThan(60);
     expect(last.at(-1)!.textContent).toContain("Customer 0");
     expect(last.some((r) => r.textContent!.includes("Customer 9999"))).toBe(false);
-    // Search still covers everyone.
+    // Search still covers everyone, from its first page.
     type("customer-search", "J-04711");
     await settle();
     expect($$("customer-row").map((r) => r.textContent)).toEqual([expect.stringContaining("Customer 4711")]);
+    expect(fake.calls.at(-1)).toBe("customersPage:J-04711:0");
+    expect(text()).toContain("1 customer matches");
   });
 
   it("teaches when empty", async () => {

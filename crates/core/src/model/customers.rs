@@ -41,6 +41,15 @@ pub struct CustomerSummary {
     pub last_activity_at: String,
 }
 
+/// A page of the customers list, and how many customers match in all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct CustomerList {
+    /// Newest activity first.
+    pub customers: Vec<CustomerSummary>,
+    /// Every customer the search matches (every customer without a search).
+    pub total: u32,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct CustomerDetail {
     pub customer: Customer,

@@ -220,6 +220,16 @@ impl Onramp {
         self.store.list_customers(query).await
     }
 
+    /// A page of the Customers screen: `limit` customers from `offset`, and the total.
+    pub async fn customers_page(
+        &self,
+        query: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<CustomerList> {
+        self.store.customers_page(query, offset, limit).await
+    }
+
     pub async fn customer(&self, id: &str) -> Result<CustomerDetail> {
         let customer = self.store.customer(id).await?;
         let (now, policy) = (self.now(), self.lifecycle.policy());

@@ -473,6 +473,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // Each customer's newest activity, from the events just written (whatever their order).
+        sqlx::query(
+            "UPDATE customers SET last_activity_at = COALESCE(
+                 (SELECT e.at FROM events e WHERE e.customer_id = customers.id
+                  ORDER BY e.id DESC LIMIT 1),
+                 created_at)",
+        )
+        .execute(&mut *tx)
+        .await?;
         self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())

@@ -224,33 +224,72 @@ impl Store {
         Ok(customer_from(&row))
     }
 
-    /// Customers matching `query` (name, address, job number, email), newest activity first.
+    /// Customers matching `query` (name, address, job number, email), newest activity first:
+    /// all of them (the CLI, exports, choosing a customer to move connections to).
     pub async fn list_customers(&self, query: Option<&str>) -> Result<Vec<CustomerSummary>> {
-        let q = query.map(str::trim).unwrap_or_default();
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let rows = sqlx::query(
-            "SELECT c.id, c.name, c.address, c.job_number,
-                (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id AND k.state = 'active') AS connected,
-                (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id
-                    AND k.state IN ('error', 'needs_reauth', 'expiring', 'revoked')) AS attention,
-                (SELECT COUNT(*) FROM sites s JOIN connections k ON s.connection_id = k.id
-                    WHERE k.customer_id = c.id AND s.attached = 1) AS sites,
-                COALESCE((SELECT e.at FROM events e WHERE e.customer_id = c.id ORDER BY e.id DESC LIMIT 1),
-                    c.created_at) AS last_activity
-             FROM customers c
-             WHERE ?1 = '' OR c.name LIKE ?2 ESCAPE '\\' OR c.address LIKE ?2 ESCAPE '\\'
-                OR c.job_number LIKE ?2 ESCAPE '\\' OR c.email LIKE ?2 ESCAPE '\\'
-             ORDER BY last_activity DESC, c.name",
-        )
-        .bind(q)
-        .bind(&pattern)
-        .fetch_all(&self.pool)
-        .await?;
+        self.page_rows(query, 0, None).await
+    }
+
+    /// One page of the customers list: `limit` customers from `offset`, newest activity first,
+    /// and how many match in all. The page is read in the order of the kept activity index (a
+    /// search scans the customers once, then sorts its matches); its counts are worked out for
+    /// the page's rows only.
+    pub async fn customers_page(
+        &self,
+        query: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<CustomerList> {
+        let customers = self.page_rows(query, offset, Some(limit)).await?;
+        let search = search_pattern(query);
+        let total = match &search {
+            // A first page that holds every match is its own count.
+            Some(_) if offset == 0 && customers.len() < limit as usize => customers.len() as i64,
+            Some(pattern) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM customers c NOT INDEXED WHERE {MATCHES}"
+                )))
+                .bind(pattern)
+                .fetch_one(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        Ok(CustomerList {
+            customers,
+            total: total as u32,
+        })
+    }
+
+    async fn page_rows(
+        &self,
+        query: Option<&str>,
+        offset: u32,
+        limit: Option<u32>,
+    ) -> Result<Vec<CustomerSummary>> {
+        // SQLite: a negative LIMIT is none.
+        let limit = limit.map_or(-1, i64::from);
+        let rows = match search_pattern(query) {
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARIES} ({BROWSE_PAGE}) {PAGE_END}")))
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(pattern) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARIES} ({SEARCH_PAGE}) {PAGE_END}")))
+                    .bind(limit)
+                    .bind(offset)
+                    .bind(pattern)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         Ok(rows
             .iter()
             .map(|r| CustomerSummary {
@@ -261,10 +300,47 @@ impl Store {
                 connected: r.get::<i64, _>("connected") as u32,
                 needs_attention: r.get::<i64, _>("attention") as u32,
                 sites: r.get::<i64, _>("sites") as u32,
-                last_activity_at: r.get("last_activity"),
+                last_activity_at: r.get("last_activity_at"),
             })
             .collect())
     }
+}
+
+/// A page's rows with their counts, worked out for the page's customers only (`page` is a
+/// subquery of rowids in list order).
+const SUMMARIES: &str = "SELECT c.id, c.name, c.address, c.job_number, c.last_activity_at,
+    (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id AND k.state = 'active') AS connected,
+    (SELECT COUNT(*) FROM connections k WHERE k.customer_id = c.id
+        AND k.state IN ('error', 'needs_reauth', 'expiring', 'revoked')) AS attention,
+    (SELECT COUNT(*) FROM sites s JOIN connections k ON s.connection_id = k.id
+        WHERE k.customer_id = c.id AND s.attached = 1) AS sites
+    FROM";
+const PAGE_END: &str =
+    "AS page JOIN customers c ON c.rowid = page.r ORDER BY c.last_activity_at DESC, c.name";
+/// Without a search: the kept activity index, in order (?1 limit, ?2 offset).
+pub(crate) const BROWSE_PAGE: &str = "SELECT rowid AS r FROM customers
+    ORDER BY last_activity_at DESC, name LIMIT ?1 OFFSET ?2";
+/// A search: one scan of the customers (a search's few matches are sorted; walking the
+/// activity index would look every customer up), ?3 the LIKE pattern.
+pub(crate) const SEARCH_PAGE: &str = "SELECT c.rowid AS r FROM customers c NOT INDEXED
+    WHERE c.name LIKE ?3 ESCAPE '\\' OR c.address LIKE ?3 ESCAPE '\\'
+        OR c.job_number LIKE ?3 ESCAPE '\\' OR c.email LIKE ?3 ESCAPE '\\'
+    ORDER BY c.last_activity_at DESC, c.name LIMIT ?1 OFFSET ?2";
+/// The same match, for counting (?1 the LIKE pattern).
+const MATCHES: &str = "c.name LIKE ?1 ESCAPE '\\' OR c.address LIKE ?1 ESCAPE '\\'
+    OR c.job_number LIKE ?1 ESCAPE '\\' OR c.email LIKE ?1 ESCAPE '\\'";
+
+/// The LIKE pattern of a search (its `%`, `_` and `\` taken literally), or none for no search.
+fn search_pattern(query: Option<&str>) -> Option<String> {
+    let q = query.map(str::trim).unwrap_or_default();
+    (!q.is_empty()).then(|| {
+        format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    })
 }
 
 fn opt_trim(v: &Option<String>) -> Option<String> {
@@ -284,5 +360,151 @@ fn customer_from(row: &SqliteRow) -> Customer {
         job_number: row.get("job_number"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::service::words;
+
+    /// A store whose clock moves a minute per customer, so each has its own activity time.
+    async fn with_customers(names: &[&str]) -> (tempfile::TempDir, Store, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("onramp.sqlite"))
+            .await
+            .unwrap();
+        let clock = ManualClock::new(time::macros::datetime!(2026-06-01 08:00 UTC));
+        s.set_clock(clock.clone());
+        let mut ids = Vec::new();
+        for name in names {
+            clock.advance(time::Duration::minutes(1));
+            let c = s
+                .insert_customer(
+                    &NewCustomer {
+                        name: (*name).into(),
+                        address: Some(format!("{} Elm St, Fresno", ids.len() + 1)),
+                        ..Default::default()
+                    },
+                    words::customer_created(name, "app"),
+                )
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        clock.advance(time::Duration::minutes(1));
+        (dir, s, ids)
+    }
+
+    fn names(list: &[CustomerSummary]) -> Vec<&str> {
+        list.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// Customers whose kept activity time differs from their newest event's (or, with none,
+    /// their creation): what the list read before the time was kept.
+    async fn drifted(s: &Store) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT c.name FROM customers c WHERE c.last_activity_at IS NOT COALESCE(
+                 (SELECT e.at FROM events e WHERE e.customer_id = c.id ORDER BY e.id DESC LIMIT 1),
+                 c.created_at)",
+        )
+        .fetch_all(s.pool())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_follow_the_newest_activity_and_count_every_match() {
+        let (_d, s, ids) = with_customers(&["Ada", "Ben", "Cy", "Di", "Ed"]).await;
+        assert_eq!(
+            names(&s.list_customers(None).await.unwrap()),
+            ["Ed", "Di", "Cy", "Ben", "Ada"]
+        );
+        // Something happens to Ben: he comes first.
+        s.add_event(&NewEvent {
+            customer_id: Some(&ids[1]),
+            ..words::customer_created("Ben", "app")
+        })
+        .await
+        .unwrap();
+        let all = s.list_customers(None).await.unwrap();
+        assert_eq!(names(&all), ["Ben", "Ed", "Di", "Cy", "Ada"]);
+        let mut paged = Vec::new();
+        for offset in [0, 2, 4] {
+            let page = s.customers_page(None, offset, 2).await.unwrap();
+            assert_eq!(page.total, 5, "every customer, whatever the page");
+            paged.extend(page.customers);
+        }
+        assert_eq!(paged, all, "the pages, one after another, are the whole list");
+        assert!(s.customers_page(None, 5, 2).await.unwrap().customers.is_empty());
+
+        // A search: "Elm" matches all five addresses, "d" three names (Ada, Di, Ed).
+        let first = s.customers_page(Some(" d "), 0, 2).await.unwrap();
+        assert_eq!((names(&first.customers), first.total), (vec!["Ed", "Di"], 3));
+        let rest = s.customers_page(Some("d"), 2, 2).await.unwrap();
+        assert_eq!((names(&rest.customers), rest.total), (vec!["Ada"], 3));
+        let whole = s.customers_page(Some("d"), 0, 200).await.unwrap();
+        assert_eq!(whole.total, 3, "a first page holding every match counts them");
+        assert_eq!(s.customers_page(Some("elm"), 0, 2).await.unwrap().total, 5);
+        assert_eq!(s.customers_page(Some("_"), 0, 2).await.unwrap().total, 0);
+        assert!(drifted(&s).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_kept_activity_time_follows_every_change() {
+        let (_d, s, ids) = with_customers(&["Ada", "Ben", "Cy"]).await;
+        // Ada's connections move to Ben when she is removed: Ben's activity is the move's.
+        let event = NewEvent {
+            customer_id: Some(&ids[1]),
+            ..words::customer_created("Ben", "app")
+        };
+        s.remove_customer(&ids[0], Some(&ids[1]), &[event])
+            .await
+            .unwrap();
+        assert_eq!(names(&s.list_customers(None).await.unwrap()), ["Ben", "Cy"]);
+        // Written the way an older Onramp writes a customer (no activity time): the store
+        // starts it at the creation.
+        sqlx::query(
+            "INSERT INTO customers (id, name, created_at, updated_at)
+             VALUES ('old', 'Old', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+        )
+        .execute(s.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            names(&s.list_customers(None).await.unwrap()),
+            ["Ben", "Cy", "Old"]
+        );
+        assert!(drifted(&s).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_page_is_read_in_index_order_and_a_search_scans_once() {
+        let (_d, s, _) = with_customers(&["Ada"]).await;
+        let plan = |sql: &'static str| {
+            let pool = s.pool().clone();
+            async move {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                        .bind(200)
+                        .bind(0)
+                        .bind("%a%")
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join(" | ")
+            }
+        };
+        let browse = plan(BROWSE_PAGE).await;
+        assert!(
+            browse.contains("customers_activity") && !browse.contains("TEMP B-TREE"),
+            "{browse}"
+        );
+        let search = plan(SEARCH_PAGE).await;
+        assert!(
+            search.starts_with("SCAN c") && !search.contains("INDEX"),
+            "{search}"
+        );
     }
 }
