@@ -80,7 +80,11 @@ pub async fn remove_customer(
     id: String,
     connections: ConnectionsOnRemove,
 ) -> Result<()> {
-    state.onramp().await?.remove_customer(&id, connections).await
+    state
+        .onramp()
+        .await?
+        .remove_customer(&id, connections)
+        .await
 }
 
 #[tauri::command]
@@ -88,7 +92,11 @@ pub async fn preview_customer_import(
     state: State<'_, AppState>,
     text: String,
 ) -> Result<ImportPreview> {
-    state.onramp().await?.preview_customer_import(text.as_bytes()).await
+    state
+        .onramp()
+        .await?
+        .preview_customer_import(text.as_bytes())
+        .await
 }
 
 #[tauri::command]
@@ -113,7 +121,11 @@ pub async fn preview_dropped_customer_import(
     name: String,
 ) -> Result<ImportPreview> {
     let path = dropped(&state, drop, &name)?;
-    state.onramp().await?.preview_customer_import_file(&path).await
+    state
+        .onramp()
+        .await?
+        .preview_customer_import_file(&path)
+        .await
 }
 
 #[tauri::command]
@@ -164,7 +176,11 @@ pub async fn remove_installer_account(
     state: State<'_, AppState>,
     provider: ProviderId,
 ) -> Result<()> {
-    state.onramp().await?.remove_installer_account(provider).await
+    state
+        .onramp()
+        .await?
+        .remove_installer_account(provider)
+        .await
 }
 
 #[tauri::command]
@@ -173,7 +189,11 @@ pub async fn search_account_sites(
     provider: ProviderId,
     query: String,
 ) -> Result<SiteSearch> {
-    state.onramp().await?.search_account_sites(provider, &query).await
+    state
+        .onramp()
+        .await?
+        .search_account_sites(provider, &query)
+        .await
 }
 
 #[tauri::command]
@@ -190,7 +210,11 @@ pub async fn connect_customer_key(
     customer_id: String,
     input: KeyInput,
 ) -> Result<Connection> {
-    state.onramp().await?.connect_customer_key(&customer_id, input).await
+    state
+        .onramp()
+        .await?
+        .connect_customer_key(&customer_id, input)
+        .await
 }
 
 #[tauri::command]
@@ -356,7 +380,11 @@ pub async fn choose_sites(
     connection_id: String,
     attached: Vec<String>,
 ) -> Result<Connection> {
-    state.onramp().await?.choose_sites(&connection_id, &attached).await
+    state
+        .onramp()
+        .await?
+        .choose_sites(&connection_id, &attached)
+        .await
 }
 
 /// The health board: what needs someone, most urgent first.

@@ -1,6 +1,7 @@
 import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
+import { askFirstPage } from "./lib/app.svelte";
 import { insideTauri, setBackend } from "./lib/backend";
 
 // Outside the app window (`npm run dev` in a plain browser), run on the in-memory backend with a
@@ -10,4 +11,6 @@ if (!insideTauri()) {
   setBackend(fakeBackend({ seed: true, latency: 1200 }));
 }
 
+// The first screen's data, asked for before the screen is built.
+askFirstPage();
 mount(App, { target: document.getElementById("app")! });

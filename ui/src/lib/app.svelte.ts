@@ -1,5 +1,6 @@
 // App-wide state: where the installer is, the backend's status, and toasts.
-import type { AppStatus, ProviderId, ProviderInfo } from "./bindings";
+import { backend } from "./backend";
+import type { AppStatus, CustomerList, ProviderId, ProviderInfo } from "./bindings";
 
 export type Route =
   | { name: "customers" }
@@ -46,6 +47,35 @@ export function keyLost(): boolean {
 
 /** Whether the backend has been told the first screen is ready (once per launch). */
 export const startup = { told: false };
+
+let paintedNow = () => {};
+/** Resolves when the first screen has painted with its data: what can wait for it (the Health
+ * badge's count) waits, so the first paint does not queue behind it. */
+export const firstPaint = new Promise<void>((resolve) => (paintedNow = resolve));
+
+/** The first screen has painted: tells the backend (once) and lets waiting work start. */
+export function painted(): void {
+  if (startup.told) return;
+  startup.told = true;
+  paintedNow();
+  void backend().uiReady().catch(() => {});
+}
+
+/** Customers read per call: a screenful many times over, and quick to read at any size. */
+export const CUSTOMERS_PAGE = 200;
+
+let early: Promise<CustomerList> | null = null;
+/** Asks for the first page of customers before the screen mounts (main.ts), so the store reads
+ * it while the window builds the screen. */
+export function askFirstPage(): void {
+  early = backend().customersPage(null, 0, CUSTOMERS_PAGE);
+}
+/** The first page asked for early, once; null after (or if none was asked). */
+export function takeFirstPage(): Promise<CustomerList> | null {
+  const p = early;
+  early = null;
+  return p;
+}
 
 export function go(route: Route): void {
   app.route = route;

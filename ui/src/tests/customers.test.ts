@@ -6,6 +6,19 @@ import { UNDO_MS, undoWindow } from "../lib/undo.svelte";
 import { $, $$, button, click, key, settle, start, text, type } from "./harness";
 
 describe("customers", () => {
+  it("paints the first page before the Health badge reads every connection", async () => {
+    // The first test of the file: the launch's first paint happens once per page load.
+    const fake = await start({ seed: true });
+    await settle();
+    const page = fake.calls.indexOf("customersPage::0");
+    const health = fake.calls.indexOf("health");
+    expect(page).toBeGreaterThanOrEqual(0);
+    expect(health).toBeGreaterThan(page);
+    expect(fake.calls.filter((c) => c === "health")).toHaveLength(1);
+    expect(fake.calls).toContain("uiReady");
+    expect(fake.calls.indexOf("uiReady")).toBeLessThan(health);
+  });
+
   it("reads ten thousand customers a page at a time, renders only the rows in view, and scrolls through all of them", async () => {
     const fake = await start({ many: 10_000 });
     expect($("customer-scroller")!.parentElement!.textContent).toContain("10,000 customers");

@@ -275,19 +275,23 @@ impl Store {
         let limit = limit.map_or(-1, i64::from);
         let rows = match search_pattern(query) {
             None => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARIES} ({BROWSE_PAGE}) {PAGE_END}")))
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{SUMMARIES} ({BROWSE_PAGE}) {PAGE_END}"
+                )))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
             }
             Some(pattern) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARIES} ({SEARCH_PAGE}) {PAGE_END}")))
-                    .bind(limit)
-                    .bind(offset)
-                    .bind(pattern)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{SUMMARIES} ({SEARCH_PAGE}) {PAGE_END}"
+                )))
+                .bind(limit)
+                .bind(offset)
+                .bind(pattern)
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         Ok(rows
@@ -379,7 +383,7 @@ mod tests {
         s.set_clock(clock.clone());
         let mut ids = Vec::new();
         for name in names {
-            clock.advance(time::Duration::minutes(1));
+            clock.advance(std::time::Duration::from_secs(60));
             let c = s
                 .insert_customer(
                     &NewCustomer {
@@ -393,7 +397,7 @@ mod tests {
                 .unwrap();
             ids.push(c.id);
         }
-        clock.advance(time::Duration::minutes(1));
+        clock.advance(std::time::Duration::from_secs(60));
         (dir, s, ids)
     }
 
@@ -436,16 +440,30 @@ mod tests {
             assert_eq!(page.total, 5, "every customer, whatever the page");
             paged.extend(page.customers);
         }
-        assert_eq!(paged, all, "the pages, one after another, are the whole list");
-        assert!(s.customers_page(None, 5, 2).await.unwrap().customers.is_empty());
+        assert_eq!(
+            paged, all,
+            "the pages, one after another, are the whole list"
+        );
+        assert!(s
+            .customers_page(None, 5, 2)
+            .await
+            .unwrap()
+            .customers
+            .is_empty());
 
         // A search: "Elm" matches all five addresses, "d" three names (Ada, Di, Ed).
         let first = s.customers_page(Some(" d "), 0, 2).await.unwrap();
-        assert_eq!((names(&first.customers), first.total), (vec!["Ed", "Di"], 3));
+        assert_eq!(
+            (names(&first.customers), first.total),
+            (vec!["Ed", "Di"], 3)
+        );
         let rest = s.customers_page(Some("d"), 2, 2).await.unwrap();
         assert_eq!((names(&rest.customers), rest.total), (vec!["Ada"], 3));
         let whole = s.customers_page(Some("d"), 0, 200).await.unwrap();
-        assert_eq!(whole.total, 3, "a first page holding every match counts them");
+        assert_eq!(
+            whole.total, 3,
+            "a first page holding every match counts them"
+        );
         assert_eq!(s.customers_page(Some("elm"), 0, 2).await.unwrap().total, 5);
         assert_eq!(s.customers_page(Some("_"), 0, 2).await.unwrap().total, 0);
         assert!(drifted(&s).await.is_empty());
@@ -493,7 +511,10 @@ mod tests {
                         .fetch_all(&pool)
                         .await
                         .unwrap();
-                rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join(" | ")
+                rows.into_iter()
+                    .map(|r| r.3)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             }
         };
         let browse = plan(BROWSE_PAGE).await;
