@@ -1057,6 +1057,15 @@ fn startup_report(rows: &[startup::Startup]) -> String {
             r.app, r.runs, r.ready_ms_p50, r.ready_ms_max, r.rss_mib, r.pss_mib, r.processes
         ));
     }
+    if let [floor, onramp] = rows {
+        if floor.ready_ms_p50 > 0.0 && floor.pss_mib > 0.0 {
+            s.push_str(&format!(
+                "\nOnramp against the floor: start-up {:.2}× (p50), idle memory {:.2}× (PSS).\n",
+                onramp.ready_ms_p50 / floor.ready_ms_p50,
+                onramp.pss_mib / floor.pss_mib
+            ));
+        }
+    }
     s
 }
 
