@@ -4,7 +4,6 @@ import { afterEach, beforeEach } from "vitest";
 import App from "../App.svelte";
 import { app, go } from "../lib/app.svelte";
 import { setBackend } from "../lib/backend";
-import { loadScreens } from "../lib/screens.svelte";
 import { fakeBackend, type FakeBackend, type FakeOptions } from "../lib/fake";
 
 let target: HTMLElement;
@@ -31,9 +30,6 @@ export async function until(testid: string, ms = 15000): Promise<HTMLElement> {
 }
 
 export async function start(opts: FakeOptions = {}): Promise<FakeBackend> {
-  // The app loads the other screens right after its first paint; here they are loaded first, so
-  // a test that opens one finds it as an installer would.
-  await loadScreens();
   const fake = fakeBackend(opts);
   setBackend(fake);
   component = mount(App, { target });
