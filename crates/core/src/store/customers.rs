@@ -227,7 +227,8 @@ impl Store {
     /// Customers matching `query` (name, address, job number, email), newest activity first:
     /// all of them (the CLI, exports, choosing a customer to move connections to).
     pub async fn list_customers(&self, query: Option<&str>) -> Result<Vec<CustomerSummary>> {
-        self.page_rows(query, 0, None).await
+        self.page_rows(search_pattern(query).as_deref(), 0, None)
+            .await
     }
 
     /// One page of the customers list: `limit` customers from `offset`, newest activity first,
@@ -240,18 +241,18 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<CustomerList> {
-        let customers = self.page_rows(query, offset, Some(limit)).await?;
         let search = search_pattern(query);
+        let customers = self
+            .page_rows(search.as_deref(), offset, Some(limit))
+            .await?;
         let total = match &search {
             // A first page that holds every match is its own count.
             Some(_) if offset == 0 && customers.len() < limit as usize => customers.len() as i64,
             Some(pattern) => {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM customers c NOT INDEXED WHERE {MATCHES}"
-                )))
-                .bind(pattern)
-                .fetch_one(&self.pool)
-                .await?
+                sqlx::query_scalar(SEARCH_COUNT)
+                    .bind(pattern)
+                    .fetch_one(&self.pool)
+                    .await?
             }
             None => {
                 sqlx::query_scalar("SELECT COUNT(*) FROM customers")
@@ -265,15 +266,16 @@ impl Store {
         })
     }
 
+    /// The rows of a page: `search` is a LIKE pattern ([`search_pattern`]), or none.
     async fn page_rows(
         &self,
-        query: Option<&str>,
+        search: Option<&str>,
         offset: u32,
         limit: Option<u32>,
     ) -> Result<Vec<CustomerSummary>> {
         // SQLite: a negative LIMIT is none.
         let limit = limit.map_or(-1, i64::from);
-        let rows = match search_pattern(query) {
+        let rows = match search {
             None => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{SUMMARIES} ({BROWSE_PAGE}) {PAGE_END}"
@@ -287,9 +289,9 @@ impl Store {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{SUMMARIES} ({SEARCH_PAGE}) {PAGE_END}"
                 )))
+                .bind(pattern)
                 .bind(limit)
                 .bind(offset)
-                .bind(pattern)
                 .fetch_all(&self.pool)
                 .await?
             }
@@ -324,15 +326,23 @@ const PAGE_END: &str =
 /// Without a search: the kept activity index, in order (?1 limit, ?2 offset).
 pub(crate) const BROWSE_PAGE: &str = "SELECT rowid AS r FROM customers
     ORDER BY last_activity_at DESC, name LIMIT ?1 OFFSET ?2";
+/// What a search matches (?1 the LIKE pattern): one text for the page and its count.
+macro_rules! search_match {
+    () => {
+        "FROM customers c NOT INDEXED
+         WHERE c.name LIKE ?1 ESCAPE '\\' OR c.address LIKE ?1 ESCAPE '\\'
+            OR c.job_number LIKE ?1 ESCAPE '\\' OR c.email LIKE ?1 ESCAPE '\\'"
+    };
+}
 /// A search: one scan of the customers (a search's few matches are sorted; walking the
-/// activity index would look every customer up), ?3 the LIKE pattern.
-pub(crate) const SEARCH_PAGE: &str = "SELECT c.rowid AS r FROM customers c NOT INDEXED
-    WHERE c.name LIKE ?3 ESCAPE '\\' OR c.address LIKE ?3 ESCAPE '\\'
-        OR c.job_number LIKE ?3 ESCAPE '\\' OR c.email LIKE ?3 ESCAPE '\\'
-    ORDER BY c.last_activity_at DESC, c.name LIMIT ?1 OFFSET ?2";
-/// The same match, for counting (?1 the LIKE pattern).
-const MATCHES: &str = "c.name LIKE ?1 ESCAPE '\\' OR c.address LIKE ?1 ESCAPE '\\'
-    OR c.job_number LIKE ?1 ESCAPE '\\' OR c.email LIKE ?1 ESCAPE '\\'";
+/// activity index would look every customer up), ?2 limit, ?3 offset.
+pub(crate) const SEARCH_PAGE: &str = concat!(
+    "SELECT c.rowid AS r ",
+    search_match!(),
+    " ORDER BY c.last_activity_at DESC, c.name LIMIT ?2 OFFSET ?3"
+);
+/// How many customers a search matches in all.
+const SEARCH_COUNT: &str = concat!("SELECT COUNT(*) ", search_match!());
 
 /// The LIKE pattern of a search (its `%`, `_` and `\` taken literally), or none for no search.
 fn search_pattern(query: Option<&str>) -> Option<String> {
@@ -500,17 +510,15 @@ mod tests {
     #[tokio::test]
     async fn a_page_is_read_in_index_order_and_a_search_scans_once() {
         let (_d, s, _) = with_customers(&["Ada"]).await;
+        // The statement's own parameters: BROWSE_PAGE (limit, offset), SEARCH_PAGE (pattern,
+        // limit, offset).
         let plan = |sql: &'static str| {
             let pool = s.pool().clone();
             async move {
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+                let q = if sql == SEARCH_PAGE { q.bind("%a%") } else { q };
                 let rows: Vec<(i64, i64, i64, String)> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                        .bind(200)
-                        .bind(0)
-                        .bind("%a%")
-                        .fetch_all(&pool)
-                        .await
-                        .unwrap();
+                    q.bind(200).bind(0).fetch_all(&pool).await.unwrap();
                 rows.into_iter()
                     .map(|r| r.3)
                     .collect::<Vec<_>>()
