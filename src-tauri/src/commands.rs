@@ -21,10 +21,14 @@ pub async fn recheck_vault(state: State<'_, AppState>) -> Result<VaultStatus> {
 }
 
 /// The UI has painted its first screen with data: launch to here is the start-up time (in the
-/// log, and what `onramp-bench startup` measures).
+/// log, and what `onramp-bench startup` measures). `timeline` is the page's own record of its
+/// load (at debug level: where the start-up time goes inside the window).
 #[tauri::command]
-pub fn ui_ready(state: State<'_, AppState>) {
+pub fn ui_ready(state: State<'_, AppState>, timeline: Option<crate::Timeline>) {
     tracing::info!("ui ready after {} ms", crate::since_start());
+    if let Some(t) = timeline {
+        t.log();
+    }
     state.painted();
 }
 

@@ -4,6 +4,7 @@
 
 mod commands;
 mod drops;
+mod page;
 mod sign_in;
 
 use onramp_core::config::{default_config_file, default_data_dir};
@@ -110,6 +111,40 @@ pub(crate) fn since_start() -> u128 {
     STARTED.get().map_or(0, |t| t.elapsed().as_millis())
 }
 
+/// The page's record of its own load, sent with `ui_ready`: when its clock started (Unix ms)
+/// and named moments on that clock (ms), such as each file's arrival and the first frame.
+#[derive(serde::Deserialize)]
+pub struct Timeline {
+    origin: f64,
+    marks: Vec<(String, f64)>,
+}
+
+impl Timeline {
+    /// Logs each moment at debug level, in ms since the process started, as the other
+    /// start-up lines are.
+    fn log(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        // The page's clock origin, on the process's clock.
+        let origin = since_start() as f64 - (now - self.origin);
+        for (name, at) in &self.marks {
+            tracing::debug!("page: {name} at {:.0} ms", origin + at);
+        }
+    }
+}
+
+/// The built context, its page serving the first screen with it ([`page`]).
+fn context() -> tauri::Context {
+    let mut context = tauri::generate_context!();
+    let built = context.set_assets(Box::new(page::NoFiles));
+    context.set_assets(Box::new(page::Page::new(built, FIRST_PAGE)));
+    context
+}
+
+/// Customers in the first screen's page (the UI's `CUSTOMERS_PAGE`, which reads the rest).
+const FIRST_PAGE: u32 = 200;
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     STARTED.get_or_init(std::time::Instant::now);
@@ -184,6 +219,6 @@ pub fn run() {
             sign_in::paste_sign_in,
             sign_in::cancel_sign_in,
         ])
-        .run(tauri::generate_context!())
+        .run(context())
         .expect("Onramp failed to start");
 }

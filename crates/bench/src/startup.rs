@@ -205,6 +205,16 @@ fn tree_memory(root: u32) -> Memory {
         m.rss_kib += field_kib(&rollup, "Rss:");
         m.pss_kib += field_kib(&rollup, "Pss:");
         m.processes += 1;
+        // ONRAMP_BENCH_ECHO=1: which process holds the memory.
+        if std::env::var_os("ONRAMP_BENCH_ECHO").is_some() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            eprintln!(
+                "  {:<22} PSS {:>4} MiB (anonymous {:>4} MiB)",
+                comm.trim(),
+                field_kib(&rollup, "Pss:") / 1024,
+                field_kib(&rollup, "Pss_Anon:") / 1024
+            );
+        }
     }
     m
 }

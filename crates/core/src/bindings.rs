@@ -20,6 +20,7 @@ pub fn typescript() -> String {
         ActivityFilter::decl(&cfg),
         AppSource::decl(&cfg),
         AppStatus::decl(&cfg),
+        FirstScreen::decl(&cfg),
         HandOff::decl(&cfg),
         HandOffItem::decl(&cfg),
         CompanySettings::decl(&cfg),

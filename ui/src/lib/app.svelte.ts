@@ -1,6 +1,7 @@
 // App-wide state: where the installer is, the backend's status, and toasts.
 import { backend } from "./backend";
-import type { AppStatus, CustomerList, ProviderId, ProviderInfo } from "./bindings";
+import { mark, timeline } from "./timeline";
+import type { AppStatus, CustomerList, FirstScreen, ProviderId, ProviderInfo } from "./bindings";
 
 export type Route =
   | { name: "customers" }
@@ -58,7 +59,8 @@ export function painted(): void {
   if (startup.told) return;
   startup.told = true;
   paintedNow();
-  void backend().uiReady().catch(() => {});
+  mark("first frame");
+  void backend().uiReady(timeline()).catch(() => {});
 }
 
 /** Customers read per call: a screenful many times over, and quick to read at any size. */
@@ -68,7 +70,43 @@ let early: Promise<CustomerList> | null = null;
 /** Asks for the first page of customers before the screen mounts (main.ts), so the store reads
  * it while the window builds the screen. */
 export function askFirstPage(): void {
+  const given = handedFirstScreen();
+  if (given) {
+    // The backend wrote the first screen into the page: nothing to wait for.
+    app.status = given.status;
+    app.providers = given.providers;
+    statusGiven = true;
+    early = Promise.resolve(given.customers);
+    mark("first screen read from the page");
+    return;
+  }
+  mark("customers asked");
   early = backend().customersPage(null, 0, CUSTOMERS_PAGE);
+}
+
+let statusGiven = false;
+/** Whether the status and the providers came with the page (once: the shell reads them itself
+ * when it mounts again). */
+export function takeStatusGiven(): boolean {
+  const given = statusGiven;
+  statusGiven = false;
+  return given;
+}
+
+/** The id of the first screen's JSON block in the page (the backend's `page.rs`). */
+export const FIRST_SCREEN_ID = "first-screen";
+
+/** The first screen the backend wrote into the page, read once (the block is removed). */
+function handedFirstScreen(): FirstScreen | null {
+  const block = typeof document === "undefined" ? null : document.getElementById(FIRST_SCREEN_ID);
+  if (!block) return null;
+  block.remove();
+  try {
+    return JSON.parse(block.textContent ?? "") as FirstScreen;
+  } catch {
+    // A page that cannot be read is asked for again by the usual calls.
+    return null;
+  }
 }
 /** The first page asked for early, once; null after (or if none was asked). */
 export function takeFirstPage(): Promise<CustomerList> | null {

@@ -3,6 +3,7 @@
 // in tests and in a plain browser preview. No other module imports `@tauri-apps/api`.
 import { invoke } from "@tauri-apps/api/core";
 import { UI_EVENTS } from "./bindings";
+import type { Timeline } from "./timeline";
 import type {
   ActivityFilter,
   CompanySettings,
@@ -54,8 +55,9 @@ export interface Backend {
   listCustomers(query: string | null): Promise<CustomerSummary[]>;
   /** One page of the Customers screen, and how many match in all. */
   customersPage(query: string | null, offset: number, limit: number): Promise<CustomerList>;
-  /** The first screen has painted with its data (logged with the time since launch). */
-  uiReady(): Promise<void>;
+  /** The first screen has painted with its data (logged with the time since launch, and the
+   * page's own record of its load). */
+  uiReady(timeline?: Timeline): Promise<void>;
   addCustomer(input: NewCustomer): Promise<Customer>;
   getCustomer(id: string): Promise<CustomerDetail>;
   /** Existing customers with the same name and address (compared normalised): a warning. */
@@ -160,7 +162,7 @@ export const tauriBackend: Backend = {
   recheckVault: () => call("recheck_vault"),
   listCustomers: (query) => call("list_customers", { query }),
   customersPage: (query, offset, limit) => call("customers_page", { query, offset, limit }),
-  uiReady: () => call("ui_ready"),
+  uiReady: (timeline) => call("ui_ready", { timeline }),
   addCustomer: (input) => call("add_customer", { input }),
   getCustomer: (id) => call("get_customer", { id }),
   similarCustomers: (input) => call("similar_customers", { input }),

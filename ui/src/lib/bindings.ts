@@ -207,6 +207,7 @@ export type FilesDropped = { drop: number,
  * The files' names (no folders), in the order dropped.
  */
 names: Array<string>, };
+export type FirstScreen = { status: AppStatus, providers: Array<ProviderInfo>, customers: CustomerList, };
 export type HandOff = { customer: Customer, 
 /**
  * The day of the visit (YYYY-MM-DD, the installer's clock).

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::{ErrorInfo, ProviderId, RedirectMode};
+use super::{CustomerList, ErrorInfo, ProviderId, ProviderInfo, RedirectMode};
 
 /// What a backup holds (after making one, or after restoring one).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
@@ -175,6 +175,15 @@ pub struct AppStatus {
     pub vault: VaultStatus,
     /// Demo keys the Sandbox accepts (only in the Sandbox environment; these are not secrets).
     pub sandbox_keys: Vec<SandboxDemoKey>,
+}
+
+/// What the first screen shows, read once and handed to the window with its page (so the
+/// first paint waits for no call): the status, the providers, and the first page of customers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FirstScreen {
+    pub status: AppStatus,
+    pub providers: Vec<ProviderInfo>,
+    pub customers: CustomerList,
 }
 
 /// Where a vendor app's credentials come from.

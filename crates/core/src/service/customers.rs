@@ -221,6 +221,15 @@ impl Onramp {
     }
 
     /// A page of the Customers screen: `limit` customers from `offset`, and the total.
+    /// The first screen's data (`limit` customers, newest activity first), read together.
+    pub async fn first_screen(&self, limit: u32) -> Result<FirstScreen> {
+        Ok(FirstScreen {
+            status: self.status(),
+            providers: self.providers().await?,
+            customers: self.customers_page(None, 0, limit).await?,
+        })
+    }
+
     pub async fn customers_page(
         &self,
         query: Option<&str>,
