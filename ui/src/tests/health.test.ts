@@ -7,9 +7,9 @@ import { $, $$, click, settle, start, until } from "./harness";
 describe("health board", () => {
   it("lists what needs the customer first and the sign-ins about to lapse", async () => {
     await start({ seed: true, troubled: true });
-    await settle(10);
-    // The badge counts what needs someone: Ben's Tesla and Carla's Solis key.
-    expect($("attention-badge")!.textContent).toBe("2");
+    // The badge counts what needs someone: Ben's Tesla and Carla's Solis key. Its read waits
+    // for the launch's first paint (an animation frame after the list): waited for, bounded.
+    expect((await until("attention-badge")).textContent).toBe("2");
     go({ name: "health" });
     await settle(10);
     const items = $$("health-item");
