@@ -225,3 +225,150 @@ async fn the_hand_off_sheet_says_what_was_connected_and_how_to_withdraw_it() {
     assert!(!text.contains(&k.key_secret) && !text.contains(&k.key_id));
     onramp.close().await;
 }
+
+/// The filter is the store's: an entry is found however many came after it, the page holds the
+/// newest that match, and the export holds every one, oldest first. Checked against the same
+/// filter written out in Rust, over 1,500 entries spread across 2025 with rare kinds among them.
+#[tokio::test]
+async fn the_store_filters_the_whole_log_and_the_export_holds_all_of_it() {
+    use onramp_core::model::{ConnectionsOnRemove, ACTIVITY_PAGE};
+    let w = World::new().await;
+    let onramp = w.open().await;
+    let ada = customer(&onramp, "Ada Garcia").await;
+    let ben = customer(&onramp, "Ben Okafor").await;
+    let gone = customer(&onramp, "Eli Gone").await;
+    // Written straight in at chosen times: (at, customer, provider, kind).
+    let kinds = [
+        EventKind::Refreshed,
+        EventKind::Refreshed,
+        EventKind::Refreshed,
+        EventKind::CheckFailed,
+    ];
+    let providers = [
+        ProviderId::Tesla,
+        ProviderId::Enphase,
+        ProviderId::Solaredge,
+    ];
+    let who = [&ada, &ben, &gone];
+    let mut written = Vec::new();
+    for n in 0..1500u32 {
+        let day = 1 + n % 365;
+        let date = time::Date::from_ordinal_date(2025, day as u16).unwrap();
+        let at = format!("{date}T{:02}:{:02}:00Z", n % 24, n % 60);
+        // One rare kind, written early in the year only.
+        let kind = if n % 500 == 7 {
+            EventKind::Revoked
+        } else {
+            kinds[(n % 4) as usize]
+        };
+        written.push((
+            at,
+            who[(n % 3) as usize].clone(),
+            providers[(n % 7 % 3) as usize],
+            kind,
+        ));
+    }
+    for (at, c, p, k) in &written {
+        sqlx::query("INSERT INTO events (at, customer_id, provider, kind, summary, actor) VALUES (?, ?, ?, ?, 'x', 'app')")
+            .bind(at).bind(c).bind(p.as_str()).bind(k.as_str())
+            .execute(onramp.store().pool()).await.unwrap();
+    }
+    onramp
+        .remove_customer(&gone, ConnectionsOnRemove::Revoke)
+        .await
+        .unwrap();
+    let all: Vec<_> = onramp
+        .store()
+        .activity(&ActivityFilter::default(), None)
+        .await
+        .unwrap();
+    let admits = |f: &ActivityFilter, e: &onramp_core::model::Event| {
+        let day = &e.at[..10];
+        f.customer_id
+            .as_deref()
+            .is_none_or(|c| e.customer_id.as_deref() == Some(c))
+            && f.provider.is_none_or(|p| e.provider == Some(p))
+            && f.kind.is_none_or(|k| e.kind == k)
+            && f.since.as_deref().is_none_or(|s| day >= s)
+            && f.until.as_deref().is_none_or(|u| day <= u)
+    };
+    let filters = [
+        ActivityFilter::default(),
+        ActivityFilter {
+            kind: Some(EventKind::Revoked),
+            ..Default::default()
+        },
+        ActivityFilter {
+            kind: Some(EventKind::CheckFailed),
+            provider: Some(ProviderId::Enphase),
+            ..Default::default()
+        },
+        ActivityFilter {
+            provider: Some(ProviderId::Solaredge),
+            ..Default::default()
+        },
+        ActivityFilter {
+            customer_id: Some(ben.clone()),
+            since: Some("2025-03-01".into()),
+            ..Default::default()
+        },
+        // A day's last minute is in, the next day's first is not.
+        ActivityFilter {
+            since: Some("2025-02-01".into()),
+            until: Some("2025-02-28".into()),
+            ..Default::default()
+        },
+        ActivityFilter {
+            until: Some("2025-01-10".into()),
+            kind: Some(EventKind::Refreshed),
+            ..Default::default()
+        },
+    ];
+    for f in &filters {
+        let want: Vec<i64> = all.iter().filter(|e| admits(f, e)).map(|e| e.id).collect();
+        assert!(!want.is_empty(), "{f:?} matches something");
+        let page: Vec<i64> = onramp
+            .activity(f)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let newest: Vec<i64> = want.iter().take(ACTIVITY_PAGE as usize).copied().collect();
+        assert_eq!(page, newest, "the page for {f:?}");
+        let csv = onramp.export_filtered(f, ExportFormat::Csv).await.unwrap();
+        assert_eq!(
+            csv.lines().count() - 1,
+            want.len(),
+            "every entry of {f:?} is exported"
+        );
+        let json: Vec<serde_json::Value> =
+            serde_json::from_str(&onramp.export_filtered(f, ExportFormat::Json).await.unwrap())
+                .unwrap();
+        assert_eq!(json.len(), want.len());
+        let times: Vec<&str> = json.iter().map(|r| r["at"].as_str().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    }
+    // The rare kind is found though over a thousand entries came after it.
+    let revoked = ActivityFilter {
+        kind: Some(EventKind::Revoked),
+        ..Default::default()
+    };
+    let found = onramp.activity(&revoked).await.unwrap();
+    assert!(
+        found.iter().any(|e| e.at.starts_with("2025-01")),
+        "{found:?}"
+    );
+    assert!(all.len() > 1000 + ACTIVITY_PAGE as usize);
+    // Names come with the entries; a removed customer's keep only its id.
+    assert!(all
+        .iter()
+        .filter(|e| e.customer_id.as_deref() == Some(ada.as_str()))
+        .all(|e| e.customer_name.as_deref() == Some("Ada Garcia")));
+    let of_gone: Vec<_> = all
+        .iter()
+        .filter(|e| e.customer_id.as_deref() == Some(gone.as_str()))
+        .collect();
+    assert!(!of_gone.is_empty() && of_gone.iter().all(|e| e.customer_name.is_none()));
+    onramp.close().await;
+}

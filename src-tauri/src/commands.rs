@@ -226,12 +226,13 @@ pub async fn remove_connection(state: State<'_, AppState>, id: String) -> Result
     state.onramp().await?.remove_connection(&id).await
 }
 
+/// The newest entries of the activity log the filter lets through (the Activity page's).
 #[tauri::command]
 pub async fn list_events(
     state: State<'_, AppState>,
-    customer_id: Option<String>,
+    filter: onramp_core::model::ActivityFilter,
 ) -> Result<Vec<Event>> {
-    state.onramp().await?.events(customer_id.as_deref()).await
+    state.onramp().await?.activity(&filter).await
 }
 
 #[tauri::command]

@@ -850,6 +850,44 @@ async fn store(
         std::hint::black_box(events);
     }
     out.push(percentiles("activity (500 newest)", samples));
+    // The Activity page's filters, each read in the store: a kind none of the million is, a
+    // provider, and one day a week back.
+    let week_ago = (time::OffsetDateTime::now_utc() - time::Duration::days(7))
+        .date()
+        .to_string();
+    for (name, filter) in [
+        (
+            "activity, a kind with no entry (\"revoked\")",
+            onramp_core::model::ActivityFilter {
+                kind: Some(onramp_core::model::EventKind::Revoked),
+                ..Default::default()
+            },
+        ),
+        (
+            "activity, one provider (Enphase)",
+            onramp_core::model::ActivityFilter {
+                provider: Some(ProviderId::Enphase),
+                ..Default::default()
+            },
+        ),
+        (
+            "activity, one day a week back",
+            onramp_core::model::ActivityFilter {
+                since: Some(week_ago.clone()),
+                until: Some(week_ago.clone()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            let events = onramp.activity(&filter).await?;
+            time_it(&mut samples, t);
+            std::hint::black_box(events);
+        }
+        out.push(percentiles(name, samples));
+    }
     let mut samples = Vec::new();
     for i in 0..reps {
         let t = Instant::now();

@@ -1358,18 +1358,8 @@ async fn dispatch(cli: &Cli, onramp: &Onramp) -> anyhow::Result<()> {
             if *json {
                 return print_json(&events);
             }
-            let names: std::collections::HashMap<String, String> = onramp
-                .list_customers(None)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c.name))
-                .collect();
             for e in events {
-                let customer = e
-                    .customer_id
-                    .as_ref()
-                    .and_then(|c| names.get(c))
-                    .map_or("—", String::as_str);
+                let customer = e.customer_name.as_deref().unwrap_or("—");
                 let by = e.installer.as_deref().unwrap_or(&e.actor);
                 out!("{}  {customer:<24} {by:<12} {}", e.at, e.summary);
             }

@@ -127,6 +127,10 @@ fn constants() -> String {
         .collect();
     out.push_str(&kinds.join(", "));
     out.push_str("];\n");
+    out.push_str(&format!(
+        "/** How many entries the Activity page reads at once, newest first. */\nexport const ACTIVITY_PAGE = {};\n",
+        crate::model::ACTIVITY_PAGE
+    ));
     out
 }
 

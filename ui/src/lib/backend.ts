@@ -83,7 +83,8 @@ export interface Backend {
   connectAccountSites(input: ConnectAccountSites): Promise<Connection>;
   connectCustomerKey(customerId: string, input: KeyInput): Promise<Connection>;
   removeConnection(id: string): Promise<void>;
-  listEvents(customerId: string | null): Promise<Event[]>;
+  /** The newest entries (at most `ACTIVITY_PAGE`) the filter lets through, newest first. */
+  listEvents(filter: ActivityFilter): Promise<Event[]>;
   /** Starts the customer's sign-in at the vendor and opens it in the browser. */
   /** `reauthorize`: the connection the customer signs in again for (renewed in place). */
   beginSignIn(customerId: string, provider: ProviderId, mode: RedirectMode, options?: SignInOptions, reauthorize?: string): Promise<OAuthStart>;
@@ -181,7 +182,7 @@ export const tauriBackend: Backend = {
   connectAccountSites: (input) => call("connect_account_sites", { input }),
   connectCustomerKey: (customerId, input) => call("connect_customer_key", { customerId, input }),
   removeConnection: (id) => call("remove_connection", { id }),
-  listEvents: (customerId) => call("list_events", { customerId }),
+  listEvents: (filter) => call("list_events", { filter }),
   beginSignIn: (customerId, provider, mode, options, reauthorize) =>
     call("begin_sign_in", { customerId, provider, mode, options: options ?? null, reauthorize: reauthorize ?? null }),
   health: () => call("health"),

@@ -178,7 +178,12 @@ hint: string | null,
  * only under Details.
  */
 details?: string, };
-export type Event = { id: number, at: string, customer_id: string | null, connection_id: string | null, provider: ProviderId | null, kind: EventKind, summary: string, 
+export type Event = { id: number, at: string, customer_id: string | null, 
+/**
+ * The customer's name, while the customer exists (a removed customer's entries keep only
+ * its id).
+ */
+customer_name: string | null, connection_id: string | null, provider: ProviderId | null, kind: EventKind, summary: string, 
 /**
  * `app` or `cli`.
  */
@@ -539,3 +544,5 @@ export const UI_EVENTS = {
 export const URGENCIES: readonly Urgency[] = ["now", "soon", "waiting", "later"];
 /** Every kind of activity event (the Activity page's filter). */
 export const EVENT_KINDS: readonly EventKind[] = ["customer_created", "customer_updated", "customer_removed", "connection_moved", "connected", "reauthorized", "refreshed", "check_failed", "needs_reauth", "revoked", "token_lost", "refresh_refused", "connection_removed", "secrets_missing", "usage_imported", "usage_removed", "app_saved", "installer_account_saved", "installer_account_signed_in", "installer_account_removed", "installer_account_renewed", "installer_account_needs_sign_in", "installer_account_token_lost", "key_rotated", "backup_created", "backup_restored", "sites_chosen"];
+/** How many entries the Activity page reads at once, newest first. */
+export const ACTIVITY_PAGE = 500;

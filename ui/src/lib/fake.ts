@@ -31,7 +31,7 @@ import type {
   UsageSeries,
   VaultStatus,
 } from "./bindings";
-import { URGENCIES } from "./bindings";
+import { ACTIVITY_PAGE, URGENCIES } from "./bindings";
 import fixture from "./providers.json";
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -314,10 +314,12 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
   };
   const info = (p: ProviderId) => providers.find((x) => x.id === p)!;
   const log = (customer_id: string | null, kind: EventKind, summary: string, provider: ProviderId | null = null, connection_id: string | null = null) => {
-    events.unshift({ id: ++eventId, at: now(), customer_id, connection_id, provider, kind, summary, actor: "app", installer: company.installer_name, scopes: null });
+    events.unshift({ id: ++eventId, at: now(), customer_id, customer_name: null, connection_id, provider, kind, summary, actor: "app", installer: company.installer_name, scopes: null });
     const d = customer_id ? customers.get(customer_id) : undefined;
     if (d) d.customer.updated_at = now();
   };
+  /** Entries with their customer's name, while the customer exists (the store's join). */
+  const named = (list: Event[]) => list.map((e) => ({ ...e, customer_name: (e.customer_id && customers.get(e.customer_id)?.customer.name) || null }));
   const summary = (d: CustomerDetail): CustomerSummary => ({
     id: d.customer.id,
     name: d.customer.name,
@@ -697,7 +699,7 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
     async getCustomer(cid) {
       calls.push(`getCustomer:${cid}`);
       const d = detail(cid);
-      return structuredClone({ ...d, providers: provInfo(), events: events.filter((e) => e.customer_id === cid) });
+      return structuredClone({ ...d, providers: provInfo(), events: named(events.filter((e) => e.customer_id === cid)) });
     },
     async listProviders() {
       return provInfo();
@@ -797,9 +799,20 @@ export function fakeBackend(opts: FakeOptions = {}): FakeBackend {
       }
       reject({ code: "NotFound", message: "This connection no longer exists.", hint: null });
     },
-    async listEvents(customerId) {
-      calls.push(`listEvents:${customerId ?? ""}`);
-      return structuredClone(events.filter((e) => !customerId || e.customer_id === customerId));
+    async listEvents(filter) {
+      const narrowed = [filter.customer_id, filter.provider, filter.kind, filter.since, filter.until].filter((x) => x != null).join(":");
+      calls.push(`listEvents${narrowed ? `:${narrowed}` : ""}`);
+      // As the store reads it: the filter in the query, newest first, a page of at most 500.
+      const day = (e: Event) => e.at.slice(0, 10);
+      const hit = events.filter(
+        (e) =>
+          (!filter.customer_id || e.customer_id === filter.customer_id) &&
+          (!filter.provider || e.provider === filter.provider) &&
+          (!filter.kind || e.kind === filter.kind) &&
+          (!filter.since || day(e) >= filter.since) &&
+          (!filter.until || day(e) <= filter.until),
+      );
+      return structuredClone(named(hit.slice(0, ACTIVITY_PAGE)));
     },
     async beginSignIn(customerId, provider, mode, options, reauthorize) {
       calls.push(

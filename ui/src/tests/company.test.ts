@@ -2,6 +2,7 @@
 // consent record: filtered by kind and date, exported as filtered, naming who acted.
 import { describe, expect, it } from "vitest";
 import { go } from "../lib/app.svelte";
+import { ACTIVITY_PAGE } from "../lib/bindings";
 import { $, $$, click, openCustomer, settle, start, type } from "./harness";
 
 function pick(testid: string, value: string): void {
@@ -58,6 +59,8 @@ describe("activity as the consent record", () => {
     expect(connected.length).toBeGreaterThan(0);
     expect(connected.length).toBeLessThan(all);
     expect(connected.every((r) => /connected/i.test(r.textContent!))).toBe(true);
+    // The store filters (a year-old entry is found however much came since), not the screen.
+    expect(fake.calls).toContain("listEvents:connected");
     click("activity-export-csv");
     await settle(10);
     expect(fake.calls).toContain("exportActivity:all:csv:connected");
@@ -68,9 +71,43 @@ describe("activity as the consent record", () => {
     await settle();
     expect($$("event-row")).toHaveLength(0);
     expect(document.body.textContent).toContain("No activity matches the filter");
+    expect(fake.calls).toContain(`listEvents:connected:${tomorrow}`);
+    expect(fake.calls.some((c) => c.startsWith("listCustomers"))).toBe(false);
     click("activity-export-json");
     await settle(10);
     expect(fake.calls).toContain(`exportActivity:all:json:connected:${tomorrow}`);
+  });
+});
+
+describe("activity names its customers", () => {
+  it("names each entry's customer from the entry, a removed one as removed, and says when it shows only the newest page", async () => {
+    const fake = await start({ seed: true });
+    const dee = await fake.addCustomer({ name: "Dee Lane", address: null, email: null, phone: null, job_number: null });
+    await fake.updateCustomer(dee.id, { name: "Dee Lane-Ortiz", address: null, email: null, phone: null, job_number: null });
+    const gone = await fake.addCustomer({ name: "Eli Gone", address: null, email: null, phone: null, job_number: null });
+    await fake.removeCustomer(gone.id, { action: "revoke" });
+    go({ name: "activity" });
+    await settle(10);
+    const rows = $$("event-row");
+    // The name is the customer's as it is now.
+    const added = rows.find((r) => r.textContent!.includes("Customer Dee Lane added"))!;
+    expect(added.querySelector("td:nth-child(2)")!.textContent!.trim()).toBe("Dee Lane-Ortiz");
+    const removed = rows.find((r) => r.textContent!.includes("Customer Eli Gone added"))!;
+    expect(removed.querySelector("td:nth-child(2)")!.textContent!.trim()).toBe("Removed customer");
+    expect($("activity-more")).toBeNull();
+    // The text filter reads the customer's name too.
+    type("activity-filter", "ortiz");
+    await settle();
+    expect($$("event-row").length).toBeGreaterThan(0);
+    expect($$("event-row").every((r) => r.textContent!.includes("Dee Lane-Ortiz"))).toBe(true);
+
+    for (let i = 0; i < ACTIVITY_PAGE; i++) await fake.addCustomer({ name: `Filler ${i}`, address: null, email: null, phone: null, job_number: null });
+    go({ name: "customers" });
+    await settle(10);
+    go({ name: "activity" });
+    await settle(10);
+    expect($$("event-row")).toHaveLength(ACTIVITY_PAGE);
+    expect($("activity-more")!.textContent).toContain(`newest ${ACTIVITY_PAGE} entries`);
   });
 });
 

@@ -155,6 +155,9 @@ pub struct Event {
     pub id: i64,
     pub at: String,
     pub customer_id: Option<String>,
+    /// The customer's name, while the customer exists (a removed customer's entries keep only
+    /// its id).
+    pub customer_name: Option<String>,
     pub connection_id: Option<String>,
     pub provider: Option<ProviderId>,
     pub kind: EventKind,
@@ -167,6 +170,10 @@ pub struct Event {
     /// The scopes a sign-in granted, with its event.
     pub scopes: Option<String>,
 }
+
+/// How many entries the Activity page reads at once, newest first (generated into `bindings.ts`);
+/// an export has them all.
+pub const ACTIVITY_PAGE: u32 = 500;
 
 /// Which events to list or export: a customer's, a provider's, one kind, between two days
 /// (`YYYY-MM-DD`, inclusive, UTC); anything left out lets every event through.

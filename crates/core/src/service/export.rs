@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Onramp;
 use crate::error::{Error, Result};
-use crate::model::{ActivityFilter, Event, ProviderId};
+use crate::model::{ActivityFilter, Event, ProviderId, ACTIVITY_PAGE};
 
 /// The export's formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -43,18 +43,6 @@ struct Row<'a> {
 }
 
 impl ActivityFilter {
-    /// Whether the filter lets `e` through (dates compared on the event's UTC day).
-    pub fn admits(&self, e: &Event) -> bool {
-        let day = e.at.get(..10).unwrap_or_default();
-        self.customer_id
-            .as_deref()
-            .is_none_or(|c| e.customer_id.as_deref() == Some(c))
-            && self.provider.is_none_or(|p| e.provider == Some(p))
-            && self.kind.is_none_or(|k| e.kind == k)
-            && self.since.as_deref().is_none_or(|s| day >= s)
-            && self.until.as_deref().is_none_or(|u| day <= u)
-    }
-
     fn check(&self) -> Result<()> {
         for d in [&self.since, &self.until].into_iter().flatten() {
             let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -73,12 +61,11 @@ impl ActivityFilter {
 }
 
 impl Onramp {
-    /// The activity log as the filter lets it through, newest first.
+    /// The newest entries of the activity log the filter lets through (at most
+    /// [`ACTIVITY_PAGE`]), newest first: what the Activity page shows.
     pub async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Event>> {
         filter.check()?;
-        let mut events = self.events(filter.customer_id.as_deref()).await?;
-        events.retain(|e| filter.admits(e));
-        Ok(events)
+        self.store.activity(filter, Some(ACTIVITY_PAGE)).await
     }
 
     /// The activity log (one customer's, or everyone's), oldest first, as CSV or JSON.
@@ -100,26 +87,32 @@ impl Onramp {
         filter: &ActivityFilter,
         format: ExportFormat,
     ) -> Result<String> {
-        let mut events = self.activity(filter).await?;
-        events.sort_by(|a, b| (&a.at, a.id).cmp(&(&b.at, b.id)));
-        let names: std::collections::HashMap<String, String> = self
-            .list_customers(None)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.name))
-            .collect();
-        let provider =
-            |p: Option<ProviderId>| p.map(|p| crate::providers::spec(p).name).unwrap_or("");
-        let rows: Vec<Row> = events
-            .iter()
-            .map(|e| Row {
+        let what = format.extension().to_uppercase();
+        let bytes = self
+            .export_into(filter, format, Vec::new(), &|e| {
+                Error::internal(format!("could not write {what}: {e}"))
+            })
+            .await?;
+        String::from_utf8(bytes).map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// Writes the whole record the filter lets through (not a page of it) into `out`, oldest
+    /// first, an entry at a time; `failed` says what a write error means for this `out`.
+    async fn export_into<W: std::io::Write>(
+        &self,
+        filter: &ActivityFilter,
+        format: ExportFormat,
+        out: W,
+        failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
+    ) -> Result<W> {
+        use serde::ser::{SerializeSeq, Serializer};
+        filter.check()?;
+        fn row(e: &Event) -> Row<'_> {
+            let provider =
+                |p: Option<ProviderId>| p.map(|p| crate::providers::spec(p).name).unwrap_or("");
+            Row {
                 at: &e.at,
-                customer: e
-                    .customer_id
-                    .as_ref()
-                    .and_then(|c| names.get(c))
-                    .map(String::as_str)
-                    .unwrap_or(""),
+                customer: e.customer_name.as_deref().unwrap_or(""),
                 provider: provider(e.provider),
                 kind: e.kind.as_str(),
                 summary: &e.summary,
@@ -128,37 +121,42 @@ impl Onramp {
                 scopes: e.scopes.as_deref().unwrap_or(""),
                 customer_id: e.customer_id.as_deref().unwrap_or(""),
                 connection_id: e.connection_id.as_deref().unwrap_or(""),
-            })
-            .collect();
+            }
+        }
         match format {
-            ExportFormat::Json => serde_json::to_string_pretty(&rows)
-                .map_err(|e| Error::internal(format!("could not write JSON: {e}"))),
+            ExportFormat::Json => {
+                let mut json = serde_json::Serializer::pretty(out);
+                let mut seq = json.serialize_seq(None).map_err(|e| failed(&e))?;
+                self.store
+                    .each_activity(filter, |e| {
+                        seq.serialize_element(&row(&e)).map_err(|e| failed(&e))
+                    })
+                    .await?;
+                seq.end().map_err(|e| failed(&e))?;
+                Ok(json.into_inner())
+            }
             ExportFormat::Csv => {
-                let mut w = csv::Writer::from_writer(Vec::new());
-                for r in &rows {
-                    w.serialize(r)
-                        .map_err(|e| Error::internal(format!("could not write CSV: {e}")))?;
-                }
-                // A header even when there is nothing to list.
-                if rows.is_empty() {
-                    w.write_record([
-                        "at",
-                        "customer",
-                        "provider",
-                        "kind",
-                        "summary",
-                        "actor",
-                        "installer",
-                        "scopes",
-                        "customer_id",
-                        "connection_id",
-                    ])
-                    .map_err(|e| Error::internal(format!("could not write CSV: {e}")))?;
-                }
-                let bytes = w
-                    .into_inner()
-                    .map_err(|e| Error::internal(format!("could not write CSV: {e}")))?;
-                String::from_utf8(bytes).map_err(|e| Error::internal(e.to_string()))
+                // The header is written even when there is nothing to list.
+                let mut csv = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                csv.write_record([
+                    "at",
+                    "customer",
+                    "provider",
+                    "kind",
+                    "summary",
+                    "actor",
+                    "installer",
+                    "scopes",
+                    "customer_id",
+                    "connection_id",
+                ])
+                .map_err(|e| failed(&e))?;
+                self.store
+                    .each_activity(filter, |e| csv.serialize(row(&e)).map_err(|e| failed(&e)))
+                    .await?;
+                csv.into_inner().map_err(|e| failed(e.error()))
             }
         }
     }
@@ -171,7 +169,7 @@ impl Onramp {
         format: ExportFormat,
         folder: &std::path::Path,
     ) -> Result<std::path::PathBuf> {
-        let body = self.export_filtered(filter, format).await?;
+        filter.check()?;
         let who = match filter.customer_id.as_deref() {
             Some(id) => slug(&self.store.customer(id).await?.name),
             None => "all-customers".to_string(),
@@ -191,10 +189,18 @@ impl Onramp {
                 .create_new(true)
                 .open(&path)
             {
-                Ok(mut f) => {
+                Ok(f) => {
                     use std::io::Write;
-                    f.write_all(body.as_bytes())
-                        .map_err(|e| write_error(&path, &e))?;
+                    let failed = |e: &dyn std::fmt::Display| write_failed(&path, e);
+                    let written = self
+                        .export_into(filter, format, std::io::BufWriter::new(f), &failed)
+                        .await
+                        .and_then(|mut w| w.flush().map_err(|e| write_error(&path, &e)));
+                    if let Err(e) = written {
+                        // No half export is left behind to be mistaken for the record.
+                        let _ = std::fs::remove_file(&path);
+                        return Err(e);
+                    }
                     return Ok(path);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -206,11 +212,15 @@ impl Onramp {
 }
 
 fn write_error(path: &std::path::Path, e: &std::io::Error) -> Error {
+    write_failed(path, e)
+}
+
+fn write_failed(path: &std::path::Path, e: &dyn std::fmt::Display) -> Error {
     Error::new(
         crate::error::Code::Storage,
         format!("Could not write {}: {e}", path.display()),
     )
-    .hint("Check that the folder exists and is writable, or export from the terminal: onramp events --export csv")
+    .hint("Check that the folder exists, is writable and has room, then export again.")
 }
 
 /// A file-name-safe form of a name: lowercase letters and digits, words joined by dashes.

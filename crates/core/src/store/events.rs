@@ -16,43 +16,45 @@ pub struct NewEvent<'a> {
 }
 
 impl Store {
+    /// One customer's events (or everyone's), newest first, at most `limit`.
     pub async fn events(&self, customer_id: Option<&str>, limit: u32) -> Result<Vec<Event>> {
-        // Two statements, not one with "?1 IS NULL OR": SQLite plans a statement once, and that
-        // form read the whole log backwards for one customer's entries.
-        let rows = match customer_id {
-            Some(id) => {
-                sqlx::query("SELECT * FROM events WHERE customer_id = ? ORDER BY id DESC LIMIT ?")
-                    .bind(id)
-                    .bind(limit as i64)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM events ORDER BY id DESC LIMIT ?")
-                    .bind(limit as i64)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
+        let filter = ActivityFilter {
+            customer_id: customer_id.map(str::to_string),
+            ..ActivityFilter::default()
         };
-        rows.iter()
-            .map(|r| {
-                Ok(Event {
-                    id: r.get("id"),
-                    at: r.get("at"),
-                    customer_id: r.get("customer_id"),
-                    connection_id: r.get("connection_id"),
-                    provider: r
-                        .get::<Option<String>, _>("provider")
-                        .map(|p| provider_of(&p))
-                        .transpose()?,
-                    kind: kind_of(r.get("kind"))?,
-                    summary: r.get("summary"),
-                    actor: r.get("actor"),
-                    installer: r.get("installer"),
-                    scopes: r.get("scopes"),
-                })
-            })
-            .collect()
+        self.activity(&filter, Some(limit)).await
+    }
+
+    /// The events the filter lets through, newest first by time (then by the order they were
+    /// written), at most `limit` of them; each with its customer's name, while the customer
+    /// exists.
+    pub async fn activity(
+        &self,
+        filter: &ActivityFilter,
+        limit: Option<u32>,
+    ) -> Result<Vec<Event>> {
+        let mut q = activity_query(filter, false);
+        if let Some(limit) = limit {
+            q.push(" LIMIT ").push_bind(limit as i64);
+        }
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(event_of).collect()
+    }
+
+    /// Hands every event the filter lets through to `each`, oldest first, one at a time (an
+    /// export of a million entries is never held whole). Stops at `each`'s first error.
+    pub async fn each_activity(
+        &self,
+        filter: &ActivityFilter,
+        mut each: impl FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt;
+        let mut q = activity_query(filter, true);
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            each(event_of(&row)?)?;
+        }
+        Ok(())
     }
 
     pub async fn add_event(&self, event: &NewEvent<'_>) -> Result<()> {
@@ -106,6 +108,57 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The filtered read, in time order. Days are compared on the entry's UTC day (`at` is
+/// RFC 3339 in UTC); the service checks the dates, the store binds them as they are. Each
+/// filter has an index in time order (migration 0013).
+fn activity_query(filter: &ActivityFilter, oldest_first: bool) -> sqlx::QueryBuilder<sqlx::Sqlite> {
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT e.*, c.name AS customer_name FROM events e
+         LEFT JOIN customers c ON c.id = e.customer_id WHERE 1",
+    );
+    if let Some(id) = &filter.customer_id {
+        q.push(" AND e.customer_id = ").push_bind(id.as_str());
+    }
+    if let Some(p) = filter.provider {
+        q.push(" AND e.provider = ").push_bind(p.as_str());
+    }
+    if let Some(k) = filter.kind {
+        q.push(" AND e.kind = ").push_bind(k.as_str());
+    }
+    if let Some(since) = &filter.since {
+        q.push(" AND e.at >= ").push_bind(since.as_str());
+    }
+    // A day's entries sort below "YYYY-MM-DD~" ('~' follows the 'T' of the time).
+    if let Some(until) = &filter.until {
+        q.push(" AND e.at < ").push_bind(format!("{until}~"));
+    }
+    q.push(if oldest_first {
+        " ORDER BY e.at, e.id"
+    } else {
+        " ORDER BY e.at DESC, e.id DESC"
+    });
+    q
+}
+
+fn event_of(r: &sqlx::sqlite::SqliteRow) -> Result<Event> {
+    Ok(Event {
+        id: r.get("id"),
+        at: r.get("at"),
+        customer_id: r.get("customer_id"),
+        customer_name: r.get("customer_name"),
+        connection_id: r.get("connection_id"),
+        provider: r
+            .get::<Option<String>, _>("provider")
+            .map(|p| provider_of(&p))
+            .transpose()?,
+        kind: kind_of(r.get("kind"))?,
+        summary: r.get("summary"),
+        actor: r.get("actor"),
+        installer: r.get("installer"),
+        scopes: r.get("scopes"),
+    })
 }
 
 fn kind_of(s: &str) -> Result<EventKind> {
