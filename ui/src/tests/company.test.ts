@@ -178,6 +178,28 @@ describe("sites that are not the customer's", () => {
   });
 });
 
+describe("sites that are none of them the customer's", () => {
+  it("says the installer chooses, not that nothing was connected", async () => {
+    const fake = await start({ keySites: 2 });
+    const far = await fake.addCustomer({ name: "Cy Far", address: "9 Oak Rd, Fresno, CA 93711", email: null, phone: null, job_number: null });
+    go({ name: "customer", id: far.id });
+    await settle(10);
+    click("connect-solis");
+    await settle();
+    click("mode-customer-key");
+    await settle();
+    type("field-key_id", "1234567890123456789");
+    type("field-key_secret", "0123456789abcdef0123456789abcdef");
+    await settle();
+    click("connect-submit");
+    await settle(20);
+    expect(($$("site-keep") as HTMLInputElement[]).map((b) => b.checked)).toEqual([false, false]);
+    const said = $$("toast").map((t) => t.textContent!);
+    expect(said.some((t) => t.includes("Solis connected: choose which of the 2 stations are this customer's"))).toBe(true);
+    expect(said.some((t) => t.includes("0 stations"))).toBe(false);
+  });
+});
+
 describe("a row's action follows its state", () => {
   it("offers Re-authorize where the customer must sign in again, and only the next thing stands out", async () => {
     const fake = await start({ seed: true, troubled: true });
